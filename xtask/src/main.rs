@@ -1,0 +1,78 @@
+//! `cargo xtask <task>`: see `cargo xtask help`.
+
+use std::process::ExitCode;
+
+use xtask::{fetch, regen, spec_diff, workspace_root};
+
+const USAGE: &str = "\
+usage: cargo xtask <task>
+
+tasks:
+  ci                       the whole test suite as CI runs it: fmt, clippy, regen --check, tests
+  regen [--check]          regenerate kalshi-gen/src/generated.rs from the vendored spec;
+                           --check fails when the committed file differs
+  spec-diff OLD NEW        report what changes between two spec files; exits 1 when a
+                           change is breaking (removal, type change, parameter moved)
+  fetch-spec [--url URL]   download a spec, validate it, vendor it with its metadata,
+                           and print the spec-diff against the previous one";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let result = match args.as_slice() {
+        ["ci"] => xtask::ci::run(&workspace_root()).map(|()| ExitCode::SUCCESS),
+        ["regen"] => run_regen(false),
+        ["regen", "--check"] => run_regen(true),
+        ["spec-diff", old, new] => run_spec_diff(old, new),
+        ["fetch-spec"] => run_fetch(kalshi_openapi::UPSTREAM_URL),
+        ["fetch-spec", "--url", url] => run_fetch(url),
+        ["help" | "--help" | "-h"] => {
+            println!("{USAGE}");
+            Ok(ExitCode::SUCCESS)
+        }
+        _ => Err(format!("unknown or malformed task\n\n{USAGE}")),
+    };
+    result.unwrap_or_else(|message| {
+        eprintln!("error: {message}");
+        ExitCode::FAILURE
+    })
+}
+
+fn run_regen(check: bool) -> Result<ExitCode, String> {
+    match regen::regen(&workspace_root(), check)? {
+        regen::Outcome::UpToDate => println!("{} is up to date", regen::GENERATED),
+        regen::Outcome::Written => println!("wrote {}", regen::GENERATED),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_spec_diff(old: &str, new: &str) -> Result<ExitCode, String> {
+    let read =
+        |path: &str| std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"));
+    let report = spec_diff::diff_yaml(&read(old)?, &read(new)?)?;
+    print!("{report}");
+    Ok(if report.is_breaking() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn run_fetch(url: &str) -> Result<ExitCode, String> {
+    let today = fetch::today_utc();
+    let outcome = fetch::fetch_spec(url, &workspace_root(), &today).map_err(|e| e.to_string())?;
+    if outcome.unchanged {
+        println!(
+            "the spec at {url} is identical to the vendored one ({})",
+            outcome.sha256
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "vendored Kalshi Trade API {} (sha256 {})",
+        outcome.version, outcome.sha256
+    );
+    print!("{}", outcome.report);
+    println!("next: read the diff above, run `cargo xtask regen`, review snapshots, run the tests");
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,289 @@
+//! Rewrites of progenitor's output that no generator setting offers.
+//!
+//! Each rewrite is a syntax-tree transform with a count: regen checks the
+//! count against what the spec implies, so a progenitor upgrade that changes
+//! the shape of its output fails generation instead of slipping through.
+
+use proc_macro2::{Span, TokenStream};
+use quote::quote;
+use syn::punctuated::Punctuated;
+use syn::visit_mut::{self, VisitMut};
+use syn::{Attribute, Expr, Fields, Ident, Item, ItemEnum, LitStr, Path, Stmt, Token};
+
+/// Removes the `api-version` header progenitor adds to every request.
+///
+/// progenitor sends `info.version` of the spec as an `api-version` header.
+/// Kalshi does not define that header; sending it leaks the SDK's spec
+/// version to the server and costs a header map per request. Returns how many
+/// operations were rewritten.
+pub fn drop_api_version_header(file: &mut syn::File) -> usize {
+    let mut visitor = ApiVersionHeader { removed: 0 };
+    visitor.visit_file_mut(file);
+    visitor.removed
+}
+
+struct ApiVersionHeader {
+    removed: usize,
+}
+
+/// `header_map.append(HeaderName::from_static("api-version"), ...)`.
+fn is_api_version_append(stmt: &Stmt) -> bool {
+    let Stmt::Expr(Expr::MethodCall(call), _) = stmt else {
+        return false;
+    };
+    call.method == "append" && quote!(#call).to_string().contains("\"api-version\"")
+}
+
+/// `let mut header_map = ...HeaderMap::with_capacity(1usize);`
+fn is_header_map_local(stmt: &Stmt) -> bool {
+    let Stmt::Local(local) = stmt else {
+        return false;
+    };
+    let text = quote!(#local).to_string();
+    text.contains("header_map") && text.contains("with_capacity")
+}
+
+/// `<receiver>.headers(header_map)`.
+fn is_headers_call(expr: &Expr) -> bool {
+    matches!(expr, Expr::MethodCall(call)
+        if call.method == "headers"
+        && call.args.len() == 1
+        && matches!(&call.args[0], Expr::Path(p) if p.path.is_ident("header_map")))
+}
+
+impl VisitMut for ApiVersionHeader {
+    fn visit_block_mut(&mut self, block: &mut syn::Block) {
+        let appends: Vec<usize> = (0..block.stmts.len())
+            .filter(|&i| is_api_version_append(&block.stmts[i]))
+            .collect();
+        // Only rewrite when the header map holds nothing but api-version:
+        // any other header (none in Kalshi's spec today) keeps the map.
+        let other_appends = block
+            .stmts
+            .iter()
+            .filter(|s| quote!(#s).to_string().contains("header_map . append"))
+            .count()
+            - appends.len();
+        if appends.len() == 1 && other_appends == 0 {
+            block
+                .stmts
+                .retain(|s| !is_api_version_append(s) && !is_header_map_local(s));
+            self.removed += 1;
+            HeadersCall.visit_block_mut(block);
+        }
+        visit_mut::visit_block_mut(self, block);
+    }
+}
+
+struct HeadersCall;
+
+impl VisitMut for HeadersCall {
+    fn visit_expr_mut(&mut self, expr: &mut Expr) {
+        if is_headers_call(expr)
+            && let Expr::MethodCall(call) = expr
+        {
+            *expr = (*call.receiver).clone();
+        }
+        visit_mut::visit_expr_mut(self, expr);
+    }
+}
+
+/// Makes every generated string enum open.
+///
+/// typify emits closed enums: a value Kalshi adds later (a new order status)
+/// would fail the whole response. Each unit-only enum with serde renames
+/// gains an `Unknown(String)` variant and hand-rolled serde, `Display`,
+/// `FromStr` and `JsonSchema` impls so unknown values round-trip verbatim.
+/// Returns how many enums were opened.
+pub fn open_enums(file: &mut syn::File) -> Result<usize, String> {
+    let types = types_module(file).ok_or("progenitor output has no `types` module")?;
+    let mut opened = Vec::new();
+    for item in types.iter_mut() {
+        if let Item::Enum(item_enum) = item
+            && let Some(values) = string_enum_values(item_enum)?
+        {
+            open_enum_definition(item_enum)?;
+            opened.push((item_enum.ident.clone(), values));
+        }
+    }
+    types.retain(|item| !is_replaced_impl(item, &opened));
+    for (ident, values) in &opened {
+        let impls: syn::File = syn::parse2(open_enum_impls(ident, values))
+            .map_err(|e| format!("open enum impls for {ident} do not parse: {e}"))?;
+        types.extend(impls.items);
+    }
+    Ok(opened.len())
+}
+
+fn types_module(file: &mut syn::File) -> Option<&mut Vec<Item>> {
+    file.items.iter_mut().find_map(|item| match item {
+        Item::Mod(m) if m.ident == "types" => m.content.as_mut().map(|(_, items)| items),
+        _ => None,
+    })
+}
+
+/// The wire value of each variant, when `item` is a serde string enum.
+fn string_enum_values(item: &ItemEnum) -> Result<Option<Vec<(Ident, String)>>, String> {
+    let derives = derive_paths(&item.attrs);
+    let is_serde = derives.iter().any(|p| path_ends_with(p, "Deserialize"));
+    let all_unit = item
+        .variants
+        .iter()
+        .all(|v| matches!(v.fields, Fields::Unit));
+    let untagged = item
+        .attrs
+        .iter()
+        .any(|a| quote!(#a).to_string().contains("untagged"));
+    if !is_serde || !all_unit || untagged || item.variants.is_empty() {
+        return Ok(None);
+    }
+    if item.variants.iter().any(|v| v.ident == "Unknown") {
+        return Err(format!(
+            "enum {} already has an `Unknown` variant; choose another name for the open variant",
+            item.ident
+        ));
+    }
+    let values = item
+        .variants
+        .iter()
+        .map(|v| {
+            let rename = v.attrs.iter().find_map(serde_rename);
+            (
+                v.ident.clone(),
+                rename.unwrap_or_else(|| v.ident.to_string()),
+            )
+        })
+        .collect();
+    Ok(Some(values))
+}
+
+fn derive_paths(attrs: &[Attribute]) -> Vec<Path> {
+    attrs
+        .iter()
+        .filter(|a| a.path().is_ident("derive"))
+        .filter_map(|a| {
+            a.parse_args_with(Punctuated::<Path, Token![,]>::parse_terminated)
+                .ok()
+        })
+        .flatten()
+        .collect()
+}
+
+fn path_ends_with(path: &Path, name: &str) -> bool {
+    path.segments.last().is_some_and(|s| s.ident == name)
+}
+
+/// `#[serde(rename = "value")]` -> `value`.
+fn serde_rename(attr: &Attribute) -> Option<String> {
+    if !attr.path().is_ident("serde") {
+        return None;
+    }
+    let mut value = None;
+    let _ = attr.parse_nested_meta(|meta| {
+        if meta.path.is_ident("rename") {
+            value = Some(meta.value()?.parse::<LitStr>()?.value());
+        }
+        Ok(())
+    });
+    value
+}
+
+/// Drops the derives the open form implements by hand (and `Copy`, which a
+/// `String` variant cannot have), the serde attributes, and adds `Unknown`.
+fn open_enum_definition(item: &mut ItemEnum) -> Result<(), String> {
+    let kept: Vec<Path> = derive_paths(&item.attrs)
+        .into_iter()
+        .filter(|p| {
+            !["Serialize", "Deserialize", "Copy", "JsonSchema"]
+                .iter()
+                .any(|name| path_ends_with(p, name))
+        })
+        .collect();
+    item.attrs
+        .retain(|a| !a.path().is_ident("derive") && !a.path().is_ident("serde"));
+    item.attrs.push(syn::parse_quote!(#[derive(#(#kept),*)]));
+    for variant in &mut item.variants {
+        variant.attrs.retain(|a| !a.path().is_ident("serde"));
+    }
+    item.variants.push(syn::parse_quote! {
+        /// A value these bindings did not know when they were generated,
+        /// kept verbatim so it serializes back exactly as received.
+        Unknown(::std::string::String)
+    });
+    Ok(())
+}
+
+/// typify's `Display` and `FromStr` for an opened enum: replaced below.
+fn is_replaced_impl(item: &Item, opened: &[(Ident, Vec<(Ident, String)>)]) -> bool {
+    let Item::Impl(imp) = item else {
+        return false;
+    };
+    let Some((_, trait_path, _)) = &imp.trait_ else {
+        return false;
+    };
+    let replaced_trait =
+        path_ends_with(trait_path, "Display") || path_ends_with(trait_path, "FromStr");
+    let self_ty = &imp.self_ty;
+    let self_name = quote!(#self_ty).to_string();
+    replaced_trait && opened.iter().any(|(ident, _)| *ident == self_name)
+}
+
+fn open_enum_impls(ident: &Ident, values: &[(Ident, String)]) -> TokenStream {
+    let variants: Vec<&Ident> = values.iter().map(|(v, _)| v).collect();
+    let wires: Vec<LitStr> = values
+        .iter()
+        .map(|(_, w)| LitStr::new(w, Span::call_site()))
+        .collect();
+    let name = LitStr::new(&ident.to_string(), Span::call_site());
+    quote! {
+        impl #ident {
+            /// The value as it appears on the wire.
+            pub fn as_str(&self) -> &str {
+                match self {
+                    #(Self::#variants => #wires,)*
+                    Self::Unknown(value) => value.as_str(),
+                }
+            }
+        }
+        impl crate::open_enum::OpenEnum for #ident {
+            fn as_str(&self) -> &str {
+                #ident::as_str(self)
+            }
+            fn is_unknown(&self) -> bool {
+                matches!(self, Self::Unknown(_))
+            }
+        }
+        impl ::std::fmt::Display for #ident {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+        impl ::std::str::FromStr for #ident {
+            type Err = self::error::ConversionError;
+            fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                Ok(match value {
+                    #(#wires => Self::#variants,)*
+                    other => Self::Unknown(other.to_owned()),
+                })
+            }
+        }
+        impl ::serde::Serialize for #ident {
+            fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> ::std::result::Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
+            }
+        }
+        impl<'de> ::serde::Deserialize<'de> for #ident {
+            fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
+                crate::open_enum::deserialize(deserializer)
+            }
+        }
+        impl schemars::JsonSchema for #ident {
+            fn schema_name() -> ::std::string::String {
+                #name.to_owned()
+            }
+            fn json_schema(_: &mut schemars::r#gen::SchemaGenerator) -> schemars::schema::Schema {
+                crate::open_enum::schema(&[#(#wires),*])
+            }
+        }
+    }
+}

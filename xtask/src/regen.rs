@@ -1,0 +1,233 @@
+//! `cargo xtask regen [--check]`: the vendored spec in, `kalshi-gen/src/generated.rs` out.
+//!
+//! The pipeline: parse the spec, apply the named [`patches`](crate::patches),
+//! run progenitor as a library, rewrite what no setting covers
+//! ([`postprocess`](crate::postprocess)), append the operation table, and
+//! format with prettyplease (a pinned library, so every machine writes the
+//! same bytes; rustfmt versions differ between toolchains).
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use proc_macro2::TokenStream;
+use progenitor::{GenerationSettings, Generator, HooksMode, InterfaceStyle, TagStyle, TypeImpl};
+use quote::quote;
+
+use crate::inventory::{self, Placement, Row};
+use crate::{patches, postprocess, spec};
+
+/// Where the generated bindings are written, relative to the workspace root.
+pub const GENERATED: &str = "kalshi-gen/src/generated.rs";
+
+/// The command a maintainer runs to bring the bindings up to date.
+pub const REGEN_COMMAND: &str = "cargo xtask regen";
+
+/// What a regen run found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The committed file already matches.
+    UpToDate,
+    /// The file was (re)written.
+    Written,
+}
+
+/// Regenerates (or, with `check`, verifies) the bindings under `root`.
+pub fn regen(root: &Path, check: bool) -> Result<Outcome, String> {
+    let spec_text = std::fs::read_to_string(spec::spec_path(root))
+        .map_err(|e| format!("cannot read the vendored spec: {e}"))?;
+    verify_metadata(root, &spec_text)?;
+    let code = generate(&spec_text, &progenitor_version(root)?)?;
+    let target = root.join(GENERATED);
+    let committed = std::fs::read_to_string(&target).unwrap_or_default();
+    if committed == code {
+        return Ok(Outcome::UpToDate);
+    }
+    if check {
+        return Err(stale_message(&target, &committed, &code));
+    }
+    std::fs::write(&target, code).map_err(|e| format!("cannot write {}: {e}", target.display()))?;
+    Ok(Outcome::Written)
+}
+
+/// The recorded sha256 must be the vendored file's: a spec edited by hand
+/// (or fetched without `fetch-spec`) would otherwise go unnoticed.
+fn verify_metadata(root: &Path, spec_text: &str) -> Result<(), String> {
+    let (_, recorded) = crate::fetch::read_metadata(root).map_err(|e| e.to_string())?;
+    let actual = spec::sha256_hex(spec_text.as_bytes());
+    if recorded != actual {
+        return Err(format!(
+            "kalshi-openapi/openapi.yaml has sha256 {actual}, but kalshi-openapi/metadata.rs \
+             records {recorded}. Vendor specs with `cargo xtask fetch-spec`, never by hand."
+        ));
+    }
+    Ok(())
+}
+
+/// The progenitor version the workspace is locked to, read from Cargo.lock so
+/// the header can never disagree with what actually ran.
+fn progenitor_version(root: &Path) -> Result<String, String> {
+    let lock = std::fs::read_to_string(root.join("Cargo.lock"))
+        .map_err(|e| format!("cannot read Cargo.lock: {e}"))?;
+    let mut lines = lock.lines();
+    while let Some(line) = lines.next() {
+        if line == "name = \"progenitor-impl\""
+            && let Some(version) = lines.next().and_then(|l| l.strip_prefix("version = "))
+        {
+            return Ok(version.trim_matches('"').to_owned());
+        }
+    }
+    Err("Cargo.lock does not lock progenitor-impl".to_owned())
+}
+
+fn stale_message(target: &Path, committed: &str, fresh: &str) -> String {
+    let diff = similar::TextDiff::from_lines(committed, fresh);
+    let mut shown = String::new();
+    let unified = diff
+        .unified_diff()
+        .context_radius(3)
+        .header("committed", "generated")
+        .to_string();
+    for line in unified.lines().take(200) {
+        let _ = writeln!(shown, "{line}");
+    }
+    format!(
+        "{} is out of date with the vendored spec and the generator.\n{shown}\
+         (diff cut to 200 lines)\nRun `{REGEN_COMMAND}` and commit the result.",
+        target.display()
+    )
+}
+
+/// Generates the bindings for `spec_text`; pure, so tests can run it.
+pub fn generate(spec_text: &str, progenitor_version: &str) -> Result<String, String> {
+    let sha256 = spec::sha256_hex(spec_text.as_bytes());
+    let mut doc = spec::parse(spec_text)?;
+    let version = doc["info"]["version"]
+        .as_str()
+        .unwrap_or("unknown")
+        .to_owned();
+    let applied = patches::apply_all(&mut doc)?;
+    let rows = inventory::inventory(&doc);
+    let openapi: openapiv3::OpenAPI = serde_json::from_value(doc)
+        .map_err(|e| format!("the patched spec is not OpenAPI 3.0: {e}"))?;
+
+    let mut generator = Generator::new(&settings());
+    let tokens = generator
+        .generate_tokens(&openapi)
+        .map_err(|e| format!("progenitor failed: {e}"))?;
+    let mut file: syn::File =
+        syn::parse2(tokens).map_err(|e| format!("progenitor output does not parse: {e}"))?;
+
+    let dropped = postprocess::drop_api_version_header(&mut file);
+    if dropped != rows.len() {
+        return Err(format!(
+            "removed the api-version header from {dropped} of {} operations: progenitor's output changed shape",
+            rows.len()
+        ));
+    }
+    let opened = postprocess::open_enums(&mut file)?;
+    if opened == 0 {
+        return Err("no string enum was opened: progenitor's enum output changed shape".to_owned());
+    }
+    file.items.extend(
+        syn::parse2::<syn::File>(operation_table(&rows))
+            .map_err(|e| e.to_string())?
+            .items,
+    );
+
+    let header = header(&version, &sha256, progenitor_version, &applied, opened);
+    Ok(format!("{header}{}", prettyplease::unparse(&file)))
+}
+
+/// Generator settings; each one says why it is set.
+fn settings() -> GenerationSettings {
+    let mut settings = GenerationSettings::new();
+    settings
+        // Builders: optional query parameters stay optional without a wall of
+        // `None` arguments, and a builder can be cloned to retry.
+        .with_interface(InterfaceStyle::Builder)
+        // One extension trait per tag (`ClientOrdersExt`, ...), the way the
+        // API documentation groups operations.
+        .with_tag(TagStyle::Separate)
+        // The client's inner value carries the hooks kalshi-client installs.
+        .with_inner_type(quote!(crate::hooks::Hooks))
+        // Every request goes through kalshi-gen's hooks impl; no silent default.
+        .with_hooks(HooksMode::Expected)
+        // Users can derive JSON schemas for anything they store or log.
+        .with_derive("schemars::JsonSchema")
+        // Money and counts are decimals, never strings or floats.
+        .with_replacement(
+            "FixedPointDollars",
+            "crate::num::Dollars",
+            [TypeImpl::Display, TypeImpl::FromStr, TypeImpl::Default].into_iter(),
+        )
+        .with_replacement(
+            "FixedPointCount",
+            "crate::num::Count",
+            [TypeImpl::Display, TypeImpl::FromStr, TypeImpl::Default].into_iter(),
+        );
+    settings
+}
+
+fn header(
+    version: &str,
+    sha256: &str,
+    progenitor: &str,
+    applied: &[(&str, usize)],
+    opened: usize,
+) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "// @generated by `{REGEN_COMMAND}`. Do not edit by hand."
+    );
+    let _ = writeln!(out, "// Spec: Kalshi Trade API {version}, sha256 {sha256}");
+    let _ = writeln!(
+        out,
+        "// Generator: progenitor {progenitor}, formatted with prettyplease"
+    );
+    for (name, changed) in applied {
+        let _ = writeln!(out, "// Spec patch: {name} ({changed} places)");
+    }
+    let _ = writeln!(out, "// Open string enums: {opened}");
+    out
+}
+
+/// The inventory as a static table, sorted by progenitor's method name so
+/// the client can look an operation up by `OperationInfo::operation_id`.
+fn operation_table(rows: &[Row]) -> TokenStream {
+    let mut rows: Vec<&Row> = rows.iter().collect();
+    rows.sort_by(|a, b| a.method_name.cmp(&b.method_name));
+    let entries = rows.iter().map(|r| {
+        let (name, id, method, path, tag) =
+            (&r.method_name, &r.operation_id, &r.method, &r.path, &r.tag);
+        let (auth, paginated) = (r.authenticated, r.paginated);
+        let [sub, xindex, ticker] = r.routing.map(placement_tokens);
+        quote! {
+            crate::operation::Operation {
+                name: #name,
+                operation_id: #id,
+                method: #method,
+                path: #path,
+                tag: #tag,
+                authenticated: #auth,
+                paginated: #paginated,
+                subaccount: #sub,
+                exchange_index: #xindex,
+                market_ticker: #ticker,
+            }
+        }
+    });
+    quote! {
+        /// Every operation of the spec, sorted by method name.
+        pub const OPERATIONS: &[crate::operation::Operation] = &[#(#entries),*];
+    }
+}
+
+fn placement_tokens(placement: Placement) -> TokenStream {
+    match placement {
+        Placement::Absent => quote!(crate::operation::Placement::Absent),
+        Placement::Query => quote!(crate::operation::Placement::Query),
+        Placement::Body => quote!(crate::operation::Placement::Body),
+        Placement::BodyPerItem => quote!(crate::operation::Placement::BodyPerItem),
+    }
+}
