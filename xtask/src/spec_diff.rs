@@ -1,0 +1,1460 @@
+//! A readable report of what a bump of the vendored OpenAPI document changes.
+//!
+//! `cargo xtask fetch-spec` prints it so a maintainer sees, before
+//! regenerating, which operations, parameters, fields and enum values moved.
+//! The documents are handled as plain `serde_json::Value`s rather than through
+//! an OpenAPI model crate: a diff must still work on a document that such a
+//! crate would reject, and it only needs a handful of keys.
+//!
+//! Kalshi moves inputs between the query string and the JSON body from one
+//! version to the next (`subaccount`, `exchange_index`, `market_ticker`), so a
+//! parameter that disappears from the query while a body property of the same
+//! name appears is reported as one breaking *move*, not as an unrelated
+//! removal and addition.
+
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+/// `$ref` chains longer than this are treated as cycles and left unresolved.
+const MAX_REF_HOPS: usize = 32;
+/// Inline objects nested deeper than this are not flattened any further.
+const MAX_DEPTH: usize = 8;
+/// The HTTP methods an OpenAPI 3.0 path item can hold operations under.
+const METHODS: [&str; 8] = [
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
+
+/// The part of the API a change belongs to; the report groups by it, in this order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Section {
+    Operations,
+    Parameters,
+    RequestBodies,
+    Responses,
+    Schemas,
+}
+
+impl Section {
+    fn title(self) -> &'static str {
+        match self {
+            Section::Operations => "Operations",
+            Section::Parameters => "Parameters",
+            Section::RequestBodies => "Request bodies",
+            Section::Responses => "Responses (2xx)",
+            Section::Schemas => "Component schemas",
+        }
+    }
+}
+
+/// What happened; the tests match on it, the report prints `text` instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Kind {
+    Added,
+    Removed,
+    TypeChanged,
+    Moved,
+    RequiredChanged,
+    EnumAdded,
+    EnumRemoved,
+}
+
+/// One line of the report.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Change {
+    section: Section,
+    /// The operationId (with method and path in the operations section) or schema name.
+    subject: String,
+    text: String,
+    kind: Kind,
+    breaking: bool,
+}
+
+impl Change {
+    /// The mark that starts the line, so `grep BREAKING` finds what needs care.
+    fn marker(&self) -> &'static str {
+        match (self.breaking, self.kind) {
+            (true, _) => "BREAKING",
+            (false, Kind::Added | Kind::EnumAdded) => "added",
+            (false, _) => "changed",
+        }
+    }
+}
+
+/// What changed between two OpenAPI documents, sorted so that two runs on the
+/// same input print the same text.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Report {
+    changes: Vec<Change>,
+}
+
+impl Report {
+    /// Whether a change can break code built on the old document: any
+    /// removal, type change, move between query and body, or input that
+    /// became required.
+    pub fn is_breaking(&self) -> bool {
+        self.changes.iter().any(|c| c.breaking)
+    }
+
+    /// Whether the two documents agree on everything this report looks at.
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+
+    fn breaking_count(&self) -> usize {
+        self.changes.iter().filter(|c| c.breaking).count()
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_empty() {
+            return writeln!(
+                f,
+                "No changes to operations, parameters, request/response fields, schemas or enums."
+            );
+        }
+        writeln!(
+            f,
+            "{} change(s), {} breaking",
+            self.changes.len(),
+            self.breaking_count()
+        )?;
+        let mut section = None;
+        for change in &self.changes {
+            if section != Some(change.section) {
+                section = Some(change.section);
+                writeln!(f, "\n{}:", change.section.title())?;
+            }
+            writeln!(
+                f,
+                "  {:<8}  {}: {}",
+                change.marker(),
+                change.subject,
+                change.text
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Compares two OpenAPI 3.0 documents already parsed into JSON values.
+pub fn diff(old: &Value, new: &Value) -> Report {
+    let mut differ = Differ {
+        old,
+        new,
+        changes: Vec::new(),
+    };
+    differ.operations();
+    differ.schemas();
+    let mut changes = differ.changes;
+    changes.sort();
+    changes.dedup();
+    Report { changes }
+}
+
+/// Parses two YAML (or JSON) documents and compares them; the error names
+/// the side that failed so the maintainer knows which file to look at.
+pub fn diff_yaml(old: &str, new: &str) -> Result<Report, String> {
+    let old: Value =
+        serde_yaml::from_str(old).map_err(|e| format!("the old spec does not parse: {e}"))?;
+    let new: Value =
+        serde_yaml::from_str(new).map_err(|e| format!("the new spec does not parse: {e}"))?;
+    Ok(diff(&old, &new))
+}
+
+// ---------------------------------------------------------------------------
+// Reading the document
+// ---------------------------------------------------------------------------
+
+/// Follows `$ref`s to `#/...` inside `doc`; a reference that does not
+/// resolve is returned as is so the caller still sees its name.
+fn resolve<'a>(doc: &'a Value, mut value: &'a Value) -> &'a Value {
+    for _ in 0..MAX_REF_HOPS {
+        let target = value
+            .get("$ref")
+            .and_then(Value::as_str)
+            .and_then(|r| r.strip_prefix('#'))
+            .and_then(|pointer| doc.pointer(pointer));
+        match target {
+            Some(next) => value = next,
+            None => break,
+        }
+    }
+    value
+}
+
+/// The last segment of a `$ref`: the component's name, which is also the
+/// name of the generated Rust type.
+fn ref_name(reference: &str) -> &str {
+    reference.rsplit('/').next().unwrap_or(reference)
+}
+
+/// A short description of a schema's type: `integer(int64)`, a component
+/// name, `array of X`, `map of X`. Deliberately ignores descriptions,
+/// defaults and bounds, which do not change the generated Rust types.
+fn type_name(schema: &Value) -> String {
+    if let Some(reference) = schema.get("$ref").and_then(Value::as_str) {
+        return ref_name(reference).to_string();
+    }
+    for (key, sep) in [("allOf", " & "), ("oneOf", " | "), ("anyOf", " | ")] {
+        if let Some(parts) = schema.get(key).and_then(Value::as_array) {
+            let names: Vec<String> = parts.iter().map(type_name).collect();
+            if key == "allOf" && names.len() == 1 {
+                // `allOf: [$ref]` is how 3.0 attaches a description or
+                // `nullable` to a reference; the type is the reference.
+                return names.join("");
+            }
+            return format!("{key}({})", names.join(sep));
+        }
+    }
+    match schema.get("type").and_then(Value::as_str) {
+        Some("array") => {
+            let items = schema.get("items").map_or_else(|| "any".into(), type_name);
+            format!("array of {items}")
+        }
+        Some("object") | None if schema.get("properties").is_some() => "object".into(),
+        Some("object") => match schema.get("additionalProperties") {
+            Some(inner @ Value::Object(_)) => format!("map of {}", type_name(inner)),
+            _ => "object".into(),
+        },
+        Some(ty) => match schema.get("format").and_then(Value::as_str) {
+            Some(format) => format!("{ty}({format})"),
+            None => ty.to_string(),
+        },
+        None => "any".into(),
+    }
+}
+
+/// The inline `enum` of a schema; enums behind a `$ref` are reported once,
+/// under their component schema.
+fn enum_values(schema: &Value) -> Option<BTreeSet<String>> {
+    let values = schema.get("enum")?.as_array()?;
+    Some(
+        values
+            .iter()
+            .map(|v| match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+            .collect(),
+    )
+}
+
+/// One property of an object schema, reduced to what changes generated code.
+#[derive(Debug, Clone)]
+struct Field {
+    ty: String,
+    required: bool,
+    enum_values: Option<BTreeSet<String>>,
+}
+
+/// The properties of an object schema by name, `allOf` members merged, inline
+/// nested objects flattened as `a.b` and inline array items as `a[].b`.
+fn fields(doc: &Value, schema: &Value) -> BTreeMap<String, Field> {
+    let mut out = BTreeMap::new();
+    collect_fields(doc, schema, "", 0, &mut out);
+    out
+}
+
+fn collect_fields(
+    doc: &Value,
+    schema: &Value,
+    prefix: &str,
+    depth: usize,
+    out: &mut BTreeMap<String, Field>,
+) {
+    let mut props = BTreeMap::new();
+    let mut required = BTreeSet::new();
+    object_parts(doc, schema, depth, &mut props, &mut required);
+    for (name, prop) in props {
+        let path = format!("{prefix}{name}");
+        out.insert(
+            path.clone(),
+            Field {
+                ty: type_name(prop),
+                required: required.contains(name),
+                enum_values: enum_values(prop),
+            },
+        );
+        if depth < MAX_DEPTH {
+            flatten_inline(doc, prop, &path, depth + 1, out);
+        }
+    }
+}
+
+/// Gathers `properties` and `required` of a schema and of its `allOf`
+/// members; a `required` list in one member may name a property of another.
+fn object_parts<'a>(
+    doc: &'a Value,
+    schema: &'a Value,
+    depth: usize,
+    props: &mut BTreeMap<&'a str, &'a Value>,
+    required: &mut BTreeSet<&'a str>,
+) {
+    let schema = resolve(doc, schema);
+    if depth < MAX_DEPTH {
+        for part in schema
+            .get("allOf")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            object_parts(doc, part, depth + 1, props, required);
+        }
+    }
+    if let Some(own) = schema.get("properties").and_then(Value::as_object) {
+        props.extend(own.iter().map(|(k, v)| (k.as_str(), v)));
+    }
+    let names = schema.get("required").and_then(Value::as_array);
+    required.extend(names.into_iter().flatten().filter_map(Value::as_str));
+}
+
+/// Descends into inline objects only: a `$ref` is a component schema, whose
+/// own changes are reported once under its name.
+fn flatten_inline(
+    doc: &Value,
+    prop: &Value,
+    path: &str,
+    depth: usize,
+    out: &mut BTreeMap<String, Field>,
+) {
+    let is_inline_object = |s: &Value| s.get("$ref").is_none() && s.get("properties").is_some();
+    if is_inline_object(prop) {
+        collect_fields(doc, prop, &format!("{path}."), depth, out);
+    } else if let Some(items) = prop.get("items").filter(|i| is_inline_object(i)) {
+        collect_fields(doc, items, &format!("{path}[]."), depth, out);
+    }
+}
+
+/// One operation: where it lives and its definition.
+struct Operation<'a> {
+    method: String,
+    path: String,
+    path_item: &'a Value,
+    op: &'a Value,
+}
+
+impl Operation<'_> {
+    fn route(&self) -> String {
+        format!("{} {}", self.method, self.path)
+    }
+}
+
+/// Every operation of a document by operationId (or `METHOD path` when it has none).
+fn operations(doc: &Value) -> BTreeMap<String, Operation<'_>> {
+    let mut out = BTreeMap::new();
+    let Some(paths) = doc.get("paths").and_then(Value::as_object) else {
+        return out;
+    };
+    for (path, item) in paths {
+        let item = resolve(doc, item);
+        for method in METHODS {
+            let Some(op) = item.get(method).filter(|op| op.is_object()) else {
+                continue;
+            };
+            let method = method.to_uppercase();
+            let id = match op.get("operationId").and_then(Value::as_str) {
+                Some(id) => id.to_string(),
+                None => format!("{method} {path}"),
+            };
+            let path = path.clone();
+            out.insert(
+                id,
+                Operation {
+                    method,
+                    path,
+                    path_item: item,
+                    op,
+                },
+            );
+        }
+    }
+    out
+}
+
+/// One parameter reduced to what changes generated code.
+#[derive(Debug, Clone)]
+struct Param {
+    location: String,
+    required: bool,
+    ty: String,
+    enum_values: Option<BTreeSet<String>>,
+}
+
+/// The parameters of an operation by name: path-level ones first, then the
+/// operation's own, which override them as OpenAPI specifies.
+fn params(doc: &Value, op: &Operation<'_>) -> BTreeMap<String, Param> {
+    let mut out = BTreeMap::new();
+    for holder in [op.path_item, op.op] {
+        let list = holder.get("parameters").and_then(Value::as_array);
+        for param in list.into_iter().flatten() {
+            let param = resolve(doc, param);
+            let Some(name) = param.get("name").and_then(Value::as_str) else {
+                continue;
+            };
+            let schema = param
+                .get("schema")
+                .or_else(|| param.get("content").and_then(media_schema))
+                .unwrap_or(&Value::Null);
+            let location = param.get("in").and_then(Value::as_str).unwrap_or("query");
+            out.insert(
+                name.to_string(),
+                Param {
+                    location: location.to_string(),
+                    required: param.get("required").and_then(Value::as_bool) == Some(true),
+                    ty: type_name(schema),
+                    enum_values: enum_values(schema),
+                },
+            );
+        }
+    }
+    out
+}
+
+/// The schema of a `content` map, preferring JSON since that is what the SDK sends.
+fn media_schema(content: &Value) -> Option<&Value> {
+    let media = match content.get("application/json") {
+        Some(json) => json,
+        None => content.as_object()?.values().next()?,
+    };
+    media.get("schema")
+}
+
+/// The request body schema and whether the body is required.
+fn body_schema<'a>(doc: &'a Value, op: &'a Value) -> Option<(&'a Value, bool)> {
+    let body = resolve(doc, op.get("requestBody")?);
+    let schema = media_schema(body.get("content")?)?;
+    let required = body.get("required").and_then(Value::as_bool) == Some(true);
+    Some((schema, required))
+}
+
+/// The schema of the lowest 2xx response that has a body: the one the
+/// generated client deserializes.
+fn success_schema<'a>(doc: &'a Value, op: &'a Value) -> Option<&'a Value> {
+    let responses = op.get("responses")?.as_object()?;
+    let mut codes: Vec<&String> = responses.keys().filter(|k| k.starts_with('2')).collect();
+    codes.sort();
+    codes.into_iter().find_map(|code| {
+        let response = resolve(doc, &responses[code.as_str()]);
+        media_schema(response.get("content")?)
+    })
+}
+
+/// The named schemas of `components/schemas`.
+fn component_schemas(doc: &Value) -> BTreeMap<&str, &Value> {
+    let map = doc
+        .pointer("/components/schemas")
+        .and_then(Value::as_object);
+    map.into_iter()
+        .flatten()
+        .map(|(k, v)| (k.as_str(), v))
+        .collect()
+}
+
+/// Top-level body property names; only these can be a moved query parameter.
+fn top_level(fields: &BTreeMap<String, Field>) -> BTreeSet<&str> {
+    fields
+        .keys()
+        .filter(|k| !k.contains('.'))
+        .map(String::as_str)
+        .collect()
+}
+
+// ---------------------------------------------------------------------------
+// Comparing
+// ---------------------------------------------------------------------------
+
+/// Which side of the wire a set of fields is on; it decides which required-ness
+/// changes break callers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// Sent by the SDK: a field that becomes required breaks callers.
+    Request,
+    /// Received by the SDK: a field that may now be absent breaks callers.
+    Response,
+    /// A component schema, possibly used both ways: the generated field type
+    /// switches between `T` and `Option<T>` either way.
+    Schema,
+}
+
+impl Role {
+    fn noun(self) -> &'static str {
+        match self {
+            Role::Request => "request field",
+            Role::Response => "response field",
+            Role::Schema => "property",
+        }
+    }
+}
+
+struct Differ<'a> {
+    old: &'a Value,
+    new: &'a Value,
+    changes: Vec<Change>,
+}
+
+impl Differ<'_> {
+    fn push(&mut self, section: Section, subject: &str, kind: Kind, breaking: bool, text: String) {
+        self.changes.push(Change {
+            section,
+            subject: subject.to_string(),
+            text,
+            kind,
+            breaking,
+        });
+    }
+
+    fn operations(&mut self) {
+        let old_ops = operations(self.old);
+        let new_ops = operations(self.new);
+        for (id, op) in &old_ops {
+            if !new_ops.contains_key(id) {
+                let subject = format!("{id} ({})", op.route());
+                self.push(
+                    Section::Operations,
+                    &subject,
+                    Kind::Removed,
+                    true,
+                    "operation removed".into(),
+                );
+            }
+        }
+        for (id, new_op) in &new_ops {
+            match old_ops.get(id) {
+                None => {
+                    let subject = format!("{id} ({})", new_op.route());
+                    self.push(
+                        Section::Operations,
+                        &subject,
+                        Kind::Added,
+                        false,
+                        "operation added".into(),
+                    );
+                }
+                Some(old_op) => self.operation(id, old_op, new_op),
+            }
+        }
+    }
+
+    fn operation(&mut self, id: &str, old: &Operation<'_>, new: &Operation<'_>) {
+        if old.route() != new.route() {
+            let subject = format!("{id} ({})", new.route());
+            let text = format!("operation moved from {}", old.route());
+            self.push(Section::Operations, &subject, Kind::Moved, true, text);
+        }
+        let old_body = body_schema(self.old, old.op);
+        let new_body = body_schema(self.new, new.op);
+        let old_fields = old_body
+            .map(|(s, _)| fields(self.old, s))
+            .unwrap_or_default();
+        let new_fields = new_body
+            .map(|(s, _)| fields(self.new, s))
+            .unwrap_or_default();
+        let moved = self.parameters(id, old, new, &old_fields, &new_fields);
+        self.request_body(id, old_body, new_body);
+        let mut body_fields = FieldDiff {
+            section: Section::RequestBodies,
+            subject: id,
+            role: Role::Request,
+            skip: &moved,
+        };
+        body_fields.run(self, &old_fields, &new_fields);
+        self.response(id, old, new);
+    }
+
+    /// Compares parameters and returns the body property names that a
+    /// parameter moved to or from, so the body diff does not count them again.
+    fn parameters(
+        &mut self,
+        id: &str,
+        old: &Operation<'_>,
+        new: &Operation<'_>,
+        old_body: &BTreeMap<String, Field>,
+        new_body: &BTreeMap<String, Field>,
+    ) -> BTreeSet<String> {
+        let (old_params, new_params) = (params(self.old, old), params(self.new, new));
+        let (old_body, new_body) = (top_level(old_body), top_level(new_body));
+        let mut moved = BTreeSet::new();
+        let section = Section::Parameters;
+        for (name, p) in &old_params {
+            if new_params.contains_key(name) {
+                continue;
+            }
+            let loc = &p.location;
+            if new_body.contains(name.as_str()) && !old_body.contains(name.as_str()) {
+                moved.insert(name.clone());
+                let text = format!("parameter `{name}` moved from {loc} to request body");
+                self.push(section, id, Kind::Moved, true, text);
+            } else {
+                let text = format!("{loc} parameter `{name}` removed ({})", p.ty);
+                self.push(section, id, Kind::Removed, true, text);
+            }
+        }
+        for (name, p) in &new_params {
+            let loc = &p.location;
+            let Some(before) = old_params.get(name) else {
+                if old_body.contains(name.as_str()) && !new_body.contains(name.as_str()) {
+                    moved.insert(name.clone());
+                    let text = format!("request body field `{name}` moved to {loc} parameter");
+                    self.push(section, id, Kind::Moved, true, text);
+                } else {
+                    let text = format!(
+                        "{loc} parameter `{name}` added ({}, {})",
+                        p.ty,
+                        required_word(p.required)
+                    );
+                    self.push(section, id, Kind::Added, p.required, text);
+                }
+                continue;
+            };
+            self.parameter(id, name, before, p);
+        }
+        moved
+    }
+
+    fn parameter(&mut self, id: &str, name: &str, old: &Param, new: &Param) {
+        let section = Section::Parameters;
+        let what = format!("{} parameter `{name}`", new.location);
+        if old.location != new.location {
+            let text = format!(
+                "parameter `{name}` moved from {} to {}",
+                old.location, new.location
+            );
+            self.push(section, id, Kind::Moved, true, text);
+        }
+        if old.ty != new.ty {
+            let text = format!("{what} type changed: {} -> {}", old.ty, new.ty);
+            self.push(section, id, Kind::TypeChanged, true, text);
+        }
+        if old.required != new.required {
+            let text = format!("{what} is now {}", required_word(new.required));
+            self.push(section, id, Kind::RequiredChanged, new.required, text);
+        }
+        self.enums(
+            section,
+            id,
+            &what,
+            old.enum_values.as_ref(),
+            new.enum_values.as_ref(),
+        );
+    }
+
+    fn request_body(&mut self, id: &str, old: Option<(&Value, bool)>, new: Option<(&Value, bool)>) {
+        let section = Section::RequestBodies;
+        match (old, new) {
+            (None, None) => {}
+            (Some((schema, _)), None) => {
+                let text = format!("request body removed ({})", type_name(schema));
+                self.push(section, id, Kind::Removed, true, text);
+            }
+            (None, Some((schema, required))) => {
+                let text = format!(
+                    "request body added ({}, {})",
+                    type_name(schema),
+                    required_word(required)
+                );
+                self.push(section, id, Kind::Added, required, text);
+            }
+            (Some((old_schema, old_req)), Some((new_schema, new_req))) => {
+                let (old_ty, new_ty) = (type_name(old_schema), type_name(new_schema));
+                if old_ty != new_ty {
+                    let text = format!("request body type changed: {old_ty} -> {new_ty}");
+                    self.push(section, id, Kind::TypeChanged, true, text);
+                }
+                if old_req != new_req {
+                    let text = format!("request body is now {}", required_word(new_req));
+                    self.push(section, id, Kind::RequiredChanged, new_req, text);
+                }
+            }
+        }
+    }
+
+    fn response(&mut self, id: &str, old: &Operation<'_>, new: &Operation<'_>) {
+        let section = Section::Responses;
+        let old_schema = success_schema(self.old, old.op);
+        let new_schema = success_schema(self.new, new.op);
+        match (old_schema, new_schema) {
+            (Some(schema), None) => {
+                let text = format!("response body removed ({})", type_name(schema));
+                self.push(section, id, Kind::Removed, true, text);
+            }
+            (None, Some(schema)) => {
+                let text = format!("response body added ({})", type_name(schema));
+                self.push(section, id, Kind::Added, false, text);
+            }
+            (Some(o), Some(n)) if type_name(o) != type_name(n) => {
+                let text = format!(
+                    "response type changed: {} -> {}",
+                    type_name(o),
+                    type_name(n)
+                );
+                self.push(section, id, Kind::TypeChanged, true, text);
+            }
+            _ => {}
+        }
+        let old_fields = old_schema.map(|s| fields(self.old, s)).unwrap_or_default();
+        let new_fields = new_schema.map(|s| fields(self.new, s)).unwrap_or_default();
+        let mut diff = FieldDiff {
+            section,
+            subject: id,
+            role: Role::Response,
+            skip: &BTreeSet::new(),
+        };
+        diff.run(self, &old_fields, &new_fields);
+    }
+
+    fn schemas(&mut self) {
+        let (old, new) = (component_schemas(self.old), component_schemas(self.new));
+        let section = Section::Schemas;
+        for (name, schema) in &old {
+            if !new.contains_key(name) {
+                let text = format!("schema removed ({})", type_name(schema));
+                self.push(section, name, Kind::Removed, true, text);
+            }
+        }
+        for (name, new_schema) in &new {
+            let Some(old_schema) = old.get(name) else {
+                let text = format!("schema added ({})", type_name(new_schema));
+                self.push(section, name, Kind::Added, false, text);
+                continue;
+            };
+            self.schema(name, old_schema, new_schema);
+        }
+    }
+
+    fn schema(&mut self, name: &str, old: &Value, new: &Value) {
+        let section = Section::Schemas;
+        let (old_ty, new_ty) = (type_name(old), type_name(new));
+        if old_ty != new_ty {
+            let text = format!("schema type changed: {old_ty} -> {new_ty}");
+            self.push(section, name, Kind::TypeChanged, true, text);
+        }
+        self.enums(
+            section,
+            name,
+            "schema",
+            enum_values(old).as_ref(),
+            enum_values(new).as_ref(),
+        );
+        let (old_fields, new_fields) = (fields(self.old, old), fields(self.new, new));
+        let mut diff = FieldDiff {
+            section,
+            subject: name,
+            role: Role::Schema,
+            skip: &BTreeSet::new(),
+        };
+        diff.run(self, &old_fields, &new_fields);
+    }
+
+    /// Enum values added (harmless) and removed (breaking); an enum that
+    /// appears or disappears changes the generated type from or to `String`.
+    fn enums(
+        &mut self,
+        section: Section,
+        subject: &str,
+        what: &str,
+        old: Option<&BTreeSet<String>>,
+        new: Option<&BTreeSet<String>>,
+    ) {
+        match (old, new) {
+            (None, None) => {}
+            (Some(_), None) => {
+                let text = format!("{what} is no longer an enum");
+                self.push(section, subject, Kind::TypeChanged, true, text);
+            }
+            (None, Some(values)) => {
+                let text = format!("{what} is now an enum of {}", join(values.iter()));
+                self.push(section, subject, Kind::TypeChanged, true, text);
+            }
+            (Some(old), Some(new)) => {
+                for value in old.difference(new) {
+                    let text = format!("{what}: enum value `{value}` removed");
+                    self.push(section, subject, Kind::EnumRemoved, true, text);
+                }
+                for value in new.difference(old) {
+                    let text = format!("{what}: enum value `{value}` added");
+                    self.push(section, subject, Kind::EnumAdded, false, text);
+                }
+            }
+        }
+    }
+}
+
+/// The comparison of two field maps of one subject.
+struct FieldDiff<'s> {
+    section: Section,
+    subject: &'s str,
+    role: Role,
+    /// Names already reported as moved parameters.
+    skip: &'s BTreeSet<String>,
+}
+
+impl FieldDiff<'_> {
+    fn run(
+        &mut self,
+        d: &mut Differ<'_>,
+        old: &BTreeMap<String, Field>,
+        new: &BTreeMap<String, Field>,
+    ) {
+        let noun = self.role.noun();
+        for (name, field) in old {
+            if !new.contains_key(name) && !self.skip.contains(name) {
+                let text = format!("{noun} `{name}` removed ({})", field.ty);
+                d.push(self.section, self.subject, Kind::Removed, true, text);
+            }
+        }
+        for (name, field) in new {
+            if self.skip.contains(name) {
+                continue;
+            }
+            match old.get(name) {
+                None => {
+                    let breaking = self.role == Role::Request && field.required;
+                    let text = format!(
+                        "{noun} `{name}` added ({}, {})",
+                        field.ty,
+                        required_word(field.required)
+                    );
+                    d.push(self.section, self.subject, Kind::Added, breaking, text);
+                }
+                Some(before) => self.changed(d, name, before, field),
+            }
+        }
+    }
+
+    fn changed(&self, d: &mut Differ<'_>, name: &str, old: &Field, new: &Field) {
+        let what = format!("{} `{name}`", self.role.noun());
+        if old.ty != new.ty {
+            let text = format!("{what} type changed: {} -> {}", old.ty, new.ty);
+            d.push(self.section, self.subject, Kind::TypeChanged, true, text);
+        }
+        if old.required != new.required {
+            let breaking = match self.role {
+                Role::Request => new.required,
+                Role::Response => !new.required,
+                Role::Schema => true,
+            };
+            let text = format!("{what} is now {}", required_word(new.required));
+            d.push(
+                self.section,
+                self.subject,
+                Kind::RequiredChanged,
+                breaking,
+                text,
+            );
+        }
+        d.enums(
+            self.section,
+            self.subject,
+            &what,
+            old.enum_values.as_ref(),
+            new.enum_values.as_ref(),
+        );
+    }
+}
+
+fn required_word(required: bool) -> &'static str {
+    if required { "required" } else { "optional" }
+}
+
+fn join<'a>(values: impl Iterator<Item = &'a String>) -> String {
+    let quoted: Vec<String> = values.map(|v| format!("`{v}`")).collect();
+    quoted.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OLD: &str = r##"
+openapi: 3.0.0
+info: {title: test, version: 1.0.0}
+paths:
+  /orders/{order_id}:
+    parameters:
+      - $ref: '#/components/parameters/OrderIdPath'
+    delete:
+      operationId: CancelOrder
+      parameters:
+        - $ref: '#/components/parameters/SubaccountQuery'
+        - name: exchange_index
+          in: query
+          schema: {type: integer, format: int32}
+      responses:
+        200:
+          $ref: '#/components/responses/CancelOk'
+  /orders:
+    post:
+      operationId: CreateOrder
+      parameters:
+        - name: side_filter
+          in: query
+          schema: {type: string, enum: [buy, sell]}
+        - name: legacy
+          in: query
+          schema: {type: boolean}
+        - name: limit
+          in: query
+          required: false
+          schema: {type: integer}
+      requestBody:
+        $ref: '#/components/requestBodies/CreateOrderBody'
+      responses:
+        '201':
+          description: created
+          content:
+            application/json:
+              schema:
+                type: object
+                properties:
+                  order: {$ref: '#/components/schemas/Order'}
+                  fee: {type: integer}
+        '400':
+          description: bad
+  /legacy:
+    get:
+      operationId: GetLegacy
+      responses:
+        '204': {description: nothing}
+components:
+  parameters:
+    OrderIdPath: {name: order_id, in: path, required: true, schema: {type: string}}
+    SubaccountQuery: {name: subaccount, in: query, schema: {type: integer}}
+  requestBodies:
+    CreateOrderBody:
+      required: true
+      content:
+        application/json:
+          schema: {$ref: '#/components/schemas/CreateOrderRequest'}
+  responses:
+    CancelOk:
+      description: ok
+      content:
+        application/json:
+          schema: {$ref: '#/components/schemas/CancelResponse'}
+  schemas:
+    OrderStatus: {type: string, enum: [resting, canceled, executed]}
+    Base:
+      type: object
+      required: [ticker]
+      properties:
+        ticker: {type: string}
+    CreateOrderRequest:
+      allOf:
+        - $ref: '#/components/schemas/Base'
+        - type: object
+          properties:
+            count: {type: integer, format: int32}
+            price: {type: integer}
+            tif: {type: string, enum: [gtc, ioc, fok]}
+            client_order_id: {type: string}
+    CancelResponse:
+      type: object
+      properties:
+        reduced_by: {type: integer}
+        order_id: {type: string}
+    Order:
+      type: object
+      properties:
+        status: {$ref: '#/components/schemas/OrderStatus'}
+        yes_price: {type: integer}
+        tags: {type: array, items: {type: string}}
+    Legacy: {type: object}
+"##;
+
+    /// `OLD` changed in every way the report knows about.
+    const NEW: &str = r##"
+openapi: 3.0.0
+info: {title: test, version: 2.0.0}
+paths:
+  /orders/{order_id}:
+    parameters:
+      - $ref: '#/components/parameters/OrderIdPath'
+    delete:
+      operationId: CancelOrder
+      parameters:
+        - name: exchange_index
+          in: query
+          schema: {type: integer, format: int64}
+      requestBody:
+        content:
+          application/json:
+            schema:
+              type: object
+              properties:
+                subaccount: {type: integer}
+      responses:
+        200:
+          $ref: '#/components/responses/CancelOk'
+  /orders:
+    post:
+      operationId: CreateOrder
+      parameters:
+        - name: side_filter
+          in: query
+          schema: {type: string, enum: [buy, both]}
+        - name: max_ts
+          in: query
+          schema: {type: integer, format: int64}
+        - name: limit
+          in: query
+          required: true
+          schema: {type: integer}
+      requestBody:
+        $ref: '#/components/requestBodies/CreateOrderBody'
+      responses:
+        '201':
+          description: created
+          content:
+            application/json:
+              schema:
+                type: object
+                properties:
+                  order: {$ref: '#/components/schemas/Order'}
+                  fee_dollars: {type: string}
+  /balance:
+    get:
+      operationId: GetBalance
+      responses:
+        '200':
+          description: ok
+          content:
+            application/json:
+              schema: {type: object, properties: {balance: {type: integer}}}
+components:
+  parameters:
+    OrderIdPath: {name: order_id, in: path, required: true, schema: {type: string}}
+  requestBodies:
+    CreateOrderBody:
+      required: true
+      content:
+        application/json:
+          schema: {$ref: '#/components/schemas/CreateOrderRequest'}
+  responses:
+    CancelOk:
+      description: ok
+      content:
+        application/json:
+          schema: {$ref: '#/components/schemas/CancelResponse'}
+  schemas:
+    OrderStatus: {type: string, enum: [resting, canceled, pending]}
+    Base:
+      type: object
+      required: [ticker]
+      properties:
+        ticker: {type: string}
+    CreateOrderRequest:
+      allOf:
+        - $ref: '#/components/schemas/Base'
+        - type: object
+          required: [client_order_id]
+          properties:
+            count: {type: string}
+            tif: {type: string, enum: [gtc, ioc, gtd]}
+            client_order_id: {type: string}
+            post_only: {type: boolean}
+    CancelResponse:
+      type: object
+      properties:
+        reduced_by: {type: integer}
+    Order:
+      type: object
+      properties:
+        status: {$ref: '#/components/schemas/OrderStatus'}
+        yes_price: {$ref: '#/components/schemas/FixedPointDollars'}
+        tags: {type: array, items: {type: integer}}
+    FixedPointDollars: {type: string}
+"##;
+
+    fn parse(text: &str) -> Value {
+        serde_yaml::from_str(text).expect("test spec parses")
+    }
+
+    /// Asserts that one entry has this kind, subject and text, and that the
+    /// printed report shows it on one line with the expected marker.
+    fn assert_change(report: &Report, kind: Kind, marker: &str, subject: &str, text: &str) {
+        let found = report
+            .changes
+            .iter()
+            .any(|c| c.kind == kind && c.subject == subject && c.text == text);
+        assert!(found, "no {kind:?} `{subject}: {text}` in\n{report}");
+        let line = format!("{marker:<8}  {subject}: {text}");
+        assert!(
+            report.to_string().lines().any(|l| l.trim() == line.trim()),
+            "no line `{line}` in\n{report}"
+        );
+    }
+
+    fn full_report() -> Report {
+        diff_yaml(OLD, NEW).expect("both sides parse")
+    }
+
+    #[test]
+    fn operations_added_and_removed() {
+        let report = full_report();
+        assert_change(
+            &report,
+            Kind::Removed,
+            "BREAKING",
+            "GetLegacy (GET /legacy)",
+            "operation removed",
+        );
+        assert_change(
+            &report,
+            Kind::Added,
+            "added",
+            "GetBalance (GET /balance)",
+            "operation added",
+        );
+    }
+
+    #[test]
+    fn parameter_moved_from_query_to_body_is_one_breaking_change() {
+        let report = full_report();
+        let text = "parameter `subaccount` moved from query to request body";
+        assert_change(&report, Kind::Moved, "BREAKING", "CancelOrder", text);
+        let noise = report.changes.iter().any(|c| {
+            c.subject == "CancelOrder" && c.text.contains("`subaccount`") && c.kind != Kind::Moved
+        });
+        assert!(
+            !noise,
+            "the move is also reported as a removal or addition:\n{report}"
+        );
+    }
+
+    #[test]
+    fn parameter_moved_from_body_to_query() {
+        let report = diff_yaml(NEW, OLD).expect("both sides parse");
+        let text = "request body field `subaccount` moved to query parameter";
+        assert_change(&report, Kind::Moved, "BREAKING", "CancelOrder", text);
+    }
+
+    #[test]
+    fn parameters_added_removed_retyped_and_required() {
+        let report = full_report();
+        assert_change(
+            &report,
+            Kind::Removed,
+            "BREAKING",
+            "CreateOrder",
+            "query parameter `legacy` removed (boolean)",
+        );
+        assert_change(
+            &report,
+            Kind::Added,
+            "added",
+            "CreateOrder",
+            "query parameter `max_ts` added (integer(int64), optional)",
+        );
+        assert_change(
+            &report,
+            Kind::TypeChanged,
+            "BREAKING",
+            "CancelOrder",
+            "query parameter `exchange_index` type changed: integer(int32) -> integer(int64)",
+        );
+        assert_change(
+            &report,
+            Kind::RequiredChanged,
+            "BREAKING",
+            "CreateOrder",
+            "query parameter `limit` is now required",
+        );
+    }
+
+    #[test]
+    fn parameter_enum_values() {
+        let report = full_report();
+        let what = "query parameter `side_filter`";
+        assert_change(
+            &report,
+            Kind::EnumRemoved,
+            "BREAKING",
+            "CreateOrder",
+            &format!("{what}: enum value `sell` removed"),
+        );
+        assert_change(
+            &report,
+            Kind::EnumAdded,
+            "added",
+            "CreateOrder",
+            &format!("{what}: enum value `both` added"),
+        );
+    }
+
+    #[test]
+    fn request_fields_through_ref_and_all_of() {
+        let report = full_report();
+        let op = "CreateOrder";
+        assert_change(
+            &report,
+            Kind::TypeChanged,
+            "BREAKING",
+            op,
+            "request field `count` type changed: integer(int32) -> string",
+        );
+        assert_change(
+            &report,
+            Kind::Removed,
+            "BREAKING",
+            op,
+            "request field `price` removed (integer)",
+        );
+        assert_change(
+            &report,
+            Kind::Added,
+            "added",
+            op,
+            "request field `post_only` added (boolean, optional)",
+        );
+        assert_change(
+            &report,
+            Kind::RequiredChanged,
+            "BREAKING",
+            op,
+            "request field `client_order_id` is now required",
+        );
+        assert_change(
+            &report,
+            Kind::EnumRemoved,
+            "BREAKING",
+            op,
+            "request field `tif`: enum value `fok` removed",
+        );
+        assert_change(
+            &report,
+            Kind::EnumAdded,
+            "added",
+            op,
+            "request field `tif`: enum value `gtd` added",
+        );
+        // `ticker` comes from the other `allOf` member and did not change.
+        assert!(!report.to_string().contains("`ticker`"), "{report}");
+    }
+
+    #[test]
+    fn response_fields_inline_and_through_component_response() {
+        let report = full_report();
+        assert_change(
+            &report,
+            Kind::Removed,
+            "BREAKING",
+            "CreateOrder",
+            "response field `fee` removed (integer)",
+        );
+        assert_change(
+            &report,
+            Kind::Added,
+            "added",
+            "CreateOrder",
+            "response field `fee_dollars` added (string, optional)",
+        );
+        assert_change(
+            &report,
+            Kind::Removed,
+            "BREAKING",
+            "CancelOrder",
+            "response field `order_id` removed (string)",
+        );
+    }
+
+    #[test]
+    fn component_schemas_properties_and_enums() {
+        let report = full_report();
+        assert_change(
+            &report,
+            Kind::Removed,
+            "BREAKING",
+            "Legacy",
+            "schema removed (object)",
+        );
+        assert_change(
+            &report,
+            Kind::Added,
+            "added",
+            "FixedPointDollars",
+            "schema added (string)",
+        );
+        assert_change(
+            &report,
+            Kind::EnumRemoved,
+            "BREAKING",
+            "OrderStatus",
+            "schema: enum value `executed` removed",
+        );
+        assert_change(
+            &report,
+            Kind::EnumAdded,
+            "added",
+            "OrderStatus",
+            "schema: enum value `pending` added",
+        );
+        assert_change(
+            &report,
+            Kind::TypeChanged,
+            "BREAKING",
+            "Order",
+            "property `yes_price` type changed: integer -> FixedPointDollars",
+        );
+        assert_change(
+            &report,
+            Kind::TypeChanged,
+            "BREAKING",
+            "Order",
+            "property `tags` type changed: array of string -> array of integer",
+        );
+        assert_change(
+            &report,
+            Kind::Removed,
+            "BREAKING",
+            "CreateOrderRequest",
+            "property `price` removed (integer)",
+        );
+    }
+
+    #[test]
+    fn full_diff_is_breaking_grouped_and_sorted() {
+        let report = full_report();
+        assert!(report.is_breaking());
+        assert!(!report.is_empty());
+        let text = report.to_string();
+        let titles = [
+            "Operations:",
+            "Parameters:",
+            "Request bodies:",
+            "Responses (2xx):",
+            "Component schemas:",
+        ];
+        let positions: Vec<usize> = titles
+            .iter()
+            .map(|t| text.find(t).unwrap_or_else(|| panic!("no {t} in\n{text}")))
+            .collect();
+        assert!(positions.windows(2).all(|w| w[0] < w[1]), "{text}");
+        assert_eq!(text, full_report().to_string(), "the report is not stable");
+        assert!(text.starts_with(&format!("{} change(s), ", report.changes.len())));
+    }
+
+    #[test]
+    fn a_spec_against_itself_is_empty() {
+        let report = diff_yaml(OLD, OLD).expect("parses");
+        assert!(report.is_empty(), "{report}");
+        assert!(!report.is_breaking());
+        assert!(report.to_string().starts_with("No changes"));
+    }
+
+    #[test]
+    fn additions_only_are_not_breaking() {
+        let old = parse(OLD);
+        let mut new = old.clone();
+        let create = &mut new["paths"]["/orders"]["post"];
+        let extra_param =
+            serde_json::json!({"name": "cursor", "in": "query", "schema": {"type": "string"}});
+        create["parameters"]
+            .as_array_mut()
+            .expect("list")
+            .push(extra_param);
+        let fee =
+            &mut create["responses"]["201"]["content"]["application/json"]["schema"]["properties"];
+        fee["fee_dollars"] = serde_json::json!({"type": "string"});
+        new["paths"]["/balance"] = serde_json::json!({"get": {"operationId": "GetBalance", "responses": {"204": {"description": "x"}}}});
+        let schemas = &mut new["components"]["schemas"];
+        schemas["OrderStatus"]["enum"]
+            .as_array_mut()
+            .expect("enum")
+            .push("pending".into());
+        schemas["CreateOrderRequest"]["allOf"][1]["properties"]["post_only"] =
+            serde_json::json!({"type": "boolean"});
+        schemas["FixedPointDollars"] = serde_json::json!({"type": "string"});
+
+        let report = diff(&old, &new);
+        assert!(!report.is_breaking(), "{report}");
+        assert!(!report.to_string().contains("BREAKING"));
+        assert_change(
+            &report,
+            Kind::Added,
+            "added",
+            "CreateOrder",
+            "query parameter `cursor` added (string, optional)",
+        );
+        assert_change(
+            &report,
+            Kind::Added,
+            "added",
+            "CreateOrder",
+            "request field `post_only` added (boolean, optional)",
+        );
+        assert_change(
+            &report,
+            Kind::EnumAdded,
+            "added",
+            "OrderStatus",
+            "schema: enum value `pending` added",
+        );
+        assert_change(
+            &report,
+            Kind::Added,
+            "added",
+            "GetBalance (GET /balance)",
+            "operation added",
+        );
+    }
+
+    #[test]
+    fn a_new_required_request_input_is_breaking() {
+        let old = parse(OLD);
+        let mut new = old.clone();
+        let param = serde_json::json!({"name": "event", "in": "query", "required": true, "schema": {"type": "string"}});
+        new["paths"]["/orders"]["post"]["parameters"]
+            .as_array_mut()
+            .expect("list")
+            .push(param);
+        let report = diff(&old, &new);
+        assert!(report.is_breaking(), "{report}");
+        assert_change(
+            &report,
+            Kind::Added,
+            "BREAKING",
+            "CreateOrder",
+            "query parameter `event` added (string, required)",
+        );
+    }
+
+    #[test]
+    fn parse_errors_name_the_side() {
+        let err = diff_yaml("a: [", OLD).expect_err("old side is broken");
+        assert!(err.contains("old spec"), "{err}");
+        let err = diff_yaml(OLD, "a: [").expect_err("new side is broken");
+        assert!(err.contains("new spec"), "{err}");
+    }
+
+    #[test]
+    fn vendored_spec_against_itself_and_without_one_operation() {
+        let spec = parse(kalshi_openapi::SPEC_YAML);
+        assert_eq!(
+            operations(&spec).len(),
+            117,
+            "the vendored spec has 117 operations"
+        );
+        let same = diff(&spec, &spec);
+        assert!(same.is_empty(), "{same}");
+
+        let mut fewer = spec.clone();
+        let paths = fewer["paths"].as_object_mut().expect("paths");
+        let item = paths["/portfolio/events/orders/{order_id}"]
+            .as_object_mut()
+            .expect("path item");
+        assert_eq!(item["delete"]["operationId"], "CancelOrderV2");
+        item.remove("delete");
+        let report = diff(&spec, &fewer);
+        assert!(report.is_breaking(), "{report}");
+        assert_eq!(report.changes.len(), 1, "{report}");
+        assert_change(
+            &report,
+            Kind::Removed,
+            "BREAKING",
+            "CancelOrderV2 (DELETE /portfolio/events/orders/{order_id})",
+            "operation removed",
+        );
+    }
+}
