@@ -1,0 +1,38 @@
+//! Typed bindings for every operation of the Kalshi Trade API.
+//!
+//! Everything in [`generated`]'s re-exports is written by `cargo xtask regen`
+//! from the vendored specification in `kalshi-openapi`; nobody edits it by
+//! hand. The few hand-written modules beside it hold the types the generator
+//! is told to use instead of its defaults:
+//!
+//! * [`num`]: `rust_decimal`-backed [`Dollars`] and [`Count`] for Kalshi's
+//!   fixed-point strings (`"0.5600"`, `"10.00"`), so money never passes
+//!   through `f64`.
+//! * [`open_enum`]: support for string enums that keep values Kalshi adds
+//!   after this crate was generated, instead of failing the whole response.
+//! * [`hooks`]: the seam through which `kalshi-client` signs, rate-limits and
+//!   retries every request. This crate holds no crypto and no policy.
+//!
+//! Most users want the `kalshi-client` crate, which wraps these bindings.
+#![forbid(unsafe_code)]
+
+pub mod hooks;
+pub mod num;
+pub mod open_enum;
+pub mod operation;
+
+#[rustfmt::skip]
+#[allow(
+    clippy::all,
+    clippy::pedantic,
+    missing_docs,
+    rustdoc::all,
+    unused_imports,
+    irrefutable_let_patterns
+)]
+mod generated;
+
+pub use generated::*;
+pub use hooks::{Hooks, RequestHooks};
+pub use num::{Count, DecimalError, Dollars};
+pub use operation::{Operation, Placement};

@@ -1,0 +1,445 @@
+//! Kalshi's fixed-point decimal strings as `rust_decimal` newtypes.
+//!
+//! Kalshi sends money as `FixedPointDollars` strings (`"0.5600"`, up to six
+//! decimal places in responses) and contract counts as `FixedPointCount`
+//! strings (`"10.00"`). The generator is told (`with_replacement` in xtask)
+//! to use [`Dollars`] and [`Count`] for those schemas, so a price never
+//! passes through `f64` and a malformed number fails with a message that
+//! says what was wrong instead of silently becoming another value.
+
+use std::fmt;
+use std::str::FromStr;
+
+use rust_decimal::Decimal;
+
+/// The most decimal places Kalshi emits in a fixed-point string.
+pub const MAX_SCALE: u32 = 6;
+
+/// Values at or beyond this magnitude (10^15) are rejected: no price,
+/// balance or count on the exchange comes near it, and a bound keeps every
+/// accepted value exactly representable.
+const MAX_INTEGER_DIGITS: usize = 15;
+
+/// Why a fixed-point string or decimal was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DecimalError {
+    /// The text is not a plain decimal number (`-?digits[.digits]`).
+    NotANumber {
+        /// The rejected text, cut to 40 characters.
+        text: String,
+    },
+    /// The text uses scientific notation, which Kalshi never sends.
+    Exponent {
+        /// The rejected text, cut to 40 characters.
+        text: String,
+    },
+    /// More decimal places than Kalshi uses.
+    TooPrecise {
+        /// The rejected value.
+        text: String,
+        /// Its number of decimal places.
+        scale: u32,
+    },
+    /// The magnitude is 10^15 or more.
+    OutOfRange {
+        /// The rejected value, cut to 40 characters.
+        text: String,
+    },
+}
+
+impl fmt::Display for DecimalError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotANumber { text } => {
+                write!(f, "{text:?} is not a decimal number like \"0.5600\"")
+            }
+            Self::Exponent { text } => {
+                write!(f, "{text:?} uses an exponent; write the number out in full")
+            }
+            Self::TooPrecise { text, scale } => write!(
+                f,
+                "{text:?} has {scale} decimal places; at most {MAX_SCALE} are allowed"
+            ),
+            Self::OutOfRange { text } => {
+                write!(
+                    f,
+                    "{text:?} is out of range (magnitude must be below 10^15)"
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for DecimalError {}
+
+/// Cuts untrusted input before it goes into an error message.
+fn excerpt(text: &str) -> String {
+    text.chars().take(40).collect()
+}
+
+/// Parses `-?digits[.digits]` with at most [`MAX_SCALE`] decimal places.
+///
+/// Stricter than `Decimal::from_str` on purpose: it refuses `"1e3"`, `"+1"`,
+/// `".5"`, `"5."` and surrounding spaces, none of which Kalshi sends, so a
+/// value that is not what it looks like is reported instead of guessed at.
+fn parse_fixed(text: &str) -> Result<Decimal, DecimalError> {
+    let unsigned = text.strip_prefix('-').unwrap_or(text);
+    let (int_part, frac_part) = match unsigned.split_once('.') {
+        Some((int_part, frac)) => (int_part, Some(frac)),
+        None => (unsigned, None),
+    };
+    let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !all_digits(int_part) || frac_part.is_some_and(|f| !all_digits(f)) {
+        let error = if unsigned.contains(['e', 'E']) && text.parse::<f64>().is_ok() {
+            DecimalError::Exponent {
+                text: excerpt(text),
+            }
+        } else {
+            DecimalError::NotANumber {
+                text: excerpt(text),
+            }
+        };
+        return Err(error);
+    }
+    let scale = frac_part.map_or(0, str::len);
+    if scale > MAX_SCALE as usize {
+        return Err(DecimalError::TooPrecise {
+            text: excerpt(text),
+            scale: scale as u32,
+        });
+    }
+    if int_part.trim_start_matches('0').len() > MAX_INTEGER_DIGITS {
+        return Err(DecimalError::OutOfRange {
+            text: excerpt(text),
+        });
+    }
+    Decimal::from_str_exact(text).map_err(|_| DecimalError::OutOfRange {
+        text: excerpt(text),
+    })
+}
+
+/// Checks a decimal built in code against the same bounds as parsed text.
+fn check_decimal(value: Decimal) -> Result<Decimal, DecimalError> {
+    if value.scale() > MAX_SCALE {
+        return Err(DecimalError::TooPrecise {
+            text: value.to_string(),
+            scale: value.scale(),
+        });
+    }
+    if value.abs() >= Decimal::from(10_i64.pow(MAX_INTEGER_DIGITS as u32)) {
+        return Err(DecimalError::OutOfRange {
+            text: value.to_string(),
+        });
+    }
+    Ok(value)
+}
+
+/// Writes `value` with at least `min_scale` decimal places, never fewer than
+/// it carries: padding is exact, rounding would silently change a value.
+fn write_fixed(f: &mut fmt::Formatter<'_>, value: Decimal, min_scale: u32) -> fmt::Result {
+    let scale = value.scale().max(min_scale) as usize;
+    write!(f, "{value:.scale$}")
+}
+
+macro_rules! fixed_point {
+    (
+        $(#[$doc:meta])*
+        $name:ident, schema = $schema:literal, min_scale = $min_scale:literal
+    ) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(Decimal);
+
+        impl $name {
+            /// Zero.
+            pub const ZERO: Self = Self(Decimal::ZERO);
+            /// Decimal places always written when serializing.
+            pub const WIRE_SCALE: u32 = $min_scale;
+
+            /// Wraps a decimal, refusing more than six decimal places or a
+            /// magnitude of 10^15 or more.
+            pub fn new(value: Decimal) -> Result<Self, DecimalError> {
+                check_decimal(value).map(Self)
+            }
+
+            /// The exact decimal value.
+            pub const fn value(self) -> Decimal {
+                self.0
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({self})", stringify!($name))
+            }
+        }
+
+        /// The wire form: exactly the canonical number of decimal places, or
+        /// more when the value carries more (nothing is rounded away).
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write_fixed(f, self.0, $min_scale)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = DecimalError;
+
+            fn from_str(text: &str) -> Result<Self, DecimalError> {
+                parse_fixed(text).map(Self)
+            }
+        }
+
+        impl TryFrom<Decimal> for $name {
+            type Error = DecimalError;
+
+            fn try_from(value: Decimal) -> Result<Self, DecimalError> {
+                Self::new(value)
+            }
+        }
+
+        impl TryFrom<&str> for $name {
+            type Error = DecimalError;
+
+            fn try_from(text: &str) -> Result<Self, DecimalError> {
+                text.parse()
+            }
+        }
+
+        impl From<$name> for Decimal {
+            fn from(value: $name) -> Decimal {
+                value.0
+            }
+        }
+
+        impl From<u32> for $name {
+            fn from(value: u32) -> Self {
+                Self(Decimal::from(value))
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.collect_str(self)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                deserializer.deserialize_str(FixedVisitor::<Self>::new(stringify!($name)))
+            }
+        }
+
+        impl schemars::JsonSchema for $name {
+            fn schema_name() -> String {
+                $schema.to_owned()
+            }
+
+            fn json_schema(_: &mut schemars::r#gen::SchemaGenerator) -> schemars::schema::Schema {
+                fixed_point_schema(stringify!($name))
+            }
+        }
+    };
+}
+
+fixed_point! {
+    /// An amount of US dollars (Kalshi's `FixedPointDollars`): prices, costs,
+    /// fees, balances and P&L. May be negative (P&L, some balances).
+    ///
+    /// Serializes with exactly four decimal places (`"0.5600"`), the form
+    /// Kalshi documents for requests, unless the value carries more.
+    ///
+    /// ```
+    /// use kalshi_gen::Dollars;
+    /// let price: Dollars = "0.56".parse()?;
+    /// assert_eq!(price.to_string(), "0.5600");
+    /// assert!("5.6e-1".parse::<Dollars>().is_err());
+    /// # Ok::<(), kalshi_gen::DecimalError>(())
+    /// ```
+    Dollars, schema = "FixedPointDollars", min_scale = 4
+}
+
+fixed_point! {
+    /// A number of contracts (Kalshi's `FixedPointCount`); markets may allow
+    /// fractions down to 0.01. May be negative (a short position).
+    ///
+    /// Serializes with exactly two decimal places (`"10.00"`).
+    ///
+    /// ```
+    /// use kalshi_gen::Count;
+    /// let count: Count = "10".parse()?;
+    /// assert_eq!(count.to_string(), "10.00");
+    /// # Ok::<(), kalshi_gen::DecimalError>(())
+    /// ```
+    Count, schema = "FixedPointCount", min_scale = 2
+}
+
+/// Deserializes from borrowed text without allocating on the hot path.
+struct FixedVisitor<T> {
+    name: &'static str,
+    marker: std::marker::PhantomData<T>,
+}
+
+impl<T> FixedVisitor<T> {
+    fn new(name: &'static str) -> Self {
+        Self {
+            name,
+            marker: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<T: FromStr<Err = DecimalError>> serde::de::Visitor<'_> for FixedVisitor<T> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "a {} decimal string such as \"0.5600\"", self.name)
+    }
+
+    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<T, E> {
+        text.parse().map_err(E::custom)
+    }
+}
+
+fn fixed_point_schema(name: &str) -> schemars::schema::Schema {
+    use schemars::schema::{InstanceType, Metadata, SchemaObject, StringValidation};
+    SchemaObject {
+        instance_type: Some(InstanceType::String.into()),
+        string: Some(Box::new(StringValidation {
+            pattern: Some(r"^-?[0-9]+(\.[0-9]{1,6})?$".to_owned()),
+            ..Default::default()
+        })),
+        metadata: Some(Box::new(Metadata {
+            description: Some(format!("Kalshi {name}: a decimal number in a string")),
+            ..Default::default()
+        })),
+        ..Default::default()
+    }
+    .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dollars(text: &str) -> Dollars {
+        text.parse().unwrap_or_else(|e| panic!("{text}: {e}"))
+    }
+
+    #[test]
+    fn parses_every_scale_kalshi_sends() {
+        for (text, expected) in [
+            ("0", "0.0000"),
+            ("1", "1.0000"),
+            ("0.5", "0.5000"),
+            ("0.56", "0.5600"),
+            ("0.560", "0.5600"),
+            ("0.5600", "0.5600"),
+            ("0.56001", "0.56001"),
+            ("0.560012", "0.560012"),
+            ("-12.3400", "-12.3400"),
+            ("123456789012345", "123456789012345.0000"),
+        ] {
+            assert_eq!(dollars(text).to_string(), expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn counts_serialize_with_two_places() {
+        for (text, expected) in [
+            ("10", "10.00"),
+            ("2.5", "2.50"),
+            ("0.01", "0.01"),
+            ("-3", "-3.00"),
+        ] {
+            let count: Count = text.parse().unwrap();
+            assert_eq!(
+                serde_json::to_string(&count).unwrap(),
+                format!("\"{expected}\"")
+            );
+        }
+    }
+
+    #[test]
+    fn json_round_trip_keeps_the_exact_value() {
+        let json = r#"["0.5600","0.123456","100.0000"]"#;
+        let values: Vec<Dollars> = serde_json::from_str(json).unwrap();
+        assert_eq!(values[1].value(), Decimal::new(123_456, 6));
+        assert_eq!(serde_json::to_string(&values).unwrap(), json);
+    }
+
+    #[test]
+    fn rejects_what_is_not_a_plain_decimal() {
+        for text in [
+            "", "-", "abc", "0x10", "+1", ".5", "5.", "1.2.3", " 1", "1 ", "NaN", "inf", "1,5",
+            "--1",
+        ] {
+            let err = text.parse::<Dollars>().unwrap_err();
+            assert!(
+                matches!(err, DecimalError::NotANumber { .. }),
+                "{text:?}: {err:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn rejects_exponents_precision_and_range_with_the_reason() {
+        assert!(matches!(
+            "5e-1".parse::<Dollars>(),
+            Err(DecimalError::Exponent { .. })
+        ));
+        assert!(matches!(
+            "1E3".parse::<Count>(),
+            Err(DecimalError::Exponent { .. })
+        ));
+        let err = "0.1234567".parse::<Dollars>().unwrap_err();
+        assert_eq!(
+            err,
+            DecimalError::TooPrecise {
+                text: "0.1234567".into(),
+                scale: 7
+            }
+        );
+        assert!(err.to_string().contains("7 decimal places"));
+        assert!(matches!(
+            "1000000000000000".parse::<Dollars>(),
+            Err(DecimalError::OutOfRange { .. })
+        ));
+        assert!(matches!(
+            "99999999999999999999999999999999".parse::<Count>(),
+            Err(DecimalError::OutOfRange { .. })
+        ));
+        assert!("000000000000000000001.00".parse::<Count>().is_ok());
+    }
+
+    #[test]
+    fn rejects_json_numbers_and_bad_strings_with_a_clear_message() {
+        let err = serde_json::from_str::<Dollars>("0.56")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("decimal string"), "{err}");
+        let err = serde_json::from_str::<Dollars>("\"1e2\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("exponent"), "{err}");
+    }
+
+    #[test]
+    fn decimals_built_in_code_are_checked_too() {
+        assert!(Dollars::new(Decimal::new(1, 7)).is_err());
+        assert!(Count::try_from(Decimal::new(1, 15)).is_err());
+        assert_eq!(
+            Count::new(Decimal::new(250, 2)).unwrap().to_string(),
+            "2.50"
+        );
+        assert_eq!(Count::from(3).to_string(), "3.00");
+    }
+
+    #[test]
+    fn error_messages_never_echo_more_than_an_excerpt() {
+        let long = "x".repeat(10_000);
+        let message = long.parse::<Dollars>().unwrap_err().to_string();
+        assert!(message.len() < 100, "{message}");
+    }
+}

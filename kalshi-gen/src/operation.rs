@@ -1,0 +1,60 @@
+//! What the generator knows about each operation, as data.
+//!
+//! The table itself ([`OPERATIONS`](crate::OPERATIONS)) is generated from
+//! the spec; `kalshi-client` reads it to decide whether a call must be signed,
+//! whether it is a read (retried freely) or a write, and where routing
+//! parameters go.
+
+/// Where a request parameter goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Placement {
+    /// The operation does not take it.
+    Absent,
+    /// In the query string.
+    Query,
+    /// As a top-level JSON body property.
+    Body,
+    /// As a property of each element of a body array (batch requests).
+    BodyPerItem,
+}
+
+/// One operation of the spec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Operation {
+    /// progenitor's method name, also `OperationInfo::operation_id`.
+    pub name: &'static str,
+    /// The spec's `operationId`.
+    pub operation_id: &'static str,
+    /// Uppercase HTTP method.
+    pub method: &'static str,
+    /// Path template below the base path (`/portfolio/orders/{order_id}`).
+    pub path: &'static str,
+    /// The spec tag that groups it.
+    pub tag: &'static str,
+    /// Whether the request must be signed.
+    pub authenticated: bool,
+    /// Whether it is a `cursor`-paginated list.
+    pub paginated: bool,
+    /// Where `subaccount` goes.
+    pub subaccount: Placement,
+    /// Where `exchange_index` goes.
+    pub exchange_index: Placement,
+    /// Where `market_ticker` goes.
+    pub market_ticker: Placement,
+}
+
+impl Operation {
+    /// Looks an operation up by progenitor's method name.
+    pub fn find(name: &str) -> Option<&'static Operation> {
+        let table = crate::OPERATIONS;
+        table
+            .binary_search_by(|op| op.name.cmp(name))
+            .ok()
+            .map(|i| &table[i])
+    }
+
+    /// Whether the operation only reads (GET): safe to retry.
+    pub fn is_read(&self) -> bool {
+        self.method == "GET"
+    }
+}
