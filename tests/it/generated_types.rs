@@ -1,0 +1,87 @@
+//! Decimal money and open enums in the generated types.
+
+use kalshi_gen::types::{Market, MarketStatus, Order, OrderStatus};
+use kalshi_gen::{Count, Dollars};
+use rust_decimal::Decimal;
+use serde_json::json;
+
+fn order_json(status: &str) -> serde_json::Value {
+    json!({
+        "order_id": "ord-1", "user_id": "u-1", "client_order_id": "c-1", "ticker": "KX-1",
+        "side": "yes", "action": "buy", "type": "limit", "status": status,
+        "book_side": "bid", "outcome_side": "yes",
+        "yes_price_dollars": "0.5600", "no_price_dollars": "0.4400",
+        "fill_count_fp": "2.00", "remaining_count_fp": "8.00", "initial_count_fp": "10.00",
+        "taker_fees_dollars": "0.010000", "maker_fees_dollars": "0.0000",
+        "taker_fill_cost_dollars": "1.12", "maker_fill_cost_dollars": "0.0000",
+        "expiration_time": null, "created_time": "2026-11-01T12:00:00Z",
+        "self_trade_prevention_type": "taker_at_cross"
+    })
+}
+
+#[test]
+fn known_enum_values_decode_to_their_variants() {
+    let order: Order = serde_json::from_value(order_json("resting")).expect("order decodes");
+    assert_eq!(order.status, OrderStatus::Resting);
+    assert_eq!(order.yes_price_dollars, "0.56".parse::<Dollars>().unwrap());
+    assert_eq!(order.remaining_count_fp.value(), Decimal::new(800, 2));
+}
+
+#[test]
+fn a_status_added_by_kalshi_later_decodes_and_round_trips() {
+    let order: Order =
+        serde_json::from_value(order_json("pending_review")).expect("order still decodes");
+    assert_eq!(order.status, OrderStatus::Unknown("pending_review".into()));
+    assert_eq!(order.status.to_string(), "pending_review");
+    let back = serde_json::to_value(&order).unwrap();
+    assert_eq!(back["status"], "pending_review");
+}
+
+#[test]
+fn every_value_serializes_back_exactly_as_received() {
+    for text in [
+        "resting",
+        "canceled",
+        "executed",
+        "",
+        "RESTING",
+        "new-status",
+    ] {
+        let status: OrderStatus = serde_json::from_value(json!(text)).unwrap();
+        assert_eq!(
+            serde_json::to_value(&status).unwrap(),
+            json!(text),
+            "{text:?}"
+        );
+        assert_eq!(status.as_str(), text);
+    }
+    assert_eq!(
+        "resting".parse::<OrderStatus>().unwrap(),
+        OrderStatus::Resting
+    );
+}
+
+#[test]
+fn open_enums_work_in_query_parameters_and_nested_types() {
+    let status: MarketStatus = serde_json::from_value(json!("halted_for_review")).unwrap();
+    assert!(matches!(status, MarketStatus::Unknown(ref s) if s == "halted_for_review"));
+    let market = json!({"status": "active"});
+    assert_eq!(
+        serde_json::from_value::<MarketStatus>(market["status"].clone()).unwrap(),
+        MarketStatus::Active
+    );
+    // A whole Market with a status unknown to these bindings still decodes.
+    let err = serde_json::from_value::<Market>(json!({"status": "brand_new"}))
+        .unwrap_err()
+        .to_string();
+    assert!(!err.contains("unknown variant"), "{err}");
+}
+
+#[test]
+fn decimals_keep_every_place_kalshi_sends() {
+    let order: Order = serde_json::from_value(order_json("resting")).unwrap();
+    assert_eq!(order.taker_fees_dollars.to_string(), "0.010000");
+    assert_eq!(order.maker_fill_cost_dollars.to_string(), "0.0000");
+    let count: Count = serde_json::from_value(json!("2.5")).unwrap();
+    assert_eq!(serde_json::to_value(count).unwrap(), json!("2.50"));
+}

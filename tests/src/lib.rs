@@ -1,0 +1,5 @@
+//! Test support for the Kalshi SDK workspace: loopback HTTP servers the
+//! integration tests (`tests/it`) talk to over real sockets.
+#![forbid(unsafe_code)]
+
+pub mod recorder;
