@@ -13,7 +13,14 @@ pub fn run(root: &Path) -> Result<(), String> {
     step(
         root,
         "lint",
-        &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"],
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
         &[],
     )?;
     println!("==> bindings: cargo xtask regen --check");
@@ -25,7 +32,12 @@ pub fn run(root: &Path) -> Result<(), String> {
         // Snapshots are compared, never rewritten, in the suite.
         &[("INSTA_UPDATE", "no")],
     )?;
-    step(root, "doc tests", &["test", "--workspace", "--doc"], &[("INSTA_UPDATE", "no")])?;
+    step(
+        root,
+        "doc tests",
+        &["test", "--workspace", "--doc"],
+        &[("INSTA_UPDATE", "no")],
+    )?;
     Ok(())
 }
 
