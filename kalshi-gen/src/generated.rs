@@ -48570,7 +48570,7 @@ pub const OPERATIONS: &[crate::operation::Operation] = &[
         path: "/incentive_programs",
         tag: "incentive-programs",
         authenticated: false,
-        paginated: false,
+        paginated: true,
         subaccount: crate::operation::Placement::Absent,
         exchange_index: crate::operation::Placement::Absent,
         market_ticker: crate::operation::Placement::Absent,

@@ -102,7 +102,7 @@ fn is_authenticated(doc: &Value, op: &Operation<'_>) -> bool {
 }
 
 /// A list is cursor-paginated when it takes a `cursor` query parameter and
-/// answers with a top-level `cursor` property.
+/// answers with a top-level `cursor` (or, in one place, `next_cursor`).
 fn is_paginated(doc: &Value, op: &Operation<'_>) -> bool {
     let takes_cursor = op
         .parameters(doc)
@@ -111,7 +111,7 @@ fn is_paginated(doc: &Value, op: &Operation<'_>) -> bool {
     let returns_cursor = op.success_schema(doc).is_some_and(|s| {
         spec::properties(doc, s)
             .iter()
-            .any(|(name, _)| *name == "cursor")
+            .any(|(name, _)| matches!(*name, "cursor" | "next_cursor"))
     });
     takes_cursor && returns_cursor
 }
