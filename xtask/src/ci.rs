@@ -4,12 +4,13 @@
 //! Steps run in order and stop at the first failure; each prints what it
 //! runs so a red log says where to start.
 
+use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 /// Runs every step under `root`.
 pub fn run(root: &Path) -> Result<(), String> {
-    step(root, "format", &["fmt", "--all", "--", "--check"], &[])?;
+    step(root, "format", &["fmt", "--all", "--", "--check"])?;
     step(
         root,
         "lint",
@@ -21,37 +22,125 @@ pub fn run(root: &Path) -> Result<(), String> {
             "-D",
             "warnings",
         ],
-        &[],
     )?;
     println!("==> bindings: cargo xtask regen --check");
     crate::regen::regen(root, true)?;
-    step(
-        root,
-        "tests",
-        &["test", "--workspace", "--all-targets"],
-        // Snapshots are compared, never rewritten, in the suite.
-        &[("INSTA_UPDATE", "no")],
-    )?;
-    step(
-        root,
-        "doc tests",
-        &["test", "--workspace", "--doc"],
-        &[("INSTA_UPDATE", "no")],
-    )?;
+    let mut totals = Totals::default();
+    totals += test_step(root, "tests", &["test", "--workspace", "--all-targets"])?;
+    totals += test_step(root, "doc tests", &["test", "--workspace", "--doc"])?;
+    // One closing line for the whole suite, whatever binary ran last.
+    println!(
+        "all tests: {} passed, {} failed",
+        totals.passed, totals.failed
+    );
     Ok(())
 }
 
-fn step(root: &Path, name: &str, args: &[&str], env: &[(&str, &str)]) -> Result<(), String> {
-    println!("==> {name}: cargo {}", args.join(" "));
-    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()))
+/// Test counts summed over the test binaries of a run.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Totals {
+    /// Tests that passed.
+    pub passed: u64,
+    /// Tests that failed.
+    pub failed: u64,
+}
+
+impl std::ops::AddAssign for Totals {
+    fn add_assign(&mut self, other: Self) {
+        self.passed += other.passed;
+        self.failed += other.failed;
+    }
+}
+
+impl Totals {
+    /// Adds the counts of a libtest summary line
+    /// (`test result: ok. 17 passed; 0 failed; ...`); other lines are ignored.
+    pub fn add_line(&mut self, line: &str) {
+        let Some(rest) = line.trim().strip_prefix("test result: ") else {
+            return;
+        };
+        for part in rest.split(';') {
+            let mut words = part.split_whitespace().rev();
+            let (Some(label), Some(count)) = (words.next(), words.next()) else {
+                continue;
+            };
+            match (label, count.parse::<u64>()) {
+                ("passed", Ok(count)) => self.passed += count,
+                ("failed", Ok(count)) => self.failed += count,
+                _ => {}
+            }
+        }
+    }
+}
+
+/// A cargo command under `root`. Snapshots are compared, never rewritten,
+/// in the suite (`INSTA_UPDATE=no`).
+fn cargo(root: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()));
+    command
         .args(args)
-        .envs(env.iter().copied())
-        .current_dir(root)
+        .env("INSTA_UPDATE", "no")
+        .current_dir(root);
+    command
+}
+
+fn step(root: &Path, name: &str, args: &[&str]) -> Result<(), String> {
+    println!("==> {name}: cargo {}", args.join(" "));
+    let status = cargo(root, args)
         .status()
         .map_err(|e| format!("cannot run cargo: {e}"))?;
     if status.success() {
         Ok(())
     } else {
         Err(format!("step `{name}` failed ({status})"))
+    }
+}
+
+/// Runs a cargo test step, echoing its output and counting its results.
+fn test_step(root: &Path, name: &str, args: &[&str]) -> Result<Totals, String> {
+    println!("==> {name}: cargo {}", args.join(" "));
+    let mut child = cargo(root, args)
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    let mut totals = Totals::default();
+    if let Some(stdout) = child.stdout.take() {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            println!("{line}");
+            totals.add_line(&line);
+        }
+    }
+    let status = child
+        .wait()
+        .map_err(|e| format!("cargo did not finish: {e}"))?;
+    if status.success() {
+        Ok(totals)
+    } else {
+        Err(format!(
+            "step `{name}` failed ({status}); {} passed, {} failed",
+            totals.passed, totals.failed
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Totals;
+
+    #[test]
+    fn sums_libtest_summary_lines() {
+        let mut totals = Totals::default();
+        totals.add_line(
+            "test result: ok. 17 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 2.88s",
+        );
+        totals.add_line("test result: FAILED. 3 passed; 2 failed; 1 ignored; 0 measured");
+        totals.add_line("running 5 tests");
+        assert_eq!(
+            totals,
+            Totals {
+                passed: 20,
+                failed: 2
+            }
+        );
     }
 }
