@@ -7,9 +7,9 @@
 //! replaced through a rename, so a bad download (an HTML error page, a
 //! truncated body, a 3.1 document) leaves the vendored spec as it was.
 
+use crate::spec::{self, sha256_hex};
 use crate::spec_diff::{self, Report};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use std::fmt;
 use std::fs;
 use std::io::Write;
@@ -402,9 +402,8 @@ fn check_refs(url: &str, doc: &Value, node: &Value) -> Result<(), FetchError> {
     match node {
         Value::Object(map) => {
             if let Some(reference) = map.get("$ref").and_then(Value::as_str) {
-                let resolves = reference
-                    .strip_prefix('#')
-                    .is_none_or(|pointer| doc.pointer(pointer).is_some());
+                let resolves =
+                    !reference.starts_with('#') || spec::lookup(doc, reference).is_some();
                 if !resolves {
                     return Err(FetchError::DanglingRef {
                         url: url.to_string(),
@@ -550,13 +549,6 @@ fn io_error(path: &Path, source: std::io::Error) -> FetchError {
         path: path.to_path_buf(),
         source,
     }
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 #[cfg(test)]

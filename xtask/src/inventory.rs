@@ -76,7 +76,7 @@ fn row(doc: &Value, op: &Operation<'_>) -> Row {
     let operation_id = op.id();
     Row {
         method_name: snake_case(&operation_id),
-        method: op.method.to_uppercase(),
+        method: op.method.clone(),
         path: op.path.to_owned(),
         tag: op
             .op

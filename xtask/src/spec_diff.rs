@@ -12,18 +12,13 @@
 //! name appears is reported as one breaking *move*, not as an unrelated
 //! removal and addition.
 
+use crate::spec::{self, Operation};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-/// `$ref` chains longer than this are treated as cycles and left unresolved.
-const MAX_REF_HOPS: usize = 32;
 /// Inline objects nested deeper than this are not flattened any further.
 const MAX_DEPTH: usize = 8;
-/// The HTTP methods an OpenAPI 3.0 path item can hold operations under.
-const METHODS: [&str; 8] = [
-    "get", "put", "post", "delete", "options", "head", "patch", "trace",
-];
 
 /// The part of the API a change belongs to; the report groups by it, in this order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -167,35 +162,12 @@ pub fn diff_yaml(old: &str, new: &str) -> Result<Report, String> {
 // Reading the document
 // ---------------------------------------------------------------------------
 
-/// Follows `$ref`s to `#/...` inside `doc`; a reference that does not
-/// resolve is returned as is so the caller still sees its name.
-fn resolve<'a>(doc: &'a Value, mut value: &'a Value) -> &'a Value {
-    for _ in 0..MAX_REF_HOPS {
-        let target = value
-            .get("$ref")
-            .and_then(Value::as_str)
-            .and_then(|r| r.strip_prefix('#'))
-            .and_then(|pointer| doc.pointer(pointer));
-        match target {
-            Some(next) => value = next,
-            None => break,
-        }
-    }
-    value
-}
-
-/// The last segment of a `$ref`: the component's name, which is also the
-/// name of the generated Rust type.
-fn ref_name(reference: &str) -> &str {
-    reference.rsplit('/').next().unwrap_or(reference)
-}
-
 /// A short description of a schema's type: `integer(int64)`, a component
 /// name, `array of X`, `map of X`. Deliberately ignores descriptions,
 /// defaults and bounds, which do not change the generated Rust types.
 fn type_name(schema: &Value) -> String {
-    if let Some(reference) = schema.get("$ref").and_then(Value::as_str) {
-        return ref_name(reference).to_string();
+    if let Some(name) = spec::ref_name(schema) {
+        return name.to_string();
     }
     for (key, sep) in [("allOf", " & "), ("oneOf", " | "), ("anyOf", " | ")] {
         if let Some(parts) = schema.get(key).and_then(Value::as_array) {
@@ -292,22 +264,13 @@ fn object_parts<'a>(
     props: &mut BTreeMap<&'a str, &'a Value>,
     required: &mut BTreeSet<&'a str>,
 ) {
-    let schema = resolve(doc, schema);
-    if depth < MAX_DEPTH {
-        for part in schema
-            .get("allOf")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            object_parts(doc, part, depth + 1, props, required);
+    for part in spec::all_of(doc, schema, MAX_DEPTH.saturating_sub(depth)) {
+        if let Some(own) = part.get("properties").and_then(Value::as_object) {
+            props.extend(own.iter().map(|(k, v)| (k.as_str(), v)));
         }
+        let names = part.get("required").and_then(Value::as_array);
+        required.extend(names.into_iter().flatten().filter_map(Value::as_str));
     }
-    if let Some(own) = schema.get("properties").and_then(Value::as_object) {
-        props.extend(own.iter().map(|(k, v)| (k.as_str(), v)));
-    }
-    let names = schema.get("required").and_then(Value::as_array);
-    required.extend(names.into_iter().flatten().filter_map(Value::as_str));
 }
 
 /// Descends into inline objects only: a `$ref` is a component schema, whose
@@ -327,50 +290,12 @@ fn flatten_inline(
     }
 }
 
-/// One operation: where it lives and its definition.
-struct Operation<'a> {
-    method: String,
-    path: String,
-    path_item: &'a Value,
-    op: &'a Value,
-}
-
-impl Operation<'_> {
-    fn route(&self) -> String {
-        format!("{} {}", self.method, self.path)
-    }
-}
-
 /// Every operation of a document by operationId (or `METHOD path` when it has none).
-fn operations(doc: &Value) -> BTreeMap<String, Operation<'_>> {
-    let mut out = BTreeMap::new();
-    let Some(paths) = doc.get("paths").and_then(Value::as_object) else {
-        return out;
-    };
-    for (path, item) in paths {
-        let item = resolve(doc, item);
-        for method in METHODS {
-            let Some(op) = item.get(method).filter(|op| op.is_object()) else {
-                continue;
-            };
-            let method = method.to_uppercase();
-            let id = match op.get("operationId").and_then(Value::as_str) {
-                Some(id) => id.to_string(),
-                None => format!("{method} {path}"),
-            };
-            let path = path.clone();
-            out.insert(
-                id,
-                Operation {
-                    method,
-                    path,
-                    path_item: item,
-                    op,
-                },
-            );
-        }
-    }
-    out
+fn operations_by_id(doc: &Value) -> BTreeMap<String, Operation<'_>> {
+    spec::operations(doc)
+        .into_iter()
+        .map(|op| (op.id(), op))
+        .collect()
 }
 
 /// One parameter reduced to what changes generated code.
@@ -382,63 +307,38 @@ struct Param {
     enum_values: Option<BTreeSet<String>>,
 }
 
-/// The parameters of an operation by name: path-level ones first, then the
-/// operation's own, which override them as OpenAPI specifies.
-fn params(doc: &Value, op: &Operation<'_>) -> BTreeMap<String, Param> {
+/// The parameters of an operation by name, path-level ones overridden by
+/// the operation's own (see [`Operation::parameters`]).
+fn params<'a>(doc: &'a Value, op: &Operation<'a>) -> BTreeMap<String, Param> {
     let mut out = BTreeMap::new();
-    for holder in [op.path_item, op.op] {
-        let list = holder.get("parameters").and_then(Value::as_array);
-        for param in list.into_iter().flatten() {
-            let param = resolve(doc, param);
-            let Some(name) = param.get("name").and_then(Value::as_str) else {
-                continue;
-            };
-            let schema = param
-                .get("schema")
-                .or_else(|| param.get("content").and_then(media_schema))
-                .unwrap_or(&Value::Null);
-            let location = param.get("in").and_then(Value::as_str).unwrap_or("query");
-            out.insert(
-                name.to_string(),
-                Param {
-                    location: location.to_string(),
-                    required: param.get("required").and_then(Value::as_bool) == Some(true),
-                    ty: type_name(schema),
-                    enum_values: enum_values(schema),
-                },
-            );
-        }
+    for param in op.parameters(doc) {
+        let Some(name) = param.get("name").and_then(Value::as_str) else {
+            continue;
+        };
+        let schema = param
+            .get("schema")
+            .or_else(|| spec::content_schema(param))
+            .unwrap_or(&Value::Null);
+        let location = param.get("in").and_then(Value::as_str).unwrap_or("query");
+        out.insert(
+            name.to_string(),
+            Param {
+                location: location.to_string(),
+                required: param.get("required").and_then(Value::as_bool) == Some(true),
+                ty: type_name(schema),
+                enum_values: enum_values(schema),
+            },
+        );
     }
     out
 }
 
-/// The schema of a `content` map, preferring JSON since that is what the SDK sends.
-fn media_schema(content: &Value) -> Option<&Value> {
-    let media = match content.get("application/json") {
-        Some(json) => json,
-        None => content.as_object()?.values().next()?,
-    };
-    media.get("schema")
-}
-
 /// The request body schema and whether the body is required.
-fn body_schema<'a>(doc: &'a Value, op: &'a Value) -> Option<(&'a Value, bool)> {
-    let body = resolve(doc, op.get("requestBody")?);
-    let schema = media_schema(body.get("content")?)?;
+fn body_schema<'a>(doc: &'a Value, op: &Operation<'a>) -> Option<(&'a Value, bool)> {
+    let body = op.request_body(doc)?;
+    let schema = spec::content_schema(body)?;
     let required = body.get("required").and_then(Value::as_bool) == Some(true);
     Some((schema, required))
-}
-
-/// The schema of the lowest 2xx response that has a body: the one the
-/// generated client deserializes.
-fn success_schema<'a>(doc: &'a Value, op: &'a Value) -> Option<&'a Value> {
-    let responses = op.get("responses")?.as_object()?;
-    let mut codes: Vec<&String> = responses.keys().filter(|k| k.starts_with('2')).collect();
-    codes.sort();
-    codes.into_iter().find_map(|code| {
-        let response = resolve(doc, &responses[code.as_str()]);
-        media_schema(response.get("content")?)
-    })
 }
 
 /// The named schemas of `components/schemas`.
@@ -506,8 +406,8 @@ impl Differ<'_> {
     }
 
     fn operations(&mut self) {
-        let old_ops = operations(self.old);
-        let new_ops = operations(self.new);
+        let old_ops = operations_by_id(self.old);
+        let new_ops = operations_by_id(self.new);
         for (id, op) in &old_ops {
             if !new_ops.contains_key(id) {
                 let subject = format!("{id} ({})", op.route());
@@ -543,8 +443,8 @@ impl Differ<'_> {
             let text = format!("operation moved from {}", old.route());
             self.push(Section::Operations, &subject, Kind::Moved, true, text);
         }
-        let old_body = body_schema(self.old, old.op);
-        let new_body = body_schema(self.new, new.op);
+        let old_body = body_schema(self.old, old);
+        let new_body = body_schema(self.new, new);
         let old_fields = old_body
             .map(|(s, _)| fields(self.old, s))
             .unwrap_or_default();
@@ -672,8 +572,8 @@ impl Differ<'_> {
 
     fn response(&mut self, id: &str, old: &Operation<'_>, new: &Operation<'_>) {
         let section = Section::Responses;
-        let old_schema = success_schema(self.old, old.op);
-        let new_schema = success_schema(self.new, new.op);
+        let old_schema = old.success_schema(self.old);
+        let new_schema = new.success_schema(self.new);
         match (old_schema, new_schema) {
             (Some(schema), None) => {
                 let text = format!("response body removed ({})", type_name(schema));
@@ -1432,7 +1332,7 @@ components:
     fn vendored_spec_against_itself_and_without_one_operation() {
         let spec = parse(kalshi_openapi::SPEC_YAML);
         assert_eq!(
-            operations(&spec).len(),
+            operations_by_id(&spec).len(),
             117,
             "the vendored spec has 117 operations"
         );
