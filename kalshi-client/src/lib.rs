@@ -1,4 +1,32 @@
-//! The hand-written Kalshi client (under construction: see the workspace README).
+//! A Rust client for the Kalshi Trade API.
+//!
+//! * Every operation of Kalshi's spec, through typed, generated bindings
+//!   ([`Client::raw`]), each call signed, rate-limited and retried by the
+//!   same rules.
+//! * Money and counts as `rust_decimal` ([`Dollars`], [`Count`]), never `f64`.
+//! * One [`Error`] type that says what happened and whether the exchange may
+//!   have acted on the request.
+//! * Safe retries: reads are retried on transient failures; writes only when
+//!   the exchange provably did not execute them (a 429, or nothing sent).
+//! * Cursor pagination as pages or as a `Stream` ([`Client::stream`]).
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
+pub mod auth;
+mod client;
+mod environment;
+mod error;
+pub mod pagination;
+pub mod rate_limit;
+mod retry;
+mod transport;
+
+pub use auth::{Credentials, KeyError, KeyKind, RsaBackend};
+pub use client::{Client, ClientBuilder, MAX_SUBACCOUNT};
+pub use environment::Environment;
+pub use error::{ApiError, ClockOffset, Error};
 pub use kalshi_gen as generated;
+pub use kalshi_gen::{Count, Dollars};
+pub use pagination::Page;
+pub use rate_limit::{RateLimiter, RateLimits, Tier};
+pub use retry::RetryPolicy;

@@ -1,0 +1,349 @@
+//! The client and its builder.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use kalshi_gen::Hooks;
+use progenitor_client::ResponseValue;
+use reqwest::header::HeaderValue;
+
+use crate::auth::Credentials;
+use crate::environment::Environment;
+use crate::error::Error;
+use crate::rate_limit::{RateLimiter, RateLimits, Tier};
+use crate::retry::RetryPolicy;
+use crate::transport::{self, Transport};
+
+/// The highest subaccount number Kalshi assigns (0 is the primary account).
+pub const MAX_SUBACCOUNT: u32 = 63;
+
+/// A Kalshi Trade API client.
+///
+/// Cheap to clone (one `Arc`): clones share the connection pool, the
+/// credentials and the rate-limit budget. `Send + Sync`, so one client can
+/// serve every task of a bot.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    raw: kalshi_gen::Client,
+    transport: Arc<Transport>,
+    environment: Environment,
+    default_subaccount: Option<u32>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("environment", &self.inner.environment)
+            .field("credentials", &self.inner.transport.credentials)
+            .field("rate_limiter", &self.inner.transport.limiter)
+            .field("retry", &self.inner.transport.retry)
+            .field("default_subaccount", &self.inner.default_subaccount)
+            .finish()
+    }
+}
+
+impl Client {
+    /// A builder; see [`ClientBuilder`].
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// An unauthenticated client for public market data.
+    pub fn public(environment: Environment) -> Result<Self, Error> {
+        Self::builder().environment(environment).build()
+    }
+
+    /// A client configured from the environment: `KALSHI_API_KEY_ID` with
+    /// `KALSHI_PRIVATE_KEY_PATH` or `KALSHI_PRIVATE_KEY`, `KALSHI_ENV`
+    /// (`prod` or `demo`, default `prod`) and `KALSHI_BASE_URL`. Without key
+    /// variables the client is unauthenticated.
+    pub fn from_env() -> Result<Self, Error> {
+        Self::builder()
+            .from_env_with(|name| std::env::var(name).ok())?
+            .build()
+    }
+
+    /// The generated bindings, for operations without a typed wrapper. Calls
+    /// made through it are signed, rate-limited and retried like every
+    /// other; pass the `send()` future to [`Client::send`] for typed errors.
+    pub fn raw(&self) -> &kalshi_gen::Client {
+        &self.inner.raw
+    }
+
+    /// Runs a generated call and returns its body, or a typed [`Error`].
+    ///
+    /// ```no_run
+    /// # async fn demo(client: kalshi_client::Client) -> Result<(), kalshi_client::Error> {
+    /// use kalshi_client::generated::ClientPortfolioExt;
+    /// let balance = client.send(client.raw().get_balance().send()).await?;
+    /// println!("{}", balance.balance_dollars);
+    /// # Ok(()) }
+    /// ```
+    pub async fn send<T, E>(
+        &self,
+        call: impl Future<Output = Result<ResponseValue<T>, progenitor_client::Error<E>>>,
+    ) -> Result<T, Error> {
+        self.send_with(None, call).await
+    }
+
+    /// [`Client::send`] with a retry policy for this call only.
+    pub async fn send_with<T, E>(
+        &self,
+        retry: Option<RetryPolicy>,
+        call: impl Future<Output = Result<ResponseValue<T>, progenitor_client::Error<E>>>,
+    ) -> Result<T, Error> {
+        let (result, state) = transport::scoped(retry, call).await;
+        match result {
+            Ok(value) => Ok(value.into_inner()),
+            Err(error) => Err(transport::into_error(error, state)),
+        }
+    }
+
+    /// The environment the client talks to.
+    pub fn environment(&self) -> &Environment {
+        &self.inner.environment
+    }
+
+    /// The credentials, if any.
+    pub fn credentials(&self) -> Option<&Credentials> {
+        self.inner.transport.credentials.as_ref()
+    }
+
+    /// The shared rate limiter, if client-side limits are on.
+    pub fn rate_limiter(&self) -> Option<&RateLimiter> {
+        self.inner.transport.limiter.as_ref()
+    }
+
+    /// The subaccount used when a call does not name one.
+    pub fn default_subaccount(&self) -> Option<u32> {
+        self.inner.default_subaccount
+    }
+
+    /// Replaces the client-side limits with the account's real ones, read
+    /// from `GET /account/limits` and `GET /account/endpoint_costs`. Turns
+    /// limiting on if it was off (in this client and its future clones only).
+    pub async fn load_rate_limits(&self) -> Result<RateLimits, Error> {
+        use kalshi_gen::ClientAccountExt;
+        let limits = self
+            .send(self.raw().get_account_api_limits().send())
+            .await?;
+        let costs = self
+            .send(self.raw().get_account_endpoint_costs().send())
+            .await?;
+        let loaded =
+            RateLimits::from_account(&limits, &costs).map_err(|e| Error::ProtocolViolation {
+                operation: "get_account_api_limits",
+                message: e.to_string(),
+            })?;
+        if let Some(limiter) = self.rate_limiter() {
+            limiter.set_limits(loaded.clone());
+        }
+        Ok(loaded)
+    }
+}
+
+/// Configures a [`Client`].
+///
+/// ```
+/// use std::time::Duration;
+/// use kalshi_client::{Client, Environment, RetryPolicy, Tier};
+/// let client = Client::builder()
+///     .environment(Environment::Demo)
+///     .request_timeout(Duration::from_secs(5))
+///     .retry_policy(RetryPolicy::default().with_max_attempts(3))
+///     .rate_limit_tier(Tier::Basic)
+///     .build()?;
+/// # Ok::<(), kalshi_client::Error>(())
+/// ```
+#[derive(Debug)]
+#[must_use]
+pub struct ClientBuilder {
+    environment: Environment,
+    credentials: Option<Credentials>,
+    connect_timeout: Duration,
+    request_timeout: Duration,
+    retry: RetryPolicy,
+    rate_limits: Option<RateLimits>,
+    default_subaccount: Option<u32>,
+    user_agent: String,
+    http: Option<reqwest::Client>,
+    allowed_hosts: Vec<String>,
+}
+
+impl Default for ClientBuilder {
+    fn default() -> Self {
+        Self {
+            environment: Environment::Production,
+            credentials: None,
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(15),
+            retry: RetryPolicy::default(),
+            rate_limits: None,
+            default_subaccount: None,
+            user_agent: concat!(env!("CARGO_PKG_NAME"), "/", env!("CARGO_PKG_VERSION")).to_owned(),
+            http: None,
+            allowed_hosts: Vec::new(),
+        }
+    }
+}
+
+impl ClientBuilder {
+    /// Which exchange to talk to (default: production).
+    pub fn environment(mut self, environment: Environment) -> Self {
+        self.environment = environment;
+        self
+    }
+
+    /// A base URL including `/trade-api/v2`, e.g. the local simulator's.
+    pub fn base_url(self, url: impl Into<String>) -> Self {
+        self.environment(Environment::Custom(url.into()))
+    }
+
+    /// Signs requests with these credentials.
+    pub fn credentials(mut self, credentials: Credentials) -> Self {
+        self.credentials = Some(credentials);
+        self
+    }
+
+    /// How long to wait for a connection (default 5 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// How long one attempt may take in all (default 15 s).
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// How failed requests are retried (default: [`RetryPolicy::default`]).
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// Client-side token buckets with these budgets.
+    pub fn rate_limits(mut self, limits: RateLimits) -> Self {
+        self.rate_limits = Some(limits);
+        self
+    }
+
+    /// Client-side token buckets with the budgets of `tier`.
+    pub fn rate_limit_tier(self, tier: Tier) -> Self {
+        self.rate_limits(RateLimits::for_tier(tier))
+    }
+
+    /// The subaccount (0–63) for calls that do not name one.
+    pub fn default_subaccount(mut self, subaccount: u32) -> Self {
+        self.default_subaccount = Some(subaccount);
+        self
+    }
+
+    /// The `User-Agent` (default: this crate's name and version).
+    pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
+        self.user_agent = user_agent.into();
+        self
+    }
+
+    /// Use this `reqwest::Client` (its own timeouts then apply).
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http = Some(client);
+        self
+    }
+
+    /// Allows signed requests over plain HTTP to `host`. Signed requests
+    /// otherwise go only to https URLs and loopback addresses, so a key is
+    /// never sent in the clear by a typo.
+    pub fn allow_insecure_host(mut self, host: impl Into<String>) -> Self {
+        self.allowed_hosts.push(host.into());
+        self
+    }
+
+    /// Reads `KALSHI_ENV`, `KALSHI_BASE_URL` and the key variables through
+    /// `lookup` (see [`Client::from_env`]).
+    pub fn from_env_with(mut self, lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
+        if let Some(name) = lookup("KALSHI_ENV") {
+            self.environment = Environment::from_name(&name).ok_or_else(|| {
+                Error::invalid(format!(
+                    "KALSHI_ENV={name:?} is not one of prod, demo, prod-shared, demo-shared"
+                ))
+            })?;
+        }
+        if let Some(url) = lookup("KALSHI_BASE_URL") {
+            self.environment = Environment::Custom(url);
+        }
+        if let Some(credentials) = Credentials::from_env_with(lookup)? {
+            self.credentials = Some(credentials);
+        }
+        Ok(self)
+    }
+
+    /// Checks the configuration and builds the client.
+    pub fn build(self) -> Result<Client, Error> {
+        let url = reqwest::Url::parse(self.environment.base_url()).map_err(|e| {
+            Error::invalid(format!(
+                "base URL {:?} is not a URL: {e}",
+                self.environment.base_url()
+            ))
+        })?;
+        if self.credentials.is_some() {
+            check_signing_destination(&url, &self.allowed_hosts)?;
+        }
+        if let Some(subaccount) = self.default_subaccount.filter(|s| *s > MAX_SUBACCOUNT) {
+            return Err(Error::invalid(format!(
+                "default subaccount {subaccount} is out of range (0 is the primary account, 1–{MAX_SUBACCOUNT} subaccounts)"
+            )));
+        }
+        let user_agent = HeaderValue::from_str(&self.user_agent)
+            .map_err(|_| Error::invalid("the user agent is not a valid header value"))?;
+        let http = match self.http {
+            Some(http) => http,
+            None => reqwest::Client::builder()
+                .connect_timeout(self.connect_timeout)
+                .timeout(self.request_timeout)
+                .build()
+                .map_err(|e| Error::invalid(format!("cannot build the HTTP client: {e}")))?,
+        };
+        let transport = Arc::new(Transport {
+            credentials: self.credentials,
+            limiter: self.rate_limits.map(RateLimiter::new),
+            retry: self.retry,
+            user_agent,
+        });
+        let base = self.environment.base_url().trim_end_matches('/');
+        let raw = kalshi_gen::Client::new_with_client(base, http, Hooks::new(transport.clone()));
+        Ok(Client {
+            inner: Arc::new(Inner {
+                raw,
+                transport,
+                environment: self.environment,
+                default_subaccount: self.default_subaccount,
+            }),
+        })
+    }
+}
+
+/// Signed requests go to https, loopback, or a host the caller allowed.
+fn check_signing_destination(url: &reqwest::Url, allowed: &[String]) -> Result<(), Error> {
+    let host = url.host_str().unwrap_or_default();
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => false,
+    };
+    if url.scheme() == "https" || loopback || allowed.iter().any(|h| h.eq_ignore_ascii_case(host)) {
+        return Ok(());
+    }
+    Err(Error::invalid(format!(
+        "refusing to send signed requests to {url} over plain HTTP: use https, a loopback address, \
+         or ClientBuilder::allow_insecure_host({host:?})"
+    )))
+}

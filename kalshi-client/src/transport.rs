@@ -1,0 +1,346 @@
+//! What happens to every request: the hooks kalshi-client installs into the
+//! generated client.
+//!
+//! `prepare` runs once per call: it refuses a signed call without credentials,
+//! waits for rate-limit budget and signs. `execute` sends, and for each retry
+//! waits, takes budget again and signs again with a fresh timestamp. Typed
+//! errors travel back to [`Client::send`](crate::Client::send) through a
+//! task-local [`CallState`], because progenitor's error type can only carry
+//! a string from hooks.
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use kalshi_gen::Operation;
+use kalshi_gen::hooks::{BoxFuture, RequestHooks};
+use reqwest::header::{HeaderName, HeaderValue, USER_AGENT};
+use reqwest::{Method, Request, Response, StatusCode};
+use tracing::Instrument;
+
+use crate::auth::{self, Credentials};
+use crate::error::{ApiError, ClockOffset, Error};
+use crate::rate_limit::RateLimiter;
+use crate::retry::{self, RetryPolicy};
+
+const KEY_HEADER: HeaderName = HeaderName::from_static("kalshi-access-key");
+const TIMESTAMP_HEADER: HeaderName = HeaderName::from_static("kalshi-access-timestamp");
+const SIGNATURE_HEADER: HeaderName = HeaderName::from_static("kalshi-access-signature");
+
+tokio::task_local! {
+    static CALL: RefCell<CallState>;
+}
+
+/// What one call learned on its way, read back by [`Client::send`](crate::Client::send).
+#[derive(Debug, Default)]
+pub(crate) struct CallState {
+    /// A per-call retry policy overriding the client's.
+    pub retry: Option<RetryPolicy>,
+    /// The typed error, when the hooks know better than progenitor.
+    pub error: Option<Error>,
+    /// The operation, as the hooks saw it.
+    pub operation: Option<&'static str>,
+    /// Whether the call was a read.
+    pub is_read: bool,
+    /// Attempts made.
+    pub attempts: u32,
+}
+
+/// Runs `call` with a fresh [`CallState`] and returns both.
+pub(crate) async fn scoped<F: Future>(
+    retry: Option<RetryPolicy>,
+    call: F,
+) -> (F::Output, CallState) {
+    let state = RefCell::new(CallState {
+        retry,
+        ..CallState::default()
+    });
+    CALL.scope(state, async move {
+        let output = call.await;
+        let state = CALL.with(|cell| std::mem::take(&mut *cell.borrow_mut()));
+        (output, state)
+    })
+    .await
+}
+
+/// Applies `f` to the current call's state; a no-op outside [`scoped`]
+/// (a raw generated call awaited directly).
+fn with_state<R>(f: impl FnOnce(&mut CallState) -> R) -> Option<R> {
+    CALL.try_with(|cell| f(&mut cell.borrow_mut())).ok()
+}
+
+fn stash(error: Error) {
+    with_state(|state| state.error = Some(error));
+}
+
+/// The hooks installed into every client.
+#[derive(Debug)]
+pub(crate) struct Transport {
+    pub credentials: Option<Credentials>,
+    pub limiter: Option<RateLimiter>,
+    pub retry: RetryPolicy,
+    pub user_agent: HeaderValue,
+}
+
+impl RequestHooks for Transport {
+    fn prepare<'a>(
+        &'a self,
+        request: &'a mut Request,
+        operation: &'static str,
+    ) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            with_state(|state| {
+                state.operation = Some(operation);
+                state.is_read = request.method() == Method::GET;
+            });
+            self.admit(request, operation).await.map_err(|error| {
+                let message = error.to_string();
+                stash(error);
+                message
+            })
+        })
+    }
+
+    fn execute<'a>(
+        &'a self,
+        client: &'a reqwest::Client,
+        request: Request,
+        operation: &'static str,
+    ) -> BoxFuture<'a, reqwest::Result<Response>> {
+        let span = tracing::debug_span!(
+            "kalshi.request",
+            operation,
+            method = %request.method(),
+            path = request.url().path(),
+        );
+        Box::pin(
+            self.send_with_retries(client, request, operation)
+                .instrument(span),
+        )
+    }
+}
+
+impl Transport {
+    /// Everything that must hold before an attempt goes out: credentials
+    /// when the operation is signed, rate-limit budget, a fresh signature.
+    async fn admit(&self, request: &mut Request, operation: &'static str) -> Result<(), Error> {
+        let signed = Operation::find(operation).is_none_or(|op| op.authenticated);
+        if signed && self.credentials.is_none() {
+            return Err(Error::MissingCredentials { operation });
+        }
+        if !request.headers().contains_key(USER_AGENT) {
+            request
+                .headers_mut()
+                .insert(USER_AGENT, self.user_agent.clone());
+        }
+        if let Some(limiter) = &self.limiter {
+            let items = batch_items(request, operation);
+            limiter
+                .acquire(operation, request.method().as_str(), items)
+                .await;
+        }
+        match &self.credentials {
+            Some(credentials) if signed => sign(credentials, request),
+            _ => Ok(()),
+        }
+    }
+
+    async fn send_with_retries(
+        &self,
+        client: &reqwest::Client,
+        mut request: Request,
+        operation: &'static str,
+    ) -> reqwest::Result<Response> {
+        let is_read = request.method() == Method::GET;
+        let policy = with_state(|s| s.retry.clone())
+            .flatten()
+            .unwrap_or_else(|| self.retry.clone());
+        let started = Instant::now();
+        let mut attempt = 1;
+        loop {
+            let spare = (attempt < policy.max_attempts())
+                .then(|| request.try_clone())
+                .flatten();
+            let sent_at = Instant::now();
+            let result = client.execute(request).await;
+            with_state(|s| s.attempts = attempt);
+            log_attempt(attempt, &result, sent_at.elapsed());
+            let retry_after = match &result {
+                Ok(response) if response.status().is_success() => return result,
+                Ok(response) if retry::is_retryable_status(is_read, response.status()) => {
+                    retry::retry_after(response.headers())
+                }
+                Err(error) if retry::is_retryable_error(is_read, error) => None,
+                _ => return self.finish(result, operation).await,
+            };
+            let wait = policy.backoff(attempt, retry_after);
+            let Some(mut next) = spare.filter(|_| policy.allows(attempt, started.elapsed(), wait))
+            else {
+                return self.finish(result, operation).await;
+            };
+            tokio::time::sleep(wait).await;
+            if let Err(error) = self.admit(&mut next, operation).await {
+                stash(error);
+                return result;
+            }
+            drop(result);
+            request = next;
+            attempt += 1;
+        }
+    }
+
+    /// The final answer: a failed response's body is parsed into a typed
+    /// error (kept in the call state), then handed on to progenitor intact.
+    async fn finish(
+        &self,
+        result: reqwest::Result<Response>,
+        operation: &'static str,
+    ) -> reqwest::Result<Response> {
+        let response = result?;
+        if response.status().is_success() {
+            return Ok(response);
+        }
+        let status = response.status();
+        let version = response.version();
+        let headers = response.headers().clone();
+        let body = response.bytes().await?;
+        let api = ApiError::from_response(status, &headers, &body, operation);
+        let offset = (status == StatusCode::UNAUTHORIZED)
+            .then(|| clock_offset(&headers))
+            .flatten();
+        stash(Error::from_api(api, offset));
+        let mut rebuilt = http::Response::new(body);
+        *rebuilt.status_mut() = status;
+        *rebuilt.version_mut() = version;
+        *rebuilt.headers_mut() = headers;
+        Ok(Response::from(rebuilt))
+    }
+}
+
+/// Adds the three Kalshi headers, signing the path exactly as it goes on the wire.
+fn sign(credentials: &Credentials, request: &mut Request) -> Result<(), Error> {
+    let timestamp = now_millis();
+    let signed = credentials
+        .sign(
+            timestamp,
+            request.method().as_str(),
+            auth::wire_path(request.url()),
+        )
+        .map_err(|e| Error::invalid(format!("signing failed: {e}")))?;
+    let headers = request.headers_mut();
+    let value = |text: &str| {
+        HeaderValue::from_str(text)
+            .map_err(|_| Error::invalid("a signing header is not valid HTTP"))
+    };
+    headers.insert(KEY_HEADER, value(credentials.key_id())?);
+    headers.insert(TIMESTAMP_HEADER, value(&signed.timestamp)?);
+    let mut signature = value(&signed.signature)?;
+    signature.set_sensitive(true);
+    headers.insert(SIGNATURE_HEADER, signature);
+    Ok(())
+}
+
+fn now_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Server time (from `Date`) minus local time.
+fn clock_offset(headers: &reqwest::header::HeaderMap) -> Option<ClockOffset> {
+    let date = headers.get(reqwest::header::DATE)?.to_str().ok()?;
+    let server = httpdate::parse_http_date(date).ok()?;
+    let now = SystemTime::now();
+    let millis = match server.duration_since(now) {
+        Ok(ahead) => i64::try_from(ahead.as_millis()).ok()?,
+        Err(behind) => -i64::try_from(behind.duration().as_millis()).ok()?,
+    };
+    Some(ClockOffset { millis })
+}
+
+/// Batch requests are billed per item: the length of the body's array.
+fn batch_items(request: &Request, operation: &str) -> u32 {
+    if !operation.starts_with("batch_") {
+        return 1;
+    }
+    let Some(body) = request.body().and_then(reqwest::Body::as_bytes) else {
+        return 1;
+    };
+    let Ok(serde_json::Value::Object(fields)) = serde_json::from_slice(body) else {
+        return 1;
+    };
+    fields
+        .values()
+        .find_map(|v| v.as_array().map(Vec::len))
+        .map_or(1, |n| u32::try_from(n).unwrap_or(u32::MAX).max(1))
+}
+
+fn log_attempt(attempt: u32, result: &reqwest::Result<Response>, latency: Duration) {
+    let latency_ms = latency.as_secs_f64() * 1000.0;
+    match result {
+        Ok(response) => tracing::debug!(
+            attempt,
+            status = response.status().as_u16(),
+            latency_ms,
+            "response"
+        ),
+        Err(error) => tracing::debug!(attempt, %error, latency_ms, "no response"),
+    }
+}
+
+/// Turns what progenitor returned into the client's error, preferring what
+/// the hooks recorded.
+pub(crate) fn into_error<E>(error: progenitor_client::Error<E>, state: CallState) -> Error {
+    if let Some(error) = state.error {
+        return error;
+    }
+    let operation = state.operation.unwrap_or("request");
+    match error {
+        progenitor_client::Error::CommunicationError(source)
+        | progenitor_client::Error::ResponseBodyError(source) => {
+            transport_error(source, operation, state.is_read)
+        }
+        progenitor_client::Error::InvalidResponsePayload(body, source) => Error::Decode {
+            operation,
+            status: None,
+            excerpt: crate::error::excerpt(&body),
+            source,
+        },
+        progenitor_client::Error::UnexpectedResponse(response) => Error::ProtocolViolation {
+            operation,
+            message: format!(
+                "HTTP {} is not a response the spec allows here",
+                response.status().as_u16()
+            ),
+        },
+        progenitor_client::Error::InvalidRequest(message)
+        | progenitor_client::Error::Custom(message) => Error::InvalidRequest { message },
+        progenitor_client::Error::ErrorResponse(response) => {
+            // Normally recorded by `finish`; reached only if the hooks were bypassed.
+            let api =
+                ApiError::from_response(response.status(), response.headers(), b"", operation);
+            Error::from_api(api, None)
+        }
+        progenitor_client::Error::InvalidUpgrade(_) => Error::ProtocolViolation {
+            operation,
+            message: "the server answered with a protocol upgrade".to_owned(),
+        },
+    }
+}
+
+fn transport_error(source: reqwest::Error, operation: &'static str, is_read: bool) -> Error {
+    // A write whose connection was established may have reached the exchange.
+    let may_have_executed = !is_read && !source.is_connect();
+    if source.is_timeout() {
+        Error::Timeout {
+            operation,
+            may_have_executed,
+        }
+    } else {
+        Error::Transport {
+            operation,
+            may_have_executed,
+            source,
+        }
+    }
+}
