@@ -2,4 +2,5 @@
 //! integration tests (`tests/it`) talk to over real sockets.
 #![forbid(unsafe_code)]
 
+pub mod keys;
 pub mod recorder;

@@ -1,0 +1,78 @@
+//! API keys made at test time, and independent verification of what a
+//! client signed with them.
+
+use std::sync::OnceLock;
+
+use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
+use aws_lc_rs::signature::{self, KeyPair, UnparsedPublicKey};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
+/// A private key as Kalshi hands it out (PEM) with its public half.
+pub struct TestKey {
+    /// `-----BEGIN PRIVATE KEY-----` PKCS#8 text.
+    pub pem: String,
+    public: Vec<u8>,
+    rsa: bool,
+}
+
+impl TestKey {
+    /// A 2048-bit RSA key, made once per test process (generation is slow).
+    pub fn rsa() -> &'static TestKey {
+        static KEY: OnceLock<TestKey> = OnceLock::new();
+        KEY.get_or_init(|| {
+            let pair = signature::RsaKeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)
+                .expect("rsa keygen");
+            let der: Pkcs8V1Der<'static> = pair.as_der().expect("pkcs8");
+            TestKey {
+                pem: pem("PRIVATE KEY", der.as_ref()),
+                public: pair.public_key().as_ref().to_vec(),
+                rsa: true,
+            }
+        })
+    }
+
+    /// An Ed25519 key.
+    pub fn ed25519() -> &'static TestKey {
+        static KEY: OnceLock<TestKey> = OnceLock::new();
+        KEY.get_or_init(|| {
+            let pair = signature::Ed25519KeyPair::generate().expect("ed25519 keygen");
+            let der: Pkcs8V1Der<'static> = pair.as_der().expect("pkcs8");
+            TestKey {
+                pem: pem("PRIVATE KEY", der.as_ref()),
+                public: pair.public_key().as_ref().to_vec(),
+                rsa: false,
+            }
+        })
+    }
+
+    /// Whether `signature` (standard base64) signs `message` with this key:
+    /// RSA-PSS SHA-256 (MGF1 SHA-256, salt 32) or Ed25519.
+    pub fn verifies(&self, message: &str, signature: &str) -> bool {
+        let Ok(signature) = STANDARD.decode(signature) else {
+            return false;
+        };
+        let algorithm: &dyn signature::VerificationAlgorithm = if self.rsa {
+            &signature::RSA_PSS_2048_8192_SHA256
+        } else {
+            &signature::ED25519
+        };
+        UnparsedPublicKey::new(algorithm, &self.public)
+            .verify(message.as_bytes(), &signature)
+            .is_ok()
+    }
+}
+
+/// PEM armour around DER bytes.
+pub fn pem(label: &str, der: &[u8]) -> String {
+    let body = STANDARD.encode(der);
+    let lines: Vec<&str> = body
+        .as_bytes()
+        .chunks(64)
+        .map(|c| std::str::from_utf8(c).expect("base64 is ASCII"))
+        .collect();
+    format!(
+        "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
+        lines.join("\n")
+    )
+}
