@@ -30,3 +30,8 @@ pub use kalshi_gen::{Count, Dollars};
 pub use pagination::Page;
 pub use rate_limit::{RateLimiter, RateLimits, Tier};
 pub use retry::RetryPolicy;
+
+/// The workspace README's Rust examples, compiled as doc tests so they stay true.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
