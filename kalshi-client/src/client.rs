@@ -98,11 +98,7 @@ impl Client {
         retry: Option<RetryPolicy>,
         call: impl Future<Output = Result<ResponseValue<T>, progenitor_client::Error<E>>>,
     ) -> Result<T, Error> {
-        let (result, state) = transport::scoped(retry, call).await;
-        match result {
-            Ok(value) => Ok(value.into_inner()),
-            Err(error) => Err(transport::into_error(error, state)),
-        }
+        crate::execute::finish(transport::scoped(retry, call).await)
     }
 
     /// The environment the client talks to.

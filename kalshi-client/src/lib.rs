@@ -8,7 +8,7 @@
 //!   have acted on the request.
 //! * Safe retries: reads are retried on transient failures; writes only when
 //!   the exchange provably did not execute them (a 429, or nothing sent).
-//! * Cursor pagination as pages or as a `Stream` ([`Client::stream`]).
+//! * Cursor pagination as pages or as a `Stream` ([`Paginate`]).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -16,6 +16,7 @@ pub mod auth;
 mod client;
 mod environment;
 mod error;
+mod execute;
 pub mod pagination;
 pub mod rate_limit;
 mod retry;
@@ -25,9 +26,10 @@ pub use auth::{Credentials, KeyError, KeyKind, RsaBackend};
 pub use client::{Client, ClientBuilder, MAX_SUBACCOUNT};
 pub use environment::Environment;
 pub use error::{ApiError, ClockOffset, Error};
+pub use execute::Execute;
 pub use kalshi_gen as generated;
 pub use kalshi_gen::{Count, Dollars};
-pub use pagination::Page;
+pub use pagination::{Page, Paginate};
 pub use rate_limit::{RateLimiter, RateLimits, Tier};
 pub use retry::RetryPolicy;
 

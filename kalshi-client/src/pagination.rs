@@ -12,10 +12,9 @@ use std::future::Future;
 
 use futures_util::TryStreamExt;
 use futures_util::stream::{self, Stream};
-use kalshi_gen::types;
-use progenitor_client::ResponseValue;
+use kalshi_gen::{Request, types};
 
-use crate::{Client, Error};
+use crate::{Error, Execute};
 
 /// A response that carries one page of a list and the cursor to the next.
 pub trait CursorResponse: Sized {
@@ -28,21 +27,9 @@ pub trait CursorResponse: Sized {
 }
 
 /// A generated list builder that can ask for a given page.
-pub trait ListRequest: Clone + Send {
-    /// What one page decodes to.
-    type Response: CursorResponse + Send;
-    /// The documented error body type of the operation.
-    type ErrorBody: Send;
-    /// progenitor's method name, for errors.
-    const OPERATION: &'static str;
+pub trait ListRequest: Request<Response: CursorResponse> + Clone {
     /// The same request, asking for the page after `cursor`.
     fn at_cursor(self, cursor: String) -> Self;
-    /// Sends it.
-    fn send_page(
-        self,
-    ) -> impl Future<
-        Output = Result<ResponseValue<Self::Response>, progenitor_client::Error<Self::ErrorBody>>,
-    > + Send;
 }
 
 /// One page of a list.
@@ -101,101 +88,120 @@ cursor_responses! {
 }
 
 macro_rules! list_requests {
-    ($($name:ident: $builder:ident -> $response:ident, $error:ty;)*) => {
+    ($($builder:ident,)*) => {
         $(
             impl ListRequest for kalshi_gen::builder::$builder<'_> {
-                type Response = types::$response;
-                type ErrorBody = $error;
-                const OPERATION: &'static str = stringify!($name);
                 fn at_cursor(self, cursor: String) -> Self {
                     self.cursor(cursor)
                 }
-                fn send_page(
-                    self,
-                ) -> impl Future<Output = Result<ResponseValue<Self::Response>, progenitor_client::Error<$error>>> + Send {
-                    self.send()
-                }
             }
         )*
-        /// The method names of every list with a page stream; a test checks
-        /// it against the spec's cursor-paginated operations.
-        pub const PAGINATED_OPERATIONS: &[&str] = &[$(stringify!($name)),*];
+        /// The operations with a page stream; a test checks this against
+        /// the spec's cursor-paginated operations.
+        pub const PAGINATED_OPERATIONS: &[&str] =
+            &[$(<kalshi_gen::builder::$builder<'static> as Request>::OPERATION),*];
     };
 }
 
 list_requests! {
-    get_block_trade_proposals: GetBlockTradeProposals -> GetBlockTradeProposalsResponse, types::ErrorResponse;
-    get_deposits: GetDeposits -> GetDepositsResponse, types::ErrorResponse;
-    get_event_fee_changes: GetEventFeeChanges -> GetEventFeeChangesResponse, types::ErrorResponse;
-    get_events: GetEvents -> GetEventsResponse, ();
-    get_fcm_fills: GetFcmFills -> GetFcmFillsResponse, ();
-    get_fcm_orders: GetFcmOrders -> GetOrdersResponse, ();
-    get_fcm_positions: GetFcmPositions -> GetPositionsResponse, ();
-    get_fills: GetFills -> GetFillsResponse, ();
-    get_fills_historical: GetFillsHistorical -> GetFillsResponse, types::ErrorResponse;
-    get_historical_markets: GetHistoricalMarkets -> GetMarketsResponse, types::ErrorResponse;
-    get_historical_orders: GetHistoricalOrders -> GetOrdersResponse, types::ErrorResponse;
-    get_historical_positions: GetHistoricalPositions -> GetPositionsResponse, types::ErrorResponse;
-    get_incentive_programs: GetIncentivePrograms -> GetIncentiveProgramsResponse, types::ErrorResponse;
-    get_intra_exchange_instance_transfers: GetIntraExchangeInstanceTransfers -> GetIntraExchangeInstanceTransfersResponse, types::ErrorResponse;
-    get_markets: GetMarkets -> GetMarketsResponse, ();
-    get_milestones: GetMilestones -> GetMilestonesResponse, ();
-    get_multivariate_event_collections: GetMultivariateEventCollections -> GetMultivariateEventCollectionsResponse, types::ErrorResponse;
-    get_multivariate_events: GetMultivariateEvents -> GetMultivariateEventsResponse, ();
-    get_orders: GetOrders -> GetOrdersResponse, types::ErrorResponse;
-    get_positions: GetPositions -> GetPositionsResponse, types::ErrorResponse;
-    get_quotes: GetQuotes -> GetQuotesResponse, types::ErrorResponse;
-    get_rf_qs: GetRfQs -> GetRfQsResponse, types::ErrorResponse;
-    get_settlements: GetSettlements -> GetSettlementsResponse, types::ErrorResponse;
-    get_structured_targets: GetStructuredTargets -> GetStructuredTargetsResponse, ();
-    get_subaccount_transfers: GetSubaccountTransfers -> GetSubaccountTransfersResponse, types::ErrorResponse;
-    get_trades: GetTrades -> GetTradesResponse, ();
-    get_trades_historical: GetTradesHistorical -> GetTradesResponse, types::ErrorResponse;
-    get_withdrawals: GetWithdrawals -> GetWithdrawalsResponse, types::ErrorResponse;
+    GetBlockTradeProposals,
+    GetDeposits,
+    GetEventFeeChanges,
+    GetEvents,
+    GetFcmFills,
+    GetFcmOrders,
+    GetFcmPositions,
+    GetFills,
+    GetFillsHistorical,
+    GetHistoricalMarkets,
+    GetHistoricalOrders,
+    GetHistoricalPositions,
+    GetIncentivePrograms,
+    GetIntraExchangeInstanceTransfers,
+    GetMarkets,
+    GetMilestones,
+    GetMultivariateEventCollections,
+    GetMultivariateEvents,
+    GetOrders,
+    GetPositions,
+    GetQuotes,
+    GetRfQs,
+    GetSettlements,
+    GetStructuredTargets,
+    GetSubaccountTransfers,
+    GetTrades,
+    GetTradesHistorical,
+    GetWithdrawals,
 }
 
-impl Client {
-    /// Fetches one page of a list: `request` is a generated list builder
-    /// (`client.raw().get_orders().status("resting")`), optionally already
-    /// at a cursor.
-    pub async fn page<L: ListRequest>(&self, request: L) -> Result<Page<L::Response>, Error> {
-        let response = self.send(request.send_page()).await?;
-        let (items, rest, cursor) = response.split();
-        Ok(Page {
-            items,
-            cursor,
-            rest,
-        })
-    }
+/// Fetches one page of a list.
+async fn fetch_page<L: ListRequest>(request: L) -> Result<Page<L::Response>, Error> {
+    let (items, rest, cursor) = request.execute().await?.split();
+    Ok(Page {
+        items,
+        cursor,
+        rest,
+    })
+}
 
-    /// Every item of a list across pages, fetched lazily as the stream is
-    /// polled. Stops after the last page, after `max_pages` pages when
-    /// given, or with [`Error::ProtocolViolation`] when a cursor repeats.
-    pub fn stream<'a, L>(
-        &'a self,
-        request: L,
-        max_pages: Option<usize>,
-    ) -> impl Stream<Item = Result<<L::Response as CursorResponse>::Item, Error>> + Send + 'a
-    where
-        L: ListRequest + 'a,
-        <L::Response as CursorResponse>::Item: Send + 'a,
-    {
-        let state = Cursor {
-            request,
-            next: Some(None),
-            seen: HashSet::new(),
-            pages: 0,
-            max_pages,
+/// Every item of a list across pages; see [`Paginate::stream`].
+fn item_stream<L: ListRequest>(
+    request: L,
+    max_pages: Option<usize>,
+) -> impl Stream<Item = Result<<L::Response as CursorResponse>::Item, Error>> + Send
+where
+    <L::Response as CursorResponse>::Item: Send,
+{
+    let state = Cursor {
+        request,
+        next: Some(None),
+        seen: HashSet::new(),
+        pages: 0,
+        max_pages,
+    };
+    stream::try_unfold(state, |mut state| async move {
+        let Some(items) = state.advance().await? else {
+            return Ok::<_, Error>(None);
         };
-        stream::try_unfold(state, move |mut state| async move {
-            let Some(page) = state.advance(self).await? else {
-                return Ok::<_, Error>(None);
-            };
-            Ok(Some((stream::iter(page.into_iter().map(Ok)), state)))
-        })
-        .try_flatten()
+        Ok(Some((stream::iter(items.into_iter().map(Ok)), state)))
+    })
+    .try_flatten()
+}
+
+/// Pages and item streams for every cursor-paginated list.
+///
+/// ```no_run
+/// # async fn demo(client: kalshi_client::Client) -> Result<(), kalshi_client::Error> {
+/// use futures_util::TryStreamExt;
+/// use kalshi_client::Paginate;
+/// use kalshi_client::generated::ClientOrdersExt;
+/// let first = client.raw().get_orders().limit(100).page().await?;
+/// println!("{} orders, more: {}", first.items.len(), first.cursor.is_some());
+/// let all: Vec<_> = client.raw().get_orders().status("resting").stream(None).try_collect().await?;
+/// # Ok(()) }
+/// ```
+pub trait Paginate: ListRequest {
+    /// One page: its items, the next cursor, and the rest of the response.
+    fn page(self) -> impl Future<Output = Result<Page<Self::Response>, Error>> + Send {
+        fetch_page(self)
+    }
+
+    /// Every item across pages, fetched lazily as the stream is polled, with
+    /// the request's filters resent for every page. Ends after the last page,
+    /// after `max_pages` pages when given, or with
+    /// [`Error::ProtocolViolation`] when a cursor repeats.
+    fn stream(
+        self,
+        max_pages: Option<usize>,
+    ) -> impl Stream<Item = Result<<Self::Response as CursorResponse>::Item, Error>> + Send
+    where
+        <Self::Response as CursorResponse>::Item: Send,
+    {
+        item_stream(self, max_pages)
     }
 }
+
+impl<L: ListRequest> Paginate for L {}
 
 /// Where a page stream is.
 struct Cursor<L> {
@@ -212,7 +218,6 @@ impl<L: ListRequest> Cursor<L> {
     /// Fetches the next page's items, or `None` when the list is done.
     async fn advance(
         &mut self,
-        client: &Client,
     ) -> Result<Option<Vec<<L::Response as CursorResponse>::Item>>, Error> {
         let Some(at) = self.next.take() else {
             return Ok(None);
@@ -224,12 +229,12 @@ impl<L: ListRequest> Cursor<L> {
             Some(cursor) => self.request.clone().at_cursor(cursor),
             None => self.request.clone(),
         };
-        let page = client.page(request).await?;
+        let page = fetch_page(request).await?;
         self.pages += 1;
         if let Some(cursor) = page.cursor {
             if !self.seen.insert(cursor.clone()) {
                 return Err(Error::ProtocolViolation {
-                    operation: L::OPERATION,
+                    operation: <L as Request>::OPERATION,
                     message: format!(
                         "the cursor {cursor:?} came back a second time; stopping instead of looping"
                     ),

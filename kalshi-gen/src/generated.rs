@@ -47841,6 +47841,1647 @@ pub mod builder {
             }
         }
     }
+    impl<'a> crate::request::Request for UpgradeAccountApiUsageLevel<'a> {
+        type Response = ();
+        type ErrorBody = ();
+        const OPERATION: &'static str = "upgrade_account_api_usage_level";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<ResponseValue<()>, Error<()>>,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GetAccountApiUsageLevelVolumeProgress<'a> {
+        type Response = types::GetAccountApiUsageLevelVolumeProgressResponse;
+        type ErrorBody = ();
+        const OPERATION: &'static str = "get_account_api_usage_level_volume_progress";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::GetAccountApiUsageLevelVolumeProgressResponse>,
+                Error<()>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GetAccountEndpointCosts<'a> {
+        type Response = types::GetAccountEndpointCostsResponse;
+        type ErrorBody = ();
+        const OPERATION: &'static str = "get_account_endpoint_costs";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::GetAccountEndpointCostsResponse>,
+                Error<()>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GetAccountApiLimits<'a> {
+        type Response = types::GetAccountApiLimitsResponse;
+        type ErrorBody = ();
+        const OPERATION: &'static str = "get_account_api_limits";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<ResponseValue<types::GetAccountApiLimitsResponse>, Error<()>>,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GetApiKeys<'a> {
+        type Response = types::GetApiKeysResponse;
+        type ErrorBody = ();
+        const OPERATION: &'static str = "get_api_keys";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<ResponseValue<types::GetApiKeysResponse>, Error<()>>,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for CreateApiKey<'a> {
+        type Response = types::CreateApiKeyResponse;
+        type ErrorBody = ();
+        const OPERATION: &'static str = "create_api_key";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<ResponseValue<types::CreateApiKeyResponse>, Error<()>>,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GenerateApiKey<'a> {
+        type Response = types::GenerateApiKeyResponse;
+        type ErrorBody = ();
+        const OPERATION: &'static str = "generate_api_key";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<ResponseValue<types::GenerateApiKeyResponse>, Error<()>>,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for DeleteApiKey<'a> {
+        type Response = ();
+        type ErrorBody = ();
+        const OPERATION: &'static str = "delete_api_key";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<ResponseValue<()>, Error<()>>,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GetBlockTradeProposals<'a> {
+        type Response = types::GetBlockTradeProposalsResponse;
+        type ErrorBody = types::ErrorResponse;
+        const OPERATION: &'static str = "get_block_trade_proposals";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::GetBlockTradeProposalsResponse>,
+                Error<types::ErrorResponse>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for ProposeBlockTrade<'a> {
+        type Response = types::ProposeBlockTradeResponse;
+        type ErrorBody = types::ErrorResponse;
+        const OPERATION: &'static str = "propose_block_trade";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::ProposeBlockTradeResponse>,
+                Error<types::ErrorResponse>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for AcceptBlockTradeProposal<'a> {
+        type Response = ();
+        type ErrorBody = types::ErrorResponse;
+        const OPERATION: &'static str = "accept_block_trade_proposal";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<ResponseValue<()>, Error<types::ErrorResponse>>,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GetCommunicationsId<'a> {
+        type Response = types::GetCommunicationsIdResponse;
+        type ErrorBody = types::ErrorResponse;
+        const OPERATION: &'static str = "get_communications_id";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::GetCommunicationsIdResponse>,
+                Error<types::ErrorResponse>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GetQuotes<'a> {
+        type Response = types::GetQuotesResponse;
+        type ErrorBody = types::ErrorResponse;
+        const OPERATION: &'static str = "get_quotes";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::GetQuotesResponse>,
+                Error<types::ErrorResponse>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for CreateQuote<'a> {
+        type Response = types::CreateQuoteResponse;
+        type ErrorBody = types::ErrorResponse;
+        const OPERATION: &'static str = "create_quote";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::CreateQuoteResponse>,
+                Error<types::ErrorResponse>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GetQuote<'a> {
+        type Response = types::GetQuoteResponse;
+        type ErrorBody = types::ErrorResponse;
+        const OPERATION: &'static str = "get_quote";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::GetQuoteResponse>,
+                Error<types::ErrorResponse>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for DeleteQuote<'a> {
+        type Response = ();
+        type ErrorBody = types::ErrorResponse;
+        const OPERATION: &'static str = "delete_quote";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<ResponseValue<()>, Error<types::ErrorResponse>>,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for AcceptQuote<'a> {
+        type Response = ();
+        type ErrorBody = types::ErrorResponse;
+        const OPERATION: &'static str = "accept_quote";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<ResponseValue<()>, Error<types::ErrorResponse>>,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for ConfirmQuote<'a> {
+        type Response = ();
+        type ErrorBody = types::ErrorResponse;
+        const OPERATION: &'static str = "confirm_quote";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<ResponseValue<()>, Error<types::ErrorResponse>>,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GetRfQs<'a> {
+        type Response = types::GetRfQsResponse;
+        type ErrorBody = types::ErrorResponse;
+        const OPERATION: &'static str = "get_rf_qs";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::GetRfQsResponse>,
+                Error<types::ErrorResponse>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for CreateRfq<'a> {
+        type Response = types::CreateRfqResponse;
+        type ErrorBody = types::ErrorResponse;
+        const OPERATION: &'static str = "create_rfq";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::CreateRfqResponse>,
+                Error<types::ErrorResponse>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GetRfq<'a> {
+        type Response = types::GetRfqResponse;
+        type ErrorBody = types::ErrorResponse;
+        const OPERATION: &'static str = "get_rfq";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::GetRfqResponse>,
+                Error<types::ErrorResponse>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for DeleteRfq<'a> {
+        type Response = ();
+        type ErrorBody = types::ErrorResponse;
+        const OPERATION: &'static str = "delete_rfq";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<ResponseValue<()>, Error<types::ErrorResponse>>,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GetRfqQuote<'a> {
+        type Response = types::GetQuoteResponse;
+        type ErrorBody = types::ErrorResponse;
+        const OPERATION: &'static str = "get_rfq_quote";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::GetQuoteResponse>,
+                Error<types::ErrorResponse>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for DeleteRfqQuote<'a> {
+        type Response = ();
+        type ErrorBody = types::ErrorResponse;
+        const OPERATION: &'static str = "delete_rfq_quote";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<ResponseValue<()>, Error<types::ErrorResponse>>,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for AcceptRfqQuote<'a> {
+        type Response = ();
+        type ErrorBody = types::ErrorResponse;
+        const OPERATION: &'static str = "accept_rfq_quote";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<ResponseValue<()>, Error<types::ErrorResponse>>,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for ConfirmRfqQuote<'a> {
+        type Response = ();
+        type ErrorBody = types::ErrorResponse;
+        const OPERATION: &'static str = "confirm_rfq_quote";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<ResponseValue<()>, Error<types::ErrorResponse>>,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GetEvents<'a> {
+        type Response = types::GetEventsResponse;
+        type ErrorBody = ();
+        const OPERATION: &'static str = "get_events";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<ResponseValue<types::GetEventsResponse>, Error<()>>,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GetEventFeeChanges<'a> {
+        type Response = types::GetEventFeeChangesResponse;
+        type ErrorBody = types::ErrorResponse;
+        const OPERATION: &'static str = "get_event_fee_changes";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::GetEventFeeChangesResponse>,
+                Error<types::ErrorResponse>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GetMultivariateEvents<'a> {
+        type Response = types::GetMultivariateEventsResponse;
+        type ErrorBody = ();
+        const OPERATION: &'static str = "get_multivariate_events";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::GetMultivariateEventsResponse>,
+                Error<()>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GetEvent<'a> {
+        type Response = types::GetEventResponse;
+        type ErrorBody = ();
+        const OPERATION: &'static str = "get_event";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<ResponseValue<types::GetEventResponse>, Error<()>>,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GetEventMetadata<'a> {
+        type Response = types::GetEventMetadataResponse;
+        type ErrorBody = ();
+        const OPERATION: &'static str = "get_event_metadata";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<ResponseValue<types::GetEventMetadataResponse>, Error<()>>,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GetExchangeSchedule<'a> {
+        type Response = types::GetExchangeScheduleResponse;
+        type ErrorBody = ();
+        const OPERATION: &'static str = "get_exchange_schedule";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<ResponseValue<types::GetExchangeScheduleResponse>, Error<()>>,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GetExchangeStatus<'a> {
+        type Response = types::ExchangeStatus;
+        type ErrorBody = types::ExchangeStatus;
+        const OPERATION: &'static str = "get_exchange_status";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::ExchangeStatus>,
+                Error<types::ExchangeStatus>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GetUserDataTimestamp<'a> {
+        type Response = types::GetUserDataTimestampResponse;
+        type ErrorBody = ();
+        const OPERATION: &'static str = "get_user_data_timestamp";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::GetUserDataTimestampResponse>,
+                Error<()>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GetFcmFills<'a> {
+        type Response = types::GetFcmFillsResponse;
+        type ErrorBody = ();
+        const OPERATION: &'static str = "get_fcm_fills";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<ResponseValue<types::GetFcmFillsResponse>, Error<()>>,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GetFcmOrders<'a> {
+        type Response = types::GetOrdersResponse;
+        type ErrorBody = ();
+        const OPERATION: &'static str = "get_fcm_orders";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<ResponseValue<types::GetOrdersResponse>, Error<()>>,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GetFcmPositions<'a> {
+        type Response = types::GetPositionsResponse;
+        type ErrorBody = ();
+        const OPERATION: &'static str = "get_fcm_positions";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<ResponseValue<types::GetPositionsResponse>, Error<()>>,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for ListFcmSubtraders<'a> {
+        type Response = types::ListFcmSubtradersResponse;
+        type ErrorBody = types::ErrorResponse;
+        const OPERATION: &'static str = "list_fcm_subtraders";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::ListFcmSubtradersResponse>,
+                Error<types::ErrorResponse>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for CreateFcmSubtrader<'a> {
+        type Response = types::CreateFcmSubtraderResponse;
+        type ErrorBody = types::ErrorResponse;
+        const OPERATION: &'static str = "create_fcm_subtrader";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::CreateFcmSubtraderResponse>,
+                Error<types::ErrorResponse>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GetFcmSubtraderBlockedCategories<'a> {
+        type Response = types::GetFcmSubtraderBlockedCategoriesResponse;
+        type ErrorBody = types::ErrorResponse;
+        const OPERATION: &'static str = "get_fcm_subtrader_blocked_categories";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::GetFcmSubtraderBlockedCategoriesResponse>,
+                Error<types::ErrorResponse>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for UpdateFcmSubtraderBlockedCategories<'a> {
+        type Response = types::UpdateFcmSubtraderBlockedCategoriesResponse;
+        type ErrorBody = types::ErrorResponse;
+        const OPERATION: &'static str = "update_fcm_subtrader_blocked_categories";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::UpdateFcmSubtraderBlockedCategoriesResponse>,
+                Error<types::ErrorResponse>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GetFcmEventContractDailyCap<'a> {
+        type Response = types::GetFcmEventContractDailyCapResponse;
+        type ErrorBody = types::ErrorResponse;
+        const OPERATION: &'static str = "get_fcm_event_contract_daily_cap";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::GetFcmEventContractDailyCapResponse>,
+                Error<types::ErrorResponse>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for UpdateFcmEventContractDailyCap<'a> {
+        type Response = types::EmptyResponse;
+        type ErrorBody = types::ErrorResponse;
+        const OPERATION: &'static str = "update_fcm_event_contract_daily_cap";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::EmptyResponse>,
+                Error<types::ErrorResponse>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for DeleteFcmEventContractDailyCap<'a> {
+        type Response = types::EmptyResponse;
+        type ErrorBody = types::ErrorResponse;
+        const OPERATION: &'static str = "delete_fcm_event_contract_daily_cap";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::EmptyResponse>,
+                Error<types::ErrorResponse>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GetHistoricalCutoff<'a> {
+        type Response = types::GetHistoricalCutoffResponse;
+        type ErrorBody = ();
+        const OPERATION: &'static str = "get_historical_cutoff";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<ResponseValue<types::GetHistoricalCutoffResponse>, Error<()>>,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GetFillsHistorical<'a> {
+        type Response = types::GetFillsResponse;
+        type ErrorBody = types::ErrorResponse;
+        const OPERATION: &'static str = "get_fills_historical";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::GetFillsResponse>,
+                Error<types::ErrorResponse>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GetHistoricalMarkets<'a> {
+        type Response = types::GetMarketsResponse;
+        type ErrorBody = types::ErrorResponse;
+        const OPERATION: &'static str = "get_historical_markets";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::GetMarketsResponse>,
+                Error<types::ErrorResponse>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GetHistoricalMarket<'a> {
+        type Response = types::GetMarketResponse;
+        type ErrorBody = types::ErrorResponse;
+        const OPERATION: &'static str = "get_historical_market";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::GetMarketResponse>,
+                Error<types::ErrorResponse>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GetMarketCandlesticksHistorical<'a> {
+        type Response = types::GetMarketCandlesticksHistoricalResponse;
+        type ErrorBody = ();
+        const OPERATION: &'static str = "get_market_candlesticks_historical";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::GetMarketCandlesticksHistoricalResponse>,
+                Error<()>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GetHistoricalOrders<'a> {
+        type Response = types::GetOrdersResponse;
+        type ErrorBody = types::ErrorResponse;
+        const OPERATION: &'static str = "get_historical_orders";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::GetOrdersResponse>,
+                Error<types::ErrorResponse>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GetHistoricalPositions<'a> {
+        type Response = types::GetPositionsResponse;
+        type ErrorBody = types::ErrorResponse;
+        const OPERATION: &'static str = "get_historical_positions";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::GetPositionsResponse>,
+                Error<types::ErrorResponse>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GetTradesHistorical<'a> {
+        type Response = types::GetTradesResponse;
+        type ErrorBody = types::ErrorResponse;
+        const OPERATION: &'static str = "get_trades_historical";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::GetTradesResponse>,
+                Error<types::ErrorResponse>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GetIncentivePrograms<'a> {
+        type Response = types::GetIncentiveProgramsResponse;
+        type ErrorBody = types::ErrorResponse;
+        const OPERATION: &'static str = "get_incentive_programs";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::GetIncentiveProgramsResponse>,
+                Error<types::ErrorResponse>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GetLiveDatas<'a> {
+        type Response = types::GetLiveDatasResponse;
+        type ErrorBody = ();
+        const OPERATION: &'static str = "get_live_datas";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<ResponseValue<types::GetLiveDatasResponse>, Error<()>>,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GetEventLiveData<'a> {
+        type Response = types::GetEventLiveDataResponse;
+        type ErrorBody = ();
+        const OPERATION: &'static str = "get_event_live_data";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<ResponseValue<types::GetEventLiveDataResponse>, Error<()>>,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GetLiveDataByMilestone<'a> {
+        type Response = types::GetLiveDataResponse;
+        type ErrorBody = ();
+        const OPERATION: &'static str = "get_live_data_by_milestone";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<ResponseValue<types::GetLiveDataResponse>, Error<()>>,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GetGameStats<'a> {
+        type Response = types::GetGameStatsResponse;
+        type ErrorBody = ();
+        const OPERATION: &'static str = "get_game_stats";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<ResponseValue<types::GetGameStatsResponse>, Error<()>>,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GetWeatherIndex<'a> {
+        type Response = types::GetWeatherIndexResponse;
+        type ErrorBody = ();
+        const OPERATION: &'static str = "get_weather_index";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<ResponseValue<types::GetWeatherIndexResponse>, Error<()>>,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GetWeatherIndexCalibrations<'a> {
+        type Response = types::GetWeatherIndexCalibrationsResponse;
+        type ErrorBody = ();
+        const OPERATION: &'static str = "get_weather_index_calibrations";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::GetWeatherIndexCalibrationsResponse>,
+                Error<()>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GetLiveData<'a> {
+        type Response = types::GetLiveDataResponse;
+        type ErrorBody = ();
+        const OPERATION: &'static str = "get_live_data";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<ResponseValue<types::GetLiveDataResponse>, Error<()>>,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GetMarkets<'a> {
+        type Response = types::GetMarketsResponse;
+        type ErrorBody = ();
+        const OPERATION: &'static str = "get_markets";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<ResponseValue<types::GetMarketsResponse>, Error<()>>,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for BatchGetMarketCandlesticks<'a> {
+        type Response = types::BatchGetMarketCandlesticksResponse;
+        type ErrorBody = ();
+        const OPERATION: &'static str = "batch_get_market_candlesticks";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::BatchGetMarketCandlesticksResponse>,
+                Error<()>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GetMarketOrderbooks<'a> {
+        type Response = types::GetMarketOrderbooksResponse;
+        type ErrorBody = types::ErrorResponse;
+        const OPERATION: &'static str = "get_market_orderbooks";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::GetMarketOrderbooksResponse>,
+                Error<types::ErrorResponse>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GetTrades<'a> {
+        type Response = types::GetTradesResponse;
+        type ErrorBody = ();
+        const OPERATION: &'static str = "get_trades";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<ResponseValue<types::GetTradesResponse>, Error<()>>,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GetMarket<'a> {
+        type Response = types::GetMarketResponse;
+        type ErrorBody = ();
+        const OPERATION: &'static str = "get_market";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<ResponseValue<types::GetMarketResponse>, Error<()>>,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GetMarketOrderbook<'a> {
+        type Response = types::GetMarketOrderbookResponse;
+        type ErrorBody = types::ErrorResponse;
+        const OPERATION: &'static str = "get_market_orderbook";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::GetMarketOrderbookResponse>,
+                Error<types::ErrorResponse>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GetMilestones<'a> {
+        type Response = types::GetMilestonesResponse;
+        type ErrorBody = ();
+        const OPERATION: &'static str = "get_milestones";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<ResponseValue<types::GetMilestonesResponse>, Error<()>>,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GetMilestone<'a> {
+        type Response = types::GetMilestoneResponse;
+        type ErrorBody = ();
+        const OPERATION: &'static str = "get_milestone";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<ResponseValue<types::GetMilestoneResponse>, Error<()>>,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GetMultivariateEventCollections<'a> {
+        type Response = types::GetMultivariateEventCollectionsResponse;
+        type ErrorBody = types::ErrorResponse;
+        const OPERATION: &'static str = "get_multivariate_event_collections";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::GetMultivariateEventCollectionsResponse>,
+                Error<types::ErrorResponse>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GetMultivariateEventCollection<'a> {
+        type Response = types::GetMultivariateEventCollectionResponse;
+        type ErrorBody = types::ErrorResponse;
+        const OPERATION: &'static str = "get_multivariate_event_collection";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::GetMultivariateEventCollectionResponse>,
+                Error<types::ErrorResponse>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for CreateMarketInMultivariateEventCollection<'a> {
+        type Response = types::CreateMarketInMultivariateEventCollectionResponse;
+        type ErrorBody = types::ErrorResponse;
+        const OPERATION: &'static str = "create_market_in_multivariate_event_collection";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::CreateMarketInMultivariateEventCollectionResponse>,
+                Error<types::ErrorResponse>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GetBalance<'a> {
+        type Response = types::GetBalanceResponse;
+        type ErrorBody = types::ErrorResponse;
+        const OPERATION: &'static str = "get_balance";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::GetBalanceResponse>,
+                Error<types::ErrorResponse>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GetDeposits<'a> {
+        type Response = types::GetDepositsResponse;
+        type ErrorBody = types::ErrorResponse;
+        const OPERATION: &'static str = "get_deposits";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::GetDepositsResponse>,
+                Error<types::ErrorResponse>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for CreateOrderV2<'a> {
+        type Response = types::CreateOrderV2Response;
+        type ErrorBody = types::ErrorResponse;
+        const OPERATION: &'static str = "create_order_v2";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::CreateOrderV2Response>,
+                Error<types::ErrorResponse>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for CancelAllOrders<'a> {
+        type Response = ();
+        type ErrorBody = types::ErrorResponse;
+        const OPERATION: &'static str = "cancel_all_orders";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<ResponseValue<()>, Error<types::ErrorResponse>>,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for BatchCreateOrdersV2<'a> {
+        type Response = types::BatchCreateOrdersV2Response;
+        type ErrorBody = types::ErrorResponse;
+        const OPERATION: &'static str = "batch_create_orders_v2";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::BatchCreateOrdersV2Response>,
+                Error<types::ErrorResponse>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for BatchCancelOrdersV2<'a> {
+        type Response = types::BatchCancelOrdersV2Response;
+        type ErrorBody = types::ErrorResponse;
+        const OPERATION: &'static str = "batch_cancel_orders_v2";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::BatchCancelOrdersV2Response>,
+                Error<types::ErrorResponse>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for CancelOrderV2<'a> {
+        type Response = types::CancelOrderV2Response;
+        type ErrorBody = types::ErrorResponse;
+        const OPERATION: &'static str = "cancel_order_v2";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::CancelOrderV2Response>,
+                Error<types::ErrorResponse>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for AmendOrderV2<'a> {
+        type Response = types::AmendOrderV2Response;
+        type ErrorBody = types::ErrorResponse;
+        const OPERATION: &'static str = "amend_order_v2";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::AmendOrderV2Response>,
+                Error<types::ErrorResponse>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for DecreaseOrderV2<'a> {
+        type Response = types::DecreaseOrderV2Response;
+        type ErrorBody = types::ErrorResponse;
+        const OPERATION: &'static str = "decrease_order_v2";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::DecreaseOrderV2Response>,
+                Error<types::ErrorResponse>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GetFills<'a> {
+        type Response = types::GetFillsResponse;
+        type ErrorBody = ();
+        const OPERATION: &'static str = "get_fills";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<ResponseValue<types::GetFillsResponse>, Error<()>>,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for IntraExchangeInstanceTransfer<'a> {
+        type Response = types::IntraExchangeInstanceTransferResponse;
+        type ErrorBody = types::ErrorResponse;
+        const OPERATION: &'static str = "intra_exchange_instance_transfer";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::IntraExchangeInstanceTransferResponse>,
+                Error<types::ErrorResponse>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GetIntraExchangeInstanceTransfers<'a> {
+        type Response = types::GetIntraExchangeInstanceTransfersResponse;
+        type ErrorBody = types::ErrorResponse;
+        const OPERATION: &'static str = "get_intra_exchange_instance_transfers";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::GetIntraExchangeInstanceTransfersResponse>,
+                Error<types::ErrorResponse>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GetIntraExchangeInstanceTransfer<'a> {
+        type Response = types::GetIntraExchangeInstanceTransferResponse;
+        type ErrorBody = types::ErrorResponse;
+        const OPERATION: &'static str = "get_intra_exchange_instance_transfer";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::GetIntraExchangeInstanceTransferResponse>,
+                Error<types::ErrorResponse>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GetOrderGroups<'a> {
+        type Response = types::GetOrderGroupsResponse;
+        type ErrorBody = types::ErrorResponse;
+        const OPERATION: &'static str = "get_order_groups";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::GetOrderGroupsResponse>,
+                Error<types::ErrorResponse>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for CreateOrderGroup<'a> {
+        type Response = types::CreateOrderGroupResponse;
+        type ErrorBody = types::ErrorResponse;
+        const OPERATION: &'static str = "create_order_group";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::CreateOrderGroupResponse>,
+                Error<types::ErrorResponse>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GetOrderGroup<'a> {
+        type Response = types::GetOrderGroupResponse;
+        type ErrorBody = types::ErrorResponse;
+        const OPERATION: &'static str = "get_order_group";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::GetOrderGroupResponse>,
+                Error<types::ErrorResponse>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for DeleteOrderGroup<'a> {
+        type Response = types::EmptyResponse;
+        type ErrorBody = types::ErrorResponse;
+        const OPERATION: &'static str = "delete_order_group";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::EmptyResponse>,
+                Error<types::ErrorResponse>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for UpdateOrderGroupLimit<'a> {
+        type Response = types::EmptyResponse;
+        type ErrorBody = types::ErrorResponse;
+        const OPERATION: &'static str = "update_order_group_limit";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::EmptyResponse>,
+                Error<types::ErrorResponse>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for ResetOrderGroup<'a> {
+        type Response = types::EmptyResponse;
+        type ErrorBody = types::ErrorResponse;
+        const OPERATION: &'static str = "reset_order_group";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::EmptyResponse>,
+                Error<types::ErrorResponse>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for TriggerOrderGroup<'a> {
+        type Response = types::EmptyResponse;
+        type ErrorBody = types::ErrorResponse;
+        const OPERATION: &'static str = "trigger_order_group";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::EmptyResponse>,
+                Error<types::ErrorResponse>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GetOrders<'a> {
+        type Response = types::GetOrdersResponse;
+        type ErrorBody = types::ErrorResponse;
+        const OPERATION: &'static str = "get_orders";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::GetOrdersResponse>,
+                Error<types::ErrorResponse>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GetOrderQueuePositions<'a> {
+        type Response = types::GetOrderQueuePositionsResponse;
+        type ErrorBody = types::ErrorResponse;
+        const OPERATION: &'static str = "get_order_queue_positions";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::GetOrderQueuePositionsResponse>,
+                Error<types::ErrorResponse>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GetOrder<'a> {
+        type Response = types::GetOrderResponse;
+        type ErrorBody = types::ErrorResponse;
+        const OPERATION: &'static str = "get_order";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::GetOrderResponse>,
+                Error<types::ErrorResponse>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GetOrderQueuePosition<'a> {
+        type Response = types::GetOrderQueuePositionResponse;
+        type ErrorBody = types::ErrorResponse;
+        const OPERATION: &'static str = "get_order_queue_position";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::GetOrderQueuePositionResponse>,
+                Error<types::ErrorResponse>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GetPositions<'a> {
+        type Response = types::GetPositionsResponse;
+        type ErrorBody = types::ErrorResponse;
+        const OPERATION: &'static str = "get_positions";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::GetPositionsResponse>,
+                Error<types::ErrorResponse>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GetSettlements<'a> {
+        type Response = types::GetSettlementsResponse;
+        type ErrorBody = types::ErrorResponse;
+        const OPERATION: &'static str = "get_settlements";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::GetSettlementsResponse>,
+                Error<types::ErrorResponse>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for CreateSubaccount<'a> {
+        type Response = types::CreateSubaccountResponse;
+        type ErrorBody = types::ErrorResponse;
+        const OPERATION: &'static str = "create_subaccount";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::CreateSubaccountResponse>,
+                Error<types::ErrorResponse>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GetSubaccountBalances<'a> {
+        type Response = types::GetSubaccountBalancesResponse;
+        type ErrorBody = types::ErrorResponse;
+        const OPERATION: &'static str = "get_subaccount_balances";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::GetSubaccountBalancesResponse>,
+                Error<types::ErrorResponse>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GetSubaccountNetting<'a> {
+        type Response = types::GetSubaccountNettingResponse;
+        type ErrorBody = types::ErrorResponse;
+        const OPERATION: &'static str = "get_subaccount_netting";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::GetSubaccountNettingResponse>,
+                Error<types::ErrorResponse>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for UpdateSubaccountNetting<'a> {
+        type Response = ();
+        type ErrorBody = types::ErrorResponse;
+        const OPERATION: &'static str = "update_subaccount_netting";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<ResponseValue<()>, Error<types::ErrorResponse>>,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for ApplySubaccountTransfer<'a> {
+        type Response = types::ApplySubaccountTransferResponse;
+        type ErrorBody = types::ErrorResponse;
+        const OPERATION: &'static str = "apply_subaccount_transfer";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::ApplySubaccountTransferResponse>,
+                Error<types::ErrorResponse>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GetSubaccountTransfers<'a> {
+        type Response = types::GetSubaccountTransfersResponse;
+        type ErrorBody = types::ErrorResponse;
+        const OPERATION: &'static str = "get_subaccount_transfers";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::GetSubaccountTransfersResponse>,
+                Error<types::ErrorResponse>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GetPortfolioRestingOrderTotalValue<'a> {
+        type Response = types::GetPortfolioRestingOrderTotalValueResponse;
+        type ErrorBody = types::ErrorResponse;
+        const OPERATION: &'static str = "get_portfolio_resting_order_total_value";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::GetPortfolioRestingOrderTotalValueResponse>,
+                Error<types::ErrorResponse>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GetTargetBalanceAllocation<'a> {
+        type Response = types::GetTargetBalanceAllocationResponse;
+        type ErrorBody = types::ErrorResponse;
+        const OPERATION: &'static str = "get_target_balance_allocation";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::GetTargetBalanceAllocationResponse>,
+                Error<types::ErrorResponse>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for SetTargetBalanceAllocation<'a> {
+        type Response = types::EmptyResponse;
+        type ErrorBody = types::ErrorResponse;
+        const OPERATION: &'static str = "set_target_balance_allocation";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::EmptyResponse>,
+                Error<types::ErrorResponse>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GetWithdrawals<'a> {
+        type Response = types::GetWithdrawalsResponse;
+        type ErrorBody = types::ErrorResponse;
+        const OPERATION: &'static str = "get_withdrawals";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::GetWithdrawalsResponse>,
+                Error<types::ErrorResponse>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GetFiltersForSports<'a> {
+        type Response = types::GetFiltersBySportsResponse;
+        type ErrorBody = ();
+        const OPERATION: &'static str = "get_filters_for_sports";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<ResponseValue<types::GetFiltersBySportsResponse>, Error<()>>,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GetTagsForSeriesCategories<'a> {
+        type Response = types::GetTagsForSeriesCategoriesResponse;
+        type ErrorBody = ();
+        const OPERATION: &'static str = "get_tags_for_series_categories";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::GetTagsForSeriesCategoriesResponse>,
+                Error<()>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GetSeriesList<'a> {
+        type Response = types::GetSeriesListResponse;
+        type ErrorBody = types::ErrorResponse;
+        const OPERATION: &'static str = "get_series_list";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::GetSeriesListResponse>,
+                Error<types::ErrorResponse>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GetSeriesFeeChanges<'a> {
+        type Response = types::GetSeriesFeeChangesResponse;
+        type ErrorBody = types::ErrorResponse;
+        const OPERATION: &'static str = "get_series_fee_changes";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::GetSeriesFeeChangesResponse>,
+                Error<types::ErrorResponse>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GetSeries<'a> {
+        type Response = types::GetSeriesResponse;
+        type ErrorBody = types::ErrorResponse;
+        const OPERATION: &'static str = "get_series";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::GetSeriesResponse>,
+                Error<types::ErrorResponse>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GetMarketCandlesticksByEvent<'a> {
+        type Response = types::GetEventCandlesticksResponse;
+        type ErrorBody = ();
+        const OPERATION: &'static str = "get_market_candlesticks_by_event";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::GetEventCandlesticksResponse>,
+                Error<()>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GetEventForecastPercentilesHistory<'a> {
+        type Response = types::GetEventForecastPercentilesHistoryResponse;
+        type ErrorBody = ();
+        const OPERATION: &'static str = "get_event_forecast_percentiles_history";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::GetEventForecastPercentilesHistoryResponse>,
+                Error<()>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GetMarketCandlesticks<'a> {
+        type Response = types::GetMarketCandlesticksResponse;
+        type ErrorBody = ();
+        const OPERATION: &'static str = "get_market_candlesticks";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::GetMarketCandlesticksResponse>,
+                Error<()>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GetStructuredTargets<'a> {
+        type Response = types::GetStructuredTargetsResponse;
+        type ErrorBody = ();
+        const OPERATION: &'static str = "get_structured_targets";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                ResponseValue<types::GetStructuredTargetsResponse>,
+                Error<()>,
+            >,
+        > + Send {
+            self.send()
+        }
+    }
+    impl<'a> crate::request::Request for GetStructuredTarget<'a> {
+        type Response = types::GetStructuredTargetResponse;
+        type ErrorBody = ();
+        const OPERATION: &'static str = "get_structured_target";
+        fn send_request(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<ResponseValue<types::GetStructuredTargetResponse>, Error<()>>,
+        > + Send {
+            self.send()
+        }
+    }
 }
 /// Items consumers will typically use such as the Client and
 /// extension traits.

@@ -20,6 +20,7 @@ pub mod hooks;
 pub mod num;
 pub mod open_enum;
 pub mod operation;
+pub mod request;
 
 #[rustfmt::skip]
 #[allow(
@@ -36,3 +37,4 @@ pub use generated::*;
 pub use hooks::{Hooks, RequestHooks};
 pub use num::{Count, DecimalError, Dollars};
 pub use operation::{Operation, Placement};
+pub use request::Request;

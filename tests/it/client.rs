@@ -7,7 +7,9 @@ use kalshi_client::generated::{
     ClientExchangeExt, ClientMarketExt, ClientOrdersExt, ClientPortfolioExt, types,
 };
 use kalshi_client::rate_limit::{Bucket, BucketSpec};
-use kalshi_client::{Client, Credentials, Error, RateLimits, RetryPolicy, RsaBackend};
+use kalshi_client::{
+    Client, Credentials, Error, Execute, Paginate, RateLimits, RetryPolicy, RsaBackend,
+};
 use kalshi_tests::keys::TestKey;
 use kalshi_tests::recorder::{Recorded, Recorder, Reply};
 
@@ -259,8 +261,11 @@ mod errors {
     async fn error_for(reply: Reply) -> Error {
         let server = Recorder::start(reply).await;
         let client = client_for(&server, Some(TestKey::ed25519()));
+        // Through `Execute`, the way typed methods send.
         client
-            .send_with(Some(RetryPolicy::none()), client.raw().get_balance().send())
+            .raw()
+            .get_balance()
+            .execute_with(RetryPolicy::none())
             .await
             .unwrap_err()
     }
@@ -690,14 +695,11 @@ mod pagination {
         let server = order_pages(4, false).await;
         let client = client_for(&server, Some(TestKey::ed25519()));
         let orders: Vec<types::Order> = client
-            .stream(
-                client
-                    .raw()
-                    .get_orders()
-                    .status("resting")
-                    .ticker("KXTEST-1"),
-                None,
-            )
+            .raw()
+            .get_orders()
+            .status("resting")
+            .ticker("KXTEST-1")
+            .stream(None)
             .try_collect()
             .await
             .expect("all pages");
@@ -728,7 +730,9 @@ mod pagination {
         let server = order_pages(10, false).await;
         let client = client_for(&server, Some(TestKey::ed25519()));
         let orders: Vec<types::Order> = client
-            .stream(client.raw().get_orders(), Some(2))
+            .raw()
+            .get_orders()
+            .stream(Some(2))
             .try_collect()
             .await
             .unwrap();
@@ -740,10 +744,8 @@ mod pagination {
     async fn a_repeated_cursor_ends_the_stream_with_an_error() {
         let server = order_pages(2, true).await;
         let client = client_for(&server, Some(TestKey::ed25519()));
-        let result: Result<Vec<types::Order>, Error> = client
-            .stream(client.raw().get_orders(), None)
-            .try_collect()
-            .await;
+        let result: Result<Vec<types::Order>, Error> =
+            client.raw().get_orders().stream(None).try_collect().await;
         let error = result.unwrap_err();
         assert!(
             matches!(
@@ -762,14 +764,11 @@ mod pagination {
     async fn one_page_has_items_and_the_next_cursor() {
         let server = order_pages(3, false).await;
         let client = client_for(&server, Some(TestKey::ed25519()));
-        let page = client
-            .page(client.raw().get_orders().limit(3))
-            .await
-            .unwrap();
+        let page = client.raw().get_orders().limit(3).page().await.unwrap();
         assert_eq!((page.items.len(), page.cursor.as_deref()), (3, Some("p1")));
         let market_page = Recorder::start(Reply::json(r#"{"markets":[],"cursor":""}"#)).await;
         let public = client_for(&market_page, None);
-        let empty = public.page(public.raw().get_markets()).await.unwrap();
+        let empty = public.raw().get_markets().page().await.unwrap();
         assert_eq!((empty.items.len(), empty.cursor), (0, None));
     }
 

@@ -287,3 +287,110 @@ fn open_enum_impls(ident: &Ident, values: &[(Ident, String)]) -> TokenStream {
         }
     }
 }
+
+/// Implements `crate::request::Request` for every operation builder.
+///
+/// progenitor gives each builder an inherent `send()` but no trait, so code
+/// cannot be generic over "any operation" (to add typed errors, retries per
+/// call, or pagination). The impl names the builder's success and error body
+/// types and its operation name, read off the generated `send()` itself.
+/// Returns how many builders got one.
+pub fn request_impls(file: &mut syn::File) -> Result<usize, String> {
+    let builder = file
+        .items
+        .iter_mut()
+        .find_map(|item| match item {
+            Item::Mod(m) if m.ident == "builder" => m.content.as_mut().map(|(_, items)| items),
+            _ => None,
+        })
+        .ok_or("progenitor output has no `builder` module")?;
+    let mut impls = Vec::new();
+    for item in builder.iter() {
+        let Item::Impl(imp) = item else { continue };
+        if imp.trait_.is_some() {
+            continue;
+        }
+        if let Some(send) = imp.items.iter().find_map(|i| match i {
+            syn::ImplItem::Fn(f) if f.sig.ident == "send" => Some(f),
+            _ => None,
+        }) {
+            impls.push(request_impl(&imp.self_ty, send)?);
+        }
+    }
+    let count = impls.len();
+    builder.extend(impls);
+    Ok(count)
+}
+
+fn request_impl(self_ty: &syn::Type, send: &syn::ImplItemFn) -> Result<Item, String> {
+    let name = quote!(#self_ty).to_string();
+    let (response, error) = send_types(&send.sig.output)
+        .ok_or_else(|| format!("{name}::send has an unexpected return type"))?;
+    let operation =
+        operation_id(&send.block).ok_or_else(|| format!("{name}::send names no operation_id"))?;
+    syn::parse2(quote! {
+        impl<'a> crate::request::Request for #self_ty {
+            type Response = #response;
+            type ErrorBody = #error;
+            const OPERATION: &'static str = #operation;
+            fn send_request(
+                self,
+            ) -> impl ::std::future::Future<Output = Result<ResponseValue<#response>, Error<#error>>> + Send {
+                self.send()
+            }
+        }
+    })
+    .map_err(|e| format!("Request impl for {name} does not parse: {e}"))
+}
+
+/// `Result<ResponseValue<T>, Error<E>>` -> `(T, E)`.
+fn send_types(output: &syn::ReturnType) -> Option<(syn::Type, syn::Type)> {
+    let syn::ReturnType::Type(_, ty) = output else {
+        return None;
+    };
+    let [ok, err] = generic_args(ty, "Result")?.try_into().ok()?;
+    let [response] = generic_args(&ok, "ResponseValue")?.try_into().ok()?;
+    let [error] = generic_args(&err, "Error")?.try_into().ok()?;
+    Some((response, error))
+}
+
+fn generic_args(ty: &syn::Type, outer: &str) -> Option<Vec<syn::Type>> {
+    let syn::Type::Path(path) = ty else {
+        return None;
+    };
+    let last = path.path.segments.last()?;
+    if last.ident != outer {
+        return None;
+    }
+    let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
+    Some(
+        args.args
+            .iter()
+            .filter_map(|a| match a {
+                syn::GenericArgument::Type(t) => Some(t.clone()),
+                _ => None,
+            })
+            .collect(),
+    )
+}
+
+/// The string in `OperationInfo { operation_id: "..." }` inside `send`.
+fn operation_id(block: &syn::Block) -> Option<LitStr> {
+    struct Find(Option<LitStr>);
+    impl syn::visit::Visit<'_> for Find {
+        fn visit_field_value(&mut self, field: &syn::FieldValue) {
+            if let (syn::Member::Named(name), Expr::Lit(lit)) = (&field.member, &field.expr)
+                && name == "operation_id"
+                && let syn::Lit::Str(text) = &lit.lit
+            {
+                self.0 = Some(text.clone());
+            }
+            syn::visit::visit_field_value(self, field);
+        }
+    }
+    let mut find = Find(None);
+    syn::visit::Visit::visit_block(&mut find, block);
+    find.0
+}

@@ -124,6 +124,13 @@ pub fn generate(spec_text: &str, progenitor_version: &str) -> Result<String, Str
             rows.len()
         ));
     }
+    let requests = postprocess::request_impls(&mut file)?;
+    if requests != rows.len() {
+        return Err(format!(
+            "made {requests} Request impls for {} operations: progenitor's builder output changed shape",
+            rows.len()
+        ));
+    }
     let opened = postprocess::open_enums(&mut file)?;
     if opened == 0 {
         return Err("no string enum was opened: progenitor's enum output changed shape".to_owned());

@@ -1,0 +1,26 @@
+//! One trait over every generated operation builder.
+//!
+//! progenitor gives each builder an inherent `send()`; the generator also
+//! implements [`Request`] for each (xtask `postprocess::request_impls`), so
+//! code can be generic over "any operation": `kalshi-client` adds typed
+//! errors and per-call retry policies to all of them at once, and pages
+//! through every cursor-paginated list with one implementation.
+
+use std::future::Future;
+
+use progenitor_client::{Error, ResponseValue};
+
+/// A ready-to-send generated operation.
+pub trait Request: Send + Sized {
+    /// The success body.
+    type Response: Send;
+    /// The documented error body (`()` when the spec documents none).
+    type ErrorBody: Send;
+    /// progenitor's method name, as in [`crate::OPERATIONS`].
+    const OPERATION: &'static str;
+
+    /// Sends the request: the builder's own `send()`.
+    fn send_request(
+        self,
+    ) -> impl Future<Output = Result<ResponseValue<Self::Response>, Error<Self::ErrorBody>>> + Send;
+}
