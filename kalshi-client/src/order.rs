@@ -1,0 +1,800 @@
+//! Order requests that cannot be built wrong.
+//!
+//! A [`Price`] is strictly between 0 and 1 with at most 4 decimal places; a
+//! [`Quantity`] is positive with at most 2; a [`Subaccount`] is 0–63; routing
+//! by ticker ([`ExchangeRoute::ByTicker`]) carries the ticker it needs;
+//! [`Decrease`] is either "by" or "to", never both or neither. Each check
+//! happens when the value is made, so a request that reaches the wire has
+//! already passed them, and the error says which value was wrong.
+//!
+//! Kalshi's V2 orders use one book, the YES book: a bid buys YES, an ask
+//! sells YES. Buying NO at `p` is an ask at `1 - p`; selling NO at `p` is a
+//! bid at `1 - p`. [`NewOrder::buy_no`] and [`NewOrder::sell_no`] do that
+//! mapping exactly, in decimal.
+
+use std::fmt;
+use std::str::FromStr;
+
+use kalshi_gen::types;
+use kalshi_gen::{Count, Dollars};
+use rust_decimal::Decimal;
+
+use crate::Error;
+use crate::client::MAX_SUBACCOUNT;
+
+/// A limit price in dollars: strictly between 0 and 1, at most 4 decimal places.
+///
+/// ```
+/// use kalshi_client::order::Price;
+/// let price: Price = "0.56".parse()?;
+/// assert_eq!(price.complement().to_string(), "0.4400");
+/// assert!("1.00".parse::<Price>().is_err());
+/// assert!("0.12345".parse::<Price>().is_err());
+/// # Ok::<(), kalshi_client::Error>(())
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Price(Decimal);
+
+impl Price {
+    /// Checks `value`: `0 < value < 1`, at most 4 decimal places.
+    pub fn new(value: Decimal) -> Result<Self, Error> {
+        if value <= Decimal::ZERO || value >= Decimal::ONE {
+            return Err(Error::invalid(format!(
+                "price {value} is outside (0, 1): Kalshi prices are dollars per contract, e.g. 0.56"
+            )));
+        }
+        if value.normalize().scale() > 4 {
+            return Err(Error::invalid(format!(
+                "price {value} has more than 4 decimal places"
+            )));
+        }
+        Ok(Self(value))
+    }
+
+    /// The price of the other side: `1 - self`, exactly.
+    pub fn complement(self) -> Self {
+        Self(Decimal::ONE - self.0)
+    }
+
+    /// The price as a decimal.
+    pub fn value(self) -> Decimal {
+        self.0
+    }
+
+    fn dollars(self) -> Dollars {
+        // In range by construction: (0, 1) with at most 4 places.
+        Dollars::new(self.0.normalize()).unwrap_or_default()
+    }
+}
+
+impl FromStr for Price {
+    type Err = Error;
+
+    fn from_str(text: &str) -> Result<Self, Error> {
+        let dollars: Dollars = text
+            .parse()
+            .map_err(|e| Error::invalid(format!("price: {e}")))?;
+        Self::new(dollars.value())
+    }
+}
+
+impl fmt::Display for Price {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.dollars(), f)
+    }
+}
+
+impl fmt::Debug for Price {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Price({self})")
+    }
+}
+
+/// A number of contracts: positive, at most 2 decimal places.
+///
+/// ```
+/// use kalshi_client::order::Quantity;
+/// assert_eq!(Quantity::contracts(10)?.to_string(), "10.00");
+/// assert!("0".parse::<Quantity>().is_err());
+/// assert!("1.005".parse::<Quantity>().is_err());
+/// # Ok::<(), kalshi_client::Error>(())
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Quantity(Decimal);
+
+impl Quantity {
+    /// Checks `value`: positive, at most 2 decimal places.
+    pub fn new(value: Decimal) -> Result<Self, Error> {
+        if value <= Decimal::ZERO {
+            return Err(Error::invalid(format!("count {value} must be positive")));
+        }
+        if value.normalize().scale() > 2 {
+            return Err(Error::invalid(format!(
+                "count {value} has more than 2 decimal places (the smallest fraction is 0.01)"
+            )));
+        }
+        Count::new(value)
+            .map(|_| Self(value))
+            .map_err(|e| Error::invalid(format!("count: {e}")))
+    }
+
+    /// A whole number of contracts.
+    pub fn contracts(count: u32) -> Result<Self, Error> {
+        Self::new(Decimal::from(count))
+    }
+
+    /// The count as a decimal.
+    pub fn value(self) -> Decimal {
+        self.0
+    }
+
+    fn count(self) -> Count {
+        Count::new(self.0.normalize()).unwrap_or_default()
+    }
+}
+
+impl FromStr for Quantity {
+    type Err = Error;
+
+    fn from_str(text: &str) -> Result<Self, Error> {
+        let count: Count = text
+            .parse()
+            .map_err(|e| Error::invalid(format!("count: {e}")))?;
+        Self::new(count.value())
+    }
+}
+
+impl fmt::Display for Quantity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.count(), f)
+    }
+}
+
+impl fmt::Debug for Quantity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Quantity({self})")
+    }
+}
+
+/// A subaccount: 0 is the primary account, 1–63 are subaccounts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Subaccount(u8);
+
+impl Subaccount {
+    /// The primary account.
+    pub const PRIMARY: Self = Self(0);
+
+    /// Checks `number` is 0–63.
+    pub fn new(number: u32) -> Result<Self, Error> {
+        u8::try_from(number)
+            .ok()
+            .filter(|n| u32::from(*n) <= MAX_SUBACCOUNT)
+            .map(Self)
+            .ok_or_else(|| {
+                Error::invalid(format!(
+                    "subaccount {number} is out of range (0 is the primary account, 1–{MAX_SUBACCOUNT} subaccounts)"
+                ))
+            })
+    }
+
+    /// The number.
+    pub fn number(self) -> u32 {
+        u32::from(self.0)
+    }
+}
+
+/// Which exchange shard handles an order.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ExchangeRoute {
+    /// A specific shard (the exchange uses 0 when none is given).
+    Index(u32),
+    /// `exchange_index = -1`: Kalshi routes by market ticker, which this
+    /// variant therefore carries.
+    ByTicker(String),
+}
+
+impl ExchangeRoute {
+    fn index(&self) -> types::ExchangeIndex {
+        match self {
+            Self::Index(index) => types::ExchangeIndex(i64::from(*index)),
+            Self::ByTicker(_) => types::ExchangeIndex(-1),
+        }
+    }
+
+    fn ticker(&self) -> Option<&str> {
+        match self {
+            Self::Index(_) => None,
+            Self::ByTicker(ticker) => Some(ticker),
+        }
+    }
+}
+
+/// The side of the YES book.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Side {
+    /// Buy YES.
+    Bid,
+    /// Sell YES.
+    Ask,
+}
+
+impl From<Side> for types::BookSide {
+    fn from(side: Side) -> Self {
+        match side {
+            Side::Bid => Self::Bid,
+            Side::Ask => Self::Ask,
+        }
+    }
+}
+
+/// How long an order may rest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum TimeInForce {
+    /// Rest until canceled or filled (Kalshi's default).
+    #[default]
+    GoodTillCanceled,
+    /// Fill what crosses now, cancel the rest.
+    ImmediateOrCancel,
+    /// Fill completely now or not at all.
+    FillOrKill,
+}
+
+impl From<TimeInForce> for types::CreateOrderV2RequestTimeInForce {
+    fn from(tif: TimeInForce) -> Self {
+        match tif {
+            TimeInForce::GoodTillCanceled => Self::GoodTillCanceled,
+            TimeInForce::ImmediateOrCancel => Self::ImmediateOrCancel,
+            TimeInForce::FillOrKill => Self::FillOrKill,
+        }
+    }
+}
+
+/// What happens when an order would trade with your own resting order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum SelfTradePrevention {
+    /// Cancel the incoming (taker) order.
+    #[default]
+    TakerAtCross,
+    /// Cancel the resting (maker) order and keep matching.
+    Maker,
+}
+
+impl From<SelfTradePrevention> for types::SelfTradePreventionType {
+    fn from(stp: SelfTradePrevention) -> Self {
+        match stp {
+            SelfTradePrevention::TakerAtCross => Self::TakerAtCross,
+            SelfTradePrevention::Maker => Self::Maker,
+        }
+    }
+}
+
+/// A new order on the YES book.
+///
+/// Each order gets its idempotency key (`client_order_id`, a UUID v4) when it
+/// is made, unless one is given: retries of the same order send the same key,
+/// and a new order is a new value.
+///
+/// ```
+/// use kalshi_client::order::{NewOrder, Price, Quantity, TimeInForce};
+/// // Buy 10 NO at 0.44: an ask on the YES book at 0.56.
+/// let order = NewOrder::buy_no("KXBTC-26DEC31-T100000", Quantity::contracts(10)?, "0.44".parse()?)
+///     .time_in_force(TimeInForce::ImmediateOrCancel);
+/// assert_eq!(order.price().to_string(), "0.5600");
+/// # Ok::<(), kalshi_client::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[must_use]
+pub struct NewOrder {
+    ticker: String,
+    side: Side,
+    count: Quantity,
+    price: Price,
+    client_order_id: String,
+    time_in_force: TimeInForce,
+    self_trade_prevention: SelfTradePrevention,
+    post_only: Option<bool>,
+    reduce_only: Option<bool>,
+    cancel_order_on_pause: Option<bool>,
+    expiration_time: Option<i64>,
+    order_group_id: Option<String>,
+    subaccount: Option<Subaccount>,
+    exchange: Option<u32>,
+    route_by_ticker: bool,
+}
+
+impl NewOrder {
+    /// An order on the YES book at `price`.
+    pub fn new(ticker: impl Into<String>, side: Side, count: Quantity, price: Price) -> Self {
+        Self {
+            ticker: ticker.into(),
+            side,
+            count,
+            price,
+            client_order_id: uuid::Uuid::new_v4().to_string(),
+            time_in_force: TimeInForce::default(),
+            self_trade_prevention: SelfTradePrevention::default(),
+            post_only: None,
+            reduce_only: None,
+            cancel_order_on_pause: None,
+            expiration_time: None,
+            order_group_id: None,
+            subaccount: None,
+            exchange: None,
+            route_by_ticker: false,
+        }
+    }
+
+    /// Buy YES at `price`: a bid.
+    pub fn buy_yes(ticker: impl Into<String>, count: Quantity, price: Price) -> Self {
+        Self::new(ticker, Side::Bid, count, price)
+    }
+
+    /// Sell YES at `price`: an ask.
+    pub fn sell_yes(ticker: impl Into<String>, count: Quantity, price: Price) -> Self {
+        Self::new(ticker, Side::Ask, count, price)
+    }
+
+    /// Buy NO at `no_price`: an ask on the YES book at `1 - no_price`.
+    pub fn buy_no(ticker: impl Into<String>, count: Quantity, no_price: Price) -> Self {
+        Self::new(ticker, Side::Ask, count, no_price.complement())
+    }
+
+    /// Sell NO at `no_price`: a bid on the YES book at `1 - no_price`.
+    pub fn sell_no(ticker: impl Into<String>, count: Quantity, no_price: Price) -> Self {
+        Self::new(ticker, Side::Bid, count, no_price.complement())
+    }
+
+    /// Use this idempotency key instead of a fresh UUID (e.g. one your
+    /// system stored before sending).
+    pub fn client_order_id(mut self, id: impl Into<String>) -> Self {
+        self.client_order_id = id.into();
+        self
+    }
+
+    /// Time in force (default good-till-canceled).
+    pub fn time_in_force(mut self, tif: TimeInForce) -> Self {
+        self.time_in_force = tif;
+        self
+    }
+
+    /// Self-trade prevention (default: cancel the taker).
+    pub fn self_trade_prevention(mut self, stp: SelfTradePrevention) -> Self {
+        self.self_trade_prevention = stp;
+        self
+    }
+
+    /// Reject the order instead of letting it take liquidity.
+    pub fn post_only(mut self) -> Self {
+        self.post_only = Some(true);
+        self
+    }
+
+    /// Only reduce an existing position.
+    pub fn reduce_only(mut self) -> Self {
+        self.reduce_only = Some(true);
+        self
+    }
+
+    /// Cancel the order if trading pauses.
+    pub fn cancel_on_pause(mut self) -> Self {
+        self.cancel_order_on_pause = Some(true);
+        self
+    }
+
+    /// Expire at this Unix time (seconds).
+    pub fn expires_at(mut self, unix_seconds: i64) -> Self {
+        self.expiration_time = Some(unix_seconds);
+        self
+    }
+
+    /// Place the order in an order group.
+    pub fn order_group(mut self, id: impl Into<String>) -> Self {
+        self.order_group_id = Some(id.into());
+        self
+    }
+
+    /// Trade for this subaccount (default: the client's default subaccount, else none sent).
+    pub fn subaccount(mut self, subaccount: Subaccount) -> Self {
+        self.subaccount = Some(subaccount);
+        self
+    }
+
+    /// Send to this exchange shard.
+    pub fn exchange_index(mut self, index: u32) -> Self {
+        self.exchange = Some(index);
+        self.route_by_ticker = false;
+        self
+    }
+
+    /// Let Kalshi route by the order's ticker (`exchange_index = -1`).
+    pub fn route_by_ticker(mut self) -> Self {
+        self.route_by_ticker = true;
+        self.exchange = None;
+        self
+    }
+
+    /// The market ticker.
+    pub fn ticker(&self) -> &str {
+        &self.ticker
+    }
+
+    /// The YES-book side.
+    pub fn side(&self) -> Side {
+        self.side
+    }
+
+    /// The YES-book price.
+    pub fn price(&self) -> Price {
+        self.price
+    }
+
+    /// The count.
+    pub fn count(&self) -> Quantity {
+        self.count
+    }
+
+    /// The idempotency key sent with the order.
+    pub fn id(&self) -> &str {
+        &self.client_order_id
+    }
+
+    /// The request body, with the client's default subaccount where the
+    /// order names none.
+    pub(crate) fn to_request(
+        &self,
+        default_subaccount: Option<u32>,
+    ) -> types::CreateOrderV2Request {
+        let exchange = match (self.route_by_ticker, self.exchange) {
+            (true, _) => Some(types::ExchangeIndex(-1)),
+            (false, Some(index)) => Some(types::ExchangeIndex(i64::from(index))),
+            (false, None) => None,
+        };
+        types::CreateOrderV2Request {
+            ticker: self.ticker.clone(),
+            side: self.side.into(),
+            count: self.count.count(),
+            price: self.price.dollars(),
+            client_order_id: Some(self.client_order_id.clone()),
+            time_in_force: self.time_in_force.into(),
+            self_trade_prevention_type: self.self_trade_prevention.into(),
+            post_only: self.post_only,
+            reduce_only: self.reduce_only,
+            cancel_order_on_pause: self.cancel_order_on_pause,
+            expiration_time: self.expiration_time,
+            order_group_id: self.order_group_id.clone(),
+            subaccount: subaccount_number(self.subaccount, default_subaccount),
+            exchange_index: exchange,
+        }
+    }
+}
+
+/// The subaccount to send: the caller's, else the client default, else none.
+fn subaccount_number(chosen: Option<Subaccount>, default: Option<u32>) -> Option<u64> {
+    chosen.map(Subaccount::number).or(default).map(u64::from)
+}
+
+/// Which order to cancel, and where it lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+pub struct CancelOrder {
+    order_id: String,
+    subaccount: Option<Subaccount>,
+    route: Option<ExchangeRoute>,
+}
+
+impl CancelOrder {
+    /// Cancel `order_id`.
+    pub fn new(order_id: impl Into<String>) -> Self {
+        Self {
+            order_id: order_id.into(),
+            subaccount: None,
+            route: None,
+        }
+    }
+
+    /// The order's subaccount.
+    pub fn subaccount(mut self, subaccount: Subaccount) -> Self {
+        self.subaccount = Some(subaccount);
+        self
+    }
+
+    /// The order's exchange shard, or routing by its market ticker.
+    pub fn route(mut self, route: ExchangeRoute) -> Self {
+        self.route = Some(route);
+        self
+    }
+
+    /// The order id.
+    pub fn order_id(&self) -> &str {
+        &self.order_id
+    }
+
+    pub(crate) fn parts(&self, default_subaccount: Option<u32>) -> CancelParts<'_> {
+        CancelParts {
+            order_id: &self.order_id,
+            subaccount: subaccount_number(self.subaccount, default_subaccount),
+            exchange_index: self.route.as_ref().map(ExchangeRoute::index),
+            market_ticker: self.route.as_ref().and_then(ExchangeRoute::ticker),
+        }
+    }
+}
+
+impl From<&str> for CancelOrder {
+    fn from(order_id: &str) -> Self {
+        Self::new(order_id)
+    }
+}
+
+impl From<String> for CancelOrder {
+    fn from(order_id: String) -> Self {
+        Self::new(order_id)
+    }
+}
+
+/// A cancel's routing values, ready for query or body.
+pub(crate) struct CancelParts<'a> {
+    pub order_id: &'a str,
+    pub subaccount: Option<u64>,
+    pub exchange_index: Option<types::ExchangeIndex>,
+    pub market_ticker: Option<&'a str>,
+}
+
+impl CancelParts<'_> {
+    pub(crate) fn batch_item(&self) -> types::BatchCancelOrdersV2RequestOrdersItem {
+        types::BatchCancelOrdersV2RequestOrdersItem {
+            order_id: self.order_id.to_owned(),
+            subaccount: self.subaccount,
+            exchange_index: self.exchange_index.clone(),
+            market_ticker: self.market_ticker.map(str::to_owned),
+        }
+    }
+}
+
+/// A change to a resting order. `count` is the new total, including what
+/// has already filled (Kalshi's amend semantics).
+#[derive(Debug, Clone, PartialEq)]
+#[must_use]
+pub struct Amendment {
+    ticker: String,
+    side: Side,
+    price: Price,
+    count: Quantity,
+    updated_client_order_id: Option<String>,
+    expiration_time: Option<i64>,
+    subaccount: Option<Subaccount>,
+    exchange: Option<ExchangeRoute>,
+}
+
+impl Amendment {
+    /// Sets the order to `price` and a total of `count` contracts.
+    pub fn new(ticker: impl Into<String>, side: Side, price: Price, count: Quantity) -> Self {
+        Self {
+            ticker: ticker.into(),
+            side,
+            price,
+            count,
+            updated_client_order_id: None,
+            expiration_time: None,
+            subaccount: None,
+            exchange: None,
+        }
+    }
+
+    /// Give the amended order a new idempotency key.
+    pub fn new_client_order_id(mut self, id: impl Into<String>) -> Self {
+        self.updated_client_order_id = Some(id.into());
+        self
+    }
+
+    /// Change the expiration (Unix seconds).
+    pub fn expires_at(mut self, unix_seconds: i64) -> Self {
+        self.expiration_time = Some(unix_seconds);
+        self
+    }
+
+    /// The order's subaccount (sent in the query).
+    pub fn subaccount(mut self, subaccount: Subaccount) -> Self {
+        self.subaccount = Some(subaccount);
+        self
+    }
+
+    /// The order's exchange shard, or routing by ticker (sent in the body).
+    pub fn route(mut self, route: ExchangeRoute) -> Self {
+        self.exchange = Some(route);
+        self
+    }
+
+    pub(crate) fn subaccount_number(&self, default: Option<u32>) -> Option<u64> {
+        subaccount_number(self.subaccount, default)
+    }
+
+    pub(crate) fn to_request(&self) -> types::AmendOrderV2Request {
+        types::AmendOrderV2Request {
+            ticker: self.ticker.clone(),
+            side: self.side.into(),
+            price: self.price.dollars(),
+            count: self.count.count(),
+            client_order_id: None,
+            updated_client_order_id: self.updated_client_order_id.clone(),
+            expiration_time: self.expiration_time,
+            exchange_index: self.exchange.as_ref().map(ExchangeRoute::index),
+        }
+    }
+}
+
+/// How much to take off a resting order: exactly one of "by" or "to".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decrease {
+    /// Reduce the remaining count by this many contracts.
+    By(Quantity),
+    /// Reduce the remaining count to this many contracts.
+    To(Quantity),
+}
+
+/// A decrease of a resting order and where the order lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+pub struct DecreaseOrder {
+    decrease: Decrease,
+    subaccount: Option<Subaccount>,
+    route: Option<ExchangeRoute>,
+}
+
+impl DecreaseOrder {
+    /// Decrease as `decrease` says.
+    pub fn new(decrease: Decrease) -> Self {
+        Self {
+            decrease,
+            subaccount: None,
+            route: None,
+        }
+    }
+
+    /// The order's subaccount (sent in the query).
+    pub fn subaccount(mut self, subaccount: Subaccount) -> Self {
+        self.subaccount = Some(subaccount);
+        self
+    }
+
+    /// The order's exchange shard, or routing by market ticker (sent in the body).
+    pub fn route(mut self, route: ExchangeRoute) -> Self {
+        self.route = Some(route);
+        self
+    }
+
+    pub(crate) fn subaccount_number(&self, default: Option<u32>) -> Option<u64> {
+        subaccount_number(self.subaccount, default)
+    }
+
+    pub(crate) fn to_request(&self) -> types::DecreaseOrderV2Request {
+        let (reduce_by, reduce_to) = match self.decrease {
+            Decrease::By(count) => (Some(count.count()), None),
+            Decrease::To(count) => (None, Some(count.count())),
+        };
+        types::DecreaseOrderV2Request {
+            reduce_by,
+            reduce_to,
+            exchange_index: self.route.as_ref().map(ExchangeRoute::index),
+            market_ticker: self
+                .route
+                .as_ref()
+                .and_then(ExchangeRoute::ticker)
+                .map(str::to_owned),
+        }
+    }
+}
+
+impl From<Decrease> for DecreaseOrder {
+    fn from(decrease: Decrease) -> Self {
+        Self::new(decrease)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dec(text: &str) -> Decimal {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn prices_are_strictly_between_zero_and_one_with_four_places() {
+        for ok in ["0.0001", "0.01", "0.5", "0.5600", "0.9999"] {
+            assert!(ok.parse::<Price>().is_ok(), "{ok}");
+        }
+        for bad in [
+            "0", "0.0000", "1", "1.0000", "-0.5", "1.5", "0.00001", "0.12345",
+        ] {
+            let error = bad.parse::<Price>().unwrap_err();
+            assert!(
+                matches!(error, Error::InvalidRequest { .. }),
+                "{bad}: {error:?}"
+            );
+        }
+        assert!(
+            Price::new(dec("0.56000")).is_ok(),
+            "trailing zeros are not precision"
+        );
+    }
+
+    #[test]
+    fn no_prices_map_exactly_to_the_yes_book() {
+        let count = Quantity::contracts(1).unwrap();
+        let buy_no = NewOrder::buy_no("T", count, "0.4401".parse().unwrap());
+        assert_eq!(
+            (buy_no.side(), buy_no.price().value()),
+            (Side::Ask, dec("0.5599"))
+        );
+        let sell_no = NewOrder::sell_no("T", count, "0.01".parse().unwrap());
+        assert_eq!(
+            (sell_no.side(), sell_no.price().value()),
+            (Side::Bid, dec("0.99"))
+        );
+        assert_eq!(sell_no.to_request(None).price.to_string(), "0.9900");
+    }
+
+    #[test]
+    fn counts_are_positive_with_two_places() {
+        assert_eq!("2.5".parse::<Quantity>().unwrap().to_string(), "2.50");
+        for bad in ["0", "-1", "0.001", "1e2", "ten"] {
+            assert!(bad.parse::<Quantity>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn subaccounts_are_0_to_63() {
+        assert_eq!(Subaccount::new(63).unwrap().number(), 63);
+        assert!(Subaccount::new(64).is_err());
+        assert_eq!(Subaccount::PRIMARY.number(), 0);
+    }
+
+    #[test]
+    fn each_order_gets_its_own_idempotency_key_once() {
+        let count = Quantity::contracts(1).unwrap();
+        let a = NewOrder::buy_yes("T", count, "0.5".parse().unwrap());
+        let b = NewOrder::buy_yes("T", count, "0.5".parse().unwrap());
+        assert_ne!(a.id(), b.id());
+        assert_eq!(uuid::Uuid::parse_str(a.id()).unwrap().get_version_num(), 4);
+        assert_eq!(
+            a.to_request(None).client_order_id,
+            a.to_request(None).client_order_id
+        );
+    }
+
+    #[test]
+    fn a_subaccount_nobody_chose_is_not_sent() {
+        let order = NewOrder::buy_yes("T", Quantity::contracts(1).unwrap(), "0.5".parse().unwrap());
+        assert_eq!(order.to_request(None).subaccount, None);
+        assert_eq!(order.to_request(Some(2)).subaccount, Some(2));
+        let chosen = order.subaccount(Subaccount::new(5).unwrap());
+        assert_eq!(chosen.to_request(Some(2)).subaccount, Some(5));
+        let json = serde_json::to_value(
+            NewOrder::buy_yes("T", Quantity::contracts(1).unwrap(), "0.5".parse().unwrap())
+                .to_request(None),
+        )
+        .unwrap();
+        assert!(json.get("subaccount").is_none(), "{json}");
+    }
+
+    #[test]
+    fn routing_by_ticker_carries_the_ticker() {
+        let cancel = CancelOrder::new("o").route(ExchangeRoute::ByTicker("KX-1".into()));
+        let parts = cancel.parts(None);
+        assert_eq!(
+            (parts.exchange_index.map(|i| i.0), parts.market_ticker),
+            (Some(-1), Some("KX-1"))
+        );
+        let decrease = DecreaseOrder::new(Decrease::By(Quantity::contracts(2).unwrap()))
+            .route(ExchangeRoute::ByTicker("KX-1".into()));
+        let body = decrease.to_request();
+        assert_eq!(
+            (body.exchange_index.map(|i| i.0), body.market_ticker.as_deref()),
+            (Some(-1), Some("KX-1"))
+        );
+        assert_eq!(
+            (body.reduce_by.map(|c| c.to_string()), body.reduce_to),
+            (Some("2.00".into()), None)
+        );
+    }
+}

@@ -1,0 +1,398 @@
+//! Orders: the V2 writes with their routing quirks, and the reads.
+//!
+//! Where `subaccount`, `exchange_index` and `market_ticker` go differs per
+//! endpoint (query for cancel; query `subaccount` with body `exchange_index`
+//! for amend and decrease; body for create and batches). Callers set them the
+//! same way everywhere ([`NewOrder::subaccount`], [`CancelOrder::route`], ...)
+//! and each method puts them where the spec says, through the generated
+//! builder for that endpoint. A subaccount nobody chose is never sent; the
+//! client's default subaccount applies where the call names none.
+
+use std::collections::HashMap;
+
+use futures_util::TryStreamExt;
+use kalshi_gen::ClientOrdersExt as _;
+use kalshi_gen::builder as ops;
+use kalshi_gen::types;
+use rust_decimal::Decimal;
+
+use crate::order::{CancelOrder, DecreaseOrder, NewOrder, Subaccount};
+use crate::pagination::Paginate;
+use crate::resources::Route;
+use crate::{Client, Error, Execute};
+
+/// Placing, changing, canceling and reading orders.
+///
+/// ```no_run
+/// # async fn demo(client: kalshi_client::Client) -> Result<(), kalshi_client::Error> {
+/// use kalshi_client::order::{Decrease, DecreaseOrder, NewOrder, Quantity};
+/// let order = NewOrder::buy_yes("KXBTC-26DEC31-T100000", Quantity::contracts(10)?, "0.56".parse()?);
+/// let placed = client.orders().create(&order).await?;
+/// client.orders().decrease(&placed.order_id, &DecreaseOrder::new(Decrease::By(Quantity::contracts(4)?))).await?;
+/// client.orders().cancel(placed.order_id.as_str()).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct Orders<'a> {
+    client: &'a Client,
+}
+
+/// What happened to one entry of a batch.
+pub type BatchOutcome<T> = Result<T, BatchError>;
+
+/// Why the exchange refused one entry of a batch (the batch itself succeeded).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BatchError {
+    /// Kalshi's error code.
+    pub code: Option<String>,
+    /// Kalshi's message.
+    pub message: Option<String>,
+    /// Additional details.
+    pub details: Option<String>,
+}
+
+impl From<types::ErrorResponse> for BatchError {
+    fn from(error: types::ErrorResponse) -> Self {
+        Self {
+            code: error.code,
+            message: error.message,
+            details: error.details,
+        }
+    }
+}
+
+impl std::fmt::Display for BatchError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let code = self.code.as_deref().unwrap_or("error");
+        write!(
+            f,
+            "{code}: {}",
+            self.message.as_deref().unwrap_or("no message")
+        )
+    }
+}
+
+impl std::error::Error for BatchError {}
+
+/// Which queue positions to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QueueScope {
+    /// Resting orders in these markets.
+    Markets(Vec<String>),
+    /// Resting orders in this event's markets.
+    Event(String),
+}
+
+const fn route<B: kalshi_gen::Request>(method: &'static str) -> Route {
+    Route {
+        group: "orders",
+        method,
+        operation: B::OPERATION,
+    }
+}
+
+impl<'a> Orders<'a> {
+    pub(crate) fn new(client: &'a Client) -> Self {
+        Self { client }
+    }
+
+    /// The methods of this group and the operations they reach.
+    pub const ROUTES: &'static [Route] = &[
+        route::<ops::CreateOrderV2<'static>>("create"),
+        route::<ops::BatchCreateOrdersV2<'static>>("batch_create"),
+        route::<ops::CancelOrderV2<'static>>("cancel"),
+        route::<ops::BatchCancelOrdersV2<'static>>("batch_cancel"),
+        route::<ops::CancelAllOrders<'static>>("cancel_all"),
+        route::<ops::AmendOrderV2<'static>>("amend"),
+        route::<ops::DecreaseOrderV2<'static>>("decrease"),
+        route::<ops::GetOrder<'static>>("get"),
+        route::<ops::GetOrders<'static>>("list"),
+        route::<ops::GetOrderQueuePositions<'static>>("queue_positions"),
+        route::<ops::GetOrderQueuePosition<'static>>("queue_position"),
+    ];
+
+    fn default_subaccount(&self) -> Option<u32> {
+        self.client.default_subaccount()
+    }
+
+    /// Places an order (`POST /portfolio/events/orders`). Never retried
+    /// except after a 429; on a timeout or 5xx see [`Orders::find_by_client_order_id`].
+    pub async fn create(&self, order: &NewOrder) -> Result<types::CreateOrderV2Response, Error> {
+        let body = order.to_request(self.default_subaccount());
+        self.client
+            .raw()
+            .create_order_v2()
+            .body(body)
+            .execute()
+            .await
+    }
+
+    /// Places several orders in one request
+    /// (`POST /portfolio/events/orders/batched`). The result has one entry
+    /// per order, in the order given, each placed or refused on its own.
+    pub async fn batch_create(
+        &self,
+        orders: &[NewOrder],
+    ) -> Result<Vec<BatchOutcome<types::BatchCreateOrdersV2ResponseOrdersItem>>, Error> {
+        let body = types::BatchCreateOrdersV2Request {
+            orders: orders
+                .iter()
+                .map(|o| o.to_request(self.default_subaccount()))
+                .collect(),
+        };
+        let response = self
+            .client
+            .raw()
+            .batch_create_orders_v2()
+            .body(body)
+            .execute()
+            .await?;
+        let keys: Vec<&str> = orders.iter().map(NewOrder::id).collect();
+        let entries = in_request_order(
+            &keys,
+            response.orders,
+            |e| e.client_order_id.clone(),
+            "batch_create_orders_v2",
+        )?;
+        Ok(entries
+            .into_iter()
+            .map(|mut entry| match entry.error.take() {
+                Some(error) => Err(error.into()),
+                None => Ok(entry),
+            })
+            .collect())
+    }
+
+    /// Cancels an order (`DELETE /portfolio/events/orders/{order_id}`);
+    /// subaccount and routing go in the query. An order that is already
+    /// canceled, filled or unknown is [`Error::NotFound`]; a 204 without the
+    /// promised body is [`Error::ProtocolViolation`].
+    pub async fn cancel(
+        &self,
+        order: impl Into<CancelOrder>,
+    ) -> Result<types::CancelOrderV2Response, Error> {
+        let order = order.into();
+        let parts = order.parts(self.default_subaccount());
+        let mut request = self.client.raw().cancel_order_v2().order_id(parts.order_id);
+        if let Some(subaccount) = parts.subaccount {
+            request = request.subaccount(subaccount_query(subaccount));
+        }
+        if let Some(index) = parts.exchange_index {
+            request = request.exchange_index(index);
+        }
+        if let Some(ticker) = parts.market_ticker {
+            request = request.market_ticker(ticker);
+        }
+        request.execute().await
+    }
+
+    /// Cancels several orders in one request
+    /// (`DELETE /portfolio/events/orders/batched`), each with its own
+    /// subaccount and routing in the body. One entry per order, in the order given.
+    pub async fn batch_cancel(
+        &self,
+        orders: &[CancelOrder],
+    ) -> Result<Vec<BatchOutcome<types::BatchCancelOrdersV2ResponseOrdersItem>>, Error> {
+        let default = self.default_subaccount();
+        let body = types::BatchCancelOrdersV2Request {
+            orders: orders
+                .iter()
+                .map(|o| o.parts(default).batch_item())
+                .collect(),
+        };
+        let response = self
+            .client
+            .raw()
+            .batch_cancel_orders_v2()
+            .body(body)
+            .execute()
+            .await?;
+        let keys: Vec<&str> = orders.iter().map(CancelOrder::order_id).collect();
+        let entries = in_request_order(
+            &keys,
+            response.orders,
+            |e| Some(e.order_id.clone()),
+            "batch_cancel_orders_v2",
+        )?;
+        Ok(entries
+            .into_iter()
+            .map(|mut entry| match entry.error.take() {
+                Some(error) => Err(error.into()),
+                None => Ok(entry),
+            })
+            .collect())
+    }
+
+    /// Cancels every resting order (`DELETE /portfolio/events/orders`), of
+    /// one subaccount when given (else of the client's default subaccount,
+    /// else of all).
+    pub async fn cancel_all(&self, subaccount: Option<Subaccount>) -> Result<(), Error> {
+        let mut request = self.client.raw().cancel_all_orders();
+        if let Some(number) = subaccount
+            .map(Subaccount::number)
+            .or(self.default_subaccount())
+        {
+            request = request.subaccount(subaccount_query(u64::from(number)));
+        }
+        request.execute().await
+    }
+
+    /// Changes price and/or size (`POST /portfolio/events/orders/{order_id}/amend`);
+    /// subaccount in the query, routing in the body. The count is the new
+    /// total including fills; queue position is kept only when size decreases.
+    pub async fn amend(
+        &self,
+        order_id: &str,
+        amendment: &crate::order::Amendment,
+    ) -> Result<types::AmendOrderV2Response, Error> {
+        let mut request = self.client.raw().amend_order_v2().order_id(order_id);
+        if let Some(subaccount) = amendment.subaccount_number(self.default_subaccount()) {
+            request = request.subaccount(subaccount_query(subaccount));
+        }
+        request.body(amendment.to_request()).execute().await
+    }
+
+    /// Reduces a resting order by or to a count
+    /// (`POST /portfolio/events/orders/{order_id}/decrease`); subaccount in
+    /// the query, routing (and its market ticker) in the body.
+    pub async fn decrease(
+        &self,
+        order_id: &str,
+        decrease: &DecreaseOrder,
+    ) -> Result<types::DecreaseOrderV2Response, Error> {
+        let mut request = self.client.raw().decrease_order_v2().order_id(order_id);
+        if let Some(subaccount) = decrease.subaccount_number(self.default_subaccount()) {
+            request = request.subaccount(subaccount_query(subaccount));
+        }
+        request.body(decrease.to_request()).execute().await
+    }
+
+    /// One order (`GET /portfolio/orders/{order_id}`).
+    pub async fn get(&self, order_id: &str) -> Result<types::Order, Error> {
+        let response = self
+            .client
+            .raw()
+            .get_order()
+            .order_id(order_id)
+            .execute()
+            .await?;
+        Ok(response.order)
+    }
+
+    /// Your orders (`GET /portfolio/orders`): set filters on the builder,
+    /// then `.page()` for one page or `.stream(None)` for all of them.
+    pub fn list(&self) -> ops::GetOrders<'a> {
+        let request = self.client.raw().get_orders();
+        match self.default_subaccount() {
+            Some(subaccount) => request.subaccount(i64::from(subaccount)),
+            None => request,
+        }
+    }
+
+    /// Every resting order, across all pages.
+    pub async fn resting(&self) -> Result<Vec<types::Order>, Error> {
+        self.list()
+            .status("resting")
+            .limit(1000)
+            .stream(None)
+            .try_collect()
+            .await
+    }
+
+    /// Queue positions of your resting orders
+    /// (`GET /portfolio/orders/queue_positions`).
+    pub async fn queue_positions(
+        &self,
+        scope: QueueScope,
+    ) -> Result<Vec<types::OrderQueuePosition>, Error> {
+        let mut request = self.client.raw().get_order_queue_positions();
+        request = match scope {
+            QueueScope::Markets(tickers) => request.market_tickers(tickers.join(",")),
+            QueueScope::Event(ticker) => request.event_ticker(ticker),
+        };
+        if let Some(subaccount) = self.default_subaccount() {
+            request = request.subaccount(i64::from(subaccount));
+        }
+        Ok(request.execute().await?.queue_positions)
+    }
+
+    /// How many contracts are ahead of this order at its price
+    /// (`GET /portfolio/orders/{order_id}/queue_position`).
+    pub async fn queue_position(&self, order_id: &str) -> Result<Decimal, Error> {
+        let response = self
+            .client
+            .raw()
+            .get_order_queue_position()
+            .order_id(order_id)
+            .execute()
+            .await?;
+        Ok(response.queue_position_fp.value())
+    }
+
+    /// After a create whose outcome is unknown (a timeout, a 5xx, a dropped
+    /// connection), looks among the market's recent orders for the one with
+    /// this `client_order_id`, so the caller never resends blindly. `None`
+    /// means it was not among the newest `max_orders` orders of the market.
+    /// Reads can lag writes slightly: compare with
+    /// `client.exchange().user_data_timestamp()` when in doubt.
+    pub async fn find_by_client_order_id(
+        &self,
+        ticker: &str,
+        client_order_id: &str,
+        max_orders: usize,
+    ) -> Result<Option<types::Order>, Error> {
+        let pages = max_orders.div_ceil(200).max(1);
+        let mut orders = std::pin::pin!(self.list().ticker(ticker).limit(200).stream(Some(pages)));
+        let mut seen = 0;
+        while let Some(order) = orders.try_next().await? {
+            if order.client_order_id == client_order_id {
+                return Ok(Some(order));
+            }
+            seen += 1;
+            if seen >= max_orders {
+                break;
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// Query parameters carry the subaccount as a signed integer.
+fn subaccount_query(subaccount: u64) -> i64 {
+    // Subaccounts are 0–63 by construction.
+    i64::try_from(subaccount).unwrap_or(i64::MAX)
+}
+
+/// Puts batch entries back in the order of the request, matching them by
+/// key; falls back to position when the response names no keys. A response
+/// that cannot be matched is a protocol violation, never a silent guess.
+fn in_request_order<T>(
+    keys: &[&str],
+    entries: Vec<T>,
+    key_of: impl Fn(&T) -> Option<String>,
+    operation: &'static str,
+) -> Result<Vec<T>, Error> {
+    let violation = |message: String| Error::ProtocolViolation { operation, message };
+    if entries.len() != keys.len() {
+        return Err(violation(format!(
+            "{} entries answered {} requested",
+            entries.len(),
+            keys.len()
+        )));
+    }
+    if entries.iter().any(|e| key_of(e).is_none()) {
+        return Ok(entries);
+    }
+    let mut by_key: HashMap<String, T> = entries
+        .into_iter()
+        .filter_map(|e| Some((key_of(&e)?, e)))
+        .collect();
+    keys.iter()
+        .map(|key| {
+            by_key
+                .remove(*key)
+                .ok_or_else(|| violation(format!("no entry for {key:?} in the response")))
+        })
+        .collect()
+}
