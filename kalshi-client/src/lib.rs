@@ -17,8 +17,10 @@ mod client;
 mod environment;
 mod error;
 mod execute;
+pub mod order;
 pub mod pagination;
 pub mod rate_limit;
+pub mod resources;
 mod retry;
 mod transport;
 

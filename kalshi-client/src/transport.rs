@@ -162,7 +162,7 @@ impl Transport {
                 .then(|| request.try_clone())
                 .flatten();
             let sent_at = Instant::now();
-            let result = client.execute(request).await;
+            let result = buffered(client.execute(request).await).await;
             with_state(|s| s.attempts = attempt);
             log_attempt(attempt, &result, sent_at.elapsed());
             let retry_after = match &result {
@@ -171,12 +171,12 @@ impl Transport {
                     retry::retry_after(response.headers())
                 }
                 Err(error) if retry::is_retryable_error(is_read, error) => None,
-                _ => return self.finish(result, operation).await,
+                _ => return Self::finish(result, operation),
             };
             let wait = policy.backoff(attempt, retry_after);
             let Some(mut next) = spare.filter(|_| policy.allows(attempt, started.elapsed(), wait))
             else {
-                return self.finish(result, operation).await;
+                return Self::finish(result, operation);
             };
             tokio::time::sleep(wait).await;
             if let Err(error) = self.admit(&mut next, operation).await {
@@ -190,31 +190,43 @@ impl Transport {
     }
 
     /// The final answer: a failed response's body is parsed into a typed
-    /// error (kept in the call state), then handed on to progenitor intact.
-    async fn finish(
-        &self,
-        result: reqwest::Result<Response>,
-        operation: &'static str,
-    ) -> reqwest::Result<Response> {
+    /// error (kept in the call state); the response goes on to progenitor.
+    fn finish(result: reqwest::Result<Response>, operation: &'static str) -> reqwest::Result<Response> {
         let response = result?;
-        if response.status().is_success() {
-            return Ok(response);
+        if !response.status().is_success() {
+            let api = ApiError::from_response(response.status(), response.headers(), &body_of(&response), operation);
+            let offset = (response.status() == StatusCode::UNAUTHORIZED)
+                .then(|| clock_offset(response.headers()))
+                .flatten();
+            stash(Error::from_api(api, offset));
         }
-        let status = response.status();
-        let version = response.version();
-        let headers = response.headers().clone();
-        let body = response.bytes().await?;
-        let api = ApiError::from_response(status, &headers, &body, operation);
-        let offset = (status == StatusCode::UNAUTHORIZED)
-            .then(|| clock_offset(&headers))
-            .flatten();
-        stash(Error::from_api(api, offset));
-        let mut rebuilt = http::Response::new(body);
-        *rebuilt.status_mut() = status;
-        *rebuilt.version_mut() = version;
-        *rebuilt.headers_mut() = headers;
-        Ok(Response::from(rebuilt))
+        Ok(response)
     }
+}
+
+/// Reads the whole body inside the attempt, so a connection cut mid-body is
+/// a failed attempt (retried for reads) rather than a failure after the
+/// retry loop. The body is handed on unchanged in a rebuilt response.
+async fn buffered(result: reqwest::Result<Response>) -> reqwest::Result<Response> {
+    let response = result?;
+    let status = response.status();
+    let version = response.version();
+    let headers = response.headers().clone();
+    let body = response.bytes().await?;
+    let mut rebuilt = http::Response::new(body.clone());
+    *rebuilt.status_mut() = status;
+    *rebuilt.version_mut() = version;
+    *rebuilt.headers_mut() = headers;
+    rebuilt.extensions_mut().insert(BufferedBody(body));
+    Ok(Response::from(rebuilt))
+}
+
+/// The bytes of a response made by [`buffered`].
+#[derive(Clone)]
+struct BufferedBody(bytes::Bytes);
+
+fn body_of(response: &Response) -> bytes::Bytes {
+    response.extensions().get::<BufferedBody>().map(|b| b.0.clone()).unwrap_or_default()
 }
 
 /// Adds the three Kalshi headers, signing the path exactly as it goes on the wire.

@@ -1,0 +1,170 @@
+//! Operations grouped the way traders think: `client.markets()`,
+//! `client.portfolio()`, `client.orders()` and the rest.
+//!
+//! Most methods return the generated builder for their operation with the
+//! path parameters filled in; set optional parameters on it and finish with
+//! [`execute`](crate::Execute::execute) (typed errors) or, for lists,
+//! [`page`](crate::Paginate::page) / [`stream`](crate::Paginate::stream).
+//! Where the client has a default subaccount and the operation takes
+//! `subaccount` in its query, the builder comes with it set; setting it
+//! again overrides it. The order writes have typed methods
+//! ([`Orders`]) that validate before anything is sent.
+//!
+//! ```no_run
+//! # async fn demo(client: kalshi_client::Client) -> Result<(), kalshi_client::Error> {
+//! use kalshi_client::Execute;
+//! let market = client.markets().get("KXBTC-26DEC31-T100000").execute().await?;
+//! let book = client.markets().orderbook("KXBTC-26DEC31-T100000").depth(10).execute().await?;
+//! let balance = client.portfolio().balance().execute().await?;
+//! # Ok(()) }
+//! ```
+
+use crate::Client;
+
+mod account;
+mod api_keys;
+mod communications;
+mod events;
+mod exchange;
+mod fcm;
+mod historical;
+mod incentive_programs;
+mod live_data;
+mod markets;
+mod milestones;
+mod multivariate;
+mod order_groups;
+mod orders;
+mod portfolio;
+mod search;
+mod series;
+mod structured_targets;
+mod subaccounts;
+
+pub use account::Account;
+pub use api_keys::ApiKeys;
+pub use communications::Communications;
+pub use events::Events;
+pub use exchange::Exchange;
+pub use fcm::Fcm;
+pub use historical::Historical;
+pub use incentive_programs::IncentivePrograms;
+pub use live_data::LiveData;
+pub use markets::Markets;
+pub use milestones::Milestones;
+pub use multivariate::Multivariate;
+pub use order_groups::OrderGroups;
+pub use orders::{BatchError, BatchOutcome, Orders, QueueScope};
+pub use portfolio::Portfolio;
+pub use search::Search;
+pub use series::Series;
+pub use structured_targets::StructuredTargets;
+pub use subaccounts::Subaccounts;
+
+/// One named method of a resource group and the operation it reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    /// The group's accessor on [`Client`], e.g. `markets`.
+    pub group: &'static str,
+    /// The method, e.g. `list`.
+    pub method: &'static str,
+    /// progenitor's operation name, e.g. `get_markets`.
+    pub operation: &'static str,
+}
+
+/// Declares a resource group: a borrowed handle with one method per
+/// operation. Each method returns the operation's generated builder; the
+/// route table is read off the builder's type, so it cannot drift from what
+/// the method really calls.
+///
+/// `method(arg, ...) => operation: Builder;` fills path parameters `arg`
+/// (the builder's setters of the same names). A trailing `[subaccount]`
+/// presets the query `subaccount` from the client's default.
+macro_rules! resource_group {
+    (
+        $(#[$group_doc:meta])*
+        $group:ident => $accessor:ident {
+            $(
+                $(#[$doc:meta])*
+                $method:ident($($arg:ident),*) => $operation:ident: $builder:ident $([$default:ident])?;
+            )*
+        }
+    ) => {
+        $(#[$group_doc])*
+        #[derive(Debug, Clone, Copy)]
+        pub struct $group<'a> {
+            client: &'a crate::Client,
+        }
+
+        impl<'a> $group<'a> {
+            $(
+                $(#[$doc])*
+                pub fn $method(&self, $($arg: impl Into<String>),*) -> kalshi_gen::builder::$builder<'a> {
+                    #[allow(unused_imports)]
+                    use kalshi_gen::*;
+                    let builder = self.client.raw().$operation()$(.$arg($arg.into()))*;
+                    $(let builder = resource_group!(@$default self.client, builder);)?
+                    builder
+                }
+            )*
+
+            /// The methods of this group and the operations they reach.
+            pub const ROUTES: &'static [crate::resources::Route] = &[$(
+                crate::resources::Route {
+                    group: stringify!($accessor),
+                    method: stringify!($method),
+                    operation: <kalshi_gen::builder::$builder<'static> as kalshi_gen::Request>::OPERATION,
+                },
+            )*];
+        }
+
+        impl crate::Client {
+            $(#[$group_doc])*
+            pub fn $accessor(&self) -> $group<'_> {
+                $group { client: self }
+            }
+        }
+    };
+    (@subaccount $client:expr, $builder:ident) => {
+        match $client.default_subaccount() {
+            Some(subaccount) => $builder.subaccount(i64::from(subaccount)),
+            None => $builder,
+        }
+    };
+}
+
+pub(crate) use resource_group;
+
+/// Every named method of every group, for documentation and for the test
+/// that fails when an operation of the spec has none.
+pub fn routes() -> impl Iterator<Item = &'static Route> {
+    let groups: &[&[Route]] = &[
+        Exchange::ROUTES,
+        Series::ROUTES,
+        Markets::ROUTES,
+        Events::ROUTES,
+        Orders::ROUTES,
+        Portfolio::ROUTES,
+        Subaccounts::ROUTES,
+        OrderGroups::ROUTES,
+        Communications::ROUTES,
+        Account::ROUTES,
+        ApiKeys::ROUTES,
+        Historical::ROUTES,
+        Milestones::ROUTES,
+        Multivariate::ROUTES,
+        StructuredTargets::ROUTES,
+        LiveData::ROUTES,
+        Search::ROUTES,
+        Fcm::ROUTES,
+        IncentivePrograms::ROUTES,
+    ];
+    groups.iter().flat_map(|routes| routes.iter())
+}
+
+impl Client {
+    /// Placing, changing, canceling and reading orders.
+    pub fn orders(&self) -> Orders<'_> {
+        Orders::new(self)
+    }
+}
