@@ -2,6 +2,10 @@
 
 mod client;
 mod codegen;
+mod e2e;
 mod generated_types;
 mod inventory;
+mod orders;
+mod prism;
+mod resources;
 mod wire;

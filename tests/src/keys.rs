@@ -46,6 +46,16 @@ impl TestKey {
         })
     }
 
+    /// The public half, as the simulator takes it.
+    pub fn public_key(&self) -> crate::sim::PublicKey {
+        if self.rsa {
+            crate::sim::PublicKey::rsa_pkcs1_der(&self.public)
+                .expect("aws-lc exports PKCS#1 RSA public keys")
+        } else {
+            crate::sim::PublicKey::Ed25519(self.public.clone())
+        }
+    }
+
     /// Whether `signature` (standard base64) signs `message` with this key:
     /// RSA-PSS SHA-256 (MGF1 SHA-256, salt 32) or Ed25519.
     pub fn verifies(&self, message: &str, signature: &str) -> bool {

@@ -3,4 +3,6 @@
 #![forbid(unsafe_code)]
 
 pub mod keys;
+pub mod prism;
 pub mod recorder;
+pub mod sim;

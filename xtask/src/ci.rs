@@ -3,10 +3,18 @@
 //! One command for a newcomer and for `.ci/run`, so the two never drift.
 //! Steps run in order and stop at the first failure; each prints what it
 //! runs so a red log says where to start.
+//!
+//! Besides cargo, the run needs Node.js and npm: before the tests it runs
+//! `npm ci --prefix tests/prism`, installing the pinned Stoplight Prism that
+//! the end-to-end tests put between the client and the simulator to check
+//! all traffic against the spec (`tests/src/prism.rs`).
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
+
+/// Installs Prism from `tests/prism/package-lock.json`, exactly.
+const NPM_CI: [&str; 5] = ["ci", "--prefix", "tests/prism", "--no-audit", "--no-fund"];
 
 /// Runs every step under `root`.
 pub fn run(root: &Path) -> Result<(), String> {
@@ -25,6 +33,11 @@ pub fn run(root: &Path) -> Result<(), String> {
     )?;
     println!("==> bindings: cargo xtask regen --check");
     crate::regen::regen(root, true)?;
+    let mut npm = Command::new("npm");
+    npm.args(NPM_CI).current_dir(root);
+    run_step("prism", npm).map_err(|e| {
+        format!("{e}; npm installs Stoplight Prism, which the end-to-end tests run under Node.js")
+    })?;
     let mut totals = Totals::default();
     totals += test_step(root, "tests", &["test", "--workspace", "--all-targets"])?;
     totals += test_step(root, "doc tests", &["test", "--workspace", "--doc"])?;
@@ -85,10 +98,25 @@ fn cargo(root: &Path, args: &[&str]) -> Command {
 }
 
 fn step(root: &Path, name: &str, args: &[&str]) -> Result<(), String> {
-    println!("==> {name}: cargo {}", args.join(" "));
-    let status = cargo(root, args)
+    run_step(name, cargo(root, args))
+}
+
+/// Runs `command` as the step `name`, printing it first; fails if the
+/// program cannot be started or exits unsuccessfully.
+fn run_step(name: &str, mut command: Command) -> Result<(), String> {
+    let program = Path::new(command.get_program())
+        .file_name()
+        .unwrap_or(command.get_program())
+        .to_string_lossy()
+        .into_owned();
+    let args: Vec<_> = command
+        .get_args()
+        .map(|arg| arg.to_string_lossy())
+        .collect();
+    println!("==> {name}: {program} {}", args.join(" "));
+    let status = command
         .status()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
+        .map_err(|e| format!("step `{name}`: cannot run {program}: {e}"))?;
     if status.success() {
         Ok(())
     } else {
@@ -125,7 +153,20 @@ fn test_step(root: &Path, name: &str, args: &[&str]) -> Result<Totals, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::Totals;
+    use super::{Totals, run_step};
+    use std::process::Command;
+
+    #[test]
+    fn a_missing_program_fails_its_step() {
+        let error = run_step("prism", Command::new("surely-not-an-installed-program"))
+            .expect_err("cannot run");
+        assert!(
+            error.starts_with("step `prism`: cannot run surely-not-an-installed-program: "),
+            "{error}"
+        );
+        let error = run_step("prism", Command::new("false")).expect_err("fails");
+        assert!(error.starts_with("step `prism` failed"), "{error}");
+    }
 
     #[test]
     fn sums_libtest_summary_lines() {

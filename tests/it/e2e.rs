@@ -1,0 +1,635 @@
+//! End to end: the client, Stoplight Prism validating every request and
+//! response against the vendored spec, and the local exchange simulator.
+//!
+//! The lifecycle tests go through Prism. The fault tests talk to the
+//! simulator directly: a dropped connection or a truncated body between
+//! Prism and the simulator would reach the client as Prism's own error
+//! response, not as the fault being tested.
+
+use std::time::Duration;
+
+use futures_util::TryStreamExt;
+use kalshi_client::order::{
+    Amendment, CancelOrder, Decrease, DecreaseOrder, ExchangeRoute, NewOrder, Price, Quantity,
+    Side, Subaccount, TimeInForce,
+};
+use kalshi_client::resources::QueueScope;
+use kalshi_client::{Client, Credentials, Error, Execute, Paginate, RetryPolicy};
+use kalshi_tests::keys::TestKey;
+use kalshi_tests::prism::Prism;
+use kalshi_tests::sim::{Account, Fault, SimConfig, Simulator};
+use rust_decimal::Decimal;
+
+const MARKET: &str = "KXTEST-26DEC31-YES";
+
+fn config() -> SimConfig {
+    SimConfig::new()
+        .account(Account::new(
+            "alice",
+            "alice-key",
+            TestKey::rsa().public_key(),
+        ))
+        .account(Account::new(
+            "bob",
+            "bob-key",
+            TestKey::ed25519().public_key(),
+        ))
+}
+
+fn client(base_url: &str, key_id: &str, key: &TestKey) -> Client {
+    Client::builder()
+        .base_url(base_url)
+        .credentials(Credentials::from_pem(key_id, &key.pem).unwrap())
+        .retry_policy(
+            RetryPolicy::default()
+                .with_backoff(Duration::from_millis(1), Duration::from_millis(10)),
+        )
+        .build()
+        .unwrap()
+}
+
+fn price(text: &str) -> Price {
+    text.parse().unwrap()
+}
+
+fn qty(n: u32) -> Quantity {
+    Quantity::contracts(n).unwrap()
+}
+
+fn dec(text: &str) -> Decimal {
+    text.parse().unwrap()
+}
+
+/// The simulator with Prism in front, and a client for each account.
+struct Stack {
+    sim: Simulator,
+    prism: Prism,
+    alice: Client,
+    bob: Client,
+}
+
+async fn stack() -> Stack {
+    let sim = Simulator::start(config()).await.unwrap();
+    let prism = Prism::start(&sim.origin()).await.unwrap();
+    let alice = client(&prism.base_url(), "alice-key", TestKey::rsa());
+    let bob = client(&prism.base_url(), "bob-key", TestKey::ed25519());
+    Stack {
+        sim,
+        prism,
+        alice,
+        bob,
+    }
+}
+
+#[tokio::test]
+async fn an_order_lives_through_place_amend_decrease_fill_and_cancel() {
+    let Stack {
+        sim,
+        prism,
+        alice,
+        bob,
+    } = stack().await;
+    let orders = alice.orders();
+
+    let placed = orders
+        .create(&NewOrder::buy_yes(MARKET, qty(10), price("0.40")))
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            placed.fill_count.to_string(),
+            placed.remaining_count.to_string()
+        ),
+        ("0.00".into(), "10.00".into())
+    );
+    assert_eq!(
+        orders.queue_position(&placed.order_id).await.unwrap(),
+        Decimal::ZERO
+    );
+
+    // Amend: the count is the new total.
+    let amended = orders
+        .amend(
+            &placed.order_id,
+            &Amendment::new(MARKET, Side::Bid, price("0.42"), qty(12)),
+        )
+        .await
+        .unwrap();
+    let resting = orders.get(&amended.order_id).await.unwrap();
+    assert_eq!(
+        (
+            resting.yes_price_dollars.to_string(),
+            resting.remaining_count_fp.to_string()
+        ),
+        ("0.4200".into(), "12.00".into())
+    );
+
+    let decreased = orders
+        .decrease(&amended.order_id, &Decrease::By(qty(2)).into())
+        .await
+        .unwrap();
+    assert_eq!(decreased.remaining_count.to_string(), "10.00");
+
+    // Bob sells 4 YES into Alice's bid: a partial fill at her price.
+    let taker = bob
+        .orders()
+        .create(
+            &NewOrder::sell_yes(MARKET, qty(4), price("0.30"))
+                .time_in_force(TimeInForce::ImmediateOrCancel),
+        )
+        .await
+        .unwrap();
+    assert_eq!(taker.fill_count.to_string(), "4.00");
+    assert_eq!(
+        taker.average_fill_price.map(|p| p.to_string()),
+        Some("0.4200".into())
+    );
+    let after_fill = orders.get(&amended.order_id).await.unwrap();
+    assert_eq!(
+        (
+            after_fill.fill_count_fp.to_string(),
+            after_fill.remaining_count_fp.to_string()
+        ),
+        ("4.00".into(), "6.00".into())
+    );
+
+    let canceled = orders.cancel(amended.order_id.as_str()).await.unwrap();
+    assert_eq!(canceled.reduced_by.to_string(), "6.00");
+    let again = orders.cancel(amended.order_id.as_str()).await.unwrap_err();
+    assert!(matches!(again, Error::NotFound(_)), "{again:?}");
+
+    // Balance and positions afterwards: 4 YES bought at 0.42.
+    let balance = alice.portfolio().balance().execute().await.unwrap();
+    assert_eq!(balance.balance_dollars.value(), dec("10000") - dec("1.68"));
+    let positions = alice.portfolio().positions().execute().await.unwrap();
+    let position = positions
+        .market_positions
+        .iter()
+        .find(|p| p.ticker == MARKET)
+        .expect("a position");
+    assert_eq!(position.position_fp.value(), dec("4"));
+    let fills: Vec<_> = alice
+        .portfolio()
+        .fills()
+        .stream(None)
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(fills.len(), 1);
+    assert_eq!(sim.with_engine(|e| e.resting_count()), 0);
+    prism.assert_clean();
+}
+
+#[tokio::test]
+async fn cancel_all_and_a_batch_mixing_valid_and_invalid_orders() {
+    let Stack {
+        sim, prism, alice, ..
+    } = stack().await;
+    let orders = alice.orders();
+    let batch = [
+        NewOrder::buy_yes(MARKET, qty(1), price("0.10")),
+        NewOrder::buy_yes("KXNOPE-00-NO", qty(1), price("0.10")),
+        NewOrder::buy_yes(MARKET, qty(1), price("0.11")),
+    ];
+    let results = orders.batch_create(&batch).await.unwrap();
+    assert!(results[0].is_ok() && results[2].is_ok(), "{results:?}");
+    let refused = results[1].as_ref().unwrap_err();
+    assert_eq!(
+        refused.code.as_deref(),
+        Some("market_not_found"),
+        "{refused:?}"
+    );
+    assert_eq!(sim.with_engine(|e| e.resting_count()), 2);
+
+    let ids: Vec<CancelOrder> = results
+        .iter()
+        .flatten()
+        .map(|r| CancelOrder::new(r.order_id.clone().unwrap()))
+        .collect();
+    let canceled = orders
+        .batch_cancel(&[ids[0].clone(), CancelOrder::new("no-such-order")])
+        .await
+        .unwrap();
+    assert!(canceled[0].is_ok());
+    assert_eq!(
+        canceled[1].as_ref().unwrap_err().code.as_deref(),
+        Some("not_found")
+    );
+
+    orders
+        .create(&NewOrder::buy_yes(MARKET, qty(1), price("0.12")))
+        .await
+        .unwrap();
+    orders.cancel_all(None).await.unwrap();
+    assert_eq!(sim.with_engine(|e| e.resting_count()), 0);
+    prism.assert_clean();
+}
+
+#[tokio::test]
+async fn listing_pages_resends_filters_across_more_than_three_pages() {
+    let Stack {
+        sim,
+        prism,
+        alice,
+        bob,
+    } = stack().await;
+    for i in 0..7 {
+        alice
+            .orders()
+            .create(
+                &NewOrder::buy_yes(MARKET, qty(1), price("0.05"))
+                    .client_order_id(format!("page-{i}")),
+            )
+            .await
+            .unwrap();
+    }
+    // Someone else's orders never show up in Alice's lists.
+    bob.orders()
+        .create(&NewOrder::buy_yes(MARKET, qty(1), price("0.05")))
+        .await
+        .unwrap();
+    let listed: Vec<_> = alice
+        .orders()
+        .list()
+        .ticker(MARKET)
+        .status("resting")
+        .limit(2)
+        .stream(None)
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 7);
+    let pages = sim
+        .journal()
+        .iter()
+        .filter(|e| e.path.ends_with("/portfolio/orders") && e.query.contains("ticker="))
+        .count();
+    assert_eq!(pages, 4);
+    prism.assert_clean();
+}
+
+#[tokio::test]
+async fn subaccounts_exchange_routing_and_queue_positions() {
+    let Stack {
+        sim, prism, alice, ..
+    } = stack().await;
+    let orders = alice.orders();
+    let two = Subaccount::new(2).unwrap();
+    let owner = kalshi_tests::sim::engine::Owner {
+        user_id: "alice".into(),
+        subaccount: 2,
+    };
+    sim.with_engine(|e| e.deposit(&owner, dec("100")));
+    let first = orders
+        .create(&NewOrder::buy_yes(MARKET, qty(3), price("0.20")).subaccount(two))
+        .await
+        .unwrap();
+    let second = orders
+        .create(&NewOrder::buy_yes(MARKET, qty(5), price("0.20")).route_by_ticker())
+        .await
+        .unwrap();
+    assert_eq!(
+        orders.queue_position(&second.order_id).await.unwrap(),
+        dec("3")
+    );
+    let positions = orders
+        .queue_positions(QueueScope::Markets(vec![MARKET.into()]))
+        .await
+        .unwrap();
+    assert_eq!(positions.len(), 2);
+
+    let in_two: Vec<_> = orders
+        .list()
+        .subaccount(2)
+        .stream(None)
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(
+        in_two
+            .iter()
+            .map(|o| o.order_id.as_str())
+            .collect::<Vec<_>>(),
+        [first.order_id.as_str()]
+    );
+
+    // The order lives in subaccount 2: cancelling it as the primary account finds nothing.
+    let wrong = orders.cancel(first.order_id.as_str()).await.unwrap_err();
+    assert!(matches!(wrong, Error::NotFound(_)), "{wrong:?}");
+    orders
+        .decrease(
+            &first.order_id,
+            &DecreaseOrder::new(Decrease::To(qty(1)))
+                .subaccount(two)
+                .route(ExchangeRoute::ByTicker(MARKET.into())),
+        )
+        .await
+        .unwrap();
+    orders
+        .cancel(
+            CancelOrder::new(first.order_id.as_str())
+                .subaccount(two)
+                .route(ExchangeRoute::ByTicker(MARKET.into())),
+        )
+        .await
+        .unwrap();
+    assert_eq!(sim.with_engine(|e| e.resting_count()), 1);
+    prism.assert_clean();
+}
+
+#[tokio::test]
+async fn public_market_data_needs_no_key() {
+    let sim = Simulator::start(config()).await.unwrap();
+    let prism = Prism::start(&sim.origin()).await.unwrap();
+    let public = Client::builder()
+        .base_url(prism.base_url())
+        .build()
+        .unwrap();
+    let markets: Vec<_> = public
+        .markets()
+        .list()
+        .limit(2)
+        .stream(None)
+        .try_collect()
+        .await
+        .unwrap();
+    assert!(markets.len() >= 6);
+    let market = public.markets().get(MARKET).execute().await.unwrap();
+    assert_eq!(market.market.ticker, MARKET);
+    public.markets().orderbook(MARKET).execute().await.unwrap();
+    public.exchange().status().execute().await.unwrap();
+    let refused = public.portfolio().balance().execute().await.unwrap_err();
+    assert!(
+        matches!(refused, Error::MissingCredentials { .. }),
+        "{refused:?}"
+    );
+    prism.assert_clean();
+}
+
+mod faults {
+    use super::*;
+
+    /// Straight to the simulator (see the module docs), with Alice's RSA key.
+    async fn direct() -> (Simulator, Client) {
+        let sim = Simulator::start(config()).await.unwrap();
+        let alice = client(&sim.base_url(), "alice-key", TestKey::rsa());
+        (sim, alice)
+    }
+
+    fn order() -> NewOrder {
+        NewOrder::buy_yes(MARKET, qty(1), price("0.33"))
+    }
+
+    fn orders_held(sim: &Simulator) -> usize {
+        sim.with_engine(|e| e.orders_of("alice").len())
+    }
+
+    #[tokio::test]
+    async fn reads_are_retried_through_every_transient_fault_until_they_succeed() {
+        let (sim, alice) = direct().await;
+        for fault in [
+            Fault::Status(503),
+            Fault::Status(500),
+            Fault::RateLimited,
+            Fault::DropConnection,
+            Fault::TruncatedBody,
+        ] {
+            sim.inject(fault.clone(), 2);
+            alice
+                .portfolio()
+                .balance()
+                .execute()
+                .await
+                .unwrap_or_else(|e| panic!("{fault:?}: {e}"));
+        }
+        let attempts = sim.journal().len();
+        assert_eq!(
+            attempts,
+            5 * 3,
+            "each read took two failed attempts and one success"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_write_refused_with_500_or_a_dropped_connection_is_not_resent_and_not_executed() {
+        let (sim, alice) = direct().await;
+        sim.inject(Fault::Status(500), 1);
+        let error = alice.orders().create(&order()).await.unwrap_err();
+        assert!(matches!(error, Error::Server(_)), "{error:?}");
+        sim.inject(Fault::DropConnection, 1);
+        let error = alice.orders().create(&order()).await.unwrap_err();
+        assert!(error.may_have_executed(), "{error:?}");
+        assert_eq!(sim.journal().len(), 2, "a write was resent");
+        assert_eq!(orders_held(&sim), 0);
+    }
+
+    #[tokio::test]
+    async fn a_write_refused_with_429_is_resent_once_and_executed_once() {
+        let (sim, alice) = direct().await;
+        sim.inject(Fault::RateLimited, 1);
+        alice.orders().create(&order()).await.unwrap();
+        assert_eq!(sim.journal().len(), 2);
+        assert_eq!(orders_held(&sim), 1);
+    }
+
+    #[tokio::test]
+    async fn a_write_whose_response_went_wrong_is_executed_exactly_once() {
+        let (sim, alice) = direct().await;
+        for (fault, is_expected) in [
+            (
+                Fault::TruncatedBody,
+                (|e: &Error| {
+                    matches!(
+                        e,
+                        Error::Transport {
+                            may_have_executed: true,
+                            ..
+                        }
+                    )
+                }) as fn(&Error) -> bool,
+            ),
+            (Fault::MalformedJson, |e: &Error| {
+                matches!(e, Error::Decode { .. })
+            }),
+            (Fault::NoContent, |e: &Error| {
+                matches!(e, Error::ProtocolViolation { .. })
+            }),
+            (Fault::LoseResponse, |e: &Error| {
+                matches!(
+                    e,
+                    Error::Transport {
+                        may_have_executed: true,
+                        ..
+                    }
+                )
+            }),
+        ] {
+            let before = orders_held(&sim);
+            sim.inject(fault.clone(), 1);
+            let error = alice.orders().create(&order()).await.unwrap_err();
+            assert!(is_expected(&error), "{fault:?}: {error:?}");
+            assert!(error.may_have_executed(), "{fault:?}");
+            assert_eq!(
+                orders_held(&sim),
+                before + 1,
+                "{fault:?}: executed {} times",
+                orders_held(&sim) - before
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_lost_create_response_is_settled_by_looking_the_order_up() {
+        let (sim, alice) = direct().await;
+        let order = order();
+        sim.inject(Fault::LoseResponse, 1);
+        let error = alice.orders().create(&order).await.unwrap_err();
+        assert!(error.may_have_executed(), "{error:?}");
+        let found = alice
+            .orders()
+            .find_by_client_order_id(MARKET, order.id(), 1000)
+            .await
+            .unwrap();
+        assert_eq!(
+            found.map(|o| o.client_order_id),
+            Some(order.id().to_owned())
+        );
+        assert_eq!(orders_held(&sim), 1);
+    }
+
+    #[tokio::test]
+    async fn a_write_that_times_out_is_not_resent() {
+        let sim = Simulator::start(config()).await.unwrap();
+        let alice = Client::builder()
+            .base_url(sim.base_url())
+            .credentials(Credentials::from_pem("alice-key", &TestKey::rsa().pem).unwrap())
+            .request_timeout(Duration::from_millis(300))
+            .build()
+            .unwrap();
+        sim.inject(Fault::Delay(Duration::from_millis(800)), 1);
+        let error = alice.orders().create(&order()).await.unwrap_err();
+        assert!(
+            matches!(
+                error,
+                Error::Timeout {
+                    may_have_executed: true,
+                    ..
+                }
+            ),
+            "{error:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        assert_eq!(sim.journal().len(), 1);
+        assert_eq!(
+            orders_held(&sim),
+            1,
+            "the exchange executed it after the client gave up"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_reused_client_order_id_is_a_conflict() {
+        let (sim, alice) = direct().await;
+        let order = order();
+        alice.orders().create(&order).await.unwrap();
+        let error = alice.orders().create(&order).await.unwrap_err();
+        assert!(matches!(error, Error::Conflict(_)), "{error:?}");
+        assert_eq!(orders_held(&sim), 1);
+    }
+}
+
+mod authentication {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_simulator_refuses_bad_signatures_unknown_keys_and_stale_timestamps() {
+        let sim = Simulator::start(config()).await.unwrap();
+        let url = format!("{}/portfolio/balance", sim.base_url());
+        let http = reqwest::Client::new();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis();
+        let send = |key: &'static str, ts: u128, signature: String| {
+            http.get(&url)
+                .header("KALSHI-ACCESS-KEY", key)
+                .header("KALSHI-ACCESS-TIMESTAMP", ts.to_string())
+                .header("KALSHI-ACCESS-SIGNATURE", signature)
+                .send()
+        };
+        let credentials = Credentials::from_pem("bob-key", &TestKey::ed25519().pem).unwrap();
+        let sign =
+            |ts: u128, path: &str| credentials.sign(ts as u64, "GET", path).unwrap().signature;
+        let good = send("bob-key", now, sign(now, "/trade-api/v2/portfolio/balance"))
+            .await
+            .unwrap();
+        assert_eq!(good.status(), 200);
+        let wrong_path = send("bob-key", now, sign(now, "/portfolio/balance"))
+            .await
+            .unwrap();
+        assert_eq!(wrong_path.status(), 401);
+        assert!(
+            wrong_path
+                .text()
+                .await
+                .unwrap()
+                .contains("INCORRECT_API_KEY_SIGNATURE")
+        );
+        let unknown = send("nobody", now, sign(now, "/trade-api/v2/portfolio/balance"))
+            .await
+            .unwrap();
+        assert_eq!(unknown.status(), 401);
+        let stale = now - 120_000;
+        let expired = send(
+            "bob-key",
+            stale,
+            sign(stale, "/trade-api/v2/portfolio/balance"),
+        )
+        .await
+        .unwrap();
+        assert_eq!(expired.status(), 401);
+        assert!(
+            expired
+                .text()
+                .await
+                .unwrap()
+                .contains("header_timestamp_expired")
+        );
+    }
+
+    #[tokio::test]
+    async fn parameters_in_the_wrong_place_are_refused() {
+        let sim = Simulator::start(config()).await.unwrap();
+        let alice = client(&sim.base_url(), "alice-key", TestKey::rsa());
+        // Cancel takes `subaccount` in the query; a body field is refused.
+        let placed = alice
+            .orders()
+            .create(&NewOrder::buy_yes(MARKET, qty(1), price("0.2")))
+            .await
+            .unwrap();
+        let url = format!(
+            "{}/portfolio/events/orders/{}",
+            sim.base_url(),
+            placed.order_id
+        );
+        let credentials = Credentials::from_pem("alice-key", &TestKey::rsa().pem).unwrap();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        let path = format!("/trade-api/v2/portfolio/events/orders/{}", placed.order_id);
+        let headers = credentials.sign(now, "DELETE", &path).unwrap();
+        let response = reqwest::Client::new()
+            .delete(url)
+            .header("KALSHI-ACCESS-KEY", "alice-key")
+            .header("KALSHI-ACCESS-TIMESTAMP", headers.timestamp)
+            .header("KALSHI-ACCESS-SIGNATURE", headers.signature)
+            .json(&serde_json::json!({"subaccount": 0}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400);
+        assert!(response.text().await.unwrap().contains("subaccount"));
+        assert_eq!(sim.with_engine(|e| e.resting_count()), 1);
+    }
+}

@@ -1,0 +1,78 @@
+//! Which operation a request is, by the spec's own path templates.
+
+use std::collections::HashMap;
+
+use kalshi_gen::Operation;
+
+/// The operation `method path` addresses (path below `/trade-api/v2`), with
+/// its path parameters percent-decoded. Literal segments win over
+/// parameters, so `/portfolio/orders/queue_positions` is not an order id.
+pub(crate) fn find(
+    method: &str,
+    path: &str,
+) -> Option<(&'static Operation, HashMap<String, String>)> {
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    kalshi_gen::OPERATIONS
+        .iter()
+        .filter(|op| op.method == method)
+        .filter_map(|op| {
+            matches(op.path, &segments).map(|(params, literals)| (op, params, literals))
+        })
+        .max_by_key(|(_, _, literals)| *literals)
+        .map(|(op, params, _)| (op, params))
+}
+
+fn matches(template: &str, segments: &[&str]) -> Option<(HashMap<String, String>, usize)> {
+    let parts: Vec<&str> = template.trim_matches('/').split('/').collect();
+    if parts.len() != segments.len() {
+        return None;
+    }
+    let mut params = HashMap::new();
+    let mut literals = 0;
+    for (part, segment) in parts.iter().zip(segments) {
+        match part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+            Some(name) => {
+                params.insert(name.to_owned(), percent_decode(segment));
+            }
+            None if part == segment => literals += 1,
+            None => return None,
+        }
+    }
+    Some((params, literals))
+}
+
+/// `%XX` decoding of one path segment or query value (`+` stays `+`).
+pub(crate) fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let (Some(hi), Some(lo)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
+        {
+            out.push((hi * 16 + lo) as u8);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Query pairs, decoded; repeated keys keep every value.
+pub(crate) fn query_pairs(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (
+                percent_decode(key),
+                percent_decode(&value.replace('+', " ")),
+            )
+        })
+        .collect()
+}
