@@ -789,7 +789,10 @@ mod tests {
             .route(ExchangeRoute::ByTicker("KX-1".into()));
         let body = decrease.to_request();
         assert_eq!(
-            (body.exchange_index.map(|i| i.0), body.market_ticker.as_deref()),
+            (
+                body.exchange_index.map(|i| i.0),
+                body.market_ticker.as_deref()
+            ),
             (Some(-1), Some("KX-1"))
         );
         assert_eq!(

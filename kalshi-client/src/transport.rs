@@ -191,10 +191,18 @@ impl Transport {
 
     /// The final answer: a failed response's body is parsed into a typed
     /// error (kept in the call state); the response goes on to progenitor.
-    fn finish(result: reqwest::Result<Response>, operation: &'static str) -> reqwest::Result<Response> {
+    fn finish(
+        result: reqwest::Result<Response>,
+        operation: &'static str,
+    ) -> reqwest::Result<Response> {
         let response = result?;
         if !response.status().is_success() {
-            let api = ApiError::from_response(response.status(), response.headers(), &body_of(&response), operation);
+            let api = ApiError::from_response(
+                response.status(),
+                response.headers(),
+                &body_of(&response),
+                operation,
+            );
             let offset = (response.status() == StatusCode::UNAUTHORIZED)
                 .then(|| clock_offset(response.headers()))
                 .flatten();
@@ -226,7 +234,11 @@ async fn buffered(result: reqwest::Result<Response>) -> reqwest::Result<Response
 struct BufferedBody(bytes::Bytes);
 
 fn body_of(response: &Response) -> bytes::Bytes {
-    response.extensions().get::<BufferedBody>().map(|b| b.0.clone()).unwrap_or_default()
+    response
+        .extensions()
+        .get::<BufferedBody>()
+        .map(|b| b.0.clone())
+        .unwrap_or_default()
 }
 
 /// Adds the three Kalshi headers, signing the path exactly as it goes on the wire.
