@@ -12,11 +12,10 @@
 
 use futures_util::TryStreamExt;
 use kalshi_client::order::{Amendment, Decrease, NewOrder, Price, Quantity, Side};
-use kalshi_client::{Client, Execute, Paginate};
-use kalshi_tests::keys::TestKey;
-use kalshi_tests::sim::{Account, SimConfig, Simulator};
+use kalshi_client::{Execute, Paginate};
 
-type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+mod common;
+use common::{Result, connect};
 
 #[tokio::main]
 async fn main() -> Result<()> {
@@ -101,31 +100,4 @@ async fn main() -> Result<()> {
         positions.market_positions.len()
     );
     Ok(())
-}
-
-/// Kalshi when credentials are set, else the simulator (kept alive by the
-/// returned handle).
-async fn connect() -> Result<(Client, Option<Simulator>)> {
-    if std::env::var_os("KALSHI_API_KEY_ID").is_some() {
-        return Ok((Client::from_env()?, None));
-    }
-    let key = TestKey::ed25519();
-    let simulator = Simulator::start(SimConfig::new().account(Account::new(
-        "quickstart",
-        "quickstart-key",
-        key.public_key(),
-    )))
-    .await?;
-    println!(
-        "no Kalshi credentials set: trading on the local simulator at {}\n",
-        simulator.base_url()
-    );
-    let client = Client::builder()
-        .base_url(simulator.base_url())
-        .credentials(kalshi_client::Credentials::from_pem(
-            "quickstart-key",
-            &key.pem,
-        )?)
-        .build()?;
-    Ok((client, Some(simulator)))
 }

@@ -384,16 +384,21 @@ mod faults {
         sim.with_engine(|e| e.orders_of("alice").len())
     }
 
+    /// A malformed body on a read is not transient (the same request gets
+    /// the same answer): it surfaces as a `Decode` error instead of being
+    /// retried.
     #[tokio::test]
     async fn reads_are_retried_through_every_transient_fault_until_they_succeed() {
         let (sim, alice) = direct().await;
-        for fault in [
+        let faults = [
             Fault::Status(503),
             Fault::Status(500),
+            Fault::Status(502),
             Fault::RateLimited,
             Fault::DropConnection,
             Fault::TruncatedBody,
-        ] {
+        ];
+        for fault in &faults {
             sim.inject(fault.clone(), 2);
             alice
                 .portfolio()
@@ -402,12 +407,60 @@ mod faults {
                 .await
                 .unwrap_or_else(|e| panic!("{fault:?}: {e}"));
         }
-        let attempts = sim.journal().len();
         assert_eq!(
-            attempts,
-            5 * 3,
+            sim.journal().len(),
+            faults.len() * 3,
             "each read took two failed attempts and one success"
         );
+        sim.inject(Fault::Delay(Duration::from_millis(50)), 1);
+        alice.portfolio().balance().execute().await.unwrap();
+        sim.inject(Fault::MalformedJson, 1);
+        let error = alice.portfolio().balance().execute().await.unwrap_err();
+        assert!(matches!(error, Error::Decode { .. }), "{error:?}");
+    }
+
+    #[tokio::test]
+    async fn the_exchange_rate_limit_turns_into_waiting_with_client_side_limits() {
+        // 20 tokens per second: two 10-token reads, then 429s until it refills.
+        let sim = Simulator::start(config().rate_limit(20, 20)).await.unwrap();
+        let impatient = Client::builder()
+            .base_url(sim.base_url())
+            .credentials(Credentials::from_pem("alice-key", &TestKey::rsa().pem).unwrap())
+            .retry_policy(
+                RetryPolicy::default()
+                    .with_max_attempts(2)
+                    .with_backoff(Duration::from_millis(1), Duration::from_millis(1)),
+            )
+            .build()
+            .unwrap();
+        let results = futures_util::future::join_all(
+            (0..4).map(|_| impatient.portfolio().balance().execute()),
+        )
+        .await;
+        let limited = results
+            .iter()
+            .filter(|r| matches!(r, Err(Error::RateLimited(_))))
+            .count();
+        assert!(limited >= 1, "{results:?}");
+
+        // A budget inside the exchange's on the client side (with headroom
+        // for the two clocks): requests wait for it instead of failing.
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let spec = kalshi_client::rate_limit::BucketSpec {
+            refill_per_sec: 15,
+            capacity: 20,
+        };
+        let patient = Client::builder()
+            .base_url(sim.base_url())
+            .credentials(Credentials::from_pem("alice-key", &TestKey::rsa().pem).unwrap())
+            .rate_limits(kalshi_client::RateLimits::new(spec, spec))
+            .retry_policy(RetryPolicy::none())
+            .build()
+            .unwrap();
+        let results =
+            futures_util::future::join_all((0..4).map(|_| patient.portfolio().balance().execute()))
+                .await;
+        assert!(results.iter().all(Result::is_ok), "{results:?}");
     }
 
     #[tokio::test]
