@@ -155,13 +155,7 @@ impl<'a> Orders<'a> {
             |e| e.client_order_id.clone(),
             "batch_create_orders_v2",
         )?;
-        Ok(entries
-            .into_iter()
-            .map(|mut entry| match entry.error.take() {
-                Some(error) => Err(error.into()),
-                None => Ok(entry),
-            })
-            .collect())
+        Ok(outcomes(entries, |entry| entry.error.take()))
     }
 
     /// Cancels an order (`DELETE /portfolio/events/orders/{order_id}`);
@@ -215,13 +209,7 @@ impl<'a> Orders<'a> {
             |e| Some(e.order_id.clone()),
             "batch_cancel_orders_v2",
         )?;
-        Ok(entries
-            .into_iter()
-            .map(|mut entry| match entry.error.take() {
-                Some(error) => Err(error.into()),
-                None => Ok(entry),
-            })
-            .collect())
+        Ok(outcomes(entries, |entry| entry.error.take()))
     }
 
     /// Cancels every resting order (`DELETE /portfolio/events/orders`), of
@@ -356,6 +344,20 @@ impl<'a> Orders<'a> {
         }
         Ok(None)
     }
+}
+
+/// Splits batch entries into successes and per-entry errors.
+fn outcomes<T>(
+    entries: Vec<T>,
+    error_of: impl Fn(&mut T) -> Option<types::ErrorResponse>,
+) -> Vec<BatchOutcome<T>> {
+    entries
+        .into_iter()
+        .map(|mut entry| match error_of(&mut entry) {
+            Some(error) => Err(error.into()),
+            None => Ok(entry),
+        })
+        .collect()
 }
 
 /// Query parameters carry the subaccount as a signed integer.

@@ -527,18 +527,21 @@ fn queue_positions(state: &State, call: &Call) -> Answer {
 // Orders: writes
 // ---------------------------------------------------------------------------
 
+/// The V2 `side`: a side of the YES book.
+fn book_side(body: &Value) -> Result<Side, ApiErr> {
+    match text(body, "side")? {
+        "bid" => Ok(Side::Bid),
+        "ask" => Ok(Side::Ask),
+        other => Err(ApiErr::bad_request(
+            "invalid_parameters",
+            &format!("side {other:?} is not bid or ask"),
+        )),
+    }
+}
+
 /// Reads a V2 create body into an engine order.
 fn new_order(user: &str, body: &Value) -> Result<NewOrder, ApiErr> {
-    let side = match text(body, "side")? {
-        "bid" => Side::Bid,
-        "ask" => Side::Ask,
-        other => {
-            return Err(ApiErr::bad_request(
-                "invalid_parameters",
-                &format!("side {other:?} is not bid or ask"),
-            ));
-        }
-    };
+    let side = book_side(body)?;
     let time_in_force = match body["time_in_force"]
         .as_str()
         .unwrap_or("good_till_canceled")
@@ -695,16 +698,7 @@ fn amend(state: &mut State, call: &Call) -> Answer {
             "the ticker does not match the order",
         ));
     }
-    let side = match text(body, "side")? {
-        "bid" => Side::Bid,
-        "ask" => Side::Ask,
-        other => {
-            return Err(ApiErr::bad_request(
-                "invalid_parameters",
-                &format!("side {other:?} is not bid or ask"),
-            ));
-        }
-    };
+    let side = book_side(body)?;
     let placed = state
         .engine
         .amend(
