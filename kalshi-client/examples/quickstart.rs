@@ -57,7 +57,7 @@ async fn main() -> Result<()> {
         order.id()
     );
 
-    let amendment = Amendment::new(&ticker, Side::Bid, "0.04".parse()?, Quantity::contracts(3)?);
+    let amendment = Amendment::new(&ticker, Side::Bid, Quantity::contracts(3)?, "0.04".parse()?);
     let amended = client.orders().amend(&placed.order_id, &amendment).await?;
     println!("amended  {} to 3 at 0.0400", amended.order_id);
 

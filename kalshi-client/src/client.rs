@@ -14,10 +14,7 @@ use crate::environment::Environment;
 use crate::error::Error;
 use crate::rate_limit::{RateLimiter, RateLimits, Tier};
 use crate::retry::RetryPolicy;
-use crate::transport::{self, Transport};
-
-/// The highest subaccount number Kalshi assigns (0 is the primary account).
-pub const MAX_SUBACCOUNT: u32 = 63;
+use crate::transport::{self, Signer, Transport};
 
 /// A Kalshi Trade API client.
 ///
@@ -40,7 +37,7 @@ impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
             .field("environment", &self.inner.environment)
-            .field("credentials", &self.inner.transport.credentials)
+            .field("credentials", &self.credentials())
             .field("rate_limiter", &self.inner.transport.limiter)
             .field("retry", &self.inner.transport.retry)
             .field("default_subaccount", &self.inner.default_subaccount)
@@ -108,7 +105,11 @@ impl Client {
 
     /// The credentials, if any.
     pub fn credentials(&self) -> Option<&Credentials> {
-        self.inner.transport.credentials.as_ref()
+        self.inner
+            .transport
+            .signer
+            .as_ref()
+            .map(|signer| &signer.credentials)
     }
 
     /// The shared rate limiter, if client-side limits are on.
@@ -121,9 +122,11 @@ impl Client {
         self.inner.default_subaccount
     }
 
-    /// Replaces the client-side limits with the account's real ones, read
-    /// from `GET /account/limits` and `GET /account/endpoint_costs`. Turns
-    /// limiting on if it was off (in this client and its future clones only).
+    /// Reads the account's real limits from `GET /account/limits` and
+    /// `GET /account/endpoint_costs` and, when the client enforces limits
+    /// (built with [`ClientBuilder::rate_limits`] or
+    /// [`ClientBuilder::rate_limit_tier`]), enforces these from now on, for
+    /// every clone. A client built without limits only returns them.
     pub async fn load_rate_limits(&self) -> Result<RateLimits, Error> {
         use kalshi_gen::ClientAccountExt;
         let limits = self
@@ -236,9 +239,12 @@ impl ClientBuilder {
         self.rate_limits(RateLimits::for_tier(tier))
     }
 
-    /// The subaccount (0–63) for calls that do not name one.
-    pub fn default_subaccount(mut self, subaccount: u32) -> Self {
-        self.default_subaccount = Some(subaccount);
+    /// The subaccount for calls that do not name one: typed order methods,
+    /// and operations that take `subaccount` in the query. Operations that
+    /// take it in a JSON body (order group, RFQ and quote creation) leave it
+    /// to the body you build.
+    pub fn default_subaccount(mut self, subaccount: crate::order::Subaccount) -> Self {
+        self.default_subaccount = Some(subaccount.number());
         self
     }
 
@@ -248,7 +254,9 @@ impl ClientBuilder {
         self
     }
 
-    /// Use this `reqwest::Client` (its own timeouts then apply).
+    /// Use this `reqwest::Client` (its own timeouts then apply). Build it
+    /// with `redirect(Policy::none())`: a followed redirect would carry the
+    /// signing headers to wherever it points.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http = Some(client);
         self
@@ -292,23 +300,21 @@ impl ClientBuilder {
         if self.credentials.is_some() {
             check_signing_destination(&url, &self.allowed_hosts)?;
         }
-        if let Some(subaccount) = self.default_subaccount.filter(|s| *s > MAX_SUBACCOUNT) {
-            return Err(Error::invalid(format!(
-                "default subaccount {subaccount} is out of range (0 is the primary account, 1–{MAX_SUBACCOUNT} subaccounts)"
-            )));
-        }
         let user_agent = HeaderValue::from_str(&self.user_agent)
             .map_err(|_| Error::invalid("the user agent is not a valid header value"))?;
         let http = match self.http {
             Some(http) => http,
+            // Kalshi's API does not redirect, and following one would carry
+            // the signing headers to another host (or turn a POST into a GET).
             None => reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
                 .connect_timeout(self.connect_timeout)
                 .timeout(self.request_timeout)
                 .build()
                 .map_err(|e| Error::invalid(format!("cannot build the HTTP client: {e}")))?,
         };
         let transport = Arc::new(Transport {
-            credentials: self.credentials,
+            signer: self.credentials.map(Signer::new).transpose()?,
             limiter: self.rate_limits.map(RateLimiter::new),
             retry: self.retry,
             user_agent,

@@ -123,8 +123,15 @@ fn request_id(headers: &HeaderMap) -> Option<String> {
         .find_map(|name| headers.get(*name)?.to_str().ok().map(str::to_owned))
 }
 
-/// The first [`EXCERPT_LEN`] bytes of a body, as lossy UTF-8.
+/// The first [`EXCERPT_LEN`] bytes of a body, as lossy UTF-8 — unless the
+/// body holds key material (an API key generation answer), which never goes
+/// into an error message.
 pub(crate) fn excerpt(body: &[u8]) -> String {
+    if body.windows(11).any(|w| w == b"PRIVATE KEY")
+        || body.windows(11).any(|w| w == b"private_key")
+    {
+        return "<withheld: the body holds key material>".to_owned();
+    }
     let cut = &body[..body.len().min(EXCERPT_LEN)];
     let mut text = String::from_utf8_lossy(cut).into_owned();
     if body.len() > EXCERPT_LEN {
@@ -274,9 +281,10 @@ impl Error {
     }
 
     /// Whether the exchange may have acted on the request. `false` means it
-    /// provably did not: caught locally, refused with a status, or never sent.
-    /// A 5xx answer to a write counts as "may have": the server may have
-    /// executed the order before failing.
+    /// provably did not (caught locally, refused with a status, never sent)
+    /// or that the request was a read. A 5xx, an undecodable answer or a
+    /// broken contract after a write counts as "may have": the exchange may
+    /// have executed the order before failing.
     pub fn may_have_executed(&self) -> bool {
         match self {
             Self::Timeout {
@@ -285,10 +293,19 @@ impl Error {
             | Self::Transport {
                 may_have_executed, ..
             } => *may_have_executed,
-            Self::Server(_) | Self::Decode { .. } | Self::ProtocolViolation { .. } => true,
+            Self::Server(api) => is_write(api.operation),
+            Self::Decode { operation, .. } | Self::ProtocolViolation { operation, .. } => {
+                is_write(operation)
+            }
             _ => false,
         }
     }
+}
+
+/// Writes change state on the exchange; an operation the table does not
+/// know is treated as one, to stay on the safe side.
+fn is_write(operation: &str) -> bool {
+    kalshi_gen::Operation::find(operation).is_none_or(|op| !op.is_read())
 }
 
 impl fmt::Display for Error {
@@ -445,6 +462,13 @@ mod tests {
     }
 
     #[test]
+    fn key_material_never_reaches_an_excerpt() {
+        let body =
+            br#"{"api_key_id":"k","private_key":"-----BEGIN RSA PRIVATE KEY-----\nMIIE..."}"#;
+        assert!(!excerpt(body).contains("MIIE"));
+    }
+
+    #[test]
     fn a_non_json_body_becomes_an_excerpt() {
         let html = format!("<html>{}</html>", "x".repeat(2000));
         let error = parse(&html);
@@ -479,7 +503,20 @@ mod tests {
         assert!(matches!(kind(503), Error::Server(_)));
         assert!(matches!(kind(418), Error::UnexpectedStatus(_)));
         assert!(!kind(429).may_have_executed());
-        assert!(kind(500).may_have_executed());
+        let write = ApiError::from_response(
+            StatusCode::BAD_GATEWAY,
+            &HeaderMap::new(),
+            b"{}",
+            "create_order_v2",
+        );
+        assert!(Error::from_api(write, None).may_have_executed());
+        let read = ApiError::from_response(
+            StatusCode::BAD_GATEWAY,
+            &HeaderMap::new(),
+            b"{}",
+            "get_balance",
+        );
+        assert!(!Error::from_api(read, None).may_have_executed());
     }
 
     #[test]

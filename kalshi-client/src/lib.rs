@@ -25,7 +25,7 @@ mod retry;
 mod transport;
 
 pub use auth::{Credentials, KeyError, KeyKind, RsaBackend};
-pub use client::{Client, ClientBuilder, MAX_SUBACCOUNT};
+pub use client::{Client, ClientBuilder};
 pub use environment::Environment;
 pub use error::{ApiError, ClockOffset, Error};
 pub use execute::Execute;

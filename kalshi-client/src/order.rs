@@ -20,7 +20,6 @@ use kalshi_gen::{Count, Dollars};
 use rust_decimal::Decimal;
 
 use crate::Error;
-use crate::client::MAX_SUBACCOUNT;
 
 /// A limit price in dollars: strictly between 0 and 1, at most 4 decimal places.
 ///
@@ -33,7 +32,7 @@ use crate::client::MAX_SUBACCOUNT;
 /// # Ok::<(), kalshi_client::Error>(())
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Price(Decimal);
+pub struct Price(Dollars);
 
 impl Price {
     /// Checks `value`: `0 < value < 1`, at most 4 decimal places.
@@ -43,27 +42,30 @@ impl Price {
                 "price {value} is outside (0, 1): Kalshi prices are dollars per contract, e.g. 0.56"
             )));
         }
-        if value.normalize().scale() > 4 {
+        let value = value.normalize();
+        if value.scale() > 4 {
             return Err(Error::invalid(format!(
                 "price {value} has more than 4 decimal places"
             )));
         }
-        Ok(Self(value))
+        Dollars::new(value)
+            .map(Self)
+            .map_err(|e| Error::invalid(format!("price: {e}")))
     }
 
     /// The price of the other side: `1 - self`, exactly.
     pub fn complement(self) -> Self {
-        Self(Decimal::ONE - self.0)
+        // (0, 1) with at most 4 places maps onto itself.
+        Self::new(Decimal::ONE - self.value()).unwrap_or(self)
     }
 
     /// The price as a decimal.
     pub fn value(self) -> Decimal {
-        self.0
+        self.0.value()
     }
 
     fn dollars(self) -> Dollars {
-        // In range by construction: (0, 1) with at most 4 places.
-        Dollars::new(self.0.normalize()).unwrap_or_default()
+        self.0
     }
 }
 
@@ -100,7 +102,7 @@ impl fmt::Debug for Price {
 /// # Ok::<(), kalshi_client::Error>(())
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Quantity(Decimal);
+pub struct Quantity(Count);
 
 impl Quantity {
     /// Checks `value`: positive, at most 2 decimal places.
@@ -108,13 +110,14 @@ impl Quantity {
         if value <= Decimal::ZERO {
             return Err(Error::invalid(format!("count {value} must be positive")));
         }
-        if value.normalize().scale() > 2 {
+        let value = value.normalize();
+        if value.scale() > 2 {
             return Err(Error::invalid(format!(
                 "count {value} has more than 2 decimal places (the smallest fraction is 0.01)"
             )));
         }
         Count::new(value)
-            .map(|_| Self(value))
+            .map(Self)
             .map_err(|e| Error::invalid(format!("count: {e}")))
     }
 
@@ -125,11 +128,11 @@ impl Quantity {
 
     /// The count as a decimal.
     pub fn value(self) -> Decimal {
-        self.0
+        self.0.value()
     }
 
     fn count(self) -> Count {
-        Count::new(self.0.normalize()).unwrap_or_default()
+        self.0
     }
 }
 
@@ -155,6 +158,9 @@ impl fmt::Debug for Quantity {
         write!(f, "Quantity({self})")
     }
 }
+
+/// The highest subaccount number Kalshi assigns (0 is the primary account).
+pub const MAX_SUBACCOUNT: u32 = 63;
 
 /// A subaccount: 0 is the primary account, 1–63 are subaccounts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -271,8 +277,9 @@ impl From<SelfTradePrevention> for types::SelfTradePreventionType {
 /// A new order on the YES book.
 ///
 /// Each order gets its idempotency key (`client_order_id`, a UUID v4) when it
-/// is made, unless one is given: retries of the same order send the same key,
-/// and a new order is a new value.
+/// is made, unless one is given: retries of the same order send the same key.
+/// A `clone()` keeps the key, so sending a clone is sending the same order
+/// again (Kalshi answers 409); [`NewOrder::with_fresh_id`] makes a new order.
 ///
 /// ```
 /// use kalshi_client::order::{NewOrder, Price, Quantity, TimeInForce};
@@ -348,6 +355,12 @@ impl NewOrder {
     /// system stored before sending).
     pub fn client_order_id(mut self, id: impl Into<String>) -> Self {
         self.client_order_id = id.into();
+        self
+    }
+
+    /// The same order under a new idempotency key, to place it once more on purpose.
+    pub fn with_fresh_id(mut self) -> Self {
+        self.client_order_id = uuid::Uuid::new_v4().to_string();
         self
     }
 
@@ -438,6 +451,11 @@ impl NewOrder {
         &self.client_order_id
     }
 
+    /// The subaccount this order trades for: its own, else the client's default.
+    pub(crate) fn subaccount_number(&self, default_subaccount: Option<u32>) -> Option<u64> {
+        subaccount_number(self.subaccount, default_subaccount)
+    }
+
     /// The request body, with the client's default subaccount where the
     /// order names none.
     pub(crate) fn to_request(
@@ -462,7 +480,7 @@ impl NewOrder {
             cancel_order_on_pause: self.cancel_order_on_pause,
             expiration_time: self.expiration_time,
             order_group_id: self.order_group_id.clone(),
-            subaccount: subaccount_number(self.subaccount, default_subaccount),
+            subaccount: self.subaccount_number(default_subaccount),
             exchange_index: exchange,
         }
     }
@@ -566,8 +584,9 @@ pub struct Amendment {
 }
 
 impl Amendment {
-    /// Sets the order to `price` and a total of `count` contracts.
-    pub fn new(ticker: impl Into<String>, side: Side, price: Price, count: Quantity) -> Self {
+    /// Sets the order to a total of `count` contracts at `price` (the same
+    /// argument order as [`NewOrder::new`]).
+    pub fn new(ticker: impl Into<String>, side: Side, count: Quantity, price: Price) -> Self {
         Self {
             ticker: ticker.into(),
             side,
@@ -740,6 +759,27 @@ mod tests {
         for bad in ["0", "-1", "0.001", "1e2", "ten"] {
             assert!(bad.parse::<Quantity>().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn clones_keep_the_key_and_fresh_ids_do_not() {
+        let order = NewOrder::buy_yes("T", Quantity::contracts(1).unwrap(), "0.5".parse().unwrap());
+        assert_eq!(order.clone().id(), order.id());
+        assert_ne!(order.clone().with_fresh_id().id(), order.id());
+    }
+
+    #[test]
+    fn equal_values_at_any_scale_are_accepted() {
+        assert_eq!(
+            Quantity::new(Decimal::new(10_000_000, 7))
+                .unwrap()
+                .to_string(),
+            "1.00"
+        );
+        assert_eq!(
+            Price::new(Decimal::new(5_600_000, 7)).unwrap().to_string(),
+            "0.5600"
+        );
     }
 
     #[test]

@@ -156,6 +156,7 @@ where
         request,
         next: Some(None),
         seen: HashSet::new(),
+        pending: None,
         pages: 0,
         max_pages,
     };
@@ -212,6 +213,8 @@ struct Cursor<L> {
     seen: HashSet<String>,
     pages: usize,
     max_pages: Option<usize>,
+    /// An error found with the last page, reported after its items.
+    pending: Option<Error>,
 }
 
 impl<L: ListRequest> Cursor<L> {
@@ -219,6 +222,9 @@ impl<L: ListRequest> Cursor<L> {
     async fn advance(
         &mut self,
     ) -> Result<Option<Vec<<L::Response as CursorResponse>::Item>>, Error> {
+        if let Some(error) = self.pending.take() {
+            return Err(error);
+        }
         let Some(at) = self.next.take() else {
             return Ok(None);
         };
@@ -231,16 +237,18 @@ impl<L: ListRequest> Cursor<L> {
         };
         let page = fetch_page(request).await?;
         self.pages += 1;
-        if let Some(cursor) = page.cursor {
-            if !self.seen.insert(cursor.clone()) {
-                return Err(Error::ProtocolViolation {
+        match page.cursor {
+            // The items of the page that repeated a cursor are still news.
+            Some(cursor) if !self.seen.insert(cursor.clone()) => {
+                self.pending = Some(Error::ProtocolViolation {
                     operation: <L as Request>::OPERATION,
                     message: format!(
                         "the cursor {cursor:?} came back a second time; stopping instead of looping"
                     ),
                 });
             }
-            self.next = Some(Some(cursor));
+            Some(cursor) => self.next = Some(Some(cursor)),
+            None => {}
         }
         Ok(Some(page.items))
     }

@@ -95,7 +95,10 @@ impl Tier {
         }
     }
 
-    /// Seconds of budget the write bucket holds: one at Basic, two above.
+    /// Seconds of budget the write bucket holds: one at Basic, two above, as
+    /// the spec's `BucketLimit` documents ("write buckets at non-Basic tiers
+    /// hold two seconds of budget"). `load_rate_limits` reads the real
+    /// capacity from the account.
     fn write_burst_seconds(self) -> u32 {
         match self {
             Tier::Basic => 1,

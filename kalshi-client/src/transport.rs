@@ -42,8 +42,8 @@ pub(crate) struct CallState {
     pub operation: Option<&'static str>,
     /// Whether the call was a read.
     pub is_read: bool,
-    /// Attempts made.
-    pub attempts: u32,
+    /// The status of the last response.
+    pub status: Option<StatusCode>,
 }
 
 /// Runs `call` with a fresh [`CallState`] and returns both.
@@ -76,7 +76,7 @@ fn stash(error: Error) {
 /// The hooks installed into every client.
 #[derive(Debug)]
 pub(crate) struct Transport {
-    pub credentials: Option<Credentials>,
+    pub signer: Option<Signer>,
     pub limiter: Option<RateLimiter>,
     pub retry: RetryPolicy,
     pub user_agent: HeaderValue,
@@ -125,7 +125,7 @@ impl Transport {
     /// when the operation is signed, rate-limit budget, a fresh signature.
     async fn admit(&self, request: &mut Request, operation: &'static str) -> Result<(), Error> {
         let signed = Operation::find(operation).is_none_or(|op| op.authenticated);
-        if signed && self.credentials.is_none() {
+        if signed && self.signer.is_none() {
             return Err(Error::MissingCredentials { operation });
         }
         if !request.headers().contains_key(USER_AGENT) {
@@ -139,8 +139,8 @@ impl Transport {
                 .acquire(operation, request.method().as_str(), items)
                 .await;
         }
-        match &self.credentials {
-            Some(credentials) if signed => sign(credentials, request),
+        match &self.signer {
+            Some(signer) if signed => signer.sign(request),
             _ => Ok(()),
         }
     }
@@ -163,7 +163,7 @@ impl Transport {
                 .flatten();
             let sent_at = Instant::now();
             let result = buffered(client.execute(request).await).await;
-            with_state(|s| s.attempts = attempt);
+            with_state(|s| s.status = result.as_ref().ok().map(Response::status));
             log_attempt(attempt, &result, sent_at.elapsed());
             let retry_after = match &result {
                 Ok(response) if response.status().is_success() => return result,
@@ -216,10 +216,10 @@ impl Transport {
 /// a failed attempt (retried for reads) rather than a failure after the
 /// retry loop. The body is handed on unchanged in a rebuilt response.
 async fn buffered(result: reqwest::Result<Response>) -> reqwest::Result<Response> {
-    let response = result?;
+    let mut response = result?;
     let status = response.status();
     let version = response.version();
-    let headers = response.headers().clone();
+    let headers = std::mem::take(response.headers_mut());
     let body = response.bytes().await?;
     let mut rebuilt = http::Response::new(body.clone());
     *rebuilt.status_mut() = status;
@@ -241,27 +241,43 @@ fn body_of(response: &Response) -> bytes::Bytes {
         .unwrap_or_default()
 }
 
-/// Adds the three Kalshi headers, signing the path exactly as it goes on the wire.
-fn sign(credentials: &Credentials, request: &mut Request) -> Result<(), Error> {
-    let timestamp = now_millis();
-    let signed = credentials
-        .sign(
-            timestamp,
-            request.method().as_str(),
-            auth::wire_path(request.url()),
-        )
-        .map_err(|e| Error::invalid(format!("signing failed: {e}")))?;
-    let headers = request.headers_mut();
-    let value = |text: &str| {
-        HeaderValue::from_str(text)
-            .map_err(|_| Error::invalid("a signing header is not valid HTTP"))
-    };
-    headers.insert(KEY_HEADER, value(credentials.key_id())?);
-    headers.insert(TIMESTAMP_HEADER, value(&signed.timestamp)?);
-    let mut signature = value(&signed.signature)?;
-    signature.set_sensitive(true);
-    headers.insert(SIGNATURE_HEADER, signature);
-    Ok(())
+/// The credentials with the key-id header value made once, at construction.
+#[derive(Debug)]
+pub(crate) struct Signer {
+    pub credentials: Credentials,
+    key_header: HeaderValue,
+}
+
+impl Signer {
+    pub fn new(credentials: Credentials) -> Result<Self, Error> {
+        let key_header = HeaderValue::from_str(credentials.key_id())
+            .map_err(|_| Error::invalid("the API key id is not a valid HTTP header value"))?;
+        Ok(Self {
+            credentials,
+            key_header,
+        })
+    }
+
+    /// Adds the three Kalshi headers, signing the path exactly as it goes on the wire.
+    fn sign(&self, request: &mut Request) -> Result<(), Error> {
+        let timestamp = now_millis();
+        let signed = self
+            .credentials
+            .sign(
+                timestamp,
+                request.method().as_str(),
+                auth::wire_path(request.url()),
+            )
+            .map_err(|e| Error::invalid(format!("signing failed: {e}")))?;
+        let mut signature = HeaderValue::from_str(&signed.signature)
+            .map_err(|_| Error::invalid("the signature is not a valid HTTP header value"))?;
+        signature.set_sensitive(true);
+        let headers = request.headers_mut();
+        headers.insert(KEY_HEADER, self.key_header.clone());
+        headers.insert(TIMESTAMP_HEADER, HeaderValue::from(timestamp));
+        headers.insert(SIGNATURE_HEADER, signature);
+        Ok(())
+    }
 }
 
 fn now_millis() -> u64 {
@@ -282,21 +298,23 @@ fn clock_offset(headers: &reqwest::header::HeaderMap) -> Option<ClockOffset> {
     Some(ClockOffset { millis })
 }
 
-/// Batch requests are billed per item: the length of the body's array.
+/// Batch requests are billed per item: the length of the body's `orders`,
+/// counted without building the items.
 fn batch_items(request: &Request, operation: &str) -> u32 {
+    #[derive(serde::Deserialize)]
+    struct Batch {
+        orders: Vec<serde::de::IgnoredAny>,
+    }
     if !operation.starts_with("batch_") {
         return 1;
     }
-    let Some(body) = request.body().and_then(reqwest::Body::as_bytes) else {
-        return 1;
-    };
-    let Ok(serde_json::Value::Object(fields)) = serde_json::from_slice(body) else {
-        return 1;
-    };
-    fields
-        .values()
-        .find_map(|v| v.as_array().map(Vec::len))
-        .map_or(1, |n| u32::try_from(n).unwrap_or(u32::MAX).max(1))
+    request
+        .body()
+        .and_then(reqwest::Body::as_bytes)
+        .and_then(|body| serde_json::from_slice::<Batch>(body).ok())
+        .map_or(1, |batch| {
+            u32::try_from(batch.orders.len()).unwrap_or(u32::MAX).max(1)
+        })
 }
 
 fn log_attempt(attempt: u32, result: &reqwest::Result<Response>, latency: Duration) {
@@ -318,7 +336,12 @@ pub(crate) fn into_error<E>(error: progenitor_client::Error<E>, state: CallState
     if let Some(error) = state.error {
         return error;
     }
-    let operation = state.operation.unwrap_or("request");
+    let Some(operation) = state.operation else {
+        // The hooks never ran: the request failed while being built.
+        return Error::InvalidRequest {
+            message: invalid_before_sending(error),
+        };
+    };
     match error {
         progenitor_client::Error::CommunicationError(source)
         | progenitor_client::Error::ResponseBodyError(source) => {
@@ -326,7 +349,7 @@ pub(crate) fn into_error<E>(error: progenitor_client::Error<E>, state: CallState
         }
         progenitor_client::Error::InvalidResponsePayload(body, source) => Error::Decode {
             operation,
-            status: None,
+            status: state.status,
             excerpt: crate::error::excerpt(&body),
             source,
         },
@@ -349,6 +372,18 @@ pub(crate) fn into_error<E>(error: progenitor_client::Error<E>, state: CallState
             operation,
             message: "the server answered with a protocol upgrade".to_owned(),
         },
+    }
+}
+
+/// Why a call failed before its hooks ran (nothing was sent).
+fn invalid_before_sending<E>(error: progenitor_client::Error<E>) -> String {
+    match error {
+        progenitor_client::Error::InvalidRequest(message)
+        | progenitor_client::Error::Custom(message) => message,
+        progenitor_client::Error::CommunicationError(source) => {
+            format!("the request could not be built: {source}")
+        }
+        other => format!("the request could not be built ({:?})", other.status()),
     }
 }
 

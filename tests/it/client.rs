@@ -841,20 +841,15 @@ mod configuration {
     }
 
     #[test]
-    fn a_default_subaccount_out_of_range_is_refused() {
-        let error = Client::builder()
-            .default_subaccount(64)
-            .build()
-            .unwrap_err();
+    fn a_default_subaccount_out_of_range_cannot_be_made() {
+        let error = kalshi_client::order::Subaccount::new(64).unwrap_err();
         assert!(matches!(error, Error::InvalidRequest { .. }), "{error:?}");
-        assert_eq!(
-            Client::builder()
-                .default_subaccount(63)
-                .build()
-                .unwrap()
-                .default_subaccount(),
-            Some(63)
-        );
+        let subaccount = kalshi_client::order::Subaccount::new(63).unwrap();
+        let client = Client::builder()
+            .default_subaccount(subaccount)
+            .build()
+            .unwrap();
+        assert_eq!(client.default_subaccount(), Some(63));
     }
 
     #[tokio::test]

@@ -111,7 +111,7 @@ async fn an_order_lives_through_place_amend_decrease_fill_and_cancel() {
     let amended = orders
         .amend(
             &placed.order_id,
-            &Amendment::new(MARKET, Side::Bid, price("0.42"), qty(12)),
+            &Amendment::new(MARKET, Side::Bid, qty(12), price("0.42")),
         )
         .await
         .unwrap();
@@ -293,7 +293,7 @@ async fn subaccounts_exchange_routing_and_queue_positions() {
         dec("3")
     );
     let positions = orders
-        .queue_positions(QueueScope::Markets(vec![MARKET.into()]))
+        .queue_positions(QueueScope::Markets(vec![MARKET.into()]), None)
         .await
         .unwrap();
     assert_eq!(positions.len(), 2);
@@ -538,11 +538,7 @@ mod faults {
         sim.inject(Fault::LoseResponse, 1);
         let error = alice.orders().create(&order).await.unwrap_err();
         assert!(error.may_have_executed(), "{error:?}");
-        let found = alice
-            .orders()
-            .find_by_client_order_id(MARKET, order.id(), 1000)
-            .await
-            .unwrap();
+        let found = alice.orders().find(&order, 1000).await.unwrap();
         assert_eq!(
             found.map(|o| o.client_order_id),
             Some(order.id().to_owned())

@@ -87,7 +87,8 @@ async fn setup(default_subaccount: Option<u32>) -> (Recorder, Client) {
         .base_url(server.base_url())
         .credentials(Credentials::from_pem("key-123", &TestKey::ed25519().pem).unwrap());
     if let Some(subaccount) = default_subaccount {
-        builder = builder.default_subaccount(subaccount);
+        builder =
+            builder.default_subaccount(kalshi_client::order::Subaccount::new(subaccount).unwrap());
     }
     (server, builder.build().unwrap())
 }
@@ -255,12 +256,12 @@ async fn amend_puts_subaccount_in_the_query_and_routing_in_the_body() {
     let amended = orders
         .amend(
             "ord-1",
-            &Amendment::new("KXTEST-1", Side::Bid, price("0.57"), count(12)),
+            &Amendment::new("KXTEST-1", Side::Bid, count(12), price("0.57")),
         )
         .await
         .unwrap();
     assert_eq!(amended.order_id, "ord-2");
-    let routed = Amendment::new("KXTEST-1", Side::Ask, price("0.43"), count(5))
+    let routed = Amendment::new("KXTEST-1", Side::Ask, count(5), price("0.43"))
         .subaccount(sub(9))
         .route(ExchangeRoute::ByTicker("KXTEST-1".into()))
         .new_client_order_id("coid-9")
@@ -302,15 +303,15 @@ async fn reads() {
     assert_eq!(page.items.len(), 1);
     assert_eq!(orders.resting().await.unwrap().len(), 1);
     let positions = orders
-        .queue_positions(QueueScope::Markets(vec![
-            "KXTEST-1".into(),
-            "KXTEST-2".into(),
-        ]))
+        .queue_positions(
+            QueueScope::Markets(vec!["KXTEST-1".into(), "KXTEST-2".into()]),
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(positions[0].queue_position_fp.to_string(), "120.00");
     orders
-        .queue_positions(QueueScope::Event("KXTEST".into()))
+        .queue_positions(QueueScope::Event("KXTEST".into()), Some(sub(4)))
         .await
         .unwrap();
     assert_eq!(
@@ -322,19 +323,40 @@ async fn reads() {
 
 #[tokio::test]
 async fn an_order_whose_response_was_lost_can_be_found_by_its_client_order_id() {
-    let (server, client) = setup(None).await;
+    let (server, client) = setup(Some(1)).await;
     let orders = client.orders();
-    let found = orders
-        .find_by_client_order_id("KXTEST-1", "coid-1", 500)
-        .await
-        .unwrap();
+    let sent = NewOrder::buy_yes("KXTEST-1", count(1), price("0.56")).client_order_id("coid-1");
+    let found = orders.find(&sent, 500).await.unwrap();
     assert_eq!(found.map(|o| o.order_id), Some("ord-1".to_owned()));
-    let missing = orders
-        .find_by_client_order_id("KXTEST-1", "never-sent", 500)
+    let never_sent = sent.clone().with_fresh_id().subaccount(sub(5));
+    assert!(orders.find(&never_sent, 500).await.unwrap().is_none());
+    let requests = server.requests();
+    // Each lookup asks the market and the subaccount the order was sent for.
+    assert_eq!(
+        (requests[0].query("ticker"), requests[0].query("subaccount")),
+        (Some("KXTEST-1"), Some("1"))
+    );
+    assert_eq!(requests[1].query("subaccount"), Some("5"));
+    assert_eq!(requests[0].query("limit"), Some("500"));
+}
+
+#[tokio::test]
+async fn a_batch_naming_an_order_twice_is_refused_before_sending() {
+    let (server, client) = setup(None).await;
+    let order = NewOrder::buy_yes("KXTEST-1", count(1), price("0.56"));
+    let error = client
+        .orders()
+        .batch_create(&[order.clone(), order])
         .await
-        .unwrap();
-    assert!(missing.is_none());
-    assert_eq!(server.requests()[0].query("ticker"), Some("KXTEST-1"));
+        .unwrap_err();
+    assert!(matches!(error, Error::InvalidRequest { .. }), "{error:?}");
+    let error = client
+        .orders()
+        .batch_cancel(&[CancelOrder::new("o"), CancelOrder::new("o")])
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("twice"), "{error}");
+    assert!(server.requests().is_empty());
 }
 
 #[tokio::test]

@@ -16,7 +16,8 @@ fn client_for(server: &Recorder, default_subaccount: Option<u32>) -> Client {
         .base_url(server.base_url())
         .credentials(Credentials::from_pem("key-123", &key.pem).expect("test key parses"));
     if let Some(subaccount) = default_subaccount {
-        builder = builder.default_subaccount(subaccount);
+        builder =
+            builder.default_subaccount(kalshi_client::order::Subaccount::new(subaccount).unwrap());
     }
     builder.build().expect("client builds")
 }

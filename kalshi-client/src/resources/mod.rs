@@ -99,6 +99,7 @@ macro_rules! resource_group {
         impl<'a> $group<'a> {
             $(
                 $(#[$doc])*
+                #[must_use = "a request does nothing until it is sent with .execute().await"]
                 pub fn $method(&self, $($arg: impl Into<String>),*) -> kalshi_gen::builder::$builder<'a> {
                     #[allow(unused_imports)]
                     use kalshi_gen::*;

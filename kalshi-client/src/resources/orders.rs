@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 
-use futures_util::TryStreamExt;
+use futures_util::{StreamExt, TryStreamExt};
 use kalshi_gen::ClientOrdersExt as _;
 use kalshi_gen::builder as ops;
 use kalshi_gen::types;
@@ -135,6 +135,7 @@ impl<'a> Orders<'a> {
         &self,
         orders: &[NewOrder],
     ) -> Result<Vec<BatchOutcome<types::BatchCreateOrdersV2ResponseOrdersItem>>, Error> {
+        refuse_duplicates(orders.iter().map(NewOrder::id), "client_order_id")?;
         let body = types::BatchCreateOrdersV2Request {
             orders: orders
                 .iter()
@@ -188,6 +189,7 @@ impl<'a> Orders<'a> {
         &self,
         orders: &[CancelOrder],
     ) -> Result<Vec<BatchOutcome<types::BatchCancelOrdersV2ResponseOrdersItem>>, Error> {
+        refuse_duplicates(orders.iter().map(CancelOrder::order_id), "order_id")?;
         let default = self.default_subaccount();
         let body = types::BatchCancelOrdersV2Request {
             orders: orders
@@ -290,17 +292,23 @@ impl<'a> Orders<'a> {
 
     /// Queue positions of your resting orders
     /// (`GET /portfolio/orders/queue_positions`).
+    /// Orders of `subaccount` when given, else of the client's default
+    /// subaccount, else of the primary account.
     pub async fn queue_positions(
         &self,
         scope: QueueScope,
+        subaccount: Option<Subaccount>,
     ) -> Result<Vec<types::OrderQueuePosition>, Error> {
         let mut request = self.client.raw().get_order_queue_positions();
         request = match scope {
             QueueScope::Markets(tickers) => request.market_tickers(tickers.join(",")),
             QueueScope::Event(ticker) => request.event_ticker(ticker),
         };
-        if let Some(subaccount) = self.default_subaccount() {
-            request = request.subaccount(i64::from(subaccount));
+        if let Some(number) = subaccount
+            .map(Subaccount::number)
+            .or(self.default_subaccount())
+        {
+            request = request.subaccount(i64::from(number));
         }
         Ok(request.execute().await?.queue_positions)
     }
@@ -319,31 +327,50 @@ impl<'a> Orders<'a> {
     }
 
     /// After a create whose outcome is unknown (a timeout, a 5xx, a dropped
-    /// connection), looks among the market's recent orders for the one with
-    /// this `client_order_id`, so the caller never resends blindly. `None`
-    /// means it was not among the newest `max_orders` orders of the market.
-    /// Reads can lag writes slightly: compare with
-    /// `client.exchange().user_data_timestamp()` when in doubt.
-    pub async fn find_by_client_order_id(
+    /// connection), looks for `order` among the newest `max_orders` orders of
+    /// its market and subaccount, by its `client_order_id`, so the caller
+    /// never resends blindly. `None` means it was not there. Reads can lag
+    /// writes slightly: compare with `client.exchange().user_data_timestamp()`
+    /// when in doubt.
+    pub async fn find(
         &self,
-        ticker: &str,
-        client_order_id: &str,
+        order: &NewOrder,
         max_orders: usize,
     ) -> Result<Option<types::Order>, Error> {
-        let pages = max_orders.div_ceil(200).max(1);
-        let mut orders = std::pin::pin!(self.list().ticker(ticker).limit(200).stream(Some(pages)));
-        let mut seen = 0;
-        while let Some(order) = orders.try_next().await? {
-            if order.client_order_id == client_order_id {
-                return Ok(Some(order));
-            }
-            seen += 1;
-            if seen >= max_orders {
-                break;
+        let max_orders = max_orders.max(1);
+        // The order's own subaccount, exactly as create sent it (none: all).
+        let mut request = self
+            .client
+            .raw()
+            .get_orders()
+            .ticker(order.ticker())
+            .limit(max_orders.min(1000) as u64);
+        if let Some(subaccount) = order.subaccount_number(self.default_subaccount()) {
+            request = request.subaccount(subaccount_query(subaccount));
+        }
+        let pages = max_orders.div_ceil(1000);
+        let mut orders = std::pin::pin!(request.stream(Some(pages)).take(max_orders));
+        while let Some(candidate) = orders.try_next().await? {
+            if candidate.client_order_id == order.id() {
+                return Ok(Some(candidate));
             }
         }
         Ok(None)
     }
+}
+
+/// A batch naming one order twice could not be matched back to its
+/// entries; refuse it before anything is sent.
+fn refuse_duplicates<'k>(keys: impl Iterator<Item = &'k str>, what: &str) -> Result<(), Error> {
+    let mut seen = std::collections::HashSet::new();
+    for key in keys {
+        if !seen.insert(key) {
+            return Err(Error::invalid(format!(
+                "the batch names {what} {key:?} twice; each entry needs its own (NewOrder::with_fresh_id makes one)"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Splits batch entries into successes and per-entry errors.
