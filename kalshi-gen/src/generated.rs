@@ -2350,14 +2350,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
             Default::default()
         }
     }
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, schemars::JsonSchema)]
     ///`GenerateApiKeyResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
     pub struct GenerateApiKeyResponse {
         ///Unique identifier for the newly generated API key
         pub api_key_id: ::std::string::String,
@@ -14809,7 +14803,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
                 }
             }
         }
-        #[derive(Clone, Debug)]
+        #[derive(Clone)]
         pub struct GenerateApiKeyResponse {
             api_key_id: ::std::result::Result<
                 ::std::string::String,
@@ -28653,6 +28647,16 @@ largest single market-side commitment. `sum` reserves the summed margin of every
                 }
             }
         }
+        impl ::std::fmt::Debug for GenerateApiKeyResponse {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.debug_struct("GenerateApiKeyResponse")
+                    .field("api_key_id", &self.api_key_id)
+                    .field("key_type", &self.key_type)
+                    .field("private_key", &"<redacted>")
+                    .field("warning", &self.warning)
+                    .finish()
+            }
+        }
     }
     /// Error types.
     pub mod error {
@@ -32078,6 +32082,16 @@ largest single market-side commitment. `sum` reserves the summed margin of every
             _: &mut schemars::r#gen::SchemaGenerator,
         ) -> schemars::schema::Schema {
             crate::open_enum::schema(&["ach", "wire", "crypto", "debit", "apm"])
+        }
+    }
+    impl ::std::fmt::Debug for GenerateApiKeyResponse {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("GenerateApiKeyResponse")
+                .field("api_key_id", &self.api_key_id)
+                .field("key_type", &self.key_type)
+                .field("private_key", &"<redacted>")
+                .field("warning", &self.warning)
+                .finish()
         }
     }
 }

@@ -85,3 +85,16 @@ fn decimals_keep_every_place_kalshi_sends() {
     let count: Count = serde_json::from_value(json!("2.5")).unwrap();
     assert_eq!(serde_json::to_value(count).unwrap(), json!("2.50"));
 }
+
+#[test]
+fn a_generated_private_key_never_appears_in_debug_output() {
+    let response: kalshi_gen::types::GenerateApiKeyResponse = serde_json::from_value(json!({
+        "api_key_id": "key-1",
+        "private_key": "-----BEGIN RSA PRIVATE KEY-----\nMIIEsecretsecret\n-----END RSA PRIVATE KEY-----"
+    }))
+    .expect("decodes");
+    let debug = format!("{response:?} {response:#?}");
+    assert!(!debug.contains("MIIEsecret"), "{debug}");
+    assert!(debug.contains("key-1") && debug.contains("<redacted>"), "{debug}");
+    assert!(response.private_key.contains("MIIEsecret"), "the key itself is kept for the caller");
+}

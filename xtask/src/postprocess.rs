@@ -394,3 +394,111 @@ fn operation_id(block: &syn::Block) -> Option<LitStr> {
     syn::visit::Visit::visit_block(&mut find, block);
     find.0
 }
+
+/// Fields that hold secrets: their value never appears in `Debug` output.
+const SECRET_FIELDS: [&str; 1] = ["private_key"];
+
+/// Gives every generated struct that holds a secret (the private key that
+/// `GenerateApiKey` returns, and its builder) a `Debug` that prints
+/// `<redacted>` for it, instead of the derived one that would print the key
+/// into any log that formats the response. Returns how many structs changed.
+pub fn redact_secrets(file: &mut syn::File) -> usize {
+    let mut visitor = Redact { impls: Vec::new() };
+    visitor.visit_file_mut(file);
+    let count = visitor.impls.len();
+    // The impls go next to their structs: into the modules that hold them.
+    for (module_path, item) in visitor.impls {
+        if let Some(items) = module_items(&mut file.items, &module_path) {
+            items.push(item);
+        }
+    }
+    count
+}
+
+struct Redact {
+    /// (module path, impl item)
+    impls: Vec<(Vec<String>, Item)>,
+}
+
+impl Redact {
+    fn redact_struct(&mut self, path: &[String], item: &mut syn::ItemStruct) {
+        let Fields::Named(fields) = &item.fields else {
+            return;
+        };
+        let names: Vec<&Ident> = fields
+            .named
+            .iter()
+            .filter_map(|f| f.ident.as_ref())
+            .collect();
+        if !names.iter().any(|n| SECRET_FIELDS.iter().any(|s| n == s)) {
+            return;
+        }
+        let kept: Vec<Path> = derive_paths(&item.attrs)
+            .into_iter()
+            .filter(|p| !path_ends_with(p, "Debug"))
+            .collect();
+        let others: Vec<syn::Attribute> = item
+            .attrs
+            .iter()
+            .filter(|a| !a.path().is_ident("derive"))
+            .cloned()
+            .collect();
+        item.attrs = others;
+        item.attrs
+            .insert(0, syn::parse_quote!(#[derive(#(#kept),*)]));
+        let ident = &item.ident;
+        let name = LitStr::new(&ident.to_string(), Span::call_site());
+        let entries = names.iter().map(|field| {
+            let label = LitStr::new(&field.to_string(), Span::call_site());
+            if SECRET_FIELDS.iter().any(|s| *field == s) {
+                quote!(.field(#label, &"<redacted>"))
+            } else {
+                quote!(.field(#label, &self.#field))
+            }
+        });
+        let imp: Item = syn::parse_quote! {
+            impl ::std::fmt::Debug for #ident {
+                fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                    f.debug_struct(#name) #(#entries)* .finish()
+                }
+            }
+        };
+        self.impls.push((path.to_vec(), imp));
+    }
+
+    fn walk(&mut self, path: &mut Vec<String>, items: &mut [Item]) {
+        for item in items {
+            match item {
+                Item::Struct(s) => self.redact_struct(path, s),
+                Item::Mod(m) => {
+                    if let Some((_, inner)) = m.content.as_mut() {
+                        path.push(m.ident.to_string());
+                        self.walk(path, inner);
+                        path.pop();
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+impl VisitMut for Redact {
+    fn visit_file_mut(&mut self, file: &mut syn::File) {
+        self.walk(&mut Vec::new(), &mut file.items);
+    }
+}
+
+/// The items of the module at `path` (empty path: the file's top level).
+fn module_items<'a>(items: &'a mut Vec<Item>, path: &[String]) -> Option<&'a mut Vec<Item>> {
+    let Some((first, rest)) = path.split_first() else {
+        return Some(items);
+    };
+    items.iter_mut().find_map(|item| match item {
+        Item::Mod(m) if m.ident == first => m
+            .content
+            .as_mut()
+            .and_then(|(_, inner)| module_items(inner, rest)),
+        _ => None,
+    })
+}

@@ -132,6 +132,12 @@ pub fn generate(spec_text: &str, progenitor_version: &str) -> Result<String, Str
         ));
     }
     let opened = postprocess::open_enums(&mut file)?;
+    if postprocess::redact_secrets(&mut file) == 0 {
+        return Err(
+            "no generated type holds a private_key any more: revisit postprocess::redact_secrets"
+                .to_owned(),
+        );
+    }
     if opened == 0 {
         return Err("no string enum was opened: progenitor's enum output changed shape".to_owned());
     }
