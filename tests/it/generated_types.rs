@@ -95,6 +95,12 @@ fn a_generated_private_key_never_appears_in_debug_output() {
     .expect("decodes");
     let debug = format!("{response:?} {response:#?}");
     assert!(!debug.contains("MIIEsecret"), "{debug}");
-    assert!(debug.contains("key-1") && debug.contains("<redacted>"), "{debug}");
-    assert!(response.private_key.contains("MIIEsecret"), "the key itself is kept for the caller");
+    assert!(
+        debug.contains("key-1") && debug.contains("<redacted>"),
+        "{debug}"
+    );
+    assert!(
+        response.private_key.contains("MIIEsecret"),
+        "the key itself is kept for the caller"
+    );
 }
