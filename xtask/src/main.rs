@@ -8,7 +8,8 @@ const USAGE: &str = "\
 usage: cargo xtask <task>
 
 tasks:
-  ci                       the whole test suite as CI runs it: fmt, clippy, regen --check, tests
+  ci                       the whole test suite as CI runs it: fmt, clippy, regen --check,
+                           npm ci for Prism, tests
   regen [--check]          regenerate kalshi-gen/src/generated.rs from the vendored spec;
                            --check fails when the committed file differs
   spec-diff OLD NEW        report what changes between two spec files; exits 1 when a
