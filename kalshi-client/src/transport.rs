@@ -216,16 +216,25 @@ impl Transport {
 /// a failed attempt (retried for reads) rather than a failure after the
 /// retry loop. The body is handed on unchanged in a rebuilt response.
 async fn buffered(result: reqwest::Result<Response>) -> reqwest::Result<Response> {
+    use reqwest::ResponseBuilderExt as _;
     let mut response = result?;
     let status = response.status();
     let version = response.version();
+    // Keep the real URL: without it reqwest parses a placeholder per response.
+    let url = response.url().clone();
     let headers = std::mem::take(response.headers_mut());
     let body = response.bytes().await?;
-    let mut rebuilt = http::Response::new(body.clone());
-    *rebuilt.status_mut() = status;
-    *rebuilt.version_mut() = version;
-    *rebuilt.headers_mut() = headers;
-    rebuilt.extensions_mut().insert(BufferedBody(body));
+    let mut builder = http::Response::builder()
+        .status(status)
+        .version(version)
+        .url(url);
+    if let Some(slot) = builder.headers_mut() {
+        *slot = headers;
+    }
+    let rebuilt = builder
+        .extension(BufferedBody(body.clone()))
+        .body(body)
+        .expect("status, version and headers come from a valid response");
     Ok(Response::from(rebuilt))
 }
 
