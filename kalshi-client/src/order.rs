@@ -63,33 +63,6 @@ impl Price {
     pub fn value(self) -> Decimal {
         self.0.value()
     }
-
-    fn dollars(self) -> Dollars {
-        self.0
-    }
-}
-
-impl FromStr for Price {
-    type Err = Error;
-
-    fn from_str(text: &str) -> Result<Self, Error> {
-        let dollars: Dollars = text
-            .parse()
-            .map_err(|e| Error::invalid(format!("price: {e}")))?;
-        Self::new(dollars.value())
-    }
-}
-
-impl fmt::Display for Price {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.dollars(), f)
-    }
-}
-
-impl fmt::Debug for Price {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Price({self})")
-    }
 }
 
 /// A number of contracts: positive, at most 2 decimal places.
@@ -130,34 +103,40 @@ impl Quantity {
     pub fn value(self) -> Decimal {
         self.0.value()
     }
-
-    fn count(self) -> Count {
-        self.0
-    }
 }
 
-impl FromStr for Quantity {
-    type Err = Error;
+/// Parsing through the wire type (so the message names exponents, excess
+/// places and the like), then the order-specific bounds; printing and
+/// `Debug` in the wire form.
+macro_rules! wire_decimal_impls {
+    ($name:ident, $wire:ty, $what:literal) => {
+        impl FromStr for $name {
+            type Err = Error;
 
-    fn from_str(text: &str) -> Result<Self, Error> {
-        let count: Count = text
-            .parse()
-            .map_err(|e| Error::invalid(format!("count: {e}")))?;
-        Self::new(count.value())
-    }
+            fn from_str(text: &str) -> Result<Self, Error> {
+                let wire: $wire = text
+                    .parse()
+                    .map_err(|e| Error::invalid(format!(concat!($what, ": {}"), e)))?;
+                Self::new(wire.value())
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(&self.0, f)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, concat!(stringify!($name), "({})"), self)
+            }
+        }
+    };
 }
 
-impl fmt::Display for Quantity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.count(), f)
-    }
-}
-
-impl fmt::Debug for Quantity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Quantity({self})")
-    }
-}
+wire_decimal_impls!(Price, Dollars, "price");
+wire_decimal_impls!(Quantity, Count, "count");
 
 /// The highest subaccount number Kalshi assigns (0 is the primary account).
 pub const MAX_SUBACCOUNT: u32 = 63;
@@ -470,8 +449,8 @@ impl NewOrder {
         types::CreateOrderV2Request {
             ticker: self.ticker.clone(),
             side: self.side.into(),
-            count: self.count.count(),
-            price: self.price.dollars(),
+            count: self.count.0,
+            price: self.price.0,
             client_order_id: Some(self.client_order_id.clone()),
             time_in_force: self.time_in_force.into(),
             self_trade_prevention_type: self.self_trade_prevention.into(),
@@ -631,8 +610,8 @@ impl Amendment {
         types::AmendOrderV2Request {
             ticker: self.ticker.clone(),
             side: self.side.into(),
-            price: self.price.dollars(),
-            count: self.count.count(),
+            price: self.price.0,
+            count: self.count.0,
             client_order_id: None,
             updated_client_order_id: self.updated_client_order_id.clone(),
             expiration_time: self.expiration_time,
@@ -687,8 +666,8 @@ impl DecreaseOrder {
 
     pub(crate) fn to_request(&self) -> types::DecreaseOrderV2Request {
         let (reduce_by, reduce_to) = match self.decrease {
-            Decrease::By(count) => (Some(count.count()), None),
-            Decrease::To(count) => (None, Some(count.count())),
+            Decrease::By(count) => (Some(count.0), None),
+            Decrease::To(count) => (None, Some(count.0)),
         };
         types::DecreaseOrderV2Request {
             reduce_by,
