@@ -1,7 +1,9 @@
 //! `cargo xtask <task>`: see `cargo xtask help`.
 
+use std::path::Path;
 use std::process::ExitCode;
 
+use xtask::fetch::Source;
 use xtask::{fetch, regen, spec_diff, workspace_root};
 
 const USAGE: &str = "\
@@ -15,7 +17,11 @@ tasks:
   spec-diff OLD NEW        report what changes between two spec files; exits 1 when a
                            change is breaking (removal, type change, parameter moved)
   fetch-spec [--url URL]   download a spec, validate it, vendor it with its metadata,
-                           and print the spec-diff against the previous one";
+                           and print the spec-diff against the previous one
+  fetch-spec --file PATH [--upstream URL]
+                           the same for a copy obtained another way: every check of a
+                           download applies; the metadata records the upstream URL
+                           (default: the one recorded now), never the local path";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -25,8 +31,20 @@ fn main() -> ExitCode {
         ["regen"] => run_regen(false),
         ["regen", "--check"] => run_regen(true),
         ["spec-diff", old, new] => run_spec_diff(old, new),
-        ["fetch-spec"] => run_fetch(kalshi_openapi::UPSTREAM_URL),
-        ["fetch-spec", "--url", url] => run_fetch(url),
+        ["fetch-spec"] => run_fetch(Source::Url(kalshi_openapi::UPSTREAM_URL)),
+        ["fetch-spec", "--url", url] => run_fetch(Source::Url(url)),
+        ["fetch-spec", "--file", path] => fetch::recorded_upstream(&workspace_root())
+            .map_err(|e| e.to_string())
+            .and_then(|upstream| {
+                run_fetch(Source::File {
+                    path: Path::new(path),
+                    upstream: &upstream,
+                })
+            }),
+        ["fetch-spec", "--file", path, "--upstream", upstream] => run_fetch(Source::File {
+            path: Path::new(path),
+            upstream,
+        }),
         ["help" | "--help" | "-h"] => {
             println!("{USAGE}");
             Ok(ExitCode::SUCCESS)
@@ -59,12 +77,14 @@ fn run_spec_diff(old: &str, new: &str) -> Result<ExitCode, String> {
     })
 }
 
-fn run_fetch(url: &str) -> Result<ExitCode, String> {
+fn run_fetch(source: Source<'_>) -> Result<ExitCode, String> {
     let today = fetch::today_utc();
-    let outcome = fetch::fetch_spec(url, &workspace_root(), &today).map_err(|e| e.to_string())?;
+    let outcome =
+        fetch::fetch_spec(source, &workspace_root(), &today).map_err(|e| e.to_string())?;
     if outcome.unchanged {
         println!(
-            "the spec at {url} is identical to the vendored one ({})",
+            "the spec from {} is identical to the vendored one ({})",
+            source.label(),
             outcome.sha256
         );
         return Ok(ExitCode::SUCCESS);

@@ -36,7 +36,7 @@ impl Section {
             Section::Operations => "Operations",
             Section::Parameters => "Parameters",
             Section::RequestBodies => "Request bodies",
-            Section::Responses => "Responses (2xx)",
+            Section::Responses => "Responses",
             Section::Schemas => "Component schemas",
         }
     }
@@ -85,8 +85,9 @@ pub struct Report {
 
 impl Report {
     /// Whether a change can break code built on the old document: any
-    /// removal, type change, move between query and body, or input that
-    /// became required.
+    /// removal (a response status included, unless it was a 5xx or
+    /// `default`), type change, move between query and body, request input
+    /// that became required, or response field that may now be absent.
     pub fn is_breaking(&self) -> bool {
         self.changes.iter().any(|c| c.breaking)
     }
@@ -139,6 +140,7 @@ pub fn diff(old: &Value, new: &Value) -> Report {
         old,
         new,
         changes: Vec::new(),
+        usage: BTreeMap::new(),
     };
     differ.operations();
     differ.schemas();
@@ -373,25 +375,95 @@ enum Role {
     Request,
     /// Received by the SDK: a field that may now be absent breaks callers.
     Response,
-    /// A component schema, possibly used both ways: the generated field type
-    /// switches between `T` and `Option<T>` either way.
-    Schema,
+    /// A component schema used both ways (or not at all): the generated
+    /// field type switches between `T` and `Option<T>` either way.
+    Both,
 }
 
-impl Role {
-    fn noun(self) -> &'static str {
-        match self {
-            Role::Request => "request field",
-            Role::Response => "response field",
-            Role::Schema => "property",
+/// Where a component schema is used, directly or through other schemas.
+#[derive(Debug, Clone, Copy, Default)]
+struct Usage {
+    request: bool,
+    response: bool,
+}
+
+impl Usage {
+    fn role(self) -> Role {
+        match (self.request, self.response) {
+            (true, false) => Role::Request,
+            (false, true) => Role::Response,
+            _ => Role::Both,
         }
     }
+}
+
+/// For every component schema, whether a request (parameters, body) or a
+/// response of some operation reaches it, following `$ref`s transitively.
+fn schema_usage(doc: &Value) -> BTreeMap<String, Usage> {
+    let mut usage: BTreeMap<String, Usage> = BTreeMap::new();
+    for op in spec::operations(doc) {
+        let mut request = BTreeSet::new();
+        for param in op.parameters(doc) {
+            reachable_schemas(doc, param, &mut request);
+        }
+        if let Some(body) = op.request_body(doc) {
+            reachable_schemas(doc, body, &mut request);
+        }
+        let mut response = BTreeSet::new();
+        let responses = op.op.get("responses").and_then(Value::as_object);
+        for answer in responses.into_iter().flat_map(|r| r.values()) {
+            reachable_schemas(doc, answer, &mut response);
+        }
+        for name in request {
+            usage.entry(name).or_default().request = true;
+        }
+        for name in response {
+            usage.entry(name).or_default().response = true;
+        }
+    }
+    usage
+}
+
+/// Adds every component schema `node` refers to, transitively, to `seen`;
+/// other components (responses, parameters, request bodies) are followed.
+fn reachable_schemas(doc: &Value, node: &Value, seen: &mut BTreeSet<String>) {
+    match node {
+        Value::Object(map) => {
+            if let Some(reference) = map.get("$ref").and_then(Value::as_str) {
+                let is_schema = reference.starts_with("#/components/schemas/");
+                let name = reference.rsplit('/').next().unwrap_or_default();
+                if is_schema && !seen.insert(name.to_owned()) {
+                    return;
+                }
+                if let Some(target) = spec::lookup(doc, reference) {
+                    reachable_schemas(doc, target, seen);
+                }
+            }
+            for value in map.values() {
+                reachable_schemas(doc, value, seen);
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| reachable_schemas(doc, v, seen)),
+        _ => {}
+    }
+}
+
+/// The response statuses an operation declares (`200`, `404`, `default`).
+fn statuses(op: &Operation<'_>) -> BTreeSet<String> {
+    let responses = op.op.get("responses").and_then(Value::as_object);
+    responses
+        .into_iter()
+        .flatten()
+        .map(|(k, _)| k.clone())
+        .collect()
 }
 
 struct Differ<'a> {
     old: &'a Value,
     new: &'a Value,
     changes: Vec<Change>,
+    /// Which side of the wire each component schema travels, in either document.
+    usage: BTreeMap<String, Usage>,
 }
 
 impl Differ<'_> {
@@ -457,6 +529,7 @@ impl Differ<'_> {
             section: Section::RequestBodies,
             subject: id,
             role: Role::Request,
+            noun: "request field",
             skip: &moved,
         };
         body_fields.run(self, &old_fields, &new_fields);
@@ -500,8 +573,9 @@ impl Differ<'_> {
                     self.push(section, id, Kind::Moved, true, text);
                 } else {
                     let text = format!(
-                        "{loc} parameter `{name}` added ({}, {})",
+                        "{loc} parameter `{name}` added ({}{}, {})",
                         p.ty,
+                        enum_suffix(p.enum_values.as_ref()),
                         required_word(p.required)
                     );
                     self.push(section, id, Kind::Added, p.required, text);
@@ -572,6 +646,7 @@ impl Differ<'_> {
 
     fn response(&mut self, id: &str, old: &Operation<'_>, new: &Operation<'_>) {
         let section = Section::Responses;
+        self.statuses(id, old, new);
         let old_schema = old.success_schema(self.old);
         let new_schema = new.success_schema(self.new);
         match (old_schema, new_schema) {
@@ -599,13 +674,38 @@ impl Differ<'_> {
             section,
             subject: id,
             role: Role::Response,
+            noun: "response field",
             skip: &BTreeSet::new(),
         };
         diff.run(self, &old_fields, &new_fields);
     }
 
+    /// Response statuses added or removed. A caller may branch on a status
+    /// the spec promised (a 404 to learn an order is gone, a 409 for a
+    /// reused id), so removing a 2xx or 4xx breaks it; a 5xx or `default`
+    /// is never a result code is written for.
+    fn statuses(&mut self, id: &str, old: &Operation<'_>, new: &Operation<'_>) {
+        let (old_codes, new_codes) = (statuses(old), statuses(new));
+        for code in old_codes.difference(&new_codes) {
+            let handled = code.starts_with('2') || code.starts_with('4');
+            let text = format!("response status `{code}` removed");
+            self.push(Section::Responses, id, Kind::Removed, handled, text);
+        }
+        for code in new_codes.difference(&old_codes) {
+            let text = format!("response status `{code}` added");
+            self.push(Section::Responses, id, Kind::Added, false, text);
+        }
+    }
+
     fn schemas(&mut self) {
         let (old, new) = (component_schemas(self.old), component_schemas(self.new));
+        let mut usage = schema_usage(self.old);
+        for (name, used) in schema_usage(self.new) {
+            let entry = usage.entry(name).or_default();
+            entry.request |= used.request;
+            entry.response |= used.response;
+        }
+        self.usage = usage;
         let section = Section::Schemas;
         for (name, schema) in &old {
             if !new.contains_key(name) {
@@ -638,10 +738,12 @@ impl Differ<'_> {
             enum_values(new).as_ref(),
         );
         let (old_fields, new_fields) = (fields(self.old, old), fields(self.new, new));
+        let usage = self.usage.get(name).copied().unwrap_or_default();
         let mut diff = FieldDiff {
             section,
             subject: name,
-            role: Role::Schema,
+            role: usage.role(),
+            noun: "property",
             skip: &BTreeSet::new(),
         };
         diff.run(self, &old_fields, &new_fields);
@@ -686,6 +788,8 @@ struct FieldDiff<'s> {
     section: Section,
     subject: &'s str,
     role: Role,
+    /// How a field is named in the report.
+    noun: &'static str,
     /// Names already reported as moved parameters.
     skip: &'s BTreeSet<String>,
 }
@@ -697,7 +801,7 @@ impl FieldDiff<'_> {
         old: &BTreeMap<String, Field>,
         new: &BTreeMap<String, Field>,
     ) {
-        let noun = self.role.noun();
+        let noun = self.noun;
         for (name, field) in old {
             if !new.contains_key(name) && !self.skip.contains(name) {
                 let text = format!("{noun} `{name}` removed ({})", field.ty);
@@ -712,8 +816,9 @@ impl FieldDiff<'_> {
                 None => {
                     let breaking = self.role == Role::Request && field.required;
                     let text = format!(
-                        "{noun} `{name}` added ({}, {})",
+                        "{noun} `{name}` added ({}{}, {})",
                         field.ty,
+                        enum_suffix(field.enum_values.as_ref()),
                         required_word(field.required)
                     );
                     d.push(self.section, self.subject, Kind::Added, breaking, text);
@@ -724,7 +829,7 @@ impl FieldDiff<'_> {
     }
 
     fn changed(&self, d: &mut Differ<'_>, name: &str, old: &Field, new: &Field) {
-        let what = format!("{} `{name}`", self.role.noun());
+        let what = format!("{} `{name}`", self.noun);
         if old.ty != new.ty {
             let text = format!("{what} type changed: {} -> {}", old.ty, new.ty);
             d.push(self.section, self.subject, Kind::TypeChanged, true, text);
@@ -733,7 +838,7 @@ impl FieldDiff<'_> {
             let breaking = match self.role {
                 Role::Request => new.required,
                 Role::Response => !new.required,
-                Role::Schema => true,
+                Role::Both => true,
             };
             let text = format!("{what} is now {}", required_word(new.required));
             d.push(
@@ -756,6 +861,11 @@ impl FieldDiff<'_> {
 
 fn required_word(required: bool) -> &'static str {
     if required { "required" } else { "optional" }
+}
+
+/// ` enum of `a`, `b``, for a new input or field whose values are listed.
+fn enum_suffix(values: Option<&BTreeSet<String>>) -> String {
+    values.map_or_else(String::new, |v| format!(" enum of {}", join(v.iter())))
 }
 
 fn join<'a>(values: impl Iterator<Item = &'a String>) -> String {
@@ -1223,7 +1333,7 @@ components:
             "Operations:",
             "Parameters:",
             "Request bodies:",
-            "Responses (2xx):",
+            "Responses:",
             "Component schemas:",
         ];
         let positions: Vec<usize> = titles
@@ -1321,6 +1431,98 @@ components:
     }
 
     #[test]
+    fn response_statuses_added_and_removed() {
+        let report = full_report();
+        assert_change(
+            &report,
+            Kind::Removed,
+            "BREAKING",
+            "CreateOrder",
+            "response status `400` removed",
+        );
+        let old = parse(OLD);
+        let mut new = old.clone();
+        let responses = &mut new["paths"]["/orders"]["post"]["responses"];
+        responses["409"] = serde_json::json!({"description": "conflict"});
+        responses["500"] = serde_json::json!({"description": "server error"});
+        let added = diff(&old, &new);
+        assert!(!added.is_breaking(), "{added}");
+        assert_change(
+            &added,
+            Kind::Added,
+            "added",
+            "CreateOrder",
+            "response status `409` added",
+        );
+        // Removing what no caller handles is a change, not a break.
+        let removed = diff(&new, &old);
+        assert_change(
+            &removed,
+            Kind::Removed,
+            "changed",
+            "CreateOrder",
+            "response status `500` removed",
+        );
+        assert_change(
+            &removed,
+            Kind::Removed,
+            "BREAKING",
+            "CreateOrder",
+            "response status `409` removed",
+        );
+    }
+
+    #[test]
+    fn required_changes_break_by_the_side_a_schema_travels() {
+        let old = parse(OLD);
+        // `Base` is sent (CreateOrderRequest); `CancelResponse` is received.
+        let mut looser = old.clone();
+        looser["components"]["schemas"]["Base"]["required"] = serde_json::json!([]);
+        looser["components"]["schemas"]["CancelResponse"]["required"] =
+            serde_json::json!(["reduced_by"]);
+        let report = diff(&old, &looser);
+        assert!(!report.is_breaking(), "{report}");
+        assert_change(
+            &report,
+            Kind::RequiredChanged,
+            "changed",
+            "Base",
+            "property `ticker` is now optional",
+        );
+        assert_change(
+            &report,
+            Kind::RequiredChanged,
+            "changed",
+            "CancelResponse",
+            "property `reduced_by` is now required",
+        );
+        // The other way round, both break: a sent field became required,
+        // a received one may now be absent.
+        let report = diff(&looser, &old);
+        assert_change(
+            &report,
+            Kind::RequiredChanged,
+            "BREAKING",
+            "Base",
+            "property `ticker` is now required",
+        );
+        assert_change(
+            &report,
+            Kind::RequiredChanged,
+            "BREAKING",
+            "CancelResponse",
+            "property `reduced_by` is now optional",
+        );
+        // A schema used both ways (`OrderStatus` is only a type; `Order` is
+        // received) keeps breaking on any change; one nobody uses is `Legacy`.
+        assert_eq!(schema_usage(&old).get("Legacy").map(|u| u.role()), None);
+        let usage = schema_usage(&old);
+        assert_eq!(usage["Order"].role(), Role::Response);
+        assert_eq!(usage["OrderStatus"].role(), Role::Response);
+        assert_eq!(usage["CreateOrderRequest"].role(), Role::Request);
+    }
+
+    #[test]
     fn parse_errors_name_the_side() {
         let err = diff_yaml("a: [", OLD).expect_err("old side is broken");
         assert!(err.contains("old spec"), "{err}");
@@ -1333,8 +1535,8 @@ components:
         let spec = parse(kalshi_openapi::SPEC_YAML);
         assert_eq!(
             operations_by_id(&spec).len(),
-            117,
-            "the vendored spec has 117 operations"
+            128,
+            "the vendored spec has 128 operations"
         );
         let same = diff(&spec, &spec);
         assert!(same.is_empty(), "{same}");
