@@ -107,6 +107,7 @@ pub fn generate(spec_text: &str, progenitor_version: &str) -> Result<String, Str
         .to_owned();
     let applied = patches::apply_all(&mut doc)?;
     let rows = inventory::inventory(&doc);
+    let optional = optional_body_builders(&doc);
     let openapi: openapiv3::OpenAPI = serde_json::from_value(doc)
         .map_err(|e| format!("the patched spec is not OpenAPI 3.0: {e}"))?;
 
@@ -131,7 +132,20 @@ pub fn generate(spec_text: &str, progenitor_version: &str) -> Result<String, Str
             rows.len()
         ));
     }
+    let defaulted = postprocess::optional_bodies(&mut file, &optional)?;
+    if defaulted != optional.len() {
+        return Err(format!(
+            "gave {defaulted} of {} optional request bodies a default: progenitor's builder output changed shape",
+            optional.len()
+        ));
+    }
     let opened = postprocess::open_enums(&mut file)?;
+    if postprocess::non_exhaustive_types(&mut file)? == 0 {
+        return Err(
+            "no generated type was marked non_exhaustive: progenitor's type output changed shape"
+                .to_owned(),
+        );
+    }
     if postprocess::redact_secrets(&mut file) == 0 {
         return Err(
             "no generated type holds a private_key any more: revisit postprocess::redact_secrets"
@@ -149,6 +163,21 @@ pub fn generate(spec_text: &str, progenitor_version: &str) -> Result<String, Str
 
     let header = header(&version, &sha256, progenitor_version, &applied, opened);
     Ok(format!("{header}{}", prettyplease::unparse(&file)))
+}
+
+/// progenitor's builder names of the operations whose request body is
+/// optional (`requestBody.required` is not `true`).
+fn optional_body_builders(doc: &serde_json::Value) -> std::collections::BTreeSet<String> {
+    spec::operations(doc)
+        .iter()
+        .filter(|op| {
+            op.request_body(doc)
+                .is_some_and(|body| body.get("required") != Some(&serde_json::Value::Bool(true)))
+        })
+        .map(|op| {
+            heck::ToUpperCamelCase::to_upper_camel_case(inventory::snake_case(&op.id()).as_str())
+        })
+        .collect()
 }
 
 /// Generator settings; each one says why it is set.
