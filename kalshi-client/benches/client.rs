@@ -19,7 +19,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use futures_util::future::join_all;
 use kalshi_client::generated::types::{
-    self, BatchCreateOrdersV2Request, CreateOrderV2Request, GetMarketsResponse, GetOrdersResponse,
+    self, BatchCreateOrdersV2Request, BookSide, CreateOrderV2Request,
+    CreateOrderV2RequestTimeInForce, GetMarketsResponse, GetOrdersResponse,
+    SelfTradePreventionType,
 };
 use kalshi_client::order::{NewOrder, Price, Quantity, SelfTradePrevention, TimeInForce};
 use kalshi_client::{Client, Count, Credentials, Dollars, Execute, RsaBackend, auth};
@@ -166,29 +168,36 @@ fn encode(c: &mut Criterion) {
             .post_only()
         })
         .collect();
-    let to_request = |order: &NewOrder| CreateOrderV2Request {
-        ticker: order.ticker().to_owned(),
-        side: order.side().into(),
-        count: Count::new(order.count().value()).expect("count"),
-        price: Dollars::new(order.price().value()).expect("price"),
-        client_order_id: Some(order.id().to_owned()),
-        time_in_force: TimeInForce::default().into(),
-        self_trade_prevention_type: SelfTradePrevention::default().into(),
-        post_only: Some(true),
-        reduce_only: None,
-        cancel_order_on_pause: None,
-        expiration_time: None,
-        order_group_id: None,
-        subaccount: None,
-        exchange_index: None,
+    // Built through the generated builder, as the client does (the
+    // generated types are `#[non_exhaustive]`).
+    let to_request = |order: &NewOrder| -> CreateOrderV2Request {
+        CreateOrderV2Request::builder()
+            .ticker(order.ticker().to_owned())
+            .side(BookSide::from(order.side()))
+            .count(Count::new(order.count().value()).expect("count"))
+            .price(Dollars::new(order.price().value()).expect("price"))
+            .client_order_id(Some(order.id().to_owned()))
+            .time_in_force(CreateOrderV2RequestTimeInForce::from(TimeInForce::default()))
+            .self_trade_prevention_type(SelfTradePreventionType::from(
+                SelfTradePrevention::default(),
+            ))
+            .post_only(Some(true))
+            .try_into()
+            .expect("complete")
     };
     let mut group = c.benchmark_group("encode");
     group.throughput(Throughput::Elements(orders.len() as u64));
     group.bench_function("batch_create_20", |b| {
         b.iter(|| {
-            let body = BatchCreateOrdersV2Request {
-                orders: black_box(&orders).iter().map(to_request).collect(),
-            };
+            let body: BatchCreateOrdersV2Request = BatchCreateOrdersV2Request::builder()
+                .orders(
+                    black_box(&orders)
+                        .iter()
+                        .map(to_request)
+                        .collect::<Vec<_>>(),
+                )
+                .try_into()
+                .expect("complete");
             serde_json::to_vec(&body).expect("json")
         });
     });

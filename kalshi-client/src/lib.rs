@@ -22,6 +22,7 @@ pub mod pagination;
 pub mod rate_limit;
 pub mod resources;
 mod retry;
+pub mod transfer;
 mod transport;
 
 pub use auth::{Credentials, KeyError, KeyKind, RsaBackend};

@@ -440,29 +440,47 @@ impl NewOrder {
     pub(crate) fn to_request(
         &self,
         default_subaccount: Option<u32>,
-    ) -> types::CreateOrderV2Request {
+    ) -> Result<types::CreateOrderV2Request, Error> {
         let exchange = match (self.route_by_ticker, self.exchange) {
             (true, _) => Some(types::ExchangeIndex(-1)),
             (false, Some(index)) => Some(types::ExchangeIndex(i64::from(index))),
             (false, None) => None,
         };
-        types::CreateOrderV2Request {
-            ticker: self.ticker.clone(),
-            side: self.side.into(),
-            count: self.count.0,
-            price: self.price.0,
-            client_order_id: Some(self.client_order_id.clone()),
-            time_in_force: self.time_in_force.into(),
-            self_trade_prevention_type: self.self_trade_prevention.into(),
-            post_only: self.post_only,
-            reduce_only: self.reduce_only,
-            cancel_order_on_pause: self.cancel_order_on_pause,
-            expiration_time: self.expiration_time,
-            order_group_id: self.order_group_id.clone(),
-            subaccount: self.subaccount_number(default_subaccount),
-            exchange_index: exchange,
-        }
+        finish(
+            types::CreateOrderV2Request::builder()
+                .ticker(self.ticker.clone())
+                .side(types::BookSide::from(self.side))
+                .count(self.count.0)
+                .price(self.price.0)
+                .client_order_id(Some(self.client_order_id.clone()))
+                .time_in_force(types::CreateOrderV2RequestTimeInForce::from(
+                    self.time_in_force,
+                ))
+                .self_trade_prevention_type(types::SelfTradePreventionType::from(
+                    self.self_trade_prevention,
+                ))
+                .post_only(self.post_only)
+                .reduce_only(self.reduce_only)
+                .cancel_order_on_pause(self.cancel_order_on_pause)
+                .expiration_time(self.expiration_time)
+                .order_group_id(self.order_group_id.clone())
+                .subaccount(self.subaccount_number(default_subaccount))
+                .exchange_index(exchange),
+        )
     }
+}
+
+/// Finishes a generated body builder. Every required field is set by the
+/// typed request that calls this, so an error means a bug, reported as a
+/// request that was not sent rather than a panic.
+pub(crate) fn finish<B, T>(builder: B) -> Result<T, Error>
+where
+    B: TryInto<T>,
+    B::Error: fmt::Display,
+{
+    builder
+        .try_into()
+        .map_err(|e| Error::invalid(format!("request body incomplete: {e}")))
 }
 
 /// The subaccount to send: the caller's, else the client default, else none.
@@ -537,13 +555,14 @@ pub(crate) struct CancelParts<'a> {
 }
 
 impl CancelParts<'_> {
-    pub(crate) fn batch_item(&self) -> types::BatchCancelOrdersV2RequestOrdersItem {
-        types::BatchCancelOrdersV2RequestOrdersItem {
-            order_id: self.order_id.to_owned(),
-            subaccount: self.subaccount,
-            exchange_index: self.exchange_index.clone(),
-            market_ticker: self.market_ticker.map(str::to_owned),
-        }
+    pub(crate) fn batch_item(&self) -> Result<types::BatchCancelOrdersV2RequestOrdersItem, Error> {
+        finish(
+            types::BatchCancelOrdersV2RequestOrdersItem::builder()
+                .order_id(self.order_id.to_owned())
+                .subaccount(self.subaccount)
+                .exchange_index(self.exchange_index.clone())
+                .market_ticker(self.market_ticker.map(str::to_owned)),
+        )
     }
 }
 
@@ -606,17 +625,17 @@ impl Amendment {
         subaccount_number(self.subaccount, default)
     }
 
-    pub(crate) fn to_request(&self) -> types::AmendOrderV2Request {
-        types::AmendOrderV2Request {
-            ticker: self.ticker.clone(),
-            side: self.side.into(),
-            price: self.price.0,
-            count: self.count.0,
-            client_order_id: None,
-            updated_client_order_id: self.updated_client_order_id.clone(),
-            expiration_time: self.expiration_time,
-            exchange_index: self.exchange.as_ref().map(ExchangeRoute::index),
-        }
+    pub(crate) fn to_request(&self) -> Result<types::AmendOrderV2Request, Error> {
+        finish(
+            types::AmendOrderV2Request::builder()
+                .ticker(self.ticker.clone())
+                .side(types::BookSide::from(self.side))
+                .price(self.price.0)
+                .count(self.count.0)
+                .updated_client_order_id(self.updated_client_order_id.clone())
+                .expiration_time(self.expiration_time)
+                .exchange_index(self.exchange.as_ref().map(ExchangeRoute::index)),
+        )
     }
 }
 
@@ -664,21 +683,23 @@ impl DecreaseOrder {
         subaccount_number(self.subaccount, default)
     }
 
-    pub(crate) fn to_request(&self) -> types::DecreaseOrderV2Request {
+    pub(crate) fn to_request(&self) -> Result<types::DecreaseOrderV2Request, Error> {
         let (reduce_by, reduce_to) = match self.decrease {
             Decrease::By(count) => (Some(count.0), None),
             Decrease::To(count) => (None, Some(count.0)),
         };
-        types::DecreaseOrderV2Request {
-            reduce_by,
-            reduce_to,
-            exchange_index: self.route.as_ref().map(ExchangeRoute::index),
-            market_ticker: self
-                .route
-                .as_ref()
-                .and_then(ExchangeRoute::ticker)
-                .map(str::to_owned),
-        }
+        finish(
+            types::DecreaseOrderV2Request::builder()
+                .reduce_by(reduce_by)
+                .reduce_to(reduce_to)
+                .exchange_index(self.route.as_ref().map(ExchangeRoute::index))
+                .market_ticker(
+                    self.route
+                        .as_ref()
+                        .and_then(ExchangeRoute::ticker)
+                        .map(str::to_owned),
+                ),
+        )
     }
 }
 
@@ -729,7 +750,10 @@ mod tests {
             (sell_no.side(), sell_no.price().value()),
             (Side::Bid, dec("0.99"))
         );
-        assert_eq!(sell_no.to_request(None).price.to_string(), "0.9900");
+        assert_eq!(
+            sell_no.to_request(None).unwrap().price.to_string(),
+            "0.9900"
+        );
     }
 
     #[test]
@@ -776,21 +800,22 @@ mod tests {
         assert_ne!(a.id(), b.id());
         assert_eq!(uuid::Uuid::parse_str(a.id()).unwrap().get_version_num(), 4);
         assert_eq!(
-            a.to_request(None).client_order_id,
-            a.to_request(None).client_order_id
+            a.to_request(None).unwrap().client_order_id,
+            a.to_request(None).unwrap().client_order_id
         );
     }
 
     #[test]
     fn a_subaccount_nobody_chose_is_not_sent() {
         let order = NewOrder::buy_yes("T", Quantity::contracts(1).unwrap(), "0.5".parse().unwrap());
-        assert_eq!(order.to_request(None).subaccount, None);
-        assert_eq!(order.to_request(Some(2)).subaccount, Some(2));
+        assert_eq!(order.to_request(None).unwrap().subaccount, None);
+        assert_eq!(order.to_request(Some(2)).unwrap().subaccount, Some(2));
         let chosen = order.subaccount(Subaccount::new(5).unwrap());
-        assert_eq!(chosen.to_request(Some(2)).subaccount, Some(5));
+        assert_eq!(chosen.to_request(Some(2)).unwrap().subaccount, Some(5));
         let json = serde_json::to_value(
             NewOrder::buy_yes("T", Quantity::contracts(1).unwrap(), "0.5".parse().unwrap())
-                .to_request(None),
+                .to_request(None)
+                .unwrap(),
         )
         .unwrap();
         assert!(json.get("subaccount").is_none(), "{json}");
@@ -806,7 +831,7 @@ mod tests {
         );
         let decrease = DecreaseOrder::new(Decrease::By(Quantity::contracts(2).unwrap()))
             .route(ExchangeRoute::ByTicker("KX-1".into()));
-        let body = decrease.to_request();
+        let body = decrease.to_request().unwrap();
         assert_eq!(
             (
                 body.exchange_index.map(|i| i.0),

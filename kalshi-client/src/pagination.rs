@@ -80,6 +80,7 @@ cursor_responses! {
     GetPositionsResponse.market_positions: MarketPosition, cursor: optional;
     GetQuotesResponse.quotes: Quote, cursor: optional;
     GetRfQsResponse.rfqs: Rfq, cursor: optional;
+    GetRfqBatchesResponse.rfq_batches: RfqBatch, cursor: optional;
     GetSettlementsResponse.settlements: Settlement, cursor: optional;
     GetStructuredTargetsResponse.structured_targets: StructuredTarget, cursor: optional;
     GetSubaccountTransfersResponse.transfers: SubaccountTransfer, cursor: optional;
@@ -126,6 +127,7 @@ list_requests! {
     GetPositions,
     GetQuotes,
     GetRfQs,
+    GetRfqBatches,
     GetSettlements,
     GetStructuredTargets,
     GetSubaccountTransfers,

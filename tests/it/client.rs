@@ -641,7 +641,7 @@ mod rate_limits {
             .build()
             .unwrap();
         let orders: Vec<_> = (0..20).map(|_| order_body()).collect();
-        let body = types::BatchCreateOrdersV2Request { orders };
+        let body = types::BatchCreateOrdersV2Request::builder().orders(orders);
         let _ = client
             .send(client.raw().batch_create_orders_v2().body(body).send())
             .await;

@@ -192,3 +192,70 @@ fn money_and_counts_are_never_strings_or_floats() {
         offenders.join("\n")
     );
 }
+
+/// The spec this workspace vendored before the current one, which
+/// `fetch-spec` keeps so the last bump's report stays reproducible.
+const PREVIOUS_SPEC: &str = include_str!("../../xtask/fixtures/previous-openapi.yaml");
+
+/// The last bump (3.31.0 -> 3.34.0) is additive: the report lists every
+/// change (the new 409 of IntraExchangeInstanceTransfer included) and flags
+/// nothing as breaking, so it is a minor release under the semver policy.
+/// A breaking bump changes this test on purpose, with a major release.
+#[test]
+fn the_last_spec_bump_is_additive() {
+    let report = xtask::spec_diff::diff_yaml(PREVIOUS_SPEC, kalshi_openapi::SPEC_YAML).unwrap();
+    assert!(!report.is_breaking(), "{report}");
+    let text = report.to_string();
+    assert!(
+        text.contains("IntraExchangeInstanceTransfer: response status `409` added"),
+        "{text}"
+    );
+    insta::assert_snapshot!("spec_diff_of_the_last_bump", text);
+}
+
+/// The README's bump, start to finish, on a copy of the workspace:
+/// `fetch-spec --file` vendors a document obtained by hand with its
+/// metadata, `regen` rewrites the bindings from it, and vendoring the
+/// current spec again restores exactly the committed bindings.
+#[test]
+fn fetch_spec_from_a_file_then_regen_on_a_copy_of_the_workspace() {
+    use xtask::fetch::{self, Source};
+    let tree = TempTree::copy_of_workspace();
+    let incoming = tree.path().join("downloaded-openapi.yaml");
+    std::fs::write(&incoming, PREVIOUS_SPEC).unwrap();
+    let upstream = fetch::recorded_upstream(tree.path()).unwrap();
+    let file = |path| Source::File {
+        path,
+        upstream: &upstream,
+    };
+
+    let outcome = fetch::fetch_spec(file(&incoming), tree.path(), "2026-01-01").unwrap();
+    assert_eq!(outcome.version, "3.31.0");
+    assert!(outcome.report.to_string().contains("GetRFQBatches"));
+    let vendored = tree.path().join("kalshi-openapi/openapi.yaml");
+    assert_eq!(std::fs::read_to_string(&vendored).unwrap(), PREVIOUS_SPEC);
+    let kept = tree.path().join(fetch::PREVIOUS_SPEC_FILE);
+    assert_eq!(
+        std::fs::read_to_string(&kept).unwrap(),
+        kalshi_openapi::SPEC_YAML,
+        "the replaced spec is kept for the next review"
+    );
+    // The bindings are now stale, and regen brings them in line.
+    assert!(regen::regen(tree.path(), true).is_err());
+    assert_eq!(regen::regen(tree.path(), false), Ok(Outcome::Written));
+    let older = std::fs::read_to_string(tree.path().join(regen::GENERATED)).unwrap();
+    assert!(older.contains("Kalshi Trade API 3.31.0"));
+    assert!(!older.contains("fn get_rfq_batches"));
+
+    let current = tree.path().join("current-openapi.yaml");
+    std::fs::write(&current, kalshi_openapi::SPEC_YAML).unwrap();
+    fetch::fetch_spec(file(&current), tree.path(), "2026-01-02").unwrap();
+    assert_eq!(regen::regen(tree.path(), false), Ok(Outcome::Written));
+    let committed =
+        std::fs::read_to_string(xtask::workspace_root().join(regen::GENERATED)).unwrap();
+    let regenerated = std::fs::read_to_string(tree.path().join(regen::GENERATED)).unwrap();
+    assert!(
+        regenerated == committed,
+        "the round trip changed the bindings"
+    );
+}

@@ -366,6 +366,302 @@ async fn public_market_data_needs_no_key() {
     prism.assert_clean();
 }
 
+/// Spec 3.34.0: positions of a settled market are listed only when asked for.
+#[tokio::test]
+async fn positions_are_filtered_by_settlement_status() {
+    use kalshi_client::generated::types::GetPositionsSettlementStatus as Status;
+    use kalshi_tests::sim::engine::Outcome;
+    let Stack {
+        sim,
+        prism,
+        alice,
+        bob,
+    } = stack().await;
+    const OTHER: &str = "KXTEST-27JUN30-YES";
+    for ticker in [MARKET, OTHER] {
+        alice
+            .orders()
+            .create(&NewOrder::buy_yes(ticker, qty(2), price("0.60")))
+            .await
+            .unwrap();
+        bob.orders()
+            .create(&NewOrder::sell_yes(ticker, qty(2), price("0.60")))
+            .await
+            .unwrap();
+    }
+    sim.with_engine(|e| e.settle(MARKET, Outcome::Yes)).unwrap();
+
+    let tickers = |status: Option<Status>| {
+        let alice = alice.clone();
+        async move {
+            let mut request = alice.portfolio().positions();
+            if let Some(status) = status {
+                request = request.settlement_status(status);
+            }
+            let mut tickers: Vec<String> = request
+                .stream(None)
+                .map_ok(|p| p.ticker)
+                .try_collect()
+                .await
+                .unwrap();
+            tickers.sort();
+            tickers
+        }
+    };
+    assert_eq!(tickers(None).await, [OTHER], "unsettled by default");
+    assert_eq!(tickers(Some(Status::Unsettled)).await, [OTHER]);
+    assert_eq!(tickers(Some(Status::Settled)).await, [MARKET]);
+    assert_eq!(tickers(Some(Status::All)).await, [MARKET, OTHER]);
+    // Alice's 2 YES paid $1 each: she paid 1.20 and got 2.00 back.
+    let balance = alice.portfolio().balance().execute().await.unwrap();
+    assert_eq!(
+        balance.balance_dollars.value(),
+        dec("10000") - dec("2.40") + dec("2")
+    );
+    prism.assert_clean();
+}
+
+/// Spec 3.34.0: an event without its markets.
+#[tokio::test]
+async fn an_event_can_be_read_without_its_markets() {
+    let Stack {
+        sim: _sim,
+        prism,
+        alice,
+        ..
+    } = stack().await;
+    let event = "KXHIGHNY-26NOV30";
+    let full = alice.events().get(event).execute().await.unwrap();
+    assert_eq!(full.markets.len(), 4);
+    let bare = alice
+        .events()
+        .get(event)
+        .exclude_markets(true)
+        .execute()
+        .await
+        .unwrap();
+    assert_eq!(bare.event.event_ticker, event);
+    assert!(bare.markets.is_empty());
+    let both = alice
+        .events()
+        .get(event)
+        .exclude_markets(true)
+        .with_nested_markets(true)
+        .execute()
+        .await
+        .unwrap_err();
+    assert!(matches!(both, Error::BadRequest(_)), "{both:?}");
+    prism.assert_clean();
+}
+
+/// Spec 3.34.0: a transfer carries its `client_transfer_id`; the same
+/// transfer sent again is refused with 409 and moves nothing.
+#[tokio::test]
+async fn a_transfer_between_exchanges_happens_once_per_id() {
+    use kalshi_client::generated::types::ExchangeInstance;
+    use kalshi_client::transfer::ExchangeTransfer;
+    let Stack {
+        sim, prism, alice, ..
+    } = stack().await;
+    let transfer = ExchangeTransfer::new(
+        ExchangeInstance::EventContract,
+        ExchangeInstance::Margined,
+        dec("25.5"),
+    )
+    .unwrap();
+    let id = transfer.client_transfer_id().unwrap();
+    let done = alice
+        .portfolio()
+        .transfer_between_exchanges(&transfer)
+        .execute()
+        .await
+        .unwrap();
+    let again = alice
+        .portfolio()
+        .transfer_between_exchanges(&transfer)
+        .execute()
+        .await
+        .unwrap_err();
+    assert!(matches!(again, Error::Conflict(_)), "{again:?}");
+    assert!(!again.may_have_executed());
+    assert_eq!(sim.margined_balance("alice"), dec("25.5"));
+
+    let listed = alice
+        .portfolio()
+        .exchange_transfer(done.transfer_id.as_str())
+        .execute()
+        .await
+        .unwrap()
+        .transfer;
+    assert_eq!(listed.amount.value(), dec("25.5"));
+    assert_eq!(listed.client_transfer_id, Some(id.to_string()));
+    let back = ExchangeTransfer::new(
+        ExchangeInstance::Margined,
+        ExchangeInstance::EventContract,
+        dec("5"),
+    )
+    .unwrap();
+    alice
+        .portfolio()
+        .transfer_between_exchanges(&back)
+        .execute()
+        .await
+        .unwrap();
+    let history: Vec<_> = alice
+        .portfolio()
+        .exchange_transfers()
+        .stream(None)
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(history.len(), 2);
+    let balance = alice.portfolio().balance().execute().await.unwrap();
+    assert_eq!(balance.balance_dollars.value(), dec("10000") - dec("20.5"));
+    prism.assert_clean();
+}
+
+/// Spec 3.34.0: an RFQ batch from creation to confirmed quotes, with a
+/// second batch closed by its creator.
+#[tokio::test]
+async fn an_rfq_batch_is_quoted_accepted_and_confirmed() {
+    use kalshi_client::generated::types;
+    let Stack {
+        sim: _sim,
+        prism,
+        alice,
+        bob,
+    } = stack().await;
+    let child = |ticker: &str| {
+        types::CreateRfqBatchChild::builder()
+            .market_ticker(ticker.to_owned())
+            .try_into()
+            .unwrap()
+    };
+    let request: types::CreateRfqBatchRequest = types::CreateRfqBatchRequest::builder()
+        .children(vec![
+            child("KXHIGHNY-26NOV30-B40"),
+            child("KXHIGHNY-26NOV30-B45"),
+        ])
+        .contracts_fp(Some("5".parse().unwrap()))
+        .try_into()
+        .unwrap();
+    let batches = alice.communications().rfq_batches();
+    let batch = batches
+        .create()
+        .body(request.clone())
+        .execute()
+        .await
+        .unwrap()
+        .rfq_batch;
+    assert_eq!(batch.rfqs.len(), 2);
+    assert_eq!(batch.status, types::RfqBatchStatus::Open);
+
+    // Bob quotes every child; Alice sees the best bids and accepts on YES.
+    let entries: Vec<types::RfqBatchQuoteEntry> = batch
+        .rfqs
+        .iter()
+        .map(|rfq| {
+            types::RfqBatchQuoteEntry::builder()
+                .rfq_id(rfq.id.clone())
+                .yes_bid("0.40".parse::<kalshi_client::Dollars>().unwrap())
+                .no_bid("0.50".parse::<kalshi_client::Dollars>().unwrap())
+                .try_into()
+                .unwrap()
+        })
+        .collect();
+    let quote = bob
+        .communications()
+        .rfq_batches()
+        .create_quote(batch.id.as_str())
+        .body(
+            types::CreateRfqBatchQuoteRequest::builder()
+                .quotes(entries)
+                .rest_remainder(false),
+        )
+        .execute()
+        .await
+        .unwrap();
+    let best = batches
+        .best_quotes(batch.id.as_str())
+        .execute()
+        .await
+        .unwrap()
+        .best_quotes;
+    assert!(best.yes_complete && best.no_complete, "{best:?}");
+    let min_bids: Vec<types::RfqBatchAcceptLimit> = best
+        .rfqs
+        .iter()
+        .map(|child| {
+            types::RfqBatchAcceptLimit::builder()
+                .rfq_id(child.rfq_id.clone())
+                .bid_dollars(child.yes_bid_dollars.unwrap())
+                .try_into()
+                .unwrap()
+        })
+        .collect();
+    let accepted = batches
+        .accept(batch.id.as_str())
+        .body(
+            types::AcceptRfqBatchRequest::builder()
+                .accepted_side(types::AcceptRfqBatchRequestAcceptedSide::Yes)
+                .min_bids(min_bids),
+        )
+        .execute()
+        .await
+        .unwrap();
+    assert_eq!(accepted.quotes.len(), 2);
+    bob.communications()
+        .rfq_batches()
+        .confirm_quote(batch.id.as_str(), quote.id.as_str())
+        .execute()
+        .await
+        .unwrap();
+    let mine = bob
+        .communications()
+        .rfq_batches()
+        .quotes(batch.id.as_str())
+        .execute()
+        .await
+        .unwrap();
+    assert_eq!(
+        mine.batch_quotes[0].status,
+        types::RfqBatchQuoteStatus::Confirmed
+    );
+    let accepted_batch = batches.get(batch.id.as_str()).execute().await.unwrap();
+    assert_eq!(
+        accepted_batch.rfq_batch.status,
+        types::RfqBatchStatus::Accepted
+    );
+    let refused = batches
+        .delete(batch.id.as_str())
+        .execute()
+        .await
+        .unwrap_err();
+    assert!(matches!(refused, Error::BadRequest(_)), "{refused:?}");
+
+    // A second batch, closed before anyone quotes it.
+    let second = batches
+        .create()
+        .body(request)
+        .execute()
+        .await
+        .unwrap()
+        .rfq_batch;
+    batches.delete(second.id.as_str()).execute().await.unwrap();
+    let closed: Vec<_> = batches
+        .list()
+        .status(types::RfqBatchStatus::Closed)
+        .stream(None)
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(
+        closed.iter().map(|b| b.id.as_str()).collect::<Vec<_>>(),
+        [second.id.as_str()]
+    );
+    prism.assert_clean();
+}
+
 mod faults {
     use super::*;
 

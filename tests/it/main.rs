@@ -8,4 +8,5 @@ mod inventory;
 mod orders;
 mod prism;
 mod resources;
+mod transfers;
 mod wire;

@@ -94,7 +94,7 @@ async fn setup(default_subaccount: Option<u32>) -> (Recorder, Client) {
 }
 
 /// What the exchange saw, without the per-request signature and timestamp.
-fn wire(requests: &[Recorded]) -> String {
+pub(crate) fn wire(requests: &[Recorded]) -> String {
     let mut out = String::new();
     for request in requests {
         let query = request.target.split_once('?').map_or("", |(_, q)| q);

@@ -86,3 +86,57 @@ resource_group! {
         accept_block_trade_proposal(block_trade_proposal_id) => accept_block_trade_proposal: AcceptBlockTradeProposal;
     }
 }
+
+resource_group! {
+    /// RFQ batches: quotes requested on several combos at once (every parlay
+    /// of a round robin, say), quoted by makers as a whole and accepted all
+    /// or nothing. Reached through `client.communications().rfq_batches()`.
+    RfqBatches => Communications.rfq_batches {
+        /// Your RFQ batches and those visible to you, most recently updated
+        /// first (cursor-paginated: `.page()` / `.stream()`).
+        ///
+        /// `GET /communications/rfq_batches`
+        list() => get_rfq_batches: GetRfqBatches [subaccount];
+        /// One RFQ batch with its child RFQs, in request order.
+        ///
+        /// `GET /communications/rfq_batches/{rfq_batch_id}`
+        get(rfq_batch_id) => get_rfq_batch: GetRfqBatch;
+        /// Opens an RFQ batch: 2 to 57 child RFQs, at most 2 open batches.
+        ///
+        /// `POST /communications/rfq_batches`
+        create() => create_rfq_batch: CreateRfqBatch;
+        /// Closes an RFQ batch and its child RFQs; open batch quotes on it
+        /// are cancelled. An accepted batch can no longer be closed.
+        ///
+        /// `DELETE /communications/rfq_batches/{rfq_batch_id}`
+        delete(rfq_batch_id) => delete_rfq_batch: DeleteRfqBatch;
+        /// The best open bid on each side of every child, across makers
+        /// (batch creator only).
+        ///
+        /// `GET /communications/rfq_batches/{rfq_batch_id}/best_quotes`
+        best_quotes(rfq_batch_id) => get_rfq_batch_best_quotes: GetRfqBatchBestQuotes;
+        /// Accepts every child on one side, each from its best maker; all or
+        /// nothing, protected by a minimum bid per child.
+        ///
+        /// `PUT /communications/rfq_batches/{rfq_batch_id}/accept`
+        accept(rfq_batch_id) => accept_rfq_batch: AcceptRfqBatch;
+        /// The batch quotes on a batch that are visible to you.
+        ///
+        /// `GET /communications/rfq_batches/{rfq_batch_id}/quotes`
+        quotes(rfq_batch_id) => get_rfq_batch_quotes: GetRfqBatchQuotes;
+        /// Quotes every child of a batch, replacing your previous batch quote
+        /// on it; eligible for 30 seconds after it was last sent.
+        ///
+        /// `POST /communications/rfq_batches/{rfq_batch_id}/quotes`
+        create_quote(rfq_batch_id) => create_rfq_batch_quote: CreateRfqBatchQuote;
+        /// Withdraws one of your open batch quotes.
+        ///
+        /// `DELETE /communications/rfq_batches/{rfq_batch_id}/quotes/{batch_quote_id}`
+        delete_quote(rfq_batch_id, batch_quote_id) => delete_rfq_batch_quote: DeleteRfqBatchQuote;
+        /// Confirms every child your batch quote won; the children execute
+        /// once every winning maker has confirmed.
+        ///
+        /// `PUT /communications/rfq_batches/{rfq_batch_id}/quotes/{batch_quote_id}/confirm`
+        confirm_quote(rfq_batch_id, batch_quote_id) => confirm_rfq_batch_quote: ConfirmRfqBatchQuote;
+    }
+}

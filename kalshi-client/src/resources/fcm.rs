@@ -49,5 +49,12 @@ resource_group! {
         ///
         /// `PUT /fcm/subtraders/blocked_categories`
         set_blocked_categories() => update_fcm_subtrader_blocked_categories: UpdateFcmSubtraderBlockedCategories;
+        /// Moves one market's position from a subtrader into a subtrader of
+        /// your FCM's error account, booked like a trade at the given YES
+        /// price. Not idempotent: after a timeout or 5xx, check the position
+        /// before sending again.
+        ///
+        /// `POST /fcm/positions/transfers`
+        create_position_transfer() => create_fcm_position_transfer: CreateFcmPositionTransfer;
     }
 }

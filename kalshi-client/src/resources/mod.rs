@@ -43,7 +43,7 @@ mod subaccounts;
 
 pub use account::Account;
 pub use api_keys::ApiKeys;
-pub use communications::Communications;
+pub use communications::{Communications, RfqBatches};
 pub use events::Events;
 pub use exchange::Exchange;
 pub use fcm::Fcm;
@@ -79,15 +79,57 @@ pub struct Route {
 ///
 /// `method(arg, ...) => operation: Builder;` fills path parameters `arg`
 /// (the builder's setters of the same names). A trailing `[subaccount]`
-/// presets the query `subaccount` from the client's default.
+/// presets the query `subaccount` from the client's default. Methods
+/// written by hand (typed requests) list their routes under `@typed { method
+/// => Builder; }`. A group reached from another group rather than from the
+/// client names its parent: `Group => parent.accessor { ... }` (its routes
+/// are then `parent.accessor`).
 macro_rules! resource_group {
     (
         $(#[$group_doc:meta])*
         $group:ident => $accessor:ident {
+            $($body:tt)*
+        }
+    ) => {
+        resource_group!(@group $(#[$group_doc])* $group, stringify!($accessor), { $($body)* });
+
+        impl crate::Client {
+            $(#[$group_doc])*
+            pub fn $accessor(&self) -> $group<'_> {
+                $group { client: self }
+            }
+        }
+    };
+    (
+        $(#[$group_doc:meta])*
+        $group:ident => $parent:ident . $accessor:ident {
+            $($body:tt)*
+        }
+    ) => {
+        resource_group!(
+            @group $(#[$group_doc])* $group,
+            concat!(stringify!($parent), ".", stringify!($accessor)),
+            { $($body)* }
+        );
+
+        impl<'a> $parent<'a> {
+            $(#[$group_doc])*
+            pub fn $accessor(&self) -> $group<'a> {
+                $group { client: self.client }
+            }
+        }
+    };
+    (
+        @group
+        $(#[$group_doc:meta])*
+        $group:ident, $name:expr, {
             $(
                 $(#[$doc:meta])*
                 $method:ident($($arg:ident),*) => $operation:ident: $builder:ident $([$default:ident])?;
             )*
+            $(@typed {
+                $($typed_method:ident => $typed_builder:ident;)*
+            })?
         }
     ) => {
         $(#[$group_doc])*
@@ -110,20 +152,22 @@ macro_rules! resource_group {
             )*
 
             /// The methods of this group and the operations they reach.
-            pub const ROUTES: &'static [crate::resources::Route] = &[$(
-                crate::resources::Route {
-                    group: stringify!($accessor),
-                    method: stringify!($method),
-                    operation: <kalshi_gen::builder::$builder<'static> as kalshi_gen::Request>::OPERATION,
-                },
-            )*];
-        }
-
-        impl crate::Client {
-            $(#[$group_doc])*
-            pub fn $accessor(&self) -> $group<'_> {
-                $group { client: self }
-            }
+            pub const ROUTES: &'static [crate::resources::Route] = &[
+                $(
+                    crate::resources::Route {
+                        group: $name,
+                        method: stringify!($method),
+                        operation: <kalshi_gen::builder::$builder<'static> as kalshi_gen::Request>::OPERATION,
+                    },
+                )*
+                $($(
+                    crate::resources::Route {
+                        group: $name,
+                        method: stringify!($typed_method),
+                        operation: <kalshi_gen::builder::$typed_builder<'static> as kalshi_gen::Request>::OPERATION,
+                    },
+                )*)?
+            ];
         }
     };
     (@subaccount $client:expr, $builder:ident) => {
@@ -149,6 +193,7 @@ pub fn routes() -> impl Iterator<Item = &'static Route> {
         Subaccounts::ROUTES,
         OrderGroups::ROUTES,
         Communications::ROUTES,
+        RfqBatches::ROUTES,
         Account::ROUTES,
         ApiKeys::ROUTES,
         Historical::ROUTES,

@@ -16,7 +16,7 @@ use kalshi_gen::builder as ops;
 use kalshi_gen::types;
 use rust_decimal::Decimal;
 
-use crate::order::{CancelOrder, DecreaseOrder, NewOrder, Subaccount};
+use crate::order::{CancelOrder, DecreaseOrder, NewOrder, Subaccount, finish};
 use crate::pagination::Paginate;
 use crate::resources::Route;
 use crate::{Client, Error, Execute};
@@ -119,7 +119,7 @@ impl<'a> Orders<'a> {
     /// Places an order (`POST /portfolio/events/orders`). Never retried
     /// except after a 429; on a timeout or 5xx see [`Orders::find_by_client_order_id`].
     pub async fn create(&self, order: &NewOrder) -> Result<types::CreateOrderV2Response, Error> {
-        let body = order.to_request(self.default_subaccount());
+        let body = order.to_request(self.default_subaccount())?;
         self.client
             .raw()
             .create_order_v2()
@@ -136,12 +136,12 @@ impl<'a> Orders<'a> {
         orders: &[NewOrder],
     ) -> Result<Vec<BatchOutcome<types::BatchCreateOrdersV2ResponseOrdersItem>>, Error> {
         refuse_duplicates(orders.iter().map(NewOrder::id), "client_order_id")?;
-        let body = types::BatchCreateOrdersV2Request {
-            orders: orders
-                .iter()
-                .map(|o| o.to_request(self.default_subaccount()))
-                .collect(),
-        };
+        let entries = orders
+            .iter()
+            .map(|o| o.to_request(self.default_subaccount()))
+            .collect::<Result<Vec<_>, Error>>()?;
+        let body: types::BatchCreateOrdersV2Request =
+            finish(types::BatchCreateOrdersV2Request::builder().orders(entries))?;
         let response = self
             .client
             .raw()
@@ -191,12 +191,12 @@ impl<'a> Orders<'a> {
     ) -> Result<Vec<BatchOutcome<types::BatchCancelOrdersV2ResponseOrdersItem>>, Error> {
         refuse_duplicates(orders.iter().map(CancelOrder::order_id), "order_id")?;
         let default = self.default_subaccount();
-        let body = types::BatchCancelOrdersV2Request {
-            orders: orders
-                .iter()
-                .map(|o| o.parts(default).batch_item())
-                .collect(),
-        };
+        let entries = orders
+            .iter()
+            .map(|o| o.parts(default).batch_item())
+            .collect::<Result<Vec<_>, Error>>()?;
+        let body: types::BatchCancelOrdersV2Request =
+            finish(types::BatchCancelOrdersV2Request::builder().orders(entries))?;
         let response = self
             .client
             .raw()
@@ -240,7 +240,7 @@ impl<'a> Orders<'a> {
         if let Some(subaccount) = amendment.subaccount_number(self.default_subaccount()) {
             request = request.subaccount(subaccount_query(subaccount));
         }
-        request.body(amendment.to_request()).execute().await
+        request.body(amendment.to_request()?).execute().await
     }
 
     /// Reduces a resting order by or to a count
@@ -255,7 +255,7 @@ impl<'a> Orders<'a> {
         if let Some(subaccount) = decrease.subaccount_number(self.default_subaccount()) {
             request = request.subaccount(subaccount_query(subaccount));
         }
-        request.body(decrease.to_request()).execute().await
+        request.body(decrease.to_request()?).execute().await
     }
 
     /// One order (`GET /portfolio/orders/{order_id}`).

@@ -1,5 +1,6 @@
 //! Portfolio: balance, positions, fills, settlements and money movements.
 use crate::resources::resource_group;
+use crate::transfer::ExchangeTransfer;
 
 resource_group! {
     /// Portfolio: balance, positions, fills, settlements, deposits,
@@ -45,11 +46,6 @@ resource_group! {
         ///
         /// `GET /portfolio/intra_exchange_instance_transfers/{transfer_id}`
         exchange_transfer(transfer_id) => get_intra_exchange_instance_transfer: GetIntraExchangeInstanceTransfer;
-        /// Moves funds within the account, between exchange shards and/or
-        /// subaccounts; cross-shard steps are not atomic.
-        ///
-        /// `POST /portfolio/intra_exchange_instance_transfer`
-        transfer_between_exchanges() => intra_exchange_instance_transfer: IntraExchangeInstanceTransfer;
         /// The target split of your balance across exchange indexes.
         ///
         /// `GET /portfolio/target_balance_allocation`
@@ -59,5 +55,31 @@ resource_group! {
         ///
         /// `POST /portfolio/target_balance_allocation`
         set_target_balance_allocation() => set_target_balance_allocation: SetTargetBalanceAllocation;
+        @typed {
+            transfer_between_exchanges => IntraExchangeInstanceTransfer;
+        }
+    }
+}
+
+impl<'a> Portfolio<'a> {
+    /// Moves funds within the account, between exchange instances, shards
+    /// and/or subaccounts; cross-shard steps are not atomic.
+    ///
+    /// The request carries the transfer's `client_transfer_id` (see
+    /// [`ExchangeTransfer`]), so retries of it, and a resend of the same
+    /// `ExchangeTransfer`, cannot move the funds twice: Kalshi answers a
+    /// repeated id with 409, [`Error::Conflict`](crate::Error::Conflict).
+    ///
+    /// `POST /portfolio/intra_exchange_instance_transfer`
+    #[must_use = "a request does nothing until it is sent with .execute().await"]
+    pub fn transfer_between_exchanges(
+        &self,
+        transfer: &ExchangeTransfer,
+    ) -> kalshi_gen::builder::IntraExchangeInstanceTransfer<'a> {
+        use kalshi_gen::ClientPortfolioExt as _;
+        self.client
+            .raw()
+            .intra_exchange_instance_transfer()
+            .body(transfer.to_request())
     }
 }

@@ -14,6 +14,11 @@ const DEFAULT_LIMIT: usize = 100;
 
 /// Runs the handler of `call.operation`.
 pub(crate) fn dispatch(state: &mut State, call: &Call) -> Answer {
+    let handled = super::rfq_batches::dispatch(state, call)
+        .or_else(|| super::transfers::dispatch(state, call));
+    if let Some(answer) = handled {
+        return answer;
+    }
     match call.operation.name {
         "get_exchange_status" => ok(json!({"exchange_active": true, "trading_active": true})),
         "get_user_data_timestamp" => ok(json!({"as_of_time": rfc3339(call.now_ms)})),
@@ -39,6 +44,8 @@ pub(crate) fn dispatch(state: &mut State, call: &Call) -> Answer {
         "amend_order_v2" => amend(state, call),
         "decrease_order_v2" => decrease(state, call),
         "get_subaccount_balances" => subaccount_balances(state, call),
+        "create_subaccount" => create_subaccount(state, call),
+        "get_communications_id" => ok(json!({ "communications_id": comms_id(call.user()) })),
         other => Err(ApiErr::new(
             404,
             "not_found",
@@ -87,18 +94,28 @@ impl Call {
         }
     }
 
-    fn limit(&self) -> Result<usize, ApiErr> {
+    fn limit(&self, default: usize, max: usize) -> Result<usize, ApiErr> {
         match self.query("limit") {
-            None => Ok(DEFAULT_LIMIT),
+            None => Ok(default),
             Some(text) => text
                 .parse::<usize>()
                 .ok()
-                .filter(|n| (1..=1000).contains(n))
+                .filter(|n| (1..=max).contains(n))
                 .ok_or_else(|| {
-                    ApiErr::bad_request("invalid_parameters", "limit must be 1 to 1000")
+                    ApiErr::bad_request("invalid_parameters", &format!("limit must be 1 to {max}"))
                 }),
         }
     }
+}
+
+/// `subaccount` from the query of `call`: `None` when absent.
+pub(crate) fn query_subaccount(call: &Call) -> Result<Option<u32>, ApiErr> {
+    call.query_subaccount()
+}
+
+/// The public communications id the simulator gives a user.
+pub(crate) fn comms_id(user: &str) -> String {
+    format!("comms-{user}")
 }
 
 fn parse_subaccount(text: &str) -> Result<u32, ApiErr> {
@@ -108,7 +125,7 @@ fn parse_subaccount(text: &str) -> Result<u32, ApiErr> {
         .ok_or_else(|| ApiErr::bad_request("invalid_subaccount", "subaccount must be 0 to 63"))
 }
 
-fn body_subaccount(value: &Value) -> Result<Option<u32>, ApiErr> {
+pub(crate) fn body_subaccount(value: &Value) -> Result<Option<u32>, ApiErr> {
     match &value["subaccount"] {
         Value::Null => Ok(None),
         Value::Number(n) => n
@@ -173,6 +190,16 @@ fn reject(error: Reject) -> ApiErr {
 /// (empty on the last page). The cursor holds only the offset: filters must
 /// be sent again with every page, as on Kalshi.
 fn paginate<T>(items: Vec<T>, call: &Call) -> Result<(Vec<T>, String), ApiErr> {
+    paginate_with(items, call, DEFAULT_LIMIT, 1000)
+}
+
+/// [`paginate`] for a list with its own default and maximum page size.
+pub(crate) fn paginate_with<T>(
+    items: Vec<T>,
+    call: &Call,
+    default_limit: usize,
+    max_limit: usize,
+) -> Result<(Vec<T>, String), ApiErr> {
     let offset = match call.query("cursor").filter(|c| !c.is_empty()) {
         None => 0,
         Some(cursor) => cursor
@@ -180,7 +207,7 @@ fn paginate<T>(items: Vec<T>, call: &Call) -> Result<(Vec<T>, String), ApiErr> {
             .and_then(|n| n.parse::<usize>().ok())
             .ok_or_else(|| ApiErr::bad_request("invalid_cursor", "unknown cursor"))?,
     };
-    let limit = call.limit()?;
+    let limit = call.limit(default_limit, max_limit)?;
     let total = items.len();
     let page: Vec<T> = items.into_iter().skip(offset).take(limit).collect();
     let next = if offset + limit < total {
@@ -195,16 +222,16 @@ fn paginate<T>(items: Vec<T>, call: &Call) -> Result<(Vec<T>, String), ApiErr> {
 // JSON in the spec's shapes
 // ---------------------------------------------------------------------------
 
-fn dollars(value: Decimal) -> String {
+pub(crate) fn dollars(value: Decimal) -> String {
     let scale = value.scale().max(4) as usize;
     format!("{value:.scale$}")
 }
 
-fn count(value: Decimal) -> String {
+pub(crate) fn count(value: Decimal) -> String {
     format!("{value:.2}")
 }
 
-fn rfc3339(ms: i64) -> String {
+pub(crate) fn rfc3339(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
         .unwrap_or_default()
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
@@ -313,6 +340,16 @@ fn event(state: &State, call: &Call) -> Answer {
         .catalog
         .event_json(ticker)
         .ok_or_else(|| ApiErr::new(404, "not_found", "no such event"))?;
+    let flag = |name| call.query(name) == Some("true");
+    if flag("exclude_markets") && flag("with_nested_markets") {
+        return Err(ApiErr::bad_request(
+            "invalid_parameters",
+            "exclude_markets cannot be combined with with_nested_markets=true",
+        ));
+    }
+    if flag("exclude_markets") {
+        return ok(json!({ "event": event, "markets": [] }));
+    }
     let markets: Vec<Value> = state
         .catalog
         .markets
@@ -391,11 +428,30 @@ fn balance(state: &State, call: &Call) -> Answer {
 fn positions(state: &State, call: &Call) -> Answer {
     let owner = call.owner(call.query_subaccount()?);
     let ticker = call.query("ticker");
+    // Kalshi's default is the unsettled positions only.
+    let wanted = match call.query("settlement_status").unwrap_or("unsettled") {
+        "all" => None,
+        "settled" => Some(true),
+        "unsettled" => Some(false),
+        other => {
+            return Err(ApiErr::bad_request(
+                "invalid_parameters",
+                &format!("settlement_status {other:?} is not all, settled or unsettled"),
+            ));
+        }
+    };
     let rows: Vec<Value> = state
         .engine
         .positions(&owner)
         .into_iter()
         .filter(|(t, _, _, _)| ticker.is_none_or(|want| want == t))
+        .filter(|(t, _, _, _)| {
+            let settled = matches!(
+                state.engine.market_state(t),
+                Some(engine::MarketState::Settled(_))
+            );
+            wanted.is_none_or(|want| want == settled)
+        })
         .map(|(ticker, position, traded, exposure)| {
             json!({
                 "ticker": ticker, "exchange_index": 0, "total_traded_dollars": dollars(traded),
@@ -424,6 +480,23 @@ fn fills(state: &State, call: &Call) -> Answer {
         .collect();
     let (page, cursor) = paginate(fills, call)?;
     ok(json!({ "fills": page, "cursor": cursor }))
+}
+
+/// Numbers the next subaccount, 1 to 63.
+fn create_subaccount(state: &mut State, call: &Call) -> Answer {
+    let numbers = state
+        .subaccounts
+        .entry(call.user().to_owned())
+        .or_insert_with(|| vec![0]);
+    let next = numbers.iter().max().map_or(1, |n| n + 1);
+    if next > 63 {
+        return Err(ApiErr::bad_request(
+            "subaccount_limit_reached",
+            "an account has at most 63 subaccounts",
+        ));
+    }
+    numbers.push(next);
+    Ok((201, Some(json!({ "subaccount_number": next }))))
 }
 
 fn subaccount_balances(state: &State, call: &Call) -> Answer {

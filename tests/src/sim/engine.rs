@@ -339,6 +339,38 @@ pub enum MarketState {
     Open,
     /// New orders and amends are refused; closing cancels resting orders.
     Closed,
+    /// Resolved (see [`Engine::settle`]): positions were paid out and closed.
+    Settled(Outcome),
+}
+
+/// How a market resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Outcome {
+    /// YES pays $1 per contract.
+    Yes,
+    /// NO pays $1 per contract.
+    No,
+}
+
+/// What one owner received when a market settled.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settlement {
+    /// Who held the position.
+    pub owner: Owner,
+    /// The market.
+    pub ticker: String,
+    /// How it resolved.
+    pub result: Outcome,
+    /// YES contracts held at settlement.
+    pub yes_count: Decimal,
+    /// NO contracts held at settlement.
+    pub no_count: Decimal,
+    /// What the position had cost (its average-cost basis).
+    pub cost: Decimal,
+    /// What was paid out: $1 per winning contract.
+    pub revenue: Decimal,
+    /// When (ms since epoch).
+    pub ts_ms: i64,
 }
 
 /// One aggregated book level: (YES price, total remaining count).
@@ -450,6 +482,8 @@ pub struct Engine {
     client_ids: HashMap<(String, String), String>,
     /// Every fill, oldest first.
     fills: Vec<Fill>,
+    /// Every settlement payout, oldest first.
+    settlements: Vec<Settlement>,
     accounts: BTreeMap<Owner, Account>,
 }
 
@@ -484,18 +518,15 @@ impl Engine {
     /// Creates a market with an empty book, or sets the state of an existing
     /// one (as [`Engine::set_market_state`], keeping its book).
     pub fn add_market(&mut self, ticker: &str, state: MarketState) {
-        let market = self
-            .markets
+        self.markets
             .entry(ticker.to_owned())
             .or_insert_with(|| Market {
-                state,
+                state: MarketState::Open,
                 bids: Ladder::new(),
                 asks: Ladder::new(),
             });
-        market.state = state;
-        if state == MarketState::Closed {
-            self.cancel_market(ticker);
-        }
+        // Only a settled market refuses a new state; it stays settled.
+        let _ = self.set_market_state(ticker, state);
     }
 
     /// Opens or closes a market. Closing cancels its resting orders, as
@@ -505,11 +536,73 @@ impl Engine {
             .markets
             .get_mut(ticker)
             .ok_or_else(|| Reject::UnknownMarket(ticker.to_owned()))?;
+        if matches!(market.state, MarketState::Settled(_)) {
+            return Err(Reject::MarketClosed(ticker.to_owned()));
+        }
+        if let MarketState::Settled(result) = state {
+            self.settle(ticker, result)?;
+            return Ok(());
+        }
         market.state = state;
         if state == MarketState::Closed {
             self.cancel_market(ticker);
         }
         Ok(())
+    }
+
+    /// Resolves a market: its resting orders are canceled, every position
+    /// in it is paid $1 per winning contract and closed, and a settlement is
+    /// recorded per owner who held one. Money is conserved: the payouts are
+    /// exactly the $1 per contract pair that trading put aside. A market
+    /// settles once.
+    pub fn settle(&mut self, ticker: &str, result: Outcome) -> Result<Vec<Settlement>, Reject> {
+        let market = self
+            .markets
+            .get_mut(ticker)
+            .ok_or_else(|| Reject::UnknownMarket(ticker.to_owned()))?;
+        if matches!(market.state, MarketState::Settled(_)) {
+            return Err(Reject::MarketClosed(ticker.to_owned()));
+        }
+        market.state = MarketState::Settled(result);
+        self.cancel_market(ticker);
+        let now = self.now_ms;
+        let mut paid = Vec::new();
+        for (owner, account) in &mut self.accounts {
+            let Some(holding) = account.holdings.get_mut(ticker) else {
+                continue;
+            };
+            let (yes_count, no_count) = (
+                holding.position.max(Decimal::ZERO),
+                (-holding.position).max(Decimal::ZERO),
+            );
+            let revenue = match result {
+                Outcome::Yes => yes_count,
+                Outcome::No => no_count,
+            };
+            account.cash += revenue;
+            paid.push(Settlement {
+                owner: owner.clone(),
+                ticker: ticker.to_owned(),
+                result,
+                yes_count,
+                no_count,
+                cost: holding.cost.round_dp(6).normalize(),
+                revenue,
+                ts_ms: now,
+            });
+            holding.position = Decimal::ZERO;
+            holding.cost = Decimal::ZERO;
+        }
+        self.settlements.extend(paid.iter().cloned());
+        Ok(paid)
+    }
+
+    /// The settlements of every subaccount of a user, oldest first.
+    pub fn settlements_of(&self, user_id: &str) -> Vec<&Settlement> {
+        self.settlements
+            .iter()
+            .filter(|s| s.owner.user_id == user_id)
+            .collect()
     }
 
     /// The market's state, `None` if unknown.
@@ -2429,6 +2522,58 @@ mod tests {
                 "seed {seed}: the run should actually trade ({} fills)",
                 e.fills.len()
             );
+            // Settlement pays out exactly what trading put aside.
+            for t in tickers {
+                let result = *rng.pick(&[Outcome::Yes, Outcome::No]);
+                let paid = e.settle(t, result).unwrap();
+                assert!(!paid.is_empty(), "seed {seed}: someone held {t}");
+                check_invariants(&e, &owners, &tickers, deposits);
+            }
+            let cash: Decimal = owners.iter().map(|o| e.balance(o)).sum();
+            assert_eq!(cash, deposits, "seed {seed}: every dollar is back in cash");
         }
+    }
+
+    #[test]
+    fn settlement_pays_winners_closes_positions_and_happens_once() {
+        let mut e = engine();
+        e.deposit(&bob(), d("100"));
+        e.place(order(&alice(), Side::Bid, "0.30", "10")).unwrap();
+        e.place(order(&bob(), Side::Ask, "0.30", "4")).unwrap();
+        let resting = e.place(order(&bob(), Side::Ask, "0.90", "1")).unwrap();
+        let (alice_before, bob_before) = (e.balance(&alice()), e.balance(&bob()));
+
+        let paid = e.settle(T, Outcome::No).unwrap();
+        assert_eq!(paid.len(), 2, "{paid:?}");
+        let of = |who: &Owner| paid.iter().find(|s| &s.owner == who).unwrap().clone();
+        let (a, b) = (of(&alice()), of(&bob()));
+        assert_eq!(
+            (a.yes_count, a.no_count, a.revenue),
+            (d("4"), d("0"), d("0"))
+        );
+        assert_eq!(
+            (b.yes_count, b.no_count, b.revenue),
+            (d("0"), d("4"), d("4"))
+        );
+        assert_eq!(a.cost, d("1.2"));
+        assert_eq!(e.balance(&bob()), bob_before + d("4"));
+        assert_eq!(e.balance(&alice()), alice_before);
+        assert_eq!(e.position(&alice(), T), Decimal::ZERO);
+        assert_eq!(
+            status(&e, &resting),
+            OrderStatus::Canceled,
+            "the book is cleared"
+        );
+        assert_eq!(e.market_state(T), Some(MarketState::Settled(Outcome::No)));
+        assert_eq!(e.settlements_of("alice").len(), 1);
+
+        assert!(e.settle(T, Outcome::Yes).is_err(), "a market settles once");
+        assert!(e.set_market_state(T, MarketState::Open).is_err());
+        assert_eq!(
+            e.place(order(&alice(), Side::Bid, "0.30", "1"))
+                .unwrap_err()
+                .code(),
+            "market_closed"
+        );
     }
 }

@@ -22,9 +22,11 @@ mod auth;
 mod faults;
 mod http;
 mod limits;
+mod rfq_batches;
 mod routes;
 mod seed;
 mod strict;
+mod transfers;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -118,6 +120,10 @@ pub(crate) struct State {
     pub catalog: seed::Catalog,
     /// Subaccounts created per user (0, the primary, always exists).
     pub subaccounts: HashMap<String, Vec<u32>>,
+    /// RFQ batches and the makers' quotes on them.
+    pub rfq_batches: rfq_batches::RfqBatches,
+    /// Transfers between exchange instances and subaccounts.
+    pub transfers: transfers::Transfers,
 }
 
 impl Shared {
@@ -175,6 +181,12 @@ impl Simulator {
     pub fn with_engine<R>(&self, f: impl FnOnce(&mut Engine) -> R) -> R {
         f(&mut self.shared.state().engine)
     }
+
+    /// Cash `user_id` holds on the margined exchange instance, where
+    /// intra-exchange transfers can move it.
+    pub fn margined_balance(&self, user_id: &str) -> Decimal {
+        self.shared.state().transfers.margined_balance(user_id)
+    }
 }
 
 impl Drop for Simulator {
@@ -209,6 +221,8 @@ impl Shared {
                 engine,
                 catalog,
                 subaccounts,
+                rfq_batches: rfq_batches::RfqBatches::default(),
+                transfers: transfers::Transfers::default(),
             }),
             keys,
             faults: faults::Faults::default(),
