@@ -104,3 +104,49 @@ fn a_generated_private_key_never_appears_in_debug_output() {
         "the key itself is kept for the caller"
     );
 }
+
+/// Every string enum of the bindings is open, the ones 3.34.0 added
+/// included: a value Kalshi adds later decodes instead of failing.
+#[test]
+fn every_generated_string_enum_has_an_unknown_variant() {
+    let path = xtask::workspace_root().join(xtask::regen::GENERATED);
+    let file = syn::parse_file(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let types = file
+        .items
+        .into_iter()
+        .find_map(|item| match item {
+            syn::Item::Mod(m) if m.ident == "types" => m.content.map(|(_, items)| items),
+            _ => None,
+        })
+        .expect("types module");
+    let mut open = Vec::new();
+    let mut closed = Vec::new();
+    for item in types {
+        let syn::Item::Enum(e) = item else { continue };
+        let has_unknown = e.variants.iter().any(|v| v.ident == "Unknown");
+        let unit_only = e
+            .variants
+            .iter()
+            .filter(|v| v.ident != "Unknown")
+            .all(|v| matches!(v.fields, syn::Fields::Unit));
+        match (unit_only, has_unknown) {
+            (true, true) => open.push(e.ident.to_string()),
+            (true, false) => closed.push(e.ident.to_string()),
+            (false, _) => {}
+        }
+    }
+    assert!(closed.is_empty(), "closed string enums: {closed:?}");
+    for new in [
+        "RfqBatchStatus",
+        "RfqBatchQuoteStatus",
+        "AcceptRfqBatchRequestAcceptedSide",
+    ] {
+        assert!(open.iter().any(|e| e == new), "{new} is not open: {open:?}");
+    }
+    let status: kalshi_gen::types::RfqBatchStatus =
+        serde_json::from_value(serde_json::json!("expired")).unwrap();
+    assert_eq!(
+        status,
+        kalshi_gen::types::RfqBatchStatus::Unknown("expired".into())
+    );
+}
