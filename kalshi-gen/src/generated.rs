@@ -4,7 +4,8 @@
 // Spec patch: historical_fills_uniform_error_bodies (3 places)
 // Spec patch: omit_unset_request_integers (11 places)
 // Spec patch: price_range_bounds_are_dollars (3 places)
-// Open string enums: 58
+// Spec patch: typed_status_filters (3 places)
+// Open string enums: 60
 #[allow(unused_imports)]
 pub use progenitor_client::{ByteStream, ClientInfo, Error, ResponseValue};
 #[allow(unused_imports)]
@@ -4346,6 +4347,35 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
             Default::default()
         }
     }
+    ///`GetQuotesStatus`
+    #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[non_exhaustive]
+    pub enum GetQuotesStatus {
+        Open,
+        Accepted,
+        Confirmed,
+        Executed,
+        Cancelled,
+        /// A value these bindings did not know when they were generated,
+        /// kept verbatim so it serializes back exactly as received.
+        Unknown(::std::string::String),
+    }
+    impl ::std::convert::TryFrom<&str> for GetQuotesStatus {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for GetQuotesStatus {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
     ///`GetRfQsResponse`
     #[derive(
         ::serde::Deserialize,
@@ -4365,6 +4395,32 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
     impl GetRfQsResponse {
         pub fn builder() -> builder::GetRfQsResponse {
             Default::default()
+        }
+    }
+    ///`GetRfQsStatus`
+    #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[non_exhaustive]
+    pub enum GetRfQsStatus {
+        Open,
+        Closed,
+        /// A value these bindings did not know when they were generated,
+        /// kept verbatim so it serializes back exactly as received.
+        Unknown(::std::string::String),
+    }
+    impl ::std::convert::TryFrom<&str> for GetRfQsStatus {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for GetRfQsStatus {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
         }
     }
     ///`GetRfqBatchBestQuotesResponse`
@@ -5826,8 +5882,8 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
     )]
     #[non_exhaustive]
     pub struct OrderbookCountFp {
-        pub no_dollars: ::std::vec::Vec<PriceLevelDollarsCountFp>,
-        pub yes_dollars: ::std::vec::Vec<PriceLevelDollarsCountFp>,
+        pub no_dollars: ::std::vec::Vec<crate::num::PriceLevel>,
+        pub yes_dollars: ::std::vec::Vec<crate::num::PriceLevel>,
     }
     impl OrderbookCountFp {
         pub fn builder() -> builder::OrderbookCountFp {
@@ -5989,34 +6045,6 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
     impl PriceDistributionHistorical {
         pub fn builder() -> builder::PriceDistributionHistorical {
             Default::default()
-        }
-    }
-    ///Price level in dollars represented as [dollars_string, fp] where dollars_string is like "0.1500" and fp is a FixedPointCount string (fixed-point contract count). The second element is the contract quantity (not price).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
-    #[serde(transparent)]
-    pub struct PriceLevelDollarsCountFp(pub [::std::string::String; 2usize]);
-    impl ::std::ops::Deref for PriceLevelDollarsCountFp {
-        type Target = [::std::string::String; 2usize];
-        fn deref(&self) -> &[::std::string::String; 2usize] {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<PriceLevelDollarsCountFp>
-    for [::std::string::String; 2usize] {
-        fn from(value: PriceLevelDollarsCountFp) -> Self {
-            value.0
-        }
-    }
-    impl ::std::convert::From<[::std::string::String; 2usize]>
-    for PriceLevelDollarsCountFp {
-        fn from(value: [::std::string::String; 2usize]) -> Self {
-            Self(value)
         }
     }
     ///`PriceRange`
@@ -25673,11 +25701,11 @@ largest single market-side commitment. `sum` reserves the summed margin of every
         #[derive(Clone, Debug)]
         pub struct OrderbookCountFp {
             no_dollars: ::std::result::Result<
-                ::std::vec::Vec<super::PriceLevelDollarsCountFp>,
+                ::std::vec::Vec<crate::num::PriceLevel>,
                 ::std::string::String,
             >,
             yes_dollars: ::std::result::Result<
-                ::std::vec::Vec<super::PriceLevelDollarsCountFp>,
+                ::std::vec::Vec<crate::num::PriceLevel>,
                 ::std::string::String,
             >,
         }
@@ -25692,9 +25720,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
         impl OrderbookCountFp {
             pub fn no_dollars<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<
-                    ::std::vec::Vec<super::PriceLevelDollarsCountFp>,
-                >,
+                T: ::std::convert::TryInto<::std::vec::Vec<crate::num::PriceLevel>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.no_dollars = value
@@ -25706,9 +25732,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
             }
             pub fn yes_dollars<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<
-                    ::std::vec::Vec<super::PriceLevelDollarsCountFp>,
-                >,
+                T: ::std::convert::TryInto<::std::vec::Vec<crate::num::PriceLevel>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.yes_dollars = value
@@ -33800,6 +33824,138 @@ largest single market-side commitment. `sum` reserves the summed margin of every
             crate::open_enum::schema(&["unsettled", "settled", "all"])
         }
     }
+    impl GetQuotesStatus {
+        /// The value as it appears on the wire.
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::Open => "open",
+                Self::Accepted => "accepted",
+                Self::Confirmed => "confirmed",
+                Self::Executed => "executed",
+                Self::Cancelled => "cancelled",
+                Self::Unknown(value) => value.as_str(),
+            }
+        }
+    }
+    impl crate::open_enum::OpenEnum for GetQuotesStatus {
+        fn as_str(&self) -> &str {
+            GetQuotesStatus::as_str(self)
+        }
+        fn is_unknown(&self) -> bool {
+            matches!(self, Self::Unknown(_))
+        }
+    }
+    impl ::std::fmt::Display for GetQuotesStatus {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::str::FromStr for GetQuotesStatus {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            Ok(
+                match value {
+                    "open" => Self::Open,
+                    "accepted" => Self::Accepted,
+                    "confirmed" => Self::Confirmed,
+                    "executed" => Self::Executed,
+                    "cancelled" => Self::Cancelled,
+                    other => Self::Unknown(other.to_owned()),
+                },
+            )
+        }
+    }
+    impl ::serde::Serialize for GetQuotesStatus {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            serializer.serialize_str(self.as_str())
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for GetQuotesStatus {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            crate::open_enum::deserialize(deserializer)
+        }
+    }
+    impl schemars::JsonSchema for GetQuotesStatus {
+        fn schema_name() -> ::std::string::String {
+            "GetQuotesStatus".to_owned()
+        }
+        fn json_schema(
+            _: &mut schemars::r#gen::SchemaGenerator,
+        ) -> schemars::schema::Schema {
+            crate::open_enum::schema(
+                &["open", "accepted", "confirmed", "executed", "cancelled"],
+            )
+        }
+    }
+    impl GetRfQsStatus {
+        /// The value as it appears on the wire.
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::Open => "open",
+                Self::Closed => "closed",
+                Self::Unknown(value) => value.as_str(),
+            }
+        }
+    }
+    impl crate::open_enum::OpenEnum for GetRfQsStatus {
+        fn as_str(&self) -> &str {
+            GetRfQsStatus::as_str(self)
+        }
+        fn is_unknown(&self) -> bool {
+            matches!(self, Self::Unknown(_))
+        }
+    }
+    impl ::std::fmt::Display for GetRfQsStatus {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::str::FromStr for GetRfQsStatus {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            Ok(
+                match value {
+                    "open" => Self::Open,
+                    "closed" => Self::Closed,
+                    other => Self::Unknown(other.to_owned()),
+                },
+            )
+        }
+    }
+    impl ::serde::Serialize for GetRfQsStatus {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            serializer.serialize_str(self.as_str())
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for GetRfQsStatus {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            crate::open_enum::deserialize(deserializer)
+        }
+    }
+    impl schemars::JsonSchema for GetRfQsStatus {
+        fn schema_name() -> ::std::string::String {
+            "GetRfQsStatus".to_owned()
+        }
+        fn json_schema(
+            _: &mut schemars::r#gen::SchemaGenerator,
+        ) -> schemars::schema::Schema {
+            crate::open_enum::schema(&["open", "closed"])
+        }
+    }
     impl IncentiveProgramIncentiveType {
         /// The value as it appears on the wire.
         pub fn as_str(&self) -> &str {
@@ -38774,7 +38930,7 @@ pub mod builder {
             Self { client: client }
         }
         ///Sends a `POST` request to `/account/api_usage_level/upgrade`
-        pub async fn send(self) -> Result<ResponseValue<()>, Error<()>> {
+        pub(crate) async fn send(self) -> Result<ResponseValue<()>, Error<()>> {
             let Self { client } = self;
             let url = format!("{}/account/api_usage_level/upgrade", client.baseurl,);
             #[allow(unused_mut)]
@@ -38808,7 +38964,7 @@ pub mod builder {
             Self { client: client }
         }
         ///Sends a `GET` request to `/account/api_usage_level/volume_progress`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<
             ResponseValue<types::GetAccountApiUsageLevelVolumeProgressResponse>,
@@ -38854,7 +39010,7 @@ pub mod builder {
             Self { client: client }
         }
         ///Sends a `GET` request to `/account/endpoint_costs`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<ResponseValue<types::GetAccountEndpointCostsResponse>, Error<()>> {
             let Self { client } = self;
@@ -38894,7 +39050,7 @@ pub mod builder {
             Self { client: client }
         }
         ///Sends a `GET` request to `/account/limits`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<ResponseValue<types::GetAccountApiLimitsResponse>, Error<()>> {
             let Self { client } = self;
@@ -38952,7 +39108,7 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/api_keys`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<ResponseValue<types::GetApiKeysResponse>, Error<()>> {
             let Self { client, fcm_subtrader_id } = self;
@@ -39028,7 +39184,7 @@ pub mod builder {
             self
         }
         ///Sends a `POST` request to `/api_keys`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<ResponseValue<types::CreateApiKeyResponse>, Error<()>> {
             let Self { client, body } = self;
@@ -39108,7 +39264,7 @@ pub mod builder {
             self
         }
         ///Sends a `POST` request to `/api_keys/generate`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<ResponseValue<types::GenerateApiKeyResponse>, Error<()>> {
             let Self { client, body } = self;
@@ -39174,7 +39330,7 @@ pub mod builder {
             self
         }
         ///Sends a `DELETE` request to `/api_keys/{api_key}`
-        pub async fn send(self) -> Result<ResponseValue<()>, Error<()>> {
+        pub(crate) async fn send(self) -> Result<ResponseValue<()>, Error<()>> {
             let Self { client, api_key } = self;
             let api_key = api_key.map_err(Error::InvalidRequest)?;
             let url = format!(
@@ -39273,7 +39429,7 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/communications/block-trade-proposals`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<
             ResponseValue<types::GetBlockTradeProposalsResponse>,
@@ -39378,7 +39534,7 @@ pub mod builder {
             self
         }
         ///Sends a `POST` request to `/communications/block-trade-proposals`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<
             ResponseValue<types::ProposeBlockTradeResponse>,
@@ -39504,7 +39660,7 @@ pub mod builder {
             self
         }
         ///Sends a `POST` request to `/communications/block-trade-proposals/{block_trade_proposal_id}/accept`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<ResponseValue<()>, Error<types::ErrorResponse>> {
             let Self { client, block_trade_proposal_id, body } = self;
@@ -39583,7 +39739,7 @@ pub mod builder {
             Self { client: client }
         }
         ///Sends a `GET` request to `/communications/id`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<
             ResponseValue<types::GetCommunicationsIdResponse>,
@@ -39642,7 +39798,7 @@ pub mod builder {
         rfq_creator_user_id: Result<Option<::std::string::String>, String>,
         rfq_id: Result<Option<::std::string::String>, String>,
         rfq_user_filter: Result<Option<types::UserFilter>, String>,
-        status: Result<Option<::std::string::String>, String>,
+        status: Result<Option<types::GetQuotesStatus>, String>,
         user_filter: Result<Option<types::UserFilter>, String>,
     }
     impl<'a> GetQuotes<'a> {
@@ -39774,14 +39930,13 @@ pub mod builder {
         }
         pub fn status<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::std::string::String>,
+            V: std::convert::TryInto<types::GetQuotesStatus>,
         {
             self.status = value
                 .try_into()
                 .map(Some)
                 .map_err(|_| {
-                    "conversion to `:: std :: string :: String` for status failed"
-                        .to_string()
+                    "conversion to `GetQuotesStatus` for status failed".to_string()
                 });
             self
         }
@@ -39798,7 +39953,7 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/communications/quotes`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<
             ResponseValue<types::GetQuotesResponse>,
@@ -39947,7 +40102,7 @@ pub mod builder {
             self
         }
         ///Sends a `POST` request to `/communications/quotes`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<
             ResponseValue<types::CreateQuoteResponse>,
@@ -40032,7 +40187,7 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/communications/quotes/{quote_id}`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<
             ResponseValue<types::GetQuoteResponse>,
@@ -40122,7 +40277,7 @@ pub mod builder {
             self
         }
         ///Sends a `DELETE` request to `/communications/quotes/{quote_id}`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<ResponseValue<()>, Error<types::ErrorResponse>> {
             let Self { client, quote_id } = self;
@@ -40235,7 +40390,7 @@ pub mod builder {
             self
         }
         ///Sends a `PUT` request to `/communications/quotes/{quote_id}/accept`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<ResponseValue<()>, Error<types::ErrorResponse>> {
             let Self { client, quote_id, body } = self;
@@ -40341,7 +40496,7 @@ pub mod builder {
             self
         }
         ///Sends a `PUT` request to `/communications/quotes/{quote_id}/confirm`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<ResponseValue<()>, Error<types::ErrorResponse>> {
             let Self { client, quote_id, body } = self;
@@ -40486,7 +40641,7 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/communications/rfq_batches`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<
             ResponseValue<types::GetRfqBatchesResponse>,
@@ -40589,7 +40744,7 @@ pub mod builder {
             self
         }
         ///Sends a `POST` request to `/communications/rfq_batches`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<
             ResponseValue<types::CreateRfqBatchResponse>,
@@ -40688,7 +40843,7 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/communications/rfq_batches/{rfq_batch_id}`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<
             ResponseValue<types::GetRfqBatchResponse>,
@@ -40778,7 +40933,7 @@ pub mod builder {
             self
         }
         ///Sends a `DELETE` request to `/communications/rfq_batches/{rfq_batch_id}`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<ResponseValue<()>, Error<types::ErrorResponse>> {
             let Self { client, rfq_batch_id } = self;
@@ -40893,7 +41048,7 @@ pub mod builder {
             self
         }
         ///Sends a `PUT` request to `/communications/rfq_batches/{rfq_batch_id}/accept`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<
             ResponseValue<types::AcceptRfqBatchResponse>,
@@ -41003,7 +41158,7 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/communications/rfq_batches/{rfq_batch_id}/best_quotes`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<
             ResponseValue<types::GetRfqBatchBestQuotesResponse>,
@@ -41100,7 +41255,7 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/communications/rfq_batches/{rfq_batch_id}/quotes`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<
             ResponseValue<types::GetRfqBatchQuotesResponse>,
@@ -41219,7 +41374,7 @@ pub mod builder {
             self
         }
         ///Sends a `POST` request to `/communications/rfq_batches/{rfq_batch_id}/quotes`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<
             ResponseValue<types::CreateRfqBatchQuoteResponse>,
@@ -41344,7 +41499,7 @@ pub mod builder {
             self
         }
         ///Sends a `DELETE` request to `/communications/rfq_batches/{rfq_batch_id}/quotes/{batch_quote_id}`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<ResponseValue<()>, Error<types::ErrorResponse>> {
             let Self { client, rfq_batch_id, batch_quote_id } = self;
@@ -41460,7 +41615,7 @@ pub mod builder {
             self
         }
         ///Sends a `PUT` request to `/communications/rfq_batches/{rfq_batch_id}/quotes/{batch_quote_id}/confirm`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<ResponseValue<()>, Error<types::ErrorResponse>> {
             let Self { client, rfq_batch_id, batch_quote_id, body } = self;
@@ -41541,7 +41696,7 @@ pub mod builder {
         event_ticker: Result<Option<::std::string::String>, String>,
         limit: Result<Option<::std::num::NonZeroU32>, String>,
         market_ticker: Result<Option<::std::string::String>, String>,
-        status: Result<Option<::std::string::String>, String>,
+        status: Result<Option<types::GetRfQsStatus>, String>,
         subaccount: Result<Option<u64>, String>,
         user_filter: Result<Option<types::UserFilter>, String>,
     }
@@ -41626,14 +41781,13 @@ pub mod builder {
         }
         pub fn status<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::std::string::String>,
+            V: std::convert::TryInto<types::GetRfQsStatus>,
         {
             self.status = value
                 .try_into()
                 .map(Some)
                 .map_err(|_| {
-                    "conversion to `:: std :: string :: String` for status failed"
-                        .to_string()
+                    "conversion to `GetRfQsStatus` for status failed".to_string()
                 });
             self
         }
@@ -41660,7 +41814,7 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/communications/rfqs`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<ResponseValue<types::GetRfQsResponse>, Error<types::ErrorResponse>> {
             let Self {
@@ -41783,7 +41937,7 @@ pub mod builder {
             self
         }
         ///Sends a `POST` request to `/communications/rfqs`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<
             ResponseValue<types::CreateRfqResponse>,
@@ -41875,7 +42029,7 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/communications/rfqs/{rfq_id}`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<ResponseValue<types::GetRfqResponse>, Error<types::ErrorResponse>> {
             let Self { client, rfq_id } = self;
@@ -41962,7 +42116,7 @@ pub mod builder {
             self
         }
         ///Sends a `DELETE` request to `/communications/rfqs/{rfq_id}`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<ResponseValue<()>, Error<types::ErrorResponse>> {
             let Self { client, rfq_id } = self;
@@ -42063,7 +42217,7 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/communications/rfqs/{rfq_id}/quotes/{quote_id}`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<
             ResponseValue<types::GetQuoteResponse>,
@@ -42168,7 +42322,7 @@ pub mod builder {
             self
         }
         ///Sends a `DELETE` request to `/communications/rfqs/{rfq_id}/quotes/{quote_id}`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<ResponseValue<()>, Error<types::ErrorResponse>> {
             let Self { client, rfq_id, quote_id } = self;
@@ -42296,7 +42450,7 @@ pub mod builder {
             self
         }
         ///Sends a `PUT` request to `/communications/rfqs/{rfq_id}/quotes/{quote_id}/accept`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<ResponseValue<()>, Error<types::ErrorResponse>> {
             let Self { client, rfq_id, quote_id, body } = self;
@@ -42417,7 +42571,7 @@ pub mod builder {
             self
         }
         ///Sends a `PUT` request to `/communications/rfqs/{rfq_id}/quotes/{quote_id}/confirm`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<ResponseValue<()>, Error<types::ErrorResponse>> {
             let Self { client, rfq_id, quote_id, body } = self;
@@ -42621,7 +42775,7 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/events`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<ResponseValue<types::GetEventsResponse>, Error<()>> {
             let Self {
@@ -42759,7 +42913,7 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/events/fee_changes`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<
             ResponseValue<types::GetEventFeeChangesResponse>,
@@ -42914,7 +43068,7 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/events/multivariate`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<ResponseValue<types::GetMultivariateEventsResponse>, Error<()>> {
             let Self {
@@ -43033,7 +43187,7 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/events/{event_ticker}`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<ResponseValue<types::GetEventResponse>, Error<()>> {
             let Self { client, event_ticker, exclude_markets, with_nested_markets } = self;
@@ -43110,7 +43264,7 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/events/{event_ticker}/metadata`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<ResponseValue<types::GetEventMetadataResponse>, Error<()>> {
             let Self { client, event_ticker } = self;
@@ -43157,7 +43311,7 @@ pub mod builder {
             Self { client: client }
         }
         ///Sends a `GET` request to `/exchange/schedule`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<ResponseValue<types::GetExchangeScheduleResponse>, Error<()>> {
             let Self { client } = self;
@@ -43197,7 +43351,7 @@ pub mod builder {
             Self { client: client }
         }
         ///Sends a `GET` request to `/exchange/status`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<ResponseValue<types::ExchangeStatus>, Error<types::ExchangeStatus>> {
             let Self { client } = self;
@@ -43257,7 +43411,7 @@ pub mod builder {
             Self { client: client }
         }
         ///Sends a `GET` request to `/exchange/user_data_timestamp`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<ResponseValue<types::GetUserDataTimestampResponse>, Error<()>> {
             let Self { client } = self;
@@ -43338,7 +43492,7 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/fcm/fills`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<ResponseValue<types::GetFcmFillsResponse>, Error<()>> {
             let Self { client, cursor, max_ts, min_ts } = self;
@@ -43517,7 +43671,7 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/fcm/orders`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<ResponseValue<types::GetOrdersResponse>, Error<()>> {
             let Self {
@@ -43709,7 +43863,7 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/fcm/positions`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<ResponseValue<types::GetPositionsResponse>, Error<()>> {
             let Self {
@@ -43818,7 +43972,7 @@ pub mod builder {
             self
         }
         ///Sends a `POST` request to `/fcm/positions/transfers`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<
             ResponseValue<types::CreateFcmPositionTransferResponse>,
@@ -43916,7 +44070,7 @@ pub mod builder {
             Self { client: client }
         }
         ///Sends a `GET` request to `/fcm/subtraders`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<
             ResponseValue<types::ListFcmSubtradersResponse>,
@@ -44010,7 +44164,7 @@ pub mod builder {
             self
         }
         ///Sends a `POST` request to `/fcm/subtraders`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<
             ResponseValue<types::CreateFcmSubtraderResponse>,
@@ -44110,7 +44264,7 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/fcm/subtraders/blocked_categories`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<
             ResponseValue<types::GetFcmSubtraderBlockedCategoriesResponse>,
@@ -44215,7 +44369,7 @@ pub mod builder {
             self
         }
         ///Sends a `PUT` request to `/fcm/subtraders/blocked_categories`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<
             ResponseValue<types::UpdateFcmSubtraderBlockedCategoriesResponse>,
@@ -44316,7 +44470,7 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/fcm/subtraders/event_contract_daily_cap`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<
             ResponseValue<types::GetFcmEventContractDailyCapResponse>,
@@ -44430,7 +44584,7 @@ pub mod builder {
             self
         }
         ///Sends a `PUT` request to `/fcm/subtraders/event_contract_daily_cap`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<ResponseValue<types::EmptyResponse>, Error<types::ErrorResponse>> {
             let Self { client, body } = self;
@@ -44529,7 +44683,7 @@ pub mod builder {
             self
         }
         ///Sends a `DELETE` request to `/fcm/subtraders/event_contract_daily_cap`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<ResponseValue<types::EmptyResponse>, Error<types::ErrorResponse>> {
             let Self { client, subtrader_id } = self;
@@ -44609,7 +44763,7 @@ pub mod builder {
             Self { client: client }
         }
         ///Sends a `GET` request to `/historical/cutoff`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<ResponseValue<types::GetHistoricalCutoffResponse>, Error<()>> {
             let Self { client } = self;
@@ -44732,7 +44886,7 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/historical/fills`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<
             ResponseValue<types::GetFillsResponse>,
@@ -44903,7 +45057,7 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/historical/markets`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<
             ResponseValue<types::GetMarketsResponse>,
@@ -44999,7 +45153,7 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/historical/markets/{ticker}`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<
             ResponseValue<types::GetMarketResponse>,
@@ -45116,7 +45270,7 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/historical/markets/{ticker}/candlesticks`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<
             ResponseValue<types::GetMarketCandlesticksHistoricalResponse>,
@@ -45259,7 +45413,7 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/historical/orders`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<
             ResponseValue<types::GetOrdersResponse>,
@@ -45408,7 +45562,7 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/historical/positions`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<
             ResponseValue<types::GetPositionsResponse>,
@@ -45565,7 +45719,7 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/historical/trades`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<
             ResponseValue<types::GetTradesResponse>,
@@ -45722,7 +45876,7 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/incentive_programs`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<
             ResponseValue<types::GetIncentiveProgramsResponse>,
@@ -45824,7 +45978,7 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/live_data/batch`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<ResponseValue<types::GetLiveDatasResponse>, Error<()>> {
             let Self { client, include_player_stats, milestone_ids } = self;
@@ -45907,7 +46061,7 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/live_data/events/{event_ticker}`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<ResponseValue<types::GetEventLiveDataResponse>, Error<()>> {
             let Self { client, event_ticker, range } = self;
@@ -45984,7 +46138,7 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/live_data/milestone/{milestone_id}`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<ResponseValue<types::GetLiveDataResponse>, Error<()>> {
             let Self { client, milestone_id, include_player_stats } = self;
@@ -46053,7 +46207,7 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/live_data/milestone/{milestone_id}/game_stats`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<ResponseValue<types::GetGameStatsResponse>, Error<()>> {
             let Self { client, milestone_id } = self;
@@ -46162,7 +46316,7 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/live_data/weather/{city}`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<ResponseValue<types::GetWeatherIndexResponse>, Error<()>> {
             let Self { client, city, detailed, from, last_sec, to } = self;
@@ -46231,7 +46385,7 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/live_data/weather/{city}/calibrations`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<
             ResponseValue<types::GetWeatherIndexCalibrationsResponse>,
@@ -46323,7 +46477,7 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/live_data/{type}/milestone/{milestone_id}`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<ResponseValue<types::GetLiveDataResponse>, Error<()>> {
             let Self { client, type_, milestone_id, include_player_stats } = self;
@@ -46588,7 +46742,7 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/markets`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<ResponseValue<types::GetMarketsResponse>, Error<()>> {
             let Self {
@@ -46782,7 +46936,7 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/markets/candlesticks`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<
             ResponseValue<types::BatchGetMarketCandlesticksResponse>,
@@ -46878,7 +47032,7 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/markets/orderbooks`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<
             ResponseValue<types::GetMarketOrderbooksResponse>,
@@ -47025,7 +47179,7 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/markets/trades`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<ResponseValue<types::GetTradesResponse>, Error<()>> {
             let Self { client, cursor, is_block_trade, limit, max_ts, min_ts, ticker } = self;
@@ -47099,7 +47253,7 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/markets/{ticker}`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<ResponseValue<types::GetMarketResponse>, Error<()>> {
             let Self { client, ticker } = self;
@@ -47172,7 +47326,7 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/markets/{ticker}/orderbook`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<
             ResponseValue<types::GetMarketOrderbookResponse>,
@@ -47379,7 +47533,7 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/milestones`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<ResponseValue<types::GetMilestonesResponse>, Error<()>> {
             let Self {
@@ -47482,7 +47636,7 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/milestones/{milestone_id}`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<ResponseValue<types::GetMilestoneResponse>, Error<()>> {
             let Self { client, milestone_id } = self;
@@ -47606,7 +47760,7 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/multivariate_event_collections`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<
             ResponseValue<types::GetMultivariateEventCollectionsResponse>,
@@ -47705,7 +47859,7 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/multivariate_event_collections/{collection_ticker}`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<
             ResponseValue<types::GetMultivariateEventCollectionResponse>,
@@ -47824,7 +47978,7 @@ pub mod builder {
             self
         }
         ///Sends a `POST` request to `/multivariate_event_collections/{collection_ticker}`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<
             ResponseValue<types::CreateMarketInMultivariateEventCollectionResponse>,
@@ -47933,7 +48087,7 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/portfolio/balance`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<
             ResponseValue<types::GetBalanceResponse>,
@@ -48030,7 +48184,7 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/portfolio/deposits`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<
             ResponseValue<types::GetDepositsResponse>,
@@ -48127,7 +48281,7 @@ pub mod builder {
             self
         }
         ///Sends a `POST` request to `/portfolio/events/orders`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<
             ResponseValue<types::CreateOrderV2Response>,
@@ -48238,7 +48392,7 @@ pub mod builder {
             self
         }
         ///Sends a `DELETE` request to `/portfolio/events/orders`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<ResponseValue<()>, Error<types::ErrorResponse>> {
             let Self { client, subaccount } = self;
@@ -48331,7 +48485,7 @@ pub mod builder {
             self
         }
         ///Sends a `POST` request to `/portfolio/events/orders/batched`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<
             ResponseValue<types::BatchCreateOrdersV2Response>,
@@ -48439,7 +48593,7 @@ pub mod builder {
             self
         }
         ///Sends a `DELETE` request to `/portfolio/events/orders/batched`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<
             ResponseValue<types::BatchCancelOrdersV2Response>,
@@ -48573,7 +48727,7 @@ pub mod builder {
             self
         }
         ///Sends a `DELETE` request to `/portfolio/events/orders/{order_id}`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<
             ResponseValue<types::CancelOrderV2Response>,
@@ -48707,7 +48861,7 @@ pub mod builder {
             self
         }
         ///Sends a `POST` request to `/portfolio/events/orders/{order_id}/amend`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<
             ResponseValue<types::AmendOrderV2Response>,
@@ -48859,7 +49013,7 @@ pub mod builder {
             self
         }
         ///Sends a `POST` request to `/portfolio/events/orders/{order_id}/decrease`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<
             ResponseValue<types::DecreaseOrderV2Response>,
@@ -49053,7 +49207,7 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/portfolio/fills`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<ResponseValue<types::GetFillsResponse>, Error<()>> {
             let Self {
@@ -49157,7 +49311,7 @@ pub mod builder {
             self
         }
         ///Sends a `POST` request to `/portfolio/intra_exchange_instance_transfer`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<
             ResponseValue<types::IntraExchangeInstanceTransferResponse>,
@@ -49275,7 +49429,7 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/portfolio/intra_exchange_instance_transfers`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<
             ResponseValue<types::GetIntraExchangeInstanceTransfersResponse>,
@@ -49360,7 +49514,7 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/portfolio/intra_exchange_instance_transfers/{transfer_id}`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<
             ResponseValue<types::GetIntraExchangeInstanceTransferResponse>,
@@ -49441,7 +49595,7 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/portfolio/order_groups`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<
             ResponseValue<types::GetOrderGroupsResponse>,
@@ -49536,7 +49690,7 @@ pub mod builder {
             self
         }
         ///Sends a `POST` request to `/portfolio/order_groups/create`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<
             ResponseValue<types::CreateOrderGroupResponse>,
@@ -49634,7 +49788,7 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/portfolio/order_groups/{order_group_id}`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<
             ResponseValue<types::GetOrderGroupResponse>,
@@ -49745,7 +49899,7 @@ pub mod builder {
             self
         }
         ///Sends a `DELETE` request to `/portfolio/order_groups/{order_group_id}`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<ResponseValue<types::EmptyResponse>, Error<types::ErrorResponse>> {
             let Self { client, order_group_id, exchange_index, subaccount } = self;
@@ -49889,7 +50043,7 @@ pub mod builder {
             self
         }
         ///Sends a `PUT` request to `/portfolio/order_groups/{order_group_id}/limit`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<ResponseValue<types::EmptyResponse>, Error<types::ErrorResponse>> {
             let Self { client, order_group_id, exchange_index, subaccount, body } = self;
@@ -50031,7 +50185,7 @@ pub mod builder {
             self
         }
         ///Sends a `PUT` request to `/portfolio/order_groups/{order_group_id}/reset`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<ResponseValue<types::EmptyResponse>, Error<types::ErrorResponse>> {
             let Self { client, order_group_id, exchange_index, subaccount, body } = self;
@@ -50161,7 +50315,7 @@ pub mod builder {
             self
         }
         ///Sends a `PUT` request to `/portfolio/order_groups/{order_group_id}/trigger`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<ResponseValue<types::EmptyResponse>, Error<types::ErrorResponse>> {
             let Self { client, order_group_id, exchange_index, subaccount, body } = self;
@@ -50236,7 +50390,7 @@ pub mod builder {
         limit: Result<Option<::std::num::NonZeroU64>, String>,
         max_ts: Result<Option<i64>, String>,
         min_ts: Result<Option<i64>, String>,
-        status: Result<Option<::std::string::String>, String>,
+        status: Result<Option<types::OrderStatus>, String>,
         subaccount: Result<Option<u64>, String>,
         ticker: Result<Option<::std::string::String>, String>,
     }
@@ -50328,14 +50482,13 @@ pub mod builder {
         }
         pub fn status<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::std::string::String>,
+            V: std::convert::TryInto<types::OrderStatus>,
         {
             self.status = value
                 .try_into()
                 .map(Some)
                 .map_err(|_| {
-                    "conversion to `:: std :: string :: String` for status failed"
-                        .to_string()
+                    "conversion to `OrderStatus` for status failed".to_string()
                 });
             self
         }
@@ -50363,7 +50516,7 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/portfolio/orders`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<
             ResponseValue<types::GetOrdersResponse>,
@@ -50506,7 +50659,7 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/portfolio/orders/queue_positions`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<
             ResponseValue<types::GetOrderQueuePositionsResponse>,
@@ -50598,7 +50751,7 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/portfolio/orders/{order_id}`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<
             ResponseValue<types::GetOrderResponse>,
@@ -50681,7 +50834,7 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/portfolio/orders/{order_id}/queue_position`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<
             ResponseValue<types::GetOrderQueuePositionResponse>,
@@ -50866,7 +51019,7 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/portfolio/positions`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<
             ResponseValue<types::GetPositionsResponse>,
@@ -51067,7 +51220,7 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/portfolio/settlements`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<
             ResponseValue<types::GetSettlementsResponse>,
@@ -51185,7 +51338,7 @@ pub mod builder {
             self
         }
         ///Sends a `POST` request to `/portfolio/subaccounts`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<
             ResponseValue<types::CreateSubaccountResponse>,
@@ -51255,7 +51408,7 @@ pub mod builder {
             Self { client: client }
         }
         ///Sends a `GET` request to `/portfolio/subaccounts/balances`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<
             ResponseValue<types::GetSubaccountBalancesResponse>,
@@ -51311,7 +51464,7 @@ pub mod builder {
             Self { client: client }
         }
         ///Sends a `GET` request to `/portfolio/subaccounts/netting`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<
             ResponseValue<types::GetSubaccountNettingResponse>,
@@ -51398,7 +51551,7 @@ pub mod builder {
             self
         }
         ///Sends a `PUT` request to `/portfolio/subaccounts/netting`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<ResponseValue<()>, Error<types::ErrorResponse>> {
             let Self { client, body } = self;
@@ -51496,7 +51649,7 @@ pub mod builder {
             self
         }
         ///Sends a `POST` request to `/portfolio/subaccounts/transfer`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<
             ResponseValue<types::ApplySubaccountTransferResponse>,
@@ -51598,7 +51751,7 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/portfolio/subaccounts/transfers`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<
             ResponseValue<types::GetSubaccountTransfersResponse>,
@@ -51658,7 +51811,7 @@ pub mod builder {
             Self { client: client }
         }
         ///Sends a `GET` request to `/portfolio/summary/total_resting_order_value`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<
             ResponseValue<types::GetPortfolioRestingOrderTotalValueResponse>,
@@ -51716,7 +51869,7 @@ pub mod builder {
             Self { client: client }
         }
         ///Sends a `GET` request to `/portfolio/target_balance_allocation`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<
             ResponseValue<types::GetTargetBalanceAllocationResponse>,
@@ -51810,7 +51963,7 @@ pub mod builder {
             self
         }
         ///Sends a `POST` request to `/portfolio/target_balance_allocation`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<ResponseValue<types::EmptyResponse>, Error<types::ErrorResponse>> {
             let Self { client, body } = self;
@@ -51916,7 +52069,7 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/portfolio/withdrawals`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<
             ResponseValue<types::GetWithdrawalsResponse>,
@@ -51983,7 +52136,7 @@ pub mod builder {
             Self { client: client }
         }
         ///Sends a `GET` request to `/search/filters_by_sport`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<ResponseValue<types::GetFiltersBySportsResponse>, Error<()>> {
             let Self { client } = self;
@@ -52024,7 +52177,7 @@ pub mod builder {
             Self { client: client }
         }
         ///Sends a `GET` request to `/search/tags_by_categories`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<
             ResponseValue<types::GetTagsForSeriesCategoriesResponse>,
@@ -52143,7 +52296,7 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/series`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<
             ResponseValue<types::GetSeriesListResponse>,
@@ -52263,7 +52416,7 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/series/fee_changes`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<
             ResponseValue<types::GetSeriesFeeChangesResponse>,
@@ -52360,7 +52513,7 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/series/{series_ticker}`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<
             ResponseValue<types::GetSeriesResponse>,
@@ -52495,7 +52648,7 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/series/{series_ticker}/events/{ticker}/candlesticks`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<ResponseValue<types::GetEventCandlesticksResponse>, Error<()>> {
             let Self {
@@ -52645,7 +52798,7 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/series/{series_ticker}/events/{ticker}/forecast_percentile_history`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<
             ResponseValue<types::GetEventForecastPercentilesHistoryResponse>,
@@ -52798,7 +52951,7 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/series/{series_ticker}/markets/{ticker}/candlesticks`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<ResponseValue<types::GetMarketCandlesticksResponse>, Error<()>> {
             let Self {
@@ -52949,7 +53102,7 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/structured_targets`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<ResponseValue<types::GetStructuredTargetsResponse>, Error<()>> {
             let Self { client, competition, cursor, ids, page_size, type_ } = self;
@@ -53018,7 +53171,7 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/structured_targets/{structured_target_id}`
-        pub async fn send(
+        pub(crate) async fn send(
             self,
         ) -> Result<ResponseValue<types::GetStructuredTargetResponse>, Error<()>> {
             let Self { client, structured_target_id } = self;

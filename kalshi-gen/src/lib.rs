@@ -35,6 +35,6 @@ mod generated;
 
 pub use generated::*;
 pub use hooks::{Hooks, RequestHooks};
-pub use num::{Count, DecimalError, Dollars};
+pub use num::{Count, DecimalError, Dollars, PriceLevel};
 pub use operation::{Operation, Placement};
 pub use request::Request;

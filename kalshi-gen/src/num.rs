@@ -275,6 +275,56 @@ fixed_point! {
     Count, schema = "FixedPointCount", min_scale = 2
 }
 
+/// One price level of an order book: a price and the contracts resting at
+/// it. Kalshi sends it as a pair of strings (`["0.1500", "100.00"]`, the
+/// spec's `PriceLevelDollarsCountFp`); this is that pair, typed.
+///
+/// ```
+/// use kalshi_gen::PriceLevel;
+/// let level: PriceLevel = serde_json::from_str(r#"["0.15", "100.00"]"#)?;
+/// assert_eq!((level.price.to_string(), level.count.to_string()), ("0.1500".into(), "100.00".into()));
+/// assert_eq!(serde_json::to_string(&level)?, r#"["0.1500","100.00"]"#);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(from = "(Dollars, Count)", into = "(Dollars, Count)")]
+pub struct PriceLevel {
+    /// The price, in dollars.
+    pub price: Dollars,
+    /// The contracts resting at that price.
+    pub count: Count,
+}
+
+impl From<(Dollars, Count)> for PriceLevel {
+    fn from((price, count): (Dollars, Count)) -> Self {
+        Self { price, count }
+    }
+}
+
+impl From<PriceLevel> for (Dollars, Count) {
+    fn from(level: PriceLevel) -> Self {
+        (level.price, level.count)
+    }
+}
+
+impl fmt::Display for PriceLevel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} x {}", self.count, self.price)
+    }
+}
+
+impl schemars::JsonSchema for PriceLevel {
+    fn schema_name() -> String {
+        "PriceLevelDollarsCountFp".to_owned()
+    }
+
+    fn json_schema(generator: &mut schemars::r#gen::SchemaGenerator) -> schemars::schema::Schema {
+        <(Dollars, Count)>::json_schema(generator)
+    }
+}
+
 /// Deserializes from borrowed text without allocating on the hot path.
 struct FixedVisitor<T> {
     name: &'static str,

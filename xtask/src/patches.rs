@@ -29,6 +29,10 @@ pub const PATCHES: &[Patch] = &[
         name: "price_range_bounds_are_dollars",
         apply: price_range_bounds_are_dollars,
     },
+    Patch {
+        name: "typed_status_filters",
+        apply: typed_status_filters,
+    },
 ];
 
 /// Applies every patch; fails naming the first one that no longer applies.
@@ -148,6 +152,86 @@ fn price_range_bounds_are_dollars(doc: &mut Value) -> Result<usize, String> {
     Ok(changed)
 }
 
+/// Status filters the spec types as a bare string although the values they
+/// take are an enum elsewhere in the spec: (where, the enum it filters by).
+const STATUS_FILTERS: [(&str, &str); 3] = [
+    // `StatusQuery` (GetOrders): "Possible values depend on the endpoint";
+    // its only user filters orders, whose status is `OrderStatus`.
+    (
+        "/components/parameters/StatusQuery",
+        "#/components/schemas/OrderStatus",
+    ),
+    // GetRFQs: the values of `RFQ.status`.
+    (
+        "/paths/~1communications~1rfqs/get/parameters",
+        "#/components/schemas/RFQ/properties/status",
+    ),
+    // GetQuotes: the values of `Quote.status`.
+    (
+        "/paths/~1communications~1quotes/get/parameters",
+        "#/components/schemas/Quote/properties/status",
+    ),
+];
+
+/// Upstream defect: the `status` filters of orders, RFQs and quotes are bare
+/// strings, so a typo (`"open"` for orders) reaches the exchange instead of
+/// failing to compile. Each gets the enum of the status it filters by: a
+/// reference when that enum is a component (the filter of orders is then
+/// the same `OrderStatus` type an order's `status` has), a copy of the
+/// values when it is inline. Open, like every generated enum, so a status
+/// Kalshi adds still passes. GetBlockTradeProposals' `status` stays a
+/// string: the spec names no values for it anywhere.
+fn typed_status_filters(doc: &mut Value) -> Result<usize, String> {
+    for (location, source) in STATUS_FILTERS {
+        let values = crate::spec::lookup(doc, source)
+            .and_then(|s| {
+                let s = crate::spec::resolve(doc, s);
+                s.get("enum").cloned()
+            })
+            .ok_or_else(|| format!("{source} has no enum any more"))?;
+        let schema = status_parameter_schema(doc, location)?;
+        if schema.get("enum").is_some() || schema.get("$ref").is_some() {
+            return Err(format!(
+                "the status filter at {location} is typed upstream now"
+            ));
+        }
+        if schema.get("type") != Some(&json!("string")) {
+            return Err(format!(
+                "the status filter at {location} is no longer a string"
+            ));
+        }
+        if source.matches('/').count() == 3 {
+            schema.clear();
+            schema.insert("$ref".to_owned(), json!(source));
+        } else {
+            schema.insert("enum".to_owned(), values);
+        }
+    }
+    Ok(STATUS_FILTERS.len())
+}
+
+/// The schema object of the `status` parameter at `location`: a parameter
+/// component, or an operation's parameter list holding it inline.
+fn status_parameter_schema<'a>(
+    doc: &'a mut Value,
+    location: &str,
+) -> Result<&'a mut serde_json::Map<String, Value>, String> {
+    let node = doc
+        .pointer_mut(location)
+        .ok_or_else(|| format!("{location} is gone"))?;
+    let parameter = match node {
+        Value::Array(list) => list
+            .iter_mut()
+            .find(|p| p.get("name") == Some(&json!("status")))
+            .ok_or_else(|| format!("{location} has no inline `status` parameter"))?,
+        other => other,
+    };
+    parameter
+        .get_mut("schema")
+        .and_then(Value::as_object_mut)
+        .ok_or_else(|| format!("the status filter at {location} has no schema"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,6 +257,22 @@ mod tests {
             err.contains("historical_fills_uniform_error_bodies"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn status_filters_get_the_enum_they_filter_by() {
+        let mut doc = vendored();
+        typed_status_filters(&mut doc).unwrap();
+        let orders = &doc["components"]["parameters"]["StatusQuery"]["schema"];
+        assert_eq!(orders, &json!({"$ref": "#/components/schemas/OrderStatus"}));
+        let rfqs = &doc["paths"]["/communications/rfqs"]["get"]["parameters"];
+        let status = rfqs
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "status")
+            .unwrap();
+        assert_eq!(status["schema"]["enum"], json!(["open", "closed"]));
     }
 
     #[test]

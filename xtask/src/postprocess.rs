@@ -288,13 +288,20 @@ fn open_enum_impls(ident: &Ident, values: &[(Ident, String)]) -> TokenStream {
     }
 }
 
-/// Implements `crate::request::Request` for every operation builder.
+/// Implements `crate::request::Request` for every operation builder, and
+/// makes progenitor's own `send()` private to the crate.
 ///
 /// progenitor gives each builder an inherent `send()` but no trait, so code
 /// cannot be generic over "any operation" (to add typed errors, retries per
 /// call, or pagination). The impl names the builder's success and error body
 /// types and its operation name, read off the generated `send()` itself.
-/// Returns how many builders got one.
+///
+/// The inherent `send()` returns progenitor's error, which knows nothing of
+/// Kalshi's error bodies, retries or whether a write may have executed. Left
+/// public, a habitual `.send()` would silently bypass all of that; private,
+/// `.send()` resolves to kalshi-client's `Execute::send` instead, and the
+/// client's path is the only one a user meets. Returns how many builders
+/// got an impl.
 pub fn request_impls(file: &mut syn::File) -> Result<usize, String> {
     let builder = file
         .items
@@ -318,6 +325,24 @@ pub fn request_impls(file: &mut syn::File) -> Result<usize, String> {
         }
     }
     let count = impls.len();
+    let mut hidden = 0;
+    for item in builder.iter_mut() {
+        let Item::Impl(imp) = item else { continue };
+        for inner in imp.items.iter_mut() {
+            if let syn::ImplItem::Fn(f) = inner
+                && f.sig.ident == "send"
+                && imp.trait_.is_none()
+            {
+                f.vis = syn::parse_quote!(pub(crate));
+                hidden += 1;
+            }
+        }
+    }
+    if hidden != count {
+        return Err(format!(
+            "made {hidden} of {count} inherent send() methods crate-private"
+        ));
+    }
     builder.extend(impls);
     Ok(count)
 }
@@ -507,7 +532,7 @@ fn module_items<'a>(items: &'a mut Vec<Item>, path: &[String]) -> Option<&'a mut
 /// without one being set.
 ///
 /// progenitor starts every builder's `body` as "not initialized", optional
-/// or not, so `order_groups().reset(id).execute()` would fail before
+/// or not, so `order_groups().reset(id).send()` would fail before
 /// sending unless the caller set an empty body by hand. For the builders
 /// named in `optional` (progenitor's struct names), `body` starts as the
 /// type's default (an empty object); a body type that has no `Default` (the

@@ -206,6 +206,13 @@ fn settings() -> GenerationSettings {
             "FixedPointCount",
             "crate::num::Count",
             [TypeImpl::Display, TypeImpl::FromStr, TypeImpl::Default].into_iter(),
+        )
+        // An order book level is a [price, count] pair of decimal strings;
+        // typify would make it `[String; 2]`.
+        .with_replacement(
+            "PriceLevelDollarsCountFp",
+            "crate::num::PriceLevel",
+            [TypeImpl::Display, TypeImpl::Default].into_iter(),
         );
     settings
 }
