@@ -264,19 +264,13 @@ fn loopback(c: &mut Criterion) {
     let mut group = c.benchmark_group("loopback");
     for (name, client) in [("balance_rsa", &lo.rsa), ("balance_ed25519", &lo.ed25519)] {
         group.bench_function(name, |b| {
-            b.to_async(&lo.client_runtime).iter(|| async {
-                client
-                    .portfolio()
-                    .balance()
-                    .execute()
-                    .await
-                    .expect("balance")
-            });
+            b.to_async(&lo.client_runtime)
+                .iter(|| async { client.portfolio().balance().send().await.expect("balance") });
         });
     }
     group.bench_function("status_unsigned", |b| {
         b.to_async(&lo.client_runtime)
-            .iter(|| async { lo.rsa.exchange().status().execute().await.expect("status") });
+            .iter(|| async { lo.rsa.exchange().status().send().await.expect("status") });
     });
     group.finish();
 
@@ -290,7 +284,7 @@ fn loopback(c: &mut Criterion) {
     ] {
         group.bench_function(name, |b| {
             b.to_async(&lo.client_runtime).iter(|| async {
-                let calls = (0..IN_FLIGHT).map(|_| client.portfolio().balance().execute());
+                let calls = (0..IN_FLIGHT).map(|_| client.portfolio().balance().send());
                 for result in join_all(calls).await {
                     let balance: types::GetBalanceResponse = result.expect("balance");
                     black_box(balance);

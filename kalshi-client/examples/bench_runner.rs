@@ -117,7 +117,7 @@ fn serve(args: &[String]) -> Result<()> {
             for _ in 0..resting {
                 let order =
                     NewOrder::buy_yes(TICKER, Quantity::contracts(1)?, "0.02".parse::<Price>()?);
-                client.orders().create(&order).await?;
+                client.orders().create(&order).send().await?;
             }
         }
         Ok::<_, Box<dyn Error>>(())
@@ -157,6 +157,8 @@ fn client(args: &[String]) -> Result<()> {
     let base_url = required(args, "--base-url")?;
     let key_id = required(args, "--key-id")?;
     let pem = std::fs::read_to_string(required(args, "--key")?)?;
+    // Reassigned only when the `rsa` feature offers a second backend.
+    #[cfg_attr(not(feature = "rsa"), allow(unused_mut))]
     let mut credentials = Credentials::from_pem(key_id, &pem)?;
     match flag(args, "--backend").unwrap_or("aws-lc") {
         "aws-lc" => {}
@@ -228,10 +230,10 @@ impl Runner {
     async fn call(&self, op: &str) -> Result<()> {
         match op {
             "status" => {
-                self.client.exchange().status().execute().await?;
+                self.client.exchange().status().send().await?;
             }
             "balance" => {
-                self.client.portfolio().balance().execute().await?;
+                self.client.portfolio().balance().send().await?;
             }
             "orders" => {
                 let page = self
@@ -240,7 +242,7 @@ impl Runner {
                     .list()
                     .status("resting")
                     .limit(100)
-                    .execute()
+                    .send()
                     .await?;
                 if page.orders.is_empty() {
                     return Err("no resting orders listed".into());
@@ -252,10 +254,11 @@ impl Runner {
                     Quantity::contracts(1)?,
                     "0.03".parse::<Price>()?,
                 );
-                let placed = self.client.orders().create(&order).await?;
+                let placed = self.client.orders().create(&order).send().await?;
                 self.client
                     .orders()
                     .cancel(placed.order_id.as_str())
+                    .send()
                     .await?;
             }
             "sign" => {

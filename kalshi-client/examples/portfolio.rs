@@ -5,22 +5,21 @@
 //! ```
 //!
 //! Runs on the local simulator (after a trade to report on) unless Kalshi
-//! credentials are set.
+//! credentials are set; on Kalshi it only reads.
 
 use futures_util::TryStreamExt;
-use kalshi_client::order::{NewOrder, Quantity, TimeInForce};
-use kalshi_client::{Execute, Paginate};
+use kalshi_client::prelude::*;
 
 mod common;
-use common::{Result, connect};
 
 #[tokio::main]
-async fn main() -> Result<()> {
-    let (client, simulator) = connect().await?;
-    if let Some(simulator) = &simulator {
-        trade_on(simulator, &client).await?;
+async fn main() -> Result<(), Report> {
+    let venue = common::connect().await?;
+    let client = &venue.client;
+    if let Some(simulator) = &venue.simulator {
+        trade_on(simulator, client).await?;
     }
-    let balance = client.portfolio().balance().execute().await?;
+    let balance = client.portfolio().balance().send().await?;
     println!("balance: ${}", balance.balance_dollars);
     let positions: Vec<_> = client
         .portfolio()
@@ -60,10 +59,7 @@ async fn main() -> Result<()> {
 }
 
 /// On the simulator, someone else offers YES and this account takes it.
-async fn trade_on(
-    simulator: &kalshi_tests::sim::Simulator,
-    client: &kalshi_client::Client,
-) -> Result<()> {
+async fn trade_on(simulator: &kalshi_tests::sim::Simulator, client: &Client) -> Result<(), Report> {
     use kalshi_tests::sim::engine::{
         NewOrder as BookOrder, Owner, SelfTradePrevention, Side, TimeInForce as Tif,
     };
@@ -94,6 +90,6 @@ async fn trade_on(
         "0.60".parse()?,
     )
     .time_in_force(TimeInForce::ImmediateOrCancel);
-    client.orders().create(&order).await?;
+    client.orders().create(&order).send().await?;
     Ok(())
 }

@@ -5,19 +5,20 @@
 //! ```
 //!
 //! Runs on the local simulator (after placing a few orders to list) unless
-//! Kalshi credentials are set.
+//! Kalshi credentials are set; on Kalshi it only reads.
 
 use std::collections::BTreeMap;
 
-use kalshi_client::order::{NewOrder, Quantity};
+use futures_util::TryStreamExt;
+use kalshi_client::prelude::*;
 
 mod common;
-use common::{Result, connect};
 
 #[tokio::main]
-async fn main() -> Result<()> {
-    let (client, simulator) = connect().await?;
-    if simulator.is_some() {
+async fn main() -> Result<(), Report> {
+    let venue = common::connect().await?;
+    let client = &venue.client;
+    if venue.simulator.is_some() {
         for (ticker, price) in [
             ("KXTEST-26DEC31-YES", "0.21"),
             ("KXTEST-26DEC31-YES", "0.22"),
@@ -30,10 +31,11 @@ async fn main() -> Result<()> {
                     Quantity::contracts(5)?,
                     price.parse()?,
                 ))
+                .send()
                 .await?;
         }
     }
-    let resting = client.orders().resting().await?;
+    let resting: Vec<_> = client.orders().resting().stream(None).try_collect().await?;
     let mut by_market: BTreeMap<&str, Vec<_>> = BTreeMap::new();
     for order in &resting {
         by_market

@@ -1,20 +1,19 @@
 //! The client and its builder.
 
 use std::fmt;
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use kalshi_gen::Hooks;
-use progenitor_client::ResponseValue;
 use reqwest::header::HeaderValue;
 
-use crate::auth::Credentials;
+use crate::auth::env::lookup;
+use crate::auth::{Credentials, KeyError};
 use crate::environment::Environment;
 use crate::error::Error;
 use crate::rate_limit::{RateLimiter, RateLimits, Tier};
 use crate::retry::RetryPolicy;
-use crate::transport::{self, Signer, Transport};
+use crate::transport::{Signer, Transport};
 
 /// A Kalshi Trade API client.
 ///
@@ -57,45 +56,31 @@ impl Client {
     }
 
     /// A client configured from the environment: `KALSHI_API_KEY_ID` with
-    /// `KALSHI_PRIVATE_KEY_PATH` or `KALSHI_PRIVATE_KEY`, `KALSHI_ENV`
+    /// `KALSHI_PRIVATE_KEY_PATH` or `KALSHI_PRIVATE_KEY` (and
+    /// `KALSHI_PRIVATE_KEY_PASSPHRASE` for an encrypted key), `KALSHI_ENV`
     /// (`prod` or `demo`, default `prod`) and `KALSHI_BASE_URL`. Without key
-    /// variables the client is unauthenticated.
+    /// variables the client is unauthenticated. Variables are read like
+    /// [`Credentials::from_env`] reads them: empty means unset, and a value
+    /// that is not valid Unicode is an error naming the variable.
     pub fn from_env() -> Result<Self, Error> {
-        Self::builder()
-            .from_env_with(|name| std::env::var(name).ok())?
-            .build()
+        Self::builder().read_env(process_var)?.build()
     }
 
-    /// The generated bindings, for operations without a typed wrapper. Calls
-    /// made through it are signed, rate-limited and retried like every
-    /// other; pass the `send()` future to [`Client::send`] for typed errors.
-    pub fn raw(&self) -> &kalshi_gen::Client {
-        &self.inner.raw
-    }
-
-    /// Runs a generated call and returns its body, or a typed [`Error`].
+    /// The generated bindings: every operation as a method of a per-tag
+    /// extension trait (`kalshi_client::generated::ClientPortfolioExt`, ...).
+    /// Calls made through it are signed, rate-limited and retried like every
+    /// other, and end with [`Execute::send`](crate::Execute::send) too.
     ///
     /// ```no_run
     /// # async fn demo(client: kalshi_client::Client) -> Result<(), kalshi_client::Error> {
+    /// use kalshi_client::Execute;
     /// use kalshi_client::generated::ClientPortfolioExt;
-    /// let balance = client.send(client.raw().get_balance().send()).await?;
+    /// let balance = client.raw().get_balance().send().await?;
     /// println!("{}", balance.balance_dollars);
     /// # Ok(()) }
     /// ```
-    pub async fn send<T, E>(
-        &self,
-        call: impl Future<Output = Result<ResponseValue<T>, progenitor_client::Error<E>>>,
-    ) -> Result<T, Error> {
-        self.send_with(None, call).await
-    }
-
-    /// [`Client::send`] with a retry policy for this call only.
-    pub async fn send_with<T, E>(
-        &self,
-        retry: Option<RetryPolicy>,
-        call: impl Future<Output = Result<ResponseValue<T>, progenitor_client::Error<E>>>,
-    ) -> Result<T, Error> {
-        crate::execute::finish(transport::scoped(retry, call).await)
+    pub fn raw(&self) -> &kalshi_gen::Client {
+        &self.inner.raw
     }
 
     /// The environment the client talks to.
@@ -128,13 +113,10 @@ impl Client {
     /// [`ClientBuilder::rate_limit_tier`]), enforces these from now on, for
     /// every clone. A client built without limits only returns them.
     pub async fn load_rate_limits(&self) -> Result<RateLimits, Error> {
+        use crate::Execute;
         use kalshi_gen::ClientAccountExt;
-        let limits = self
-            .send(self.raw().get_account_api_limits().send())
-            .await?;
-        let costs = self
-            .send(self.raw().get_account_endpoint_costs().send())
-            .await?;
+        let limits = self.raw().get_account_api_limits().send().await?;
+        let costs = self.raw().get_account_endpoint_costs().send().await?;
         let loaded =
             RateLimits::from_account(&limits, &costs).map_err(|e| Error::ProtocolViolation {
                 operation: "get_account_api_limits",
@@ -240,9 +222,11 @@ impl ClientBuilder {
     }
 
     /// The subaccount for calls that do not name one: typed order methods,
-    /// and operations that take `subaccount` in the query. Operations that
-    /// take it in a JSON body (order group, RFQ and quote creation) leave it
-    /// to the body you build.
+    /// operations that take `subaccount` in the query, and those that take it
+    /// in a JSON body to say whom they act for (order groups, RFQs, quotes,
+    /// RFQ batches, block trades), when the body you build names none. It is
+    /// never added to API key creation, where a subaccount restricts the new
+    /// key.
     pub fn default_subaccount(mut self, subaccount: crate::order::Subaccount) -> Self {
         self.default_subaccount = Some(subaccount.number());
         self
@@ -271,19 +255,33 @@ impl ClientBuilder {
     }
 
     /// Reads `KALSHI_ENV`, `KALSHI_BASE_URL` and the key variables through
-    /// `lookup` (see [`Client::from_env`]).
-    pub fn from_env_with(mut self, lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
-        if let Some(name) = lookup("KALSHI_ENV") {
+    /// `lookup`, which returns a variable's value or `None` when unset (see
+    /// [`Client::from_env`]).
+    pub fn from_env_with(self, lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
+        self.read_env(|name| Ok(lookup(name)))
+    }
+
+    fn read_env(
+        mut self,
+        get: impl Fn(&'static str) -> Result<Option<String>, Error>,
+    ) -> Result<Self, Error> {
+        if let Some(name) = lookup(&get, "KALSHI_ENV")? {
             self.environment = Environment::from_name(&name).ok_or_else(|| {
-                Error::invalid(format!(
+                Error::config(format!(
                     "KALSHI_ENV={name:?} is not one of prod, demo, prod-shared, demo-shared"
                 ))
             })?;
         }
-        if let Some(url) = lookup("KALSHI_BASE_URL") {
+        if let Some(url) = lookup(&get, "KALSHI_BASE_URL")? {
             self.environment = Environment::Custom(url);
         }
-        if let Some(credentials) = Credentials::from_env_with(lookup)? {
+        let credentials = crate::auth::env::credentials_from(|name| {
+            get(name).map_err(|error| match error {
+                Error::Key(key) => key,
+                _ => KeyError::EnvNotUnicode { var: name },
+            })
+        })?;
+        if let Some(credentials) = credentials {
             self.credentials = Some(credentials);
         }
         Ok(self)
@@ -291,17 +289,12 @@ impl ClientBuilder {
 
     /// Checks the configuration and builds the client.
     pub fn build(self) -> Result<Client, Error> {
-        let url = reqwest::Url::parse(self.environment.base_url()).map_err(|e| {
-            Error::invalid(format!(
-                "base URL {:?} is not a URL: {e}",
-                self.environment.base_url()
-            ))
-        })?;
+        let url = base_url(self.environment.base_url())?;
         if self.credentials.is_some() {
             check_signing_destination(&url, &self.allowed_hosts)?;
         }
         let user_agent = HeaderValue::from_str(&self.user_agent)
-            .map_err(|_| Error::invalid("the user agent is not a valid header value"))?;
+            .map_err(|_| Error::config("the user agent is not a valid header value"))?;
         let http = match self.http {
             Some(http) => http,
             // Kalshi's API does not redirect, and following one would carry
@@ -311,13 +304,14 @@ impl ClientBuilder {
                 .connect_timeout(self.connect_timeout)
                 .timeout(self.request_timeout)
                 .build()
-                .map_err(|e| Error::invalid(format!("cannot build the HTTP client: {e}")))?,
+                .map_err(|e| Error::config(format!("cannot build the HTTP client: {e}")))?,
         };
         let transport = Arc::new(Transport {
             signer: self.credentials.map(Signer::new).transpose()?,
             limiter: self.rate_limits.map(RateLimiter::new),
             retry: self.retry,
             user_agent,
+            default_subaccount: self.default_subaccount,
         });
         let base = self.environment.base_url().trim_end_matches('/');
         let raw = kalshi_gen::Client::new_with_client(base, http, Hooks::new(transport.clone()));
@@ -332,6 +326,35 @@ impl ClientBuilder {
     }
 }
 
+/// Reads a variable of the process environment for [`Client::from_env`]:
+/// the key variables fail as [`Error::Key`], the others as [`Error::Config`].
+fn process_var(name: &'static str) -> Result<Option<String>, Error> {
+    crate::auth::env::process_var(name).map_err(|error| {
+        if name.starts_with("KALSHI_PRIVATE_KEY") || name == crate::auth::ENV_API_KEY_ID {
+            Error::Key(error)
+        } else {
+            Error::config(format!("{name} is set to bytes that are not valid Unicode"))
+        }
+    })
+}
+
+/// The base URL, which must be a URL whose path is the API's base path
+/// (`/trade-api/v2`): every operation path is appended to it, and Kalshi
+/// verifies signatures over the full path.
+fn base_url(text: &str) -> Result<reqwest::Url, Error> {
+    let url = reqwest::Url::parse(text)
+        .map_err(|e| Error::config(format!("base URL {text:?} is not a URL: {e}")))?;
+    let base_path = crate::environment::BASE_PATH;
+    if url.path().trim_end_matches('/') != base_path {
+        let mut suggestion = url.clone();
+        suggestion.set_path(base_path);
+        return Err(Error::config(format!(
+            "base URL {text:?} does not end with the API's path {base_path}; use {suggestion}"
+        )));
+    }
+    Ok(url)
+}
+
 /// Signed requests go to https, loopback, or a host the caller allowed.
 fn check_signing_destination(url: &reqwest::Url, allowed: &[String]) -> Result<(), Error> {
     let host = url.host_str().unwrap_or_default();
@@ -344,7 +367,7 @@ fn check_signing_destination(url: &reqwest::Url, allowed: &[String]) -> Result<(
     if url.scheme() == "https" || loopback || allowed.iter().any(|h| h.eq_ignore_ascii_case(host)) {
         return Ok(());
     }
-    Err(Error::invalid(format!(
+    Err(Error::config(format!(
         "refusing to send signed requests to {url} over plain HTTP: use https, a loopback address, \
          or ClientBuilder::allow_insecure_host({host:?})"
     )))

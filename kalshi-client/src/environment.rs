@@ -2,6 +2,10 @@
 
 use std::fmt;
 
+/// The path every operation lives under, the path part of the spec's
+/// `servers[].url` (a test checks the two agree).
+pub const BASE_PATH: &str = "/trade-api/v2";
+
 /// A Kalshi deployment, or any other base URL (the local simulator, a proxy).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]

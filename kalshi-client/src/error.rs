@@ -150,6 +150,13 @@ pub enum Error {
         /// What was wrong, in words.
         message: String,
     },
+    /// The client cannot be built as configured: a base URL that is not one,
+    /// a signed destination over plain HTTP, an invalid `KALSHI_ENV`, ...
+    /// Nothing was sent, because no client exists yet.
+    Config {
+        /// What is wrong, and how to fix it.
+        message: String,
+    },
     /// The call must be signed but the client has no credentials.
     MissingCredentials {
         /// The operation that needs them.
@@ -257,6 +264,13 @@ impl Error {
         }
     }
 
+    /// Shorthand for [`Error::Config`].
+    pub(crate) fn config(message: impl Into<String>) -> Self {
+        Self::Config {
+            message: message.into(),
+        }
+    }
+
     /// What Kalshi said, when the error came from a response.
     pub fn api_error(&self) -> Option<&ApiError> {
         match self {
@@ -312,12 +326,13 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::InvalidRequest { message } => write!(f, "request not sent: {message}"),
+            Self::Config { message } => write!(f, "invalid client configuration: {message}"),
             Self::MissingCredentials { operation } => write!(
                 f,
                 "request not sent: {operation} must be signed, and this client has no API key \
                  (set KALSHI_API_KEY_ID and KALSHI_PRIVATE_KEY_PATH, or pass credentials to the builder)"
             ),
-            Self::Key(e) => write!(f, "the API key cannot be used: {e}"),
+            Self::Key(_) => f.write_str("the API key cannot be used"),
             Self::BadRequest(e) => write!(f, "the exchange rejected the request: {e}"),
             Self::Auth {
                 error,
@@ -359,9 +374,9 @@ impl fmt::Display for Error {
             Self::Transport {
                 operation,
                 may_have_executed,
-                source,
+                ..
             } => {
-                write!(f, "{operation}: connection failed ({source})")?;
+                write!(f, "{operation}: connection failed")?;
                 if *may_have_executed {
                     f.write_str("; the exchange may have received it")?;
                 } else {
@@ -373,12 +388,9 @@ impl fmt::Display for Error {
                 operation,
                 status,
                 excerpt,
-                source,
+                ..
             } => {
-                write!(
-                    f,
-                    "{operation}: the response could not be decoded ({source})"
-                )?;
+                write!(f, "{operation}: the response could not be decoded")?;
                 if let Some(status) = status {
                     write!(f, " [HTTP {}]", status.as_u16())?;
                 }

@@ -1,4 +1,4 @@
-//! Typed errors and per-call policies for every generated operation.
+//! Sending any request: typed errors and per-call policies.
 
 use std::future::Future;
 
@@ -8,35 +8,38 @@ use crate::error::Error;
 use crate::retry::RetryPolicy;
 use crate::transport;
 
-/// Sends any generated operation and returns its body or a typed [`Error`].
+/// Sends a request and returns its body or a typed [`Error`].
 ///
-/// Every builder of the generated bindings implements it, so the typed
-/// resource methods and [`Client::raw`](crate::Client::raw) behave alike:
+/// Every request of this crate ends with `.send().await`: the builders the
+/// resource groups return, those of [`Client::raw`](crate::Client::raw), and
+/// the typed batch requests. progenitor's own `send()` is private to the
+/// generated crate, so `.send()` always means this one: Kalshi's error body
+/// decoded, retries by the client's rules, and
+/// [`Error::may_have_executed`] for writes.
 ///
 /// ```no_run
 /// # async fn demo(client: kalshi_client::Client) -> Result<(), kalshi_client::Error> {
-/// use kalshi_client::Execute;
-/// use kalshi_client::generated::ClientMarketExt;
-/// let markets = client.raw().get_markets().status("open").limit(5).execute().await?;
+/// use kalshi_client::prelude::*;
+/// let markets = client.markets().list().status("open").limit(5).send().await?;
 /// # Ok(()) }
 /// ```
 pub trait Execute: Request {
     /// Sends the request under the client's retry policy.
-    fn execute(self) -> impl Future<Output = Result<Self::Response, Error>> + Send;
+    fn send(self) -> impl Future<Output = Result<Self::Response, Error>> + Send;
 
     /// Sends the request under `retry` instead of the client's policy.
-    fn execute_with(
+    fn send_with(
         self,
         retry: RetryPolicy,
     ) -> impl Future<Output = Result<Self::Response, Error>> + Send;
 }
 
 impl<R: Request> Execute for R {
-    fn execute(self) -> impl Future<Output = Result<Self::Response, Error>> + Send {
+    fn send(self) -> impl Future<Output = Result<Self::Response, Error>> + Send {
         run(None, self)
     }
 
-    fn execute_with(
+    fn send_with(
         self,
         retry: RetryPolicy,
     ) -> impl Future<Output = Result<Self::Response, Error>> + Send {

@@ -19,7 +19,9 @@ mod error;
 mod execute;
 pub mod order;
 pub mod pagination;
+pub mod prelude;
 pub mod rate_limit;
+mod report;
 pub mod resources;
 mod retry;
 pub mod transfer;
@@ -27,13 +29,14 @@ mod transport;
 
 pub use auth::{Credentials, KeyError, KeyKind, RsaBackend};
 pub use client::{Client, ClientBuilder};
-pub use environment::Environment;
+pub use environment::{BASE_PATH, Environment};
 pub use error::{ApiError, ClockOffset, Error};
 pub use execute::Execute;
 pub use kalshi_gen as generated;
 pub use kalshi_gen::{Count, Dollars};
 pub use pagination::{Page, Paginate};
 pub use rate_limit::{RateLimiter, RateLimits, Tier};
+pub use report::Report;
 pub use retry::RetryPolicy;
 
 /// The workspace README's Rust examples, compiled as doc tests so they stay true.

@@ -284,8 +284,7 @@ pub struct NewOrder {
     expiration_time: Option<i64>,
     order_group_id: Option<String>,
     subaccount: Option<Subaccount>,
-    exchange: Option<u32>,
-    route_by_ticker: bool,
+    route: Option<ExchangeRoute>,
 }
 
 impl NewOrder {
@@ -305,8 +304,7 @@ impl NewOrder {
             expiration_time: None,
             order_group_id: None,
             subaccount: None,
-            exchange: None,
-            route_by_ticker: false,
+            route: None,
         }
     }
 
@@ -391,17 +389,11 @@ impl NewOrder {
         self
     }
 
-    /// Send to this exchange shard.
-    pub fn exchange_index(mut self, index: u32) -> Self {
-        self.exchange = Some(index);
-        self.route_by_ticker = false;
-        self
-    }
-
-    /// Let Kalshi route by the order's ticker (`exchange_index = -1`).
-    pub fn route_by_ticker(mut self) -> Self {
-        self.route_by_ticker = true;
-        self.exchange = None;
+    /// The exchange shard that handles the order, or routing by ticker
+    /// (`ExchangeRoute::ByTicker` must name this order's own ticker; another
+    /// one is refused before sending).
+    pub fn route(mut self, route: ExchangeRoute) -> Self {
+        self.route = Some(route);
         self
     }
 
@@ -441,11 +433,7 @@ impl NewOrder {
         &self,
         default_subaccount: Option<u32>,
     ) -> Result<types::CreateOrderV2Request, Error> {
-        let exchange = match (self.route_by_ticker, self.exchange) {
-            (true, _) => Some(types::ExchangeIndex(-1)),
-            (false, Some(index)) => Some(types::ExchangeIndex(i64::from(index))),
-            (false, None) => None,
-        };
+        let exchange = own_route(self.route.as_ref(), &self.ticker)?;
         finish(
             types::CreateOrderV2Request::builder()
                 .ticker(self.ticker.clone())
@@ -482,6 +470,46 @@ where
         .try_into()
         .map_err(|e| Error::invalid(format!("request body incomplete: {e}")))
 }
+
+/// The `exchange_index` of an order request that carries its own ticker:
+/// routing by ticker must name that ticker.
+fn own_route(
+    route: Option<&ExchangeRoute>,
+    ticker: &str,
+) -> Result<Option<types::ExchangeIndex>, Error> {
+    match route {
+        Some(ExchangeRoute::ByTicker(named)) if named != ticker => Err(Error::invalid(format!(
+            "the order is routed by ticker {named:?} but trades {ticker:?}"
+        ))),
+        route => Ok(route.map(ExchangeRoute::index)),
+    }
+}
+
+/// A body refused before sending. Handed to a generated builder's
+/// `.body()`, it makes `send()` fail with [`Error::InvalidRequest`] and the
+/// reason, as any incomplete builder does, so the typed order methods can
+/// return the request itself rather than a `Result` of it.
+pub(crate) struct Refused(pub(crate) Error);
+
+macro_rules! refused_bodies {
+    ($($body:ident),*) => {$(
+        impl TryFrom<Refused> for types::$body {
+            type Error = String;
+            fn try_from(refused: Refused) -> Result<Self, String> {
+                Err(match refused.0 {
+                    Error::InvalidRequest { message } => message,
+                    other => other.to_string(),
+                })
+            }
+        }
+    )*};
+}
+
+refused_bodies!(
+    CreateOrderV2Request,
+    AmendOrderV2Request,
+    DecreaseOrderV2Request
+);
 
 /// The subaccount to send: the caller's, else the client default, else none.
 fn subaccount_number(chosen: Option<Subaccount>, default: Option<u32>) -> Option<u64> {
@@ -615,7 +643,8 @@ impl Amendment {
         self
     }
 
-    /// The order's exchange shard, or routing by ticker (sent in the body).
+    /// The order's exchange shard, or routing by ticker (sent in the body;
+    /// `ExchangeRoute::ByTicker` must name the amendment's ticker).
     pub fn route(mut self, route: ExchangeRoute) -> Self {
         self.exchange = Some(route);
         self
@@ -626,6 +655,7 @@ impl Amendment {
     }
 
     pub(crate) fn to_request(&self) -> Result<types::AmendOrderV2Request, Error> {
+        let exchange_index = own_route(self.exchange.as_ref(), &self.ticker)?;
         finish(
             types::AmendOrderV2Request::builder()
                 .ticker(self.ticker.clone())
@@ -634,7 +664,7 @@ impl Amendment {
                 .count(self.count.0)
                 .updated_client_order_id(self.updated_client_order_id.clone())
                 .expiration_time(self.expiration_time)
-                .exchange_index(self.exchange.as_ref().map(ExchangeRoute::index)),
+                .exchange_index(exchange_index),
         )
     }
 }

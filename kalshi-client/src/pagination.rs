@@ -138,7 +138,7 @@ list_requests! {
 
 /// Fetches one page of a list.
 async fn fetch_page<L: ListRequest>(request: L) -> Result<Page<L::Response>, Error> {
-    let (items, rest, cursor) = request.execute().await?.split();
+    let (items, rest, cursor) = request.send().await?.split();
     Ok(Page {
         items,
         cursor,

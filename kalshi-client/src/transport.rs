@@ -80,6 +80,39 @@ pub(crate) struct Transport {
     pub limiter: Option<RateLimiter>,
     pub retry: RetryPolicy,
     pub user_agent: HeaderValue,
+    /// Sent in JSON bodies that act for a subaccount and name none.
+    pub default_subaccount: Option<u32>,
+}
+
+/// Operations whose body `subaccount` does not say whom the request acts
+/// for: creating an API key with one restricts the new key to it, which the
+/// client's default must never do on the caller's behalf.
+pub(crate) const BODY_SUBACCOUNT_NOT_ACTING_FOR: [&str; 2] = ["create_api_key", "generate_api_key"];
+
+/// Adds `default` as `subaccount` to the JSON body of an operation that
+/// takes it in the body, when the body names none: order groups, RFQs,
+/// quotes, RFQ batches, block trades (typed orders already carry it).
+fn default_body_subaccount(request: &mut Request, operation: &'static str, default: u32) {
+    let takes_it = Operation::find(operation).is_some_and(|op| {
+        op.subaccount == kalshi_gen::Placement::Body
+            && !BODY_SUBACCOUNT_NOT_ACTING_FOR.contains(&operation)
+    });
+    if !takes_it {
+        return;
+    }
+    let Some(bytes) = request.body().and_then(reqwest::Body::as_bytes) else {
+        return;
+    };
+    let Ok(serde_json::Value::Object(mut body)) = serde_json::from_slice(bytes) else {
+        return;
+    };
+    if body.get("subaccount").is_some_and(|v| !v.is_null()) {
+        return;
+    }
+    body.insert("subaccount".to_owned(), default.into());
+    if let Ok(bytes) = serde_json::to_vec(&body) {
+        *request.body_mut() = Some(bytes.into());
+    }
 }
 
 impl RequestHooks for Transport {
@@ -93,6 +126,9 @@ impl RequestHooks for Transport {
                 state.operation = Some(operation);
                 state.is_read = request.method() == Method::GET;
             });
+            if let Some(default) = self.default_subaccount {
+                default_body_subaccount(request, operation, default);
+            }
             self.admit(request, operation).await.map_err(|error| {
                 let message = error.to_string();
                 stash(error);

@@ -68,10 +68,7 @@ mod signing {
         for key in [TestKey::rsa(), TestKey::ed25519()] {
             let server = Recorder::start(Reply::json(BALANCE)).await;
             let client = client_for(&server, Some(key));
-            let balance = client
-                .send(client.raw().get_balance().send())
-                .await
-                .expect("balance");
+            let balance = client.raw().get_balance().send().await.expect("balance");
             assert_eq!(balance.balance_dollars.to_string(), "12.3400");
             assert_signed_by(&server.requests()[0], key);
         }
@@ -83,7 +80,11 @@ mod signing {
         let key = TestKey::rsa();
         let client = client_for(&server, Some(key));
         client
-            .send(client.raw().get_orders().limit(5).ticker("KX A").send())
+            .raw()
+            .get_orders()
+            .limit(5)
+            .ticker("KX A")
+            .send()
             .await
             .expect("orders");
         let request = &server.requests()[0];
@@ -120,10 +121,7 @@ mod signing {
             .credentials(credentials)
             .build()
             .unwrap();
-        client
-            .send(client.raw().get_balance().send())
-            .await
-            .expect("balance");
+        client.raw().get_balance().send().await.expect("balance");
         assert_signed_by(&server.requests()[0], key);
     }
 
@@ -138,7 +136,9 @@ mod signing {
         let key = TestKey::ed25519();
         let client = client_for(&server, Some(key));
         client
-            .send(client.raw().get_balance().send())
+            .raw()
+            .get_balance()
+            .send()
             .await
             .expect("third attempt succeeds");
         let requests = server.requests();
@@ -159,13 +159,12 @@ mod signing {
         let server = Recorder::start(Reply::json(STATUS)).await;
         let client = client_for(&server, None);
         client
-            .send(client.raw().get_exchange_status().send())
+            .raw()
+            .get_exchange_status()
+            .send()
             .await
             .expect("public call");
-        let error = client
-            .send(client.raw().get_balance().send())
-            .await
-            .unwrap_err();
+        let error = client.raw().get_balance().send().await.unwrap_err();
         assert!(
             matches!(
                 error,
@@ -193,7 +192,9 @@ mod signing {
         let server = Recorder::start(Reply::json(STATUS)).await;
         let client = client_for(&server, Some(TestKey::ed25519()));
         client
-            .send(client.raw().get_exchange_status().send())
+            .raw()
+            .get_exchange_status()
+            .send()
             .await
             .expect("public call");
         assert!(
@@ -265,7 +266,7 @@ mod errors {
         client
             .raw()
             .get_balance()
-            .execute_with(RetryPolicy::none())
+            .send_with(RetryPolicy::none())
             .await
             .unwrap_err()
     }
@@ -354,7 +355,10 @@ mod errors {
         let server = Recorder::start(Reply::status(204, "")).await;
         let client = client_for(&server, Some(TestKey::ed25519()));
         let error = client
-            .send(client.raw().cancel_order_v2().order_id("ord-1").send())
+            .raw()
+            .cancel_order_v2()
+            .order_id("ord-1")
+            .send()
             .await
             .unwrap_err();
         assert!(
@@ -385,7 +389,9 @@ mod retries {
         .await;
         let client = client_for(&server, Some(TestKey::ed25519()));
         client
-            .send(client.raw().get_balance().send())
+            .raw()
+            .get_balance()
+            .send()
             .await
             .expect("fourth attempt succeeds");
         assert_eq!(server.requests().len(), 4);
@@ -401,7 +407,9 @@ mod retries {
         let client = client_for(&server, Some(TestKey::ed25519()));
         let policy = quick_retries().with_max_attempts(3);
         let error = client
-            .send_with(Some(policy), client.raw().get_balance().send())
+            .raw()
+            .get_balance()
+            .send_with(policy)
             .await
             .unwrap_err();
         assert!(matches!(error, Error::Server(_)), "{error:?}");
@@ -418,7 +426,9 @@ mod retries {
         let client = client_for(&server, Some(TestKey::ed25519()));
         let started = std::time::Instant::now();
         client
-            .send(client.raw().get_balance().send())
+            .raw()
+            .get_balance()
+            .send()
             .await
             .expect("second attempt");
         // Not a timing assertion on speed: the client must not have resent
@@ -438,7 +448,10 @@ mod retries {
         .await;
         let client = client_for(&server, Some(TestKey::ed25519()));
         let error = client
-            .send(client.raw().create_order_v2().body(order_body()).send())
+            .raw()
+            .create_order_v2()
+            .body(order_body())
+            .send()
             .await
             .unwrap_err();
         assert!(matches!(error, Error::Server(_)), "{error:?}");
@@ -456,7 +469,10 @@ mod retries {
         let key = TestKey::ed25519();
         let client = client_for(&server, Some(key));
         let _ = client
-            .send(client.raw().create_order_v2().body(order_body()).send())
+            .raw()
+            .create_order_v2()
+            .body(order_body())
+            .send()
             .await;
         let requests = server.requests();
         assert_eq!(requests.len(), 2);
@@ -472,7 +488,10 @@ mod retries {
         let server = Recorder::start(Reply::drop_connection()).await;
         let client = client_for(&server, Some(TestKey::ed25519()));
         let error = client
-            .send(client.raw().create_order_v2().body(order_body()).send())
+            .raw()
+            .create_order_v2()
+            .body(order_body())
+            .send()
             .await
             .unwrap_err();
         assert!(
@@ -499,7 +518,10 @@ mod retries {
             .build()
             .unwrap();
         let error = client
-            .send(client.raw().create_order_v2().body(order_body()).send())
+            .raw()
+            .create_order_v2()
+            .body(order_body())
+            .send()
             .await
             .unwrap_err();
         assert!(
@@ -541,7 +563,10 @@ mod retries {
             Recorder::on_port(port, Reply::json(r#"{"order_id":"ord-1"}"#)).await
         });
         let result = client
-            .send(client.raw().create_order_v2().body(order_body()).send())
+            .raw()
+            .create_order_v2()
+            .body(order_body())
+            .send()
             .await;
         let server = late_server.await.unwrap();
         assert_eq!(
@@ -567,7 +592,10 @@ mod retries {
             .build()
             .unwrap();
         let error = client
-            .send(client.raw().create_order_v2().body(order_body()).send())
+            .raw()
+            .create_order_v2()
+            .body(order_body())
+            .send()
             .await
             .unwrap_err();
         assert!(
@@ -589,10 +617,9 @@ mod retries {
         let server = Recorder::start(Reply::status(503, "{}")).await;
         let client = client_for(&server, None);
         let error = client
-            .send_with(
-                Some(RetryPolicy::none()),
-                client.raw().get_exchange_status().send(),
-            )
+            .raw()
+            .get_exchange_status()
+            .send_with(RetryPolicy::none())
             .await
             .unwrap_err();
         assert!(matches!(error, Error::Server(_)), "{error:?}");
@@ -617,8 +644,8 @@ mod rate_limits {
             .build()
             .unwrap();
         let clone = client.clone();
-        client.send(client.raw().get_orders().send()).await.unwrap();
-        clone.send(clone.raw().get_orders().send()).await.unwrap();
+        client.raw().get_orders().send().await.unwrap();
+        clone.raw().get_orders().send().await.unwrap();
         let left = client.rate_limiter().unwrap().available(Bucket::Read);
         assert!(
             (79.0..82.0).contains(&left),
@@ -643,7 +670,10 @@ mod rate_limits {
         let orders: Vec<_> = (0..20).map(|_| order_body()).collect();
         let body = types::BatchCreateOrdersV2Request::builder().orders(orders);
         let _ = client
-            .send(client.raw().batch_create_orders_v2().body(body).send())
+            .raw()
+            .batch_create_orders_v2()
+            .body(body)
+            .send()
             .await;
         let left = client.rate_limiter().unwrap().available(Bucket::Write);
         assert!(
@@ -837,7 +867,60 @@ mod configuration {
 
         let bad = |name: &str| (name == "KALSHI_ENV").then(|| "staging".to_owned());
         let error = Client::builder().from_env_with(bad).unwrap_err();
+        assert!(matches!(error, Error::Config { .. }), "{error:?}");
         assert!(error.to_string().contains("staging"), "{error}");
+    }
+
+    /// Empty values mean "unset" for every variable, as they do for the
+    /// credentials: a deployment that defines them all and leaves some empty
+    /// gets the defaults.
+    #[test]
+    fn empty_variables_are_unset_everywhere() {
+        let empty = |name: &str| {
+            matches!(
+                name,
+                "KALSHI_ENV" | "KALSHI_BASE_URL" | "KALSHI_API_KEY_ID" | "KALSHI_PRIVATE_KEY"
+            )
+            .then(|| "  ".to_owned())
+        };
+        let client = Client::builder()
+            .from_env_with(empty)
+            .unwrap()
+            .build()
+            .unwrap();
+        assert_eq!(
+            client.environment(),
+            &kalshi_client::Environment::Production
+        );
+        assert!(client.credentials().is_none());
+    }
+
+    /// Configuration errors say so; they are not "request not sent".
+    #[test]
+    fn a_base_url_without_the_api_path_is_a_configuration_error_with_the_fix() {
+        let error = Client::builder()
+            .base_url("http://127.0.0.1:8080")
+            .build()
+            .unwrap_err();
+        assert!(matches!(error, Error::Config { .. }), "{error:?}");
+        let message = error.to_string();
+        assert!(
+            message.starts_with("invalid client configuration: "),
+            "{message}"
+        );
+        assert!(
+            message.contains("use http://127.0.0.1:8080/trade-api/v2"),
+            "{message}"
+        );
+        for fine in [
+            "http://127.0.0.1:8080/trade-api/v2",
+            "http://127.0.0.1:8080/trade-api/v2/",
+        ] {
+            Client::builder().base_url(fine).build().expect(fine);
+        }
+        let error = Client::builder().base_url("not a url").build().unwrap_err();
+        assert!(matches!(error, Error::Config { .. }), "{error:?}");
+        assert_eq!(kalshi_client::BASE_PATH, kalshi_openapi::BASE_PATH);
     }
 
     #[test]

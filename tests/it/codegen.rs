@@ -168,6 +168,18 @@ fn money_and_counts_are_never_strings_or_floats() {
     let mut checked = 0;
     for item in types {
         let syn::Item::Struct(s) = item else { continue };
+        // A newtype named for money or counts must not wrap strings either
+        // (an order book level was `[String; 2]` before it was replaced).
+        let name = s.ident.to_string().to_lowercase();
+        let money_newtype =
+            name.contains("dollars") || name.ends_with("fp") || name.contains("pricelevel");
+        if matches!(s.fields, syn::Fields::Unnamed(_)) && money_newtype {
+            checked += 1;
+            let ty = s.fields.to_token_stream().to_string().replace(' ', "");
+            if ty.contains("String") || ty.contains("f64") {
+                offenders.push(format!("{}: {ty}", s.ident));
+            }
+        }
         for field in &s.fields {
             let Some(name) = field.ident.as_ref().map(ToString::to_string) else {
                 continue;

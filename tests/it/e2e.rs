@@ -93,6 +93,7 @@ async fn an_order_lives_through_place_amend_decrease_fill_and_cancel() {
 
     let placed = orders
         .create(&NewOrder::buy_yes(MARKET, qty(10), price("0.40")))
+        .send()
         .await
         .unwrap();
     assert_eq!(
@@ -103,7 +104,13 @@ async fn an_order_lives_through_place_amend_decrease_fill_and_cancel() {
         ("0.00".into(), "10.00".into())
     );
     assert_eq!(
-        orders.queue_position(&placed.order_id).await.unwrap(),
+        orders
+            .queue_position(&placed.order_id)
+            .send()
+            .await
+            .unwrap()
+            .queue_position_fp
+            .value(),
         Decimal::ZERO
     );
 
@@ -113,9 +120,10 @@ async fn an_order_lives_through_place_amend_decrease_fill_and_cancel() {
             &placed.order_id,
             &Amendment::new(MARKET, Side::Bid, qty(12), price("0.42")),
         )
+        .send()
         .await
         .unwrap();
-    let resting = orders.get(&amended.order_id).await.unwrap();
+    let resting = orders.get(&amended.order_id).send().await.unwrap().order;
     assert_eq!(
         (
             resting.yes_price_dollars.to_string(),
@@ -126,6 +134,7 @@ async fn an_order_lives_through_place_amend_decrease_fill_and_cancel() {
 
     let decreased = orders
         .decrease(&amended.order_id, &Decrease::By(qty(2)).into())
+        .send()
         .await
         .unwrap();
     assert_eq!(decreased.remaining_count.to_string(), "10.00");
@@ -137,6 +146,7 @@ async fn an_order_lives_through_place_amend_decrease_fill_and_cancel() {
             &NewOrder::sell_yes(MARKET, qty(4), price("0.30"))
                 .time_in_force(TimeInForce::ImmediateOrCancel),
         )
+        .send()
         .await
         .unwrap();
     assert_eq!(taker.fill_count.to_string(), "4.00");
@@ -144,7 +154,7 @@ async fn an_order_lives_through_place_amend_decrease_fill_and_cancel() {
         taker.average_fill_price.map(|p| p.to_string()),
         Some("0.4200".into())
     );
-    let after_fill = orders.get(&amended.order_id).await.unwrap();
+    let after_fill = orders.get(&amended.order_id).send().await.unwrap().order;
     assert_eq!(
         (
             after_fill.fill_count_fp.to_string(),
@@ -153,15 +163,23 @@ async fn an_order_lives_through_place_amend_decrease_fill_and_cancel() {
         ("4.00".into(), "6.00".into())
     );
 
-    let canceled = orders.cancel(amended.order_id.as_str()).await.unwrap();
+    let canceled = orders
+        .cancel(amended.order_id.as_str())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(canceled.reduced_by.to_string(), "6.00");
-    let again = orders.cancel(amended.order_id.as_str()).await.unwrap_err();
+    let again = orders
+        .cancel(amended.order_id.as_str())
+        .send()
+        .await
+        .unwrap_err();
     assert!(matches!(again, Error::NotFound(_)), "{again:?}");
 
     // Balance and positions afterwards: 4 YES bought at 0.42.
-    let balance = alice.portfolio().balance().execute().await.unwrap();
+    let balance = alice.portfolio().balance().send().await.unwrap();
     assert_eq!(balance.balance_dollars.value(), dec("10000") - dec("1.68"));
-    let positions = alice.portfolio().positions().execute().await.unwrap();
+    let positions = alice.portfolio().positions().send().await.unwrap();
     let position = positions
         .market_positions
         .iter()
@@ -191,7 +209,7 @@ async fn cancel_all_and_a_batch_mixing_valid_and_invalid_orders() {
         NewOrder::buy_yes("KXNOPE-00-NO", qty(1), price("0.10")),
         NewOrder::buy_yes(MARKET, qty(1), price("0.11")),
     ];
-    let results = orders.batch_create(&batch).await.unwrap();
+    let results = orders.batch_create(&batch).send().await.unwrap();
     assert!(results[0].is_ok() && results[2].is_ok(), "{results:?}");
     let refused = results[1].as_ref().unwrap_err();
     assert_eq!(
@@ -208,6 +226,7 @@ async fn cancel_all_and_a_batch_mixing_valid_and_invalid_orders() {
         .collect();
     let canceled = orders
         .batch_cancel(&[ids[0].clone(), CancelOrder::new("no-such-order")])
+        .send()
         .await
         .unwrap();
     assert!(canceled[0].is_ok());
@@ -218,9 +237,10 @@ async fn cancel_all_and_a_batch_mixing_valid_and_invalid_orders() {
 
     orders
         .create(&NewOrder::buy_yes(MARKET, qty(1), price("0.12")))
+        .send()
         .await
         .unwrap();
-    orders.cancel_all(None).await.unwrap();
+    orders.cancel_all().send().await.unwrap();
     assert_eq!(sim.with_engine(|e| e.resting_count()), 0);
     prism.assert_clean();
 }
@@ -240,12 +260,14 @@ async fn listing_pages_resends_filters_across_more_than_three_pages() {
                 &NewOrder::buy_yes(MARKET, qty(1), price("0.05"))
                     .client_order_id(format!("page-{i}")),
             )
+            .send()
             .await
             .unwrap();
     }
     // Someone else's orders never show up in Alice's lists.
     bob.orders()
         .create(&NewOrder::buy_yes(MARKET, qty(1), price("0.05")))
+        .send()
         .await
         .unwrap();
     let listed: Vec<_> = alice
@@ -282,20 +304,33 @@ async fn subaccounts_exchange_routing_and_queue_positions() {
     sim.with_engine(|e| e.deposit(&owner, dec("100")));
     let first = orders
         .create(&NewOrder::buy_yes(MARKET, qty(3), price("0.20")).subaccount(two))
+        .send()
         .await
         .unwrap();
     let second = orders
-        .create(&NewOrder::buy_yes(MARKET, qty(5), price("0.20")).route_by_ticker())
+        .create(
+            &NewOrder::buy_yes(MARKET, qty(5), price("0.20"))
+                .route(ExchangeRoute::ByTicker(MARKET.into())),
+        )
+        .send()
         .await
         .unwrap();
     assert_eq!(
-        orders.queue_position(&second.order_id).await.unwrap(),
+        orders
+            .queue_position(&second.order_id)
+            .send()
+            .await
+            .unwrap()
+            .queue_position_fp
+            .value(),
         dec("3")
     );
     let positions = orders
-        .queue_positions(QueueScope::Markets(vec![MARKET.into()]), None)
+        .queue_positions(QueueScope::Markets(vec![MARKET.into()]))
+        .send()
         .await
-        .unwrap();
+        .unwrap()
+        .queue_positions;
     assert_eq!(positions.len(), 2);
 
     let in_two: Vec<_> = orders
@@ -314,7 +349,11 @@ async fn subaccounts_exchange_routing_and_queue_positions() {
     );
 
     // The order lives in subaccount 2: cancelling it as the primary account finds nothing.
-    let wrong = orders.cancel(first.order_id.as_str()).await.unwrap_err();
+    let wrong = orders
+        .cancel(first.order_id.as_str())
+        .send()
+        .await
+        .unwrap_err();
     assert!(matches!(wrong, Error::NotFound(_)), "{wrong:?}");
     orders
         .decrease(
@@ -323,6 +362,7 @@ async fn subaccounts_exchange_routing_and_queue_positions() {
                 .subaccount(two)
                 .route(ExchangeRoute::ByTicker(MARKET.into())),
         )
+        .send()
         .await
         .unwrap();
     orders
@@ -331,6 +371,7 @@ async fn subaccounts_exchange_routing_and_queue_positions() {
                 .subaccount(two)
                 .route(ExchangeRoute::ByTicker(MARKET.into())),
         )
+        .send()
         .await
         .unwrap();
     assert_eq!(sim.with_engine(|e| e.resting_count()), 1);
@@ -354,11 +395,11 @@ async fn public_market_data_needs_no_key() {
         .await
         .unwrap();
     assert!(markets.len() >= 6);
-    let market = public.markets().get(MARKET).execute().await.unwrap();
+    let market = public.markets().get(MARKET).send().await.unwrap();
     assert_eq!(market.market.ticker, MARKET);
-    public.markets().orderbook(MARKET).execute().await.unwrap();
-    public.exchange().status().execute().await.unwrap();
-    let refused = public.portfolio().balance().execute().await.unwrap_err();
+    public.markets().orderbook(MARKET).send().await.unwrap();
+    public.exchange().status().send().await.unwrap();
+    let refused = public.portfolio().balance().send().await.unwrap_err();
     assert!(
         matches!(refused, Error::MissingCredentials { .. }),
         "{refused:?}"
@@ -382,10 +423,12 @@ async fn positions_are_filtered_by_settlement_status() {
         alice
             .orders()
             .create(&NewOrder::buy_yes(ticker, qty(2), price("0.60")))
+            .send()
             .await
             .unwrap();
         bob.orders()
             .create(&NewOrder::sell_yes(ticker, qty(2), price("0.60")))
+            .send()
             .await
             .unwrap();
     }
@@ -413,7 +456,7 @@ async fn positions_are_filtered_by_settlement_status() {
     assert_eq!(tickers(Some(Status::Settled)).await, [MARKET]);
     assert_eq!(tickers(Some(Status::All)).await, [MARKET, OTHER]);
     // Alice's 2 YES paid $1 each: she paid 1.20 and got 2.00 back.
-    let balance = alice.portfolio().balance().execute().await.unwrap();
+    let balance = alice.portfolio().balance().send().await.unwrap();
     assert_eq!(
         balance.balance_dollars.value(),
         dec("10000") - dec("2.40") + dec("2")
@@ -431,13 +474,13 @@ async fn an_event_can_be_read_without_its_markets() {
         ..
     } = stack().await;
     let event = "KXHIGHNY-26NOV30";
-    let full = alice.events().get(event).execute().await.unwrap();
+    let full = alice.events().get(event).send().await.unwrap();
     assert_eq!(full.markets.len(), 4);
     let bare = alice
         .events()
         .get(event)
         .exclude_markets(true)
-        .execute()
+        .send()
         .await
         .unwrap();
     assert_eq!(bare.event.event_ticker, event);
@@ -447,7 +490,7 @@ async fn an_event_can_be_read_without_its_markets() {
         .get(event)
         .exclude_markets(true)
         .with_nested_markets(true)
-        .execute()
+        .send()
         .await
         .unwrap_err();
     assert!(matches!(both, Error::BadRequest(_)), "{both:?}");
@@ -473,13 +516,13 @@ async fn a_transfer_between_exchanges_happens_once_per_id() {
     let done = alice
         .portfolio()
         .transfer_between_exchanges(&transfer)
-        .execute()
+        .send()
         .await
         .unwrap();
     let again = alice
         .portfolio()
         .transfer_between_exchanges(&transfer)
-        .execute()
+        .send()
         .await
         .unwrap_err();
     assert!(matches!(again, Error::Conflict(_)), "{again:?}");
@@ -489,7 +532,7 @@ async fn a_transfer_between_exchanges_happens_once_per_id() {
     let listed = alice
         .portfolio()
         .exchange_transfer(done.transfer_id.as_str())
-        .execute()
+        .send()
         .await
         .unwrap()
         .transfer;
@@ -504,7 +547,7 @@ async fn a_transfer_between_exchanges_happens_once_per_id() {
     alice
         .portfolio()
         .transfer_between_exchanges(&back)
-        .execute()
+        .send()
         .await
         .unwrap();
     let history: Vec<_> = alice
@@ -515,7 +558,7 @@ async fn a_transfer_between_exchanges_happens_once_per_id() {
         .await
         .unwrap();
     assert_eq!(history.len(), 2);
-    let balance = alice.portfolio().balance().execute().await.unwrap();
+    let balance = alice.portfolio().balance().send().await.unwrap();
     assert_eq!(balance.balance_dollars.value(), dec("10000") - dec("20.5"));
     prism.assert_clean();
 }
@@ -549,7 +592,7 @@ async fn an_rfq_batch_is_quoted_accepted_and_confirmed() {
     let batch = batches
         .create()
         .body(request.clone())
-        .execute()
+        .send()
         .await
         .unwrap()
         .rfq_batch;
@@ -578,12 +621,12 @@ async fn an_rfq_batch_is_quoted_accepted_and_confirmed() {
                 .quotes(entries)
                 .rest_remainder(false),
         )
-        .execute()
+        .send()
         .await
         .unwrap();
     let best = batches
         .best_quotes(batch.id.as_str())
-        .execute()
+        .send()
         .await
         .unwrap()
         .best_quotes;
@@ -606,48 +649,44 @@ async fn an_rfq_batch_is_quoted_accepted_and_confirmed() {
                 .accepted_side(types::AcceptRfqBatchRequestAcceptedSide::Yes)
                 .min_bids(min_bids),
         )
-        .execute()
+        .send()
         .await
         .unwrap();
     assert_eq!(accepted.quotes.len(), 2);
     bob.communications()
         .rfq_batches()
         .confirm_quote(batch.id.as_str(), quote.id.as_str())
-        .execute()
+        .send()
         .await
         .unwrap();
     let mine = bob
         .communications()
         .rfq_batches()
         .quotes(batch.id.as_str())
-        .execute()
+        .send()
         .await
         .unwrap();
     assert_eq!(
         mine.batch_quotes[0].status,
         types::RfqBatchQuoteStatus::Confirmed
     );
-    let accepted_batch = batches.get(batch.id.as_str()).execute().await.unwrap();
+    let accepted_batch = batches.get(batch.id.as_str()).send().await.unwrap();
     assert_eq!(
         accepted_batch.rfq_batch.status,
         types::RfqBatchStatus::Accepted
     );
-    let refused = batches
-        .delete(batch.id.as_str())
-        .execute()
-        .await
-        .unwrap_err();
+    let refused = batches.delete(batch.id.as_str()).send().await.unwrap_err();
     assert!(matches!(refused, Error::BadRequest(_)), "{refused:?}");
 
     // A second batch, closed before anyone quotes it.
     let second = batches
         .create()
         .body(request)
-        .execute()
+        .send()
         .await
         .unwrap()
         .rfq_batch;
-    batches.delete(second.id.as_str()).execute().await.unwrap();
+    batches.delete(second.id.as_str()).send().await.unwrap();
     let closed: Vec<_> = batches
         .list()
         .status(types::RfqBatchStatus::Closed)
@@ -699,7 +738,7 @@ mod faults {
             alice
                 .portfolio()
                 .balance()
-                .execute()
+                .send()
                 .await
                 .unwrap_or_else(|e| panic!("{fault:?}: {e}"));
         }
@@ -709,9 +748,9 @@ mod faults {
             "each read took two failed attempts and one success"
         );
         sim.inject(Fault::Delay(Duration::from_millis(50)), 1);
-        alice.portfolio().balance().execute().await.unwrap();
+        alice.portfolio().balance().send().await.unwrap();
         sim.inject(Fault::MalformedJson, 1);
-        let error = alice.portfolio().balance().execute().await.unwrap_err();
+        let error = alice.portfolio().balance().send().await.unwrap_err();
         assert!(matches!(error, Error::Decode { .. }), "{error:?}");
     }
 
@@ -729,10 +768,9 @@ mod faults {
             )
             .build()
             .unwrap();
-        let results = futures_util::future::join_all(
-            (0..4).map(|_| impatient.portfolio().balance().execute()),
-        )
-        .await;
+        let results =
+            futures_util::future::join_all((0..4).map(|_| impatient.portfolio().balance().send()))
+                .await;
         let limited = results
             .iter()
             .filter(|r| matches!(r, Err(Error::RateLimited(_))))
@@ -754,7 +792,7 @@ mod faults {
             .build()
             .unwrap();
         let results =
-            futures_util::future::join_all((0..4).map(|_| patient.portfolio().balance().execute()))
+            futures_util::future::join_all((0..4).map(|_| patient.portfolio().balance().send()))
                 .await;
         assert!(results.iter().all(Result::is_ok), "{results:?}");
     }
@@ -763,10 +801,10 @@ mod faults {
     async fn a_write_refused_with_500_or_a_dropped_connection_is_not_resent_and_not_executed() {
         let (sim, alice) = direct().await;
         sim.inject(Fault::Status(500), 1);
-        let error = alice.orders().create(&order()).await.unwrap_err();
+        let error = alice.orders().create(&order()).send().await.unwrap_err();
         assert!(matches!(error, Error::Server(_)), "{error:?}");
         sim.inject(Fault::DropConnection, 1);
-        let error = alice.orders().create(&order()).await.unwrap_err();
+        let error = alice.orders().create(&order()).send().await.unwrap_err();
         assert!(error.may_have_executed(), "{error:?}");
         assert_eq!(sim.journal().len(), 2, "a write was resent");
         assert_eq!(orders_held(&sim), 0);
@@ -776,7 +814,7 @@ mod faults {
     async fn a_write_refused_with_429_is_resent_once_and_executed_once() {
         let (sim, alice) = direct().await;
         sim.inject(Fault::RateLimited, 1);
-        alice.orders().create(&order()).await.unwrap();
+        alice.orders().create(&order()).send().await.unwrap();
         assert_eq!(sim.journal().len(), 2);
         assert_eq!(orders_held(&sim), 1);
     }
@@ -815,7 +853,7 @@ mod faults {
         ] {
             let before = orders_held(&sim);
             sim.inject(fault.clone(), 1);
-            let error = alice.orders().create(&order()).await.unwrap_err();
+            let error = alice.orders().create(&order()).send().await.unwrap_err();
             assert!(is_expected(&error), "{fault:?}: {error:?}");
             assert!(error.may_have_executed(), "{fault:?}");
             assert_eq!(
@@ -832,7 +870,7 @@ mod faults {
         let (sim, alice) = direct().await;
         let order = order();
         sim.inject(Fault::LoseResponse, 1);
-        let error = alice.orders().create(&order).await.unwrap_err();
+        let error = alice.orders().create(&order).send().await.unwrap_err();
         assert!(error.may_have_executed(), "{error:?}");
         let found = alice.orders().find(&order, 1000).await.unwrap();
         assert_eq!(
@@ -852,7 +890,7 @@ mod faults {
             .build()
             .unwrap();
         sim.inject(Fault::Delay(Duration::from_millis(800)), 1);
-        let error = alice.orders().create(&order()).await.unwrap_err();
+        let error = alice.orders().create(&order()).send().await.unwrap_err();
         assert!(
             matches!(
                 error,
@@ -876,8 +914,8 @@ mod faults {
     async fn a_reused_client_order_id_is_a_conflict() {
         let (sim, alice) = direct().await;
         let order = order();
-        alice.orders().create(&order).await.unwrap();
-        let error = alice.orders().create(&order).await.unwrap_err();
+        alice.orders().create(&order).send().await.unwrap();
+        let error = alice.orders().create(&order).send().await.unwrap_err();
         assert!(matches!(error, Error::Conflict(_)), "{error:?}");
         assert_eq!(orders_held(&sim), 1);
     }
@@ -950,6 +988,7 @@ mod authentication {
         let placed = alice
             .orders()
             .create(&NewOrder::buy_yes(MARKET, qty(1), price("0.2")))
+            .send()
             .await
             .unwrap();
         let url = format!(

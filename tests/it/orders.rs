@@ -5,12 +5,14 @@
 
 use std::fmt::Write as _;
 
+use futures_util::TryStreamExt;
+
 use kalshi_client::order::{
     Amendment, CancelOrder, Decrease, DecreaseOrder, ExchangeRoute, NewOrder, Price, Quantity,
     SelfTradePrevention, Side, Subaccount, TimeInForce,
 };
 use kalshi_client::resources::QueueScope;
-use kalshi_client::{Client, Credentials, Error, Paginate};
+use kalshi_client::{Client, Credentials, Error, Execute, Paginate};
 use kalshi_tests::keys::TestKey;
 use kalshi_tests::recorder::{Recorded, Recorder, Reply};
 use rust_decimal::Decimal;
@@ -130,6 +132,7 @@ async fn create() {
     let orders = client.orders();
     let placed = orders
         .create(&NewOrder::buy_yes("KXTEST-1", count(10), price("0.56")).client_order_id("coid-1"))
+        .send()
         .await
         .unwrap();
     assert_eq!(placed.remaining_count.to_string(), "10.00");
@@ -143,14 +146,15 @@ async fn create() {
         .expires_at(1_800_000_000)
         .order_group("grp-1")
         .subaccount(sub(3))
-        .route_by_ticker();
-    orders.create(&every_option).await.unwrap();
+        .route(ExchangeRoute::ByTicker("KXTEST-1".into()));
+    orders.create(&every_option).send().await.unwrap();
     orders
         .create(
             &NewOrder::sell_no("KXTEST-1", count(1), price("0.01"))
                 .client_order_id("coid-3")
-                .exchange_index(2),
+                .route(ExchangeRoute::Index(2)),
         )
+        .send()
         .await
         .unwrap();
     insta::assert_snapshot!("orders_create", wire(&server.requests()));
@@ -160,10 +164,11 @@ async fn create() {
 async fn create_with_a_default_subaccount() {
     let (server, client) = setup(Some(7)).await;
     let order = NewOrder::sell_yes("KXTEST-1", count(1), price("0.9999")).client_order_id("coid-1");
-    client.orders().create(&order).await.unwrap();
+    client.orders().create(&order).send().await.unwrap();
     client
         .orders()
         .create(&order.clone().subaccount(Subaccount::PRIMARY))
+        .send()
         .await
         .unwrap();
     insta::assert_snapshot!("orders_create_default_subaccount", wire(&server.requests()));
@@ -179,9 +184,9 @@ async fn batch_create_keeps_per_entry_results_in_request_order() {
             .subaccount(sub(1)),
         NewOrder::sell_yes("KXTEST-2", count(1), price("0.90"))
             .client_order_id("c")
-            .route_by_ticker(),
+            .route(ExchangeRoute::ByTicker("KXTEST-2".into())),
     ];
-    let results = client.orders().batch_create(&orders).await.unwrap();
+    let results = client.orders().batch_create(&orders).send().await.unwrap();
     assert_eq!(results.len(), 3);
     assert_eq!(
         results[0].as_ref().unwrap().client_order_id.as_deref(),
@@ -203,7 +208,7 @@ async fn batch_create_keeps_per_entry_results_in_request_order() {
 async fn cancel_routing_goes_in_the_query() {
     let (server, client) = setup(None).await;
     let orders = client.orders();
-    let canceled = orders.cancel("ord-1").await.unwrap();
+    let canceled = orders.cancel("ord-1").send().await.unwrap();
     assert_eq!(canceled.reduced_by.to_string(), "10.00");
     orders
         .cancel(
@@ -211,10 +216,12 @@ async fn cancel_routing_goes_in_the_query() {
                 .subaccount(sub(2))
                 .route(ExchangeRoute::Index(1)),
         )
+        .send()
         .await
         .unwrap();
     orders
         .cancel(CancelOrder::new("ord-1").route(ExchangeRoute::ByTicker("KXTEST-1".into())))
+        .send()
         .await
         .unwrap();
     insta::assert_snapshot!("orders_cancel", wire(&server.requests()));
@@ -228,7 +235,7 @@ async fn batch_cancel_routing_goes_in_each_entry() {
         CancelOrder::new("ord-b").subaccount(Subaccount::PRIMARY),
         CancelOrder::new("ord-c").route(ExchangeRoute::ByTicker("KXTEST-2".into())),
     ];
-    let results = client.orders().batch_cancel(&cancels).await.unwrap();
+    let results = client.orders().batch_cancel(&cancels).send().await.unwrap();
     let ids: Vec<&str> = results
         .iter()
         .map(|r| r.as_ref().unwrap().order_id.as_str())
@@ -240,10 +247,16 @@ async fn batch_cancel_routing_goes_in_each_entry() {
 #[tokio::test]
 async fn cancel_all() {
     let (server, client) = setup(None).await;
-    client.orders().cancel_all(None).await.unwrap();
-    client.orders().cancel_all(Some(sub(5))).await.unwrap();
+    client.orders().cancel_all().send().await.unwrap();
+    client
+        .orders()
+        .cancel_all()
+        .subaccount(5)
+        .send()
+        .await
+        .unwrap();
     let (default_server, with_default) = setup(Some(6)).await;
-    with_default.orders().cancel_all(None).await.unwrap();
+    with_default.orders().cancel_all().send().await.unwrap();
     let mut requests = server.requests();
     requests.extend(default_server.requests());
     insta::assert_snapshot!("orders_cancel_all", wire(&requests));
@@ -258,6 +271,7 @@ async fn amend_puts_subaccount_in_the_query_and_routing_in_the_body() {
             "ord-1",
             &Amendment::new("KXTEST-1", Side::Bid, count(12), price("0.57")),
         )
+        .send()
         .await
         .unwrap();
     assert_eq!(amended.order_id, "ord-2");
@@ -266,7 +280,7 @@ async fn amend_puts_subaccount_in_the_query_and_routing_in_the_body() {
         .route(ExchangeRoute::ByTicker("KXTEST-1".into()))
         .new_client_order_id("coid-9")
         .expires_at(1_800_000_000);
-    orders.amend("ord-1", &routed).await.unwrap();
+    orders.amend("ord-1", &routed).send().await.unwrap();
     insta::assert_snapshot!("orders_amend", wire(&server.requests()));
 }
 
@@ -276,13 +290,14 @@ async fn decrease_takes_exactly_one_of_by_or_to() {
     let orders = client.orders();
     let decreased = orders
         .decrease("ord-1", &Decrease::By(count(4)).into())
+        .send()
         .await
         .unwrap();
     assert_eq!(decreased.remaining_count.to_string(), "6.00");
     let routed = DecreaseOrder::new(Decrease::To(count(6)))
         .subaccount(sub(2))
         .route(ExchangeRoute::ByTicker("KXTEST-1".into()));
-    orders.decrease("ord-1", &routed).await.unwrap();
+    orders.decrease("ord-1", &routed).send().await.unwrap();
     insta::assert_snapshot!("orders_decrease", wire(&server.requests()));
 }
 
@@ -290,7 +305,7 @@ async fn decrease_takes_exactly_one_of_by_or_to() {
 async fn reads() {
     let (server, client) = setup(Some(1)).await;
     let orders = client.orders();
-    let order = orders.get("ord-1").await.unwrap();
+    let order = orders.get("ord-1").send().await.unwrap().order;
     assert_eq!(order.remaining_count_fp.to_string(), "10.00");
     let page = orders
         .list()
@@ -301,23 +316,26 @@ async fn reads() {
         .await
         .unwrap();
     assert_eq!(page.items.len(), 1);
-    assert_eq!(orders.resting().await.unwrap().len(), 1);
+    let resting: Vec<_> = orders.resting().stream(None).try_collect().await.unwrap();
+    assert_eq!(resting.len(), 1);
     let positions = orders
-        .queue_positions(
-            QueueScope::Markets(vec!["KXTEST-1".into(), "KXTEST-2".into()]),
-            None,
-        )
+        .queue_positions(QueueScope::Markets(vec![
+            "KXTEST-1".into(),
+            "KXTEST-2".into(),
+        ]))
+        .send()
         .await
-        .unwrap();
+        .unwrap()
+        .queue_positions;
     assert_eq!(positions[0].queue_position_fp.to_string(), "120.00");
     orders
-        .queue_positions(QueueScope::Event("KXTEST".into()), Some(sub(4)))
+        .queue_positions(QueueScope::Event("KXTEST".into()))
+        .subaccount(4)
+        .send()
         .await
         .unwrap();
-    assert_eq!(
-        orders.queue_position("ord-1").await.unwrap(),
-        Decimal::new(3750, 2)
-    );
+    let ahead = orders.queue_position("ord-1").send().await.unwrap();
+    assert_eq!(ahead.queue_position_fp.value(), Decimal::new(3750, 2));
     insta::assert_snapshot!("orders_reads", wire(&server.requests()));
 }
 
@@ -347,12 +365,14 @@ async fn a_batch_naming_an_order_twice_is_refused_before_sending() {
     let error = client
         .orders()
         .batch_create(&[order.clone(), order])
+        .send()
         .await
         .unwrap_err();
     assert!(matches!(error, Error::InvalidRequest { .. }), "{error:?}");
     let error = client
         .orders()
         .batch_cancel(&[CancelOrder::new("o"), CancelOrder::new("o")])
+        .send()
         .await
         .unwrap_err();
     assert!(error.to_string().contains("twice"), "{error}");
@@ -371,7 +391,7 @@ async fn a_cancel_of_an_unknown_order_is_not_found_not_swallowed() {
         .credentials(Credentials::from_pem("key-123", &TestKey::ed25519().pem).unwrap())
         .build()
         .unwrap();
-    let error = client.orders().cancel("ord-gone").await.unwrap_err();
+    let error = client.orders().cancel("ord-gone").send().await.unwrap_err();
     assert!(matches!(error, Error::NotFound(_)), "{error:?}");
 }
 
@@ -386,4 +406,31 @@ fn invalid_orders_cannot_be_built() {
     assert!(Subaccount::new(64).is_err());
     let error = "1.5".parse::<Price>().unwrap_err();
     assert!(error.to_string().contains("request not sent"), "{error}");
+}
+
+#[tokio::test]
+async fn routing_by_another_ticker_than_the_orders_is_refused_before_sending() {
+    let (server, client) = setup(None).await;
+    let order = NewOrder::buy_yes("KXTEST-1", count(1), price("0.56"))
+        .route(ExchangeRoute::ByTicker("KXTEST-2".into()));
+    let error = client.orders().create(&order).send().await.unwrap_err();
+    assert!(matches!(error, Error::InvalidRequest { .. }), "{error:?}");
+    assert!(error.to_string().contains("KXTEST-2"), "{error}");
+    let amendment = Amendment::new("KXTEST-1", Side::Bid, count(2), price("0.50"))
+        .route(ExchangeRoute::ByTicker("KXTEST-3".into()));
+    let error = client
+        .orders()
+        .amend("ord-1", &amendment)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::InvalidRequest { .. }), "{error:?}");
+    let error = client
+        .orders()
+        .batch_create(&[order])
+        .send()
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::InvalidRequest { .. }), "{error:?}");
+    assert!(server.requests().is_empty(), "nothing was sent");
 }

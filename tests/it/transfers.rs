@@ -50,7 +50,7 @@ async fn a_retried_transfer_keeps_its_client_transfer_id() {
     let done = client
         .portfolio()
         .transfer_between_exchanges(&transfer)
-        .execute()
+        .send()
         .await
         .unwrap();
     assert_eq!(done.transfer_id, "tr-1");
@@ -76,7 +76,7 @@ async fn a_repeated_transfer_id_is_a_conflict_that_did_not_execute() {
     let error = client_for(&server)
         .portfolio()
         .transfer_between_exchanges(&transfer())
-        .execute()
+        .send()
         .await
         .unwrap_err();
     let Error::Conflict(api) = &error else {
@@ -100,7 +100,7 @@ async fn a_transfer_with_a_numbered_subaccount_carries_no_id() {
     client_for(&server)
         .portfolio()
         .transfer_between_exchanges(&transfer)
-        .execute()
+        .send()
         .await
         .unwrap();
     let body = server.requests()[0].json();
@@ -120,19 +120,19 @@ async fn new_query_parameters_go_in_the_query() {
         .portfolio()
         .positions()
         .settlement_status(GetPositionsSettlementStatus::Settled)
-        .execute_with(retry.clone())
+        .send_with(retry.clone())
         .await;
     let _ = client
         .events()
         .get("KXEVENT")
         .exclude_markets(true)
-        .execute_with(retry.clone())
+        .send_with(retry.clone())
         .await;
     let _ = client
         .events()
         .multivariate()
         .tickers("KXA,KXB")
-        .execute_with(retry)
+        .send_with(retry)
         .await;
     insta::assert_snapshot!("new_query_parameters", wire(&server.requests()));
 }
@@ -153,14 +153,14 @@ async fn operations_with_an_optional_body_need_none() {
     client
         .order_groups()
         .reset("og-1")
-        .execute()
+        .send()
         .await
         .expect("reset without a body");
     client
         .communications()
         .rfq_batches()
         .confirm_quote("batch-1", "quote-1")
-        .execute()
+        .send()
         .await
         .expect("confirm without a body");
     for request in server.requests() {

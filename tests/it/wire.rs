@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use kalshi_gen::hooks::{BoxFuture, RequestHooks};
-use kalshi_gen::{ClientExchangeExt, ClientOrdersExt, Hooks};
+use kalshi_gen::{ClientExchangeExt, ClientOrdersExt, Hooks, Request};
 use kalshi_tests::recorder::{Recorder, Reply};
 
 const STATUS: &str = r#"{"exchange_active":true,"trading_active":true}"#;
@@ -13,7 +13,11 @@ const STATUS: &str = r#"{"exchange_active":true,"trading_active":true}"#;
 async fn no_api_version_header_is_sent() {
     let server = Recorder::start(Reply::json(STATUS)).await;
     let client = kalshi_gen::Client::new(&server.base_url(), Hooks::none());
-    client.get_exchange_status().send().await.expect("status");
+    client
+        .get_exchange_status()
+        .send_request()
+        .await
+        .expect("status");
     let requests = server.requests();
     assert_eq!(requests.len(), 1);
     assert_eq!(requests[0].target, "/trade-api/v2/exchange/status");
@@ -68,11 +72,15 @@ async fn hooks_see_every_request_and_can_stop_one_before_it_is_sent() {
     let server = Recorder::start(Reply::json(STATUS)).await;
     let stamp = Arc::new(Stamp::default());
     let client = kalshi_gen::Client::new(&server.base_url(), Hooks::new(stamp.clone()));
-    client.get_exchange_status().send().await.expect("status");
+    client
+        .get_exchange_status()
+        .send_request()
+        .await
+        .expect("status");
     let refused = client
         .get_order()
         .order_id("ord-1")
-        .send()
+        .send_request()
         .await
         .unwrap_err();
     assert!(

@@ -68,7 +68,28 @@ impl Credentials {
         key_id: impl Into<String>,
         path: impl AsRef<Path>,
     ) -> Result<Self, KeyError> {
-        let path = path.as_ref();
+        Self::load_file(key_id.into(), path.as_ref(), None)
+    }
+
+    /// Reads a PEM private key from a file, decrypting it with `passphrase`
+    /// when it is encrypted (see [`Credentials::from_pem_with_passphrase`]).
+    ///
+    /// # Errors
+    /// As [`Credentials::from_pem_file`] and
+    /// [`Credentials::from_pem_with_passphrase`].
+    pub fn from_pem_file_with_passphrase(
+        key_id: impl Into<String>,
+        path: impl AsRef<Path>,
+        passphrase: &str,
+    ) -> Result<Self, KeyError> {
+        Self::load_file(key_id.into(), path.as_ref(), Some(passphrase))
+    }
+
+    pub(crate) fn load_file(
+        key_id: String,
+        path: &Path,
+        passphrase: Option<&str>,
+    ) -> Result<Self, KeyError> {
         let bytes = std::fs::read(path)
             .map(Zeroizing::new)
             .map_err(|error| KeyError::File {
@@ -78,12 +99,14 @@ impl Credentials {
         let text = std::str::from_utf8(&bytes).map_err(|_| KeyError::NotPem {
             hint: NotPemHint::Binary,
         })?;
-        Self::from_pem(key_id, text)
+        Self::load(key_id, text, passphrase)
     }
 
     /// Loads credentials from `KALSHI_API_KEY_ID` plus either
     /// `KALSHI_PRIVATE_KEY_PATH` (a PEM file) or `KALSHI_PRIVATE_KEY` (the PEM
-    /// text). Empty variables count as unset.
+    /// text), decrypted with `KALSHI_PRIVATE_KEY_PASSPHRASE` when that is set.
+    /// Empty variables count as unset; a value that is not valid Unicode is
+    /// [`KeyError::EnvNotUnicode`].
     ///
     /// Returns `Ok(None)` when none of the three is set, so a client can fall
     /// back to unauthenticated (market data) access.
@@ -102,7 +125,7 @@ impl Credentials {
     /// # Errors
     /// As [`Credentials::from_env`].
     pub fn from_env_with(get: impl Fn(&str) -> Option<String>) -> Result<Option<Self>, KeyError> {
-        env::credentials_from(get)
+        env::credentials_from(|name| Ok(get(name)))
     }
 
     fn load(key_id: String, pem: &str, passphrase: Option<&str>) -> Result<Self, KeyError> {

@@ -1,4 +1,10 @@
-//! Credentials from environment variables.
+//! Configuration from environment variables, read one way everywhere.
+//!
+//! [`Client::from_env`](crate::Client::from_env) and
+//! [`Credentials::from_env`] share [`lookup`]: an empty (or all-whitespace)
+//! value counts as unset, because deployment tools often define every
+//! variable and leave the unused ones empty; a value that is not valid
+//! Unicode is an error naming the variable, never "unset".
 
 use pkcs8::der::zeroize::Zeroizing;
 
@@ -11,18 +17,44 @@ pub const ENV_API_KEY_ID: &str = "KALSHI_API_KEY_ID";
 pub const ENV_PRIVATE_KEY_PATH: &str = "KALSHI_PRIVATE_KEY_PATH";
 /// Environment variable holding the PEM private key text itself.
 pub const ENV_PRIVATE_KEY: &str = "KALSHI_PRIVATE_KEY";
+/// Environment variable holding the passphrase of an encrypted private key.
+pub const ENV_PRIVATE_KEY_PASSPHRASE: &str = "KALSHI_PRIVATE_KEY_PASSPHRASE";
 
-/// Implements [`Credentials::from_env_with`].
-///
-/// Empty (or all-whitespace) values count as unset: deployment tools often
-/// define every variable and leave the unused ones empty.
-pub(super) fn credentials_from(
-    get: impl Fn(&str) -> Option<String>,
+/// A variable's value through `get`, with an empty value as unset.
+pub(crate) fn lookup<E>(
+    get: &impl Fn(&'static str) -> Result<Option<String>, E>,
+    name: &'static str,
+) -> Result<Option<String>, E> {
+    Ok(get(name)?.filter(|value| !value.trim().is_empty()))
+}
+
+/// Reads a variable from the process environment: `Ok(None)` when unset,
+/// an error naming it when its value is not valid Unicode.
+pub(crate) fn process_var(name: &'static str) -> Result<Option<String>, KeyError> {
+    read_var(name, std::env::var(name))
+}
+
+/// What [`std::env::var`] answered, as a lookup result.
+fn read_var(
+    name: &'static str,
+    value: Result<String, std::env::VarError>,
+) -> Result<Option<String>, KeyError> {
+    match value {
+        Ok(value) => Ok(Some(value)),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => Err(KeyError::EnvNotUnicode { var: name }),
+    }
+}
+
+/// Implements [`Credentials::from_env`] over any variable source.
+pub(crate) fn credentials_from(
+    get: impl Fn(&'static str) -> Result<Option<String>, KeyError>,
 ) -> Result<Option<Credentials>, KeyError> {
-    let get = |name: &str| get(name).filter(|value| !value.trim().is_empty());
-    let key_id = get(ENV_API_KEY_ID);
-    let path = get(ENV_PRIVATE_KEY_PATH);
-    let pem = get(ENV_PRIVATE_KEY).map(Zeroizing::new);
+    let key_id = lookup(&get, ENV_API_KEY_ID)?;
+    let path = lookup(&get, ENV_PRIVATE_KEY_PATH)?;
+    let pem = lookup(&get, ENV_PRIVATE_KEY)?.map(Zeroizing::new);
+    let passphrase = lookup(&get, ENV_PRIVATE_KEY_PASSPHRASE)?.map(Zeroizing::new);
+    let passphrase = passphrase.as_deref().map(String::as_str);
     match (key_id, path, pem) {
         (None, None, None) => Ok(None),
         (_, Some(_), Some(_)) => Err(KeyError::EnvConflictingKeys),
@@ -33,16 +65,15 @@ pub(super) fn credentials_from(
             key_var: ENV_PRIVATE_KEY,
         }),
         (Some(_), None, None) => Err(KeyError::EnvKeyMissing),
-        (Some(key_id), Some(path), None) => Credentials::from_pem_file(key_id, path).map(Some),
-        (Some(key_id), None, Some(pem)) => Credentials::from_pem(key_id, &pem).map(Some),
+        (Some(key_id), Some(path), None) => {
+            Credentials::load_file(key_id, path.as_ref(), passphrase).map(Some)
+        }
+        (Some(key_id), None, Some(pem)) => match passphrase {
+            Some(passphrase) => Credentials::from_pem_with_passphrase(key_id, &pem, passphrase),
+            None => Credentials::from_pem(key_id, &pem),
+        }
+        .map(Some),
     }
-}
-
-/// Reads a variable from the process environment. A value that is not valid
-/// Unicode is passed on lossily, so a bad path still produces an error that
-/// names it rather than looking unset.
-pub(super) fn process_var(name: &str) -> Option<String> {
-    std::env::var_os(name).map(|value| value.to_string_lossy().into_owned())
 }
 
 #[cfg(test)]
@@ -134,6 +165,71 @@ mod tests {
                 assert!(message.contains(name), "{message} lacks {name}");
             }
         }
+    }
+
+    #[test]
+    fn a_value_that_is_not_unicode_is_an_error_naming_the_variable() {
+        use std::os::unix::ffi::OsStringExt;
+        let bytes = std::ffi::OsString::from_vec(vec![b'k', 0xff, 0xfe]);
+        let error = read_var(
+            ENV_PRIVATE_KEY_PATH,
+            Err(std::env::VarError::NotUnicode(bytes)),
+        )
+        .unwrap_err();
+        assert!(matches!(error, KeyError::EnvNotUnicode { var } if var == ENV_PRIVATE_KEY_PATH));
+        assert!(error.to_string().contains(ENV_PRIVATE_KEY_PATH), "{error}");
+        assert_eq!(
+            read_var(ENV_API_KEY_ID, Err(std::env::VarError::NotPresent)).unwrap(),
+            None
+        );
+        // Through the credentials reader, the error stops the load.
+        let error = credentials_from(|name| {
+            if name == ENV_PRIVATE_KEY {
+                Err(KeyError::EnvNotUnicode { var: name })
+            } else {
+                Ok(Some("k".to_owned()))
+            }
+        })
+        .unwrap_err();
+        assert!(matches!(error, KeyError::EnvNotUnicode { .. }), "{error:?}");
+    }
+
+    #[test]
+    fn an_encrypted_key_loads_with_the_passphrase_variable() {
+        use crate::auth::test_support::PASSPHRASE;
+        let dir = TempDir::new("env-passphrase");
+        let encrypted = keys().ed25519_pkcs8_encrypted.as_str();
+        let path = dir.write("enc.pem", encrypted);
+        let path = path.to_str().expect("temp path is UTF-8");
+        let loaded = from_vars(&[
+            (ENV_API_KEY_ID, KEY_ID),
+            (ENV_PRIVATE_KEY, encrypted),
+            (ENV_PRIVATE_KEY_PASSPHRASE, PASSPHRASE),
+        ])
+        .expect("decrypts")
+        .expect("some");
+        assert_eq!(loaded.kind(), KeyKind::Ed25519);
+        let from_file = from_vars(&[
+            (ENV_API_KEY_ID, KEY_ID),
+            (ENV_PRIVATE_KEY_PATH, path),
+            (ENV_PRIVATE_KEY_PASSPHRASE, PASSPHRASE),
+        ])
+        .expect("decrypts")
+        .expect("some");
+        assert_eq!(from_file.key_id(), KEY_ID);
+        let without = from_vars(&[(ENV_API_KEY_ID, KEY_ID), (ENV_PRIVATE_KEY_PATH, path)]);
+        let error = without.expect_err("encrypted without passphrase");
+        assert!(matches!(error, KeyError::PassphraseRequired), "{error:?}");
+        assert!(
+            error.to_string().contains(ENV_PRIVATE_KEY_PASSPHRASE),
+            "{error}"
+        );
+        let wrong = from_vars(&[
+            (ENV_API_KEY_ID, KEY_ID),
+            (ENV_PRIVATE_KEY_PATH, path),
+            (ENV_PRIVATE_KEY_PASSPHRASE, "not it"),
+        ]);
+        assert!(matches!(wrong, Err(KeyError::WrongPassphrase)), "{wrong:?}");
     }
 
     #[test]

@@ -89,6 +89,12 @@ pub enum KeyError {
     /// Both `KALSHI_PRIVATE_KEY_PATH` and `KALSHI_PRIVATE_KEY` are set, so it is
     /// unclear which key is meant.
     EnvConflictingKeys,
+    /// A variable holds bytes that are not valid Unicode (its value is not
+    /// shown: it may be key material).
+    EnvNotUnicode {
+        /// The variable.
+        var: &'static str,
+    },
 }
 
 /// What text that is not PEM seems to be, so [`KeyError::NotPem`] can suggest a fix.
@@ -167,6 +173,10 @@ impl fmt::Display for KeyError {
             Self::EnvConflictingKeys => f.write_str(
                 "both KALSHI_PRIVATE_KEY_PATH and KALSHI_PRIVATE_KEY are set; set only one of them",
             ),
+            Self::EnvNotUnicode { var } => write!(
+                f,
+                "{var} is set to bytes that are not valid Unicode; the SDK reads it as text"
+            ),
         }
     }
 }
@@ -179,7 +189,7 @@ const OPENSSH: &str = "the private key is in OpenSSH format (`BEGIN OPENSSH PRIV
     `openssl pkey -in <copy of key> -out <new key>`); ssh-keygen cannot convert Ed25519 keys";
 
 const PASSPHRASE_REQUIRED: &str = "the private key is encrypted (`BEGIN ENCRYPTED PRIVATE KEY`); \
-    load it with `Credentials::from_pem_with_passphrase`";
+    set KALSHI_PRIVATE_KEY_PASSPHRASE, or load it with `Credentials::from_pem_with_passphrase`";
 
 const LEGACY_ENCRYPTED: &str = "the private key uses legacy OpenSSL PEM encryption \
     (`Proc-Type: 4,ENCRYPTED`), which cannot be decrypted here; convert it to encrypted PKCS#8 \

@@ -32,7 +32,7 @@
 //! never contain key material.
 
 mod credentials;
-mod env;
+pub(crate) mod env;
 mod error;
 mod key;
 mod message;
@@ -48,7 +48,7 @@ mod signing_tests;
 mod test_support;
 
 pub use credentials::{Credentials, SignedHeaders};
-pub use env::{ENV_API_KEY_ID, ENV_PRIVATE_KEY, ENV_PRIVATE_KEY_PATH};
+pub use env::{ENV_API_KEY_ID, ENV_PRIVATE_KEY, ENV_PRIVATE_KEY_PASSPHRASE, ENV_PRIVATE_KEY_PATH};
 pub use error::{KeyError, NotPemHint, SignError};
 pub use key::{KeyKind, RsaBackend};
 pub use message::{

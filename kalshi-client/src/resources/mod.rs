@@ -3,7 +3,7 @@
 //!
 //! Most methods return the generated builder for their operation with the
 //! path parameters filled in; set optional parameters on it and finish with
-//! [`execute`](crate::Execute::execute) (typed errors) or, for lists,
+//! [`execute`](crate::Execute::send) (typed errors) or, for lists,
 //! [`page`](crate::Paginate::page) / [`stream`](crate::Paginate::stream).
 //! Where the client has a default subaccount and the operation takes
 //! `subaccount` in its query, the builder comes with it set; setting it
@@ -13,9 +13,9 @@
 //! ```no_run
 //! # async fn demo(client: kalshi_client::Client) -> Result<(), kalshi_client::Error> {
 //! use kalshi_client::Execute;
-//! let market = client.markets().get("KXBTC-26DEC31-T100000").execute().await?;
-//! let book = client.markets().orderbook("KXBTC-26DEC31-T100000").depth(10).execute().await?;
-//! let balance = client.portfolio().balance().execute().await?;
+//! let market = client.markets().get("KXBTC-26DEC31-T100000").send().await?;
+//! let book = client.markets().orderbook("KXBTC-26DEC31-T100000").depth(10).send().await?;
+//! let balance = client.portfolio().balance().send().await?;
 //! # Ok(()) }
 //! ```
 
@@ -141,7 +141,7 @@ macro_rules! resource_group {
         impl<'a> $group<'a> {
             $(
                 $(#[$doc])*
-                #[must_use = "a request does nothing until it is sent with .execute().await"]
+                #[must_use = "a request does nothing until it is sent with .send().await"]
                 pub fn $method(&self, $($arg: impl Into<String>),*) -> kalshi_gen::builder::$builder<'a> {
                     #[allow(unused_imports)]
                     use kalshi_gen::*;

@@ -3,10 +3,17 @@
 //! Where `subaccount`, `exchange_index` and `market_ticker` go differs per
 //! endpoint (query for cancel; query `subaccount` with body `exchange_index`
 //! for amend and decrease; body for create and batches). Callers set them the
-//! same way everywhere ([`NewOrder::subaccount`], [`CancelOrder::route`], ...)
-//! and each method puts them where the spec says, through the generated
-//! builder for that endpoint. A subaccount nobody chose is never sent; the
-//! client's default subaccount applies where the call names none.
+//! same way on every typed order value (`.subaccount(Subaccount)` and
+//! `.route(ExchangeRoute)` on [`NewOrder`], [`CancelOrder`], [`Amendment`]
+//! and [`DecreaseOrder`]) and each method puts them where the spec says,
+//! through the generated builder for that endpoint. A subaccount nobody
+//! chose is never sent; the client's default subaccount applies where the
+//! call names none.
+//!
+//! Like every group, each method returns the request; nothing is sent until
+//! `.send().await`.
+//!
+//! [`Amendment`]: crate::order::Amendment
 
 use std::collections::HashMap;
 
@@ -14,22 +21,22 @@ use futures_util::{StreamExt, TryStreamExt};
 use kalshi_gen::ClientOrdersExt as _;
 use kalshi_gen::builder as ops;
 use kalshi_gen::types;
-use rust_decimal::Decimal;
 
-use crate::order::{CancelOrder, DecreaseOrder, NewOrder, Subaccount, finish};
+use crate::order::{Amendment, CancelOrder, DecreaseOrder, NewOrder, Refused, finish};
 use crate::pagination::Paginate;
 use crate::resources::Route;
+use crate::retry::RetryPolicy;
 use crate::{Client, Error, Execute};
 
 /// Placing, changing, canceling and reading orders.
 ///
 /// ```no_run
 /// # async fn demo(client: kalshi_client::Client) -> Result<(), kalshi_client::Error> {
-/// use kalshi_client::order::{Decrease, DecreaseOrder, NewOrder, Quantity};
+/// use kalshi_client::prelude::*;
 /// let order = NewOrder::buy_yes("KXBTC-26DEC31-T100000", Quantity::contracts(10)?, "0.56".parse()?);
-/// let placed = client.orders().create(&order).await?;
-/// client.orders().decrease(&placed.order_id, &DecreaseOrder::new(Decrease::By(Quantity::contracts(4)?))).await?;
-/// client.orders().cancel(placed.order_id.as_str()).await?;
+/// let placed = client.orders().create(&order).send().await?;
+/// client.orders().decrease(&placed.order_id, &DecreaseOrder::new(Decrease::By(Quantity::contracts(4)?))).send().await?;
+/// client.orders().cancel(placed.order_id.as_str()).send().await?;
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone, Copy)]
@@ -117,56 +124,44 @@ impl<'a> Orders<'a> {
     }
 
     /// Places an order (`POST /portfolio/events/orders`). Never retried
-    /// except after a 429; on a timeout or 5xx see [`Orders::find_by_client_order_id`].
-    pub async fn create(&self, order: &NewOrder) -> Result<types::CreateOrderV2Response, Error> {
-        let body = order.to_request(self.default_subaccount())?;
-        self.client
-            .raw()
-            .create_order_v2()
-            .body(body)
-            .execute()
-            .await
+    /// except after a 429; its `client_order_id` is fixed in the request, and
+    /// after a timeout or 5xx [`Orders::find`] says whether it was placed.
+    #[must_use = "a request does nothing until it is sent with .send().await"]
+    pub fn create(&self, order: &NewOrder) -> ops::CreateOrderV2<'a> {
+        let request = self.client.raw().create_order_v2();
+        match order.to_request(self.default_subaccount()) {
+            Ok(body) => request.body(body),
+            Err(refused) => request.body(Refused(refused)),
+        }
     }
 
     /// Places several orders in one request
-    /// (`POST /portfolio/events/orders/batched`). The result has one entry
-    /// per order, in the order given, each placed or refused on its own.
-    pub async fn batch_create(
-        &self,
-        orders: &[NewOrder],
-    ) -> Result<Vec<BatchOutcome<types::BatchCreateOrdersV2ResponseOrdersItem>>, Error> {
-        refuse_duplicates(orders.iter().map(NewOrder::id), "client_order_id")?;
-        let entries = orders
-            .iter()
-            .map(|o| o.to_request(self.default_subaccount()))
-            .collect::<Result<Vec<_>, Error>>()?;
-        let body: types::BatchCreateOrdersV2Request =
-            finish(types::BatchCreateOrdersV2Request::builder().orders(entries))?;
-        let response = self
-            .client
-            .raw()
-            .batch_create_orders_v2()
-            .body(body)
-            .execute()
-            .await?;
-        let keys: Vec<&str> = orders.iter().map(NewOrder::id).collect();
-        let entries = in_request_order(
-            &keys,
-            response.orders,
-            |e| e.client_order_id.clone(),
-            "batch_create_orders_v2",
-        )?;
-        Ok(outcomes(entries, |entry| entry.error.take()))
+    /// (`POST /portfolio/events/orders/batched`). Its `send()` answers one
+    /// entry per order, in the order given, each placed or refused on its own.
+    #[must_use = "a request does nothing until it is sent with .send().await"]
+    pub fn batch_create(&self, orders: &[NewOrder]) -> BatchCreate<'a> {
+        let keys: Vec<String> = orders.iter().map(|o| o.id().to_owned()).collect();
+        let body =
+            refuse_duplicates(keys.iter().map(String::as_str), "client_order_id").and_then(|()| {
+                let entries = orders
+                    .iter()
+                    .map(|o| o.to_request(self.default_subaccount()))
+                    .collect::<Result<Vec<_>, Error>>()?;
+                finish(types::BatchCreateOrdersV2Request::builder().orders(entries))
+            });
+        BatchCreate {
+            client: self.client,
+            body,
+            keys,
+        }
     }
 
     /// Cancels an order (`DELETE /portfolio/events/orders/{order_id}`);
     /// subaccount and routing go in the query. An order that is already
     /// canceled, filled or unknown is [`Error::NotFound`]; a 204 without the
     /// promised body is [`Error::ProtocolViolation`].
-    pub async fn cancel(
-        &self,
-        order: impl Into<CancelOrder>,
-    ) -> Result<types::CancelOrderV2Response, Error> {
+    #[must_use = "a request does nothing until it is sent with .send().await"]
+    pub fn cancel(&self, order: impl Into<CancelOrder>) -> ops::CancelOrderV2<'a> {
         let order = order.into();
         let parts = order.parts(self.default_subaccount());
         let mut request = self.client.raw().cancel_order_v2().order_id(parts.order_id);
@@ -179,99 +174,83 @@ impl<'a> Orders<'a> {
         if let Some(ticker) = parts.market_ticker {
             request = request.market_ticker(ticker);
         }
-        request.execute().await
+        request
     }
 
     /// Cancels several orders in one request
     /// (`DELETE /portfolio/events/orders/batched`), each with its own
-    /// subaccount and routing in the body. One entry per order, in the order given.
-    pub async fn batch_cancel(
-        &self,
-        orders: &[CancelOrder],
-    ) -> Result<Vec<BatchOutcome<types::BatchCancelOrdersV2ResponseOrdersItem>>, Error> {
-        refuse_duplicates(orders.iter().map(CancelOrder::order_id), "order_id")?;
+    /// subaccount and routing in the body. Its `send()` answers one entry per
+    /// order, in the order given.
+    #[must_use = "a request does nothing until it is sent with .send().await"]
+    pub fn batch_cancel(&self, orders: &[CancelOrder]) -> BatchCancel<'a> {
+        let keys: Vec<String> = orders.iter().map(|o| o.order_id().to_owned()).collect();
         let default = self.default_subaccount();
-        let entries = orders
-            .iter()
-            .map(|o| o.parts(default).batch_item())
-            .collect::<Result<Vec<_>, Error>>()?;
-        let body: types::BatchCancelOrdersV2Request =
-            finish(types::BatchCancelOrdersV2Request::builder().orders(entries))?;
-        let response = self
-            .client
-            .raw()
-            .batch_cancel_orders_v2()
-            .body(body)
-            .execute()
-            .await?;
-        let keys: Vec<&str> = orders.iter().map(CancelOrder::order_id).collect();
-        let entries = in_request_order(
-            &keys,
-            response.orders,
-            |e| Some(e.order_id.clone()),
-            "batch_cancel_orders_v2",
-        )?;
-        Ok(outcomes(entries, |entry| entry.error.take()))
+        let body = refuse_duplicates(keys.iter().map(String::as_str), "order_id").and_then(|()| {
+            let entries = orders
+                .iter()
+                .map(|o| o.parts(default).batch_item())
+                .collect::<Result<Vec<_>, Error>>()?;
+            finish(types::BatchCancelOrdersV2Request::builder().orders(entries))
+        });
+        BatchCancel {
+            client: self.client,
+            body,
+            keys,
+        }
     }
 
-    /// Cancels every resting order (`DELETE /portfolio/events/orders`), of
-    /// one subaccount when given (else of the client's default subaccount,
-    /// else of all).
-    pub async fn cancel_all(&self, subaccount: Option<Subaccount>) -> Result<(), Error> {
-        let mut request = self.client.raw().cancel_all_orders();
-        if let Some(number) = subaccount
-            .map(Subaccount::number)
-            .or(self.default_subaccount())
-        {
-            request = request.subaccount(subaccount_query(u64::from(number)));
+    /// Cancels every resting order (`DELETE /portfolio/events/orders`) of
+    /// the client's default subaccount, else of all; `.subaccount(n)` on the
+    /// request chooses one.
+    #[must_use = "a request does nothing until it is sent with .send().await"]
+    pub fn cancel_all(&self) -> ops::CancelAllOrders<'a> {
+        let request = self.client.raw().cancel_all_orders();
+        match self.default_subaccount() {
+            Some(number) => request.subaccount(i64::from(number)),
+            None => request,
         }
-        request.execute().await
     }
 
     /// Changes price and/or size (`POST /portfolio/events/orders/{order_id}/amend`);
     /// subaccount in the query, routing in the body. The count is the new
     /// total including fills; queue position is kept only when size decreases.
-    pub async fn amend(
-        &self,
-        order_id: &str,
-        amendment: &crate::order::Amendment,
-    ) -> Result<types::AmendOrderV2Response, Error> {
+    #[must_use = "a request does nothing until it is sent with .send().await"]
+    pub fn amend(&self, order_id: &str, amendment: &Amendment) -> ops::AmendOrderV2<'a> {
         let mut request = self.client.raw().amend_order_v2().order_id(order_id);
         if let Some(subaccount) = amendment.subaccount_number(self.default_subaccount()) {
             request = request.subaccount(subaccount_query(subaccount));
         }
-        request.body(amendment.to_request()?).execute().await
+        match amendment.to_request() {
+            Ok(body) => request.body(body),
+            Err(refused) => request.body(Refused(refused)),
+        }
     }
 
     /// Reduces a resting order by or to a count
     /// (`POST /portfolio/events/orders/{order_id}/decrease`); subaccount in
     /// the query, routing (and its market ticker) in the body.
-    pub async fn decrease(
-        &self,
-        order_id: &str,
-        decrease: &DecreaseOrder,
-    ) -> Result<types::DecreaseOrderV2Response, Error> {
+    #[must_use = "a request does nothing until it is sent with .send().await"]
+    pub fn decrease(&self, order_id: &str, decrease: &DecreaseOrder) -> ops::DecreaseOrderV2<'a> {
         let mut request = self.client.raw().decrease_order_v2().order_id(order_id);
         if let Some(subaccount) = decrease.subaccount_number(self.default_subaccount()) {
             request = request.subaccount(subaccount_query(subaccount));
         }
-        request.body(decrease.to_request()?).execute().await
+        match decrease.to_request() {
+            Ok(body) => request.body(body),
+            Err(refused) => request.body(Refused(refused)),
+        }
     }
 
-    /// One order (`GET /portfolio/orders/{order_id}`).
-    pub async fn get(&self, order_id: &str) -> Result<types::Order, Error> {
-        let response = self
-            .client
-            .raw()
-            .get_order()
-            .order_id(order_id)
-            .execute()
-            .await?;
-        Ok(response.order)
+    /// One order (`GET /portfolio/orders/{order_id}`); the order is the
+    /// response's `order`.
+    #[must_use = "a request does nothing until it is sent with .send().await"]
+    pub fn get(&self, order_id: &str) -> ops::GetOrder<'a> {
+        self.client.raw().get_order().order_id(order_id)
     }
 
-    /// Your orders (`GET /portfolio/orders`): set filters on the builder,
+    /// Your orders (`GET /portfolio/orders`): set filters on the request,
     /// then `.page()` for one page or `.stream(None)` for all of them.
+    #[must_use = "a request does nothing until it is sent with .send().await"]
     pub fn list(&self) -> ops::GetOrders<'a> {
         let request = self.client.raw().get_orders();
         match self.default_subaccount() {
@@ -280,50 +259,37 @@ impl<'a> Orders<'a> {
         }
     }
 
-    /// Every resting order, across all pages.
-    pub async fn resting(&self) -> Result<Vec<types::Order>, Error> {
-        self.list()
-            .status("resting")
-            .limit(1000)
-            .stream(None)
-            .try_collect()
-            .await
+    /// Your resting orders, 1000 per page: [`list`](Self::list) with the
+    /// status filter set; `.stream(None)` for all of them.
+    #[must_use = "a request does nothing until it is sent with .send().await"]
+    pub fn resting(&self) -> ops::GetOrders<'a> {
+        self.list().status(types::OrderStatus::Resting).limit(1000)
     }
 
-    /// Queue positions of your resting orders
-    /// (`GET /portfolio/orders/queue_positions`).
-    /// Orders of `subaccount` when given, else of the client's default
-    /// subaccount, else of the primary account.
-    pub async fn queue_positions(
-        &self,
-        scope: QueueScope,
-        subaccount: Option<Subaccount>,
-    ) -> Result<Vec<types::OrderQueuePosition>, Error> {
+    /// Queue positions of your resting orders in some markets or an event
+    /// (`GET /portfolio/orders/queue_positions`), of the client's default
+    /// subaccount unless the request names one.
+    #[must_use = "a request does nothing until it is sent with .send().await"]
+    pub fn queue_positions(&self, scope: QueueScope) -> ops::GetOrderQueuePositions<'a> {
         let mut request = self.client.raw().get_order_queue_positions();
         request = match scope {
             QueueScope::Markets(tickers) => request.market_tickers(tickers.join(",")),
             QueueScope::Event(ticker) => request.event_ticker(ticker),
         };
-        if let Some(number) = subaccount
-            .map(Subaccount::number)
-            .or(self.default_subaccount())
-        {
-            request = request.subaccount(i64::from(number));
+        match self.default_subaccount() {
+            Some(number) => request.subaccount(i64::from(number)),
+            None => request,
         }
-        Ok(request.execute().await?.queue_positions)
     }
 
     /// How many contracts are ahead of this order at its price
     /// (`GET /portfolio/orders/{order_id}/queue_position`).
-    pub async fn queue_position(&self, order_id: &str) -> Result<Decimal, Error> {
-        let response = self
-            .client
+    #[must_use = "a request does nothing until it is sent with .send().await"]
+    pub fn queue_position(&self, order_id: &str) -> ops::GetOrderQueuePosition<'a> {
+        self.client
             .raw()
             .get_order_queue_position()
             .order_id(order_id)
-            .execute()
-            .await?;
-        Ok(response.queue_position_fp.value())
     }
 
     /// After a create whose outcome is unknown (a timeout, a 5xx, a dropped
@@ -356,6 +322,100 @@ impl<'a> Orders<'a> {
             }
         }
         Ok(None)
+    }
+}
+
+/// A batch of new orders, from [`Orders::batch_create`].
+#[derive(Debug)]
+#[must_use = "a request does nothing until it is sent with .send().await"]
+pub struct BatchCreate<'a> {
+    client: &'a Client,
+    /// The body, or why it was refused before sending.
+    body: Result<types::BatchCreateOrdersV2Request, Error>,
+    keys: Vec<String>,
+}
+
+impl BatchCreate<'_> {
+    /// Sends the batch under the client's retry policy: one outcome per
+    /// order, in the order given.
+    pub async fn send(
+        self,
+    ) -> Result<Vec<BatchOutcome<types::BatchCreateOrdersV2ResponseOrdersItem>>, Error> {
+        self.send_inner(None).await
+    }
+
+    /// [`send`](Self::send) under `retry` instead of the client's policy.
+    pub async fn send_with(
+        self,
+        retry: RetryPolicy,
+    ) -> Result<Vec<BatchOutcome<types::BatchCreateOrdersV2ResponseOrdersItem>>, Error> {
+        self.send_inner(Some(retry)).await
+    }
+
+    async fn send_inner(
+        self,
+        retry: Option<RetryPolicy>,
+    ) -> Result<Vec<BatchOutcome<types::BatchCreateOrdersV2ResponseOrdersItem>>, Error> {
+        let request = self.client.raw().batch_create_orders_v2().body(self.body?);
+        let response = match retry {
+            Some(retry) => request.send_with(retry).await?,
+            None => request.send().await?,
+        };
+        let keys: Vec<&str> = self.keys.iter().map(String::as_str).collect();
+        let entries = in_request_order(
+            &keys,
+            response.orders,
+            |e| e.client_order_id.clone(),
+            "batch_create_orders_v2",
+        )?;
+        Ok(outcomes(entries, |entry| entry.error.take()))
+    }
+}
+
+/// A batch of cancels, from [`Orders::batch_cancel`].
+#[derive(Debug)]
+#[must_use = "a request does nothing until it is sent with .send().await"]
+pub struct BatchCancel<'a> {
+    client: &'a Client,
+    /// The body, or why it was refused before sending.
+    body: Result<types::BatchCancelOrdersV2Request, Error>,
+    keys: Vec<String>,
+}
+
+impl BatchCancel<'_> {
+    /// Sends the batch under the client's retry policy: one outcome per
+    /// order, in the order given.
+    pub async fn send(
+        self,
+    ) -> Result<Vec<BatchOutcome<types::BatchCancelOrdersV2ResponseOrdersItem>>, Error> {
+        self.send_inner(None).await
+    }
+
+    /// [`send`](Self::send) under `retry` instead of the client's policy.
+    pub async fn send_with(
+        self,
+        retry: RetryPolicy,
+    ) -> Result<Vec<BatchOutcome<types::BatchCancelOrdersV2ResponseOrdersItem>>, Error> {
+        self.send_inner(Some(retry)).await
+    }
+
+    async fn send_inner(
+        self,
+        retry: Option<RetryPolicy>,
+    ) -> Result<Vec<BatchOutcome<types::BatchCancelOrdersV2ResponseOrdersItem>>, Error> {
+        let request = self.client.raw().batch_cancel_orders_v2().body(self.body?);
+        let response = match retry {
+            Some(retry) => request.send_with(retry).await?,
+            None => request.send().await?,
+        };
+        let keys: Vec<&str> = self.keys.iter().map(String::as_str).collect();
+        let entries = in_request_order(
+            &keys,
+            response.orders,
+            |e| Some(e.order_id.clone()),
+            "batch_cancel_orders_v2",
+        )?;
+        Ok(outcomes(entries, |entry| entry.error.take()))
     }
 }
 

@@ -71,7 +71,7 @@ impl<'a> Portfolio<'a> {
     /// repeated id with 409, [`Error::Conflict`](crate::Error::Conflict).
     ///
     /// `POST /portfolio/intra_exchange_instance_transfer`
-    #[must_use = "a request does nothing until it is sent with .execute().await"]
+    #[must_use = "a request does nothing until it is sent with .send().await"]
     pub fn transfer_between_exchanges(
         &self,
         transfer: &ExchangeTransfer,
