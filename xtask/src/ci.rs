@@ -4,10 +4,11 @@
 //! Steps run in order and stop at the first failure; each prints what it
 //! runs so a red log says where to start.
 //!
-//! Besides cargo, the run needs Node.js and npm: before the tests it runs
-//! `npm ci --prefix tests/prism`, installing the pinned Stoplight Prism that
-//! the end-to-end tests put between the client and the simulator to check
-//! all traffic against the spec (`tests/src/prism.rs`).
+//! Besides cargo, the run needs git, Node.js and npm: it runs `npm ci
+//! --prefix tests/prism`, installing the pinned Stoplight Prism that the
+//! end-to-end tests put between the client and the simulator to check all
+//! traffic against the spec (`tests/src/prism.rs`), and it builds the pinned
+//! cargo-deny once (`supply_chain`).
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -15,6 +16,20 @@ use std::process::{Command, Stdio};
 
 /// Installs Prism from `tests/prism/package-lock.json`, exactly.
 const NPM_CI: [&str; 5] = ["ci", "--prefix", "tests/prism", "--no-audit", "--no-fund"];
+
+/// The published crates' documentation, every feature on, as docs.rs builds it.
+const DOC: [&str; 10] = [
+    "doc",
+    "--no-deps",
+    "-p",
+    "kalshi-openapi",
+    "-p",
+    "kalshi-gen",
+    "-p",
+    "kalshi-client",
+    "--features",
+    "kalshi-client/rsa,kalshi-client/schemars",
+];
 
 /// Runs every step under `root`.
 pub fn run(root: &Path) -> Result<(), String> {
@@ -33,6 +48,13 @@ pub fn run(root: &Path) -> Result<(), String> {
     )?;
     println!("==> bindings: cargo xtask regen --check");
     crate::regen::regen(root, true)?;
+    let mut doc = cargo(root, &DOC);
+    doc.env("RUSTDOCFLAGS", "-D warnings");
+    run_step("docs", doc)?;
+    println!("==> msrv: dependencies of the published crates against rust-version");
+    let msrv = crate::msrv::check(root)?;
+    println!("    every dependency fits Rust {msrv}");
+    supply_chain(root)?;
     let mut npm = Command::new("npm");
     npm.args(NPM_CI).current_dir(root);
     run_step("prism", npm).map_err(|e| {
@@ -41,12 +63,35 @@ pub fn run(root: &Path) -> Result<(), String> {
     let mut totals = Totals::default();
     totals += test_step(root, "tests", &["test", "--workspace", "--all-targets"])?;
     totals += test_step(root, "doc tests", &["test", "--workspace", "--doc"])?;
+    // Feature unification gives the workspace build the `rsa` backend (the
+    // test harness verifies signatures with it); users' default build has
+    // none, so it is tested on its own.
+    totals += test_step(
+        root,
+        "default features",
+        &["test", "-p", "kalshi-client", "--lib", "--examples"],
+    )?;
+    step(
+        root,
+        "publish",
+        &["publish", "--workspace", "--dry-run", "--allow-dirty"],
+    )?;
     // One closing line for the whole suite, whatever binary ran last.
     println!(
         "all tests: {} passed, {} failed",
         totals.passed, totals.failed
     );
     Ok(())
+}
+
+/// `cargo deny check` (advisories, bans, licenses, sources) with the pinned
+/// cargo-deny and the vendored advisory database, offline.
+fn supply_chain(root: &Path) -> Result<(), String> {
+    let deny = crate::supply_chain::install_cargo_deny(root)?;
+    crate::supply_chain::prepare_database(root)?;
+    let mut check = Command::new(deny);
+    check.args(["--offline", "check"]).current_dir(root);
+    run_step("supply chain", check)
 }
 
 /// Test counts summed over the test binaries of a run.
@@ -103,7 +148,7 @@ fn step(root: &Path, name: &str, args: &[&str]) -> Result<(), String> {
 
 /// Runs `command` as the step `name`, printing it first; fails if the
 /// program cannot be started or exits unsuccessfully.
-fn run_step(name: &str, mut command: Command) -> Result<(), String> {
+pub(crate) fn run_step(name: &str, mut command: Command) -> Result<(), String> {
     let program = Path::new(command.get_program())
         .file_name()
         .unwrap_or(command.get_program())

@@ -7,11 +7,13 @@
 pub mod ci;
 pub mod fetch;
 pub mod inventory;
+pub mod msrv;
 pub mod patches;
 pub mod postprocess;
 pub mod regen;
 pub mod spec;
 pub mod spec_diff;
+pub mod supply_chain;
 
 use std::path::PathBuf;
 

@@ -11,7 +11,9 @@ usage: cargo xtask <task>
 
 tasks:
   ci                       the whole test suite as CI runs it: fmt, clippy, regen --check,
-                           npm ci for Prism, tests
+                           docs with warnings denied, the MSRV of dependencies, cargo deny
+                           (pinned, built once; vendored advisory database), npm ci for
+                           Prism, tests, the default features alone, cargo publish --dry-run
   regen [--check]          regenerate kalshi-gen/src/generated.rs from the vendored spec;
                            --check fails when the committed file differs
   spec-diff OLD NEW        report what changes between two spec files; exits 1 when a
