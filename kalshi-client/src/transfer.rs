@@ -3,7 +3,7 @@
 //!
 //! Kalshi takes the amount in centicents and prevents duplicates by a
 //! `client_transfer_id`: a request repeated with an id Kalshi already
-//! accepted is answered 409 ([`Error::Conflict`](crate::Error::Conflict))
+//! accepted is answered 409 ([`Error::Conflict`])
 //! and moves nothing. [`ExchangeTransfer`] fixes that id when the transfer
 //! is made, like `client_order_id` on orders, so every retry of one transfer
 //! sends the same id and a transfer can never be executed twice by a retry.

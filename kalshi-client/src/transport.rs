@@ -1,10 +1,11 @@
 //! What happens to every request: the hooks kalshi-client installs into the
 //! generated client.
 //!
-//! `prepare` runs once per call: it refuses a signed call without credentials,
-//! waits for rate-limit budget and signs. `execute` sends, and for each retry
-//! waits, takes budget again and signs again with a fresh timestamp. Typed
-//! errors travel back to [`Client::send`](crate::Client::send) through a
+//! `prepare` runs once per call: it fills in the client's default body
+//! subaccount, refuses a signed call without credentials, waits for
+//! rate-limit budget and signs. `execute` sends, and for each retry waits,
+//! takes budget again and signs again with a fresh timestamp. Typed errors
+//! travel back to [`Execute::send`](crate::Execute::send) through a
 //! task-local [`CallState`], because progenitor's error type can only carry
 //! a string from hooks.
 
@@ -31,7 +32,7 @@ tokio::task_local! {
     static CALL: RefCell<CallState>;
 }
 
-/// What one call learned on its way, read back by [`Client::send`](crate::Client::send).
+/// What one call learned on its way, read back by [`Execute::send`](crate::Execute::send).
 #[derive(Debug, Default)]
 pub(crate) struct CallState {
     /// A per-call retry policy overriding the client's.

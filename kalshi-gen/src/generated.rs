@@ -14,14 +14,8 @@ use progenitor_client::{encode_path, ClientHooks, OperationInfo, RequestBuilderE
 #[allow(clippy::all)]
 pub mod types {
     ///`AcceptBlockTradeProposalRequest`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct AcceptBlockTradeProposalRequest {
         ///User-managed subaccount number to accept as (0 for primary, 1-63 for numbered subaccounts). Provide either this or subtrader_id, not both.
@@ -37,13 +31,8 @@ pub mod types {
         }
     }
     ///`AcceptQuoteRequest`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct AcceptQuoteRequest {
         ///The side of the quote to accept (yes or no)
@@ -82,13 +71,8 @@ pub mod types {
         }
     }
     ///`AcceptRfqBatchRequest`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct AcceptRfqBatchRequest {
         ///The side to accept on every child (yes or no)
@@ -132,13 +116,8 @@ pub mod types {
         }
     }
     ///`AcceptRfqBatchResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct AcceptRfqBatchResponse {
         ///The side accepted on every child (yes or no)
@@ -179,13 +158,8 @@ pub mod types {
         }
     }
     ///`AccountApiUsageLevelVolumeGoal`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct AccountApiUsageLevelVolumeGoal {
         pub earn_volume_goal_fp: crate::num::Count,
@@ -199,13 +173,8 @@ pub mod types {
         }
     }
     ///`AccountApiUsageLevelVolumeProgress`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct AccountApiUsageLevelVolumeProgress {
         ///Unix timestamp (seconds) when this progress was computed; trailing_30d_volume_fp covers the trailing 30 days ending at this time.
@@ -219,13 +188,8 @@ pub mod types {
         }
     }
     ///`AmendOrderRequest`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct AmendOrderRequest {
         ///Action of the order
@@ -320,13 +284,8 @@ pub mod types {
         }
     }
     ///`AmendOrderResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct AmendOrderResponse {
         pub old_order: Order,
@@ -338,13 +297,8 @@ pub mod types {
         }
     }
     ///`AmendOrderV2Request`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct AmendOrderV2Request {
         ///The original client-specified order ID to be amended
@@ -371,13 +325,8 @@ pub mod types {
         }
     }
     ///`AmendOrderV2Response`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct AmendOrderV2Response {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -400,13 +349,8 @@ pub mod types {
         }
     }
     ///`ApiKey`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct ApiKey {
         ///Unique identifier for the API key
@@ -486,13 +430,8 @@ pub mod types {
         }
     }
     ///`ApiUsageLevelGrant`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct ApiUsageLevelGrant {
         pub exchange_instance: ExchangeInstance,
@@ -510,13 +449,8 @@ pub mod types {
         }
     }
     ///`ApplySubaccountTransferRequest`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct ApplySubaccountTransferRequest {
         ///Amount to transfer in cents.
@@ -537,14 +471,9 @@ pub mod types {
         }
     }
     ///Empty response indicating successful transfer.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ApplySubaccountTransferResponse(
         pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     );
@@ -572,13 +501,8 @@ pub mod types {
         }
     }
     ///`AssociatedEvent`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct AssociatedEvent {
         ///List of active quoters for this event.
@@ -600,13 +524,8 @@ pub mod types {
         }
     }
     ///`BatchCancelOrdersIndividualResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct BatchCancelOrdersIndividualResponse {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -623,14 +542,8 @@ pub mod types {
         }
     }
     ///`BatchCancelOrdersRequest`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct BatchCancelOrdersRequest {
         ///An array of order IDs to cancel
@@ -646,13 +559,8 @@ pub mod types {
         }
     }
     ///`BatchCancelOrdersRequestOrder`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct BatchCancelOrdersRequestOrder {
         ///Exchange shard index. Defaults to 0. Use -1 to auto-route by market ticker.
@@ -673,13 +581,8 @@ pub mod types {
         }
     }
     ///`BatchCancelOrdersResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct BatchCancelOrdersResponse {
         pub orders: ::std::vec::Vec<BatchCancelOrdersIndividualResponse>,
@@ -690,13 +593,8 @@ pub mod types {
         }
     }
     ///`BatchCancelOrdersV2Request`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct BatchCancelOrdersV2Request {
         ///An array of orders to cancel, each optionally specifying a subaccount.
@@ -708,13 +606,8 @@ pub mod types {
         }
     }
     ///`BatchCancelOrdersV2RequestOrdersItem`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct BatchCancelOrdersV2RequestOrdersItem {
         ///Exchange shard index. If omitted, auto-routes when market_ticker is provided; otherwise defaults to 0. Use -1 to require auto-routing. The market_ticker field is required for auto-routing.
@@ -735,13 +628,8 @@ pub mod types {
         }
     }
     ///`BatchCancelOrdersV2Response`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct BatchCancelOrdersV2Response {
         pub orders: ::std::vec::Vec<BatchCancelOrdersV2ResponseOrdersItem>,
@@ -752,13 +640,8 @@ pub mod types {
         }
     }
     ///`BatchCancelOrdersV2ResponseOrdersItem`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct BatchCancelOrdersV2ResponseOrdersItem {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -778,14 +661,8 @@ pub mod types {
         }
     }
     ///`BatchCreateOrdersIndividualResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct BatchCreateOrdersIndividualResponse {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -801,13 +678,8 @@ pub mod types {
         }
     }
     ///`BatchCreateOrdersRequest`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct BatchCreateOrdersRequest {
         pub orders: ::std::vec::Vec<CreateOrderRequest>,
@@ -818,13 +690,8 @@ pub mod types {
         }
     }
     ///`BatchCreateOrdersResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct BatchCreateOrdersResponse {
         pub orders: ::std::vec::Vec<BatchCreateOrdersIndividualResponse>,
@@ -835,13 +702,8 @@ pub mod types {
         }
     }
     ///`BatchCreateOrdersV2Request`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct BatchCreateOrdersV2Request {
         pub orders: ::std::vec::Vec<CreateOrderV2Request>,
@@ -852,13 +714,8 @@ pub mod types {
         }
     }
     ///`BatchCreateOrdersV2Response`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct BatchCreateOrdersV2Response {
         pub orders: ::std::vec::Vec<BatchCreateOrdersV2ResponseOrdersItem>,
@@ -869,14 +726,8 @@ pub mod types {
         }
     }
     ///`BatchCreateOrdersV2ResponseOrdersItem`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct BatchCreateOrdersV2ResponseOrdersItem {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -903,13 +754,8 @@ pub mod types {
         }
     }
     ///`BatchGetMarketCandlesticksResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct BatchGetMarketCandlesticksResponse {
         ///Array of market candlestick data, one entry per requested market.
@@ -921,13 +767,8 @@ pub mod types {
         }
     }
     ///`BidAskDistribution`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct BidAskDistribution {
         pub close_dollars: crate::num::Dollars,
@@ -941,13 +782,8 @@ pub mod types {
         }
     }
     ///`BidAskDistributionHistorical`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct BidAskDistributionHistorical {
         pub close: crate::num::Dollars,
@@ -961,13 +797,8 @@ pub mod types {
         }
     }
     ///`BlockTradeProposal`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct BlockTradeProposal {
         ///Whether the buyer has accepted the proposal
@@ -1089,13 +920,8 @@ tokens per second up to bucket_capacity. A request is allowed if the
 bucket holds enough tokens to cover its cost; otherwise the request
 is rejected with HTTP 429.
 */
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct BucketLimit {
         /**Maximum tokens the bucket can hold. When equal to refill_rate the
@@ -1114,13 +940,8 @@ budget).
         }
     }
     ///`CancelOrderV2Response`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct CancelOrderV2Response {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -1136,13 +957,8 @@ budget).
         }
     }
     ///`CreateApiKeyRequest`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct CreateApiKeyRequest {
         ///FCM members only. If set, binds the API key to a single FCM subtrader that you own, spelled {your_user_id}_{suffix} with a suffix of 1-16 case-sensitive ASCII alphanumeric characters. The subtrader must already exist. A bound key is the institution's trading credential for that subtrader - FIX order-entry and market-data sessions, plus margin WebSocket sessions scoped to the subtrader's own data - and is denied on every REST endpoint, including key management. Mutually exclusive with subaccount.
@@ -1165,13 +981,8 @@ budget).
         }
     }
     ///`CreateApiKeyResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct CreateApiKeyResponse {
         ///Unique identifier for the newly created API key
@@ -1186,13 +997,8 @@ budget).
         }
     }
     ///`CreateFcmPositionTransferRequest`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct CreateFcmPositionTransferRequest {
         ///Ticker of the market whose position is moved.
@@ -1212,13 +1018,8 @@ budget).
         }
     }
     ///`CreateFcmPositionTransferResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct CreateFcmPositionTransferResponse {
         ///Id of the executed transfer. Store it; no Trade API endpoint lists past transfers.
@@ -1230,13 +1031,8 @@ budget).
         }
     }
     ///`CreateFcmSubtraderRequest`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct CreateFcmSubtraderRequest {
         ///Suffix for the new subtrader, 1-16 case-sensitive ASCII alphanumeric characters ([A-Za-z0-9]). The full subtrader id becomes {your_account_id}_{suffix}.
@@ -1248,13 +1044,8 @@ budget).
         }
     }
     ///`CreateFcmSubtraderResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct CreateFcmSubtraderResponse {
         ///The full id of the created subtrader.
@@ -1266,13 +1057,8 @@ budget).
         }
     }
     ///`CreateMarketInMultivariateEventCollectionRequest`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct CreateMarketInMultivariateEventCollectionRequest {
         ///List of selected markets that act as parameters to determine which market is created.
@@ -1287,13 +1073,8 @@ budget).
         }
     }
     ///`CreateMarketInMultivariateEventCollectionResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct CreateMarketInMultivariateEventCollectionResponse {
         ///Event ticker for the created market.
@@ -1309,14 +1090,8 @@ budget).
         }
     }
     ///`CreateOrderGroupRequest`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct CreateOrderGroupRequest {
         ///Specifies the maximum number of contracts that can be matched within this group over a rolling 15-second window. Whole contracts only. Provide contracts_limit or contracts_limit_fp; if both provided they must match.
@@ -1337,13 +1112,8 @@ budget).
         }
     }
     ///`CreateOrderGroupResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct CreateOrderGroupResponse {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -1359,13 +1129,8 @@ budget).
         }
     }
     ///`CreateOrderRequest`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct CreateOrderRequest {
         pub action: CreateOrderRequestAction,
@@ -1516,13 +1281,8 @@ true good-till-canceled order. `GTT` is not a valid API value.
         }
     }
     ///`CreateOrderResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct CreateOrderResponse {
         pub order: Order,
@@ -1533,13 +1293,8 @@ true good-till-canceled order. `GTT` is not a valid API value.
         }
     }
     ///`CreateOrderV2Request`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct CreateOrderV2Request {
         ///If this flag is set to true, the order will be canceled if the order is open and trading on the exchange is paused for any reason.
@@ -1620,13 +1375,8 @@ true good-till-canceled order. `GTT` is not a valid API value.
         }
     }
     ///`CreateOrderV2Response`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct CreateOrderV2Response {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -1647,13 +1397,8 @@ true good-till-canceled order. `GTT` is not a valid API value.
         }
     }
     ///`CreateQuoteRequest`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct CreateQuoteRequest {
         pub no_bid: crate::num::Dollars,
@@ -1675,13 +1420,8 @@ true good-till-canceled order. `GTT` is not a valid API value.
         }
     }
     ///`CreateQuoteResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct CreateQuoteResponse {
         ///UUID of the newly created quote. Pass it unchanged in subsequent requests.
@@ -1693,14 +1433,8 @@ true good-till-canceled order. `GTT` is not a valid API value.
         }
     }
     ///One combo to request quotes on. Set exactly one of market_ticker and selected_markets, and optionally the child's own size.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct CreateRfqBatchChild {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -1720,13 +1454,8 @@ true good-till-canceled order. `GTT` is not a valid API value.
         }
     }
     ///`CreateRfqBatchQuoteRequest`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct CreateRfqBatchQuoteRequest {
         ///If true, your resting orders are cancelled rather than crossed if they would take liquidity. Defaults to false.
@@ -1746,13 +1475,8 @@ true good-till-canceled order. `GTT` is not a valid API value.
         }
     }
     ///`CreateRfqBatchQuoteResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct CreateRfqBatchQuoteResponse {
         ///UUID of the newly created batch quote. Pass it unchanged in subsequent requests.
@@ -1764,13 +1488,8 @@ true good-till-canceled order. `GTT` is not a valid API value.
         }
     }
     ///`CreateRfqBatchRequest`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct CreateRfqBatchRequest {
         ///The combos to request quotes on, one child RFQ each. Children must be distinct combos.
@@ -1810,18 +1529,9 @@ true good-till-canceled order. `GTT` is not a valid API value.
         }
     }
     ///Optional key for this batch, unique among your RFQ batches, including those closed within the last seven days. Reusing one returns HTTP 409.
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CreateRfqBatchRequestClientBatchId(::std::string::String);
     impl ::std::ops::Deref for CreateRfqBatchRequestClientBatchId {
         type Target = ::std::string::String;
@@ -1876,13 +1586,8 @@ true good-till-canceled order. `GTT` is not a valid API value.
         }
     }
     ///`CreateRfqBatchResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct CreateRfqBatchResponse {
         pub rfq_batch: RfqBatch,
@@ -1893,13 +1598,8 @@ true good-till-canceled order. `GTT` is not a valid API value.
         }
     }
     ///`CreateRfqRequest`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct CreateRfqRequest {
         ///Whole-contract count for the RFQ. Use contracts_fp for partial contract values; if both are provided, they must match.
@@ -1938,13 +1638,8 @@ true good-till-canceled order. `GTT` is not a valid API value.
         }
     }
     ///`CreateRfqResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct CreateRfqResponse {
         ///UUID of the newly created RFQ. Pass it unchanged in subsequent requests.
@@ -1956,14 +1651,8 @@ true good-till-canceled order. `GTT` is not a valid API value.
         }
     }
     ///`CreateSubaccountRequest`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct CreateSubaccountRequest {
         ///Identifier for an exchange shard. Defaults to 0 if unspecified.
@@ -1976,13 +1665,8 @@ true good-till-canceled order. `GTT` is not a valid API value.
         }
     }
     ///`CreateSubaccountResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct CreateSubaccountResponse {
         ///The sequential number assigned to this subaccount (1-63).
@@ -1994,13 +1678,8 @@ true good-till-canceled order. `GTT` is not a valid API value.
         }
     }
     ///`DailySchedule`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct DailySchedule {
         ///Closing time in ET (Eastern Time) format HH:MM.
@@ -2014,14 +1693,8 @@ true good-till-canceled order. `GTT` is not a valid API value.
         }
     }
     ///`DecreaseOrderV2Request`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct DecreaseOrderV2Request {
         ///Exchange shard index. If omitted, auto-routes when market_ticker is provided; otherwise defaults to 0. Use -1 to require auto-routing by market ticker.
@@ -2041,13 +1714,8 @@ true good-till-canceled order. `GTT` is not a valid API value.
         }
     }
     ///`DecreaseOrderV2Response`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct DecreaseOrderV2Response {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -2063,13 +1731,8 @@ true good-till-canceled order. `GTT` is not a valid API value.
         }
     }
     ///`Deposit`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct Deposit {
         ///Deposit amount in cents.
@@ -2152,15 +1815,10 @@ true good-till-canceled order. `GTT` is not a valid API value.
         }
     }
     ///An empty response body
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[serde(transparent)]
     #[derive(Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct EmptyResponse(
         pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     );
@@ -2188,13 +1846,8 @@ true good-till-canceled order. `GTT` is not a valid API value.
         }
     }
     ///`EndpointTokenCost`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct EndpointTokenCost {
         ///Configured token cost for an endpoint whose cost differs from the default cost.
@@ -2210,14 +1863,8 @@ true good-till-canceled order. `GTT` is not a valid API value.
         }
     }
     ///`ErrorResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct ErrorResponse {
         ///Error code
@@ -2236,13 +1883,8 @@ true good-till-canceled order. `GTT` is not a valid API value.
         }
     }
     ///`EventData`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct EventData {
         ///Event category (deprecated, use series-level category instead).
@@ -2304,13 +1946,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`EventFeeChange`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct EventFeeChange {
         ///Event ticker this fee change applies to
@@ -2334,13 +1971,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`EventLiveData`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct EventLiveData {
         ///Chart range the client should default to (e.g. `15min`, `1h`). Omitted when unset.
@@ -2364,13 +1996,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`EventPosition`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct EventPosition {
         pub event_exposure_dollars: crate::num::Dollars,
@@ -2387,14 +2014,9 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///Identifier for an exchange shard.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ExchangeIndex(pub i64);
     impl ::std::ops::Deref for ExchangeIndex {
         type Target = i64;
@@ -2436,13 +2058,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`ExchangeIndexStatus`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct ExchangeIndexStatus {
         ///Description of this exchange shard.
@@ -2487,13 +2104,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`ExchangeStatus`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct ExchangeStatus {
         ///False if the core Kalshi exchange is no longer taking any state changes at all. This includes but is not limited to trading, new users, and transfers. True unless we are under maintenance.
@@ -2518,13 +2130,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`FcmFill`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct FcmFill {
         pub count_fp: crate::num::Count,
@@ -2563,13 +2170,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`FcmSubtrader`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct FcmSubtrader {
         ///Exchange indices where this subtrader has been observed.
@@ -2617,13 +2219,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`Fill`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct Fill {
         /**Deprecated. Use `outcome_side` (or `book_side`) instead. See [Order direction](/getting_started/order_direction). This field will not be removed before May 14, 2026.
@@ -2725,13 +2322,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`ForecastPercentilesPoint`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct ForecastPercentilesPoint {
         ///Unix timestamp for the inclusive end of the forecast period.
@@ -2749,13 +2341,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GenerateApiKeyRequest`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GenerateApiKeyRequest {
         ///FCM members only. If set, binds the API key to a single FCM subtrader that you own, spelled {your_user_id}_{suffix} with a suffix of 1-16 case-sensitive ASCII alphanumeric characters. The subtrader must already exist. A bound key is the institution's trading credential for that subtrader - FIX order-entry and market-data sessions, plus margin WebSocket sessions scoped to the subtrader's own data - and is denied on every REST endpoint, including key management. Mutually exclusive with subaccount.
@@ -2777,8 +2364,9 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
             Default::default()
         }
     }
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, schemars::JsonSchema)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone)]
     ///`GenerateApiKeyResponse`
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GenerateApiKeyResponse {
         ///Unique identifier for the newly generated API key
@@ -2797,13 +2385,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetAccountApiLimitsResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetAccountApiLimitsResponse {
         ///The caller's active API usage level grants across exchange lanes, where each grant applies to its exchange_instance and usage_tier reflects the effective tier for the lane reported by this endpoint.
@@ -2819,13 +2402,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetAccountApiUsageLevelVolumeProgressResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetAccountApiUsageLevelVolumeProgressResponse {
         ///Latest cron-computed trading volume progress toward volume-based API usage tiers for the predictions (event_contract) lane. Volume-based public tiers are Expert, Premier, Paragon, Prime, and Prestige.
@@ -2837,13 +2415,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetAccountEndpointCostsResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetAccountEndpointCostsResponse {
         ///Default token cost applied to endpoints that are not listed in `endpoint_costs`. This is currently 10.
@@ -2857,13 +2430,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetApiKeysResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetApiKeysResponse {
         ///Unix timestamp (seconds) when the account's location attestation for API key requests expires; a past value means the attestation has lapsed. Absent when the account has never attested.
@@ -2878,13 +2446,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetBalanceResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetBalanceResponse {
         ///Member's available balance in cents for the requested account and exchange index. It includes all exchange indexes when `exchange_index` is omitted.
@@ -2904,13 +2467,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetBlockTradeProposalsResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetBlockTradeProposalsResponse {
         ///List of block trade proposals
@@ -2925,13 +2483,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetCommunicationsIdResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetCommunicationsIdResponse {
         ///A public communications ID which is used to identify the user
@@ -2943,13 +2496,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetDepositsResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetDepositsResponse {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -2962,13 +2510,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetEventCandlesticksResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetEventCandlesticksResponse {
         ///Adjusted end timestamp if the requested candlesticks would be larger than maxAggregateCandidates.
@@ -2984,13 +2527,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetEventFeeChangesResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetEventFeeChangesResponse {
         ///Pagination cursor for the next page. Empty if there are no more results.
@@ -3040,6 +2578,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
                 .map_err(|e| { <D::Error as ::serde::de::Error>::custom(e.to_string()) })
         }
     }
+    #[cfg(feature = "schemars")]
     impl ::schemars::JsonSchema for GetEventForecastPercentilesHistoryPeriodInterval {
         fn schema_name() -> ::std::string::String {
             "GetEventForecastPercentilesHistoryPeriodInterval".to_string()
@@ -3063,13 +2602,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetEventForecastPercentilesHistoryResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetEventForecastPercentilesHistoryResponse {
         ///Array of forecast percentile data points over time.
@@ -3081,13 +2615,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetEventLiveDataResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetEventLiveDataResponse {
         pub live_data: EventLiveData,
@@ -3098,13 +2627,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetEventMetadataResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetEventMetadataResponse {
         ///Event competition.
@@ -3129,13 +2653,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetEventResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetEventResponse {
         pub event: EventData,
@@ -3148,13 +2667,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetEventsResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetEventsResponse {
         ///Pagination cursor for the next page. Empty if there are no more results.
@@ -3199,13 +2713,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetExchangeScheduleResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetExchangeScheduleResponse {
         pub schedule: Schedule,
@@ -3216,13 +2725,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetFcmEventContractDailyCapResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetFcmEventContractDailyCapResponse {
         ///The New York calendar date the executed utilization applies to. Executed utilization resets at midnight New York time; resting and pending reservations persist while their orders remain open.
@@ -3239,13 +2743,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetFcmFillsResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetFcmFillsResponse {
         pub cursor: ::std::string::String,
@@ -3312,13 +2811,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetFcmSubtraderBlockedCategoriesResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetFcmSubtraderBlockedCategoriesResponse {
         ///The event categories blocked for the subtrader, sorted ascending. Empty when no categories are blocked.
@@ -3330,13 +2824,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetFillsResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetFillsResponse {
         pub cursor: ::std::string::String,
@@ -3348,13 +2837,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetFiltersBySportsResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetFiltersBySportsResponse {
         ///Mapping of sports to their filter details
@@ -3371,14 +2855,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetGameStatsResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetGameStatsResponse {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -3390,13 +2868,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetHistoricalCutoffResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetHistoricalCutoffResponse {
         /**Cutoff based on **position last-update time**. Settled positions archived from the live data set before this timestamp are served through the historical section of position reads.
@@ -3447,13 +2920,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetIncentiveProgramsResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetIncentiveProgramsResponse {
         pub incentive_programs: ::std::vec::Vec<IncentiveProgram>,
@@ -3525,13 +2993,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetIntraExchangeInstanceTransferResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetIntraExchangeInstanceTransferResponse {
         pub transfer: IntraExchangeInstanceTransfer,
@@ -3542,13 +3005,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetIntraExchangeInstanceTransfersResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetIntraExchangeInstanceTransfersResponse {
         ///Cursor for the next page of results. Omitted when there are no further pages.
@@ -3562,13 +3020,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetLiveDataResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetLiveDataResponse {
         pub live_data: LiveData,
@@ -3579,13 +3032,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetLiveDatasResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetLiveDatasResponse {
         pub live_datas: ::std::vec::Vec<LiveData>,
@@ -3631,6 +3079,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
                 .map_err(|e| { <D::Error as ::serde::de::Error>::custom(e.to_string()) })
         }
     }
+    #[cfg(feature = "schemars")]
     impl ::schemars::JsonSchema for GetMarketCandlesticksByEventPeriodInterval {
         fn schema_name() -> ::std::string::String {
             "GetMarketCandlesticksByEventPeriodInterval".to_string()
@@ -3689,6 +3138,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
                 .map_err(|e| { <D::Error as ::serde::de::Error>::custom(e.to_string()) })
         }
     }
+    #[cfg(feature = "schemars")]
     impl ::schemars::JsonSchema for GetMarketCandlesticksHistoricalPeriodInterval {
         fn schema_name() -> ::std::string::String {
             "GetMarketCandlesticksHistoricalPeriodInterval".to_string()
@@ -3711,13 +3161,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetMarketCandlesticksHistoricalResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetMarketCandlesticksHistoricalResponse {
         ///Array of candlestick data points for the specified time range.
@@ -3766,6 +3211,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
                 .map_err(|e| { <D::Error as ::serde::de::Error>::custom(e.to_string()) })
         }
     }
+    #[cfg(feature = "schemars")]
     impl ::schemars::JsonSchema for GetMarketCandlesticksPeriodInterval {
         fn schema_name() -> ::std::string::String {
             "GetMarketCandlesticksPeriodInterval".to_string()
@@ -3788,13 +3234,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetMarketCandlesticksResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetMarketCandlesticksResponse {
         ///Array of candlestick data points for the specified time range.
@@ -3808,13 +3249,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetMarketOrderbookResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetMarketOrderbookResponse {
         pub orderbook_fp: OrderbookCountFp,
@@ -3825,13 +3261,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetMarketOrderbooksResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetMarketOrderbooksResponse {
         pub orderbooks: ::std::vec::Vec<MarketOrderbookFp>,
@@ -3842,18 +3273,9 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetMarketOrderbooksTickersItem`
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct GetMarketOrderbooksTickersItem(::std::string::String);
     impl ::std::ops::Deref for GetMarketOrderbooksTickersItem {
         type Target = ::std::string::String;
@@ -3907,13 +3329,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetMarketResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetMarketResponse {
         pub market: Market,
@@ -3950,13 +3367,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetMarketsResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetMarketsResponse {
         pub cursor: ::std::string::String,
@@ -3997,13 +3409,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetMilestoneResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetMilestoneResponse {
         pub milestone: Milestone,
@@ -4014,13 +3421,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetMilestonesResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetMilestonesResponse {
         ///Cursor for pagination.
@@ -4035,13 +3437,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetMultivariateEventCollectionResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetMultivariateEventCollectionResponse {
         pub multivariate_contract: MultivariateEventCollection,
@@ -4052,13 +3449,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetMultivariateEventCollectionsResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetMultivariateEventCollectionsResponse {
         ///The Cursor represents a pointer to the next page of records in the pagination. Use the value returned here in the cursor query parameter for this end-point to get the next page containing limit records. An empty value of this field indicates there is no next page.
@@ -4101,13 +3493,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetMultivariateEventsResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetMultivariateEventsResponse {
         ///Pagination cursor for the next page. Empty if there are no more results.
@@ -4121,13 +3508,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetOrderGroupResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetOrderGroupResponse {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -4145,14 +3527,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetOrderGroupsResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetOrderGroupsResponse {
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
@@ -4164,13 +3540,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetOrderQueuePositionResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetOrderQueuePositionResponse {
         pub queue_position_fp: crate::num::Count,
@@ -4181,13 +3552,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetOrderQueuePositionsResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetOrderQueuePositionsResponse {
         ///Queue positions for all matching orders
@@ -4199,13 +3565,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetOrderResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetOrderResponse {
         pub order: Order,
@@ -4216,13 +3577,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetOrdersResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetOrdersResponse {
         pub cursor: ::std::string::String,
@@ -4234,13 +3590,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetPortfolioRestingOrderTotalValueResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetPortfolioRestingOrderTotalValueResponse {
         ///Total value of resting orders broken down by exchange index, with each balance expressed as a fixed-point dollar string.
@@ -4254,13 +3605,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetPositionsResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetPositionsResponse {
         ///The Cursor represents a pointer to the next page of records in the pagination. Use the value returned here in the cursor query parameter for this end-point to get the next page containing limit records. An empty value of this field indicates there is no next page.
@@ -4310,13 +3656,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetQuoteResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetQuoteResponse {
         pub quote: Quote,
@@ -4327,13 +3668,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetQuotesResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetQuotesResponse {
         ///Cursor for pagination to get the next page of results
@@ -4377,13 +3713,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetRfQsResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetRfQsResponse {
         ///Cursor for pagination to get the next page of results
@@ -4424,13 +3755,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetRfqBatchBestQuotesResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetRfqBatchBestQuotesResponse {
         pub best_quotes: RfqBatchBestQuotes,
@@ -4441,13 +3767,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetRfqBatchQuotesResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetRfqBatchQuotesResponse {
         ///Batch quotes on the RFQ batch visible to you
@@ -4459,13 +3780,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetRfqBatchResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetRfqBatchResponse {
         pub rfq_batch: RfqBatch,
@@ -4476,13 +3792,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetRfqBatchesResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetRfqBatchesResponse {
         ///Cursor for pagination to get the next page of results
@@ -4497,13 +3808,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetRfqResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetRfqResponse {
         pub rfq: Rfq,
@@ -4514,13 +3820,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetSeriesFeeChangesResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetSeriesFeeChangesResponse {
         pub series_fee_change_arr: ::std::vec::Vec<SeriesFeeChange>,
@@ -4531,13 +3832,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetSeriesListResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetSeriesListResponse {
         pub series: ::std::vec::Vec<Series>,
@@ -4548,13 +3844,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetSeriesResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetSeriesResponse {
         pub series: Series,
@@ -4565,13 +3856,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetSettlementsResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetSettlementsResponse {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -4584,14 +3870,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetStructuredTargetResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetStructuredTargetResponse {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -4603,14 +3883,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetStructuredTargetsResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetStructuredTargetsResponse {
         ///Pagination cursor for the next page. Empty if there are no more results.
@@ -4625,13 +3899,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetSubaccountBalancesResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetSubaccountBalancesResponse {
         pub subaccount_balances: ::std::vec::Vec<SubaccountBalance>,
@@ -4642,13 +3911,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetSubaccountNettingResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetSubaccountNettingResponse {
         pub netting_configs: ::std::vec::Vec<SubaccountNettingConfig>,
@@ -4659,13 +3923,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetSubaccountTransfersResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetSubaccountTransfersResponse {
         ///Cursor for the next page of results.
@@ -4679,13 +3938,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetTagsForSeriesCategoriesResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetTagsForSeriesCategoriesResponse {
         ///Mapping of series categories to their associated tags
@@ -4700,13 +3954,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetTargetBalanceAllocationResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetTargetBalanceAllocationResponse {
         pub allocations: ::std::vec::Vec<TargetBalanceAllocation>,
@@ -4718,13 +3967,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetTradesResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetTradesResponse {
         pub cursor: ::std::string::String,
@@ -4736,13 +3980,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetUserDataTimestampResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetUserDataTimestampResponse {
         ///Timestamp when user data was last updated.
@@ -4754,13 +3993,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetWeatherIndexCalibrationsResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetWeatherIndexCalibrationsResponse {
         ///Configuration records, ascending by effective time.
@@ -4776,13 +4010,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetWeatherIndexResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetWeatherIndexResponse {
         ///Index city ID.
@@ -4800,13 +4029,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetWithdrawalsResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetWithdrawalsResponse {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -4819,13 +4043,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`IncentiveProgram`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct IncentiveProgram {
         ///Discount factor in basis points (optional)
@@ -4890,13 +4109,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`IndexedBalance`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct IndexedBalance {
         pub balance: crate::num::Dollars,
@@ -4908,13 +4122,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`IntraExchangeInstanceTransfer`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct IntraExchangeInstanceTransfer {
         pub amount: crate::num::Dollars,
@@ -4939,13 +4148,8 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`IntraExchangeInstanceTransferRequest`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct IntraExchangeInstanceTransferRequest {
         ///The amount to transfer in centicents
@@ -4976,13 +4180,8 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///`IntraExchangeInstanceTransferResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct IntraExchangeInstanceTransferResponse {
         ///The ID of the transfer that was created
@@ -5021,13 +4220,8 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///`ListFcmSubtradersResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct ListFcmSubtradersResponse {
         pub subtraders: ::std::vec::Vec<FcmSubtrader>,
@@ -5038,13 +4232,8 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///`LiveData`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct LiveData {
         ///Live data details as a flexible object
@@ -5061,13 +4250,8 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///`MaintenanceWindow`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct MaintenanceWindow {
         ///End date and time of the maintenance window.
@@ -5081,13 +4265,8 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///`Market`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct Market {
         pub can_close_early: bool,
@@ -5208,13 +4387,8 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///`MarketCandlestick`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct MarketCandlestick {
         ///Unix timestamp for the inclusive end of the candlestick period.
@@ -5231,13 +4405,8 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///`MarketCandlestickHistorical`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct MarketCandlestickHistorical {
         ///Unix timestamp for the inclusive end of the candlestick period.
@@ -5254,13 +4423,8 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///`MarketCandlesticksResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct MarketCandlesticksResponse {
         ///Array of candlestick data points for the market. Includes an initial data point at the start timestamp when available.
@@ -5300,13 +4464,8 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///`MarketMetadata`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct MarketMetadata {
         ///The color code for the market.
@@ -5322,13 +4481,8 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///`MarketOrderbookFp`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct MarketOrderbookFp {
         pub orderbook_fp: OrderbookCountFp,
@@ -5340,13 +4494,8 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///`MarketPosition`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct MarketPosition {
         pub exchange_index: ExchangeIndex,
@@ -5484,13 +4633,8 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///`Milestone`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct Milestone {
         ///Category of the milestone. E.g. Sports, Elections, Esports, Crypto.
@@ -5536,13 +4680,8 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///`MultivariateEventCollection`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct MultivariateEventCollection {
         ///[DEPRECATED - Use associated_events instead] A list of events associated with the collection. Markets in these events can be passed as inputs to the Lookup and Create endpoints.
@@ -5587,14 +4726,8 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///`MveSelectedLeg`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct MveSelectedLeg {
         ///Unique identifier for the selected event
@@ -5615,13 +4748,8 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///`Order`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct Order {
         /**Deprecated. Use `outcome_side` (or `book_side`) instead. See [Order direction](/getting_started/order_direction). This field will not be removed before May 14, 2026.
@@ -5717,13 +4845,8 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///`OrderGroup`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct OrderGroup {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -5772,13 +4895,8 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///`OrderQueuePosition`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct OrderQueuePosition {
         ///The market ticker
@@ -5873,13 +4991,8 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///Orderbook with fixed-point contract counts (fp) in all dollar price levels.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct OrderbookCountFp {
         pub no_dollars: ::std::vec::Vec<crate::num::PriceLevel>,
@@ -5917,13 +5030,8 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///`PercentilePoint`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct PercentilePoint {
         ///The human-readable formatted forecast value.
@@ -5941,14 +5049,8 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///Play-by-play data organized by period.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct PlayByPlay {
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
@@ -5960,14 +5062,8 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///`PlayByPlayPeriodsItem`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct PlayByPlayPeriodsItem {
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
@@ -5981,14 +5077,8 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///`PriceDistribution`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct PriceDistribution {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -6014,13 +5104,8 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///`PriceDistributionHistorical`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct PriceDistributionHistorical {
         ///Price of the last trade during the candlestick period (in dollars). Null if no trades occurred.
@@ -6048,13 +5133,8 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///`PriceRange`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct PriceRange {
         ///Ending price for this range in dollars
@@ -6070,13 +5150,8 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///`ProposeBlockTradeRequest`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct ProposeBlockTradeRequest {
         ///User-managed subaccount number of the buyer (0 for primary, 1-63 for numbered subaccounts). Provide either this or buyer_subtrader_id, not both.
@@ -6139,13 +5214,8 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///`ProposeBlockTradeResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct ProposeBlockTradeResponse {
         ///The ID of the newly created block trade proposal
@@ -6157,13 +5227,8 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///`Quote`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct Quote {
         ///The side that was accepted (yes or no)
@@ -6336,13 +5401,8 @@ largest single market-side commitment. `sum` reserves the summed margin of every
         }
     }
     ///`Rfq`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct Rfq {
         ///Reason for RFQ cancellation if cancelled
@@ -6394,13 +5454,8 @@ largest single market-side commitment. `sum` reserves the summed margin of every
         }
     }
     ///`RfqBatch`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct RfqBatch {
         ///Timestamp when a batch quote on the batch was accepted
@@ -6442,13 +5497,8 @@ largest single market-side commitment. `sum` reserves the summed margin of every
         }
     }
     ///`RfqBatchAcceptLimit`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct RfqBatchAcceptLimit {
         pub bid_dollars: crate::num::Dollars,
@@ -6461,13 +5511,8 @@ largest single market-side commitment. `sum` reserves the summed margin of every
         }
     }
     ///`RfqBatchBestQuote`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct RfqBatchBestQuote {
         ///The child's combo market
@@ -6489,13 +5534,8 @@ largest single market-side commitment. `sum` reserves the summed margin of every
         }
     }
     ///`RfqBatchBestQuotes`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct RfqBatchBestQuotes {
         ///Whether every child has a NO bid, so the batch can be accepted on the no side
@@ -6519,13 +5559,8 @@ largest single market-side commitment. `sum` reserves the summed margin of every
         }
     }
     ///One maker's quote on an RFQ batch. Once the batch is accepted, quotes lists only the children this maker won.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct RfqBatchQuote {
         ///The side that was accepted on this maker's children (yes or no)
@@ -6607,13 +5642,8 @@ largest single market-side commitment. `sum` reserves the summed margin of every
         }
     }
     ///`RfqBatchQuoteEntry`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct RfqBatchQuoteEntry {
         pub no_bid: crate::num::Dollars,
@@ -6710,13 +5740,8 @@ largest single market-side commitment. `sum` reserves the summed margin of every
         }
     }
     ///`Schedule`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct Schedule {
         ///Scheduled maintenance windows, during which the exchange may be unavailable.
@@ -6730,13 +5755,8 @@ largest single market-side commitment. `sum` reserves the summed margin of every
         }
     }
     ///`ScopeList`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct ScopeList {
         ///List of scopes
@@ -6775,13 +5795,8 @@ largest single market-side commitment. `sum` reserves the summed margin of every
         }
     }
     ///`Series`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct Series {
         ///AdditionalProhibitions is a list of additional trading prohibitions for this series.
@@ -6834,13 +5849,8 @@ largest single market-side commitment. `sum` reserves the summed margin of every
         }
     }
     ///`SeriesFeeChange`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct SeriesFeeChange {
         ///New fee multiplier for the series
@@ -6860,13 +5870,8 @@ largest single market-side commitment. `sum` reserves the summed margin of every
         }
     }
     ///`SetTargetBalanceAllocationRequest`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct SetTargetBalanceAllocationRequest {
         pub allocations: ::std::vec::Vec<TargetBalanceAllocationInput>,
@@ -6880,13 +5885,8 @@ largest single market-side commitment. `sum` reserves the summed margin of every
         }
     }
     ///`Settlement`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct Settlement {
         ///The event ticker symbol of the market that was settled.
@@ -6942,14 +5942,8 @@ largest single market-side commitment. `sum` reserves the summed margin of every
         }
     }
     ///`SettlementSource`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct SettlementSource {
         ///Name of the settlement source
@@ -6965,13 +5959,8 @@ largest single market-side commitment. `sum` reserves the summed margin of every
         }
     }
     ///`SportFilterDetails`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct SportFilterDetails {
         ///Mapping of competitions to their scope lists
@@ -6985,14 +5974,8 @@ largest single market-side commitment. `sum` reserves the summed margin of every
         }
     }
     ///`StructuredTarget`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct StructuredTarget {
         ///Additional details about the structured target. Contains flexible JSON data specific to the target type.
@@ -7031,13 +6014,8 @@ largest single market-side commitment. `sum` reserves the summed margin of every
         }
     }
     ///`SubaccountBalance`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct SubaccountBalance {
         pub balance: crate::num::Dollars,
@@ -7054,13 +6032,8 @@ largest single market-side commitment. `sum` reserves the summed margin of every
         }
     }
     ///`SubaccountNettingConfig`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct SubaccountNettingConfig {
         ///Whether netting is enabled for this subaccount.
@@ -7076,13 +6049,8 @@ largest single market-side commitment. `sum` reserves the summed margin of every
         }
     }
     ///`SubaccountTransfer`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct SubaccountTransfer {
         ///Cash transfer amount in cents.
@@ -7104,13 +6072,8 @@ largest single market-side commitment. `sum` reserves the summed margin of every
         }
     }
     ///`TargetBalanceAllocation`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct TargetBalanceAllocation {
         ///Exchange index that receives this percentage of sweepable balance
@@ -7124,13 +6087,8 @@ largest single market-side commitment. `sum` reserves the summed margin of every
         }
     }
     ///`TargetBalanceAllocationInput`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct TargetBalanceAllocationInput {
         ///Exchange index that receives this percentage of sweepable balance
@@ -7144,13 +6102,8 @@ largest single market-side commitment. `sum` reserves the summed margin of every
         }
     }
     ///`TickerPair`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct TickerPair {
         ///Event ticker identifier.
@@ -7192,13 +6145,8 @@ largest single market-side commitment. `sum` reserves the summed margin of every
         }
     }
     ///`Trade`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct Trade {
         pub count_fp: crate::num::Count,
@@ -7289,13 +6237,8 @@ largest single market-side commitment. `sum` reserves the summed margin of every
         }
     }
     ///`UpdateFcmEventContractDailyCapRequest`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct UpdateFcmEventContractDailyCapRequest {
         pub limit: crate::num::Dollars,
@@ -7308,13 +6251,8 @@ largest single market-side commitment. `sum` reserves the summed margin of every
         }
     }
     ///`UpdateFcmSubtraderBlockedCategoriesRequest`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct UpdateFcmSubtraderBlockedCategoriesRequest {
         ///True adds the category to the blocked set; false removes it. Removing a category that is not blocked is a no-op.
@@ -7330,13 +6268,8 @@ largest single market-side commitment. `sum` reserves the summed margin of every
         }
     }
     ///`UpdateFcmSubtraderBlockedCategoriesResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct UpdateFcmSubtraderBlockedCategoriesResponse {
         ///The subtrader's full resulting blocked set, sorted ascending.
@@ -7348,14 +6281,8 @@ largest single market-side commitment. `sum` reserves the summed margin of every
         }
     }
     ///`UpdateOrderGroupLimitRequest`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct UpdateOrderGroupLimitRequest {
         ///New maximum number of contracts that can be matched within this group over a rolling 15-second window. Whole contracts only. Provide contracts_limit or contracts_limit_fp; if both provided they must match.
@@ -7370,13 +6297,8 @@ largest single market-side commitment. `sum` reserves the summed margin of every
         }
     }
     ///`UpdateSubaccountNettingRequest`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct UpdateSubaccountNettingRequest {
         ///Whether netting is enabled for this subaccount.
@@ -7415,13 +6337,8 @@ largest single market-side commitment. `sum` reserves the summed margin of every
         }
     }
     ///`WeatherIndexCalibration`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct WeatherIndexCalibration {
         ///End of the calibration window (exclusive).
@@ -7451,13 +6368,8 @@ largest single market-side commitment. `sum` reserves the summed margin of every
         }
     }
     ///`WeatherIndexCalibrationStation`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct WeatherIndexCalibrationStation {
         ///Station offset in Celsius (positive = station normally runs warmer than its peers).
@@ -7476,13 +6388,8 @@ largest single market-side commitment. `sum` reserves the summed margin of every
         }
     }
     ///`WeatherIndexPoint`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct WeatherIndexPoint {
         ///Number of accepted member stations backing the point. Absent on `incomplete` points.
@@ -7508,13 +6415,8 @@ largest single market-side commitment. `sum` reserves the summed margin of every
         }
     }
     ///`WeatherIndexStationReading`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct WeatherIndexStationReading {
         ///Disposition: `ok` (accepted), `missing` (no eligible observation), `late` (received after the deadline; diagnostic only), a QC rejection (`range`, `rate_spatial`, `extreme`), or `pending` (raw reading on an `incomplete` minute, not yet quality-controlled).
@@ -7543,13 +6445,8 @@ largest single market-side commitment. `sum` reserves the summed margin of every
         }
     }
     ///`WeeklySchedule`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct WeeklySchedule {
         ///End date and time for when this weekly schedule is no longer effective.
@@ -7577,13 +6474,8 @@ largest single market-side commitment. `sum` reserves the summed margin of every
         }
     }
     ///`Withdrawal`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct Withdrawal {
         ///Withdrawal amount in cents.
@@ -31984,6 +30876,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
             crate::open_enum::deserialize(deserializer)
         }
     }
+    #[cfg(feature = "schemars")]
     impl schemars::JsonSchema for AcceptQuoteRequestAcceptedSide {
         fn schema_name() -> ::std::string::String {
             "AcceptQuoteRequestAcceptedSide".to_owned()
@@ -32046,6 +30939,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
             crate::open_enum::deserialize(deserializer)
         }
     }
+    #[cfg(feature = "schemars")]
     impl schemars::JsonSchema for AcceptRfqBatchRequestAcceptedSide {
         fn schema_name() -> ::std::string::String {
             "AcceptRfqBatchRequestAcceptedSide".to_owned()
@@ -32108,6 +31002,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
             crate::open_enum::deserialize(deserializer)
         }
     }
+    #[cfg(feature = "schemars")]
     impl schemars::JsonSchema for AcceptRfqBatchResponseAcceptedSide {
         fn schema_name() -> ::std::string::String {
             "AcceptRfqBatchResponseAcceptedSide".to_owned()
@@ -32170,6 +31065,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
             crate::open_enum::deserialize(deserializer)
         }
     }
+    #[cfg(feature = "schemars")]
     impl schemars::JsonSchema for AmendOrderRequestAction {
         fn schema_name() -> ::std::string::String {
             "AmendOrderRequestAction".to_owned()
@@ -32232,6 +31128,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
             crate::open_enum::deserialize(deserializer)
         }
     }
+    #[cfg(feature = "schemars")]
     impl schemars::JsonSchema for AmendOrderRequestSide {
         fn schema_name() -> ::std::string::String {
             "AmendOrderRequestSide".to_owned()
@@ -32306,6 +31203,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
             crate::open_enum::deserialize(deserializer)
         }
     }
+    #[cfg(feature = "schemars")]
     impl schemars::JsonSchema for ApiKeyScope {
         fn schema_name() -> ::std::string::String {
             "ApiKeyScope".to_owned()
@@ -32379,6 +31277,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
             crate::open_enum::deserialize(deserializer)
         }
     }
+    #[cfg(feature = "schemars")]
     impl schemars::JsonSchema for ApiKeyType {
         fn schema_name() -> ::std::string::String {
             "ApiKeyType".to_owned()
@@ -32441,6 +31340,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
             crate::open_enum::deserialize(deserializer)
         }
     }
+    #[cfg(feature = "schemars")]
     impl schemars::JsonSchema for BlockTradeProposalMakerSide {
         fn schema_name() -> ::std::string::String {
             "BlockTradeProposalMakerSide".to_owned()
@@ -32503,6 +31403,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
             crate::open_enum::deserialize(deserializer)
         }
     }
+    #[cfg(feature = "schemars")]
     impl schemars::JsonSchema for BookSide {
         fn schema_name() -> ::std::string::String {
             "BookSide".to_owned()
@@ -32565,6 +31466,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
             crate::open_enum::deserialize(deserializer)
         }
     }
+    #[cfg(feature = "schemars")]
     impl schemars::JsonSchema for CreateOrderRequestAction {
         fn schema_name() -> ::std::string::String {
             "CreateOrderRequestAction".to_owned()
@@ -32627,6 +31529,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
             crate::open_enum::deserialize(deserializer)
         }
     }
+    #[cfg(feature = "schemars")]
     impl schemars::JsonSchema for CreateOrderRequestSide {
         fn schema_name() -> ::std::string::String {
             "CreateOrderRequestSide".to_owned()
@@ -32691,6 +31594,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
             crate::open_enum::deserialize(deserializer)
         }
     }
+    #[cfg(feature = "schemars")]
     impl schemars::JsonSchema for CreateOrderRequestTimeInForce {
         fn schema_name() -> ::std::string::String {
             "CreateOrderRequestTimeInForce".to_owned()
@@ -32757,6 +31661,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
             crate::open_enum::deserialize(deserializer)
         }
     }
+    #[cfg(feature = "schemars")]
     impl schemars::JsonSchema for CreateOrderV2RequestTimeInForce {
         fn schema_name() -> ::std::string::String {
             "CreateOrderV2RequestTimeInForce".to_owned()
@@ -32825,6 +31730,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
             crate::open_enum::deserialize(deserializer)
         }
     }
+    #[cfg(feature = "schemars")]
     impl schemars::JsonSchema for DepositStatus {
         fn schema_name() -> ::std::string::String {
             "DepositStatus".to_owned()
@@ -32893,6 +31799,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
             crate::open_enum::deserialize(deserializer)
         }
     }
+    #[cfg(feature = "schemars")]
     impl schemars::JsonSchema for DepositType {
         fn schema_name() -> ::std::string::String {
             "DepositType".to_owned()
@@ -32955,6 +31862,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
             crate::open_enum::deserialize(deserializer)
         }
     }
+    #[cfg(feature = "schemars")]
     impl schemars::JsonSchema for ExchangeInstance {
         fn schema_name() -> ::std::string::String {
             "ExchangeInstance".to_owned()
@@ -33023,6 +31931,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
             crate::open_enum::deserialize(deserializer)
         }
     }
+    #[cfg(feature = "schemars")]
     impl schemars::JsonSchema for FeeType {
         fn schema_name() -> ::std::string::String {
             "FeeType".to_owned()
@@ -33092,6 +32001,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
             crate::open_enum::deserialize(deserializer)
         }
     }
+    #[cfg(feature = "schemars")]
     impl schemars::JsonSchema for FillAction {
         fn schema_name() -> ::std::string::String {
             "FillAction".to_owned()
@@ -33154,6 +32064,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
             crate::open_enum::deserialize(deserializer)
         }
     }
+    #[cfg(feature = "schemars")]
     impl schemars::JsonSchema for FillSide {
         fn schema_name() -> ::std::string::String {
             "FillSide".to_owned()
@@ -33220,6 +32131,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
             crate::open_enum::deserialize(deserializer)
         }
     }
+    #[cfg(feature = "schemars")]
     impl schemars::JsonSchema for GetEventsStatus {
         fn schema_name() -> ::std::string::String {
             "GetEventsStatus".to_owned()
@@ -33284,6 +32196,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
             crate::open_enum::deserialize(deserializer)
         }
     }
+    #[cfg(feature = "schemars")]
     impl schemars::JsonSchema for GetFcmOrdersStatus {
         fn schema_name() -> ::std::string::String {
             "GetFcmOrdersStatus".to_owned()
@@ -33348,6 +32261,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
             crate::open_enum::deserialize(deserializer)
         }
     }
+    #[cfg(feature = "schemars")]
     impl schemars::JsonSchema for GetFcmPositionsSettlementStatus {
         fn schema_name() -> ::std::string::String {
             "GetFcmPositionsSettlementStatus".to_owned()
@@ -33408,6 +32322,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
             crate::open_enum::deserialize(deserializer)
         }
     }
+    #[cfg(feature = "schemars")]
     impl schemars::JsonSchema for GetHistoricalMarketsMveFilter {
         fn schema_name() -> ::std::string::String {
             "GetHistoricalMarketsMveFilter".to_owned()
@@ -33476,6 +32391,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
             crate::open_enum::deserialize(deserializer)
         }
     }
+    #[cfg(feature = "schemars")]
     impl schemars::JsonSchema for GetIncentiveProgramsStatus {
         fn schema_name() -> ::std::string::String {
             "GetIncentiveProgramsStatus".to_owned()
@@ -33546,6 +32462,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
             crate::open_enum::deserialize(deserializer)
         }
     }
+    #[cfg(feature = "schemars")]
     impl schemars::JsonSchema for GetIncentiveProgramsType {
         fn schema_name() -> ::std::string::String {
             "GetIncentiveProgramsType".to_owned()
@@ -33616,6 +32533,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
             crate::open_enum::deserialize(deserializer)
         }
     }
+    #[cfg(feature = "schemars")]
     impl schemars::JsonSchema for GetMarketsMveFilter {
         fn schema_name() -> ::std::string::String {
             "GetMarketsMveFilter".to_owned()
@@ -33684,6 +32602,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
             crate::open_enum::deserialize(deserializer)
         }
     }
+    #[cfg(feature = "schemars")]
     impl schemars::JsonSchema for GetMarketsStatus {
         fn schema_name() -> ::std::string::String {
             "GetMarketsStatus".to_owned()
@@ -33750,6 +32669,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
             crate::open_enum::deserialize(deserializer)
         }
     }
+    #[cfg(feature = "schemars")]
     impl schemars::JsonSchema for GetMultivariateEventCollectionsStatus {
         fn schema_name() -> ::std::string::String {
             "GetMultivariateEventCollectionsStatus".to_owned()
@@ -33814,6 +32734,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
             crate::open_enum::deserialize(deserializer)
         }
     }
+    #[cfg(feature = "schemars")]
     impl schemars::JsonSchema for GetPositionsSettlementStatus {
         fn schema_name() -> ::std::string::String {
             "GetPositionsSettlementStatus".to_owned()
@@ -33882,6 +32803,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
             crate::open_enum::deserialize(deserializer)
         }
     }
+    #[cfg(feature = "schemars")]
     impl schemars::JsonSchema for GetQuotesStatus {
         fn schema_name() -> ::std::string::String {
             "GetQuotesStatus".to_owned()
@@ -33946,6 +32868,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
             crate::open_enum::deserialize(deserializer)
         }
     }
+    #[cfg(feature = "schemars")]
     impl schemars::JsonSchema for GetRfQsStatus {
         fn schema_name() -> ::std::string::String {
             "GetRfQsStatus".to_owned()
@@ -34012,6 +32935,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
             crate::open_enum::deserialize(deserializer)
         }
     }
+    #[cfg(feature = "schemars")]
     impl schemars::JsonSchema for IncentiveProgramIncentiveType {
         fn schema_name() -> ::std::string::String {
             "IncentiveProgramIncentiveType".to_owned()
@@ -34076,6 +33000,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
             crate::open_enum::deserialize(deserializer)
         }
     }
+    #[cfg(feature = "schemars")]
     impl schemars::JsonSchema for IntraExchangeInstanceTransferStatus {
         fn schema_name() -> ::std::string::String {
             "IntraExchangeInstanceTransferStatus".to_owned()
@@ -34138,6 +33063,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
             crate::open_enum::deserialize(deserializer)
         }
     }
+    #[cfg(feature = "schemars")]
     impl schemars::JsonSchema for MarketMarketType {
         fn schema_name() -> ::std::string::String {
             "MarketMarketType".to_owned()
@@ -34204,6 +33130,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
             crate::open_enum::deserialize(deserializer)
         }
     }
+    #[cfg(feature = "schemars")]
     impl schemars::JsonSchema for MarketResult {
         fn schema_name() -> ::std::string::String {
             "MarketResult".to_owned()
@@ -34266,6 +33193,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
             crate::open_enum::deserialize(deserializer)
         }
     }
+    #[cfg(feature = "schemars")]
     impl schemars::JsonSchema for MarketSettlementBoundsType {
         fn schema_name() -> ::std::string::String {
             "MarketSettlementBoundsType".to_owned()
@@ -34340,6 +33268,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
             crate::open_enum::deserialize(deserializer)
         }
     }
+    #[cfg(feature = "schemars")]
     impl schemars::JsonSchema for MarketStatus {
         fn schema_name() -> ::std::string::String {
             "MarketStatus".to_owned()
@@ -34425,6 +33354,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
             crate::open_enum::deserialize(deserializer)
         }
     }
+    #[cfg(feature = "schemars")]
     impl schemars::JsonSchema for MarketStrikeType {
         fn schema_name() -> ::std::string::String {
             "MarketStrikeType".to_owned()
@@ -34498,6 +33428,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
             crate::open_enum::deserialize(deserializer)
         }
     }
+    #[cfg(feature = "schemars")]
     impl schemars::JsonSchema for OrderAction {
         fn schema_name() -> ::std::string::String {
             "OrderAction".to_owned()
@@ -34560,6 +33491,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
             crate::open_enum::deserialize(deserializer)
         }
     }
+    #[cfg(feature = "schemars")]
     impl schemars::JsonSchema for OrderOutcomeSide {
         fn schema_name() -> ::std::string::String {
             "OrderOutcomeSide".to_owned()
@@ -34622,6 +33554,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
             crate::open_enum::deserialize(deserializer)
         }
     }
+    #[cfg(feature = "schemars")]
     impl schemars::JsonSchema for OrderSide {
         fn schema_name() -> ::std::string::String {
             "OrderSide".to_owned()
@@ -34686,6 +33619,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
             crate::open_enum::deserialize(deserializer)
         }
     }
+    #[cfg(feature = "schemars")]
     impl schemars::JsonSchema for OrderStatus {
         fn schema_name() -> ::std::string::String {
             "OrderStatus".to_owned()
@@ -34748,6 +33682,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
             crate::open_enum::deserialize(deserializer)
         }
     }
+    #[cfg(feature = "schemars")]
     impl schemars::JsonSchema for OrderType {
         fn schema_name() -> ::std::string::String {
             "OrderType".to_owned()
@@ -34810,6 +33745,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
             crate::open_enum::deserialize(deserializer)
         }
     }
+    #[cfg(feature = "schemars")]
     impl schemars::JsonSchema for OutcomeSide {
         fn schema_name() -> ::std::string::String {
             "OutcomeSide".to_owned()
@@ -34872,6 +33808,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
             crate::open_enum::deserialize(deserializer)
         }
     }
+    #[cfg(feature = "schemars")]
     impl schemars::JsonSchema for ProposeBlockTradeRequestMakerSide {
         fn schema_name() -> ::std::string::String {
             "ProposeBlockTradeRequestMakerSide".to_owned()
@@ -34934,6 +33871,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
             crate::open_enum::deserialize(deserializer)
         }
     }
+    #[cfg(feature = "schemars")]
     impl schemars::JsonSchema for QuoteAcceptedSide {
         fn schema_name() -> ::std::string::String {
             "QuoteAcceptedSide".to_owned()
@@ -35002,6 +33940,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
             crate::open_enum::deserialize(deserializer)
         }
     }
+    #[cfg(feature = "schemars")]
     impl schemars::JsonSchema for QuoteStatus {
         fn schema_name() -> ::std::string::String {
             "QuoteStatus".to_owned()
@@ -35068,6 +34007,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
             crate::open_enum::deserialize(deserializer)
         }
     }
+    #[cfg(feature = "schemars")]
     impl schemars::JsonSchema for RestingMarginReservation {
         fn schema_name() -> ::std::string::String {
             "RestingMarginReservation".to_owned()
@@ -35130,6 +34070,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
             crate::open_enum::deserialize(deserializer)
         }
     }
+    #[cfg(feature = "schemars")]
     impl schemars::JsonSchema for RfqBatchQuoteAcceptedSide {
         fn schema_name() -> ::std::string::String {
             "RfqBatchQuoteAcceptedSide".to_owned()
@@ -35200,6 +34141,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
             crate::open_enum::deserialize(deserializer)
         }
     }
+    #[cfg(feature = "schemars")]
     impl schemars::JsonSchema for RfqBatchQuoteStatus {
         fn schema_name() -> ::std::string::String {
             "RfqBatchQuoteStatus".to_owned()
@@ -35273,6 +34215,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
             crate::open_enum::deserialize(deserializer)
         }
     }
+    #[cfg(feature = "schemars")]
     impl schemars::JsonSchema for RfqBatchStatus {
         fn schema_name() -> ::std::string::String {
             "RfqBatchStatus".to_owned()
@@ -35335,6 +34278,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
             crate::open_enum::deserialize(deserializer)
         }
     }
+    #[cfg(feature = "schemars")]
     impl schemars::JsonSchema for RfqStatus {
         fn schema_name() -> ::std::string::String {
             "RfqStatus".to_owned()
@@ -35397,6 +34341,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
             crate::open_enum::deserialize(deserializer)
         }
     }
+    #[cfg(feature = "schemars")]
     impl schemars::JsonSchema for SelfTradePreventionType {
         fn schema_name() -> ::std::string::String {
             "SelfTradePreventionType".to_owned()
@@ -35461,6 +34406,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
             crate::open_enum::deserialize(deserializer)
         }
     }
+    #[cfg(feature = "schemars")]
     impl schemars::JsonSchema for SettlementMarketResult {
         fn schema_name() -> ::std::string::String {
             "SettlementMarketResult".to_owned()
@@ -35523,6 +34469,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
             crate::open_enum::deserialize(deserializer)
         }
     }
+    #[cfg(feature = "schemars")]
     impl schemars::JsonSchema for TickerPairSide {
         fn schema_name() -> ::std::string::String {
             "TickerPairSide".to_owned()
@@ -35585,6 +34532,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
             crate::open_enum::deserialize(deserializer)
         }
     }
+    #[cfg(feature = "schemars")]
     impl schemars::JsonSchema for TradeTakerOutcomeSide {
         fn schema_name() -> ::std::string::String {
             "TradeTakerOutcomeSide".to_owned()
@@ -35647,6 +34595,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
             crate::open_enum::deserialize(deserializer)
         }
     }
+    #[cfg(feature = "schemars")]
     impl schemars::JsonSchema for TradeTakerSide {
         fn schema_name() -> ::std::string::String {
             "TradeTakerSide".to_owned()
@@ -35707,6 +34656,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
             crate::open_enum::deserialize(deserializer)
         }
     }
+    #[cfg(feature = "schemars")]
     impl schemars::JsonSchema for UserFilter {
         fn schema_name() -> ::std::string::String {
             "UserFilter".to_owned()
@@ -35773,6 +34723,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
             crate::open_enum::deserialize(deserializer)
         }
     }
+    #[cfg(feature = "schemars")]
     impl schemars::JsonSchema for WithdrawalStatus {
         fn schema_name() -> ::std::string::String {
             "WithdrawalStatus".to_owned()
@@ -35841,6 +34792,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
             crate::open_enum::deserialize(deserializer)
         }
     }
+    #[cfg(feature = "schemars")]
     impl schemars::JsonSchema for WithdrawalType {
         fn schema_name() -> ::std::string::String {
             "WithdrawalType".to_owned()

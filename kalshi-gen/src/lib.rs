@@ -1,7 +1,8 @@
 //! Typed bindings for every operation of the Kalshi Trade API.
 //!
-//! Everything in [`generated`]'s re-exports is written by `cargo xtask regen`
-//! from the vendored specification in `kalshi-openapi`; nobody edits it by
+//! The client, the [`types`], the request [`builder`]s, the per-tag
+//! extension traits and [`OPERATIONS`] are written by `cargo xtask regen`
+//! from the vendored specification in `kalshi-openapi`; nobody edits them by
 //! hand. The few hand-written modules beside it hold the types the generator
 //! is told to use instead of its defaults:
 //!
@@ -13,7 +14,12 @@
 //! * [`hooks`]: the seam through which `kalshi-client` signs, rate-limits and
 //!   retries every request. This crate holds no crypto and no policy.
 //!
-//! Most users want the `kalshi-client` crate, which wraps these bindings.
+//! Most users want the `kalshi-client` crate, which wraps these bindings:
+//! requests are sent with its `Execute::send`, which adds Kalshi's error
+//! bodies, retries and signing. progenitor-client's types (`ResponseValue`,
+//! its `Error`) appear only in [`Request::send_request`], the seam
+//! `kalshi-client` builds on; a breaking release of progenitor-client is a
+//! breaking release of this crate.
 #![forbid(unsafe_code)]
 
 pub mod hooks;

@@ -231,6 +231,7 @@ macro_rules! fixed_point {
             }
         }
 
+        #[cfg(feature = "schemars")]
         impl schemars::JsonSchema for $name {
             fn schema_name() -> String {
                 $schema.to_owned()
@@ -315,6 +316,7 @@ impl fmt::Display for PriceLevel {
     }
 }
 
+#[cfg(feature = "schemars")]
 impl schemars::JsonSchema for PriceLevel {
     fn schema_name() -> String {
         "PriceLevelDollarsCountFp".to_owned()
@@ -352,6 +354,7 @@ impl<T: FromStr<Err = DecimalError>> serde::de::Visitor<'_> for FixedVisitor<T> 
     }
 }
 
+#[cfg(feature = "schemars")]
 fn fixed_point_schema(name: &str) -> schemars::schema::Schema {
     use schemars::schema::{InstanceType, Metadata, SchemaObject, StringValidation};
     SchemaObject {

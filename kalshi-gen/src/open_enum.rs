@@ -45,6 +45,7 @@ impl<T: OpenEnum> serde::de::Visitor<'_> for Visitor<T> {
 }
 
 /// The JSON schema of an open enum: any string, the known values listed.
+#[cfg(feature = "schemars")]
 pub fn schema(known: &[&str]) -> schemars::schema::Schema {
     use schemars::schema::{InstanceType, Metadata, SchemaObject};
     SchemaObject {

@@ -1,10 +1,11 @@
 //! One trait over every generated operation builder.
 //!
-//! progenitor gives each builder an inherent `send()`; the generator also
-//! implements [`Request`] for each (xtask `postprocess::request_impls`), so
-//! code can be generic over "any operation": `kalshi-client` adds typed
-//! errors and per-call retry policies to all of them at once, and pages
-//! through every cursor-paginated list with one implementation.
+//! progenitor gives each builder an inherent `send()`, which the generator
+//! makes private to this crate, and implements [`Request`] for each (xtask
+//! `postprocess::request_impls`), so code can be generic over "any
+//! operation": `kalshi-client` adds typed errors and per-call retry policies
+//! to all of them at once, and pages through every cursor-paginated list
+//! with one implementation.
 
 use std::future::Future;
 
@@ -19,7 +20,9 @@ pub trait Request: Send + Sized {
     /// progenitor's method name, as in [`crate::OPERATIONS`].
     const OPERATION: &'static str;
 
-    /// Sends the request: the builder's own `send()`.
+    /// Sends the request through progenitor, without typed errors or retry
+    /// policy: the seam `kalshi-client`'s `Execute::send` builds on, which
+    /// is what applications call.
     fn send_request(
         self,
     ) -> impl Future<Output = Result<ResponseValue<Self::Response>, Error<Self::ErrorBody>>> + Send;

@@ -271,3 +271,23 @@ fn fetch_spec_from_a_file_then_regen_on_a_copy_of_the_workspace() {
         "the round trip changed the bindings"
     );
 }
+
+/// `kalshi-openapi`'s constants agree with the document they describe.
+#[test]
+fn the_vendored_metadata_agrees_with_the_document() {
+    let doc = xtask::spec::parse(kalshi_openapi::SPEC_YAML).expect("spec parses");
+    assert_eq!(
+        doc["info"]["version"].as_str(),
+        Some(kalshi_openapi::VERSION)
+    );
+    let servers = doc["servers"].as_array().expect("servers");
+    assert!(!servers.is_empty());
+    for server in servers {
+        let url = server["url"].as_str().expect("url");
+        assert!(
+            url.ends_with(kalshi_openapi::BASE_PATH),
+            "{url} does not end with {}",
+            kalshi_openapi::BASE_PATH
+        );
+    }
+}

@@ -420,26 +420,21 @@ fn upstream(origin: &str) -> Result<String, String> {
 }
 
 /// The vendored spec as JSON with [`kalshi_openapi::BASE_PATH`] prefixed to
-/// every path key, in the original order.
+/// every path key, the paths in their original order.
 fn prefixed_spec() -> Result<String, String> {
-    let mut doc: serde_yaml::Value = serde_yaml::from_str(kalshi_openapi::SPEC_YAML)
+    #[derive(serde::Deserialize, serde::Serialize)]
+    struct Spec {
+        paths: indexmap::IndexMap<String, serde_json::Value>,
+        #[serde(flatten)]
+        rest: serde_json::Map<String, serde_json::Value>,
+    }
+    let mut spec: Spec = serde_saphyr::from_str(kalshi_openapi::SPEC_YAML)
         .map_err(|e| format!("the vendored spec does not parse: {e}"))?;
-    let paths = doc
-        .get_mut("paths")
-        .and_then(serde_yaml::Value::as_mapping_mut)
-        .ok_or("the vendored spec has no `paths`")?;
-    let prefixed = std::mem::take(paths)
+    spec.paths = std::mem::take(&mut spec.paths)
         .into_iter()
-        .map(|(key, item)| match key {
-            serde_yaml::Value::String(path) => Ok((
-                serde_yaml::Value::String(format!("{}{path}", kalshi_openapi::BASE_PATH)),
-                item,
-            )),
-            other => Err(format!("non-string path key in the spec: {other:?}")),
-        })
-        .collect::<Result<serde_yaml::Mapping, String>>()?;
-    *paths = prefixed;
-    serde_json::to_string(&doc).map_err(|e| format!("cannot write the spec as JSON: {e}"))
+        .map(|(path, item)| (format!("{}{path}", kalshi_openapi::BASE_PATH), item))
+        .collect();
+    serde_json::to_string(&spec).map_err(|e| format!("cannot write the spec as JSON: {e}"))
 }
 
 /// A fresh directory under the system temp dir.

@@ -449,7 +449,7 @@ fn parse_body(from: &str, body: &[u8]) -> Result<Value, FetchError> {
         message,
     };
     let text = std::str::from_utf8(body).map_err(|e| invalid(format!("not UTF-8: {e}")))?;
-    serde_yaml::from_str(text).map_err(|e| invalid(e.to_string()))
+    serde_saphyr::from_str(text).map_err(|e| invalid(e.to_string()))
 }
 
 /// A YAML scalar as text: `version: 1.0` parses as a number, but is meant as a string.
@@ -510,7 +510,7 @@ fn parse_old(path: &Path, bytes: Option<&[u8]>) -> Result<Value, FetchError> {
         message,
     };
     let text = std::str::from_utf8(bytes).map_err(|e| old_spec(format!("not UTF-8: {e}")))?;
-    serde_yaml::from_str(text).map_err(|e| old_spec(format!("does not parse: {e}")))
+    serde_saphyr::from_str(text).map_err(|e| old_spec(format!("does not parse: {e}")))
 }
 
 /// Whether `metadata.rs` already records this document from this URL; a
@@ -1002,7 +1002,7 @@ components:
     #[test]
     fn a_json_document_is_accepted() {
         let root = TempRoot::new();
-        let doc: Value = serde_yaml::from_str(SMALL).expect("parses");
+        let doc: Value = serde_saphyr::from_str(SMALL).expect("parses");
         let json = serde_json::to_vec_pretty(&doc).expect("serializes");
         let url = serve("200 OK", "application/json", json.clone());
         let outcome = fetch_spec(Source::Url(&url), &root.0, "2027-01-02").expect("fetch succeeds");

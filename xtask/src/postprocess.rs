@@ -654,3 +654,71 @@ pub fn non_exhaustive_types(file: &mut syn::File) -> Result<usize, String> {
     }
     Ok(marked)
 }
+
+/// Puts everything `schemars` into the generated code behind the crate's
+/// `schemars` feature.
+///
+/// The JSON Schemas of Kalshi's types serve users who store or validate
+/// them; every other user would compile schemars, its derive macro and
+/// 280 derive expansions for nothing. progenitor offers no optional derive,
+/// so the `schemars::JsonSchema` derive becomes a `cfg_attr` and each
+/// hand-written `JsonSchema` impl (typify's integer enums, the open enums)
+/// gets a `cfg`. Returns how many places were changed.
+pub fn schemars_behind_feature(file: &mut syn::File) -> usize {
+    let mut visitor = OptionalSchemars { changed: 0 };
+    visitor.visit_file_mut(file);
+    visitor.changed
+}
+
+struct OptionalSchemars {
+    changed: usize,
+}
+
+impl OptionalSchemars {
+    fn attrs(&mut self, attrs: &mut Vec<Attribute>) {
+        let mut moved = false;
+        for attr in attrs.iter_mut() {
+            if !attr.path().is_ident("derive") {
+                continue;
+            }
+            let paths = derive_paths(std::slice::from_ref(attr));
+            if !paths.iter().any(|p| path_ends_with(p, "JsonSchema")) {
+                continue;
+            }
+            let kept: Vec<&Path> = paths
+                .iter()
+                .filter(|p| !path_ends_with(p, "JsonSchema"))
+                .collect();
+            *attr = syn::parse_quote!(#[derive(#(#kept),*)]);
+            moved = true;
+        }
+        if moved {
+            attrs.push(syn::parse_quote!(
+                #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+            ));
+            self.changed += 1;
+        }
+    }
+}
+
+impl VisitMut for OptionalSchemars {
+    fn visit_item_struct_mut(&mut self, item: &mut syn::ItemStruct) {
+        self.attrs(&mut item.attrs);
+    }
+
+    fn visit_item_enum_mut(&mut self, item: &mut ItemEnum) {
+        self.attrs(&mut item.attrs);
+    }
+
+    fn visit_item_impl_mut(&mut self, item: &mut syn::ItemImpl) {
+        let is_schema = item
+            .trait_
+            .as_ref()
+            .is_some_and(|(_, path, _)| path_ends_with(path, "JsonSchema"));
+        if is_schema {
+            item.attrs
+                .push(syn::parse_quote!(#[cfg(feature = "schemars")]));
+            self.changed += 1;
+        }
+    }
+}

@@ -140,6 +140,12 @@ pub fn generate(spec_text: &str, progenitor_version: &str) -> Result<String, Str
         ));
     }
     let opened = postprocess::open_enums(&mut file)?;
+    if postprocess::schemars_behind_feature(&mut file) == 0 {
+        return Err(
+            "no JsonSchema derive or impl was found: progenitor's derive output changed shape"
+                .to_owned(),
+        );
+    }
     if postprocess::non_exhaustive_types(&mut file)? == 0 {
         return Err(
             "no generated type was marked non_exhaustive: progenitor's type output changed shape"
@@ -194,7 +200,8 @@ fn settings() -> GenerationSettings {
         .with_inner_type(quote!(crate::hooks::Hooks))
         // Every request goes through kalshi-gen's hooks impl; no silent default.
         .with_hooks(HooksMode::Expected)
-        // Users can derive JSON schemas for anything they store or log.
+        // Users can derive JSON schemas for anything they store or log;
+        // postprocess::schemars_behind_feature makes it opt-in.
         .with_derive("schemars::JsonSchema")
         // Money and counts are decimals, never strings or floats.
         .with_replacement(

@@ -28,7 +28,7 @@ pub fn spec_path(root: &Path) -> PathBuf {
 
 /// Parses YAML (or JSON) text into a JSON tree.
 pub fn parse(text: &str) -> Result<Value, String> {
-    serde_yaml::from_str(text).map_err(|e| format!("the spec is not valid YAML: {e}"))
+    serde_saphyr::from_str(text).map_err(|e| format!("the spec is not valid YAML: {e}"))
 }
 
 /// Lowercase hex sha256 of `bytes`.

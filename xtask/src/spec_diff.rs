@@ -154,9 +154,9 @@ pub fn diff(old: &Value, new: &Value) -> Report {
 /// the side that failed so the maintainer knows which file to look at.
 pub fn diff_yaml(old: &str, new: &str) -> Result<Report, String> {
     let old: Value =
-        serde_yaml::from_str(old).map_err(|e| format!("the old spec does not parse: {e}"))?;
+        serde_saphyr::from_str(old).map_err(|e| format!("the old spec does not parse: {e}"))?;
     let new: Value =
-        serde_yaml::from_str(new).map_err(|e| format!("the new spec does not parse: {e}"))?;
+        serde_saphyr::from_str(new).map_err(|e| format!("the new spec does not parse: {e}"))?;
     Ok(diff(&old, &new))
 }
 
@@ -1078,7 +1078,7 @@ components:
 "##;
 
     fn parse(text: &str) -> Value {
-        serde_yaml::from_str(text).expect("test spec parses")
+        serde_saphyr::from_str(text).expect("test spec parses")
     }
 
     /// Asserts that one entry has this kind, subject and text, and that the

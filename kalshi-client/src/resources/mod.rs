@@ -1,14 +1,14 @@
 //! Operations grouped the way traders think: `client.markets()`,
 //! `client.portfolio()`, `client.orders()` and the rest.
 //!
-//! Most methods return the generated builder for their operation with the
-//! path parameters filled in; set optional parameters on it and finish with
-//! [`execute`](crate::Execute::send) (typed errors) or, for lists,
+//! Every method returns the request for its operation with the path
+//! parameters filled in; nothing is sent until it is finished with
+//! [`send`](crate::Execute::send) (typed errors) or, for lists,
 //! [`page`](crate::Paginate::page) / [`stream`](crate::Paginate::stream).
-//! Where the client has a default subaccount and the operation takes
-//! `subaccount` in its query, the builder comes with it set; setting it
-//! again overrides it. The order writes have typed methods
-//! ([`Orders`]) that validate before anything is sent.
+//! Set optional parameters on it in between. Where the client has a default
+//! subaccount and the operation takes `subaccount` in its query, the request
+//! comes with it set; setting it again overrides it. The order writes take
+//! typed values ([`Orders`]) that are checked before anything is sent.
 //!
 //! ```no_run
 //! # async fn demo(client: kalshi_client::Client) -> Result<(), kalshi_client::Error> {

@@ -29,7 +29,7 @@ impl SpecIndex {
     /// Indexes the vendored spec.
     pub fn load() -> Self {
         let doc: Value =
-            serde_yaml::from_str(kalshi_openapi::SPEC_YAML).expect("the vendored spec parses");
+            serde_saphyr::from_str(kalshi_openapi::SPEC_YAML).expect("the vendored spec parses");
         let mut operations = HashMap::new();
         for item in doc["paths"]
             .as_object()
