@@ -25,8 +25,7 @@ use kalshi_client::generated::types::{
 };
 use kalshi_client::order::{NewOrder, Price, Quantity, SelfTradePrevention, TimeInForce};
 use kalshi_client::{Client, Count, Credentials, Dollars, Execute, RsaBackend, auth};
-use kalshi_tests::keys::TestKey;
-use kalshi_tests::sim::{Account, SimConfig, Simulator};
+use kalshi_sim::{Account, ApiKey, SimConfig, Simulator};
 use reqwest::header::{ACCEPT, HeaderName, HeaderValue, USER_AGENT};
 
 #[path = "../../tests/bench/fixtures.rs"]
@@ -36,11 +35,13 @@ const BALANCE_PATH: &str = "/trade-api/v2/portfolio/balance";
 const TIMESTAMP: u64 = 1_703_123_456_789;
 
 fn credentials() -> [(&'static str, Credentials); 3] {
-    let rsa = Credentials::from_pem("bench-rsa-key", &TestKey::rsa().pem).expect("rsa key");
+    let rsa = Credentials::from_pem("bench-rsa-key", ApiKey::rsa("k").private_key_pem())
+        .expect("rsa key");
     let rust_crypto = rsa.clone().with_rsa_backend(RsaBackend::RustCrypto);
     assert_eq!(rust_crypto.rsa_backend(), Some(RsaBackend::RustCrypto));
     let ed25519 =
-        Credentials::from_pem("bench-ed25519-key", &TestKey::ed25519().pem).expect("ed25519 key");
+        Credentials::from_pem("bench-ed25519-key", ApiKey::ed25519("k").private_key_pem())
+            .expect("ed25519 key");
     [
         ("rsa2048_aws_lc", rsa),
         ("rsa2048_rust_crypto", rust_crypto),
@@ -221,21 +222,22 @@ impl Loopback {
             .enable_all()
             .build()
             .expect("runtime");
-        let (rsa, ed25519) = (TestKey::rsa(), TestKey::ed25519());
+        let (rsa, ed25519) = (
+            ApiKey::rsa("bench-rsa-key"),
+            ApiKey::ed25519("bench-ed25519-key"),
+        );
         let config = SimConfig::new()
-            .account(Account::new("bench-rsa", "bench-rsa-key", rsa.public_key()))
-            .account(Account::new(
-                "bench-ed25519",
-                "bench-ed25519-key",
-                ed25519.public_key(),
-            ));
+            .account(Account::new("bench-rsa", &rsa))
+            .account(Account::new("bench-ed25519", &ed25519));
         let simulator = sim_runtime
             .block_on(Simulator::start(config))
             .expect("simulator");
-        let client = |key_id: &str, key: &TestKey| {
+        let client = |key: &ApiKey| {
             Client::builder()
                 .base_url(simulator.base_url())
-                .credentials(Credentials::from_pem(key_id, &key.pem).expect("key"))
+                .credentials(
+                    Credentials::from_pem(key.key_id(), key.private_key_pem()).expect("key"),
+                )
                 .build()
                 .expect("client")
         };
@@ -244,8 +246,8 @@ impl Loopback {
                 .enable_all()
                 .build()
                 .expect("runtime"),
-            rsa: client("bench-rsa-key", rsa),
-            ed25519: client("bench-ed25519-key", ed25519),
+            rsa: client(&rsa),
+            ed25519: client(&ed25519),
             simulator: Some(simulator),
             _sim_runtime: sim_runtime,
         }

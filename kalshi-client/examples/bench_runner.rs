@@ -30,8 +30,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use kalshi_client::generated::types::GetMarketsResponse;
 use kalshi_client::order::{NewOrder, Price, Quantity};
 use kalshi_client::{Client, Credentials, Execute, RsaBackend};
-use kalshi_tests::keys::TestKey;
-use kalshi_tests::sim::{Account, SimConfig, Simulator};
+use kalshi_sim::{Account, ApiKey, SimConfig, Simulator};
 use serde_json::{Value, json};
 
 #[path = "../../tests/bench/fixtures.rs"]
@@ -80,21 +79,23 @@ fn serve(args: &[String]) -> Result<()> {
     let dir = PathBuf::from(required(args, "--dir")?);
     let resting: usize = flag(args, "--orders").unwrap_or("100").parse()?;
     std::fs::create_dir_all(&dir)?;
-    let rsa = TestKey::rsa();
-    let ed25519 = TestKey::ed25519();
     let keys = [
-        ("rsa", "bench-rsa", "bench-rsa-key", rsa),
-        ("ed25519", "bench-ed25519", "bench-ed25519-key", ed25519),
+        ("rsa", "bench-rsa", ApiKey::rsa("bench-rsa-key")),
+        (
+            "ed25519",
+            "bench-ed25519",
+            ApiKey::ed25519("bench-ed25519-key"),
+        ),
     ];
     let mut config = SimConfig::new();
     let mut described = serde_json::Map::new();
-    for (kind, user, key_id, key) in keys {
+    for (kind, user, key) in &keys {
         let pem = dir.join(format!("{kind}.pem"));
-        std::fs::write(&pem, &key.pem)?;
-        config = config.account(Account::new(user, key_id, key.public_key()));
+        std::fs::write(&pem, key.private_key_pem())?;
+        config = config.account(Account::new(user, key));
         described.insert(
-            kind.to_owned(),
-            json!({"key_id": key_id, "pem": pem.display().to_string()}),
+            (*kind).to_owned(),
+            json!({"key_id": key.key_id(), "pem": pem.display().to_string()}),
         );
     }
     let markets = dir.join("markets-1000.json");
@@ -109,10 +110,10 @@ fn serve(args: &[String]) -> Result<()> {
     let sim = runtime.block_on(Simulator::start(config))?;
     let base_url = sim.base_url();
     runtime.block_on(async {
-        for (_, _, key_id, key) in keys {
+        for (_, _, key) in &keys {
             let client = Client::builder()
                 .base_url(&base_url)
-                .credentials(Credentials::from_pem(key_id, &key.pem)?)
+                .credentials(Credentials::from_pem(key.key_id(), key.private_key_pem())?)
                 .build()?;
             for _ in 0..resting {
                 let order =

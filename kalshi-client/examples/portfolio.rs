@@ -59,8 +59,8 @@ async fn main() -> Result<(), Report> {
 }
 
 /// On the simulator, someone else offers YES and this account takes it.
-async fn trade_on(simulator: &kalshi_tests::sim::Simulator, client: &Client) -> Result<(), Report> {
-    use kalshi_tests::sim::engine::{
+async fn trade_on(simulator: &kalshi_sim::Simulator, client: &Client) -> Result<(), Report> {
+    use kalshi_sim::engine::{
         NewOrder as BookOrder, Owner, SelfTradePrevention, Side, TimeInForce as Tif,
     };
     let maker = Owner {

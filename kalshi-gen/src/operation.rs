@@ -3,7 +3,8 @@
 //! The table itself ([`OPERATIONS`](crate::OPERATIONS)) is generated from
 //! the spec; `kalshi-client` reads it to decide whether a call must be signed,
 //! whether it is a read (retried freely) or a write, and where routing
-//! parameters go.
+//! parameters go; the local exchange (`kalshi-sim`) reads it to route
+//! requests and refuse parameters an endpoint does not take.
 
 /// Where a request parameter goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -20,6 +21,7 @@ pub enum Placement {
 
 /// One operation of the spec.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct Operation {
     /// progenitor's method name, also `OperationInfo::operation_id`.
     pub name: &'static str,
@@ -41,6 +43,13 @@ pub struct Operation {
     pub exchange_index: Placement,
     /// Where `market_ticker` goes.
     pub market_ticker: Placement,
+    /// The query parameters it takes, sorted.
+    pub query: &'static [&'static str],
+    /// The top-level JSON body properties it takes, sorted.
+    pub body: &'static [&'static str],
+    /// For each body property that is an array of objects (batch requests),
+    /// the properties its elements take, sorted.
+    pub body_items: &'static [(&'static str, &'static [&'static str])],
 }
 
 impl Operation {

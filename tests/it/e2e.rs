@@ -15,21 +15,21 @@ use kalshi_client::order::{
 };
 use kalshi_client::resources::QueueScope;
 use kalshi_client::{Client, Credentials, Error, Execute, Paginate, RetryPolicy};
+use kalshi_sim::{Account, Fault, SimConfig, Simulator};
 use kalshi_tests::keys::TestKey;
 use kalshi_tests::prism::Prism;
-use kalshi_tests::sim::{Account, Fault, SimConfig, Simulator};
 use rust_decimal::Decimal;
 
 const MARKET: &str = "KXTEST-26DEC31-YES";
 
 fn config() -> SimConfig {
     SimConfig::new()
-        .account(Account::new(
+        .account(Account::with_public_key(
             "alice",
             "alice-key",
             TestKey::rsa().public_key(),
         ))
-        .account(Account::new(
+        .account(Account::with_public_key(
             "bob",
             "bob-key",
             TestKey::ed25519().public_key(),
@@ -297,7 +297,7 @@ async fn subaccounts_exchange_routing_and_queue_positions() {
     } = stack().await;
     let orders = alice.orders();
     let two = Subaccount::new(2).unwrap();
-    let owner = kalshi_tests::sim::engine::Owner {
+    let owner = kalshi_sim::engine::Owner {
         user_id: "alice".into(),
         subaccount: 2,
     };
@@ -411,7 +411,7 @@ async fn public_market_data_needs_no_key() {
 #[tokio::test]
 async fn positions_are_filtered_by_settlement_status() {
     use kalshi_client::generated::types::GetPositionsSettlementStatus as Status;
-    use kalshi_tests::sim::engine::Outcome;
+    use kalshi_sim::engine::Outcome;
     let Stack {
         sim,
         prism,

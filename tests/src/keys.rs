@@ -47,12 +47,12 @@ impl TestKey {
     }
 
     /// The public half, as the simulator takes it.
-    pub fn public_key(&self) -> crate::sim::PublicKey {
+    pub fn public_key(&self) -> kalshi_sim::PublicKey {
         if self.rsa {
-            crate::sim::PublicKey::rsa_pkcs1_der(&self.public)
+            kalshi_sim::PublicKey::rsa_pkcs1_der(&self.public)
                 .expect("aws-lc exports PKCS#1 RSA public keys")
         } else {
-            crate::sim::PublicKey::Ed25519(self.public.clone())
+            kalshi_sim::PublicKey::Ed25519(self.public.clone())
         }
     }
 

@@ -1,8 +1,8 @@
-//! Test support for the Kalshi SDK workspace: loopback HTTP servers the
-//! integration tests (`tests/it`) talk to over real sockets.
+//! Test support for the Kalshi SDK workspace: test keys, a recording
+//! loopback server and the Prism harness the integration tests (`tests/it`)
+//! use; the local exchange is the `kalshi-sim` crate.
 #![forbid(unsafe_code)]
 
 pub mod keys;
 pub mod prism;
 pub mod recorder;
-pub mod sim;

@@ -60,6 +60,13 @@ pub struct Row {
     pub paginated: bool,
     /// Placement of each of [`ROUTING_PARAMS`], in that order.
     pub routing: [Placement; 3],
+    /// The query parameters it takes, sorted.
+    pub query: Vec<String>,
+    /// The top-level JSON body properties it takes, sorted.
+    pub body: Vec<String>,
+    /// For each body property that is an array of objects, the properties
+    /// of its elements (batch requests), sorted.
+    pub body_items: Vec<(String, Vec<String>)>,
 }
 
 /// The inventory of every operation, sorted by operationId.
@@ -87,8 +94,58 @@ fn row(doc: &Value, op: &Operation<'_>) -> Row {
         authenticated: is_authenticated(doc, op),
         paginated: is_paginated(doc, op),
         routing: ROUTING_PARAMS.map(|name| placement(doc, op, name)),
+        query: query_names(doc, op),
+        body: body_names(doc, op),
+        body_items: body_item_names(doc, op),
         operation_id,
     }
+}
+
+fn query_names(doc: &Value, op: &Operation<'_>) -> Vec<String> {
+    let mut names: Vec<String> = op
+        .parameters(doc)
+        .iter()
+        .filter(|p| p["in"] == "query")
+        .filter_map(|p| p["name"].as_str().map(str::to_owned))
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+fn body_names(doc: &Value, op: &Operation<'_>) -> Vec<String> {
+    let Some(body) = op.request_schema(doc) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = spec::properties(doc, body)
+        .iter()
+        .map(|(name, _)| (*name).to_owned())
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+fn body_item_names(doc: &Value, op: &Operation<'_>) -> Vec<(String, Vec<String>)> {
+    let Some(body) = op.request_schema(doc) else {
+        return Vec::new();
+    };
+    let mut out: Vec<(String, Vec<String>)> = spec::properties(doc, body)
+        .iter()
+        .filter_map(|(name, schema)| {
+            let schema = spec::resolve(doc, schema);
+            let items = schema.get("items").filter(|_| schema["type"] == "array")?;
+            let mut names: Vec<String> = spec::properties(doc, items)
+                .iter()
+                .map(|(n, _)| (*n).to_owned())
+                .collect();
+            names.sort();
+            names.dedup();
+            (!names.is_empty()).then(|| ((*name).to_owned(), names))
+        })
+        .collect();
+    out.sort();
+    out
 }
 
 /// An operation is signed when its own `security`, or else the document's,

@@ -15,7 +15,12 @@ use std::process::Command;
 use serde_json::Value;
 
 /// The crates users depend on.
-pub const PUBLISHED: [&str; 3] = ["kalshi-openapi", "kalshi-gen", "kalshi-client"];
+pub const PUBLISHED: [&str; 4] = [
+    "kalshi-openapi",
+    "kalshi-gen",
+    "kalshi-client",
+    "kalshi-sim",
+];
 
 /// A dependency that needs a newer Rust than the published crates declare.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]

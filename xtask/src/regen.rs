@@ -258,6 +258,11 @@ fn operation_table(rows: &[Row]) -> TokenStream {
             (&r.method_name, &r.operation_id, &r.method, &r.path, &r.tag);
         let (auth, paginated) = (r.authenticated, r.paginated);
         let [sub, xindex, ticker] = r.routing.map(placement_tokens);
+        let (query, body) = (&r.query, &r.body);
+        let items = r
+            .body_items
+            .iter()
+            .map(|(name, fields)| quote!((#name, &[#(#fields),*])));
         quote! {
             crate::operation::Operation {
                 name: #name,
@@ -270,6 +275,9 @@ fn operation_table(rows: &[Row]) -> TokenStream {
                 subaccount: #sub,
                 exchange_index: #xindex,
                 market_ticker: #ticker,
+                query: &[#(#query),*],
+                body: &[#(#body),*],
+                body_items: &[#(#items),*],
             }
         }
     });

@@ -11,8 +11,7 @@
 use std::io::{BufRead, IsTerminal, Write};
 
 use kalshi_client::{Client, Credentials, Environment, Report};
-use kalshi_tests::keys::TestKey;
-use kalshi_tests::sim::{Account, SimConfig, Simulator};
+use kalshi_sim::{Account, ApiKey, SimConfig, Simulator};
 
 /// A connected client, and the simulator it talks to (dropping it stops the
 /// simulator) when there are no credentials.
@@ -59,8 +58,8 @@ pub async fn connect() -> Result<Venue, Report> {
 }
 
 async fn simulator() -> Result<Venue, Report> {
-    let key = TestKey::ed25519();
-    let account = Account::new("example", "example-key", key.public_key());
+    let key = ApiKey::ed25519("example-key");
+    let account = Account::new("example", &key);
     let simulator = Simulator::start(SimConfig::new().account(account)).await?;
     println!(
         "no Kalshi credentials set: using the local simulator at {}\n",
@@ -68,7 +67,7 @@ async fn simulator() -> Result<Venue, Report> {
     );
     let client = Client::builder()
         .base_url(simulator.base_url())
-        .credentials(Credentials::from_pem("example-key", &key.pem)?)
+        .credentials(Credentials::from_pem(key.key_id(), key.private_key_pem())?)
         .build()?;
     Ok(Venue {
         client,

@@ -22,6 +22,15 @@ pub(crate) fn find(
         .map(|(op, params, _)| (op, params))
 }
 
+/// Whether some operation lives at `path` under any method (so another
+/// method is a 405, not a 404).
+pub(crate) fn known_path(path: &str) -> bool {
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    kalshi_gen::OPERATIONS
+        .iter()
+        .any(|op| matches(op.path, &segments).is_some())
+}
+
 fn matches(template: &str, segments: &[&str]) -> Option<(HashMap<String, String>, usize)> {
     let parts: Vec<&str> = template.trim_matches('/').split('/').collect();
     if parts.len() != segments.len() {

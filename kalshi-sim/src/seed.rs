@@ -15,8 +15,52 @@ pub(crate) struct MarketSeed {
     pub title: String,
 }
 
+/// A new event for [`Simulator::add_event`](crate::Simulator::add_event).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventSpec {
+    /// The event's ticker, e.g. `KXRAIN-27JAN01`.
+    pub ticker: String,
+    /// Its series; listed on first use.
+    pub series_ticker: String,
+    /// What it asks.
+    pub title: String,
+}
+
+impl EventSpec {
+    /// An event of `series_ticker`.
+    pub fn new(ticker: &str, series_ticker: &str, title: &str) -> Self {
+        Self {
+            ticker: ticker.to_owned(),
+            series_ticker: series_ticker.to_owned(),
+            title: title.to_owned(),
+        }
+    }
+}
+
+/// A new market for [`Simulator::add_market`](crate::Simulator::add_market).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MarketSpec {
+    /// The market's ticker, e.g. `KXRAIN-27JAN01-YES`.
+    pub ticker: String,
+    /// Its event, which must be listed.
+    pub event_ticker: String,
+    /// The outcome it trades.
+    pub title: String,
+}
+
+impl MarketSpec {
+    /// A market of `event_ticker`.
+    pub fn new(ticker: &str, event_ticker: &str, title: &str) -> Self {
+        Self {
+            ticker: ticker.to_owned(),
+            event_ticker: event_ticker.to_owned(),
+            title: title.to_owned(),
+        }
+    }
+}
+
 /// Everything listed by the public market endpoints.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Catalog {
     pub series: Vec<(String, String, String)>,
     pub events: Vec<(String, String, String)>,
@@ -109,6 +153,50 @@ impl Catalog {
         self.markets.iter().map(|m| m.ticker.clone()).collect()
     }
 
+    /// Lists an event, and its series when that is new.
+    pub fn add_event(&mut self, event: EventSpec) -> Result<(), String> {
+        check_ticker(&event.ticker)?;
+        check_ticker(&event.series_ticker)?;
+        if self.events.iter().any(|(t, _, _)| *t == event.ticker) {
+            return Err(format!("event {} is already listed", event.ticker));
+        }
+        if !self
+            .series
+            .iter()
+            .any(|(t, _, _)| *t == event.series_ticker)
+        {
+            self.series.push((
+                event.series_ticker.clone(),
+                event.series_ticker.clone(),
+                "Simulated".to_owned(),
+            ));
+        }
+        self.events
+            .push((event.ticker, event.series_ticker, event.title));
+        Ok(())
+    }
+
+    /// Lists a market of a listed event.
+    pub fn add_market(&mut self, market: MarketSpec) -> Result<(), String> {
+        check_ticker(&market.ticker)?;
+        if self.market(&market.ticker).is_some() {
+            return Err(format!("market {} is already listed", market.ticker));
+        }
+        let series = self
+            .events
+            .iter()
+            .find(|(t, _, _)| *t == market.event_ticker)
+            .map(|(_, series, _)| series.clone())
+            .ok_or_else(|| format!("event {} is not listed", market.event_ticker))?;
+        self.markets.push(MarketSeed {
+            ticker: market.ticker,
+            event_ticker: market.event_ticker,
+            series_ticker: series,
+            title: market.title,
+        });
+        Ok(())
+    }
+
     pub fn market(&self, ticker: &str) -> Option<&MarketSeed> {
         self.markets.iter().find(|m| m.ticker == ticker)
     }
@@ -166,4 +254,19 @@ pub(crate) fn market_json(
         "price_ranges": [{"start": "0.0000", "end": "1.0000", "step": "0.0100"}],
         "settlement_bounds_type": "default"
     })
+}
+
+/// Tickers go into URL paths: printable ASCII without `/`, `?`, `#` or
+/// spaces, at most 200 characters (the spec's limit for tickers).
+fn check_ticker(ticker: &str) -> Result<(), String> {
+    let fine = !ticker.is_empty()
+        && ticker.len() <= 200
+        && ticker
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !matches!(b, b'/' | b'?' | b'#' | b'%'));
+    if fine {
+        Ok(())
+    } else {
+        Err(format!("{ticker:?} is not a usable ticker"))
+    }
 }

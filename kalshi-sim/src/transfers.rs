@@ -13,9 +13,9 @@ use std::collections::HashMap;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
-use super::State;
-use super::engine::Owner;
-use super::http::{Answer, ApiErr, Call};
+use crate::State;
+use crate::engine::Owner;
+use crate::http::{Answer, ApiErr, Call};
 
 /// Transfers and the margined wallets.
 #[derive(Debug, Default)]
@@ -231,7 +231,7 @@ fn transfer_json(transfer: &Transfer) -> Value {
     let mut json = json!({
         "transfer_id": transfer.id, "source": transfer.source, "destination": transfer.destination,
         "source_exchange_shard": 0, "destination_exchange_shard": 0,
-        "amount": super::api::dollars(transfer.amount), "status": "complete",
+        "amount": crate::api::dollars(transfer.amount), "status": "complete",
         "created_ts": transfer.created_ms / 1000
     });
     if let Some(id) = &transfer.client_transfer_id {
@@ -250,7 +250,7 @@ fn list(state: &mut State, call: &Call) -> Answer {
         .filter(|t| t.user == user)
         .map(transfer_json)
         .collect();
-    let (page, cursor) = super::api::paginate_with(newest_first, call, 100, 1000)?;
+    let (page, cursor) = crate::api::paginate_with(newest_first, call, 100, 1000)?;
     let mut json = json!({ "transfers": page });
     if !cursor.is_empty() {
         json["cursor"] = json!(cursor);

@@ -4,7 +4,6 @@
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http_body_util::BodyExt;
@@ -16,8 +15,8 @@ use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
-use super::faults::{Fault, JournalEntry};
-use super::{Shared, api, auth, limits, routes};
+use crate::faults::{Fault, JournalEntry};
+use crate::{Shared, api, auth, limits, routes};
 
 /// An error answer: status plus Kalshi's flat error body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,15 +57,20 @@ pub(crate) struct Call {
     pub now_ms: i64,
 }
 
+/// The largest request body accepted; Kalshi's largest requests (batches of
+/// orders, RFQ batches) are a few KiB. Anything bigger is answered 413
+/// without being read further.
+pub(crate) const MAX_BODY_BYTES: usize = 1 << 20;
+
 /// Accepts connections until the task is aborted.
 pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
+        let Ok((stream, peer)) = listener.accept().await else {
             continue;
         };
         let shared = Arc::clone(&shared);
         tokio::spawn(async move {
-            let service = service_fn(move |request| handle(Arc::clone(&shared), request));
+            let service = service_fn(move |request| handle(Arc::clone(&shared), peer, request));
             let _ = http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
@@ -88,18 +92,39 @@ impl std::error::Error for Dropped {}
 
 async fn handle(
     shared: Arc<Shared>,
+    peer: std::net::SocketAddr,
     request: Request<Incoming>,
 ) -> Result<Response<SimBody>, Dropped> {
     let method = request.method().as_str().to_owned();
     let path = request.uri().path().to_owned();
     let query = request.uri().query().unwrap_or_default().to_owned();
     let headers = request.headers().clone();
-    let body = request
-        .into_body()
+    let declared = headers
+        .get(hyper::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > MAX_BODY_BYTES as u64) {
+        return Ok(error_response(&too_large()));
+    }
+    let body = match http_body_util::Limited::new(request.into_body(), MAX_BODY_BYTES)
         .collect()
         .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
+    {
+        Ok(body) => body.to_bytes(),
+        Err(error) if error.is::<http_body_util::LengthLimitError>() => {
+            return Ok(error_response(&too_large()));
+        }
+        // The client went away mid-body: there is no one to answer.
+        Err(_) => return Err(Dropped),
+    };
+    if path.starts_with(crate::control::PREFIX) {
+        return Ok(
+            match crate::control::handle(&shared, peer, &method, &path, &body) {
+                Ok(body) => json_response(200, &body),
+                Err(error) => error_response(&error),
+            },
+        );
+    }
     let fault = shared.faults.next();
     // Journaled on arrival: a request the client abandons still arrived.
     let entry = JournalEntry {
@@ -176,13 +201,41 @@ fn process(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Answer {
-    let not_found = || ApiErr::new(404, "not_found", "no such endpoint");
     let rest = path
-        .strip_prefix(kalshi_openapi::BASE_PATH)
-        .ok_or_else(not_found)?;
-    let (operation, params) = routes::find(method, rest).ok_or_else(not_found)?;
+        .strip_prefix(crate::BASE_PATH)
+        .ok_or_else(|| ApiErr::new(404, "not_found", "no such endpoint"))?;
+    let (operation, params) = match routes::find(method, rest) {
+        Some(found) => found,
+        None if routes::known_path(rest) => {
+            return Err(ApiErr::new(
+                405,
+                "method_not_allowed",
+                &format!("{method} is not allowed on this endpoint"),
+            ));
+        }
+        None => return Err(ApiErr::new(404, "not_found", "no such endpoint")),
+    };
     let query = routes::query_pairs(query);
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    // Who is asking comes first: nothing of an unauthenticated request is
+    // parsed or executed.
+    let user = if operation.authenticated {
+        let presented = auth::Presented {
+            key_id: header("kalshi-access-key"),
+            timestamp: header("kalshi-access-timestamp"),
+            signature: header("kalshi-access-signature"),
+        };
+        let state = shared.state();
+        Some(auth::authenticate(
+            &state.keys,
+            &presented,
+            method,
+            path,
+            crate::clock::real_now_ms(),
+        )?)
+    } else {
+        None
+    };
     let body = parse_body(body)?;
     if let Some(limits) = &shared.limits {
         let tokens = limits::COST * batch_items(body.as_ref()) as f64;
@@ -198,26 +251,9 @@ fn process(
             });
         }
     }
-    let now_ms = now_ms();
-    let user = if operation.authenticated {
-        let presented = auth::Presented {
-            key_id: header("kalshi-access-key"),
-            timestamp: header("kalshi-access-timestamp"),
-            signature: header("kalshi-access-signature"),
-        };
-        Some(auth::authenticate(
-            &shared.keys,
-            &presented,
-            method,
-            path,
-            now_ms,
-        )?)
-    } else {
-        None
-    };
-    shared
-        .spec
-        .check(operation.operation_id, &query, body.as_ref())?;
+    crate::strict::check(operation, &query, body.as_ref())?;
+    let mut state = shared.state();
+    let now_ms = state.clock.now_ms();
     let call = Call {
         operation,
         user,
@@ -226,9 +262,16 @@ fn process(
         body,
         now_ms,
     };
-    let mut state = shared.state();
     state.engine.set_time_ms(now_ms);
     api::dispatch(&mut state, &call)
+}
+
+fn too_large() -> ApiErr {
+    ApiErr::new(
+        413,
+        "payload_too_large",
+        &format!("request bodies are limited to {MAX_BODY_BYTES} bytes"),
+    )
 }
 
 fn parse_body(body: &[u8]) -> Result<Option<Value>, ApiErr> {
@@ -244,12 +287,6 @@ fn parse_body(body: &[u8]) -> Result<Option<Value>, ApiErr> {
 fn batch_items(body: Option<&Value>) -> usize {
     body.and_then(|b| b["orders"].as_array())
         .map_or(1, |orders| orders.len().max(1))
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 fn error_response(error: &ApiErr) -> Response<SimBody> {

@@ -11,7 +11,7 @@ use rsa::pkcs1::DecodeRsaPublicKey;
 use rsa::pkcs8::DecodePublicKey;
 use rsa::signature::Verifier;
 
-use super::http::ApiErr;
+use crate::http::ApiErr;
 
 /// How far a request timestamp may be from the simulator's clock. Kalshi
 /// accepts about ±10 s and rejects ±60 s; the simulator splits the difference.

@@ -13,8 +13,8 @@ use std::collections::BTreeMap;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
-use super::State;
-use super::http::{Answer, ApiErr, Call};
+use crate::State;
+use crate::http::{Answer, ApiErr, Call};
 
 /// Children per batch, as Kalshi documents.
 const CHILDREN: std::ops::RangeInclusive<usize> = 2..=57;
@@ -148,29 +148,29 @@ fn batch_json(batch: &Batch) -> Value {
         .iter()
         .map(|child| {
             json!({
-                "id": child.rfq_id, "creator_id": super::api::comms_id(&batch.creator),
+                "id": child.rfq_id, "creator_id": crate::api::comms_id(&batch.creator),
                 "market_ticker": child.market_ticker,
-                "contracts_fp": super::api::count(child.contracts),
+                "contracts_fp": crate::api::count(child.contracts),
                 "status": if batch.status == "closed" { "closed" } else { "open" },
-                "created_ts": super::api::rfc3339(batch.created_ms),
-                "updated_ts": super::api::rfc3339(batch.updated_ms),
+                "created_ts": crate::api::rfc3339(batch.created_ms),
+                "updated_ts": crate::api::rfc3339(batch.updated_ms),
                 "rest_remainder": false, "creator_user_id": batch.creator,
                 "creator_subaccount": batch.subaccount
             })
         })
         .collect();
     let mut json = json!({
-        "id": batch.id, "creator_id": super::api::comms_id(&batch.creator), "status": batch.status,
-        "created_ts": super::api::rfc3339(batch.created_ms),
-        "updated_ts": super::api::rfc3339(batch.updated_ms), "rfqs": rfqs,
+        "id": batch.id, "creator_id": crate::api::comms_id(&batch.creator), "status": batch.status,
+        "created_ts": crate::api::rfc3339(batch.created_ms),
+        "updated_ts": crate::api::rfc3339(batch.updated_ms), "rfqs": rfqs,
         "creator_user_id": batch.creator, "creator_subaccount": batch.subaccount
     });
     if let Some(reason) = batch.close_reason {
         json["close_reason"] = json!(reason);
-        json["closed_ts"] = json!(super::api::rfc3339(batch.updated_ms));
+        json["closed_ts"] = json!(crate::api::rfc3339(batch.updated_ms));
     }
     if batch.accepted_side.is_some() {
-        json["accepted_ts"] = json!(super::api::rfc3339(batch.updated_ms));
+        json["accepted_ts"] = json!(crate::api::rfc3339(batch.updated_ms));
     }
     if let Some(id) = &batch.client_batch_id {
         json["client_batch_id"] = json!(id);
@@ -190,11 +190,11 @@ fn child_quote_json(batch: &Batch, quote: &BatchQuote, rfq_id: &str) -> Option<V
     };
     let mut json = json!({
         "id": format!("{}-{}", quote.id, rfq_id), "rfq_id": rfq_id,
-        "creator_id": super::api::comms_id(&quote.maker),
-        "rfq_creator_id": super::api::comms_id(&batch.creator),
-        "market_ticker": child.market_ticker, "contracts_fp": super::api::count(child.contracts),
-        "yes_bid_dollars": super::api::dollars(*yes), "no_bid_dollars": super::api::dollars(*no),
-        "created_ts": super::api::rfc3339(quote.created_ms), "updated_ts": super::api::rfc3339(quote.updated_ms),
+        "creator_id": crate::api::comms_id(&quote.maker),
+        "rfq_creator_id": crate::api::comms_id(&batch.creator),
+        "market_ticker": child.market_ticker, "contracts_fp": crate::api::count(child.contracts),
+        "yes_bid_dollars": crate::api::dollars(*yes), "no_bid_dollars": crate::api::dollars(*no),
+        "created_ts": crate::api::rfc3339(quote.created_ms), "updated_ts": crate::api::rfc3339(quote.updated_ms),
         "status": status, "rest_remainder": quote.rest_remainder, "post_only": quote.post_only,
         "creator_user_id": quote.maker, "creator_subaccount": quote.subaccount
     });
@@ -217,9 +217,9 @@ fn batch_quote_json(batch: &Batch, quote: &BatchQuote) -> Value {
         .filter_map(|id| child_quote_json(batch, quote, id))
         .collect();
     let mut json = json!({
-        "id": quote.id, "rfq_batch_id": batch.id, "creator_id": super::api::comms_id(&quote.maker),
-        "rfq_creator_id": super::api::comms_id(&batch.creator), "status": quote.status,
-        "created_ts": super::api::rfc3339(quote.created_ms), "updated_ts": super::api::rfc3339(quote.updated_ms),
+        "id": quote.id, "rfq_batch_id": batch.id, "creator_id": crate::api::comms_id(&quote.maker),
+        "rfq_creator_id": crate::api::comms_id(&batch.creator), "status": quote.status,
+        "created_ts": crate::api::rfc3339(quote.created_ms), "updated_ts": crate::api::rfc3339(quote.updated_ms),
         "quotes": quotes, "rest_remainder": quote.rest_remainder, "post_only": quote.post_only,
         "creator_user_id": quote.maker, "creator_subaccount": quote.subaccount
     });
@@ -250,7 +250,7 @@ fn list(state: &mut State, call: &Call) -> Answer {
         .query
         .iter()
         .any(|(k, v)| k == "user_filter" && v == "self");
-    let subaccount = super::api::query_subaccount(call)?;
+    let subaccount = crate::api::query_subaccount(call)?;
     let me = user(call);
     let mut batches: Vec<&Batch> = state
         .rfq_batches
@@ -263,7 +263,7 @@ fn list(state: &mut State, call: &Call) -> Answer {
     // Most recently updated first.
     batches.sort_by(|a, b| b.updated_ms.cmp(&a.updated_ms).then(b.id.cmp(&a.id)));
     let json: Vec<Value> = batches.into_iter().map(batch_json).collect();
-    let (page, cursor) = super::api::paginate_with(json, call, DEFAULT_LIMIT, 20)?;
+    let (page, cursor) = crate::api::paginate_with(json, call, DEFAULT_LIMIT, 20)?;
     Ok((200, Some(json!({ "rfq_batches": page, "cursor": cursor }))))
 }
 
@@ -313,7 +313,7 @@ fn create(state: &mut State, call: &Call) -> Answer {
     if tickers.len() != parsed.len() {
         return Err(invalid("children must be distinct markets"));
     }
-    let subaccount = super::api::body_subaccount(&body)?.unwrap_or(0);
+    let subaccount = crate::api::body_subaccount(&body)?.unwrap_or(0);
     let client_batch_id = body["client_batch_id"].as_str().map(str::to_owned);
     let store = &mut state.rfq_batches;
     if let Some(key) = &client_batch_id
@@ -472,12 +472,12 @@ fn best_quotes(state: &mut State, call: &Call) -> Answer {
         .map(|(child, (yes, no))| {
             let mut json = json!({"rfq_id": child.rfq_id, "market_ticker": child.market_ticker});
             if let Some((bid, _)) = yes {
-                json["yes_bid_dollars"] = json!(super::api::dollars(*bid));
-                json["yes_contracts_offered_fp"] = json!(super::api::count(child.contracts));
+                json["yes_bid_dollars"] = json!(crate::api::dollars(*bid));
+                json["yes_contracts_offered_fp"] = json!(crate::api::count(child.contracts));
             }
             if let Some((bid, _)) = no {
-                json["no_bid_dollars"] = json!(super::api::dollars(*bid));
-                json["no_contracts_offered_fp"] = json!(super::api::count(child.contracts));
+                json["no_bid_dollars"] = json!(crate::api::dollars(*bid));
+                json["no_contracts_offered_fp"] = json!(crate::api::count(child.contracts));
             }
             json
         })
@@ -486,7 +486,7 @@ fn best_quotes(state: &mut State, call: &Call) -> Answer {
         "rfq_batch_id": found.id, "status": found.status, "version": version,
         "yes_complete": bids.iter().all(|(y, _)| y.is_some()),
         "no_complete": bids.iter().all(|(_, n)| n.is_some()),
-        "rfqs": rfqs, "updated_ts": super::api::rfc3339(found.updated_ms)
+        "rfqs": rfqs, "updated_ts": crate::api::rfc3339(found.updated_ms)
     });
     Ok((200, Some(json!({ "best_quotes": best }))))
 }
@@ -635,7 +635,7 @@ fn create_quote(state: &mut State, call: &Call) -> Answer {
     if quoted != children {
         return Err(invalid("quote every child of the batch exactly once"));
     }
-    let subaccount = super::api::body_subaccount(&body)?.unwrap_or(0);
+    let subaccount = crate::api::body_subaccount(&body)?.unwrap_or(0);
     let store = &mut state.rfq_batches;
     // A new batch quote replaces the maker's previous one on this batch.
     for previous in store

@@ -4,18 +4,18 @@
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
-use super::State;
-use super::engine::{self, Decrease, NewOrder, Order, Owner, Reject, Side};
-use super::http::{Answer, ApiErr, Call};
-use super::seed;
+use crate::State;
+use crate::engine::{self, Decrease, NewOrder, Order, Owner, Reject, Side};
+use crate::http::{Answer, ApiErr, Call};
+use crate::seed;
 
 /// Page size when a list request names none (Kalshi's default).
 const DEFAULT_LIMIT: usize = 100;
 
 /// Runs the handler of `call.operation`.
 pub(crate) fn dispatch(state: &mut State, call: &Call) -> Answer {
-    let handled = super::rfq_batches::dispatch(state, call)
-        .or_else(|| super::transfers::dispatch(state, call));
+    let handled = crate::rfq_batches::dispatch(state, call)
+        .or_else(|| crate::transfers::dispatch(state, call));
     if let Some(answer) = handled {
         return answer;
     }

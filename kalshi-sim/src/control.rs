@@ -1,0 +1,220 @@
+//! The test controls over HTTP, for clients in any language.
+//!
+//! Enabled with [`SimConfig::control_api`](crate::SimConfig::control_api)
+//! (the `kalshi-sim` binary turns it on) and answered only to loopback
+//! peers, whatever address the simulator listens on. Requests and answers
+//! are JSON; errors have Kalshi's error body shape. None of it is signed:
+//! it is the test harness, not a trader.
+//!
+//! | request | body | effect |
+//! |---|---|---|
+//! | `GET /_sim/health` | | `{"ok": true, "now_ms": ...}` |
+//! | `POST /_sim/accounts` | `{"user_id", "key_id", "public_key_pem", "balance_dollars"?}` | accepts a key (RSA or Ed25519 SPKI PEM) and funds the account ($10,000 unless given) |
+//! | `POST /_sim/deposit` | `{"user_id", "subaccount"?, "amount_dollars"}` | adds cash (negative: withdraws) |
+//! | `POST /_sim/events` | `{"ticker", "series_ticker", "title"}` | lists an event (and its series) |
+//! | `POST /_sim/markets` | `{"ticker", "event_ticker", "title"}` | lists a market and opens its book |
+//! | `POST /_sim/market_state` | `{"ticker", "state": "open" \| "closed" \| "settled_yes" \| "settled_no"}` | opens, closes or settles a market |
+//! | `POST /_sim/clock/advance` | `{"ms"}` | moves the exchange clock forward |
+//! | `POST /_sim/faults` | `{"fault", "times"?, "status"?, "delay_ms"?}` | queues a fault for the next requests |
+//! | `GET /_sim/journal` | | every request received, in order |
+//!
+//! Faults: `status` (answers `status` without executing), `rate_limited`,
+//! `drop_connection`, `delay` (`delay_ms`, then executes), `lose_response`,
+//! `truncated_body`, `malformed_json`, `no_content` (the last four execute
+//! the request first).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use rust_decimal::Decimal;
+use serde_json::{Value, json};
+
+use crate::engine::{MarketState, Outcome, Owner};
+use crate::http::ApiErr;
+use crate::{Account, EventSpec, Fault, MarketSpec, PublicKey, Shared};
+
+/// The path prefix of the control API.
+pub const PREFIX: &str = "/_sim/";
+
+/// Answers one control request.
+pub(crate) fn handle(
+    shared: &Shared,
+    peer: SocketAddr,
+    method: &str,
+    path: &str,
+    body: &[u8],
+) -> Result<Value, ApiErr> {
+    if !shared.control_api {
+        return Err(ApiErr::new(404, "not_found", "the control API is off"));
+    }
+    if !peer.ip().is_loopback() {
+        return Err(ApiErr::new(
+            403,
+            "forbidden",
+            "the control API answers loopback peers only",
+        ));
+    }
+    let body: Value = if body.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(body).map_err(|e| {
+            ApiErr::bad_request("invalid_json", &format!("the body is not JSON: {e}"))
+        })?
+    };
+    let route = path.strip_prefix(PREFIX).unwrap_or_default();
+    match (method, route) {
+        ("GET", "health") => Ok(json!({"ok": true, "now_ms": shared.state().clock.now_ms()})),
+        ("POST", "accounts") => add_account(shared, &body),
+        ("POST", "deposit") => deposit(shared, &body),
+        ("POST", "events") => {
+            let event = EventSpec::new(
+                text(&body, "ticker")?,
+                text(&body, "series_ticker")?,
+                text(&body, "title")?,
+            );
+            shared.state().catalog.add_event(event).map_err(refused)?;
+            Ok(json!({"ok": true}))
+        }
+        ("POST", "markets") => {
+            let market = MarketSpec::new(
+                text(&body, "ticker")?,
+                text(&body, "event_ticker")?,
+                text(&body, "title")?,
+            );
+            shared.state().add_market(market).map_err(refused)?;
+            Ok(json!({"ok": true}))
+        }
+        ("POST", "market_state") => market_state(shared, &body),
+        ("POST", "clock/advance") => {
+            let ms = body["ms"]
+                .as_u64()
+                .ok_or_else(|| invalid("`ms` must be a non-negative integer"))?;
+            let mut state = shared.state();
+            state.clock.advance(Duration::from_millis(ms));
+            Ok(json!({"now_ms": state.clock.now_ms()}))
+        }
+        ("POST", "faults") => {
+            let times = body["times"].as_u64().unwrap_or(1);
+            let times = usize::try_from(times.min(10_000)).unwrap_or(1);
+            shared.faults.push(fault(&body)?, times);
+            Ok(json!({"ok": true}))
+        }
+        ("GET", "journal") => {
+            let entries: Vec<Value> = shared
+                .faults
+                .journal()
+                .into_iter()
+                .map(|e| {
+                    json!({"method": e.method, "path": e.path, "query": e.query,
+                           "status": e.status, "fault": e.fault.map(|f| format!("{f:?}"))})
+                })
+                .collect();
+            Ok(json!({"journal": entries}))
+        }
+        _ => Err(ApiErr::new(404, "not_found", "no such control endpoint")),
+    }
+}
+
+fn text<'a>(body: &'a Value, field: &str) -> Result<&'a str, ApiErr> {
+    body[field]
+        .as_str()
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| invalid(&format!("`{field}` is required")))
+}
+
+fn dollars(body: &Value, field: &str) -> Result<Option<Decimal>, ApiErr> {
+    match &body[field] {
+        Value::Null => Ok(None),
+        Value::String(text) => text
+            .parse::<Decimal>()
+            .map(Some)
+            .map_err(|_| invalid(&format!("`{field}` must be a decimal string"))),
+        _ => Err(invalid(&format!("`{field}` must be a decimal string"))),
+    }
+}
+
+fn invalid(message: &str) -> ApiErr {
+    ApiErr::bad_request("invalid_parameters", message)
+}
+
+fn refused(message: String) -> ApiErr {
+    ApiErr::bad_request("refused", &message)
+}
+
+fn add_account(shared: &Shared, body: &Value) -> Result<Value, ApiErr> {
+    let public_key = PublicKey::from_pem(text(body, "public_key_pem")?).map_err(refused)?;
+    let mut account =
+        Account::with_public_key(text(body, "user_id")?, text(body, "key_id")?, public_key);
+    if let Some(balance) = dollars(body, "balance_dollars")? {
+        account = account.balance(balance);
+    }
+    shared.state().add_account(&account);
+    Ok(json!({"ok": true}))
+}
+
+fn deposit(shared: &Shared, body: &Value) -> Result<Value, ApiErr> {
+    let amount =
+        dollars(body, "amount_dollars")?.ok_or_else(|| invalid("`amount_dollars` is required"))?;
+    let subaccount = match body["subaccount"].as_u64() {
+        None => 0,
+        Some(n) if n <= 63 => u32::try_from(n).unwrap_or(0),
+        Some(_) => return Err(invalid("`subaccount` must be 0 to 63")),
+    };
+    let owner = Owner {
+        user_id: text(body, "user_id")?.to_owned(),
+        subaccount,
+    };
+    let mut state = shared.state();
+    state.engine.deposit(&owner, amount);
+    let numbers = state
+        .subaccounts
+        .entry(owner.user_id.clone())
+        .or_insert_with(|| vec![0]);
+    if !numbers.contains(&subaccount) {
+        numbers.push(subaccount);
+    }
+    Ok(json!({"balance_dollars": state.engine.balance(&owner).to_string()}))
+}
+
+fn market_state(shared: &Shared, body: &Value) -> Result<Value, ApiErr> {
+    let state = match text(body, "state")? {
+        "open" => MarketState::Open,
+        "closed" => MarketState::Closed,
+        "settled_yes" => MarketState::Settled(Outcome::Yes),
+        "settled_no" => MarketState::Settled(Outcome::No),
+        other => return Err(invalid(&format!("unknown state {other:?}"))),
+    };
+    shared
+        .state()
+        .engine
+        .set_market_state(text(body, "ticker")?, state)
+        .map_err(|e| refused(e.message()))?;
+    Ok(json!({"ok": true}))
+}
+
+fn fault(body: &Value) -> Result<Fault, ApiErr> {
+    Ok(match text(body, "fault")? {
+        "status" => {
+            let status = body["status"]
+                .as_u64()
+                .and_then(|s| u16::try_from(s).ok())
+                .filter(|s| (400..=599).contains(s))
+                .ok_or_else(|| invalid("`status` must be 400 to 599"))?;
+            Fault::Status(status)
+        }
+        "rate_limited" => Fault::RateLimited,
+        "drop_connection" => Fault::DropConnection,
+        "delay" => {
+            let ms = body["delay_ms"]
+                .as_u64()
+                .filter(|ms| *ms <= 600_000)
+                .ok_or_else(|| invalid("`delay_ms` must be 0 to 600000"))?;
+            Fault::Delay(Duration::from_millis(ms))
+        }
+        "lose_response" => Fault::LoseResponse,
+        "truncated_body" => Fault::TruncatedBody,
+        "malformed_json" => Fault::MalformedJson,
+        "no_content" => Fault::NoContent,
+        other => return Err(invalid(&format!("unknown fault {other:?}"))),
+    })
+}

@@ -1,0 +1,402 @@
+//! A local Kalshi exchange for testing trading bots: the Trade API over real
+//! HTTP on loopback, a matching engine, and test controls.
+//!
+//! Requests are authenticated like Kalshi does (RSA-PSS or Ed25519 over
+//! `timestamp + METHOD + path`), orders match on the YES book with price-time
+//! priority, and markets settle and pay out. A test can fund accounts, add
+//! markets, move the exchange clock, open, close and settle markets, inject
+//! faults into the next requests (dropped connections, lost responses, 5xx,
+//! 429s, delays, broken bodies) and read a journal of what arrived.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use kalshi_sim::{Account, ApiKey, Simulator, SimConfig};
+//!
+//! let key = ApiKey::ed25519("bot-key");
+//! let sim = Simulator::start(SimConfig::new().account(Account::new("bot", &key))).await?;
+//! // Point a client at sim.base_url() and sign with key.private_key_pem().
+//! println!("{} accepts {}", sim.base_url(), key.key_id());
+//! # Ok(()) }
+//! ```
+//!
+//! The `kalshi-sim` binary serves the same exchange to any client (see its
+//! `--help`): it takes public keys with `--key-id ID --public-key FILE` and
+//! offers the test controls over a small HTTP API under `/_sim/`.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod engine;
+
+mod api;
+mod auth;
+mod clock;
+pub mod control;
+mod faults;
+mod http;
+mod keys;
+mod limits;
+mod rfq_batches;
+mod routes;
+mod seed;
+mod strict;
+mod transfers;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use rust_decimal::Decimal;
+use tokio::net::TcpListener;
+
+pub use auth::PublicKey;
+pub use engine::{MarketState, Outcome};
+pub use faults::{Fault, JournalEntry};
+pub use keys::ApiKey;
+pub use seed::{EventSpec, MarketSpec};
+
+use engine::{Engine, Owner};
+
+/// The base path every operation of the Trade API lives under.
+pub const BASE_PATH: &str = kalshi_openapi::BASE_PATH;
+
+/// A trading account the simulator accepts requests from.
+#[derive(Debug, Clone)]
+pub struct Account {
+    /// Kalshi's user id.
+    pub user_id: String,
+    /// The API key id sent in `KALSHI-ACCESS-KEY`.
+    pub key_id: String,
+    /// The key's public half.
+    pub public_key: PublicKey,
+    /// Starting cash of the primary account, in dollars.
+    pub balance: Decimal,
+}
+
+impl Account {
+    /// An account with $10,000 that signs with `key`.
+    pub fn new(user_id: &str, key: &ApiKey) -> Self {
+        Self::with_public_key(user_id, key.key_id(), key.public_key())
+    }
+
+    /// An account with $10,000 whose key is known only by its public half
+    /// (an RSA or Ed25519 key made elsewhere).
+    pub fn with_public_key(user_id: &str, key_id: &str, public_key: PublicKey) -> Self {
+        Self {
+            user_id: user_id.to_owned(),
+            key_id: key_id.to_owned(),
+            public_key,
+            balance: Decimal::from(10_000),
+        }
+    }
+
+    /// Sets the starting cash.
+    pub fn balance(mut self, dollars: Decimal) -> Self {
+        self.balance = dollars;
+        self
+    }
+}
+
+/// What the simulator starts with.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    accounts: Vec<Account>,
+    rate_limit: Option<(u32, u32)>,
+    addr: SocketAddr,
+    control_api: bool,
+    seeded: bool,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        Self {
+            accounts: Vec::new(),
+            rate_limit: None,
+            addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
+            control_api: false,
+            seeded: true,
+        }
+    }
+}
+
+impl SimConfig {
+    /// No accounts (public endpoints only), no rate limits, the seeded
+    /// markets, a free loopback port.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Accepts requests signed with this account's key.
+    pub fn account(mut self, account: Account) -> Self {
+        self.accounts.push(account);
+        self
+    }
+
+    /// Token buckets per key: `read` and `write` tokens per second (each
+    /// request costs 10, batch items 10 each); beyond them, 429.
+    pub fn rate_limit(mut self, read: u32, write: u32) -> Self {
+        self.rate_limit = Some((read, write));
+        self
+    }
+
+    /// Listens on this loopback port (0, the default: any free port).
+    pub fn port(mut self, port: u16) -> Self {
+        self.addr.set_port(port);
+        self
+    }
+
+    /// Listens on this address instead of loopback. The control API then
+    /// still answers only loopback peers.
+    pub fn bind(mut self, addr: SocketAddr) -> Self {
+        self.addr = addr;
+        self
+    }
+
+    /// Serves the test controls over HTTP under `/_sim/` (see [`control`]).
+    pub fn control_api(mut self, on: bool) -> Self {
+        self.control_api = on;
+        self
+    }
+
+    /// Starts without the seeded series, events and markets, for tests
+    /// that add exactly the markets they need.
+    pub fn empty(mut self) -> Self {
+        self.seeded = false;
+        self
+    }
+}
+
+/// Everything the request handlers share.
+pub(crate) struct Shared {
+    state: Mutex<State>,
+    faults: faults::Faults,
+    limits: Option<limits::Limits>,
+    control_api: bool,
+}
+
+/// The exchange's mutable state.
+pub(crate) struct State {
+    pub engine: Engine,
+    pub catalog: seed::Catalog,
+    /// API key id -> (user id, public key).
+    pub keys: HashMap<String, (String, PublicKey)>,
+    /// Subaccounts created per user (0, the primary, always exists).
+    pub subaccounts: HashMap<String, Vec<u32>>,
+    /// RFQ batches and the makers' quotes on them.
+    pub rfq_batches: rfq_batches::RfqBatches,
+    /// Transfers between exchange instances and subaccounts.
+    pub transfers: transfers::Transfers,
+    /// The exchange clock.
+    pub clock: clock::Clock,
+}
+
+impl Shared {
+    fn state(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock is a bug in the simulator; keep serving.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl State {
+    /// Registers an account: its key, its primary subaccount, its cash.
+    pub(crate) fn add_account(&mut self, account: &Account) {
+        self.keys.insert(
+            account.key_id.clone(),
+            (account.user_id.clone(), account.public_key.clone()),
+        );
+        self.subaccounts
+            .entry(account.user_id.clone())
+            .or_insert_with(|| vec![0]);
+        let owner = Owner {
+            user_id: account.user_id.clone(),
+            subaccount: 0,
+        };
+        self.engine.deposit(&owner, account.balance);
+    }
+
+    /// Lists a market and opens its book.
+    pub(crate) fn add_market(&mut self, market: MarketSpec) -> Result<(), String> {
+        let ticker = market.ticker.clone();
+        self.catalog.add_market(market)?;
+        self.engine.add_market(&ticker, MarketState::Open);
+        Ok(())
+    }
+}
+
+/// A running simulator; stops when dropped.
+pub struct Simulator {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl std::fmt::Debug for Simulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Simulator")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Simulator {
+    /// Binds the configured address (loopback, a free port unless one is
+    /// configured) and starts serving.
+    pub async fn start(config: SimConfig) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(config.addr).await?;
+        Ok(Self::serve(listener, &config))
+    }
+
+    /// Serves on an already bound listener (the binary binds first, so a
+    /// busy port fails before anything is written).
+    pub fn serve(listener: TcpListener, config: &SimConfig) -> Self {
+        let addr = listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0));
+        let shared = Arc::new(Shared::new(config));
+        let server = tokio::spawn(http::serve(listener, Arc::clone(&shared)));
+        Self {
+            addr,
+            shared,
+            server,
+        }
+    }
+
+    /// `http://HOST:PORT/trade-api/v2`, the base URL clients use.
+    pub fn base_url(&self) -> String {
+        format!("{}{BASE_PATH}", self.origin())
+    }
+
+    /// `http://HOST:PORT`.
+    pub fn origin(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The address it listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Accepts requests signed with `account`'s key from now on, and funds
+    /// its primary account.
+    pub fn add_account(&self, account: &Account) {
+        self.shared.state().add_account(account);
+    }
+
+    /// Adds `dollars` (negative: withdraws) to a user's subaccount.
+    pub fn deposit(&self, user_id: &str, subaccount: u32, dollars: Decimal) {
+        let owner = Owner {
+            user_id: user_id.to_owned(),
+            subaccount,
+        };
+        let mut state = self.shared.state();
+        state.engine.deposit(&owner, dollars);
+        let numbers = state
+            .subaccounts
+            .entry(user_id.to_owned())
+            .or_insert_with(|| vec![0]);
+        if !numbers.contains(&subaccount) {
+            numbers.push(subaccount);
+        }
+    }
+
+    /// Lists a new event (its series must exist).
+    pub fn add_event(&self, event: EventSpec) -> Result<(), String> {
+        self.shared.state().catalog.add_event(event)
+    }
+
+    /// Lists a new market in an existing event and opens its book.
+    pub fn add_market(&self, market: MarketSpec) -> Result<(), String> {
+        self.shared.state().add_market(market)
+    }
+
+    /// Opens or closes a market, or settles it (`MarketState::Settled`):
+    /// resting orders are canceled and, on settlement, positions paid out.
+    pub fn set_market_state(&self, ticker: &str, state: MarketState) -> Result<(), String> {
+        self.shared
+            .state()
+            .engine
+            .set_market_state(ticker, state)
+            .map_err(|e| e.message())
+    }
+
+    /// Settles a market: $1 per winning contract, positions closed.
+    pub fn settle(&self, ticker: &str, outcome: Outcome) -> Result<(), String> {
+        self.set_market_state(ticker, MarketState::Settled(outcome))
+    }
+
+    /// Moves the exchange clock forward (order expirations, timestamps).
+    /// Request signatures are still checked against the real time.
+    pub fn advance_clock(&self, by: Duration) {
+        self.shared.state().clock.advance(by);
+    }
+
+    /// The exchange clock, in milliseconds since the Unix epoch.
+    pub fn now_ms(&self) -> i64 {
+        self.shared.state().clock.now_ms()
+    }
+
+    /// Applies `fault` to each of the next `times` requests (after any
+    /// faults already queued).
+    pub fn inject(&self, fault: Fault, times: usize) {
+        self.shared.faults.push(fault, times);
+    }
+
+    /// Every request received so far, in order.
+    pub fn journal(&self) -> Vec<JournalEntry> {
+        self.shared.faults.journal()
+    }
+
+    /// Runs `f` on the matching engine: read books, count orders, place
+    /// orders for other traders.
+    pub fn with_engine<R>(&self, f: impl FnOnce(&mut Engine) -> R) -> R {
+        f(&mut self.shared.state().engine)
+    }
+
+    /// Cash `user_id` holds on the margined exchange instance, where
+    /// intra-exchange transfers can move it.
+    pub fn margined_balance(&self, user_id: &str) -> Decimal {
+        self.shared.state().transfers.margined_balance(user_id)
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl Shared {
+    fn new(config: &SimConfig) -> Self {
+        let catalog = if config.seeded {
+            seed::Catalog::seeded()
+        } else {
+            seed::Catalog::default()
+        };
+        let mut engine = Engine::new();
+        for market in catalog.market_tickers() {
+            engine.add_market(&market, MarketState::Open);
+        }
+        let mut state = State {
+            engine,
+            catalog,
+            keys: HashMap::new(),
+            subaccounts: HashMap::new(),
+            rfq_batches: rfq_batches::RfqBatches::default(),
+            transfers: transfers::Transfers::default(),
+            clock: clock::Clock::default(),
+        };
+        for account in &config.accounts {
+            state.add_account(account);
+        }
+        Self {
+            state: Mutex::new(state),
+            faults: faults::Faults::default(),
+            limits: config
+                .rate_limit
+                .map(|(read, write)| limits::Limits::new(read, write)),
+            control_api: config.control_api,
+        }
+    }
+}
