@@ -27,6 +27,7 @@ pub mod num;
 pub mod open_enum;
 pub mod operation;
 pub mod request;
+pub mod stream;
 
 #[rustfmt::skip]
 #[allow(
@@ -38,6 +39,17 @@ pub mod request;
     irrefutable_let_patterns
 )]
 mod generated;
+
+#[rustfmt::skip]
+#[allow(
+    clippy::all,
+    clippy::pedantic,
+    missing_docs,
+    rustdoc::all,
+    unused_imports,
+    irrefutable_let_patterns
+)]
+mod stream_generated;
 
 pub use generated::*;
 pub use hooks::{Hooks, RequestHooks};

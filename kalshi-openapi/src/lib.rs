@@ -1,8 +1,11 @@
-//! Kalshi's Trade API OpenAPI document, vendored byte for byte.
+//! Kalshi's Trade API documents, vendored byte for byte: the REST API's
+//! OpenAPI document (the crate root's constants) and the WebSocket API's
+//! AsyncAPI document ([`asyncapi`]).
 //!
 //! The generator (`cargo xtask regen`), the tests and the local exchange
-//! simulator all read the specification from here, so every part of the
-//! workspace agrees on one document. [`SHA256`] identifies it exactly.
+//! simulator all read the specifications from here, so every part of the
+//! workspace agrees on one copy. Each `SHA256` identifies its document
+//! exactly.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -14,18 +17,40 @@ pub const SPEC_YAML: &str = include_str!("../openapi.yaml");
 /// The path every operation of the spec lives under (`servers[].url`'s path).
 pub const BASE_PATH: &str = "/trade-api/v2";
 
+/// Kalshi's WebSocket API (AsyncAPI 3.0), vendored byte for byte.
+pub mod asyncapi {
+    include!("../asyncapi_metadata.rs");
+
+    /// The text of `asyncapi.yaml`, exactly as published by Kalshi.
+    pub const YAML: &str = include_str!("../asyncapi.yaml");
+
+    /// The WebSocket path, signed like a REST path (`GET` + this).
+    pub const PATH: &str = "/trade-api/ws/v2";
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use sha2::{Digest, Sha256};
 
+    fn sha256(text: &str) -> String {
+        Sha256::digest(text.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
     #[test]
     fn recorded_sha256_matches_the_vendored_file() {
-        let digest = Sha256::digest(SPEC_YAML.as_bytes());
-        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(
-            hex, SHA256,
+            sha256(SPEC_YAML),
+            SHA256,
             "openapi.yaml changed without updating metadata.rs"
+        );
+        assert_eq!(
+            sha256(asyncapi::YAML),
+            asyncapi::SHA256,
+            "asyncapi.yaml changed without updating asyncapi_metadata.rs"
         );
     }
 }

@@ -23,7 +23,10 @@ impl TempTree {
             "Cargo.lock",
             "kalshi-openapi/openapi.yaml",
             "kalshi-openapi/metadata.rs",
+            "kalshi-openapi/asyncapi.yaml",
+            "kalshi-openapi/asyncapi_metadata.rs",
             regen::GENERATED,
+            regen::STREAM_GENERATED,
         ] {
             let target = dir.join(file);
             std::fs::create_dir_all(target.parent().unwrap()).unwrap();

@@ -8,5 +8,6 @@ mod inventory;
 mod orders;
 mod prism;
 mod resources;
+mod stream_types;
 mod transfers;
 mod wire;

@@ -71,6 +71,25 @@ pub fn run(root: &Path) -> Result<(), String> {
         "default features",
         &["test", "-p", "kalshi-client", "--lib", "--examples"],
     )?;
+    // Cargo treats registry crates as immutable, so a dry run would reuse
+    // the build of an earlier dry run of the same (unreleased) version: drop
+    // the published crates' artifacts first (this is the last step).
+    let _ = std::fs::remove_dir_all(root.join("target/package"));
+    step(
+        root,
+        "publish (clean)",
+        &[
+            "clean",
+            "-p",
+            "kalshi-openapi",
+            "-p",
+            "kalshi-gen",
+            "-p",
+            "kalshi-sim",
+            "-p",
+            "kalshi-client",
+        ],
+    )?;
     step(
         root,
         "publish",

@@ -33,6 +33,65 @@ const METADATA_FILE: &str = "kalshi-openapi/metadata.rs";
 /// root, so the last bump's spec-diff stays reproducible (a test snapshots it).
 pub const PREVIOUS_SPEC_FILE: &str = "xtask/fixtures/previous-openapi.yaml";
 
+/// The documents the workspace vendors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Document {
+    /// The Trade API (REST), OpenAPI 3.0: `kalshi-openapi/openapi.yaml`.
+    TradeApi,
+    /// The WebSocket API, AsyncAPI 3.x: `kalshi-openapi/asyncapi.yaml`.
+    WebSocketApi,
+}
+
+impl Document {
+    /// The vendored file, relative to the workspace root.
+    pub fn file(self) -> &'static str {
+        match self {
+            Self::TradeApi => SPEC_FILE,
+            Self::WebSocketApi => "kalshi-openapi/asyncapi.yaml",
+        }
+    }
+
+    /// Its metadata file, relative to the workspace root.
+    pub fn metadata_file(self) -> &'static str {
+        match self {
+            Self::TradeApi => METADATA_FILE,
+            Self::WebSocketApi => "kalshi-openapi/asyncapi_metadata.rs",
+        }
+    }
+
+    /// Where the document it replaces is kept, relative to the workspace root.
+    pub fn previous_file(self) -> &'static str {
+        match self {
+            Self::TradeApi => PREVIOUS_SPEC_FILE,
+            Self::WebSocketApi => "xtask/fixtures/previous-asyncapi.yaml",
+        }
+    }
+
+    /// The top-level key naming the format and the versions supported.
+    fn format(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Self::TradeApi => (
+                "openapi",
+                "3.0",
+                "the generator pipeline (progenitor, openapiv3) supports OpenAPI 3.0 only",
+            ),
+            Self::WebSocketApi => (
+                "asyncapi",
+                "3.",
+                "the stream generator reads AsyncAPI 3 documents only",
+            ),
+        }
+    }
+
+    /// The map every usable document has.
+    fn body_key(self) -> &'static str {
+        match self {
+            Self::TradeApi => "paths",
+            Self::WebSocketApi => "channels",
+        }
+    }
+}
+
 /// Where the document's bytes come from.
 #[derive(Debug, Clone, Copy)]
 pub enum Source<'a> {
@@ -100,8 +159,12 @@ pub enum FetchError {
     Invalid { from: String, message: String },
     /// The body parses but is not an OpenAPI document.
     NotOpenApi { from: String, message: String },
-    /// The document is OpenAPI, but not 3.0.x.
-    UnsupportedVersion { from: String, found: String },
+    /// The document is of a format version the pipeline does not support.
+    UnsupportedVersion {
+        from: String,
+        found: String,
+        why: &'static str,
+    },
     /// A key the generator needs is missing.
     Missing { from: String, field: &'static str },
     /// A `$ref` points at nothing: the document is cut short or broken.
@@ -145,10 +208,9 @@ impl fmt::Display for FetchError {
             Self::NotOpenApi { from, message } => {
                 write!(f, "{from} is not an OpenAPI document: {message}")
             }
-            Self::UnsupportedVersion { from, found } => write!(
-                f,
-                "{from} is an OpenAPI {found} document; the generator pipeline (progenitor, openapiv3) supports OpenAPI 3.0 only"
-            ),
+            Self::UnsupportedVersion { from, found, why } => {
+                write!(f, "{from} is a document of {found}; {why}")
+            }
             Self::Missing { from, field } => write!(
                 f,
                 "{from} is an OpenAPI document without `{field}`; refusing to vendor it"
@@ -190,22 +252,32 @@ pub fn fetch_spec(
     root: &Path,
     today: &str,
 ) -> Result<FetchOutcome, FetchError> {
+    fetch(Document::TradeApi, source, root, today)
+}
+
+/// [`fetch_spec`] for any of the vendored [`Document`]s.
+pub fn fetch(
+    document: Document,
+    source: Source<'_>,
+    root: &Path,
+    today: &str,
+) -> Result<FetchOutcome, FetchError> {
     let label = source.label();
     let download = match source {
         Source::Url(url) => download(url)?,
         Source::File { path, .. } => read_local(path)?,
     };
-    let (new_doc, version) = check(&label, &download)?;
-    let spec_path = root.join(SPEC_FILE);
-    let metadata_path = root.join(METADATA_FILE);
+    let (new_doc, version) = check(document, &label, &download)?;
+    let spec_path = root.join(document.file());
+    let metadata_path = root.join(document.metadata_file());
     let old_bytes = read_if_present(&spec_path)?;
     let report = spec_diff::diff(&parse_old(&spec_path, old_bytes.as_deref())?, &new_doc);
     let sha256 = sha256_hex(&download.body);
     let unchanged = old_bytes.as_deref() == Some(download.body.as_slice());
     let upstream = source.upstream();
     if !(unchanged && metadata_is_current(&metadata_path, &version, &sha256, upstream)) {
-        let metadata = render_metadata(&version, &sha256, upstream, today);
-        let previous_path = root.join(PREVIOUS_SPEC_FILE);
+        let metadata = render_document_metadata(document, &version, &sha256, upstream, today);
+        let previous_path = root.join(document.previous_file());
         let mut files = vec![
             (spec_path.as_path(), download.body.as_slice()),
             (metadata_path.as_path(), metadata.as_bytes()),
@@ -229,20 +301,39 @@ pub fn fetch_spec(
 /// The upstream URL recorded in `root`'s metadata, for a `--file` fetch
 /// that does not name one.
 pub fn recorded_upstream(root: &Path) -> Result<String, FetchError> {
-    let path = root.join(METADATA_FILE);
+    recorded_upstream_of(Document::TradeApi, root)
+}
+
+/// The upstream URL recorded for `document`.
+pub fn recorded_upstream_of(document: Document, root: &Path) -> Result<String, FetchError> {
+    let path = root.join(document.metadata_file());
     metadata_const(&path, &read_text(&path)?, "UPSTREAM_URL")
 }
 
 /// The text of `metadata.rs`, in the layout `kalshi-openapi` includes.
 pub fn render_metadata(version: &str, sha256: &str, url: &str, day: &str) -> String {
+    render_document_metadata(Document::TradeApi, version, sha256, url, day)
+}
+
+/// The text of a document's metadata file.
+pub fn render_document_metadata(
+    document: Document,
+    version: &str,
+    sha256: &str,
+    url: &str,
+    day: &str,
+) -> String {
+    let file = Path::new(document.file())
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
     // `{:?}` writes a Rust string literal, escapes included.
     format!(
-        "// Metadata of the vendored `openapi.yaml`, written by `cargo xtask fetch-spec`.
+        "// Metadata of the vendored `{file}`, written by `cargo xtask fetch-spec`.
 // `cargo xtask regen --check` fails when SHA256 no longer matches the file.
 
 /// `info.version` of the vendored document.
 pub const VERSION: &str = {version:?};
-/// Lowercase hex sha256 of `openapi.yaml`. Kalshi edits the published file
+/// Lowercase hex sha256 of `{file}`. Kalshi edits the published file
 /// without always bumping `info.version`, so the hash is the real identity.
 pub const SHA256: &str = {sha256:?};
 /// Where Kalshi publishes the document.
@@ -257,7 +348,15 @@ pub const VENDORED_ON: &str = {day:?};
 /// from the file rather than the compiled constants so a check sees the
 /// file as it is on disk now.
 pub fn read_metadata(root: &Path) -> Result<(String, String), FetchError> {
-    let path = root.join(METADATA_FILE);
+    read_document_metadata(Document::TradeApi, root)
+}
+
+/// `(VERSION, SHA256)` recorded for `document`.
+pub fn read_document_metadata(
+    document: Document,
+    root: &Path,
+) -> Result<(String, String), FetchError> {
+    let path = root.join(document.metadata_file());
     let text = read_text(&path)?;
     let version = metadata_const(&path, &text, "VERSION")?;
     let sha256 = metadata_const(&path, &text, "SHA256")?;
@@ -386,9 +485,13 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 // Checking
 // ---------------------------------------------------------------------------
 
-/// Checks that the body is an OpenAPI 3.0 document the generator can use and
-/// returns it parsed, with its `info.version`.
-fn check(from: &str, download: &Download) -> Result<(Value, String), FetchError> {
+/// Checks that the body is a document of `document`'s format and version the
+/// generator can use, and returns it parsed, with its `info.version`.
+fn check(
+    document: Document,
+    from: &str,
+    download: &Download,
+) -> Result<(Value, String), FetchError> {
     let html = || FetchError::Html {
         from: from.to_string(),
     };
@@ -409,22 +512,30 @@ fn check(from: &str, download: &Download) -> Result<(Value, String), FetchError>
         }
         return Err(not_openapi("the body is empty or not a YAML/JSON mapping"));
     };
-    let openapi = map
-        .get("openapi")
-        .and_then(scalar_text)
-        .ok_or_else(|| not_openapi("it has no `openapi` version field (Swagger 2.0?)"))?;
-    if openapi != "3.0" && !openapi.starts_with("3.0.") {
+    let (format_key, supported, why) = document.format();
+    let format = map.get(format_key).and_then(scalar_text).ok_or_else(|| {
+        not_openapi(&format!(
+            "it has no `{format_key}` version field{}",
+            if document == Document::TradeApi {
+                " (Swagger 2.0?)"
+            } else {
+                ""
+            }
+        ))
+    })?;
+    if format != supported.trim_end_matches('.') && !format.starts_with(supported) {
         return Err(FetchError::UnsupportedVersion {
             from: from.to_string(),
-            found: openapi,
+            found: format!("{format_key} {format}"),
+            why,
         });
     }
     let missing = |field| FetchError::Missing {
         from: from.to_string(),
         field,
     };
-    if !map.get("paths").is_some_and(Value::is_object) {
-        return Err(missing("paths"));
+    if !map.get(document.body_key()).is_some_and(Value::is_object) {
+        return Err(missing(document.body_key()));
     }
     let version = doc
         .pointer("/info/version")
@@ -954,7 +1065,7 @@ components:
     #[test]
     fn openapi_3_1_is_refused() {
         let doc = SMALL.replace("openapi: 3.0.3", "openapi: 3.1.0");
-        let needle = "is an OpenAPI 3.1.0 document; the generator pipeline (progenitor, openapiv3) supports OpenAPI 3.0 only";
+        let needle = "is a document of openapi 3.1.0; the generator pipeline (progenitor, openapiv3) supports OpenAPI 3.0 only";
         assert_refused("200 OK", "application/yaml", doc.as_bytes(), needle);
     }
 

@@ -4,6 +4,7 @@
 //! library, so the tests can drive every task on temporary copies.
 #![forbid(unsafe_code)]
 
+pub mod asyncapi;
 pub mod ci;
 pub mod fetch;
 pub mod inventory;

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use xtask::fetch::Source;
+use xtask::fetch::{Document, Source};
 use xtask::{fetch, regen, spec_diff, workspace_root};
 
 const USAGE: &str = "\
@@ -18,9 +18,12 @@ tasks:
                            --check fails when the committed file differs
   spec-diff OLD NEW        report what changes between two spec files; exits 1 when a
                            change is breaking (removal, type change, parameter moved)
-  fetch-spec [--url URL]   download a spec, validate it, vendor it with its metadata,
-                           and print the spec-diff against the previous one
-  fetch-spec --file PATH [--upstream URL]
+  fetch-spec [--asyncapi] [--url URL]
+                           download a spec (the Trade API's OpenAPI document, or with
+                           --asyncapi the WebSocket API's AsyncAPI document), validate it,
+                           vendor it with its metadata, and print the spec-diff against
+                           the previous one
+  fetch-spec [--asyncapi] --file PATH [--upstream URL]
                            the same for a copy obtained another way: every check of a
                            download applies; the metadata records the upstream URL
                            (default: the one recorded now), never the local path";
@@ -33,20 +36,9 @@ fn main() -> ExitCode {
         ["regen"] => run_regen(false),
         ["regen", "--check"] => run_regen(true),
         ["spec-diff", old, new] => run_spec_diff(old, new),
-        ["fetch-spec"] => run_fetch(Source::Url(kalshi_openapi::UPSTREAM_URL)),
-        ["fetch-spec", "--url", url] => run_fetch(Source::Url(url)),
-        ["fetch-spec", "--file", path] => fetch::recorded_upstream(&workspace_root())
-            .map_err(|e| e.to_string())
-            .and_then(|upstream| {
-                run_fetch(Source::File {
-                    path: Path::new(path),
-                    upstream: &upstream,
-                })
-            }),
-        ["fetch-spec", "--file", path, "--upstream", upstream] => run_fetch(Source::File {
-            path: Path::new(path),
-            upstream,
-        }),
+        ["fetch-spec", rest @ ..] => {
+            parse_fetch(rest).and_then(|(document, source)| run_fetch(document, source))
+        }
         ["help" | "--help" | "-h"] => {
             println!("{USAGE}");
             Ok(ExitCode::SUCCESS)
@@ -60,9 +52,10 @@ fn main() -> ExitCode {
 }
 
 fn run_regen(check: bool) -> Result<ExitCode, String> {
+    let files = format!("{} and {}", regen::GENERATED, regen::STREAM_GENERATED);
     match regen::regen(&workspace_root(), check)? {
-        regen::Outcome::UpToDate => println!("{} is up to date", regen::GENERATED),
-        regen::Outcome::Written => println!("wrote {}", regen::GENERATED),
+        regen::Outcome::UpToDate => println!("{files} are up to date"),
+        regen::Outcome::Written => println!("wrote {files}"),
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -79,10 +72,54 @@ fn run_spec_diff(old: &str, new: &str) -> Result<ExitCode, String> {
     })
 }
 
-fn run_fetch(source: Source<'_>) -> Result<ExitCode, String> {
+/// Where `fetch-spec`'s arguments say the document comes from.
+enum FetchFrom {
+    Upstream,
+    Url(String),
+    File(String, Option<String>),
+}
+
+fn parse_fetch(args: &[&str]) -> Result<(Document, FetchFrom), String> {
+    let (document, args) = match args {
+        ["--asyncapi", rest @ ..] => (Document::WebSocketApi, rest),
+        rest => (Document::TradeApi, rest),
+    };
+    let from = match args {
+        [] => FetchFrom::Upstream,
+        ["--url", url] => FetchFrom::Url((*url).to_owned()),
+        ["--file", path] => FetchFrom::File((*path).to_owned(), None),
+        ["--file", path, "--upstream", url] => {
+            FetchFrom::File((*path).to_owned(), Some((*url).to_owned()))
+        }
+        _ => return Err(format!("malformed fetch-spec arguments\n\n{USAGE}")),
+    };
+    Ok((document, from))
+}
+
+fn run_fetch(document: Document, from: FetchFrom) -> Result<ExitCode, String> {
+    let root = workspace_root();
+    let recorded = || fetch::recorded_upstream_of(document, &root).map_err(|e| e.to_string());
+    let (url, path);
+    let source = match from {
+        FetchFrom::Upstream => {
+            url = recorded()?;
+            Source::Url(&url)
+        }
+        FetchFrom::Url(given) => {
+            url = given;
+            Source::Url(&url)
+        }
+        FetchFrom::File(given, upstream) => {
+            url = upstream.map_or_else(recorded, Ok)?;
+            path = given;
+            Source::File {
+                path: Path::new(&path),
+                upstream: &url,
+            }
+        }
+    };
     let today = fetch::today_utc();
-    let outcome =
-        fetch::fetch_spec(source, &workspace_root(), &today).map_err(|e| e.to_string())?;
+    let outcome = fetch::fetch(document, source, &root, &today).map_err(|e| e.to_string())?;
     if outcome.unchanged {
         println!(
             "the spec from {} is identical to the vendored one ({})",
@@ -92,8 +129,10 @@ fn run_fetch(source: Source<'_>) -> Result<ExitCode, String> {
         return Ok(ExitCode::SUCCESS);
     }
     println!(
-        "vendored Kalshi Trade API {} (sha256 {})",
-        outcome.version, outcome.sha256
+        "vendored {} {} (sha256 {})",
+        document.file(),
+        outcome.version,
+        outcome.sha256
     );
     print!("{}", outcome.report);
     println!("next: read the diff above, run `cargo xtask regen`, review snapshots, run the tests");

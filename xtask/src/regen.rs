@@ -19,6 +19,10 @@ use crate::{patches, postprocess, spec};
 /// Where the generated bindings are written, relative to the workspace root.
 pub const GENERATED: &str = "kalshi-gen/src/generated.rs";
 
+/// Where the generated WebSocket bindings are written, relative to the
+/// workspace root (see [`crate::asyncapi`]).
+pub const STREAM_GENERATED: &str = "kalshi-gen/src/stream_generated.rs";
+
 /// The command a maintainer runs to bring the bindings up to date.
 pub const REGEN_COMMAND: &str = "cargo xtask regen";
 
@@ -31,19 +35,42 @@ pub enum Outcome {
     Written,
 }
 
-/// Regenerates (or, with `check`, verifies) the bindings under `root`.
+/// Regenerates (or, with `check`, verifies) the REST and the WebSocket
+/// bindings under `root`.
 pub fn regen(root: &Path, check: bool) -> Result<Outcome, String> {
-    let spec_text = std::fs::read_to_string(spec::spec_path(root))
-        .map_err(|e| format!("cannot read the vendored spec: {e}"))?;
-    verify_metadata(root, &spec_text)?;
-    let code = generate(&spec_text, &progenitor_version(root)?)?;
-    let target = root.join(GENERATED);
+    use crate::fetch::Document;
+    let spec_text = read_document(root, Document::TradeApi)?;
+    let rest = generate(&spec_text, &progenitor_version(root)?)?;
+    let asyncapi_text = read_document(root, Document::WebSocketApi)?;
+    let streams = crate::asyncapi::generate(&asyncapi_text)?;
+    let rest = write_or_check(root, GENERATED, &rest, check)?;
+    let streams = write_or_check(root, STREAM_GENERATED, &streams, check)?;
+    Ok(
+        if rest == Outcome::UpToDate && streams == Outcome::UpToDate {
+            Outcome::UpToDate
+        } else {
+            Outcome::Written
+        },
+    )
+}
+
+/// A vendored document, after checking it against its recorded sha256.
+fn read_document(root: &Path, document: crate::fetch::Document) -> Result<String, String> {
+    let path = root.join(document.file());
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    verify_metadata(root, document, &text)?;
+    Ok(text)
+}
+
+fn write_or_check(root: &Path, file: &str, code: &str, check: bool) -> Result<Outcome, String> {
+    let target = root.join(file);
     let committed = std::fs::read_to_string(&target).unwrap_or_default();
     if committed == code {
         return Ok(Outcome::UpToDate);
     }
     if check {
-        return Err(stale_message(&target, &committed, &code));
+        return Err(stale_message(&target, &committed, code));
     }
     std::fs::write(&target, code).map_err(|e| format!("cannot write {}: {e}", target.display()))?;
     Ok(Outcome::Written)
@@ -51,13 +78,20 @@ pub fn regen(root: &Path, check: bool) -> Result<Outcome, String> {
 
 /// The recorded sha256 must be the vendored file's: a spec edited by hand
 /// (or fetched without `fetch-spec`) would otherwise go unnoticed.
-fn verify_metadata(root: &Path, spec_text: &str) -> Result<(), String> {
-    let (_, recorded) = crate::fetch::read_metadata(root).map_err(|e| e.to_string())?;
-    let actual = spec::sha256_hex(spec_text.as_bytes());
+fn verify_metadata(
+    root: &Path,
+    document: crate::fetch::Document,
+    text: &str,
+) -> Result<(), String> {
+    let (_, recorded) =
+        crate::fetch::read_document_metadata(document, root).map_err(|e| e.to_string())?;
+    let actual = spec::sha256_hex(text.as_bytes());
     if recorded != actual {
         return Err(format!(
-            "kalshi-openapi/openapi.yaml has sha256 {actual}, but kalshi-openapi/metadata.rs \
-             records {recorded}. Vendor specs with `cargo xtask fetch-spec`, never by hand."
+            "{} has sha256 {actual}, but {} records {recorded}. Vendor specs with \
+             `cargo xtask fetch-spec`, never by hand.",
+            document.file(),
+            document.metadata_file()
         ));
     }
     Ok(())

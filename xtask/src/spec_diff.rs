@@ -27,6 +27,8 @@ enum Section {
     Parameters,
     RequestBodies,
     Responses,
+    Channels,
+    Messages,
     Schemas,
 }
 
@@ -37,6 +39,8 @@ impl Section {
             Section::Parameters => "Parameters",
             Section::RequestBodies => "Request bodies",
             Section::Responses => "Responses",
+            Section::Channels => "Channels (AsyncAPI)",
+            Section::Messages => "Messages (AsyncAPI)",
             Section::Schemas => "Component schemas",
         }
     }
@@ -143,6 +147,8 @@ pub fn diff(old: &Value, new: &Value) -> Report {
         usage: BTreeMap::new(),
     };
     differ.operations();
+    differ.channels();
+    differ.messages();
     differ.schemas();
     let mut changes = differ.changes;
     changes.sort();
@@ -354,6 +360,41 @@ fn component_schemas(doc: &Value) -> BTreeMap<&str, &Value> {
         .collect()
 }
 
+/// AsyncAPI: each channel's message names.
+fn channel_messages(doc: &Value) -> BTreeMap<String, BTreeSet<String>> {
+    let channels = doc.get("channels").and_then(Value::as_object);
+    channels
+        .into_iter()
+        .flatten()
+        .map(|(name, channel)| {
+            let messages = channel.get("messages").and_then(Value::as_object);
+            let names = messages
+                .into_iter()
+                .flatten()
+                .map(|(m, _)| m.clone())
+                .collect();
+            (name.clone(), names)
+        })
+        .collect()
+}
+
+/// AsyncAPI: each component message's payload, as a type name.
+fn message_payloads(doc: &Value) -> BTreeMap<String, String> {
+    let messages = doc
+        .pointer("/components/messages")
+        .and_then(Value::as_object);
+    messages
+        .into_iter()
+        .flatten()
+        .map(|(name, message)| {
+            let payload = message
+                .get("payload")
+                .map_or_else(|| "none".into(), type_name);
+            (name.clone(), payload)
+        })
+        .collect()
+}
+
 /// Top-level body property names; only these can be a moved query parameter.
 fn top_level(fields: &BTreeMap<String, Field>) -> BTreeSet<&str> {
     fields
@@ -399,8 +440,24 @@ impl Usage {
 
 /// For every component schema, whether a request (parameters, body) or a
 /// response of some operation reaches it, following `$ref`s transitively.
+/// In an AsyncAPI document, what the server receives (commands) is the
+/// request side and what it sends is the response side.
 fn schema_usage(doc: &Value) -> BTreeMap<String, Usage> {
     let mut usage: BTreeMap<String, Usage> = BTreeMap::new();
+    let async_operations = doc.get("operations").and_then(Value::as_object);
+    for operation in async_operations.into_iter().flat_map(|o| o.values()) {
+        let mut reached = BTreeSet::new();
+        reachable_schemas(doc, &operation["messages"], &mut reached);
+        let received = operation["action"] == "receive";
+        for name in reached {
+            let entry = usage.entry(name).or_default();
+            if received {
+                entry.request = true;
+            } else {
+                entry.response = true;
+            }
+        }
+    }
     for op in spec::operations(doc) {
         let mut request = BTreeSet::new();
         for param in op.parameters(doc) {
@@ -694,6 +751,57 @@ impl Differ<'_> {
         for code in new_codes.difference(&old_codes) {
             let text = format!("response status `{code}` added");
             self.push(Section::Responses, id, Kind::Added, false, text);
+        }
+    }
+
+    /// AsyncAPI channels, and the messages each carries.
+    fn channels(&mut self) {
+        let (old, new) = (channel_messages(self.old), channel_messages(self.new));
+        let section = Section::Channels;
+        for (channel, messages) in &old {
+            let Some(now) = new.get(channel) else {
+                self.push(
+                    section,
+                    channel,
+                    Kind::Removed,
+                    true,
+                    "channel removed".into(),
+                );
+                continue;
+            };
+            for message in messages.difference(now) {
+                let text = format!("message `{message}` removed");
+                self.push(section, channel, Kind::Removed, true, text);
+            }
+            for message in now.difference(messages) {
+                let text = format!("message `{message}` added");
+                self.push(section, channel, Kind::Added, false, text);
+            }
+        }
+        for channel in new.keys().filter(|c| !old.contains_key(*c)) {
+            self.push(section, channel, Kind::Added, false, "channel added".into());
+        }
+    }
+
+    /// AsyncAPI component messages and the payload each carries.
+    fn messages(&mut self) {
+        let (old, new) = (message_payloads(self.old), message_payloads(self.new));
+        let section = Section::Messages;
+        for (name, payload) in &old {
+            match new.get(name) {
+                None => self.push(section, name, Kind::Removed, true, "message removed".into()),
+                Some(now) if now != payload => {
+                    let text = format!("payload changed: {payload} -> {now}");
+                    self.push(section, name, Kind::TypeChanged, true, text);
+                }
+                Some(_) => {}
+            }
+        }
+        for (name, payload) in &new {
+            if !old.contains_key(name) {
+                let text = format!("message added ({payload})");
+                self.push(section, name, Kind::Added, false, text);
+            }
         }
     }
 
@@ -1520,6 +1628,104 @@ components:
         assert_eq!(usage["Order"].role(), Role::Response);
         assert_eq!(usage["OrderStatus"].role(), Role::Response);
         assert_eq!(usage["CreateOrderRequest"].role(), Role::Request);
+    }
+
+    /// An AsyncAPI document: channels, messages and payload schemas.
+    const ASYNC: &str = r##"
+asyncapi: 3.0.0
+info: {title: ws, version: 2.0.0}
+channels:
+  ticker:
+    messages:
+      ticker: {$ref: '#/components/messages/ticker'}
+  fill:
+    messages:
+      fill: {$ref: '#/components/messages/fill'}
+operations:
+  receiveTicker:
+    action: send
+    messages: [{$ref: '#/channels/ticker/messages/ticker'}]
+  sendSubscribe:
+    action: receive
+    messages: [{$ref: '#/components/messages/subscribe'}]
+components:
+  messages:
+    ticker: {payload: {$ref: '#/components/schemas/tickerPayload'}}
+    fill: {payload: {$ref: '#/components/schemas/fillPayload'}}
+    subscribe: {payload: {$ref: '#/components/schemas/subscribePayload'}}
+  schemas:
+    tickerPayload:
+      type: object
+      required: [price]
+      properties: {price: {type: string}, volume: {type: string}}
+    fillPayload: {type: object, properties: {count: {type: string}}}
+    subscribePayload:
+      type: object
+      properties: {channels: {type: array, items: {type: string}}}
+"##;
+
+    #[test]
+    fn asyncapi_channels_messages_and_payload_fields() {
+        let old = parse(ASYNC);
+        let mut new = old.clone();
+        new["channels"].as_object_mut().unwrap().remove("fill");
+        new["channels"]["trade"] =
+            serde_json::json!({"messages": {"trade": {"$ref": "#/components/messages/trade"}}});
+        new["components"]["messages"]["trade"] =
+            serde_json::json!({"payload": {"$ref": "#/components/schemas/fillPayload"}});
+        new["channels"]["ticker"]["messages"]["ticker_v2"] =
+            serde_json::json!({"$ref": "#/components/messages/ticker"});
+        // Received by the client: a field that may now be absent breaks it.
+        new["components"]["schemas"]["tickerPayload"]["required"] = serde_json::json!([]);
+        // Sent by the client: a field that becomes required breaks it.
+        new["components"]["schemas"]["subscribePayload"]["required"] =
+            serde_json::json!(["channels"]);
+        let report = diff(&old, &new);
+        assert_change(
+            &report,
+            Kind::Removed,
+            "BREAKING",
+            "fill",
+            "channel removed",
+        );
+        assert_change(&report, Kind::Added, "added", "trade", "channel added");
+        assert_change(
+            &report,
+            Kind::Added,
+            "added",
+            "ticker",
+            "message `ticker_v2` added",
+        );
+        assert_change(
+            &report,
+            Kind::Added,
+            "added",
+            "trade",
+            "message added (fillPayload)",
+        );
+        assert_change(
+            &report,
+            Kind::RequiredChanged,
+            "BREAKING",
+            "tickerPayload",
+            "property `price` is now optional",
+        );
+        assert_change(
+            &report,
+            Kind::RequiredChanged,
+            "BREAKING",
+            "subscribePayload",
+            "property `channels` is now required",
+        );
+        let added_field = {
+            let mut more = old.clone();
+            more["components"]["schemas"]["tickerPayload"]["properties"]["clock"] =
+                serde_json::json!({"type": "integer"});
+            diff(&old, &more)
+        };
+        assert!(!added_field.is_breaking(), "{added_field}");
+        let vendored = parse(kalshi_openapi::asyncapi::YAML);
+        assert!(diff(&vendored, &vendored).is_empty());
     }
 
     #[test]
