@@ -75,19 +75,20 @@ pub fn run(root: &Path) -> Result<(), String> {
     // the build of an earlier dry run of the same (unreleased) version: drop
     // the published crates' artifacts first (this is the last step).
     let _ = std::fs::remove_dir_all(root.join("target/package"));
+    forget_extracted_packages();
     step(
         root,
         "publish (clean)",
         &[
             "clean",
             "-p",
-            "kalshi-openapi",
+            PUBLISHED[0],
             "-p",
-            "kalshi-gen",
+            PUBLISHED[1],
             "-p",
-            "kalshi-sim",
+            PUBLISHED[2],
             "-p",
-            "kalshi-client",
+            PUBLISHED[3],
         ],
     )?;
     step(
@@ -101,6 +102,53 @@ pub fn run(root: &Path) -> Result<(), String> {
         totals.passed, totals.failed
     );
     Ok(())
+}
+
+/// The crates `cargo publish --workspace` packages.
+const PUBLISHED: [&str; 4] = [
+    "kalshi-openapi",
+    "kalshi-gen",
+    "kalshi-sim",
+    "kalshi-client",
+];
+
+/// A dry run unpacks the workspace's packages into `CARGO_HOME` like
+/// registry crates, under its temporary registry, and Cargo, taking registry
+/// crates to be immutable, reuses an earlier unpacking of the same version:
+/// the check would then build last week's sources. Those unpacked copies
+/// (never anything of crates.io) are removed first.
+fn forget_extracted_packages() {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".cargo")));
+    let Some(sources) = home.map(|h| h.join("registry").join("src")) else {
+        return;
+    };
+    let Ok(registries) = std::fs::read_dir(sources) else {
+        return;
+    };
+    for registry in registries.flatten() {
+        if registry
+            .file_name()
+            .to_string_lossy()
+            .starts_with("index.crates.io-")
+        {
+            continue;
+        }
+        for unpacked in std::fs::read_dir(registry.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let name = unpacked.file_name().to_string_lossy().into_owned();
+            if PUBLISHED
+                .iter()
+                .any(|krate| name.starts_with(&format!("{krate}-")))
+            {
+                let _ = std::fs::remove_dir_all(unpacked.path());
+            }
+        }
+    }
 }
 
 /// `cargo deny check` (advisories, bans, licenses, sources) with the pinned
