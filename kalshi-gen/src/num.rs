@@ -114,9 +114,21 @@ fn parse_fixed(text: &str) -> Result<Decimal, DecimalError> {
             text: excerpt(text),
         });
     }
-    Decimal::from_str_exact(text).map_err(|_| DecimalError::OutOfRange {
-        text: excerpt(text),
-    })
+    // Validated above: at most 15 + 6 digits, so the mantissa fits an i128
+    // (and Decimal's 96 bits) exactly; built directly, this is several
+    // times faster than a general decimal parser on every price and count
+    // of a stream.
+    let mantissa = int_part
+        .bytes()
+        .chain(frac_part.unwrap_or_default().bytes())
+        .fold(0_i128, |m, digit| m * 10 + i128::from(digit - b'0'));
+    let mut value = Decimal::try_from_i128_with_scale(mantissa, scale as u32).map_err(|_| {
+        DecimalError::OutOfRange {
+            text: excerpt(text),
+        }
+    })?;
+    value.set_sign_negative(text.starts_with('-') && mantissa != 0);
+    Ok(value)
 }
 
 /// Checks a decimal built in code against the same bounds as parsed text.
@@ -395,6 +407,56 @@ mod tests {
             ("123456789012345", "123456789012345.0000"),
         ] {
             assert_eq!(dollars(text).to_string(), expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn the_direct_parse_equals_the_general_decimal_parser() {
+        // Every shape the fast path builds: signs, leading zeros, every
+        // scale, the largest integer part, negative zero.
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = |bound: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % bound
+        };
+        let mut texts = vec![
+            "-0.00".to_owned(),
+            "999999999999999.999999".to_owned(),
+            "000.10".to_owned(),
+        ];
+        for _ in 0..20_000 {
+            let int_digits = 1 + next(15) as usize;
+            let int: String = (0..int_digits)
+                .map(|_| char::from(b'0' + next(10) as u8))
+                .collect();
+            let scale = next(7) as usize;
+            let frac: String = (0..scale)
+                .map(|_| char::from(b'0' + next(10) as u8))
+                .collect();
+            let sign = if next(2) == 0 { "-" } else { "" };
+            let dot = if scale > 0 { "." } else { "" };
+            texts.push(format!("{sign}{int}{dot}{frac}"));
+        }
+        for text in texts {
+            let expected = Decimal::from_str_exact(&text).unwrap();
+            let parsed = parse_fixed(&text).unwrap();
+            assert_eq!(
+                (
+                    parsed,
+                    parsed.scale(),
+                    parsed.is_sign_negative(),
+                    parsed.to_string()
+                ),
+                (
+                    expected,
+                    expected.scale(),
+                    expected.is_sign_negative(),
+                    expected.to_string()
+                ),
+                "{text}"
+            );
         }
     }
 

@@ -4118,85 +4118,90 @@ the default flip; concrete dates will be announced before each step.
 }
 /// A message the server sends, decoded by its `type`; a type these
 /// bindings do not know is kept whole in [`ServerMessage::Unknown`].
+///
+/// Each message is boxed, so the enum is a few words whatever the
+/// size of Kalshi's largest message (half a kilobyte inline): a
+/// queue of events holds pointers, not the largest variant's size
+/// for every small delta.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum ServerMessage {
     /// `batch_quote_accepted` (AsyncAPI message `batchQuoteAccepted`).
-    BatchQuoteAccepted(types::BatchQuoteAcceptedPayload),
+    BatchQuoteAccepted(Box<types::BatchQuoteAcceptedPayload>),
     /// `batch_quote_created` (AsyncAPI message `batchQuoteCreated`).
-    BatchQuoteCreated(types::BatchQuoteCreatedPayload),
+    BatchQuoteCreated(Box<types::BatchQuoteCreatedPayload>),
     /// `batch_quote_executed` (AsyncAPI message `batchQuoteExecuted`).
-    BatchQuoteExecuted(types::BatchQuoteExecutedPayload),
+    BatchQuoteExecuted(Box<types::BatchQuoteExecutedPayload>),
     /// `cfbenchmarks_value_5hz_indexlist` (AsyncAPI message `cfbenchmarks5HzIndexList`).
-    Cfbenchmarks5HzIndexList(types::Cfbenchmarks5HzIndexListPayload),
+    Cfbenchmarks5HzIndexList(Box<types::Cfbenchmarks5HzIndexListPayload>),
     /// `cfbenchmarks_value_indexlist` (AsyncAPI message `cfbenchmarksIndexList`).
-    CfbenchmarksIndexList(types::CfbenchmarksIndexListPayload),
+    CfbenchmarksIndexList(Box<types::CfbenchmarksIndexListPayload>),
     /// `cfbenchmarks_value` (AsyncAPI message `cfbenchmarksValue`).
-    CfbenchmarksValue(types::CfbenchmarksValuePayload),
+    CfbenchmarksValue(Box<types::CfbenchmarksValuePayload>),
     /// `cfbenchmarks_value_5hz` (AsyncAPI message `cfbenchmarksValue5Hz`).
-    CfbenchmarksValue5Hz(types::CfbenchmarksValue5HzPayload),
+    CfbenchmarksValue5Hz(Box<types::CfbenchmarksValue5HzPayload>),
     /// `error` (AsyncAPI message `errorResponse`).
-    ErrorResponse(types::ErrorResponsePayload),
+    ErrorResponse(Box<types::ErrorResponsePayload>),
     /// `event_fee_update` (AsyncAPI message `eventFeeUpdate`).
-    EventFeeUpdate(types::EventFeeUpdatePayload),
+    EventFeeUpdate(Box<types::EventFeeUpdatePayload>),
     /// `event_lifecycle` (AsyncAPI message `eventLifecycle`).
-    EventLifecycle(types::EventLifecyclePayload),
+    EventLifecycle(Box<types::EventLifecyclePayload>),
     /// `fill` (AsyncAPI message `fill`).
-    Fill(types::FillPayload),
+    Fill(Box<types::FillPayload>),
     /// `ok` (AsyncAPI message `listSubscriptionsResponse`).
-    ListSubscriptionsResponse(types::ListSubscriptionsResponsePayload),
+    ListSubscriptionsResponse(Box<types::ListSubscriptionsResponsePayload>),
     /// `market_lifecycle_v2` (AsyncAPI message `marketLifecycleV2`).
-    MarketLifecycleV2(types::MarketLifecycleV2Payload),
+    MarketLifecycleV2(Box<types::MarketLifecycleV2Payload>),
     /// `market_lifecycle_v2` (AsyncAPI message `marketMetadataUpdated`).
-    MarketMetadataUpdated(types::MarketMetadataUpdatedPayload),
+    MarketMetadataUpdated(Box<types::MarketMetadataUpdatedPayload>),
     /// `market_position` (AsyncAPI message `marketPosition`).
-    MarketPosition(types::MarketPositionPayload),
+    MarketPosition(Box<types::MarketPositionPayload>),
     /// `multivariate_market_lifecycle` (AsyncAPI message `multivariateMarketLifecycle`).
-    MultivariateMarketLifecycle(types::MultivariateMarketLifecyclePayload),
+    MultivariateMarketLifecycle(Box<types::MultivariateMarketLifecyclePayload>),
     /// `ok` (AsyncAPI message `okResponse`).
-    OkResponse(types::OkResponsePayload),
+    OkResponse(Box<types::OkResponsePayload>),
     /// `order_group_updates` (AsyncAPI message `orderGroupUpdates`).
-    OrderGroupUpdates(types::OrderGroupUpdatesPayload),
+    OrderGroupUpdates(Box<types::OrderGroupUpdatesPayload>),
     /// `orderbook_delta` (AsyncAPI message `orderbookDelta`).
-    OrderbookDelta(types::OrderbookDeltaPayload),
+    OrderbookDelta(Box<types::OrderbookDeltaPayload>),
     /// `orderbook_snapshot` (AsyncAPI message `orderbookSnapshot`).
-    OrderbookSnapshot(types::OrderbookSnapshotPayload),
+    OrderbookSnapshot(Box<types::OrderbookSnapshotPayload>),
     /// `pyth_value_underlying_list` (AsyncAPI message `pythUnderlyingList`).
-    PythUnderlyingList(types::PythUnderlyingListPayload),
+    PythUnderlyingList(Box<types::PythUnderlyingListPayload>),
     /// `pyth_value` (AsyncAPI message `pythValue`).
-    PythValue(types::PythValuePayload),
+    PythValue(Box<types::PythValuePayload>),
     /// `quote_accepted` (AsyncAPI message `quoteAccepted`).
-    QuoteAccepted(types::QuoteAcceptedPayload),
+    QuoteAccepted(Box<types::QuoteAcceptedPayload>),
     /// `quote_created` (AsyncAPI message `quoteCreated`).
-    QuoteCreated(types::QuoteCreatedPayload),
+    QuoteCreated(Box<types::QuoteCreatedPayload>),
     /// `quote_executed` (AsyncAPI message `quoteExecuted`).
-    QuoteExecuted(types::QuoteExecutedPayload),
+    QuoteExecuted(Box<types::QuoteExecutedPayload>),
     /// `rfq_batch_best_quotes` (AsyncAPI message `rfqBatchBestQuotes`).
-    RfqBatchBestQuotes(types::RfqBatchBestQuotesPayload),
+    RfqBatchBestQuotes(Box<types::RfqBatchBestQuotesPayload>),
     /// `rfq_batch_created` (AsyncAPI message `rfqBatchCreated`).
-    RfqBatchCreated(types::RfqBatchCreatedPayload),
+    RfqBatchCreated(Box<types::RfqBatchCreatedPayload>),
     /// `rfq_batch_deleted` (AsyncAPI message `rfqBatchDeleted`).
-    RfqBatchDeleted(types::RfqBatchDeletedPayload),
+    RfqBatchDeleted(Box<types::RfqBatchDeletedPayload>),
     /// `rfq_batch_executed` (AsyncAPI message `rfqBatchExecuted`).
-    RfqBatchExecuted(types::RfqBatchExecutedPayload),
+    RfqBatchExecuted(Box<types::RfqBatchExecutedPayload>),
     /// `rfq_created` (AsyncAPI message `rfqCreated`).
-    RfqCreated(types::RfqCreatedPayload),
+    RfqCreated(Box<types::RfqCreatedPayload>),
     /// `rfq_deleted` (AsyncAPI message `rfqDeleted`).
-    RfqDeleted(types::RfqDeletedPayload),
+    RfqDeleted(Box<types::RfqDeletedPayload>),
     /// `ok` (AsyncAPI message `subscribedIndicesResponse`).
-    SubscribedIndicesResponse(types::SubscribedIndicesResponsePayload),
+    SubscribedIndicesResponse(Box<types::SubscribedIndicesResponsePayload>),
     /// `subscribed` (AsyncAPI message `subscribedResponse`).
-    SubscribedResponse(types::SubscribedResponsePayload),
+    SubscribedResponse(Box<types::SubscribedResponsePayload>),
     /// `ok` (AsyncAPI message `subscribedUnderlyingsResponse`).
-    SubscribedUnderlyingsResponse(types::SubscribedUnderlyingsResponsePayload),
+    SubscribedUnderlyingsResponse(Box<types::SubscribedUnderlyingsResponsePayload>),
     /// `ticker` (AsyncAPI message `ticker`).
-    Ticker(types::TickerPayload),
+    Ticker(Box<types::TickerPayload>),
     /// `trade` (AsyncAPI message `trade`).
-    Trade(types::TradePayload),
+    Trade(Box<types::TradePayload>),
     /// `unsubscribed` (AsyncAPI message `unsubscribedResponse`).
-    UnsubscribedResponse(types::UnsubscribedResponsePayload),
+    UnsubscribedResponse(Box<types::UnsubscribedResponsePayload>),
     /// `user_order` (AsyncAPI message `userOrder`).
-    UserOrder(types::UserOrderPayload),
+    UserOrder(Box<types::UserOrderPayload>),
     /// A message type these bindings do not know, kept verbatim.
     Unknown(UnknownMessage),
 }
@@ -4207,6 +4212,17 @@ pub struct UnknownMessage {
     pub kind: String,
     /// The whole frame, as received.
     pub raw: serde_json::Value,
+}
+/// The `type` of a frame whose first key is `type` with a plain
+/// string value (no escapes), read off the text; `None` for any
+/// other frame, which is then parsed for it. The full parse that
+/// follows still rejects a frame that is not JSON.
+fn leading_type(text: &str) -> Option<&str> {
+    let rest = text.trim_start().strip_prefix('{')?.trim_start();
+    let rest = rest.strip_prefix("\"type\"")?.trim_start().strip_prefix(':')?;
+    let rest = rest.trim_start().strip_prefix('"')?;
+    let end = rest.find(['"', '\\'])?;
+    (rest.as_bytes()[end] == b'"').then(|| &rest[..end])
 }
 impl UnknownMessage {
     fn envelope(&self, field: &str) -> Option<u64> {
@@ -4265,101 +4281,134 @@ impl ServerMessage {
             #[serde(rename = "type", borrow)]
             kind: std::borrow::Cow<'a, str>,
         }
-        let head: Head<'_> = serde_json::from_str(text)?;
+        let kind = match leading_type(text) {
+            Some(kind) => std::borrow::Cow::Borrowed(kind),
+            None => serde_json::from_str::<Head<'_>>(text)?.kind,
+        };
         Ok(
-            match &*head.kind {
+            match &*kind {
                 "batch_quote_accepted" => {
-                    Self::BatchQuoteAccepted(serde_json::from_str(text)?)
+                    Self::BatchQuoteAccepted(Box::new(serde_json::from_str(text)?))
                 }
                 "batch_quote_created" => {
-                    Self::BatchQuoteCreated(serde_json::from_str(text)?)
+                    Self::BatchQuoteCreated(Box::new(serde_json::from_str(text)?))
                 }
                 "batch_quote_executed" => {
-                    Self::BatchQuoteExecuted(serde_json::from_str(text)?)
+                    Self::BatchQuoteExecuted(Box::new(serde_json::from_str(text)?))
                 }
                 "cfbenchmarks_value" => {
-                    Self::CfbenchmarksValue(serde_json::from_str(text)?)
+                    Self::CfbenchmarksValue(Box::new(serde_json::from_str(text)?))
                 }
                 "cfbenchmarks_value_5hz" => {
-                    Self::CfbenchmarksValue5Hz(serde_json::from_str(text)?)
+                    Self::CfbenchmarksValue5Hz(Box::new(serde_json::from_str(text)?))
                 }
                 "cfbenchmarks_value_5hz_indexlist" => {
-                    Self::Cfbenchmarks5HzIndexList(serde_json::from_str(text)?)
+                    Self::Cfbenchmarks5HzIndexList(Box::new(serde_json::from_str(text)?))
                 }
                 "cfbenchmarks_value_indexlist" => {
-                    Self::CfbenchmarksIndexList(serde_json::from_str(text)?)
+                    Self::CfbenchmarksIndexList(Box::new(serde_json::from_str(text)?))
                 }
-                "error" => Self::ErrorResponse(serde_json::from_str(text)?),
-                "event_fee_update" => Self::EventFeeUpdate(serde_json::from_str(text)?),
-                "event_lifecycle" => Self::EventLifecycle(serde_json::from_str(text)?),
-                "fill" => Self::Fill(serde_json::from_str(text)?),
+                "error" => Self::ErrorResponse(Box::new(serde_json::from_str(text)?)),
+                "event_fee_update" => {
+                    Self::EventFeeUpdate(Box::new(serde_json::from_str(text)?))
+                }
+                "event_lifecycle" => {
+                    Self::EventLifecycle(Box::new(serde_json::from_str(text)?))
+                }
+                "fill" => Self::Fill(Box::new(serde_json::from_str(text)?)),
                 "market_lifecycle_v2" => {
                     let value: serde_json::Value = serde_json::from_str(text)?;
                     if value["msg"]["event_type"] == "metadata_updated" {
                         return Ok(
-                            Self::MarketMetadataUpdated(serde_json::from_value(value)?),
+                            Self::MarketMetadataUpdated(
+                                Box::new(serde_json::from_value(value)?),
+                            ),
                         );
                     }
-                    return Ok(Self::MarketLifecycleV2(serde_json::from_value(value)?));
+                    return Ok(
+                        Self::MarketLifecycleV2(Box::new(serde_json::from_value(value)?)),
+                    );
                 }
-                "market_position" => Self::MarketPosition(serde_json::from_str(text)?),
+                "market_position" => {
+                    Self::MarketPosition(Box::new(serde_json::from_str(text)?))
+                }
                 "multivariate_market_lifecycle" => {
-                    Self::MultivariateMarketLifecycle(serde_json::from_str(text)?)
+                    Self::MultivariateMarketLifecycle(
+                        Box::new(serde_json::from_str(text)?),
+                    )
                 }
                 "ok" => {
                     let value: serde_json::Value = serde_json::from_str(text)?;
                     if value["msg"].is_array() {
                         return Ok(
                             Self::ListSubscriptionsResponse(
-                                serde_json::from_value(value)?,
+                                Box::new(serde_json::from_value(value)?),
                             ),
                         );
                     }
                     if value["msg"].get("index_ids").is_some() {
                         return Ok(
                             Self::SubscribedIndicesResponse(
-                                serde_json::from_value(value)?,
+                                Box::new(serde_json::from_value(value)?),
                             ),
                         );
                     }
                     if value["msg"].get("underlying_tickers").is_some() {
                         return Ok(
                             Self::SubscribedUnderlyingsResponse(
-                                serde_json::from_value(value)?,
+                                Box::new(serde_json::from_value(value)?),
                             ),
                         );
                     }
-                    return Ok(Self::OkResponse(serde_json::from_value(value)?));
+                    return Ok(
+                        Self::OkResponse(Box::new(serde_json::from_value(value)?)),
+                    );
                 }
                 "order_group_updates" => {
-                    Self::OrderGroupUpdates(serde_json::from_str(text)?)
+                    Self::OrderGroupUpdates(Box::new(serde_json::from_str(text)?))
                 }
-                "orderbook_delta" => Self::OrderbookDelta(serde_json::from_str(text)?),
+                "orderbook_delta" => {
+                    Self::OrderbookDelta(Box::new(serde_json::from_str(text)?))
+                }
                 "orderbook_snapshot" => {
-                    Self::OrderbookSnapshot(serde_json::from_str(text)?)
+                    Self::OrderbookSnapshot(Box::new(serde_json::from_str(text)?))
                 }
-                "pyth_value" => Self::PythValue(serde_json::from_str(text)?),
+                "pyth_value" => Self::PythValue(Box::new(serde_json::from_str(text)?)),
                 "pyth_value_underlying_list" => {
-                    Self::PythUnderlyingList(serde_json::from_str(text)?)
+                    Self::PythUnderlyingList(Box::new(serde_json::from_str(text)?))
                 }
-                "quote_accepted" => Self::QuoteAccepted(serde_json::from_str(text)?),
-                "quote_created" => Self::QuoteCreated(serde_json::from_str(text)?),
-                "quote_executed" => Self::QuoteExecuted(serde_json::from_str(text)?),
+                "quote_accepted" => {
+                    Self::QuoteAccepted(Box::new(serde_json::from_str(text)?))
+                }
+                "quote_created" => {
+                    Self::QuoteCreated(Box::new(serde_json::from_str(text)?))
+                }
+                "quote_executed" => {
+                    Self::QuoteExecuted(Box::new(serde_json::from_str(text)?))
+                }
                 "rfq_batch_best_quotes" => {
-                    Self::RfqBatchBestQuotes(serde_json::from_str(text)?)
+                    Self::RfqBatchBestQuotes(Box::new(serde_json::from_str(text)?))
                 }
-                "rfq_batch_created" => Self::RfqBatchCreated(serde_json::from_str(text)?),
-                "rfq_batch_deleted" => Self::RfqBatchDeleted(serde_json::from_str(text)?),
+                "rfq_batch_created" => {
+                    Self::RfqBatchCreated(Box::new(serde_json::from_str(text)?))
+                }
+                "rfq_batch_deleted" => {
+                    Self::RfqBatchDeleted(Box::new(serde_json::from_str(text)?))
+                }
                 "rfq_batch_executed" => {
-                    Self::RfqBatchExecuted(serde_json::from_str(text)?)
+                    Self::RfqBatchExecuted(Box::new(serde_json::from_str(text)?))
                 }
-                "rfq_created" => Self::RfqCreated(serde_json::from_str(text)?),
-                "rfq_deleted" => Self::RfqDeleted(serde_json::from_str(text)?),
-                "subscribed" => Self::SubscribedResponse(serde_json::from_str(text)?),
-                "ticker" => Self::Ticker(serde_json::from_str(text)?),
-                "trade" => Self::Trade(serde_json::from_str(text)?),
-                "unsubscribed" => Self::UnsubscribedResponse(serde_json::from_str(text)?),
-                "user_order" => Self::UserOrder(serde_json::from_str(text)?),
+                "rfq_created" => Self::RfqCreated(Box::new(serde_json::from_str(text)?)),
+                "rfq_deleted" => Self::RfqDeleted(Box::new(serde_json::from_str(text)?)),
+                "subscribed" => {
+                    Self::SubscribedResponse(Box::new(serde_json::from_str(text)?))
+                }
+                "ticker" => Self::Ticker(Box::new(serde_json::from_str(text)?)),
+                "trade" => Self::Trade(Box::new(serde_json::from_str(text)?)),
+                "unsubscribed" => {
+                    Self::UnsubscribedResponse(Box::new(serde_json::from_str(text)?))
+                }
+                "user_order" => Self::UserOrder(Box::new(serde_json::from_str(text)?)),
                 other => {
                     Self::Unknown(UnknownMessage {
                         kind: other.to_owned(),

@@ -557,20 +557,21 @@ fn server_enum(server: &[&Message], by_tag: &BTreeMap<&str, Vec<&Message>>) -> T
     let variants = server.iter().map(|m| {
         let (variant, ty) = (pascal(&m.name), pascal(&m.schema));
         let doc = lit(&format!(" `{}` (AsyncAPI message `{}`).", m.tag, m.name));
-        quote! { #[doc = #doc] #variant(types::#ty) }
+        quote! { #[doc = #doc] #variant(Box<types::#ty>) }
     });
     let decode_arms = by_tag.iter().map(|(tag, ms)| {
         let tag_lit = lit(tag);
         if let [m] = ms.as_slice() {
             let variant = pascal(&m.name);
-            return quote! { #tag_lit => Self::#variant(serde_json::from_str(text)?) };
+            return quote! { #tag_lit => Self::#variant(Box::new(serde_json::from_str(text)?)) };
         }
         let checks = SHAPES
             .iter()
             .filter(|(t, _, _)| t == tag)
             .map(|(_, name, rule)| {
                 let variant = pascal(name);
-                let build = quote! { return Ok(Self::#variant(serde_json::from_value(value)?)) };
+                let build =
+                    quote! { return Ok(Self::#variant(Box::new(serde_json::from_value(value)?))) };
                 match rule {
                     Rule::MsgIsArray => quote! { if value["msg"].is_array() { #build; } },
                     Rule::MsgHas(field) => {
@@ -621,6 +622,11 @@ fn server_enum(server: &[&Message], by_tag: &BTreeMap<&str, Vec<&Message>>) -> T
     quote! {
         /// A message the server sends, decoded by its `type`; a type these
         /// bindings do not know is kept whole in [`ServerMessage::Unknown`].
+        ///
+        /// Each message is boxed, so the enum is a few words whatever the
+        /// size of Kalshi's largest message (half a kilobyte inline): a
+        /// queue of events holds pointers, not the largest variant's size
+        /// for every small delta.
         #[derive(Debug, Clone, PartialEq)]
         #[non_exhaustive]
         pub enum ServerMessage {
@@ -636,6 +642,18 @@ fn server_enum(server: &[&Message], by_tag: &BTreeMap<&str, Vec<&Message>>) -> T
             pub kind: String,
             /// The whole frame, as received.
             pub raw: serde_json::Value,
+        }
+
+        /// The `type` of a frame whose first key is `type` with a plain
+        /// string value (no escapes), read off the text; `None` for any
+        /// other frame, which is then parsed for it. The full parse that
+        /// follows still rejects a frame that is not JSON.
+        fn leading_type(text: &str) -> Option<&str> {
+            let rest = text.trim_start().strip_prefix('{')?.trim_start();
+            let rest = rest.strip_prefix("\"type\"")?.trim_start().strip_prefix(':')?;
+            let rest = rest.trim_start().strip_prefix('"')?;
+            let end = rest.find(['"', '\\'])?;
+            (rest.as_bytes()[end] == b'"').then(|| &rest[..end])
         }
 
         impl UnknownMessage {
@@ -658,8 +676,13 @@ fn server_enum(server: &[&Message], by_tag: &BTreeMap<&str, Vec<&Message>>) -> T
                     #[serde(rename = "type", borrow)]
                     kind: std::borrow::Cow<'a, str>,
                 }
-                let head: Head<'_> = serde_json::from_str(text)?;
-                Ok(match &*head.kind {
+                // Kalshi's frames start with their `type`: read it without a
+                // parse of its own (half the decoding time of a small frame).
+                let kind = match leading_type(text) {
+                    Some(kind) => std::borrow::Cow::Borrowed(kind),
+                    None => serde_json::from_str::<Head<'_>>(text)?.kind,
+                };
+                Ok(match &*kind {
                     #(#decode_arms,)*
                     other => Self::Unknown(UnknownMessage {
                         kind: other.to_owned(),
