@@ -108,7 +108,8 @@ pub(crate) fn authenticate(
             "KALSHI-ACCESS-TIMESTAMP must be Unix milliseconds",
         ));
     };
-    if (now_ms - ts).abs() > TIMESTAMP_WINDOW_MS {
+    // abs_diff: a timestamp near i64::MIN must not overflow a subtraction.
+    if now_ms.abs_diff(ts) > TIMESTAMP_WINDOW_MS.unsigned_abs() {
         return Err(unauthorized(
             "header_timestamp_expired",
             "request timestamp is outside the accepted window",

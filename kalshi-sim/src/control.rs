@@ -17,11 +17,17 @@
 //! | `POST /_sim/clock/advance` | `{"ms"}` | moves the exchange clock forward |
 //! | `POST /_sim/faults` | `{"fault", "times"?, "status"?, "delay_ms"?}` | queues a fault for the next requests |
 //! | `GET /_sim/journal` | | every request received, in order |
+//! | `GET /_sim/stream_sessions` | | `{"sessions": [ids]}`, the open WebSocket sessions |
+//! | `POST /_sim/stream_faults` | `{"fault", "session"?, "ms"?}` | a stream fault for one session or all (`{"applied": n}`) |
 //!
 //! Faults: `status` (answers `status` without executing), `rate_limited`,
 //! `drop_connection`, `delay` (`delay_ms`, then executes), `lose_response`,
 //! `truncated_body`, `malformed_json`, `no_content` (the last four execute
 //! the request first).
+//!
+//! Stream faults: `drop_connection`, `skip_seq`, `repeat_seq`, `delay`
+//! (`ms`), `silence`, `unknown_message`, `malformed_frame`,
+//! `refuse_subscription` (see [`StreamFault`](crate::StreamFault)).
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -31,7 +37,7 @@ use serde_json::{Value, json};
 
 use crate::engine::{MarketState, Outcome, Owner};
 use crate::http::ApiErr;
-use crate::{Account, EventSpec, Fault, MarketSpec, PublicKey, Shared};
+use crate::{Account, EventSpec, Fault, MarketSpec, PublicKey, Shared, StreamFault};
 
 /// The path prefix of the control API.
 pub const PREFIX: &str = "/_sim/";
@@ -92,6 +98,12 @@ pub(crate) fn handle(
             let mut state = shared.state();
             state.clock.advance(Duration::from_millis(ms));
             Ok(json!({"now_ms": state.clock.now_ms()}))
+        }
+        ("GET", "stream_sessions") => Ok(json!({"sessions": shared.sessions.ids()})),
+        ("POST", "stream_faults") => {
+            let session = body["session"].as_u64();
+            let applied = shared.sessions.inject(session, &stream_fault(&body)?);
+            Ok(json!({"applied": applied}))
         }
         ("POST", "faults") => {
             let times = body["times"].as_u64().unwrap_or(1);
@@ -184,12 +196,29 @@ fn market_state(shared: &Shared, body: &Value) -> Result<Value, ApiErr> {
         "settled_no" => MarketState::Settled(Outcome::No),
         other => return Err(invalid(&format!("unknown state {other:?}"))),
     };
-    shared
-        .state()
-        .engine
-        .set_market_state(text(body, "ticker")?, state)
-        .map_err(|e| refused(e.message()))?;
+    let mut guard = shared.state();
+    let changed = guard.engine.set_market_state(text(body, "ticker")?, state);
+    guard.publish();
+    changed.map_err(|e| refused(e.message()))?;
     Ok(json!({"ok": true}))
+}
+
+fn stream_fault(body: &Value) -> Result<StreamFault, ApiErr> {
+    Ok(match text(body, "fault")? {
+        "drop_connection" => StreamFault::DropConnection,
+        "skip_seq" => StreamFault::SkipSeq,
+        "repeat_seq" => StreamFault::RepeatSeq,
+        "delay" => StreamFault::Delay(Duration::from_millis(
+            body["ms"]
+                .as_u64()
+                .ok_or_else(|| invalid("`ms` must be a non-negative integer"))?,
+        )),
+        "silence" => StreamFault::Silence,
+        "unknown_message" => StreamFault::UnknownMessage,
+        "malformed_frame" => StreamFault::MalformedFrame,
+        "refuse_subscription" => StreamFault::RefuseSubscription,
+        other => return Err(invalid(&format!("unknown stream fault {other:?}"))),
+    })
 }
 
 fn fault(body: &Value) -> Result<Fault, ApiErr> {

@@ -29,7 +29,7 @@
 //! [`Engine::next_id`]) so tests and snapshots are reproducible, and their
 //! string order is creation order.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 
 use rust_decimal::Decimal;
@@ -422,6 +422,10 @@ struct Holding {
     traded: Decimal,
     /// Average-cost basis of the open position (see [`Engine::positions`]).
     cost: Decimal,
+    /// Profit or loss of the contracts closed so far (netted or settled).
+    realized: Decimal,
+    /// Contracts traded, both directions.
+    volume: Decimal,
 }
 
 impl Holding {
@@ -437,9 +441,13 @@ impl Holding {
             Decimal::ZERO
         };
         if !netted.is_zero() {
-            // Closing releases the average cost of the contracts closed.
-            self.cost = self.cost * (held - netted) / held;
+            // Closing releases the average cost of the contracts closed; a
+            // YES and a NO together pay back $1.
+            let released = self.cost * netted / held;
+            self.realized += netted - unit * netted - released;
+            self.cost -= released;
         }
+        self.volume += count;
         self.cost += unit * (count - netted);
         self.position += side.signed(count);
         self.traded += unit * count;
@@ -485,6 +493,35 @@ pub struct Engine {
     /// Every settlement payout, oldest first.
     settlements: Vec<Settlement>,
     accounts: BTreeMap<Owner, Account>,
+    /// Markets whose book or state changed since [`Engine::take_touched`].
+    touched_markets: BTreeSet<String>,
+    /// Orders that changed since [`Engine::take_touched`].
+    touched_orders: BTreeSet<String>,
+}
+
+/// What changed since the last [`Engine::take_touched`]: the simulator's
+/// streams publish from it.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Touched {
+    /// Markets whose book or state may have changed.
+    pub markets: BTreeSet<String>,
+    /// Orders that were placed or changed.
+    pub orders: BTreeSet<String>,
+}
+
+/// An owner's position in one market, in full.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PositionSummary {
+    /// Signed YES contracts: > 0 long YES, < 0 long NO.
+    pub position: Decimal,
+    /// Average-cost basis of the open position.
+    pub cost: Decimal,
+    /// Profit or loss of the contracts closed (netted or settled).
+    pub realized: Decimal,
+    /// Contracts traded.
+    pub volume: Decimal,
+    /// What every fill cost.
+    pub traded: Decimal,
 }
 
 /// Setup, clock and money.
@@ -544,6 +581,7 @@ impl Engine {
             return Ok(());
         }
         market.state = state;
+        self.touched_markets.insert(ticker.to_owned());
         if state == MarketState::Closed {
             self.cancel_market(ticker);
         }
@@ -564,6 +602,7 @@ impl Engine {
             return Err(Reject::MarketClosed(ticker.to_owned()));
         }
         market.state = MarketState::Settled(result);
+        self.touched_markets.insert(ticker.to_owned());
         self.cancel_market(ticker);
         let now = self.now_ms;
         let mut paid = Vec::new();
@@ -590,6 +629,7 @@ impl Engine {
                 revenue,
                 ts_ms: now,
             });
+            holding.realized += revenue - holding.cost;
             holding.position = Decimal::ZERO;
             holding.cost = Decimal::ZERO;
         }
@@ -603,6 +643,11 @@ impl Engine {
             .iter()
             .filter(|s| s.owner.user_id == user_id)
             .collect()
+    }
+
+    /// Every market and its state, by ticker.
+    pub fn markets(&self) -> impl Iterator<Item = (&str, MarketState)> {
+        self.markets.iter().map(|(t, m)| (t.as_str(), m.state))
     }
 
     /// The market's state, `None` if unknown.
@@ -680,6 +725,47 @@ impl Engine {
                 )
             })
             .collect()
+    }
+
+    /// Everything about an owner's position in one market (zero when
+    /// never traded).
+    pub fn position_summary(&self, owner: &Owner, ticker: &str) -> PositionSummary {
+        self.holding(owner, ticker)
+            .map_or_else(PositionSummary::default, |h| PositionSummary {
+                position: h.position,
+                cost: h.cost.round_dp(6).normalize(),
+                realized: h.realized.round_dp(6).normalize(),
+                volume: h.volume,
+                traded: h.traded,
+            })
+    }
+
+    /// Contracts of the market held long YES, over every owner (each YES
+    /// held is matched by a NO held, so this counts contract pairs).
+    pub fn open_interest(&self, ticker: &str) -> Decimal {
+        self.accounts
+            .values()
+            .filter_map(|a| a.holdings.get(ticker))
+            .map(|h| h.position.max(Decimal::ZERO))
+            .sum()
+    }
+
+    /// What changed since the last call (then forgotten).
+    pub fn take_touched(&mut self) -> Touched {
+        Touched {
+            markets: std::mem::take(&mut self.touched_markets),
+            orders: std::mem::take(&mut self.touched_orders),
+        }
+    }
+
+    /// Fills from the `start`-th (0-based) of the whole exchange, oldest first.
+    pub fn fills_since(&self, start: usize) -> &[Fill] {
+        self.fills.get(start..).unwrap_or_default()
+    }
+
+    /// Settlement payouts from the `start`-th of the whole exchange.
+    pub fn settlements_since(&self, start: usize) -> &[Settlement] {
+        self.settlements.get(start..).unwrap_or_default()
     }
 
     fn holding(&self, owner: &Owner, ticker: &str) -> Option<&Holding> {
@@ -1154,9 +1240,17 @@ impl Engine {
 /// Book and order bookkeeping.
 impl Engine {
     fn order_mut(&mut self, order_id: &str) -> &mut Order {
-        self.orders
+        let order = self
+            .orders
             .get_mut(order_id)
-            .expect("engine invariant: order ids in books and steps exist")
+            .expect("engine invariant: order ids in books and steps exist");
+        if !self.touched_orders.contains(order_id) {
+            self.touched_orders.insert(order_id.to_owned());
+        }
+        if !self.touched_markets.contains(&order.ticker) {
+            self.touched_markets.insert(order.ticker.clone());
+        }
+        order
     }
 
     /// Sets the remaining and total counts of an order, stamping the time.

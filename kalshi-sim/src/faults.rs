@@ -99,3 +99,125 @@ impl Faults {
             .clone()
     }
 }
+
+/// Something to go wrong on the WebSocket sessions (see
+/// [`crate::Simulator::inject_stream`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StreamFault {
+    /// Close the connection at once, without a close frame.
+    DropConnection,
+    /// Lose the next numbered message of the session: its `seq` is used
+    /// but it is never sent, so the client sees a gap.
+    SkipSeq,
+    /// Send the next message twice, with the same `seq`.
+    RepeatSeq,
+    /// Stall the session this long: nothing is read or sent meanwhile.
+    Delay(Duration),
+    /// Go silent for good: no messages, no pings, no pongs, and the
+    /// connection stays open (a half-dead link the client must detect).
+    Silence,
+    /// Send a message of a type Kalshi's document does not have.
+    UnknownMessage,
+    /// Send a text frame that is not JSON.
+    MalformedFrame,
+    /// Answer the next `subscribe` with error code 10 (channel error).
+    RefuseSubscription,
+}
+
+/// Which way a WebSocket frame went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// From the simulator to the client.
+    Sent,
+    /// From the client to the simulator.
+    Received,
+}
+
+/// One text frame of a WebSocket session, as recorded when
+/// [`crate::SimConfig::record_streams`] is on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamFrame {
+    /// The session (see [`crate::Simulator::stream_sessions`]).
+    pub session: u64,
+    /// Which way it went.
+    pub direction: Direction,
+    /// The frame's text.
+    pub text: String,
+    /// Whether a fault put it there (a repeat, an unknown or malformed
+    /// message): such frames are not Kalshi's and need not follow its
+    /// document.
+    pub injected: bool,
+}
+
+/// The open WebSocket sessions: where their faults go, and what they sent.
+#[derive(Debug, Default)]
+pub(crate) struct Sessions {
+    open: Mutex<std::collections::BTreeMap<u64, tokio::sync::mpsc::UnboundedSender<StreamFault>>>,
+    last_id: std::sync::atomic::AtomicU64,
+    pub record: bool,
+    frames: Mutex<Vec<StreamFrame>>,
+}
+
+impl Sessions {
+    pub fn new(record: bool) -> Self {
+        Self {
+            record,
+            ..Self::default()
+        }
+    }
+
+    /// Registers a new session: its id and its fault inbox.
+    pub fn open(&self) -> (u64, tokio::sync::mpsc::UnboundedReceiver<StreamFault>) {
+        let id = self
+            .last_id
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            + 1;
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        self.open
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id, tx);
+        (id, rx)
+    }
+
+    pub fn close(&self, id: u64) {
+        self.open
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&id);
+    }
+
+    pub fn ids(&self) -> Vec<u64> {
+        let open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        open.iter()
+            .filter(|(_, tx)| !tx.is_closed())
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    /// Sends `fault` to one session (`Some`) or all; how many got it.
+    pub fn inject(&self, session: Option<u64>, fault: &StreamFault) -> usize {
+        let open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        open.iter()
+            .filter(|(id, _)| session.is_none_or(|s| s == **id))
+            .filter(|(_, tx)| tx.send(fault.clone()).is_ok())
+            .count()
+    }
+
+    pub fn record(&self, frame: StreamFrame) {
+        if self.record {
+            self.frames
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(frame);
+        }
+    }
+
+    pub fn frames(&self) -> Vec<StreamFrame> {
+        self.frames
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+}

@@ -73,6 +73,7 @@ pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>) {
             let service = service_fn(move |request| handle(Arc::clone(&shared), peer, request));
             let _ = http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
+                .with_upgrades()
                 .await;
         });
     }
@@ -95,6 +96,10 @@ async fn handle(
     peer: std::net::SocketAddr,
     request: Request<Incoming>,
 ) -> Result<Response<SimBody>, Dropped> {
+    if request.uri().path() == crate::ws::WS_PATH {
+        // Upgrades are authenticated before anything else is read.
+        return Ok(crate::ws::upgrade(&shared, request).unwrap_or_else(|e| error_response(&e)));
+    }
     let method = request.method().as_str().to_owned();
     let path = request.uri().path().to_owned();
     let query = request.uri().query().unwrap_or_default().to_owned();
@@ -263,7 +268,9 @@ fn process(
         now_ms,
     };
     state.engine.set_time_ms(now_ms);
-    api::dispatch(&mut state, &call)
+    let answer = api::dispatch(&mut state, &call);
+    state.publish();
+    answer
 }
 
 fn too_large() -> ApiErr {
@@ -333,6 +340,16 @@ fn truncate(response: Response<SimBody>) -> Response<SimBody> {
             fail: true,
         },
     )
+}
+
+impl SimBody {
+    /// No body (a 101 or a 204).
+    pub fn empty() -> Self {
+        Self {
+            data: None,
+            fail: false,
+        }
+    }
 }
 
 /// A response body: some bytes, then optionally an error that aborts the connection.

@@ -32,6 +32,7 @@ mod auth;
 mod clock;
 pub mod control;
 mod faults;
+mod feed;
 mod http;
 mod keys;
 mod limits;
@@ -40,6 +41,7 @@ mod routes;
 mod seed;
 mod strict;
 mod transfers;
+mod ws;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -51,7 +53,7 @@ use tokio::net::TcpListener;
 
 pub use auth::PublicKey;
 pub use engine::{MarketState, Outcome};
-pub use faults::{Fault, JournalEntry};
+pub use faults::{Direction, Fault, JournalEntry, StreamFault, StreamFrame};
 pub use keys::ApiKey;
 pub use seed::{EventSpec, MarketSpec};
 
@@ -59,6 +61,9 @@ use engine::{Engine, Owner};
 
 /// The base path every operation of the Trade API lives under.
 pub const BASE_PATH: &str = kalshi_openapi::BASE_PATH;
+
+/// The path of the WebSocket API, on the same port.
+pub use ws::WS_PATH;
 
 /// A trading account the simulator accepts requests from.
 #[derive(Debug, Clone)]
@@ -105,6 +110,7 @@ pub struct SimConfig {
     addr: SocketAddr,
     control_api: bool,
     seeded: bool,
+    record_streams: bool,
 }
 
 impl Default for SimConfig {
@@ -115,6 +121,7 @@ impl Default for SimConfig {
             addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
             control_api: false,
             seeded: true,
+            record_streams: false,
         }
     }
 }
@@ -158,6 +165,14 @@ impl SimConfig {
         self
     }
 
+    /// Records every text frame of every WebSocket session (see
+    /// [`Simulator::stream_journal`]); for tests, as the record grows
+    /// without bound.
+    pub fn record_streams(mut self, on: bool) -> Self {
+        self.record_streams = on;
+        self
+    }
+
     /// Starts without the seeded series, events and markets, for tests
     /// that add exactly the markets they need.
     pub fn empty(mut self) -> Self {
@@ -170,6 +185,7 @@ impl SimConfig {
 pub(crate) struct Shared {
     state: Mutex<State>,
     faults: faults::Faults,
+    sessions: faults::Sessions,
     limits: Option<limits::Limits>,
     control_api: bool,
 }
@@ -188,6 +204,8 @@ pub(crate) struct State {
     pub transfers: transfers::Transfers,
     /// The exchange clock.
     pub clock: clock::Clock,
+    /// What the WebSocket sessions are told.
+    pub feed: feed::Feed,
 }
 
 impl Shared {
@@ -200,6 +218,11 @@ impl Shared {
 }
 
 impl State {
+    /// Tells the WebSocket sessions what the last action changed.
+    pub(crate) fn publish(&mut self) {
+        self.feed.publish(&mut self.engine);
+    }
+
     /// Registers an account: its key, its primary subaccount, its cash.
     pub(crate) fn add_account(&mut self, account: &Account) {
         self.keys.insert(
@@ -221,6 +244,7 @@ impl State {
         let ticker = market.ticker.clone();
         self.catalog.add_market(market)?;
         self.engine.add_market(&ticker, MarketState::Open);
+        self.publish();
         Ok(())
     }
 }
@@ -314,11 +338,10 @@ impl Simulator {
     /// Opens or closes a market, or settles it (`MarketState::Settled`):
     /// resting orders are canceled and, on settlement, positions paid out.
     pub fn set_market_state(&self, ticker: &str, state: MarketState) -> Result<(), String> {
-        self.shared
-            .state()
-            .engine
-            .set_market_state(ticker, state)
-            .map_err(|e| e.message())
+        let mut guard = self.shared.state();
+        let changed = guard.engine.set_market_state(ticker, state);
+        guard.publish();
+        changed.map_err(|e| e.message())
     }
 
     /// Settles a market: $1 per winning contract, positions closed.
@@ -351,7 +374,32 @@ impl Simulator {
     /// Runs `f` on the matching engine: read books, count orders, place
     /// orders for other traders.
     pub fn with_engine<R>(&self, f: impl FnOnce(&mut Engine) -> R) -> R {
-        f(&mut self.shared.state().engine)
+        let mut state = self.shared.state();
+        let result = f(&mut state.engine);
+        // Orders placed here stream like any other.
+        state.publish();
+        result
+    }
+
+    /// The open WebSocket sessions, oldest first.
+    pub fn stream_sessions(&self) -> Vec<u64> {
+        self.shared.sessions.ids()
+    }
+
+    /// Applies `fault` to every open WebSocket session; returns how many.
+    pub fn inject_stream(&self, fault: StreamFault) -> usize {
+        self.shared.sessions.inject(None, &fault)
+    }
+
+    /// Applies `fault` to one WebSocket session; whether it is open.
+    pub fn inject_stream_on(&self, session: u64, fault: StreamFault) -> bool {
+        self.shared.sessions.inject(Some(session), &fault) == 1
+    }
+
+    /// Every text frame of every WebSocket session so far, in order, when
+    /// [`SimConfig::record_streams`] is on.
+    pub fn stream_journal(&self) -> Vec<StreamFrame> {
+        self.shared.sessions.frames()
     }
 
     /// Cash `user_id` holds on the margined exchange instance, where
@@ -378,7 +426,9 @@ impl Shared {
         for market in catalog.market_tickers() {
             engine.add_market(&market, MarketState::Open);
         }
+        let feed = feed::Feed::new(&mut engine);
         let mut state = State {
+            feed,
             engine,
             catalog,
             keys: HashMap::new(),
@@ -393,6 +443,7 @@ impl Shared {
         Self {
             state: Mutex::new(state),
             faults: faults::Faults::default(),
+            sessions: faults::Sessions::new(config.record_streams),
             limits: config
                 .rate_limit
                 .map(|(read, write)| limits::Limits::new(read, write)),
