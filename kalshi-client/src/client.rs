@@ -88,6 +88,11 @@ impl Client {
         &self.inner.environment
     }
 
+    /// The `User-Agent` every request (and WebSocket upgrade) carries.
+    pub(crate) fn user_agent(&self) -> &reqwest::header::HeaderValue {
+        &self.inner.transport.user_agent
+    }
+
     /// The credentials, if any.
     pub fn credentials(&self) -> Option<&Credentials> {
         self.inner

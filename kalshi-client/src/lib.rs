@@ -9,6 +9,9 @@
 //! * Safe retries: reads are retried on transient failures; writes only when
 //!   the exchange provably did not execute them (a 429, or nothing sent).
 //! * Cursor pagination as pages or as a `Stream` ([`Paginate`]).
+//! * Real-time streams ([`stream`]): typed subscriptions, reconnects,
+//!   `seq` gap repair and local order books that never show a state the
+//!   exchange did not have, optionally over redundant connections.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -24,6 +27,7 @@ pub mod rate_limit;
 mod report;
 pub mod resources;
 mod retry;
+pub mod stream;
 pub mod transfer;
 mod transport;
 

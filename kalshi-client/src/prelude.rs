@@ -21,6 +21,7 @@ pub use crate::order::{
     SelfTradePrevention, Side, Subaccount, TimeInForce,
 };
 pub use crate::resources::QueueScope;
+pub use crate::stream::{Channel, OrderBook, StreamError, Subscription};
 pub use crate::transfer::ExchangeTransfer;
 pub use crate::{
     Client, ClientBuilder, Count, Credentials, Dollars, Environment, Error, Execute, Paginate,

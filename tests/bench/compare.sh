@@ -18,18 +18,7 @@ mkdir -p "$OUT"
 
 cargo build --release --quiet -p kalshi-client --example bench_runner --features rsa
 
-# venv NAME PYTHON REQUIREMENTS: a virtual environment with exactly those pins.
-venv() {
-    local dir="$OUT/venv-$1" python=$2 requirements=$3
-    if [[ -x "$dir/bin/python" ]] && cmp -s "$requirements" "$dir/.requirements"; then
-        return
-    fi
-    echo "creating $dir ($("$python" --version))" >&2
-    rm -rf "$dir"
-    "$python" -m venv "$dir"
-    "$dir/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
-    cp "$requirements" "$dir/.requirements"
-}
+source tests/bench/venv.sh
 venv kalshi-sdk "$PY312" tests/bench/requirements-kalshi-sdk.txt
 venv official "$PY313" tests/bench/requirements-official.txt
 

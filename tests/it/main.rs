@@ -9,5 +9,6 @@ mod orders;
 mod prism;
 mod resources;
 mod stream_types;
+mod streams;
 mod transfers;
 mod wire;

@@ -6,3 +6,4 @@
 pub mod keys;
 pub mod prism;
 pub mod recorder;
+pub mod stream_schema;

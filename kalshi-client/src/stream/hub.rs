@@ -1,0 +1,1117 @@
+//! The session's one task: it owns the connections, the subscriptions, the
+//! sequence numbers and the books, and turns frames into [`Event`]s.
+//!
+//! Every connection carries every subscription under its own `sid`. A
+//! frame is matched to its subscription by `(connection, sid)`, checked
+//! against that pair's expected `seq`, applied to that connection's copy of
+//! the books, and delivered once, whichever connection brought it first.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use kalshi_gen::stream::ServerMessage;
+use rust_decimal::Decimal;
+use serde_json::{Value, json};
+use tokio::sync::{mpsc, oneshot};
+
+use super::book::OrderBook;
+use super::connection::{self, Outgoing, Report};
+use super::{Channel, Config, Event, StreamError, StreamStats, Subscription, SubscriptionId};
+use crate::auth::Credentials;
+
+/// How many deltas wait for a stale book's snapshot, per market and
+/// connection; older ones go (the snapshot covers them).
+const MAX_PENDING_DELTAS: usize = 10_000;
+/// How many recent messages are remembered to deliver each once.
+const DEDUPE_WINDOW: usize = 65_536;
+
+/// What the session handle asks of the hub.
+pub(crate) enum Request {
+    Subscribe {
+        subscription: Subscription,
+        reply: oneshot::Sender<Result<SubscriptionId, StreamError>>,
+    },
+    Unsubscribe {
+        id: SubscriptionId,
+        reply: oneshot::Sender<Result<(), StreamError>>,
+    },
+    Markets {
+        id: SubscriptionId,
+        markets: Vec<String>,
+        add: bool,
+        reply: oneshot::Sender<Result<(), StreamError>>,
+    },
+    Snapshot {
+        id: SubscriptionId,
+        reply: oneshot::Sender<Result<(), StreamError>>,
+    },
+    List {
+        reply: oneshot::Sender<Result<Vec<(String, u64)>, StreamError>>,
+    },
+    Close {
+        reply: oneshot::Sender<()>,
+    },
+}
+
+/// Everything the hub starts with.
+pub(crate) struct Setup {
+    pub config: Config,
+    pub credentials: Credentials,
+    pub user_agent: http::HeaderValue,
+    pub url: String,
+    pub books: Arc<RwLock<Books>>,
+    pub stats: Arc<RwLock<StreamStats>>,
+    pub requests: mpsc::Receiver<Request>,
+    pub events: mpsc::Sender<Event>,
+    pub first_up: oneshot::Sender<Result<(), StreamError>>,
+}
+
+/// Every market's book, one copy per connection.
+#[derive(Debug, Default)]
+pub(crate) struct Books {
+    markets: BTreeMap<String, Vec<Option<OrderBook>>>,
+}
+
+impl Books {
+    /// The freshest copy that is not stale, else the freshest stale one.
+    pub fn best(&self, market: &str) -> Option<&OrderBook> {
+        let copies = self.markets.get(market)?.iter().flatten();
+        copies.max_by_key(|book| (!book.is_stale(), book.clock()))
+    }
+
+    pub fn markets(&self) -> Vec<String> {
+        self.markets.keys().cloned().collect()
+    }
+
+    fn copy(&mut self, market: &str, connection: usize, connections: usize) -> &mut OrderBook {
+        let copies = self
+            .markets
+            .entry(market.to_owned())
+            .or_insert_with(|| vec![None; connections]);
+        copies[connection].get_or_insert_with(|| OrderBook::new(market))
+    }
+
+    fn mark_stale(&mut self, connection: usize, markets: Option<&BTreeSet<String>>) {
+        for (market, copies) in &mut self.markets {
+            if markets.is_some_and(|m| !m.contains(market)) {
+                continue;
+            }
+            if let Some(Some(book)) = copies.get_mut(connection) {
+                book.mark_stale();
+            }
+        }
+    }
+
+    fn remove(&mut self, markets: &BTreeSet<String>) {
+        self.markets.retain(|market, _| !markets.contains(market));
+    }
+}
+
+/// One delta kept until its book's snapshot arrives.
+struct PendingDelta {
+    yes: bool,
+    price: Decimal,
+    delta: Decimal,
+    clock: u64,
+}
+
+/// A connection as the hub sees it.
+struct Conn {
+    outbox: mpsc::UnboundedSender<Outgoing>,
+    /// The current epoch; 0 while down.
+    epoch: u64,
+    next_id: u64,
+    down_since: Option<Instant>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// A subscription on one connection.
+#[derive(Debug, Clone, Copy, Default)]
+struct ConnSub {
+    sid: Option<u64>,
+    next_seq: Option<u64>,
+}
+
+struct Sub {
+    spec: Subscription,
+    markets: BTreeSet<String>,
+    on: Vec<ConnSub>,
+}
+
+/// What a command sent on a connection waits for.
+enum Waiting {
+    Subscribe {
+        id: SubscriptionId,
+        request: Option<u64>,
+        resubscribe: Option<Duration>,
+    },
+    Answer {
+        request: u64,
+    },
+    Snapshot {
+        request: Option<u64>,
+    },
+}
+
+/// A user request sent on several connections; answered once.
+struct Fanout {
+    remaining: usize,
+    reply: Reply,
+    error: Option<StreamError>,
+    deadline: Instant,
+}
+
+enum Reply {
+    Subscribed(
+        oneshot::Sender<Result<SubscriptionId, StreamError>>,
+        SubscriptionId,
+    ),
+    Done(oneshot::Sender<Result<(), StreamError>>),
+    Listed(oneshot::Sender<Result<Vec<(String, u64)>, StreamError>>),
+    Gone,
+}
+
+impl Reply {
+    fn fail(self, error: StreamError) {
+        match self {
+            Self::Subscribed(reply, _) => drop(reply.send(Err(error))),
+            Self::Done(reply) => drop(reply.send(Err(error))),
+            Self::Listed(reply) => drop(reply.send(Err(error))),
+            Self::Gone => {}
+        }
+    }
+}
+
+/// Remembers recent messages to deliver each once across connections.
+#[derive(Default)]
+struct Dedupe {
+    seen: HashMap<u64, usize>,
+    order: VecDeque<u64>,
+}
+
+impl Dedupe {
+    /// Whether `fingerprint` was delivered by another connection already.
+    fn repeated(&mut self, fingerprint: u64, connection: usize) -> bool {
+        match self.seen.get(&fingerprint) {
+            Some(first) => *first != connection,
+            None => {
+                self.seen.insert(fingerprint, connection);
+                self.order.push_back(fingerprint);
+                if self.order.len() > DEDUPE_WINDOW
+                    && let Some(old) = self.order.pop_front()
+                {
+                    self.seen.remove(&old);
+                }
+                false
+            }
+        }
+    }
+}
+
+/// The message of a frame without its per-connection envelope (`sid`,
+/// `seq`, send time): the same change on every connection.
+fn fingerprint(text: &str) -> Option<u64> {
+    #[derive(serde::Deserialize)]
+    struct Parts<'a> {
+        #[serde(rename = "type", borrow)]
+        kind: std::borrow::Cow<'a, str>,
+        #[serde(borrow)]
+        msg: Option<&'a serde_json::value::RawValue>,
+    }
+    let parts: Parts<'_> = serde_json::from_str(text).ok()?;
+    let mut hasher = std::hash::DefaultHasher::new();
+    parts.kind.hash(&mut hasher);
+    parts
+        .msg
+        .map(serde_json::value::RawValue::get)
+        .hash(&mut hasher);
+    Some(hasher.finish())
+}
+
+struct Hub {
+    config: Config,
+    books: Arc<RwLock<Books>>,
+    stats: Arc<RwLock<StreamStats>>,
+    events: mpsc::Sender<Event>,
+    first_up: Option<oneshot::Sender<Result<(), StreamError>>>,
+    conns: Vec<Conn>,
+    subs: BTreeMap<SubscriptionId, Sub>,
+    next_sub: u64,
+    by_sid: HashMap<(usize, u64), SubscriptionId>,
+    waiting: HashMap<(usize, u64), Waiting>,
+    fanouts: HashMap<u64, Fanout>,
+    next_request: u64,
+    pending: HashMap<(usize, String), Vec<PendingDelta>>,
+    dedupe: Dedupe,
+    lagged: u64,
+    /// Connections whose first dial failed.
+    first_failures: usize,
+    /// Set when the consumer stopped taking events: the session ends.
+    ended: bool,
+}
+
+/// Runs the session until the handle is dropped or the consumer gives up.
+pub(crate) async fn run(setup: Setup) {
+    let Setup {
+        config,
+        credentials,
+        user_agent,
+        url,
+        books,
+        stats,
+        mut requests,
+        events,
+        first_up,
+    } = setup;
+    let (reports, mut reports_rx) = mpsc::unbounded_channel();
+    let conns = (0..config.connections)
+        .map(|index| {
+            let (outbox, outbox_rx) = mpsc::unbounded_channel();
+            let task = tokio::spawn(connection::run(
+                index,
+                url.clone(),
+                credentials.clone(),
+                user_agent.clone(),
+                config.clone(),
+                reports.clone(),
+                outbox_rx,
+            ));
+            Conn {
+                outbox,
+                epoch: 0,
+                next_id: 0,
+                down_since: None,
+                task,
+            }
+        })
+        .collect();
+    drop(reports);
+    let mut hub = Hub {
+        config,
+        books,
+        stats,
+        events,
+        first_up: Some(first_up),
+        conns,
+        subs: BTreeMap::new(),
+        next_sub: 0,
+        by_sid: HashMap::new(),
+        waiting: HashMap::new(),
+        fanouts: HashMap::new(),
+        next_request: 0,
+        pending: HashMap::new(),
+        dedupe: Dedupe::default(),
+        lagged: 0,
+        first_failures: 0,
+        ended: false,
+    };
+    let mut tick = tokio::time::interval(Duration::from_millis(200));
+    let mut closing = None;
+    while !hub.ended {
+        tokio::select! {
+            request = requests.recv() => match request {
+                Some(Request::Close { reply }) => {
+                    closing = Some(reply);
+                    break;
+                }
+                Some(request) => hub.request(request),
+                None => break,
+            },
+            report = reports_rx.recv() => match report {
+                Some(report) => hub.report(report).await,
+                None => break,
+            },
+            _ = tick.tick() => hub.expire(),
+        }
+    }
+    hub.shut(closing).await;
+}
+
+impl Hub {
+    fn update_stats(&self, f: impl FnOnce(&mut StreamStats)) {
+        f(&mut self.stats.write().unwrap_or_else(|p| p.into_inner()));
+    }
+
+    /// Ends every connection: politely (a close frame, awaited briefly)
+    /// when the user asked, at once otherwise.
+    async fn shut(self, closing: Option<oneshot::Sender<()>>) {
+        let Some(reply) = closing else {
+            for conn in &self.conns {
+                conn.task.abort();
+            }
+            return;
+        };
+        for conn in self.conns {
+            // Without its outbox the connection sends a close frame and ends.
+            drop(conn.outbox);
+            let mut task = conn.task;
+            if tokio::time::timeout(Duration::from_secs(2), &mut task)
+                .await
+                .is_err()
+            {
+                task.abort();
+            }
+        }
+        let _ = reply.send(());
+    }
+
+    fn live(&self) -> Vec<usize> {
+        (0..self.conns.len())
+            .filter(|i| self.conns[*i].epoch != 0)
+            .collect()
+    }
+
+    /// Sends `command` (without `id`) on `connection`; returns its id.
+    fn send(&mut self, connection: usize, mut command: Value, waiting: Waiting) -> u64 {
+        let conn = &mut self.conns[connection];
+        conn.next_id += 1;
+        let id = conn.next_id;
+        command["id"] = json!(id);
+        let _ = conn.outbox.send(Outgoing {
+            epoch: conn.epoch,
+            text: command.to_string(),
+        });
+        self.waiting.insert((connection, id), waiting);
+        id
+    }
+
+    fn fanout(&mut self, reply: Reply, count: usize) -> u64 {
+        self.next_request += 1;
+        let deadline = Instant::now() + self.config.command_timeout;
+        self.fanouts.insert(
+            self.next_request,
+            Fanout {
+                remaining: count,
+                reply,
+                error: None,
+                deadline,
+            },
+        );
+        self.next_request
+    }
+
+    // -----------------------------------------------------------------------
+    // Requests from the session handle
+    // -----------------------------------------------------------------------
+
+    fn request(&mut self, request: Request) {
+        match request {
+            Request::Subscribe {
+                subscription,
+                reply,
+            } => self.subscribe(subscription, reply),
+            Request::Unsubscribe { id, reply } => self.unsubscribe(id, reply),
+            Request::Markets {
+                id,
+                markets,
+                add,
+                reply,
+            } => self.markets(id, markets, add, reply),
+            Request::Snapshot { id, reply } => self.snapshot(id, reply),
+            Request::List { reply } => self.list(reply),
+            Request::Close { reply } => drop(reply.send(())),
+        }
+    }
+
+    fn subscribe(
+        &mut self,
+        spec: Subscription,
+        reply: oneshot::Sender<Result<SubscriptionId, StreamError>>,
+    ) {
+        self.next_sub += 1;
+        let id = SubscriptionId(self.next_sub);
+        let markets = spec.markets.iter().cloned().collect();
+        let command = json!({"cmd": "subscribe", "params": spec.params()});
+        self.subs.insert(
+            id,
+            Sub {
+                spec,
+                markets,
+                on: vec![ConnSub::default(); self.conns.len()],
+            },
+        );
+        let live = self.live();
+        let request = self.fanout(Reply::Subscribed(reply, id), live.len());
+        if live.is_empty() {
+            // Made when a connection comes up; answered then.
+            return;
+        }
+        for connection in live {
+            let waiting = Waiting::Subscribe {
+                id,
+                request: Some(request),
+                resubscribe: None,
+            };
+            self.send(connection, command.clone(), waiting);
+        }
+    }
+
+    fn unsubscribe(&mut self, id: SubscriptionId, reply: oneshot::Sender<Result<(), StreamError>>) {
+        let Some(sub) = self.subs.remove(&id) else {
+            let _ = reply.send(Err(StreamError::UnknownSubscription(id)));
+            return;
+        };
+        let on: Vec<(usize, u64)> = sub
+            .on
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| Some((i, c.sid?)))
+            .filter(|(i, _)| self.conns[*i].epoch != 0)
+            .collect();
+        for (i, c) in sub.on.iter().enumerate() {
+            if let Some(sid) = c.sid {
+                self.by_sid.remove(&(i, sid));
+            }
+        }
+        if sub.spec.channel == Channel::Orderbook {
+            self.forget_books(&sub.markets);
+        }
+        let request = self.fanout(Reply::Done(reply), on.len());
+        if on.is_empty() {
+            self.finish(request, Ok(()));
+            return;
+        }
+        for (connection, sid) in on {
+            let command = json!({"cmd": "unsubscribe", "params": {"sids": [sid]}});
+            self.send(connection, command, Waiting::Answer { request });
+        }
+    }
+
+    /// Books of markets no order book subscription covers any more go.
+    fn forget_books(&mut self, markets: &BTreeSet<String>) {
+        let still: BTreeSet<&String> = self
+            .subs
+            .values()
+            .filter(|s| s.spec.channel == Channel::Orderbook)
+            .flat_map(|s| s.markets.iter())
+            .collect();
+        let gone: BTreeSet<String> = markets
+            .iter()
+            .filter(|m| !still.contains(m))
+            .cloned()
+            .collect();
+        self.books
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&gone);
+        self.pending.retain(|(_, market), _| !gone.contains(market));
+    }
+
+    fn markets(
+        &mut self,
+        id: SubscriptionId,
+        markets: Vec<String>,
+        add: bool,
+        reply: oneshot::Sender<Result<(), StreamError>>,
+    ) {
+        let Some(sub) = self.subs.get_mut(&id) else {
+            let _ = reply.send(Err(StreamError::UnknownSubscription(id)));
+            return;
+        };
+        let changed: BTreeSet<String> = markets.iter().cloned().collect();
+        if add {
+            sub.markets.extend(changed.iter().cloned());
+            sub.spec.markets = sub.markets.iter().cloned().collect();
+        } else {
+            sub.markets.retain(|m| !changed.contains(m));
+            sub.spec.markets = sub.markets.iter().cloned().collect();
+        }
+        let on: Vec<(usize, u64)> = sub
+            .on
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| Some((i, c.sid?)))
+            .collect();
+        let is_book = sub.spec.channel == Channel::Orderbook;
+        if !add && is_book {
+            self.forget_books(&changed);
+        }
+        let request = self.fanout(Reply::Done(reply), on.len());
+        if on.is_empty() {
+            self.finish(request, Ok(()));
+            return;
+        }
+        let action = if add { "add_markets" } else { "delete_markets" };
+        for (connection, sid) in on {
+            let command = json!({"cmd": "update_subscription",
+                "params": {"sids": [sid], "market_tickers": markets, "action": action}});
+            self.send(connection, command, Waiting::Answer { request });
+        }
+    }
+
+    fn snapshot(&mut self, id: SubscriptionId, reply: oneshot::Sender<Result<(), StreamError>>) {
+        let Some(sub) = self.subs.get(&id) else {
+            let _ = reply.send(Err(StreamError::UnknownSubscription(id)));
+            return;
+        };
+        let on: Vec<(usize, u64)> = sub
+            .on
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| Some((i, c.sid?)))
+            .collect();
+        let markets: Vec<String> = sub.markets.iter().cloned().collect();
+        let request = self.fanout(Reply::Done(reply), on.len());
+        if on.is_empty() {
+            self.finish(request, Ok(()));
+            return;
+        }
+        for (connection, sid) in on {
+            self.ask_snapshot(connection, sid, &markets, Some(request));
+        }
+    }
+
+    fn ask_snapshot(
+        &mut self,
+        connection: usize,
+        sid: u64,
+        markets: &[String],
+        request: Option<u64>,
+    ) {
+        let command = json!({"cmd": "update_subscription",
+            "params": {"sids": [sid], "market_tickers": markets, "action": "get_snapshot"}});
+        self.send(connection, command, Waiting::Snapshot { request });
+    }
+
+    fn list(&mut self, reply: oneshot::Sender<Result<Vec<(String, u64)>, StreamError>>) {
+        let Some(connection) = self.live().first().copied() else {
+            let _ = reply.send(Err(StreamError::Closed));
+            return;
+        };
+        let request = self.fanout(Reply::Listed(reply), 1);
+        let command = json!({"cmd": "list_subscriptions"});
+        self.send(connection, command, Waiting::Answer { request });
+    }
+
+    /// One connection's answer to a fanned-out request: the first success
+    /// answers the caller; the caller sees an error only when every
+    /// connection failed.
+    fn finish(&mut self, request: u64, outcome: Result<(), StreamError>) {
+        let Some(fanout) = self.fanouts.get_mut(&request) else {
+            return;
+        };
+        fanout.remaining = fanout.remaining.saturating_sub(1);
+        match outcome {
+            Ok(()) => {
+                let reply = std::mem::replace(&mut fanout.reply, Reply::Gone);
+                match reply {
+                    Reply::Subscribed(reply, id) => drop(reply.send(Ok(id))),
+                    Reply::Done(reply) => drop(reply.send(Ok(()))),
+                    Reply::Listed(reply) => drop(reply.send(Ok(Vec::new()))),
+                    Reply::Gone => {}
+                }
+            }
+            Err(error) => {
+                fanout.error.get_or_insert(error);
+            }
+        }
+        if fanout.remaining == 0
+            && let Some(fanout) = self.fanouts.remove(&request)
+        {
+            let error = fanout.error.unwrap_or(StreamError::Closed);
+            fanout.reply.fail(error);
+        }
+    }
+
+    /// Requests without an answer in time fail with [`StreamError::Timeout`].
+    fn expire(&mut self) {
+        let now = Instant::now();
+        let late: Vec<u64> = self
+            .fanouts
+            .iter()
+            .filter(|(_, f)| f.deadline <= now && !matches!(f.reply, Reply::Gone))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in late {
+            if let Some(fanout) = self.fanouts.remove(&id) {
+                fanout.reply.fail(StreamError::Timeout);
+            }
+        }
+        self.fanouts
+            .retain(|_, f| !(matches!(f.reply, Reply::Gone) && f.deadline <= now));
+    }
+
+    // -----------------------------------------------------------------------
+    // Reports from the connections
+    // -----------------------------------------------------------------------
+
+    async fn report(&mut self, report: Report) {
+        match report {
+            Report::Up { connection, epoch } => self.up(connection, epoch).await,
+            Report::Down {
+                connection,
+                epoch,
+                reason,
+            } => self.down(connection, epoch, reason).await,
+            Report::Redialing {
+                connection,
+                attempt,
+                delay,
+            } => {
+                self.control(Event::Reconnecting {
+                    connection,
+                    attempt,
+                    delay,
+                })
+                .await;
+            }
+            Report::FirstFailed { error, final_ } => {
+                // `connect()` fails when a dial was refused outright, or when
+                // every connection's first dial failed; otherwise the ones
+                // that failed keep trying in the background.
+                self.first_failures += 1;
+                if (final_ || self.first_failures == self.conns.len())
+                    && let Some(first_up) = self.first_up.take()
+                {
+                    let _ = first_up.send(Err(error));
+                    self.ended = true;
+                }
+            }
+            Report::Frame {
+                connection,
+                epoch,
+                text,
+            } => {
+                if self.conns[connection].epoch == epoch {
+                    self.frame(connection, &text).await;
+                }
+            }
+        }
+    }
+
+    async fn up(&mut self, connection: usize, epoch: u64) {
+        let down_for = self.conns[connection]
+            .down_since
+            .take()
+            .map(|t| t.elapsed());
+        self.conns[connection].epoch = epoch;
+        if down_for.is_some() {
+            self.update_stats(|s| s.reconnects += 1);
+        }
+        if let Some(first_up) = self.first_up.take() {
+            let _ = first_up.send(Ok(()));
+        }
+        self.control(Event::Connected { connection }).await;
+        let subs: Vec<(SubscriptionId, Value)> = self
+            .subs
+            .iter()
+            .map(|(id, sub)| {
+                let mut spec = sub.spec.clone();
+                spec.markets = sub.markets.iter().cloned().collect();
+                (*id, json!({"cmd": "subscribe", "params": spec.params()}))
+            })
+            .collect();
+        for (id, command) in subs {
+            // A subscribe made while every connection was down still waits
+            // for its first answer.
+            let request = self
+                .fanouts
+                .iter()
+                .find(|(_, f)| matches!(&f.reply, Reply::Subscribed(_, s) if *s == id))
+                .map(|(r, _)| *r);
+            if let Some(request) = request
+                && let Some(fanout) = self.fanouts.get_mut(&request)
+            {
+                fanout.remaining += 1;
+            }
+            let waiting = Waiting::Subscribe {
+                id,
+                request,
+                resubscribe: down_for,
+            };
+            self.send(connection, command, waiting);
+        }
+    }
+
+    async fn down(&mut self, connection: usize, epoch: u64, reason: String) {
+        if self.conns[connection].epoch != epoch {
+            return;
+        }
+        self.conns[connection].epoch = 0;
+        self.conns[connection].down_since = Some(Instant::now());
+        for sub in self.subs.values_mut() {
+            if let Some(sid) = sub.on[connection].sid.take() {
+                self.by_sid.remove(&(connection, sid));
+            }
+            sub.on[connection].next_seq = None;
+        }
+        self.books
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .mark_stale(connection, None);
+        self.pending.retain(|(c, _), _| *c != connection);
+        let lost: Vec<Waiting> = self
+            .waiting
+            .extract_if(|(c, _), _| *c == connection)
+            .map(|(_, w)| w)
+            .collect();
+        for waiting in lost {
+            let request = match waiting {
+                Waiting::Subscribe { request, .. } | Waiting::Snapshot { request } => request,
+                Waiting::Answer { request } => Some(request),
+            };
+            if let Some(request) = request {
+                let error = StreamError::Connect {
+                    message: format!("connection {connection} was lost before answering"),
+                    status: None,
+                };
+                self.finish(request, Err(error));
+            }
+        }
+        self.control(Event::Disconnected { connection, reason })
+            .await;
+    }
+
+    async fn frame(&mut self, connection: usize, text: &str) {
+        self.update_stats(|s| s.frames += 1);
+        let message = match ServerMessage::decode(text) {
+            Ok(message) => message,
+            Err(error) => {
+                self.update_stats(|s| s.undecodable += 1);
+                let event = Event::Undecodable {
+                    connection,
+                    error: error.to_string(),
+                };
+                self.droppable(event);
+                return;
+            }
+        };
+        if let Some(id) = message.id()
+            && self.waiting.contains_key(&(connection, id))
+        {
+            self.answer(connection, id, &message).await;
+            // A snapshot answering `get_snapshot` is also data.
+            if !matches!(message, ServerMessage::OrderbookSnapshot(_)) {
+                return;
+            }
+        }
+        match &message {
+            ServerMessage::ErrorResponse(error) => {
+                let subscription = error
+                    .sid
+                    .and_then(|sid| self.by_sid.get(&(connection, sid)).copied());
+                let event = Event::ServerError {
+                    subscription,
+                    code: error.msg.code,
+                    message: error.msg.msg.clone(),
+                };
+                self.control(event).await;
+            }
+            ServerMessage::SubscribedResponse(_)
+            | ServerMessage::UnsubscribedResponse(_)
+            | ServerMessage::OkResponse(_)
+            | ServerMessage::SubscribedIndicesResponse(_)
+            | ServerMessage::SubscribedUnderlyingsResponse(_)
+            | ServerMessage::ListSubscriptionsResponse(_) => {}
+            _ => self.data(connection, message, text).await,
+        }
+    }
+
+    async fn answer(&mut self, connection: usize, id: u64, message: &ServerMessage) {
+        let Some(waiting) = self.waiting.remove(&(connection, id)) else {
+            return;
+        };
+        let failure = match message {
+            ServerMessage::ErrorResponse(e) => Some(StreamError::Command {
+                code: e.msg.code,
+                message: e.msg.msg.clone(),
+            }),
+            _ => None,
+        };
+        match waiting {
+            Waiting::Subscribe {
+                id: sub_id,
+                request,
+                resubscribe,
+            } => {
+                let sid = match message {
+                    ServerMessage::SubscribedResponse(s) => Some(s.msg.sid),
+                    _ => None,
+                };
+                let outcome = match (sid, failure) {
+                    (Some(sid), _) => {
+                        match self.subs.get_mut(&sub_id) {
+                            Some(sub) => {
+                                sub.on[connection] = ConnSub {
+                                    sid: Some(sid),
+                                    next_seq: None,
+                                };
+                                self.by_sid.insert((connection, sid), sub_id);
+                            }
+                            None => {
+                                // Unsubscribed meanwhile: end it on this connection too.
+                                let command =
+                                    json!({"cmd": "unsubscribe", "params": {"sids": [sid]}});
+                                self.send(connection, command, Waiting::Snapshot { request: None });
+                            }
+                        }
+                        if let Some(down_for) = resubscribe {
+                            let event = Event::Resubscribed {
+                                subscription: sub_id,
+                                connection,
+                                down_for,
+                            };
+                            self.control(event).await;
+                        }
+                        Ok(())
+                    }
+                    (None, Some(error)) => Err(error),
+                    (None, None) => Err(StreamError::Command {
+                        code: 0,
+                        message: format!("unexpected answer `{}` to subscribe", message.kind()),
+                    }),
+                };
+                if let (Err(StreamError::Command { code, message }), None) = (&outcome, request) {
+                    // A resubscription after a reconnect failed: nobody
+                    // waits for it, so it is reported as an event.
+                    let event = Event::ServerError {
+                        subscription: Some(sub_id),
+                        code: *code,
+                        message: message.clone(),
+                    };
+                    self.control(event).await;
+                }
+                if let Some(request) = request {
+                    self.finish(request, outcome);
+                }
+            }
+            Waiting::Answer { request } => {
+                let listed = match message {
+                    ServerMessage::ListSubscriptionsResponse(list) => Some(
+                        list.msg
+                            .iter()
+                            .map(|item| (item.channel.clone(), item.sid))
+                            .collect::<Vec<_>>(),
+                    ),
+                    _ => None,
+                };
+                match (listed, failure) {
+                    (Some(list), _) => {
+                        if let Some(fanout) = self.fanouts.remove(&request)
+                            && let Reply::Listed(reply) = fanout.reply
+                        {
+                            let _ = reply.send(Ok(list));
+                        }
+                    }
+                    (None, Some(error)) => self.finish(request, Err(error)),
+                    (None, None) => self.finish(request, Ok(())),
+                }
+            }
+            Waiting::Snapshot { request } => {
+                if let Some(request) = request {
+                    self.finish(request, failure.map_or(Ok(()), Err));
+                }
+            }
+        }
+    }
+
+    /// A message of a subscription.
+    async fn data(&mut self, connection: usize, message: ServerMessage, text: &str) {
+        let sub_id = message
+            .sid()
+            .and_then(|sid| Some((sid, *self.by_sid.get(&(connection, sid))?)));
+        let Some((sid, sub_id)) = sub_id else {
+            // No subscription of this session: a type this SDK does not
+            // know (delivered so nothing is hidden), or the tail of a
+            // subscription that just ended (dropped).
+            if matches!(message, ServerMessage::Unknown(_)) {
+                self.droppable(Event::Unmatched {
+                    connection,
+                    message,
+                });
+            }
+            return;
+        };
+        let channel = self.subs[&sub_id].spec.channel;
+        let is_snapshot = matches!(message, ServerMessage::OrderbookSnapshot(_));
+        if let Some(seq) = message.seq()
+            && !self
+                .in_sequence(sub_id, connection, sid, seq, is_snapshot)
+                .await
+        {
+            return;
+        }
+        match &message {
+            ServerMessage::OrderbookSnapshot(snapshot) => {
+                self.apply_snapshot(connection, &snapshot.msg).await;
+            }
+            ServerMessage::OrderbookDelta(delta) => self.apply_delta(connection, &delta.msg),
+            _ => {}
+        }
+        if self.conns.len() > 1
+            && let Some(fingerprint) = fingerprint(text)
+            && self.dedupe.repeated(fingerprint, connection)
+        {
+            self.update_stats(|s| s.deduplicated += 1);
+            return;
+        }
+        self.update_stats(|s| s.delivered += 1);
+        let event = Event::Message {
+            subscription: sub_id,
+            message,
+        };
+        if channel.is_account_state() {
+            self.control(event).await;
+        } else {
+            self.droppable(event);
+        }
+    }
+
+    /// Checks `seq` on `(connection, sid)`: `false` for a repeat, which is
+    /// dropped. A gap is reported and, on the order book channel, repaired.
+    async fn in_sequence(
+        &mut self,
+        sub_id: SubscriptionId,
+        connection: usize,
+        sid: u64,
+        seq: u64,
+        is_snapshot: bool,
+    ) -> bool {
+        let Some(sub) = self.subs.get_mut(&sub_id) else {
+            return false;
+        };
+        let state = &mut sub.on[connection];
+        let expected = state.next_seq;
+        match expected {
+            Some(expected) if seq < expected => {
+                self.update_stats(|s| s.duplicates += 1);
+                return false;
+            }
+            Some(expected) if seq > expected && !is_snapshot => {
+                state.next_seq = Some(seq + 1);
+                let is_book = sub.spec.channel == Channel::Orderbook;
+                let markets = sub.markets.clone();
+                self.update_stats(|s| s.gaps += 1);
+                if is_book {
+                    self.books
+                        .write()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .mark_stale(connection, Some(&markets));
+                    let markets: Vec<String> = markets.into_iter().collect();
+                    self.ask_snapshot(connection, sid, &markets, None);
+                }
+                let event = Event::Gap {
+                    subscription: sub_id,
+                    connection,
+                    expected,
+                    received: seq,
+                };
+                self.control(event).await;
+            }
+            _ => state.next_seq = Some(seq + 1),
+        }
+        true
+    }
+
+    async fn apply_snapshot(
+        &mut self,
+        connection: usize,
+        snapshot: &kalshi_gen::stream::types::OrderbookSnapshotPayloadMsg,
+    ) {
+        let market = snapshot.market_ticker.to_string();
+        let clock = u64::try_from(snapshot.clock).unwrap_or(0);
+        let connections = self.conns.len();
+        let pending = self
+            .pending
+            .remove(&(connection, market.clone()))
+            .unwrap_or_default();
+        let was = {
+            let mut books = self.books.write().unwrap_or_else(|p| p.into_inner());
+            let book = books.copy(&market, connection, connections);
+            let was = (book.is_stale(), book.clock() > 0);
+            book.apply_snapshot(snapshot);
+            // Deltas that waited: the snapshot includes those up to its clock.
+            for delta in pending.into_iter().filter(|d| d.clock > clock) {
+                book.apply_delta(delta.yes, delta.price, delta.delta, delta.clock);
+            }
+            was
+        };
+        if was == (true, true) {
+            self.update_stats(|s| s.resyncs += 1);
+            let event = Event::BookResynced {
+                market,
+                connection,
+                clock,
+            };
+            self.control(event).await;
+        }
+    }
+
+    fn apply_delta(
+        &mut self,
+        connection: usize,
+        delta: &kalshi_gen::stream::types::OrderbookDeltaPayloadMsg,
+    ) {
+        let market = delta.market_ticker.to_string();
+        let yes = delta.side == kalshi_gen::stream::types::MarketSide::Yes;
+        let price = delta.price_dollars.value();
+        let change = delta.delta_fp.value();
+        let clock = delta.clock.get();
+        let connections = self.conns.len();
+        let mut books = self.books.write().unwrap_or_else(|p| p.into_inner());
+        let book = books.copy(&market, connection, connections);
+        if book.is_stale() {
+            drop(books);
+            let queue = self.pending.entry((connection, market)).or_default();
+            if queue.len() >= MAX_PENDING_DELTAS {
+                queue.remove(0);
+            }
+            queue.push(PendingDelta {
+                yes,
+                price,
+                delta: change,
+                clock,
+            });
+            return;
+        }
+        book.apply_delta(yes, price, change, clock);
+    }
+
+    // -----------------------------------------------------------------------
+    // Delivery
+    // -----------------------------------------------------------------------
+
+    /// Delivers an event that must not be lost: waits for the consumer up
+    /// to the consumer timeout, then ends the session with `Overflow`.
+    async fn control(&mut self, event: Event) {
+        self.flush_lagged();
+        let sent =
+            tokio::time::timeout(self.config.consumer_timeout, self.events.send(event)).await;
+        match sent {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => self.ended = true,
+            Err(_) => {
+                let _ = self.events.try_send(Event::Overflow);
+                self.ended = true;
+            }
+        }
+    }
+
+    /// Delivers an event of a droppable channel, or counts it as skipped.
+    fn droppable(&mut self, event: Event) {
+        self.flush_lagged();
+        match self.events.try_send(event) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.lagged += 1;
+                self.update_stats(|s| s.lagged += 1);
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => self.ended = true,
+        }
+    }
+
+    fn flush_lagged(&mut self) {
+        if self.lagged > 0
+            && self
+                .events
+                .try_send(Event::Lagged {
+                    skipped: self.lagged,
+                })
+                .is_ok()
+        {
+            self.lagged = 0;
+        }
+    }
+}

@@ -1,0 +1,788 @@
+//! Real-time streams: Kalshi's WebSocket API with automatic recovery and
+//! local order books that never show a state the exchange did not have.
+//!
+//! ```no_run
+//! # async fn demo(client: kalshi_client::Client) -> Result<(), kalshi_client::stream::StreamError> {
+//! use futures_util::StreamExt;
+//! use kalshi_client::stream::{Event, Subscription};
+//!
+//! let mut session = client.stream().connect().await?;
+//! let books = session.subscribe(Subscription::orderbook(["KXBTC-26DEC31-T100000"])).await?;
+//! let fills = session.subscribe(Subscription::fills()).await?;
+//! while let Some(event) = session.next().await {
+//!     match event {
+//!         Event::Message { subscription, message } if subscription == fills => println!("fill: {message:?}"),
+//!         Event::Message { subscription, .. } if subscription == books => {
+//!             if let Some(book) = session.book("KXBTC-26DEC31-T100000") {
+//!                 println!("bid {:?} ask {:?} stale {}", book.best_bid(), book.best_ask(), book.is_stale());
+//!             }
+//!         }
+//!         other => println!("{other:?}"),
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! # What happens on its own, and how it shows
+//!
+//! Every recovery is automatic and reported as an [`Event`]:
+//!
+//! * **Heartbeat.** Kalshi pings every 10 s; pings are answered. A connection
+//!   silent for [`StreamBuilder::heartbeat_timeout`] is declared dead.
+//! * **Reconnect.** A dead or dropped connection is dialled again, signed
+//!   afresh, after a full-jitter exponential backoff, and every subscription
+//!   is made again on it ([`Event::Disconnected`], [`Event::Reconnecting`],
+//!   [`Event::Connected`], [`Event::Resubscribed`]).
+//! * **Sequence numbers.** Each subscription's `seq` is tracked per
+//!   connection. A repeat is dropped ([`StreamStats::duplicates`]); a gap is
+//!   an [`Event::Gap`], and on the order book channel it marks the
+//!   subscription's books stale and asks for fresh snapshots, which replace
+//!   them ([`Event::BookResynced`]). Deltas that arrive meanwhile are kept
+//!   and applied after the snapshot when they are newer than it (by the
+//!   exchange `clock`).
+//! * **Redundancy.** With [`StreamBuilder::connections`] above one, each
+//!   connection keeps its own copy of every book; [`StreamSession::book`]
+//!   serves the freshest copy that is not stale, by exchange `clock`, so a
+//!   dropped connection loses nothing and needs no resync. Messages that
+//!   arrive on several connections are delivered once.
+//!
+//! # Buffers
+//!
+//! Events wait for the consumer in a bounded queue
+//! ([`StreamBuilder::buffer`]). When it is full:
+//!
+//! * `fill`, `user_order`, `market_position` and `order_group_updates`
+//!   messages are never dropped: the stream waits for the consumer, up to
+//!   [`StreamBuilder::consumer_timeout`], then ends with
+//!   [`Event::Overflow`].
+//! * Order book messages may be skipped, counted in [`Event::Lagged`]: the
+//!   local books are kept whatever the consumer does, so a reader of
+//!   [`StreamSession::book`] loses nothing.
+//! * Every other channel (ticker, trades, lifecycle, communications, index
+//!   values) skips the messages that do not fit, counted in
+//!   [`Event::Lagged`].
+//!
+//! While a connection is down, Kalshi keeps nothing for it: messages of
+//! that window are not replayed. Books are resynchronized by their
+//! snapshots; for the other channels [`Event::Resubscribed`] carries the
+//! window so it can be reconciled over REST (fills, orders, positions).
+
+pub mod book;
+mod connection;
+mod hub;
+mod replay;
+
+use std::fmt;
+use std::pin::Pin;
+use std::sync::{Arc, RwLock};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures_util::Stream;
+use kalshi_gen::stream::ServerMessage;
+use tokio::sync::{mpsc, oneshot};
+
+pub use book::OrderBook;
+pub use replay::{Applied, BookReplay};
+
+use crate::Client;
+
+/// The channels a subscription can be made to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum Channel {
+    /// `orderbook_delta`: snapshots and deltas, kept as local books.
+    Orderbook,
+    /// `ticker`: prices, volume and open interest.
+    Ticker,
+    /// `trade`: public trades.
+    Trade,
+    /// `fill`: your fills.
+    Fill,
+    /// `market_positions`: your positions.
+    MarketPositions,
+    /// `market_lifecycle_v2`: markets and events opening, closing, settling.
+    MarketLifecycle,
+    /// `multivariate_market_lifecycle`: combo markets' lifecycle.
+    MultivariateLifecycle,
+    /// `communications`: RFQs, quotes and RFQ batches.
+    Communications,
+    /// `order_group_updates`: your order groups.
+    OrderGroupUpdates,
+    /// `user_orders`: your orders.
+    UserOrders,
+    /// `cfbenchmarks_value`: CF Benchmarks index values.
+    CfBenchmarks,
+    /// `cfbenchmarks_value_5hz`: CF Benchmarks values five times a second.
+    CfBenchmarks5Hz,
+    /// `pyth_value`: Pyth underlying values.
+    Pyth,
+}
+
+impl Channel {
+    /// Every channel.
+    pub const ALL: [Channel; 13] = [
+        Self::Orderbook,
+        Self::Ticker,
+        Self::Trade,
+        Self::Fill,
+        Self::MarketPositions,
+        Self::MarketLifecycle,
+        Self::MultivariateLifecycle,
+        Self::Communications,
+        Self::OrderGroupUpdates,
+        Self::UserOrders,
+        Self::CfBenchmarks,
+        Self::CfBenchmarks5Hz,
+        Self::Pyth,
+    ];
+
+    /// The channel's name on the wire.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Orderbook => "orderbook_delta",
+            Self::Ticker => "ticker",
+            Self::Trade => "trade",
+            Self::Fill => "fill",
+            Self::MarketPositions => "market_positions",
+            Self::MarketLifecycle => "market_lifecycle_v2",
+            Self::MultivariateLifecycle => "multivariate_market_lifecycle",
+            Self::Communications => "communications",
+            Self::OrderGroupUpdates => "order_group_updates",
+            Self::UserOrders => "user_orders",
+            Self::CfBenchmarks => "cfbenchmarks_value",
+            Self::CfBenchmarks5Hz => "cfbenchmarks_value_5hz",
+            Self::Pyth => "pyth_value",
+        }
+    }
+
+    /// The channel of a wire name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.name() == name)
+    }
+
+    /// Whether its messages describe the account's own state, which the
+    /// stream never drops (see the module docs).
+    pub fn is_account_state(self) -> bool {
+        matches!(
+            self,
+            Self::Fill | Self::UserOrders | Self::MarketPositions | Self::OrderGroupUpdates
+        )
+    }
+}
+
+impl fmt::Display for Channel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What to subscribe to: one channel, optionally some markets, and options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+pub struct Subscription {
+    channel: Channel,
+    markets: Vec<String>,
+    send_initial_snapshot: Option<bool>,
+    only_self: bool,
+    index_ids: Vec<String>,
+    underlyings: Vec<String>,
+}
+
+impl Subscription {
+    /// A subscription to `channel`, for every market.
+    pub fn new(channel: Channel) -> Self {
+        Self {
+            channel,
+            markets: Vec::new(),
+            send_initial_snapshot: None,
+            only_self: false,
+            index_ids: Vec::new(),
+            underlyings: Vec::new(),
+        }
+    }
+
+    /// Order books of these markets (snapshot, then deltas).
+    pub fn orderbook<I: IntoIterator<Item = S>, S: Into<String>>(markets: I) -> Self {
+        Self::new(Channel::Orderbook).markets(markets)
+    }
+
+    /// Tickers of these markets (every market when none).
+    pub fn ticker<I: IntoIterator<Item = S>, S: Into<String>>(markets: I) -> Self {
+        Self::new(Channel::Ticker).markets(markets)
+    }
+
+    /// Public trades in these markets (every market when none).
+    pub fn trades<I: IntoIterator<Item = S>, S: Into<String>>(markets: I) -> Self {
+        Self::new(Channel::Trade).markets(markets)
+    }
+
+    /// Your fills.
+    pub fn fills() -> Self {
+        Self::new(Channel::Fill)
+    }
+
+    /// Your orders.
+    pub fn user_orders() -> Self {
+        Self::new(Channel::UserOrders)
+    }
+
+    /// Your positions.
+    pub fn market_positions() -> Self {
+        Self::new(Channel::MarketPositions)
+    }
+
+    /// Market and event lifecycle.
+    pub fn market_lifecycle() -> Self {
+        Self::new(Channel::MarketLifecycle)
+    }
+
+    /// Limits the subscription to these markets.
+    pub fn markets<I: IntoIterator<Item = S>, S: Into<String>>(mut self, markets: I) -> Self {
+        self.markets = markets.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Whether the order book channel starts with a snapshot (Kalshi's
+    /// default: yes). Local books need one: without it they stay stale.
+    pub fn initial_snapshot(mut self, send: bool) -> Self {
+        self.send_initial_snapshot = Some(send);
+        self
+    }
+
+    /// Only your own RFQs and quotes (`communications`).
+    pub fn only_self(mut self) -> Self {
+        self.only_self = true;
+        self
+    }
+
+    /// CF Benchmarks indices to follow (`cfbenchmarks_value*`).
+    pub fn index_ids<I: IntoIterator<Item = S>, S: Into<String>>(mut self, ids: I) -> Self {
+        self.index_ids = ids.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Pyth underlyings to follow (`pyth_value`).
+    pub fn underlyings<I: IntoIterator<Item = S>, S: Into<String>>(mut self, tickers: I) -> Self {
+        self.underlyings = tickers.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The channel.
+    pub fn channel(&self) -> Channel {
+        self.channel
+    }
+
+    /// The markets it is limited to (none: every market).
+    pub fn market_tickers(&self) -> &[String] {
+        &self.markets
+    }
+
+    /// The `params` of the subscribe command.
+    pub(crate) fn params(&self) -> serde_json::Value {
+        let mut params = serde_json::json!({ "channels": [self.channel.name()] });
+        let map = params.as_object_mut().expect("a JSON object");
+        if !self.markets.is_empty() {
+            map.insert("market_tickers".into(), self.markets.clone().into());
+        }
+        if let Some(send) = self.send_initial_snapshot {
+            map.insert("send_initial_snapshot".into(), send.into());
+        }
+        if self.only_self {
+            map.insert("user_filter".into(), "self".into());
+        }
+        if !self.index_ids.is_empty() {
+            map.insert("index_ids".into(), self.index_ids.clone().into());
+        }
+        if !self.underlyings.is_empty() {
+            map.insert("underlying_tickers".into(), self.underlyings.clone().into());
+        }
+        params
+    }
+}
+
+/// A subscription, as this session names it: stable across reconnects and
+/// connections (Kalshi's own `sid` changes with each).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SubscriptionId(pub(crate) u64);
+
+impl fmt::Display for SubscriptionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "subscription {}", self.0)
+    }
+}
+
+/// Something that happened on the stream.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Event {
+    /// A message of a subscription (delivered once, whichever connection
+    /// brought it first).
+    Message {
+        /// The subscription it belongs to.
+        subscription: SubscriptionId,
+        /// The message, typed.
+        message: ServerMessage,
+    },
+    /// A connection is up (the first time, or after a reconnect).
+    Connected {
+        /// Which connection (0 up to [`StreamBuilder::connections`]).
+        connection: usize,
+    },
+    /// A connection was lost.
+    Disconnected {
+        /// Which connection.
+        connection: usize,
+        /// Why.
+        reason: String,
+    },
+    /// A connection will be dialled again after `delay`.
+    Reconnecting {
+        /// Which connection.
+        connection: usize,
+        /// Attempts since it was last up.
+        attempt: u32,
+        /// The backoff before this attempt.
+        delay: Duration,
+    },
+    /// A subscription was made again after a reconnect.
+    Resubscribed {
+        /// Which subscription.
+        subscription: SubscriptionId,
+        /// On which connection.
+        connection: usize,
+        /// How long the connection was down: messages of this window are
+        /// not replayed by Kalshi (books resync by snapshot).
+        down_for: Duration,
+    },
+    /// Messages of a subscription were lost on one connection (its `seq`
+    /// jumped). Order books resync by snapshot; see [`Event::BookResynced`].
+    Gap {
+        /// Which subscription.
+        subscription: SubscriptionId,
+        /// On which connection.
+        connection: usize,
+        /// The `seq` expected.
+        expected: u64,
+        /// The `seq` received.
+        received: u64,
+    },
+    /// A market's book (on one connection) is exact again after being stale.
+    BookResynced {
+        /// The market.
+        market: String,
+        /// On which connection.
+        connection: usize,
+        /// The snapshot's exchange clock.
+        clock: u64,
+    },
+    /// Kalshi reported an error not tied to a command of this session (for
+    /// example code 10, a channel error ending a subscription).
+    ServerError {
+        /// The subscription it concerns, if any.
+        subscription: Option<SubscriptionId>,
+        /// Kalshi's error code.
+        code: i64,
+        /// Kalshi's message.
+        message: String,
+    },
+    /// A frame that could not be decoded (not JSON, or a known type whose
+    /// fields do not fit the document). Counted in
+    /// [`StreamStats::undecodable`]; a lost order book delta shows as a
+    /// gap on the next message and is repaired as one.
+    Undecodable {
+        /// On which connection.
+        connection: usize,
+        /// Why it could not be decoded.
+        error: String,
+    },
+    /// A message of a type this SDK does not know, naming no subscription
+    /// of this session.
+    Unmatched {
+        /// On which connection.
+        connection: usize,
+        /// The message (`ServerMessage::Unknown`).
+        message: ServerMessage,
+    },
+    /// The consumer fell behind and this many messages of droppable
+    /// channels were skipped (see "Buffers" in the module docs).
+    Lagged {
+        /// How many.
+        skipped: u64,
+    },
+    /// The consumer did not take an account-state message within
+    /// [`StreamBuilder::consumer_timeout`]; the stream ends here rather than
+    /// lose it silently. Reconcile over REST.
+    Overflow,
+}
+
+/// Counters of what the session handled.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StreamStats {
+    /// Frames received, over all connections.
+    pub frames: u64,
+    /// Messages delivered as [`Event::Message`].
+    pub delivered: u64,
+    /// Messages dropped because another connection delivered them first.
+    pub deduplicated: u64,
+    /// Messages dropped because their `seq` repeated one already seen.
+    pub duplicates: u64,
+    /// Sequence gaps detected.
+    pub gaps: u64,
+    /// Snapshots received after a gap or reconnect.
+    pub resyncs: u64,
+    /// Messages skipped because the consumer fell behind.
+    pub lagged: u64,
+    /// Frames that could not be decoded.
+    pub undecodable: u64,
+    /// Reconnects, over all connections.
+    pub reconnects: u64,
+}
+
+/// Why a stream operation failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum StreamError {
+    /// The client has no credentials; Kalshi's WebSocket API needs a signed
+    /// connection even for public channels. Nothing was dialled.
+    MissingCredentials,
+    /// The client's configuration has no WebSocket address or cannot sign.
+    Config {
+        /// What is wrong.
+        message: String,
+    },
+    /// The connection could not be opened (the first time, in
+    /// [`StreamBuilder::connect`]).
+    Connect {
+        /// What failed, in words.
+        message: String,
+        /// The HTTP status of a refused upgrade (401: the signature or key
+        /// was refused).
+        status: Option<u16>,
+    },
+    /// Kalshi answered a command with an error.
+    Command {
+        /// Kalshi's error code (see `kalshi_gen::stream::ERROR_CODES`).
+        code: i64,
+        /// Kalshi's message.
+        message: String,
+    },
+    /// No answer to a command in time.
+    Timeout,
+    /// The subscription is not (or no longer) part of this session.
+    UnknownSubscription(SubscriptionId),
+    /// The session has ended.
+    Closed,
+}
+
+impl fmt::Display for StreamError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::MissingCredentials => f.write_str(
+                "Kalshi's WebSocket API needs a signed connection, even for public channels, \
+                 and this client has no API key (set KALSHI_API_KEY_ID and \
+                 KALSHI_PRIVATE_KEY_PATH, or pass credentials to the builder); nothing was dialled",
+            ),
+            Self::Config { message } => write!(f, "invalid stream configuration: {message}"),
+            Self::Connect { message, status } => {
+                write!(f, "could not open the WebSocket connection: {message}")?;
+                if *status == Some(401) {
+                    f.write_str(" (Kalshi refused the key or signature)")?;
+                }
+                Ok(())
+            }
+            Self::Command { code, message } => {
+                write!(f, "Kalshi refused the command: {message} (code {code})")
+            }
+            Self::Timeout => f.write_str("Kalshi did not answer the command in time"),
+            Self::UnknownSubscription(id) => write!(f, "{id} is not part of this session"),
+            Self::Closed => f.write_str("the stream session has ended"),
+        }
+    }
+}
+
+impl std::error::Error for StreamError {}
+
+/// How a session connects and recovers; from [`Client::stream`].
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct StreamBuilder {
+    client: Client,
+    config: Config,
+}
+
+/// The settings the session's tasks read.
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub connections: usize,
+    pub heartbeat_timeout: Duration,
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+    pub buffer: usize,
+    pub consumer_timeout: Duration,
+    pub command_timeout: Duration,
+    pub connect_timeout: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            connections: 1,
+            heartbeat_timeout: Duration::from_secs(30),
+            backoff_base: Duration::from_millis(250),
+            backoff_max: Duration::from_secs(30),
+            buffer: 16_384,
+            consumer_timeout: Duration::from_secs(60),
+            command_timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl Client {
+    /// The WebSocket streams of this client's environment, signed with its
+    /// credentials (see [`crate::stream`]).
+    pub fn stream(&self) -> StreamBuilder {
+        StreamBuilder {
+            client: self.clone(),
+            config: Config::default(),
+        }
+    }
+}
+
+impl StreamBuilder {
+    /// Keeps `n` connections (1 to 8) with the same subscriptions, merged by
+    /// exchange clock: a dropped connection then loses nothing (default 1).
+    pub fn connections(mut self, n: usize) -> Self {
+        self.config.connections = n.clamp(1, 8);
+        self
+    }
+
+    /// How long a connection may stay silent (Kalshi pings every 10 s)
+    /// before it is declared dead and redialled (default 30 s).
+    pub fn heartbeat_timeout(mut self, timeout: Duration) -> Self {
+        self.config.heartbeat_timeout = timeout;
+        self
+    }
+
+    /// The reconnect backoff: full jitter, doubling from `base` up to `max`
+    /// (default 250 ms to 30 s).
+    pub fn reconnect_backoff(mut self, base: Duration, max: Duration) -> Self {
+        self.config.backoff_base = base;
+        self.config.backoff_max = max.max(base);
+        self
+    }
+
+    /// How many events may wait for the consumer (default 16,384).
+    pub fn buffer(mut self, events: usize) -> Self {
+        self.config.buffer = events.max(1);
+        self
+    }
+
+    /// How long an account-state message may wait for a full buffer before
+    /// the stream ends with [`Event::Overflow`] (default 60 s).
+    pub fn consumer_timeout(mut self, timeout: Duration) -> Self {
+        self.config.consumer_timeout = timeout;
+        self
+    }
+
+    /// How long a command may wait for Kalshi's answer (default 10 s).
+    pub fn command_timeout(mut self, timeout: Duration) -> Self {
+        self.config.command_timeout = timeout;
+        self
+    }
+
+    /// Opens the connections and returns once the first is up. Without
+    /// credentials this fails before dialling.
+    pub async fn connect(self) -> Result<StreamSession, StreamError> {
+        let credentials = self
+            .client
+            .credentials()
+            .cloned()
+            .ok_or(StreamError::MissingCredentials)?;
+        let url = connection::websocket_url(self.client.environment())?;
+        let books = Arc::new(RwLock::new(hub::Books::default()));
+        let stats = Arc::new(RwLock::new(StreamStats::default()));
+        let (requests, requests_rx) = mpsc::channel(64);
+        let (events_tx, events) = mpsc::channel(self.config.buffer);
+        let (first_up_tx, first_up) = oneshot::channel();
+        let task = tokio::spawn(hub::run(hub::Setup {
+            config: self.config,
+            credentials,
+            user_agent: self.client.user_agent().clone(),
+            url,
+            books: Arc::clone(&books),
+            stats: Arc::clone(&stats),
+            requests: requests_rx,
+            events: events_tx,
+            first_up: first_up_tx,
+        }));
+        match first_up.await {
+            Ok(Ok(())) => Ok(StreamSession {
+                requests,
+                events,
+                books,
+                stats,
+                task,
+            }),
+            Ok(Err(error)) => {
+                task.abort();
+                Err(error)
+            }
+            Err(_) => Err(StreamError::Closed),
+        }
+    }
+}
+
+/// A live stream: subscriptions, their messages as a [`futures_util::Stream`]
+/// of [`Event`]s, and the local order books. Dropping it closes the
+/// connections.
+pub struct StreamSession {
+    requests: mpsc::Sender<hub::Request>,
+    events: mpsc::Receiver<Event>,
+    books: Arc<RwLock<hub::Books>>,
+    stats: Arc<RwLock<StreamStats>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl fmt::Debug for StreamSession {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StreamSession")
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+impl StreamSession {
+    async fn ask<T>(
+        &self,
+        build: impl FnOnce(oneshot::Sender<Result<T, StreamError>>) -> hub::Request,
+    ) -> Result<T, StreamError> {
+        let (reply, answer) = oneshot::channel();
+        self.requests
+            .send(build(reply))
+            .await
+            .map_err(|_| StreamError::Closed)?;
+        answer.await.map_err(|_| StreamError::Closed)?
+    }
+
+    /// Subscribes (on every connection) and returns once Kalshi confirms.
+    pub async fn subscribe(
+        &self,
+        subscription: Subscription,
+    ) -> Result<SubscriptionId, StreamError> {
+        self.ask(|reply| hub::Request::Subscribe {
+            subscription,
+            reply,
+        })
+        .await
+    }
+
+    /// Ends a subscription.
+    pub async fn unsubscribe(&self, id: SubscriptionId) -> Result<(), StreamError> {
+        self.ask(|reply| hub::Request::Unsubscribe { id, reply })
+            .await
+    }
+
+    /// Adds markets to a subscription (their books start with snapshots).
+    pub async fn add_markets<I: IntoIterator<Item = S>, S: Into<String>>(
+        &self,
+        id: SubscriptionId,
+        markets: I,
+    ) -> Result<(), StreamError> {
+        let markets = markets.into_iter().map(Into::into).collect();
+        self.ask(|reply| hub::Request::Markets {
+            id,
+            markets,
+            add: true,
+            reply,
+        })
+        .await
+    }
+
+    /// Removes markets from a subscription.
+    pub async fn delete_markets<I: IntoIterator<Item = S>, S: Into<String>>(
+        &self,
+        id: SubscriptionId,
+        markets: I,
+    ) -> Result<(), StreamError> {
+        let markets = markets.into_iter().map(Into::into).collect();
+        self.ask(|reply| hub::Request::Markets {
+            id,
+            markets,
+            add: false,
+            reply,
+        })
+        .await
+    }
+
+    /// Asks for fresh order book snapshots of a subscription (the stream
+    /// does this by itself after a gap).
+    pub async fn request_snapshot(&self, id: SubscriptionId) -> Result<(), StreamError> {
+        self.ask(|reply| hub::Request::Snapshot { id, reply }).await
+    }
+
+    /// The subscriptions Kalshi has for the first live connection:
+    /// `(channel, sid)`.
+    pub async fn list_subscriptions(&self) -> Result<Vec<(String, u64)>, StreamError> {
+        self.ask(|reply| hub::Request::List { reply }).await
+    }
+
+    /// The book of `market`: the freshest copy that is not stale, else the
+    /// freshest stale one (flagged so). `None` before any message for it.
+    pub fn book(&self, market: &str) -> Option<OrderBook> {
+        self.books
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .best(market)
+            .cloned()
+    }
+
+    /// The markets with a book.
+    pub fn book_markets(&self) -> Vec<String> {
+        self.books
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .markets()
+    }
+
+    /// What the session has handled so far.
+    pub fn stats(&self) -> StreamStats {
+        *self.stats.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The next event; `None` once the session has ended.
+    pub async fn next_event(&mut self) -> Option<Event> {
+        self.events.recv().await
+    }
+
+    /// Closes every connection (with a WebSocket close frame) and waits
+    /// until they are closed.
+    pub async fn close(mut self) {
+        let (reply, done) = oneshot::channel();
+        if self
+            .requests
+            .send(hub::Request::Close { reply })
+            .await
+            .is_ok()
+        {
+            let _ = done.await;
+        }
+        let _ = (&mut self.task).await;
+    }
+}
+
+impl Stream for StreamSession {
+    type Item = Event;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
+        self.events.poll_recv(cx)
+    }
+}
+
+impl Drop for StreamSession {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}

@@ -1,0 +1,1010 @@
+//! The streams end to end: the client's `StreamSession` against the
+//! simulator's WebSocket API, over real sockets on loopback.
+//!
+//! Every text frame either side sends is recorded by the simulator and
+//! validated against the AsyncAPI document's schemas by the `jsonschema`
+//! crate (not the generated types), as Prism does for REST.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt, TryStreamExt};
+use kalshi_client::order::{CancelOrder, Decrease, DecreaseOrder, NewOrder, Price, Quantity};
+use kalshi_client::stream::{
+    Channel, Event, StreamBuilder, StreamError, StreamSession, Subscription,
+};
+use kalshi_client::{Client, Credentials, Execute, Paginate, RetryPolicy};
+use kalshi_gen::stream::ServerMessage;
+use kalshi_sim::{Account, Direction, MarketState, Outcome, SimConfig, Simulator, StreamFault};
+use kalshi_tests::keys::TestKey;
+use kalshi_tests::stream_schema::FrameValidator;
+use rust_decimal::Decimal;
+
+const MARKETS: [&str; 3] = [
+    "KXTEST-26DEC31-YES",
+    "KXTEST-27JUN30-YES",
+    "KXHIGHNY-26NOV30-B40",
+];
+
+/// Long enough for anything on loopback; only a broken stream waits it out.
+const SETTLE: Duration = Duration::from_secs(15);
+
+fn validator() -> &'static FrameValidator {
+    static VALIDATOR: OnceLock<FrameValidator> = OnceLock::new();
+    VALIDATOR.get_or_init(FrameValidator::new)
+}
+
+struct Stack {
+    sim: Simulator,
+    alice: Client,
+    bob: Client,
+    carol: Client,
+}
+
+async fn stack() -> Stack {
+    let keys = [
+        ("alice", TestKey::rsa()),
+        ("bob", TestKey::ed25519()),
+        ("carol", TestKey::rsa()),
+    ];
+    let mut config = SimConfig::new().record_streams(true);
+    for (user, key) in &keys {
+        let key_id = format!("{user}-key");
+        config = config.account(Account::with_public_key(user, &key_id, key.public_key()));
+    }
+    let sim = Simulator::start(config).await.unwrap();
+    let client = |user: &str, key: &TestKey| {
+        Client::builder()
+            .base_url(sim.base_url())
+            .credentials(Credentials::from_pem(format!("{user}-key"), &key.pem).unwrap())
+            .retry_policy(
+                RetryPolicy::default()
+                    .with_backoff(Duration::from_millis(1), Duration::from_millis(10)),
+            )
+            .build()
+            .unwrap()
+    };
+    Stack {
+        alice: client("alice", keys[0].1),
+        bob: client("bob", keys[1].1),
+        carol: client("carol", keys[2].1),
+        sim,
+    }
+}
+
+/// A stream builder tuned for tests: quick reconnects.
+fn streams(client: &Client) -> StreamBuilder {
+    client
+        .stream()
+        .reconnect_backoff(Duration::from_millis(5), Duration::from_millis(50))
+}
+
+fn dec(text: &str) -> Decimal {
+    text.parse().unwrap()
+}
+
+fn cents(n: u32) -> Price {
+    Price::new(Decimal::new(i64::from(n), 2)).unwrap()
+}
+
+/// Fails the test on any frame, sent or received, that breaks the
+/// document's schemas (frames a fault injected are not Kalshi's).
+fn assert_frames_follow_the_document(sim: &Simulator) {
+    let frames = sim.stream_journal();
+    assert!(!frames.is_empty(), "frames were recorded");
+    let mut broken = Vec::new();
+    for frame in frames.iter().filter(|f| !f.injected) {
+        let checked = match frame.direction {
+            Direction::Sent => validator().server_frame(&frame.text),
+            Direction::Received => validator().client_frame(&frame.text),
+        };
+        if let Err(error) = checked {
+            broken.push(format!("{:?}: {error}", frame.direction));
+        }
+    }
+    assert!(
+        broken.is_empty(),
+        "frames that break the document:\n{}",
+        broken.join("\n")
+    );
+}
+
+type Ladder = BTreeMap<Decimal, Decimal>;
+
+async fn rest_book(client: &Client, market: &str) -> (Ladder, Ladder) {
+    let book = client
+        .markets()
+        .orderbook(market)
+        .send()
+        .await
+        .unwrap()
+        .orderbook_fp;
+    let ladder = |levels: &[kalshi_gen::PriceLevel]| {
+        levels
+            .iter()
+            .map(|l| (l.price.value(), l.count.value()))
+            .collect()
+    };
+    (ladder(&book.yes_dollars), ladder(&book.no_dollars))
+}
+
+/// The session's book as ladders, and whether it is stale.
+fn local_book(session: &StreamSession, market: &str) -> Option<(Ladder, Ladder, bool)> {
+    let book = session.book(market)?;
+    let ladder = |levels: Vec<kalshi_gen::PriceLevel>| {
+        levels
+            .into_iter()
+            .map(|l| (l.price.value(), l.count.value()))
+            .collect()
+    };
+    Some((
+        ladder(book.bids(usize::MAX)),
+        ladder(book.no_bids(usize::MAX)),
+        book.is_stale(),
+    ))
+}
+
+/// What the stream delivered, collected while waiting.
+#[derive(Default)]
+struct Seen {
+    events: Vec<Event>,
+}
+
+impl Seen {
+    fn fills(&self) -> Vec<(String, String, Decimal, Decimal, bool)> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Message {
+                    message: ServerMessage::Fill(fill),
+                    ..
+                } => Some((
+                    fill.msg.trade_id.to_string(),
+                    fill.msg.order_id.to_string(),
+                    fill.msg.yes_price_dollars.value(),
+                    fill.msg.count_fp.value(),
+                    fill.msg.is_taker,
+                )),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn count(&self, pattern: impl Fn(&Event) -> bool) -> usize {
+        self.events.iter().filter(|e| pattern(e)).count()
+    }
+}
+
+/// Reads events until `done` holds (checked whenever the stream is quiet
+/// for a moment); panics with `what` after [`SETTLE`].
+async fn wait_for<F>(session: &mut StreamSession, seen: &mut Seen, what: &str, mut done: F)
+where
+    F: AsyncFnMut(&StreamSession, &Seen) -> bool,
+{
+    let deadline = tokio::time::Instant::now() + SETTLE;
+    loop {
+        match tokio::time::timeout(Duration::from_millis(20), session.next_event()).await {
+            Ok(Some(event)) => {
+                seen.events.push(event);
+                continue;
+            }
+            Ok(None) => panic!("the stream ended while waiting for {what}"),
+            Err(_) => {}
+        }
+        if done(session, seen).await {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}; stats {:?}; last events {:?}",
+            session.stats(),
+            seen.events.iter().rev().take(4).collect::<Vec<_>>()
+        );
+    }
+}
+
+/// Waits until every local book equals the exchange's REST order book and
+/// is not stale.
+async fn wait_for_books(
+    session: &mut StreamSession,
+    seen: &mut Seen,
+    rest: &Client,
+    markets: &[&str],
+) {
+    wait_for(
+        session,
+        seen,
+        "the books to match REST",
+        async |session, _| {
+            for market in markets {
+                let (yes, no) = rest_book(rest, market).await;
+                match local_book(session, market) {
+                    Some((l_yes, l_no, false)) if l_yes == yes && l_no == no => {}
+                    _ => return false,
+                }
+            }
+            true
+        },
+    )
+    .await;
+}
+
+/// Waits until the fills delivered equal those REST lists for `client`.
+async fn wait_for_fills(session: &mut StreamSession, seen: &mut Seen, client: &Client) {
+    let listed: Vec<_> = client
+        .portfolio()
+        .fills()
+        .stream(None)
+        .try_collect()
+        .await
+        .unwrap();
+    let mut rest: Vec<_> = listed
+        .iter()
+        .map(|f| {
+            (
+                f.trade_id.clone(),
+                f.order_id.clone(),
+                f.yes_price_dollars.value(),
+                f.count_fp.value(),
+                f.is_taker,
+            )
+        })
+        .collect();
+    rest.sort();
+    wait_for(session, seen, "the fills to match REST", async |_, seen| {
+        let mut streamed = seen.fills();
+        streamed.sort();
+        streamed.len() >= rest.len()
+    })
+    .await;
+    let mut streamed = seen.fills();
+    streamed.sort();
+    assert_eq!(
+        streamed, rest,
+        "each fill streamed once, as REST lists them"
+    );
+}
+
+/// Random orders, cancels and decreases from three accounts on every
+/// market; deterministic for a seed.
+async fn random_flow(stack: &Stack, seed: u64, rounds: usize) {
+    let rng = fastrand_like(seed);
+    let traders = [&stack.alice, &stack.bob, &stack.carol];
+    let mut resting: Vec<(usize, String)> = Vec::new();
+    for round in 0..rounds {
+        let r = rng(round);
+        let who = (r % 3) as usize;
+        let client = traders[who];
+        let market = MARKETS[((r >> 8) % 3) as usize];
+        match (r >> 16) % 10 {
+            0 | 1 if !resting.is_empty() => {
+                let (owner, id) = resting.swap_remove(((r >> 24) as usize) % resting.len());
+                // Already filled or canceled: the exchange says so; fine.
+                let _ = traders[owner]
+                    .orders()
+                    .cancel(CancelOrder::new(id))
+                    .send()
+                    .await;
+            }
+            2 if !resting.is_empty() => {
+                let (owner, id) = &resting[((r >> 24) as usize) % resting.len()];
+                let decrease = DecreaseOrder::from(Decrease::By(Quantity::contracts(1).unwrap()));
+                let _ = traders[*owner]
+                    .orders()
+                    .decrease(id, &decrease)
+                    .send()
+                    .await;
+            }
+            _ => {
+                let price = cents(35 + ((r >> 24) % 31) as u32);
+                let count = Quantity::contracts(1 + ((r >> 32) % 5) as u32).unwrap();
+                let order = if (r >> 40).is_multiple_of(2) {
+                    NewOrder::buy_yes(market, count, price)
+                } else {
+                    NewOrder::sell_yes(market, count, price)
+                };
+                let placed = client.orders().create(&order).send().await.unwrap();
+                if placed.remaining_count.value() > Decimal::ZERO {
+                    resting.push((who, placed.order_id));
+                }
+            }
+        }
+    }
+}
+
+/// A small deterministic generator (splitmix64) so a failing flow can be
+/// replayed from its seed.
+fn fastrand_like(seed: u64) -> impl Fn(usize) -> u64 {
+    move |i| {
+        let mut z = seed.wrapping_add((i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+}
+
+async fn subscribe_books_and_fills(session: &StreamSession) {
+    session
+        .subscribe(Subscription::orderbook(MARKETS))
+        .await
+        .unwrap();
+    session.subscribe(Subscription::fills()).await.unwrap();
+}
+
+// ---------------------------------------------------------------------------
+// The document's channels and messages all have a place
+// ---------------------------------------------------------------------------
+
+#[test]
+fn every_channel_of_the_document_has_a_place_in_the_client() {
+    let subscribable: Vec<&str> = kalshi_gen::stream::CHANNELS
+        .iter()
+        .map(|c| c.name)
+        // `root` carries the commands and their answers, `control_frames`
+        // the WebSocket pings: neither is subscribed to.
+        .filter(|name| !matches!(*name, "root" | "control_frames"))
+        .collect();
+    for name in &subscribable {
+        assert!(
+            Channel::from_name(name).is_some(),
+            "channel {name} has no `Channel`"
+        );
+    }
+    let names: BTreeSet<&str> = Channel::ALL.iter().map(|c| c.name()).collect();
+    assert_eq!(names, subscribable.into_iter().collect::<BTreeSet<_>>());
+}
+
+#[test]
+fn every_message_type_of_the_document_decodes_to_a_generated_type() {
+    for kind in validator().server_types() {
+        let known = kalshi_gen::stream::SERVER_MESSAGES
+            .iter()
+            .any(|(_, wire)| *wire == kind);
+        assert!(known, "message type {kind} has no generated variant");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Connecting
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_client_without_credentials_is_refused_before_dialling() {
+    let sim = Simulator::start(SimConfig::new().record_streams(true))
+        .await
+        .unwrap();
+    let client = Client::builder().base_url(sim.base_url()).build().unwrap();
+    let refused = client.stream().connect().await.unwrap_err();
+    assert!(
+        matches!(refused, StreamError::MissingCredentials),
+        "{refused:?}"
+    );
+    assert!(refused.to_string().contains("signed connection"));
+    assert!(sim.stream_sessions().is_empty() && sim.stream_journal().is_empty());
+}
+
+#[tokio::test]
+async fn an_unsigned_or_wrongly_signed_upgrade_is_refused_with_401() {
+    let stack = stack().await;
+    let url = format!("ws://{}{}", stack.sim.local_addr(), kalshi_sim::WS_PATH);
+    let unsigned = tokio_tungstenite::connect_async(&url).await.unwrap_err();
+    assert!(
+        matches!(&unsigned, tokio_tungstenite::tungstenite::Error::Http(r) if r.status() == 401),
+        "{unsigned:?}"
+    );
+    // A key the exchange does not know.
+    let stranger = Client::builder()
+        .base_url(stack.sim.base_url())
+        .credentials(Credentials::from_pem("nobody", &TestKey::rsa().pem).unwrap())
+        .build()
+        .unwrap();
+    match stranger.stream().connect().await.unwrap_err() {
+        StreamError::Connect { status, .. } => assert_eq!(status, Some(401)),
+        other => panic!("expected a refused upgrade, got {other:?}"),
+    }
+    assert!(stack.sim.stream_sessions().is_empty());
+}
+
+#[tokio::test]
+async fn an_unreachable_exchange_fails_the_connect_instead_of_hanging() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let client = Client::builder()
+        .base_url(format!("http://{addr}/trade-api/v2"))
+        .credentials(Credentials::from_pem("k", &TestKey::ed25519().pem).unwrap())
+        .build()
+        .unwrap();
+    for connections in [1, 3] {
+        match streams(&client)
+            .connections(connections)
+            .connect()
+            .await
+            .unwrap_err()
+        {
+            StreamError::Connect { status, .. } => assert_eq!(status, None),
+            other => panic!("expected a connect error, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_connection_attempt_is_signed_afresh_with_the_clients_user_agent() {
+    use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
+    // A server that accepts the upgrade, records its headers, and hangs up
+    // at once, so the client dials again.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (seen, mut upgrades) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        loop {
+            let (socket, _) = listener.accept().await.unwrap();
+            let seen = seen.clone();
+            // The error type is tungstenite's, sized as it is.
+            #[allow(clippy::result_large_err)]
+            let record = move |request: &Request, response: Response| {
+                let _ = seen.send(request.headers().clone());
+                Ok(response)
+            };
+            drop(tokio_tungstenite::accept_hdr_async(socket, record).await);
+        }
+    });
+    let key = TestKey::rsa();
+    let client = Client::builder()
+        .base_url(format!("http://{addr}/trade-api/v2"))
+        .credentials(Credentials::from_pem("bot-key", &key.pem).unwrap())
+        .user_agent("my-bot/1.2")
+        .build()
+        .unwrap();
+    let session = streams(&client).connect().await.unwrap();
+    let mut signatures = Vec::new();
+    for _ in 0..2 {
+        let headers = upgrades.recv().await.unwrap();
+        let header = |name: &str| headers[name].to_str().unwrap().to_owned();
+        assert_eq!(header("user-agent"), "my-bot/1.2");
+        assert_eq!(header("kalshi-access-key"), "bot-key");
+        let message = format!(
+            "{}GET{}",
+            header("kalshi-access-timestamp"),
+            kalshi_sim::WS_PATH
+        );
+        let signature = header("kalshi-access-signature");
+        assert!(key.public_key().verifies(message.as_bytes(), &signature));
+        signatures.push(signature);
+    }
+    // RSA-PSS is salted: a reused signature would repeat, a fresh one never does.
+    assert_ne!(
+        signatures[0], signatures[1],
+        "the reconnect was signed again"
+    );
+    drop(session);
+}
+
+// ---------------------------------------------------------------------------
+// Commands
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn commands_are_answered_and_refusals_carry_kalshis_codes() {
+    let stack = stack().await;
+    let session = streams(&stack.alice).connect().await.unwrap();
+    let books = session
+        .subscribe(Subscription::orderbook([MARKETS[0]]))
+        .await
+        .unwrap();
+    let ticker = session
+        .subscribe(Subscription::ticker(MARKETS))
+        .await
+        .unwrap();
+    assert_ne!(books, ticker);
+    let listed = session.list_subscriptions().await.unwrap();
+    let channels: BTreeSet<String> = listed.iter().map(|(c, _)| c.clone()).collect();
+    assert_eq!(
+        channels,
+        BTreeSet::from(["orderbook_delta".to_owned(), "ticker".to_owned()])
+    );
+
+    session.add_markets(books, [MARKETS[1]]).await.unwrap();
+    session.request_snapshot(books).await.unwrap();
+    session.delete_markets(books, [MARKETS[0]]).await.unwrap();
+    session.unsubscribe(ticker).await.unwrap();
+    assert_eq!(session.list_subscriptions().await.unwrap().len(), 1);
+
+    match session
+        .subscribe(Subscription::orderbook(["NO-SUCH-MARKET"]))
+        .await
+        .unwrap_err()
+    {
+        StreamError::Command { code, .. } => assert_eq!(code, 11, "invalid parameter"),
+        other => panic!("{other:?}"),
+    }
+    match session
+        .subscribe(Subscription::new(Channel::Orderbook))
+        .await
+        .unwrap_err()
+    {
+        StreamError::Command { code, .. } => assert_eq!(code, 14, "market ticker required"),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        session.unsubscribe(ticker).await.unwrap_err(),
+        StreamError::UnknownSubscription(id) if id == ticker
+    ));
+    session.close().await;
+    assert_frames_follow_the_document(&stack.sim);
+}
+
+#[tokio::test]
+async fn every_channel_can_be_subscribed_on_the_simulator() {
+    let stack = stack().await;
+    let session = streams(&stack.alice).connect().await.unwrap();
+    for channel in Channel::ALL {
+        let subscription = match channel {
+            Channel::Orderbook => Subscription::orderbook([MARKETS[0]]),
+            other => Subscription::new(other),
+        };
+        session
+            .subscribe(subscription)
+            .await
+            .unwrap_or_else(|e| panic!("{channel}: {e}"));
+    }
+    assert_eq!(
+        session.list_subscriptions().await.unwrap().len(),
+        Channel::ALL.len()
+    );
+    session.close().await;
+    assert_frames_follow_the_document(&stack.sim);
+}
+
+#[tokio::test]
+async fn the_simulator_answers_malformed_commands_with_kalshis_error_codes() {
+    let stack = stack().await;
+    // Signed like the client signs, then spoken to by hand.
+    let url = format!("ws://{}{}", stack.sim.local_addr(), kalshi_sim::WS_PATH);
+    let mut request =
+        tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
+            url.as_str(),
+        )
+        .unwrap();
+    let credentials = Credentials::from_pem("alice-key", &TestKey::rsa().pem).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let signed = credentials.sign(now, "GET", kalshi_sim::WS_PATH).unwrap();
+    for (name, value) in signed.pairs() {
+        request.headers_mut().insert(name, value.parse().unwrap());
+    }
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let cases = [
+        (r#"{"id":1,"cmd":"dance"}"#, 5),
+        (r#"{"id":2,"cmd":"subscribe"}"#, 2),
+        (r#"{"id":3,"cmd":"subscribe","params":{}}"#, 3),
+        (
+            r#"{"id":4,"cmd":"subscribe","params":{"channels":["nope"]}}"#,
+            8,
+        ),
+        (r#"{"id":5,"cmd":"unsubscribe","params":{}}"#, 4),
+        (r#"{"id":6,"cmd":"unsubscribe","params":{"sids":[99]}}"#, 7),
+        (
+            r#"{"id":7,"cmd":"update_subscription","params":{"sids":[1,2],"action":"add_markets"}}"#,
+            12,
+        ),
+        ("not json", 1),
+    ];
+    for (command, code) in cases {
+        socket
+            .send(tokio_tungstenite::tungstenite::Message::text(command))
+            .await
+            .unwrap();
+        let answer = loop {
+            match socket.next().await.unwrap().unwrap() {
+                tokio_tungstenite::tungstenite::Message::Text(text) => break text,
+                _ => continue,
+            }
+        };
+        let answer: serde_json::Value = serde_json::from_str(answer.as_str()).unwrap();
+        assert_eq!(answer["type"], "error", "{command}");
+        assert_eq!(answer["msg"]["code"], code, "{command}");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Books and fills under random trading
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn books_and_fills_follow_random_trading_exactly() {
+    let stack = stack().await;
+    let mut session = streams(&stack.alice).connect().await.unwrap();
+    subscribe_books_and_fills(&session).await;
+    let trades = session
+        .subscribe(Subscription::trades(MARKETS))
+        .await
+        .unwrap();
+    let orders = session
+        .subscribe(Subscription::user_orders())
+        .await
+        .unwrap();
+    let positions = session
+        .subscribe(Subscription::market_positions())
+        .await
+        .unwrap();
+    random_flow(&stack, 1, 300).await;
+
+    let mut seen = Seen::default();
+    wait_for_books(&mut session, &mut seen, &stack.alice, &MARKETS).await;
+    wait_for_fills(&mut session, &mut seen, &stack.alice).await;
+    assert!(!seen.fills().is_empty(), "the flow traded with alice");
+
+    // Every public trade once; alice's orders and positions as REST has them.
+    let trade_count =
+        seen.count(|e| matches!(e, Event::Message { subscription, .. } if *subscription == trades));
+    let all_trades: usize = stack.sim.with_engine(|e| {
+        MARKETS
+            .iter()
+            .map(|m| {
+                e.fills_since(0)
+                    .iter()
+                    .filter(|f| f.is_taker && f.ticker == *m)
+                    .count()
+            })
+            .sum()
+    });
+    assert_eq!(trade_count, all_trades);
+    let mut last_order = BTreeMap::new();
+    let mut last_position = BTreeMap::new();
+    for event in &seen.events {
+        match event {
+            Event::Message {
+                subscription,
+                message: ServerMessage::UserOrder(o),
+            } if *subscription == orders => {
+                last_order.insert(
+                    o.msg.order_id.to_string(),
+                    (o.msg.status.to_string(), o.msg.remaining_count_fp.value()),
+                );
+            }
+            Event::Message {
+                subscription,
+                message: ServerMessage::MarketPosition(p),
+            } if *subscription == positions => {
+                last_position.insert(p.msg.market_ticker.to_string(), p.msg.position_fp.value());
+            }
+            _ => {}
+        }
+    }
+    let rest_orders: Vec<_> = stack
+        .alice
+        .orders()
+        .list()
+        .stream(None)
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(
+        last_order.len(),
+        rest_orders.len(),
+        "an update for every order"
+    );
+    for order in &rest_orders {
+        let streamed = &last_order[&order.order_id];
+        assert_eq!(
+            streamed,
+            &(order.status.to_string(), order.remaining_count_fp.value())
+        );
+    }
+    let rest_positions = stack.alice.portfolio().positions().send().await.unwrap();
+    for position in &rest_positions.market_positions {
+        assert_eq!(
+            last_position.get(&position.ticker).copied(),
+            Some(position.position_fp.value()),
+            "{}",
+            position.ticker
+        );
+    }
+    let stats = session.stats();
+    assert_eq!(
+        (stats.gaps, stats.duplicates, stats.undecodable),
+        (0, 0, 0),
+        "{stats:?}"
+    );
+    session.close().await;
+    assert_frames_follow_the_document(&stack.sim);
+}
+
+#[tokio::test]
+async fn ticker_and_lifecycle_report_trades_and_settlement() {
+    let stack = stack().await;
+    let mut session = streams(&stack.alice).connect().await.unwrap();
+    let ticker = session
+        .subscribe(Subscription::ticker([MARKETS[0]]))
+        .await
+        .unwrap();
+    let lifecycle = session
+        .subscribe(Subscription::market_lifecycle())
+        .await
+        .unwrap();
+    let positions = session
+        .subscribe(Subscription::market_positions())
+        .await
+        .unwrap();
+    let order = NewOrder::sell_yes(MARKETS[0], Quantity::contracts(3).unwrap(), cents(60));
+    stack.bob.orders().create(&order).send().await.unwrap();
+    let order = NewOrder::buy_yes(MARKETS[0], Quantity::contracts(2).unwrap(), cents(60));
+    stack.alice.orders().create(&order).send().await.unwrap();
+    stack.sim.settle(MARKETS[0], Outcome::Yes).unwrap();
+
+    let mut seen = Seen::default();
+    wait_for(&mut session, &mut seen, "settlement", async |_, seen| {
+        seen.count(|e| matches!(e, Event::Message { message: ServerMessage::MarketLifecycleV2(m), .. } if m.msg.event_type.to_string() == "settled")) == 1
+    })
+    .await;
+    let last_ticker = seen
+        .events
+        .iter()
+        .rev()
+        .find_map(|e| match e {
+            Event::Message {
+                subscription,
+                message: ServerMessage::Ticker(t),
+            } if *subscription == ticker => Some(t.msg.clone()),
+            _ => None,
+        })
+        .expect("a ticker message");
+    assert_eq!(last_ticker.price_dollars.value(), dec("0.60"));
+    assert_eq!(last_ticker.volume_fp.value(), dec("2"));
+    assert_eq!(
+        last_ticker.open_interest_fp.value(),
+        Decimal::ZERO,
+        "settled positions are closed"
+    );
+    let kinds: Vec<String> = seen
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Message {
+                subscription,
+                message: ServerMessage::MarketLifecycleV2(m),
+            } if *subscription == lifecycle => Some(m.msg.event_type.to_string()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(kinds, ["determined", "settled"]);
+    let pnl: Vec<(Decimal, Decimal)> = seen
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Message {
+                subscription,
+                message: ServerMessage::MarketPosition(p),
+            } if *subscription == positions => Some((
+                p.msg.position_fp.value(),
+                p.msg.realized_pnl_dollars.value(),
+            )),
+            _ => None,
+        })
+        .collect();
+    // Bought 2 YES at 0.60, then YES won: $0.40 a contract.
+    assert_eq!(
+        pnl,
+        [(dec("2"), Decimal::ZERO), (Decimal::ZERO, dec("0.80"))]
+    );
+    session.close().await;
+    assert_frames_follow_the_document(&stack.sim);
+}
+
+// ---------------------------------------------------------------------------
+// Faults
+// ---------------------------------------------------------------------------
+
+/// Runs a flow, applies `fault` to every session midway, runs more flow,
+/// then checks books and fills against REST. Returns what was seen.
+async fn flow_with_fault(stack: &Stack, session: &mut StreamSession, fault: StreamFault) -> Seen {
+    subscribe_books_and_fills(session).await;
+    random_flow(stack, 7, 60).await;
+    assert!(stack.sim.inject_stream(fault) > 0);
+    random_flow(stack, 8, 120).await;
+    let mut seen = Seen::default();
+    wait_for_books(session, &mut seen, &stack.alice, &MARKETS).await;
+    seen
+}
+
+#[tokio::test]
+async fn a_lost_message_is_a_gap_and_the_books_resync_by_snapshot() {
+    let stack = stack().await;
+    let mut session = streams(&stack.alice).connect().await.unwrap();
+    let seen = flow_with_fault(&stack, &mut session, StreamFault::SkipSeq).await;
+    assert_eq!(seen.count(|e| matches!(e, Event::Gap { .. })), 1);
+    assert!(seen.count(|e| matches!(e, Event::BookResynced { .. })) >= 1);
+    assert!(session.stats().resyncs >= 1);
+    session.close().await;
+    assert_frames_follow_the_document(&stack.sim);
+}
+
+#[tokio::test]
+async fn a_repeated_message_is_dropped() {
+    let stack = stack().await;
+    let mut session = streams(&stack.alice).connect().await.unwrap();
+    let mut seen = flow_with_fault(&stack, &mut session, StreamFault::RepeatSeq).await;
+    wait_for_fills(&mut session, &mut seen, &stack.alice).await;
+    assert_eq!(session.stats().duplicates, 1);
+    assert_eq!(seen.count(|e| matches!(e, Event::Gap { .. })), 0);
+    session.close().await;
+    assert_frames_follow_the_document(&stack.sim);
+}
+
+#[tokio::test]
+async fn a_dropped_connection_reconnects_resubscribes_and_resyncs() {
+    let stack = stack().await;
+    let mut session = streams(&stack.alice).connect().await.unwrap();
+    let seen = flow_with_fault(&stack, &mut session, StreamFault::DropConnection).await;
+    assert_eq!(
+        seen.count(|e| matches!(e, Event::Disconnected { connection: 0, .. })),
+        1
+    );
+    assert!(seen.count(|e| matches!(e, Event::Reconnecting { connection: 0, .. })) >= 1);
+    assert_eq!(
+        seen.count(|e| matches!(e, Event::Resubscribed { connection: 0, .. })),
+        2
+    );
+    assert_eq!(session.stats().reconnects, 1);
+    assert_eq!(session.list_subscriptions().await.unwrap().len(), 2);
+    session.close().await;
+    assert_frames_follow_the_document(&stack.sim);
+}
+
+#[tokio::test]
+async fn a_silent_connection_is_declared_dead_and_replaced() {
+    let stack = stack().await;
+    let mut session = streams(&stack.alice)
+        .heartbeat_timeout(Duration::from_millis(400))
+        .connect()
+        .await
+        .unwrap();
+    let seen = flow_with_fault(&stack, &mut session, StreamFault::Silence).await;
+    let reason = seen.events.iter().find_map(|e| match e {
+        Event::Disconnected { reason, .. } => Some(reason.clone()),
+        _ => None,
+    });
+    assert!(
+        reason.is_some_and(|r| r.contains("dead")),
+        "the heartbeat timeout fired"
+    );
+    assert_eq!(session.stats().reconnects, 1);
+    session.close().await;
+    assert_frames_follow_the_document(&stack.sim);
+}
+
+#[tokio::test]
+async fn a_stalled_connection_catches_up_without_loss() {
+    let stack = stack().await;
+    let mut session = streams(&stack.alice).connect().await.unwrap();
+    let mut seen = flow_with_fault(
+        &stack,
+        &mut session,
+        StreamFault::Delay(Duration::from_millis(300)),
+    )
+    .await;
+    wait_for_fills(&mut session, &mut seen, &stack.alice).await;
+    let stats = session.stats();
+    assert_eq!((stats.gaps, stats.reconnects), (0, 0), "{stats:?}");
+    session.close().await;
+    assert_frames_follow_the_document(&stack.sim);
+}
+
+#[tokio::test]
+async fn unknown_and_malformed_frames_are_reported_not_fatal() {
+    let stack = stack().await;
+    let mut session = streams(&stack.alice).connect().await.unwrap();
+    subscribe_books_and_fills(&session).await;
+    stack.sim.inject_stream(StreamFault::UnknownMessage);
+    stack.sim.inject_stream(StreamFault::MalformedFrame);
+    random_flow(&stack, 3, 40).await;
+    let mut seen = Seen::default();
+    wait_for_books(&mut session, &mut seen, &stack.alice, &MARKETS).await;
+    wait_for_fills(&mut session, &mut seen, &stack.alice).await;
+    let unknown = seen.count(|e| match e {
+        Event::Message {
+            message: ServerMessage::Unknown(m),
+            ..
+        }
+        | Event::Unmatched {
+            message: ServerMessage::Unknown(m),
+            ..
+        } => m.kind == "sim_unknown_kind",
+        _ => false,
+    });
+    assert_eq!(unknown, 1);
+    assert_eq!(seen.count(|e| matches!(e, Event::Undecodable { .. })), 1);
+    assert_eq!(session.stats().undecodable, 1);
+    session.close().await;
+    assert_frames_follow_the_document(&stack.sim);
+}
+
+#[tokio::test]
+async fn a_refused_subscription_is_a_typed_error() {
+    let stack = stack().await;
+    let session = streams(&stack.alice).connect().await.unwrap();
+    stack.sim.inject_stream(StreamFault::RefuseSubscription);
+    match session.subscribe(Subscription::fills()).await.unwrap_err() {
+        StreamError::Command { code, .. } => assert_eq!(code, 10),
+        other => panic!("{other:?}"),
+    }
+    session.subscribe(Subscription::fills()).await.unwrap();
+    session.close().await;
+}
+
+// ---------------------------------------------------------------------------
+// Redundant connections
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn with_two_connections_a_dropped_one_loses_nothing() {
+    let stack = stack().await;
+    let mut session = streams(&stack.alice)
+        .connections(2)
+        .connect()
+        .await
+        .unwrap();
+    subscribe_books_and_fills(&session).await;
+    let mut seen = Seen::default();
+    // Both connections are up and subscribed before the fault.
+    wait_for(&mut session, &mut seen, "both connections", async |s, _| {
+        s.list_subscriptions().await.is_ok() && s.stats().frames >= 2 * MARKETS.len() as u64
+    })
+    .await;
+    random_flow(&stack, 11, 60).await;
+    let first = stack.sim.stream_sessions()[0];
+    assert!(
+        stack
+            .sim
+            .inject_stream_on(first, StreamFault::DropConnection)
+    );
+    // While one connection is down the books stay fresh from the other.
+    for round in 0..6 {
+        random_flow(&stack, 100 + round, 20).await;
+        for market in MARKETS {
+            if let Some((_, _, stale)) = local_book(&session, market) {
+                assert!(
+                    !stale,
+                    "{market} went stale although the other connection was up"
+                );
+            }
+        }
+    }
+    wait_for_books(&mut session, &mut seen, &stack.alice, &MARKETS).await;
+    wait_for_fills(&mut session, &mut seen, &stack.alice).await;
+    let stats = session.stats();
+    assert!(
+        stats.deduplicated > 0,
+        "messages arrived twice and were delivered once: {stats:?}"
+    );
+    assert_eq!(seen.count(|e| matches!(e, Event::Disconnected { .. })), 1);
+    session.close().await;
+    assert_frames_follow_the_document(&stack.sim);
+}
+
+#[tokio::test]
+async fn a_session_keeps_going_when_the_market_closes_and_reopens() {
+    let stack = stack().await;
+    let mut session = streams(&stack.alice).connect().await.unwrap();
+    subscribe_books_and_fills(&session).await;
+    random_flow(&stack, 5, 30).await;
+    stack
+        .sim
+        .set_market_state(MARKETS[1], MarketState::Closed)
+        .unwrap();
+    stack
+        .sim
+        .set_market_state(MARKETS[1], MarketState::Open)
+        .unwrap();
+    random_flow(&stack, 6, 30).await;
+    let mut seen = Seen::default();
+    wait_for_books(&mut session, &mut seen, &stack.alice, &MARKETS).await;
+    // Closing canceled the market's resting orders: its book is empty or
+    // holds only orders placed after it reopened, as REST says.
+    session.close().await;
+    assert_frames_follow_the_document(&stack.sim);
+}
