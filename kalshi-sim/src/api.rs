@@ -7,7 +7,6 @@ use serde_json::{Value, json};
 use crate::State;
 use crate::engine::{self, Decrease, NewOrder, Order, Owner, Reject, Side};
 use crate::http::{Answer, ApiErr, Call};
-use crate::seed;
 
 /// Page size when a list request names none (Kalshi's default).
 const DEFAULT_LIMIT: usize = 100;
@@ -15,23 +14,22 @@ const DEFAULT_LIMIT: usize = 100;
 /// Runs the handler of `call.operation`.
 pub(crate) fn dispatch(state: &mut State, call: &Call) -> Answer {
     let handled = crate::rfq_batches::dispatch(state, call)
-        .or_else(|| crate::transfers::dispatch(state, call));
+        .or_else(|| crate::transfers::dispatch(state, call))
+        .or_else(|| crate::order_groups::dispatch(state, call))
+        .or_else(|| crate::market_data::dispatch(state, call))
+        .or_else(|| crate::account::dispatch(state, call))
+        .or_else(|| crate::communications::dispatch(state, call))
+        .or_else(|| crate::catalog::dispatch(state, call));
     if let Some(answer) = handled {
         return answer;
     }
     match call.operation.name {
         "get_exchange_status" => ok(json!({"exchange_active": true, "trading_active": true})),
         "get_user_data_timestamp" => ok(json!({"as_of_time": rfc3339(call.now_ms)})),
-        "get_series_list" => series_list(state),
-        "get_series" => series(state, call),
-        "get_events" => events(state, call),
-        "get_event" => event(state, call),
-        "get_markets" => markets(state, call),
-        "get_market" => market(state, call),
-        "get_market_orderbook" => orderbook(state, call),
         "get_balance" => balance(state, call),
         "get_positions" => positions(state, call),
         "get_fills" => fills(state, call),
+        "get_settlements" => settlements(state, call),
         "get_orders" => orders(state, call),
         "get_order" => order(state, call),
         "get_order_queue_positions" => queue_positions(state, call),
@@ -47,14 +45,18 @@ pub(crate) fn dispatch(state: &mut State, call: &Call) -> Answer {
         "create_subaccount" => create_subaccount(state, call),
         "get_communications_id" => ok(json!({ "communications_id": comms_id(call.user()) })),
         other => Err(ApiErr::new(
-            404,
-            "not_found",
+            501,
+            NOT_IMPLEMENTED,
             &format!("{other} is not implemented by the simulator"),
         )),
     }
 }
 
-fn ok(body: Value) -> Answer {
+/// The error code of an operation without a handler; a test makes sure no
+/// operation of the spec answers it.
+pub(crate) const NOT_IMPLEMENTED: &str = "not_implemented";
+
+pub(crate) fn ok(body: Value) -> Answer {
     Ok((200, Some(body)))
 }
 
@@ -63,38 +65,38 @@ fn ok(body: Value) -> Answer {
 // ---------------------------------------------------------------------------
 
 impl Call {
-    fn query(&self, name: &str) -> Option<&str> {
+    pub(crate) fn query(&self, name: &str) -> Option<&str> {
         self.query
             .iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     }
 
-    fn param(&self, name: &str) -> &str {
+    pub(crate) fn param(&self, name: &str) -> &str {
         self.params.get(name).map_or("", String::as_str)
     }
 
-    fn user(&self) -> &str {
+    pub(crate) fn user(&self) -> &str {
         self.user.as_deref().unwrap_or_default()
     }
 
-    fn body(&self) -> &Value {
+    pub(crate) fn body(&self) -> &Value {
         self.body.as_ref().unwrap_or(&Value::Null)
     }
 
     /// `subaccount` from the query: `None` when absent.
-    fn query_subaccount(&self) -> Result<Option<u32>, ApiErr> {
+    pub(crate) fn query_subaccount(&self) -> Result<Option<u32>, ApiErr> {
         self.query("subaccount").map(parse_subaccount).transpose()
     }
 
-    fn owner(&self, subaccount: Option<u32>) -> Owner {
+    pub(crate) fn owner(&self, subaccount: Option<u32>) -> Owner {
         Owner {
             user_id: self.user().to_owned(),
             subaccount: subaccount.unwrap_or(0),
         }
     }
 
-    fn limit(&self, default: usize, max: usize) -> Result<usize, ApiErr> {
+    pub(crate) fn limit(&self, default: usize, max: usize) -> Result<usize, ApiErr> {
         match self.query("limit") {
             None => Ok(default),
             Some(text) => text
@@ -189,7 +191,7 @@ fn reject(error: Reject) -> ApiErr {
 /// One page of `items` from the offset in `cursor`, and the next cursor
 /// (empty on the last page). The cursor holds only the offset: filters must
 /// be sent again with every page, as on Kalshi.
-fn paginate<T>(items: Vec<T>, call: &Call) -> Result<(Vec<T>, String), ApiErr> {
+pub(crate) fn paginate<T>(items: Vec<T>, call: &Call) -> Result<(Vec<T>, String), ApiErr> {
     paginate_with(items, call, DEFAULT_LIMIT, 1000)
 }
 
@@ -253,7 +255,7 @@ fn status_word(status: engine::OrderStatus) -> &'static str {
     }
 }
 
-fn order_json(order: &Order) -> Value {
+pub(crate) fn order_json(order: &Order) -> Value {
     let (book_side, outcome_side, action) = side_words(order.side);
     let stp = match order.self_trade_prevention {
         engine::SelfTradePrevention::TakerAtCross => "taker_at_cross",
@@ -267,7 +269,7 @@ fn order_json(order: &Order) -> Value {
         "fill_count_fp": count(order.fill_count), "remaining_count_fp": count(order.remaining_count),
         "initial_count_fp": count(order.initial_count),
         "taker_fill_cost_dollars": dollars(order.taker_fill_cost), "maker_fill_cost_dollars": dollars(order.maker_fill_cost),
-        "taker_fees_dollars": dollars(Decimal::ZERO), "maker_fees_dollars": dollars(Decimal::ZERO),
+        "taker_fees_dollars": dollars(order.taker_fees), "maker_fees_dollars": dollars(order.maker_fees),
         "created_time": rfc3339(order.created_ts_ms), "last_update_time": rfc3339(order.last_update_ts_ms),
         "self_trade_prevention_type": stp, "subaccount_number": order.owner.subaccount, "exchange_index": 0
     });
@@ -275,138 +277,21 @@ fn order_json(order: &Order) -> Value {
         json["order_group_id"] = json!(group);
     }
     if let Some(expiration) = order.expiration_ts {
-        json["expiration_time"] = json!(rfc3339(expiration * 1000));
+        json["expiration_time"] = json!(rfc3339(expiration.saturating_mul(1000)));
     }
     json
 }
 
-fn fill_json(fill: &engine::Fill) -> Value {
+pub(crate) fn fill_json(fill: &engine::Fill) -> Value {
     let (book_side, outcome_side, action) = side_words(fill.side);
     json!({
         "fill_id": fill.fill_id, "trade_id": fill.trade_id, "order_id": fill.order_id, "exchange_index": 0,
         "ticker": fill.ticker, "market_ticker": fill.ticker, "side": outcome_side, "action": action,
         "outcome_side": outcome_side, "book_side": book_side, "count_fp": count(fill.count),
         "yes_price_dollars": dollars(fill.price), "no_price_dollars": dollars(Decimal::ONE - fill.price),
-        "is_taker": fill.is_taker, "fee_cost": dollars(Decimal::ZERO), "created_time": rfc3339(fill.ts_ms),
+        "is_taker": fill.is_taker, "fee_cost": dollars(fill.fee), "created_time": rfc3339(fill.ts_ms),
         "ts": fill.ts_ms / 1000, "subaccount_number": fill.owner.subaccount
     })
-}
-
-fn market_json(state: &State, seed: &seed::MarketSeed) -> Value {
-    let (bids, asks) = state.engine.book(&seed.ticker).unwrap_or_default();
-    let best =
-        |levels: &[(Decimal, Decimal)]| levels.first().map(|(p, c)| (dollars(*p), count(*c)));
-    seed::market_json(seed, best(&bids), best(&asks), "0.00")
-}
-
-// ---------------------------------------------------------------------------
-// Market data
-// ---------------------------------------------------------------------------
-
-fn series_list(state: &State) -> Answer {
-    let series: Vec<Value> = state
-        .catalog
-        .series
-        .iter()
-        .filter_map(|(t, _, _)| state.catalog.series_json(t))
-        .collect();
-    ok(json!({ "series": series }))
-}
-
-fn series(state: &State, call: &Call) -> Answer {
-    let series = state
-        .catalog
-        .series_json(call.param("series_ticker"))
-        .ok_or_else(|| ApiErr::new(404, "not_found", "no such series"))?;
-    ok(json!({ "series": series }))
-}
-
-fn events(state: &State, call: &Call) -> Answer {
-    let series = call.query("series_ticker");
-    let events: Vec<Value> = state
-        .catalog
-        .events
-        .iter()
-        .filter(|(_, s, _)| series.is_none_or(|want| want == s))
-        .filter_map(|(t, _, _)| state.catalog.event_json(t))
-        .collect();
-    let (page, cursor) = paginate(events, call)?;
-    ok(json!({ "events": page, "cursor": cursor }))
-}
-
-fn event(state: &State, call: &Call) -> Answer {
-    let ticker = call.param("event_ticker");
-    let event = state
-        .catalog
-        .event_json(ticker)
-        .ok_or_else(|| ApiErr::new(404, "not_found", "no such event"))?;
-    let flag = |name| call.query(name) == Some("true");
-    if flag("exclude_markets") && flag("with_nested_markets") {
-        return Err(ApiErr::bad_request(
-            "invalid_parameters",
-            "exclude_markets cannot be combined with with_nested_markets=true",
-        ));
-    }
-    if flag("exclude_markets") {
-        return ok(json!({ "event": event, "markets": [] }));
-    }
-    let markets: Vec<Value> = state
-        .catalog
-        .markets
-        .iter()
-        .filter(|m| m.event_ticker == ticker)
-        .map(|m| market_json(state, m))
-        .collect();
-    ok(json!({ "event": event, "markets": markets }))
-}
-
-fn markets(state: &State, call: &Call) -> Answer {
-    let event = call.query("event_ticker");
-    let series = call.query("series_ticker");
-    let tickers: Option<Vec<&str>> = call.query("tickers").map(|t| t.split(',').collect());
-    let markets: Vec<Value> = state
-        .catalog
-        .markets
-        .iter()
-        .filter(|m| event.is_none_or(|e| e == m.event_ticker))
-        .filter(|m| series.is_none_or(|s| s == m.series_ticker))
-        .filter(|m| {
-            tickers
-                .as_ref()
-                .is_none_or(|t| t.contains(&m.ticker.as_str()))
-        })
-        .map(|m| market_json(state, m))
-        .collect();
-    let (page, cursor) = paginate(markets, call)?;
-    ok(json!({ "markets": page, "cursor": cursor }))
-}
-
-fn market(state: &State, call: &Call) -> Answer {
-    let seed = state
-        .catalog
-        .market(call.param("ticker"))
-        .ok_or_else(|| ApiErr::new(404, "not_found", "no such market"))?;
-    ok(json!({ "market": market_json(state, seed) }))
-}
-
-fn orderbook(state: &State, call: &Call) -> Answer {
-    let ticker = call.param("ticker");
-    let (bids, asks) = state
-        .engine
-        .book(ticker)
-        .ok_or_else(|| ApiErr::new(404, "not_found", "no such market"))?;
-    // YES bids as YES levels; YES asks are NO bids at 1 - price.
-    let yes: Vec<Value> = bids
-        .iter()
-        .rev()
-        .map(|(p, c)| json!([dollars(*p), count(*c)]))
-        .collect();
-    let no: Vec<Value> = asks
-        .iter()
-        .rev()
-        .map(|(p, c)| json!([dollars(Decimal::ONE - *p), count(*c)]))
-        .collect();
-    ok(json!({ "orderbook_fp": { "yes_dollars": yes, "no_dollars": no } }))
 }
 
 // ---------------------------------------------------------------------------
@@ -417,8 +302,7 @@ fn balance(state: &State, call: &Call) -> Answer {
     let owner = call.owner(call.query_subaccount()?);
     // Kalshi's `balance` is what can be spent: cash not held by resting orders.
     let balance = state.engine.available(&owner);
-    let cents = (balance * Decimal::from(100)).trunc();
-    let cents = i64::try_from(cents).unwrap_or_default();
+    let cents = whole_cents(balance);
     ok(json!({
         "balance": cents, "balance_dollars": dollars(balance), "portfolio_value": cents,
         "updated_ts": call.now_ms / 1000
@@ -428,6 +312,7 @@ fn balance(state: &State, call: &Call) -> Answer {
 fn positions(state: &State, call: &Call) -> Answer {
     let owner = call.owner(call.query_subaccount()?);
     let ticker = call.query("ticker");
+    let event = call.query("event_ticker");
     // Kalshi's default is the unsettled positions only.
     let wanted = match call.query("settlement_status").unwrap_or("unsettled") {
         "all" => None,
@@ -440,11 +325,18 @@ fn positions(state: &State, call: &Call) -> Answer {
             ));
         }
     };
-    let rows: Vec<Value> = state
+    let (need_position, need_traded) = count_filter(call)?;
+    let shard = exchange_filter(call)?;
+    let rows: Vec<(String, Decimal, Decimal, Decimal)> = state
         .engine
         .positions(&owner)
         .into_iter()
+        .filter(|_| shard)
         .filter(|(t, _, _, _)| ticker.is_none_or(|want| want == t))
+        .filter(|(t, _, _, _)| event.is_none_or(|e| event_of(state, t) == Some(e)))
+        .filter(|(_, position, traded, _)| {
+            (!need_position || !position.is_zero()) && (!need_traded || !traded.is_zero())
+        })
         .filter(|(t, _, _, _)| {
             let settled = matches!(
                 state.engine.market_state(t),
@@ -452,34 +344,185 @@ fn positions(state: &State, call: &Call) -> Answer {
             );
             wanted.is_none_or(|want| want == settled)
         })
+        .collect();
+    // Per event: the sums of its markets' rows.
+    let mut events: std::collections::BTreeMap<&str, [Decimal; 5]> = Default::default();
+    for (ticker, _, traded, exposure) in &rows {
+        let summary = state.engine.position_summary(&owner, ticker);
+        let sums = events
+            .entry(event_of(state, ticker).unwrap_or_default())
+            .or_default();
+        for (sum, value) in sums.iter_mut().zip([
+            *traded,
+            summary.volume,
+            *exposure,
+            summary.realized,
+            summary.fees_paid,
+        ]) {
+            *sum += value;
+        }
+    }
+    let event_positions: Vec<Value> = events
+        .into_iter()
+        .map(|(event, [traded, volume, exposure, realized, fees])| {
+            json!({
+                "event_ticker": event, "total_cost_dollars": dollars(traded),
+                "total_cost_shares_fp": count(volume), "event_exposure_dollars": dollars(exposure),
+                "realized_pnl_dollars": dollars(realized), "fees_paid_dollars": dollars(fees)
+            })
+        })
+        .collect();
+    let market_positions: Vec<Value> = rows
+        .into_iter()
         .map(|(ticker, position, traded, exposure)| {
+            let summary = state.engine.position_summary(&owner, &ticker);
             json!({
                 "ticker": ticker, "exchange_index": 0, "total_traded_dollars": dollars(traded),
                 "position_fp": count(position), "market_exposure_dollars": dollars(exposure),
-                "realized_pnl_dollars": dollars(Decimal::ZERO), "fees_paid_dollars": dollars(Decimal::ZERO),
+                "realized_pnl_dollars": dollars(summary.realized), "fees_paid_dollars": dollars(summary.fees_paid),
                 "last_updated_ts": rfc3339(call.now_ms)
             })
         })
         .collect();
-    let (page, cursor) = paginate(rows, call)?;
-    ok(json!({ "market_positions": page, "event_positions": [], "cursor": cursor }))
+    let (page, cursor) = paginate(market_positions, call)?;
+    ok(json!({ "market_positions": page, "event_positions": event_positions, "cursor": cursor }))
+}
+
+/// `count_filter`: (position must be non-zero, total traded must be).
+fn count_filter(call: &Call) -> Result<(bool, bool), ApiErr> {
+    let mut wanted = (false, false);
+    for field in call.query("count_filter").unwrap_or("").split(',') {
+        match field.trim() {
+            "" => {}
+            "position" => wanted.0 = true,
+            "total_traded" => wanted.1 = true,
+            other => {
+                return Err(ApiErr::bad_request(
+                    "invalid_parameters",
+                    &format!("count_filter {other:?} is not position or total_traded"),
+                ));
+            }
+        }
+    }
+    Ok(wanted)
+}
+
+/// The exchange_index filter of a list: whether the simulator's one
+/// shard (0) is wanted.
+fn exchange_filter(call: &Call) -> Result<bool, ApiErr> {
+    Ok(query_i64(call, "exchange_index")?.is_none_or(|index| index == 0))
+}
+
+/// An integer query parameter, refused when it is not one.
+fn query_i64(call: &Call, name: &str) -> Result<Option<i64>, ApiErr> {
+    call.query(name)
+        .map(|text| {
+            text.parse::<i64>().map_err(|_| {
+                ApiErr::bad_request(
+                    "invalid_parameters",
+                    &format!("`{name}` must be an integer"),
+                )
+            })
+        })
+        .transpose()
+}
+
+/// `min_ts` and `max_ts` (Unix seconds): whether `ms` lies between them.
+fn in_time_range(call: &Call) -> Result<impl Fn(i64) -> bool, ApiErr> {
+    let (min, max) = (query_i64(call, "min_ts")?, query_i64(call, "max_ts")?);
+    Ok(move |ms: i64| {
+        let seconds = ms.div_euclid(1000);
+        min.is_none_or(|t| seconds >= t) && max.is_none_or(|t| seconds <= t)
+    })
+}
+
+/// The event of a listed market.
+fn event_of<'a>(state: &'a State, ticker: &str) -> Option<&'a str> {
+    state
+        .catalog
+        .market(ticker)
+        .map(|m| m.event_ticker.as_str())
+}
+
+/// Dollars as whole cents (the legacy integer fields), truncated.
+fn whole_cents(value: Decimal) -> i64 {
+    value
+        .checked_mul(Decimal::ONE_HUNDRED)
+        .and_then(|cents| i64::try_from(cents.trunc()).ok())
+        .unwrap_or(if value.is_sign_negative() {
+            i64::MIN
+        } else {
+            i64::MAX
+        })
 }
 
 fn fills(state: &State, call: &Call) -> Answer {
     let subaccount = call.query_subaccount()?;
     let ticker = call.query("ticker");
     let order_id = call.query("order_id");
+    let in_range = in_time_range(call)?;
+    let shard = exchange_filter(call)?;
     let fills: Vec<Value> = state
         .engine
         .fills_of(call.user())
         .into_iter()
+        // Older fills live in the historical tier only.
+        .filter(|f| !crate::market_data::history::is_archived_fill(f, call.now_ms))
+        .filter(|_| shard)
         .filter(|f| subaccount.is_none_or(|s| s == f.owner.subaccount))
         .filter(|f| ticker.is_none_or(|t| t == f.ticker))
         .filter(|f| order_id.is_none_or(|o| o == f.order_id))
+        .filter(|f| in_range(f.ts_ms))
         .map(fill_json)
         .collect();
     let (page, cursor) = paginate(fills, call)?;
     ok(json!({ "fills": page, "cursor": cursor }))
+}
+
+/// The user's settlements, newest first: what each settled position paid,
+/// what it had cost and the fees paid trading the market.
+fn settlements(state: &State, call: &Call) -> Answer {
+    let subaccount = call.query_subaccount()?;
+    let ticker = call.query("ticker");
+    let event = call.query("event_ticker");
+    let in_range = in_time_range(call)?;
+    let rows: Vec<Value> = state
+        .engine
+        .settlements_of(call.user())
+        .into_iter()
+        .rev()
+        .filter(|s| subaccount.is_none_or(|n| n == s.owner.subaccount))
+        .filter(|s| ticker.is_none_or(|t| t == s.ticker))
+        .filter(|s| event.is_none_or(|e| event_of(state, &s.ticker) == Some(e)))
+        .filter(|s| in_range(s.ts_ms))
+        .map(|s| settlement_json(state, s))
+        .collect();
+    let (page, cursor) = paginate(rows, call)?;
+    ok(json!({ "settlements": page, "cursor": cursor }))
+}
+
+fn settlement_json(state: &State, settlement: &engine::Settlement) -> Value {
+    let (result, value) = match settlement.result {
+        engine::Outcome::Yes => ("yes", 100),
+        engine::Outcome::No => ("no", 0),
+    };
+    // The cost basis is the open position's: YES or NO, never both.
+    let cost_of = |held: Decimal| {
+        if held.is_zero() {
+            Decimal::ZERO
+        } else {
+            settlement.cost
+        }
+    };
+    json!({
+        "ticker": settlement.ticker, "exchange_index": 0,
+        "event_ticker": event_of(state, &settlement.ticker).unwrap_or_default(),
+        "market_result": result, "value": value,
+        "yes_count_fp": count(settlement.yes_count), "yes_total_cost_dollars": dollars(cost_of(settlement.yes_count)),
+        "no_count_fp": count(settlement.no_count), "no_total_cost_dollars": dollars(cost_of(settlement.no_count)),
+        "revenue": whole_cents(settlement.revenue), "fee_cost": dollars(settlement.fee_cost),
+        "settled_time": rfc3339(settlement.ts_ms)
+    })
 }
 
 /// Numbers the next subaccount, 1 to 63.
@@ -522,27 +565,33 @@ fn subaccount_balances(state: &State, call: &Call) -> Answer {
 fn orders(state: &State, call: &Call) -> Answer {
     let subaccount = call.query_subaccount()?;
     let ticker = call.query("ticker");
-    let event = call.query("event_ticker");
+    // A comma-separated list of events (at most 100).
+    let events: Option<Vec<&str>> = call.query("event_ticker").map(|e| e.split(',').collect());
+    if events.as_ref().is_some_and(|e| e.len() > 100) {
+        return Err(ApiErr::bad_request(
+            "invalid_parameters",
+            "event_ticker takes at most 100 events",
+        ));
+    }
     let status = call.query("status");
-    let min_ts = call.query("min_ts").and_then(|t| t.parse::<i64>().ok());
-    let max_ts = call.query("max_ts").and_then(|t| t.parse::<i64>().ok());
+    let in_range = in_time_range(call)?;
+    let shard = exchange_filter(call)?;
     let orders: Vec<Value> = state
         .engine
         .orders_of(call.user())
         .into_iter()
+        // Orders done before the cutoff live in the historical tier only.
+        .filter(|o| !crate::market_data::history::is_archived_order(o, call.now_ms))
+        .filter(|_| shard)
         .filter(|o| subaccount.is_none_or(|s| s == o.owner.subaccount))
         .filter(|o| ticker.is_none_or(|t| t == o.ticker))
         .filter(|o| {
-            event.is_none_or(|e| {
-                state
-                    .catalog
-                    .market(&o.ticker)
-                    .is_some_and(|m| m.event_ticker == e)
+            events.as_ref().is_none_or(|wanted| {
+                event_of(state, &o.ticker).is_some_and(|e| wanted.contains(&e))
             })
         })
         .filter(|o| status.is_none_or(|s| s == status_word(o.status)))
-        .filter(|o| min_ts.is_none_or(|t| o.created_ts_ms / 1000 >= t))
-        .filter(|o| max_ts.is_none_or(|t| o.created_ts_ms / 1000 <= t))
+        .filter(|o| in_range(o.created_ts_ms))
         .map(order_json)
         .collect();
     let (page, cursor) = paginate(orders, call)?;
@@ -612,7 +661,10 @@ fn book_side(body: &Value) -> Result<Side, ApiErr> {
     }
 }
 
-/// Reads a V2 create body into an engine order.
+/// Reads a V2 create body into an engine order, refusing what the spec
+/// forbids: an expiration with `immediate_or_cancel` or `fill_or_kill`
+/// (an expiring order is `good_till_canceled` with `expiration_time`), and
+/// `reduce_only` unless `immediate_or_cancel`.
 fn new_order(user: &str, body: &Value) -> Result<NewOrder, ApiErr> {
     let side = book_side(body)?;
     let time_in_force = match body["time_in_force"]
@@ -641,6 +693,21 @@ fn new_order(user: &str, body: &Value) -> Result<NewOrder, ApiErr> {
     };
     let ticker = text(body, "ticker")?;
     check_exchange_index(body["exchange_index"].as_i64(), Some(ticker))?;
+    let expiration_ts = expiration(body)?.filter(|ts| *ts != 0);
+    if expiration_ts.is_some() && time_in_force != engine::TimeInForce::GoodTillCanceled {
+        return Err(ApiErr::bad_request(
+            "invalid_parameters",
+            "expiration_time needs time_in_force good_till_canceled",
+        ));
+    }
+    let reduce_only = flag(body, "reduce_only")?;
+    if reduce_only && time_in_force != engine::TimeInForce::ImmediateOrCancel {
+        return Err(ApiErr::bad_request(
+            "invalid_parameters",
+            "reduce_only orders must be immediate_or_cancel",
+        ));
+    }
+    flag(body, "cancel_order_on_pause")?;
     Ok(NewOrder {
         owner: Owner {
             user_id: user.to_owned(),
@@ -650,16 +717,88 @@ fn new_order(user: &str, body: &Value) -> Result<NewOrder, ApiErr> {
         side,
         price: decimal(body, "price")?,
         count: decimal(body, "count")?,
-        client_order_id: body["client_order_id"]
-            .as_str()
+        client_order_id: optional_text(body, "client_order_id")?
             .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned),
         time_in_force,
         self_trade_prevention,
-        post_only: body["post_only"].as_bool().unwrap_or(false),
-        reduce_only: body["reduce_only"].as_bool().unwrap_or(false),
-        order_group_id: body["order_group_id"].as_str().map(str::to_owned),
-        expiration_ts: body["expiration_time"].as_i64(),
+        post_only: flag(body, "post_only")?,
+        reduce_only,
+        order_group_id: optional_text(body, "order_group_id")?
+            .filter(|id| !id.is_empty())
+            .map(str::to_owned),
+        expiration_ts,
     })
+}
+
+/// The latest expiration accepted (9999-12-31T23:59:59Z): every one has a
+/// date, and none comes near overflowing when turned into milliseconds.
+const MAX_EXPIRATION_S: i64 = 253_402_300_799;
+
+/// `expiration_time` (Unix seconds, 0 meaning none) when given.
+fn expiration(body: &Value) -> Result<Option<i64>, ApiErr> {
+    match &body["expiration_time"] {
+        Value::Null => Ok(None),
+        value => value
+            .as_i64()
+            .filter(|ts| (0..=MAX_EXPIRATION_S).contains(ts))
+            .map(Some)
+            .ok_or_else(|| {
+                ApiErr::bad_request(
+                    "invalid_parameters",
+                    &format!("expiration_time must be Unix seconds from 0 to {MAX_EXPIRATION_S}"),
+                )
+            }),
+    }
+}
+
+/// A boolean body field, false when absent.
+fn flag(body: &Value, field: &str) -> Result<bool, ApiErr> {
+    match &body[field] {
+        Value::Null => Ok(false),
+        Value::Bool(on) => Ok(*on),
+        _ => Err(ApiErr::bad_request(
+            "invalid_parameters",
+            &format!("`{field}` must be a boolean"),
+        )),
+    }
+}
+
+/// A string body field when given.
+fn optional_text<'a>(body: &'a Value, field: &str) -> Result<Option<&'a str>, ApiErr> {
+    match &body[field] {
+        Value::Null => Ok(None),
+        Value::String(text) => Ok(Some(text)),
+        _ => Err(ApiErr::bad_request(
+            "invalid_parameters",
+            &format!("`{field}` must be a string"),
+        )),
+    }
+}
+
+/// The fees Kalshi charges in a market: its series' `fee_type` and
+/// `fee_multiplier` as the API reports them, or its event's
+/// `fee_type_override` (with `fee_multiplier_override`) when it has one, so
+/// what a bot reads is what it pays; free for a market without a readable
+/// schedule. The simulator sets it on the engine when it lists a market.
+pub(crate) fn fee_schedule(catalog: &crate::seed::Catalog, ticker: &str) -> engine::FeeSchedule {
+    let Some(market) = catalog.market(ticker) else {
+        return engine::FeeSchedule::FREE;
+    };
+    let series = catalog
+        .series_json(&market.series_ticker)
+        .unwrap_or_default();
+    let event = catalog.event_json(&market.event_ticker).unwrap_or_default();
+    let (fee_type, multiplier) = match event["fee_type_override"].as_str() {
+        Some(fee_type) => (Some(fee_type), &event["fee_multiplier_override"]),
+        None => (series["fee_type"].as_str(), &series["fee_multiplier"]),
+    };
+    fee_type
+        .zip(multiplier.as_f64())
+        .and_then(|(fee_type, multiplier)| {
+            let multiplier = Decimal::try_from(multiplier).ok()?.round_dp(6);
+            engine::FeeSchedule::kalshi(fee_type, multiplier)
+        })
+        .unwrap_or(engine::FeeSchedule::FREE)
 }
 
 /// The create response: what filled now and what rests.
@@ -677,8 +816,9 @@ fn placed_json(placed: &engine::Placed) -> Value {
     });
     if filled > Decimal::ZERO {
         let cost: Decimal = own.iter().map(|f| f.price * f.count).sum();
+        let fees: Decimal = own.iter().map(|f| f.fee).sum();
         json["average_fill_price"] = json!(dollars((cost / filled).round_dp(4)));
-        json["average_fee_paid"] = json!(dollars(Decimal::ZERO));
+        json["average_fee_paid"] = json!(dollars((fees / filled).round_dp(4)));
     }
     json
 }
@@ -696,7 +836,11 @@ fn batch_create(state: &mut State, call: &Call) -> Answer {
     let entries: Vec<Value> = orders
         .iter()
         .map(|body| {
-            let client_order_id = body["client_order_id"].clone();
+            // Echoed only when it is a string: the response schema allows
+            // nothing else, whatever the request sent.
+            let client_order_id = body["client_order_id"]
+                .as_str()
+                .map_or(Value::Null, |id| Value::String(id.to_owned()));
             match new_order(call.user(), body).and_then(|o| state.engine.place(o).map_err(reject)) {
                 Ok(placed) => placed_json(&placed),
                 Err(error) => json!({
@@ -755,6 +899,9 @@ fn cancel_all(state: &mut State, call: &Call) -> Answer {
     Ok((204, None))
 }
 
+/// Amends price and total count, and the expiration (`expiration_time`:
+/// absent keeps it, 0 removes it) and client order id
+/// (`updated_client_order_id`) when given.
 fn amend(state: &mut State, call: &Call) -> Answer {
     let body = call.body();
     check_exchange_index(body["exchange_index"].as_i64(), body["ticker"].as_str())?;
@@ -771,16 +918,24 @@ fn amend(state: &mut State, call: &Call) -> Answer {
             "the ticker does not match the order",
         ));
     }
-    let side = book_side(body)?;
+    if optional_text(body, "client_order_id")?.is_some_and(|id| id != existing.client_order_id) {
+        return Err(ApiErr::bad_request(
+            "invalid_amend",
+            "client_order_id does not match the order",
+        ));
+    }
+    let change = engine::Amend {
+        side: book_side(body)?,
+        price: decimal(body, "price")?,
+        count: decimal(body, "count")?,
+        expiration_ts: expiration(body)?.map(|ts| Some(ts).filter(|ts| *ts != 0)),
+        client_order_id: optional_text(body, "updated_client_order_id")?
+            .filter(|id| !id.is_empty())
+            .map(str::to_owned),
+    };
     let placed = state
         .engine
-        .amend(
-            &owner,
-            order_id,
-            side,
-            decimal(body, "price")?,
-            decimal(body, "count")?,
-        )
+        .amend_order(&owner, order_id, change)
         .map_err(reject)?;
     ok(placed_json(&placed))
 }

@@ -15,15 +15,32 @@
 //! * **Matching** is price-time priority and the trade happens at the
 //!   RESTING order's price.
 //! * **Cost** of an order is what its owner pays if it fills at its limit:
-//!   `price × count` for a bid, `(1 − price) × count` for an ask. Resting
-//!   orders hold the cost of their remaining count as collateral, so an
+//!   `price × count` for a bid, `(1 − price) × count` for an ask.
+//! * **Collateral**: resting orders hold what they could still cost, so an
 //!   owner can never spend more than their cash ([`Engine::available`]).
-//!   An ask needs that collateral even when it closes a long position (it is
-//!   a NO purchase that nets against the YES held): a simplification.
-//! * **Ledger**: a fill pays the order's cost for the filled count; the part
-//!   of a fill that closes an opposite position pays back $1 per contract,
-//!   because a YES and a NO of the same market are together worth exactly $1.
-//! * **Fees are zero** in the simulator.
+//!   Selling what you hold costs nothing: the contracts of an order that
+//!   would close the owner's opposite position (an ask against YES held, a
+//!   bid against NO held) hold no collateral, since each closing contract
+//!   pays back $1. Orders fill in price-time priority, so the position
+//!   covers the owner's orders that would fill first (lowest asks, highest
+//!   bids); an incoming order is counted ahead of them, as it takes first.
+//! * **Ledger**: a fill pays the order's cost for the filled count and its
+//!   fee; the part of a fill that closes an opposite position pays back $1
+//!   per contract, because a YES and a NO of the same market are together
+//!   worth exactly $1.
+//! * **Fees** follow Kalshi's schedule, per market ([`FeeSchedule`], set by
+//!   the caller with [`Engine::set_fee_schedule`]; a market without one
+//!   trades free). The fee of an order's taker fills is
+//!   `taker_rate × Σ count × P × (1 − P)` rounded up to the next cent, once
+//!   for the whole order (each fill pays the increase), as Kalshi's fee
+//!   accumulator makes an order's fills cost what one equivalent fill
+//!   would; maker fills likewise with `maker_rate`. Collateral includes the
+//!   fees an order could still pay. The exchange keeps what fees it
+//!   collects ([`Engine::fees_collected`]).
+//! * **Order groups** ([`OrderGroup`]) cap the contracts their orders match
+//!   over a rolling 15-second window: once an action's fills take the
+//!   group beyond its limit, its resting orders are canceled and it refuses
+//!   new orders until reset.
 //!
 //! Ids are deterministic (a counter shaped as a UUID v4, see
 //! [`Engine::next_id`]) so tests and snapshots are reproducible, and their
@@ -143,7 +160,8 @@ pub struct NewOrder {
     pub post_only: bool,
     /// Only shrink the absolute position; the count is capped at it.
     pub reduce_only: bool,
-    /// Opaque group id, stored and echoed.
+    /// The owner's order group the order counts toward (see
+    /// [`Engine::create_order_group`]); it must exist and not be triggered.
     pub order_group_id: Option<String>,
     /// Unix seconds after which a resting order is canceled.
     pub expiration_ts: Option<i64>,
@@ -176,7 +194,7 @@ pub struct Order {
     pub time_in_force: TimeInForce,
     /// What to do on a self-match.
     pub self_trade_prevention: SelfTradePrevention,
-    /// Opaque group id.
+    /// The order group the order counts toward.
     pub order_group_id: Option<String>,
     /// Unix seconds after which the order is canceled.
     pub expiration_ts: Option<i64>,
@@ -193,6 +211,15 @@ pub struct Order {
     pub taker_fill_cost: Decimal,
     /// What the owner paid for maker fills, same convention.
     pub maker_fill_cost: Decimal,
+    /// Fees paid for taker fills: the fee of all of them, rounded up once.
+    pub taker_fees: Decimal,
+    /// Fees paid for maker fills, likewise.
+    pub maker_fees: Decimal,
+    /// `Σ count × P × (1 − P)` over taker fills: what the taker fee rate
+    /// applies to.
+    pub taker_fee_basis: Decimal,
+    /// The same over maker fills.
+    pub maker_fee_basis: Decimal,
     /// Priority within a price level: smaller is earlier. Assigned at
     /// placement and again when an amend loses priority.
     pub queue_seq: u64,
@@ -221,6 +248,8 @@ pub struct Fill {
     pub count: Decimal,
     /// Whether this order took liquidity.
     pub is_taker: bool,
+    /// The fee this fill cost its owner.
+    pub fee: Decimal,
     /// Clock at the trade.
     pub ts_ms: i64,
 }
@@ -241,6 +270,22 @@ pub enum Decrease {
     By(Decimal),
     /// Leave this many contracts (less than remaining); 0 cancels.
     To(Decimal),
+}
+
+/// A change to a resting order (see [`Engine::amend_order`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Amend {
+    /// The order's side (it cannot change).
+    pub side: Side,
+    /// The new limit YES price.
+    pub price: Decimal,
+    /// The new TOTAL count, fills included.
+    pub count: Decimal,
+    /// `None` keeps the expiration; `Some(None)` removes it;
+    /// `Some(Some(ts))` sets it (Unix seconds, in the future).
+    pub expiration_ts: Option<Option<i64>>,
+    /// A new client order id (unused by the user so far), or `None`.
+    pub client_order_id: Option<String>,
 }
 
 /// Why the exchange refused a request. A refused request changes nothing.
@@ -276,6 +321,11 @@ pub enum Reject {
     InvalidAmend(String),
     /// The decrease is not allowed.
     InvalidDecrease(String),
+    /// No order group with this id belongs to the owner.
+    UnknownOrderGroup(String),
+    /// The order group hit its limit (or was triggered) and takes no
+    /// orders until reset.
+    OrderGroupTriggered(String),
 }
 
 impl Reject {
@@ -294,6 +344,8 @@ impl Reject {
             Reject::ReduceOnlyWouldIncrease => "reduce_only_violation",
             Reject::InvalidAmend(_) => "invalid_amend",
             Reject::InvalidDecrease(_) => "invalid_decrease",
+            Reject::UnknownOrderGroup(_) => "order_group_not_found",
+            Reject::OrderGroupTriggered(_) => "order_group_triggered",
         }
     }
 
@@ -319,6 +371,10 @@ impl Reject {
             }
             Reject::ReduceOnlyWouldIncrease => {
                 "reduce-only order would increase the position".to_owned()
+            }
+            Reject::UnknownOrderGroup(id) => format!("order group {id} not found"),
+            Reject::OrderGroupTriggered(id) => {
+                format!("order group {id} hit its limit and takes no orders until reset")
             }
         }
     }
@@ -369,6 +425,8 @@ pub struct Settlement {
     pub cost: Decimal,
     /// What was paid out: $1 per winning contract.
     pub revenue: Decimal,
+    /// Fees the owner paid trading this market (settling itself is free).
+    pub fee_cost: Decimal,
     /// When (ms since epoch).
     pub ts_ms: i64,
 }
@@ -379,6 +437,161 @@ pub type Level = (Decimal, Decimal);
 /// A position row: (ticker, position, total traded, market exposure); see
 /// [`Engine::positions`].
 pub type PositionRow = (String, Decimal, Decimal, Decimal);
+
+/// The largest count (contracts) an order, a decrease or a group limit may
+/// name: far above any real order, and small enough that no arithmetic on
+/// counts and prices can overflow.
+pub const MAX_COUNT: Decimal = Decimal::from_parts(1_000_000_000, 0, 0, false, 0);
+
+/// The trading fees of one market, Kalshi's series multiplier included.
+///
+/// The fee of fills worth `basis = Σ count × P × (1 − P)` (P the trade's
+/// YES price, the same for NO at `1 − P`) is `rate × basis` rounded up to
+/// the next cent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FeeSchedule {
+    /// Rate of fills that take liquidity.
+    pub taker_rate: Decimal,
+    /// Rate of fills of resting orders.
+    pub maker_rate: Decimal,
+}
+
+impl FeeSchedule {
+    /// No fees: the schedule of a market nobody set one for.
+    pub const FREE: FeeSchedule = FeeSchedule {
+        taker_rate: Decimal::ZERO,
+        maker_rate: Decimal::ZERO,
+    };
+
+    /// Kalshi's schedule for a series' `fee_type` and `fee_multiplier`
+    /// (the spec's `FeeType`, from Kalshi's published fee schedule); `None`
+    /// for an unknown type or a multiplier outside 0–100.
+    ///
+    /// * `quadratic`: the General Trading Fees, 0.07 for takers, makers free.
+    /// * `quadratic_with_maker_fees`: the same, and makers pay 0.0175
+    ///   (a 0.25 maker multiplier).
+    /// * `quadratic_with_combo_maker_fees`: makers pay 0.035 (0.5).
+    /// * `flat`: the Specific Trading Fees table, 0.035 for takers, makers
+    ///   free.
+    ///
+    /// The multiplier scales both rates before rounding, so every fee stays
+    /// a whole number of cents; a multiplier of 0 makes the market free.
+    pub fn kalshi(fee_type: &str, multiplier: Decimal) -> Option<FeeSchedule> {
+        let general = Decimal::new(7, 2);
+        let half = Decimal::new(35, 3);
+        let (taker, maker) = match fee_type {
+            "quadratic" => (general, Decimal::ZERO),
+            "quadratic_with_maker_fees" => (general, Decimal::new(175, 4)),
+            "quadratic_with_combo_maker_fees" => (general, half),
+            "flat" => (half, Decimal::ZERO),
+            _ => return None,
+        };
+        if multiplier < Decimal::ZERO || multiplier > Decimal::ONE_HUNDRED {
+            return None;
+        }
+        Some(FeeSchedule {
+            taker_rate: taker * multiplier,
+            maker_rate: maker * multiplier,
+        })
+    }
+
+    /// The rate of a taker or a maker fill.
+    pub fn rate(&self, is_taker: bool) -> Decimal {
+        if is_taker {
+            self.taker_rate
+        } else {
+            self.maker_rate
+        }
+    }
+
+    /// The fee of fills worth `basis` (see the type's doc).
+    pub fn fee(&self, is_taker: bool, basis: Decimal) -> Decimal {
+        ceil_cent(self.rate(is_taker) * basis)
+    }
+
+    /// The fee of `count` contracts traded at YES price `price` in one go:
+    /// e.g. 100 at 0.50 taken pays 0.07 × 100 × 0.25 = $1.75.
+    pub fn fee_of(&self, is_taker: bool, price: Decimal, count: Decimal) -> Decimal {
+        self.fee(is_taker, count * variance(price))
+    }
+}
+
+/// How long an order group remembers a match: its limit applies to the
+/// contracts matched over this rolling window.
+pub const ORDER_GROUP_WINDOW_MS: i64 = 15_000;
+
+/// An order group: the orders placed in it share a contracts limit over a
+/// rolling 15-second window. The limit is the most they may match: when an
+/// action's fills take the matched contracts beyond it (Kalshi: "if the
+/// rolling total exceeds the limit") the group triggers: its resting orders
+/// are canceled and it refuses new orders until reset.
+#[derive(Debug, Clone)]
+pub struct OrderGroup {
+    /// Exchange-assigned id.
+    pub id: String,
+    /// Whose group it is; only their orders (same subaccount) join it.
+    pub owner: Owner,
+    /// Contracts the group may match within the window; more triggers it.
+    pub limit: Decimal,
+    /// Hit its limit or triggered by hand; cleared by a reset.
+    pub triggered: bool,
+    /// Clock at creation (ms since epoch).
+    pub created_ts_ms: i64,
+    /// Contracts matched, with when (ms), oldest first; older than the
+    /// window is forgotten.
+    matches: Vec<(i64, Decimal)>,
+}
+
+impl OrderGroup {
+    /// Remembers `count` contracts matched at `now_ms`, forgetting what
+    /// the window no longer covers.
+    fn record(&mut self, now_ms: i64, count: Decimal) {
+        let since = now_ms.saturating_sub(ORDER_GROUP_WINDOW_MS);
+        self.matches.retain(|(ts, _)| *ts > since);
+        self.matches.push((now_ms, count));
+    }
+
+    /// Contracts matched by the group's orders within the window ending
+    /// at `now_ms` (since the last reset).
+    pub fn matched(&self, now_ms: i64) -> Decimal {
+        let since = now_ms.saturating_sub(ORDER_GROUP_WINDOW_MS);
+        self.matches
+            .iter()
+            .filter(|(ts, _)| *ts > since)
+            .map(|(_, count)| *count)
+            .sum()
+    }
+}
+
+/// What happened to an order group, for the `order_group_updates` stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum GroupEventKind {
+    /// Created.
+    Created,
+    /// Hit its limit or triggered by hand: its orders were canceled.
+    Triggered,
+    /// Reset: its counter is zero and it takes orders again.
+    Reset,
+    /// Deleted, its orders canceled.
+    Deleted,
+    /// Its limit changed.
+    LimitUpdated,
+}
+
+/// One order group event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupEvent {
+    /// What happened.
+    pub kind: GroupEventKind,
+    /// The group.
+    pub group_id: String,
+    /// The group's owner.
+    pub owner: Owner,
+    /// The group's limit after the event.
+    pub limit: Decimal,
+    /// When (ms since epoch).
+    pub ts_ms: i64,
+}
 
 // ---------------------------------------------------------------------------
 // Internal state
@@ -426,12 +639,17 @@ struct Holding {
     realized: Decimal,
     /// Contracts traded, both directions.
     volume: Decimal,
+    /// Every fee paid in this market.
+    fees: Decimal,
+    /// Fees paid for the contracts still held (average-cost, like `cost`).
+    fee_cost: Decimal,
 }
 
 impl Holding {
-    /// Books a fill of `count` at `price` and returns how many contracts it
-    /// netted against the opposite position (each pays back $1).
-    fn apply(&mut self, side: Side, price: Decimal, count: Decimal) -> Decimal {
+    /// Books a fill of `count` at `price` that cost `fee` and returns how
+    /// many contracts it netted against the opposite position (each pays
+    /// back $1).
+    fn apply(&mut self, side: Side, price: Decimal, count: Decimal, fee: Decimal) -> Decimal {
         let unit = side.unit_cost(price);
         let held = self.position.abs();
         let opposes = side.signed(self.position) < Decimal::ZERO;
@@ -446,7 +664,10 @@ impl Holding {
             let released = self.cost * netted / held;
             self.realized += netted - unit * netted - released;
             self.cost -= released;
+            self.fee_cost -= self.fee_cost * netted / held;
         }
+        self.fees += fee;
+        self.fee_cost += fee * (count - netted) / count;
         self.volume += count;
         self.cost += unit * (count - netted);
         self.position += side.signed(count);
@@ -497,6 +718,14 @@ pub struct Engine {
     touched_markets: BTreeSet<String>,
     /// Orders that changed since [`Engine::take_touched`].
     touched_orders: BTreeSet<String>,
+    /// Fee schedules by market; a market without one trades free.
+    fee_schedules: HashMap<String, FeeSchedule>,
+    /// Every fee paid so far.
+    fees_collected: Decimal,
+    /// Order groups by id.
+    order_groups: BTreeMap<String, OrderGroup>,
+    /// Order group events since [`Engine::take_touched`].
+    group_events: Vec<GroupEvent>,
 }
 
 /// What changed since the last [`Engine::take_touched`]: the simulator's
@@ -507,6 +736,8 @@ pub struct Touched {
     pub markets: BTreeSet<String>,
     /// Orders that were placed or changed.
     pub orders: BTreeSet<String>,
+    /// Order group events, oldest first.
+    pub groups: Vec<GroupEvent>,
 }
 
 /// An owner's position in one market, in full.
@@ -522,6 +753,10 @@ pub struct PositionSummary {
     pub volume: Decimal,
     /// What every fill cost.
     pub traded: Decimal,
+    /// Every fee paid in the market.
+    pub fees_paid: Decimal,
+    /// Fees paid for the contracts still held.
+    pub fee_cost: Decimal,
 }
 
 /// Setup, clock and money.
@@ -618,7 +853,7 @@ impl Engine {
                 Outcome::Yes => yes_count,
                 Outcome::No => no_count,
             };
-            account.cash += revenue;
+            account.cash = account.cash.saturating_add(revenue);
             paid.push(Settlement {
                 owner: owner.clone(),
                 ticker: ticker.to_owned(),
@@ -627,11 +862,13 @@ impl Engine {
                 no_count,
                 cost: holding.cost.round_dp(6).normalize(),
                 revenue,
+                fee_cost: holding.fees,
                 ts_ms: now,
             });
             holding.realized += revenue - holding.cost;
             holding.position = Decimal::ZERO;
             holding.cost = Decimal::ZERO;
+            holding.fee_cost = Decimal::ZERO;
         }
         self.settlements.extend(paid.iter().cloned());
         Ok(paid)
@@ -655,10 +892,31 @@ impl Engine {
         self.markets.get(ticker).map(|m| m.state)
     }
 
+    /// Sets the fees of a market's future fills (the simulator sets its
+    /// series' schedule when it lists the market).
+    pub fn set_fee_schedule(&mut self, ticker: &str, schedule: FeeSchedule) {
+        self.fee_schedules.insert(ticker.to_owned(), schedule);
+    }
+
+    /// The fees of a market: [`FeeSchedule::FREE`] unless set.
+    pub fn fee_schedule(&self, ticker: &str) -> FeeSchedule {
+        self.fee_schedules
+            .get(ticker)
+            .copied()
+            .unwrap_or(FeeSchedule::FREE)
+    }
+
+    /// Every fee paid so far: cash the exchange took out of the accounts.
+    pub fn fees_collected(&self) -> Decimal {
+        self.fees_collected
+    }
+
     /// Adds cash (dollars) to an owner, creating the account if needed. A
     /// negative amount withdraws without any check: it is a test control.
+    /// Cash saturates at the largest decimal instead of overflowing.
     pub fn deposit(&mut self, owner: &Owner, amount: Decimal) {
-        self.accounts.entry(owner.clone()).or_default().cash += amount;
+        let account = self.accounts.entry(owner.clone()).or_default();
+        account.cash = account.cash.saturating_add(amount);
     }
 
     /// Moves cash between owners (e.g. between subaccounts). Refuses a
@@ -683,15 +941,9 @@ impl Engine {
     }
 
     /// Cash not held as collateral by the owner's resting orders: what a
-    /// new order may cost.
+    /// new order may cost (see the module doc's "Collateral").
     pub fn available(&self, owner: &Owner) -> Decimal {
-        let held: Decimal = self
-            .orders
-            .values()
-            .filter(|o| o.status == OrderStatus::Resting && &o.owner == owner)
-            .map(order_cost)
-            .sum();
-        self.balance(owner) - held
+        self.balance(owner).saturating_sub(self.held(owner, None))
     }
 
     /// Signed YES contracts held: > 0 long YES, < 0 long NO.
@@ -737,6 +989,8 @@ impl Engine {
                 realized: h.realized.round_dp(6).normalize(),
                 volume: h.volume,
                 traded: h.traded,
+                fees_paid: h.fees,
+                fee_cost: h.fee_cost.round_dp(6).normalize(),
             })
     }
 
@@ -755,6 +1009,7 @@ impl Engine {
         Touched {
             markets: std::mem::take(&mut self.touched_markets),
             orders: std::mem::take(&mut self.touched_orders),
+            groups: std::mem::take(&mut self.group_events),
         }
     }
 
@@ -777,18 +1032,23 @@ impl Engine {
 impl Engine {
     /// Validates, matches and (for GTC) rests a new order.
     ///
-    /// Checks in order: market, price, count, client order id, reduce-only,
-    /// buying power, post-only, fill-or-kill. Any rejection changes nothing.
+    /// Checks in order: market, price, count, order group, client order
+    /// id, reduce-only, buying power (cost and fees, see the module doc),
+    /// post-only, fill-or-kill. Any rejection changes nothing.
     pub fn place(&mut self, new: NewOrder) -> Result<Placed, Reject> {
         self.open_market(&new.ticker)?;
         check_price(new.price)?;
         check_count(new.count)?;
+        if let Some(group) = &new.order_group_id {
+            self.open_group(&new.owner, group)?;
+        }
         let key = (new.owner.user_id.clone(), new.client_order_id.clone());
         if self.client_ids.contains_key(&key) {
             return Err(Reject::DuplicateClientOrderId);
         }
         let count = self.reduce_only_count(&new)?;
-        self.check_buying_power(&new.owner, new.side.unit_cost(new.price) * count)?;
+        let claim = self.incoming_claim(&new.ticker, new.side, new.price, count, None);
+        self.check_claim(&new.owner, &claim, None)?;
         let time_in_force = new.time_in_force;
         let mut order = self.draft(new, count);
         if order.post_only && self.crosses(&order.ticker, order.side, order.price) {
@@ -842,8 +1102,8 @@ impl Engine {
     /// side cannot change. Same price and no larger remaining keeps the
     /// queue priority; a price change or a larger remaining goes to the back
     /// of its level and may cross (the fills are returned, the amended order
-    /// is the taker). A cost increase needs buying power. The ticker check
-    /// is the caller's: the order keeps its market.
+    /// is the taker). A larger collateral needs buying power. The ticker
+    /// check is the caller's: the order keeps its market.
     pub fn amend(
         &mut self,
         owner: &Owner,
@@ -852,6 +1112,31 @@ impl Engine {
         price: Decimal,
         count: Decimal,
     ) -> Result<Placed, Reject> {
+        let change = Amend {
+            side,
+            price,
+            count,
+            expiration_ts: None,
+            client_order_id: None,
+        };
+        self.amend_order(owner, order_id, change)
+    }
+
+    /// [`Engine::amend`], that may also change the expiration (which keeps
+    /// the queue priority) and the client order id.
+    pub fn amend_order(
+        &mut self,
+        owner: &Owner,
+        order_id: &str,
+        change: Amend,
+    ) -> Result<Placed, Reject> {
+        let Amend {
+            side,
+            price,
+            count,
+            expiration_ts,
+            client_order_id,
+        } = change;
         let old = self.resting_of(owner, order_id)?.clone();
         self.open_market(&old.ticker)?;
         if side != old.side {
@@ -868,20 +1153,43 @@ impl Engine {
             );
             return Err(Reject::InvalidAmend(why));
         }
-        let remaining = count - old.fill_count;
-        let extra = side.unit_cost(price) * remaining - order_cost(&old);
-        if extra > Decimal::ZERO {
-            self.check_buying_power(owner, extra)?;
+        if let Some(Some(ts)) = expiration_ts
+            && is_expired(Some(ts), self.now_ms)
+        {
+            let why = format!("expiration {ts} must be in the future");
+            return Err(Reject::InvalidAmend(why));
         }
-        if price == old.price && remaining <= old.remaining_count {
+        let new_key = client_order_id
+            .filter(|id| *id != old.client_order_id)
+            .map(|id| (owner.user_id.clone(), id));
+        if new_key
+            .as_ref()
+            .is_some_and(|k| self.client_ids.contains_key(k))
+        {
+            return Err(Reject::DuplicateClientOrderId);
+        }
+        let remaining = count - old.fill_count;
+        let claim = self.incoming_claim(&old.ticker, side, price, remaining, Some(&old));
+        self.check_claim(owner, &claim, Some(order_id))?;
+        let keeps_priority = price == old.price && remaining <= old.remaining_count;
+        if !keeps_priority && old.post_only && self.crosses(&old.ticker, side, price) {
+            return Err(Reject::PostOnlyWouldCross);
+        }
+        // Accepted: from here on the engine changes.
+        let order = self.order_mut(order_id);
+        if let Some(expiration) = expiration_ts {
+            order.expiration_ts = expiration;
+        }
+        if let Some(key) = new_key {
+            order.client_order_id.clone_from(&key.1);
+            self.client_ids.insert(key, order_id.to_owned());
+        }
+        if keeps_priority {
             self.resize(order_id, remaining, count);
             return Ok(Placed {
                 order: self.orders[order_id].clone(),
                 fills: Vec::new(),
             });
-        }
-        if old.post_only && self.crosses(&old.ticker, side, price) {
-            return Err(Reject::PostOnlyWouldCross);
         }
         self.unlink(order_id);
         let seq = self.next_seq();
@@ -1036,6 +1344,41 @@ impl Engine {
         Ok(())
     }
 
+    /// Refuses `claim` (replacing the resting order `without`, if any) when
+    /// it would raise the owner's collateral above their cash.
+    fn check_claim(
+        &self,
+        owner: &Owner,
+        claim: &Claim,
+        without: Option<&str>,
+    ) -> Result<(), Reject> {
+        let before = self.held(owner, None);
+        let after = self.held(owner, Some((claim, without)));
+        let cash = self.balance(owner);
+        if after > before && after > cash {
+            return Err(Reject::InsufficientBalance {
+                needed: after - before,
+                available: cash.saturating_sub(before),
+            });
+        }
+        Ok(())
+    }
+
+    /// The owner's group `id`, if it takes orders.
+    fn open_group(&self, owner: &Owner, id: &str) -> Result<(), Reject> {
+        if self.owned_group(owner, id)?.triggered {
+            return Err(Reject::OrderGroupTriggered(id.to_owned()));
+        }
+        Ok(())
+    }
+
+    fn owned_group(&self, owner: &Owner, id: &str) -> Result<&OrderGroup, Reject> {
+        self.order_groups
+            .get(id)
+            .filter(|g| &g.owner == owner)
+            .ok_or_else(|| Reject::UnknownOrderGroup(id.to_owned()))
+    }
+
     /// The count a reduce-only order may have: capped at the absolute
     /// position it reduces; refused if it could grow it.
     fn reduce_only_count(&self, new: &NewOrder) -> Result<Decimal, Reject> {
@@ -1055,6 +1398,239 @@ impl Engine {
             .get(order_id)
             .filter(|o| &o.owner == owner && o.status == OrderStatus::Resting)
             .ok_or(Reject::NotFound)
+    }
+}
+
+/// Collateral.
+impl Engine {
+    /// What the owner's resting orders could still cost them, fees
+    /// included; with `change`, as if the order `claim` were added (in
+    /// place of the resting order it names, for an amend).
+    fn held(&self, owner: &Owner, change: Option<(&Claim, Option<&str>)>) -> Decimal {
+        let (extra, without) = change.map_or((None, None), |(c, w)| (Some(c), w));
+        let mut claims: Vec<Claim> = self
+            .orders
+            .values()
+            .filter(|o| o.status == OrderStatus::Resting && &o.owner == owner)
+            .filter(|o| without != Some(o.order_id.as_str()))
+            .map(|o| self.resting_claim(o))
+            .collect();
+        claims.extend(extra.cloned());
+        let mut markets: BTreeMap<&str, Vec<&Claim>> = BTreeMap::new();
+        for claim in &claims {
+            markets.entry(&claim.ticker).or_default().push(claim);
+        }
+        markets
+            .into_iter()
+            .map(|(ticker, claims)| {
+                let position = self.position(owner, ticker);
+                [Side::Bid, Side::Ask]
+                    .into_iter()
+                    .map(|side| {
+                        // A position opposite to the side covers its orders.
+                        let covered = (-side.signed(position)).max(Decimal::ZERO);
+                        let mine = claims.iter().copied().filter(|c| c.side == side);
+                        side_collateral(side, mine.collect(), covered)
+                    })
+                    .sum::<Decimal>()
+            })
+            .sum()
+    }
+
+    /// A resting order's claim: its remaining count, and the maker fees
+    /// it would still pay filling completely.
+    fn resting_claim(&self, order: &Order) -> Claim {
+        let schedule = self.fee_schedule(&order.ticker);
+        let basis = order.maker_fee_basis + order.remaining_count * variance(order.price);
+        Claim {
+            ticker: order.ticker.clone(),
+            side: order.side,
+            price: order.price,
+            count: order.remaining_count,
+            fee: (schedule.fee(false, basis) - order.maker_fees).max(Decimal::ZERO),
+            seq: Some(order.queue_seq),
+        }
+    }
+
+    /// The claim of an order about to be placed (or amended: `resting` is
+    /// the order before). One that crosses may take liquidity first, at any
+    /// price up to its limit, then rest: its fees are bounded by the taker
+    /// rate at the worst price of that range for all of it (a cent more
+    /// when both rates are charged: two roundings). One that does not cross
+    /// will only rest.
+    fn incoming_claim(
+        &self,
+        ticker: &str,
+        side: Side,
+        price: Decimal,
+        count: Decimal,
+        resting: Option<&Order>,
+    ) -> Claim {
+        let schedule = self.fee_schedule(ticker);
+        let fee = if self.crosses(ticker, side, price) {
+            let as_taker = schedule.taker_rate * worst_variance(side, price);
+            let as_maker = schedule.maker_rate * variance(price);
+            let both = !schedule.taker_rate.is_zero() && !schedule.maker_rate.is_zero();
+            let slack = if both {
+                Decimal::new(1, 2)
+            } else {
+                Decimal::ZERO
+            };
+            ceil_cent(as_taker.max(as_maker) * count) + slack
+        } else {
+            let (basis, paid) = resting.map_or((Decimal::ZERO, Decimal::ZERO), |o| {
+                (o.maker_fee_basis, o.maker_fees)
+            });
+            let total = schedule.fee(false, basis + count * variance(price));
+            (total - paid).max(Decimal::ZERO)
+        };
+        Claim {
+            ticker: ticker.to_owned(),
+            side,
+            price,
+            count,
+            fee,
+            seq: None,
+        }
+    }
+}
+
+/// Order groups.
+impl Engine {
+    /// Creates an order group of `owner` with a contracts `limit` (positive,
+    /// 2 decimals at most).
+    pub fn create_order_group(
+        &mut self,
+        owner: &Owner,
+        limit: Decimal,
+    ) -> Result<OrderGroup, Reject> {
+        check_limit(limit)?;
+        let group = OrderGroup {
+            id: self.next_id(),
+            owner: owner.clone(),
+            limit,
+            triggered: false,
+            created_ts_ms: self.now_ms,
+            matches: Vec::new(),
+        };
+        self.order_groups.insert(group.id.clone(), group.clone());
+        self.group_event(GroupEventKind::Created, &group.id);
+        Ok(group)
+    }
+
+    /// Any order group by id.
+    pub fn order_group(&self, id: &str) -> Option<&OrderGroup> {
+        self.order_groups.get(id)
+    }
+
+    /// Every order group of a user (all subaccounts), oldest first.
+    pub fn order_groups_of(&self, user_id: &str) -> Vec<&OrderGroup> {
+        self.order_groups
+            .values()
+            .filter(|g| g.owner.user_id == user_id)
+            .collect()
+    }
+
+    /// Every order placed in a group, oldest first.
+    pub fn orders_in_group(&self, id: &str) -> Vec<&Order> {
+        self.orders
+            .values()
+            .filter(|o| o.order_group_id.as_deref() == Some(id))
+            .collect()
+    }
+
+    /// Triggers the owner's group by hand: its resting orders are canceled
+    /// (returned) and it refuses orders until reset.
+    pub fn trigger_order_group(&mut self, owner: &Owner, id: &str) -> Result<Vec<Order>, Reject> {
+        self.owned_group(owner, id)?;
+        Ok(self.trigger_group(id))
+    }
+
+    /// Resets the owner's group: its matched contracts count from zero
+    /// and it takes orders again.
+    pub fn reset_order_group(&mut self, owner: &Owner, id: &str) -> Result<(), Reject> {
+        self.owned_group(owner, id)?;
+        if let Some(group) = self.order_groups.get_mut(id) {
+            group.triggered = false;
+            group.matches.clear();
+        }
+        self.group_event(GroupEventKind::Reset, id);
+        Ok(())
+    }
+
+    /// Deletes the owner's group and cancels its resting orders (returned).
+    pub fn delete_order_group(&mut self, owner: &Owner, id: &str) -> Result<Vec<Order>, Reject> {
+        self.owned_group(owner, id)?;
+        let canceled = self.cancel_group_orders(id);
+        self.group_event(GroupEventKind::Deleted, id);
+        self.order_groups.remove(id);
+        Ok(canceled)
+    }
+
+    /// Changes the limit of the owner's group; a limit below the contracts
+    /// matched within the window triggers it.
+    pub fn set_order_group_limit(
+        &mut self,
+        owner: &Owner,
+        id: &str,
+        limit: Decimal,
+    ) -> Result<(), Reject> {
+        check_limit(limit)?;
+        self.owned_group(owner, id)?;
+        if let Some(group) = self.order_groups.get_mut(id) {
+            group.limit = limit;
+        }
+        self.group_event(GroupEventKind::LimitUpdated, id);
+        self.enforce_group_limit(id);
+        Ok(())
+    }
+
+    /// Triggers the group if it is not yet and its matches exceed its limit.
+    fn enforce_group_limit(&mut self, id: &str) {
+        let now = self.now_ms;
+        let hit = self
+            .order_groups
+            .get(id)
+            .is_some_and(|g| !g.triggered && g.matched(now) > g.limit);
+        if hit {
+            self.trigger_group(id);
+        }
+    }
+
+    fn trigger_group(&mut self, id: &str) -> Vec<Order> {
+        let canceled = self.cancel_group_orders(id);
+        if let Some(group) = self.order_groups.get_mut(id) {
+            group.triggered = true;
+        }
+        self.group_event(GroupEventKind::Triggered, id);
+        canceled
+    }
+
+    fn cancel_group_orders(&mut self, id: &str) -> Vec<Order> {
+        let ids: Vec<String> = self
+            .orders
+            .values()
+            .filter(|o| o.status == OrderStatus::Resting && o.order_group_id.as_deref() == Some(id))
+            .map(|o| o.order_id.clone())
+            .collect();
+        ids.iter()
+            .map(|order_id| {
+                self.take_off_book(order_id);
+                self.orders[order_id].clone()
+            })
+            .collect()
+    }
+
+    fn group_event(&mut self, kind: GroupEventKind, id: &str) {
+        if let Some(group) = self.order_groups.get(id) {
+            self.group_events.push(GroupEvent {
+                kind,
+                group_id: group.id.clone(),
+                owner: group.owner.clone(),
+                limit: group.limit,
+                ts_ms: self.now_ms,
+            });
+        }
     }
 }
 
@@ -1083,6 +1659,10 @@ impl Engine {
             maker_fill_count: Decimal::ZERO,
             taker_fill_cost: Decimal::ZERO,
             maker_fill_cost: Decimal::ZERO,
+            taker_fees: Decimal::ZERO,
+            maker_fees: Decimal::ZERO,
+            taker_fee_basis: Decimal::ZERO,
+            maker_fee_basis: Decimal::ZERO,
             queue_seq: 0,
             post_only: new.post_only,
         }
@@ -1165,6 +1745,15 @@ impl Engine {
         } else {
             self.link(id);
         }
+        // Groups are checked once the action is done: the order that hits a
+        // limit fills as far as it matched, then the group's orders go.
+        let groups: BTreeSet<String> = fills
+            .iter()
+            .filter_map(|f| self.orders.get(&f.order_id)?.order_group_id.clone())
+            .collect();
+        for group in groups {
+            self.enforce_group_limit(&group);
+        }
         Placed {
             order: self.orders[id].clone(),
             fills,
@@ -1195,17 +1784,36 @@ impl Engine {
     ) -> Fill {
         let fill_id = self.next_id();
         let now = self.now_ms;
+        let schedule = self
+            .orders
+            .get(order_id)
+            .map_or(FeeSchedule::FREE, |o| self.fee_schedule(&o.ticker));
         let order = self.order_mut(order_id);
         let cost = order.side.unit_cost(price) * count;
+        let basis = count * variance(price);
         order.remaining_count -= count;
         order.fill_count += count;
-        if is_taker {
-            order.taker_fill_count += count;
-            order.taker_fill_cost += cost;
+        // The order's fees so far, rounded once; this fill pays the increase.
+        let (fill_count, fill_cost, fee_basis, fees) = if is_taker {
+            (
+                &mut order.taker_fill_count,
+                &mut order.taker_fill_cost,
+                &mut order.taker_fee_basis,
+                &mut order.taker_fees,
+            )
         } else {
-            order.maker_fill_count += count;
-            order.maker_fill_cost += cost;
-        }
+            (
+                &mut order.maker_fill_count,
+                &mut order.maker_fill_cost,
+                &mut order.maker_fee_basis,
+                &mut order.maker_fees,
+            )
+        };
+        *fill_count += count;
+        *fill_cost += cost;
+        *fee_basis += basis;
+        let fee = (schedule.fee(is_taker, *fee_basis) - *fees).max(Decimal::ZERO);
+        *fees += fee;
         order.last_update_ts_ms = now;
         if order.remaining_count.is_zero() {
             order.status = OrderStatus::Executed;
@@ -1220,20 +1828,28 @@ impl Engine {
             price,
             count,
             is_taker,
+            fee,
             ts_ms: now,
         };
+        let group = order.order_group_id.clone();
         self.book_fill(&fill);
+        if let Some(group) = group.and_then(|id| self.order_groups.get_mut(&id)) {
+            group.record(now, count);
+        }
         self.fills.push(fill.clone());
         fill
     }
 
-    /// The ledger: the owner pays the fill's cost, gets $1 back per contract
-    /// netted against the opposite position, and the position moves.
+    /// The ledger: the owner pays the fill's cost and fee, gets $1 back per
+    /// contract netted against the opposite position, and the position
+    /// moves; the exchange keeps the fee.
     fn book_fill(&mut self, fill: &Fill) {
         let account = self.accounts.entry(fill.owner.clone()).or_default();
         let holding = account.holdings.entry(fill.ticker.clone()).or_default();
-        let netted = holding.apply(fill.side, fill.price, fill.count);
-        account.cash += netted - fill.side.unit_cost(fill.price) * fill.count;
+        let netted = holding.apply(fill.side, fill.price, fill.count, fill.fee);
+        let change = netted - fill.side.unit_cost(fill.price) * fill.count - fill.fee;
+        account.cash = account.cash.saturating_add(change);
+        self.fees_collected += fill.fee;
     }
 }
 
@@ -1360,16 +1976,80 @@ fn check_price(price: Decimal) -> Result<(), Reject> {
 }
 
 fn check_count(count: Decimal) -> Result<(), Reject> {
-    if count <= Decimal::ZERO || decimals(count) > 2 {
-        let why = format!("count {count} must be positive with at most 2 decimal places");
+    if count <= Decimal::ZERO || count > MAX_COUNT || decimals(count) > 2 {
+        let why = format!(
+            "count {count} must be positive, at most {MAX_COUNT}, with at most 2 decimal places"
+        );
         return Err(Reject::InvalidCount(why));
     }
     Ok(())
 }
 
-/// Collateral a resting order holds: the cost of its remaining count.
-fn order_cost(order: &Order) -> Decimal {
-    order.side.unit_cost(order.price) * order.remaining_count
+fn check_limit(limit: Decimal) -> Result<(), Reject> {
+    check_count(limit).map_err(|_| {
+        Reject::InvalidCount(format!(
+            "contracts limit {limit} must be positive, at most {MAX_COUNT}, with at most 2 decimal places"
+        ))
+    })
+}
+
+/// `P × (1 − P)`: what Kalshi's fees are proportional to.
+fn variance(price: Decimal) -> Decimal {
+    price * (Decimal::ONE - price)
+}
+
+/// The largest `P × (1 − P)` of a trade of an order of `side` with this
+/// limit: bids trade at or below it, asks at or above.
+fn worst_variance(side: Side, limit: Decimal) -> Decimal {
+    let half = Decimal::new(5, 1);
+    variance(match side {
+        Side::Bid => limit.min(half),
+        Side::Ask => limit.max(half),
+    })
+}
+
+/// Rounds up to the next cent.
+fn ceil_cent(value: Decimal) -> Decimal {
+    value.round_dp_with_strategy(2, rust_decimal::RoundingStrategy::ToPositiveInfinity)
+}
+
+/// What one order could still cost its owner (see [`Engine::held`]).
+#[derive(Debug, Clone)]
+struct Claim {
+    ticker: String,
+    side: Side,
+    price: Decimal,
+    count: Decimal,
+    /// Fees it could still pay.
+    fee: Decimal,
+    /// Queue priority; `None` for an order not yet on the book, which
+    /// takes before the owner's resting orders fill.
+    seq: Option<u64>,
+}
+
+/// The collateral of an owner's claims on one side of one market, given
+/// the contracts of the opposite position that `covered` them: orders fill
+/// best price first, so the position closes with those first and they
+/// cost nothing; the rest cost their price. Fees are owed either way.
+fn side_collateral(side: Side, mut claims: Vec<&Claim>, mut covered: Decimal) -> Decimal {
+    claims.sort_by(|a, b| {
+        let by_price = match side {
+            Side::Bid => b.price.cmp(&a.price),
+            Side::Ask => a.price.cmp(&b.price),
+        };
+        a.seq
+            .is_some()
+            .cmp(&b.seq.is_some())
+            .then(by_price)
+            .then(a.seq.cmp(&b.seq))
+    });
+    let mut total = Decimal::ZERO;
+    for claim in claims {
+        let closing = claim.count.min(covered);
+        covered -= closing;
+        total += side.unit_cost(claim.price) * (claim.count - closing) + claim.fee;
+    }
+    total
 }
 
 /// Contracts a plan trades.
@@ -2339,6 +3019,8 @@ mod tests {
             Reject::ReduceOnlyWouldIncrease,
             Reject::InvalidAmend("a".into()),
             Reject::InvalidDecrease("d".into()),
+            Reject::UnknownOrderGroup("g".into()),
+            Reject::OrderGroupTriggered("g".into()),
         ];
         let codes: std::collections::HashSet<&str> = all.iter().map(Reject::code).collect();
         assert_eq!(codes.len(), all.len());
@@ -2347,6 +3029,474 @@ mod tests {
             Reject::FillOrKillUnfilled.code(),
             "fill_or_kill_insufficient_resting_volume"
         );
+    }
+
+    // --- fees -----------------------------------------------------------
+
+    fn schedule(fee_type: &str) -> FeeSchedule {
+        FeeSchedule::kalshi(fee_type, Decimal::ONE).unwrap()
+    }
+
+    /// `engine()` where MKT charges Kalshi's `fee_type`.
+    fn engine_with_fees(fee_type: &str) -> Engine {
+        let mut e = engine();
+        e.set_fee_schedule(T, schedule(fee_type));
+        e
+    }
+
+    #[test]
+    fn the_general_fee_is_seven_percent_of_p_times_one_minus_p_rounded_up() {
+        let general = schedule("quadratic");
+        let taker = |price: &str, count: &str| general.fee_of(true, d(price), d(count));
+        assert_eq!(taker("0.50", "1"), d("0.02"), "0.0175 rounds up");
+        assert_eq!(taker("0.50", "100"), d("1.75"));
+        assert_eq!(taker("0.50", "10"), d("0.18"), "0.175 rounds up");
+        assert_eq!(taker("0.10", "100"), d("0.63"));
+        assert_eq!(
+            taker("0.01", "1"),
+            d("0.01"),
+            "any fill pays at least a cent"
+        );
+        assert_eq!(general.fee_of(false, d("0.50"), d("100")), d("0"));
+    }
+
+    #[test]
+    fn fee_types_map_to_kalshi_rates() {
+        let makers = |fee_type: &str| schedule(fee_type).fee_of(false, d("0.50"), d("100"));
+        assert_eq!(
+            makers("quadratic_with_maker_fees"),
+            d("0.44"),
+            "0.0175 × 25"
+        );
+        assert_eq!(makers("quadratic_with_combo_maker_fees"), d("0.88"));
+        assert_eq!(makers("flat"), d("0"));
+        assert_eq!(
+            schedule("flat").fee_of(true, d("0.50"), d("100")),
+            d("0.88")
+        );
+        let half = FeeSchedule::kalshi("quadratic", d("0.5")).unwrap();
+        assert_eq!(half.fee_of(true, d("0.50"), d("100")), d("0.88"));
+        let free = FeeSchedule::kalshi("quadratic", d("0")).unwrap();
+        assert_eq!(free.fee_of(true, d("0.50"), d("100")), d("0"));
+        assert!(FeeSchedule::kalshi("percent", Decimal::ONE).is_none());
+        assert!(FeeSchedule::kalshi("quadratic", d("-1")).is_none());
+        assert_eq!(Engine::new().fee_schedule("ANY"), FeeSchedule::FREE);
+    }
+
+    #[test]
+    fn takers_pay_fees_in_cash_and_makers_pay_per_schedule() {
+        let mut e = engine_with_fees("quadratic");
+        let maker = place(&mut e, &bob(), Side::Ask, "0.50", "100");
+        let taker = place(&mut e, &alice(), Side::Bid, "0.50", "100");
+        let [t, m] = [&taker.fills[0], &taker.fills[1]];
+        assert_eq!((t.fee, m.fee), (d("1.75"), d("0")));
+        assert_eq!(e.balance(&alice()), d("1000") - d("50") - d("1.75"));
+        assert_eq!(e.balance(&bob()), d("1000") - d("50"));
+        assert_eq!(e.fees_collected(), d("1.75"));
+        assert_eq!(
+            (
+                taker.order.taker_fees,
+                e.order(&id(&maker)).unwrap().maker_fees
+            ),
+            (d("1.75"), d("0"))
+        );
+        let summary = e.position_summary(&alice(), T);
+        assert_eq!(
+            (summary.fees_paid, summary.fee_cost),
+            (d("1.75"), d("1.75"))
+        );
+
+        let mut e = engine_with_fees("quadratic_with_maker_fees");
+        place(&mut e, &bob(), Side::Ask, "0.50", "100");
+        let taker = place(&mut e, &alice(), Side::Bid, "0.50", "100");
+        assert_eq!(
+            (taker.fills[0].fee, taker.fills[1].fee),
+            (d("1.75"), d("0.44"))
+        );
+        assert_eq!(e.balance(&bob()), d("1000") - d("50") - d("0.44"));
+        assert_eq!(e.fees_collected(), d("2.19"));
+    }
+
+    #[test]
+    fn an_orders_fees_are_rounded_once_over_its_fills() {
+        let mut e = engine_with_fees("quadratic");
+        for _ in 0..10 {
+            place(&mut e, &bob(), Side::Ask, "0.50", "1");
+        }
+        let taker = place(&mut e, &alice(), Side::Bid, "0.50", "10");
+        let fees: Vec<Decimal> = taker
+            .fills
+            .iter()
+            .filter(|f| f.is_taker)
+            .map(|f| f.fee)
+            .collect();
+        // 0.0175 per contract: 0.02, then the total rounded up at each step.
+        assert_eq!(fees[0], d("0.02"));
+        assert_eq!(fees.iter().sum::<Decimal>(), d("0.18"), "not 10 × 0.02");
+        assert_eq!(taker.order.taker_fees, d("0.18"));
+    }
+
+    #[test]
+    fn buying_power_covers_the_fee_an_order_could_pay() {
+        let mut e = engine_with_fees("quadratic");
+        let dave = owner("dave", 0);
+        e.deposit(&dave, d("50"));
+        place(&mut e, &bob(), Side::Ask, "0.50", "100");
+        let err = e.place(order(&dave, Side::Bid, "0.50", "100")).unwrap_err();
+        assert_eq!(
+            err,
+            Reject::InsufficientBalance {
+                needed: d("51.75"),
+                available: d("50")
+            }
+        );
+        e.deposit(&dave, d("1.75"));
+        let p = e.place(order(&dave, Side::Bid, "0.50", "100")).unwrap();
+        assert_eq!(
+            (p.order.status, e.balance(&dave)),
+            (OrderStatus::Executed, d("0"))
+        );
+        // A bid that does not cross rests and pays no taker fee: no reserve.
+        e.deposit(&dave, d("10"));
+        place(&mut e, &dave, Side::Bid, "0.40", "25");
+        assert_eq!(e.available(&dave), d("0"));
+    }
+
+    #[test]
+    fn resting_orders_hold_the_maker_fees_they_could_pay() {
+        let mut e = engine_with_fees("quadratic_with_maker_fees");
+        let dave = owner("dave", 0);
+        e.deposit(&dave, d("50.44"));
+        place(&mut e, &dave, Side::Bid, "0.50", "100");
+        assert_eq!(e.available(&dave), d("0"), "$50 and a $0.44 maker fee");
+        place(&mut e, &alice(), Side::Ask, "0.50", "100");
+        assert_eq!((e.balance(&dave), e.available(&dave)), (d("0"), d("0")));
+    }
+
+    #[test]
+    fn settlement_reports_the_fees_paid_in_the_market() {
+        let mut e = engine_with_fees("quadratic");
+        place(&mut e, &bob(), Side::Ask, "0.40", "10");
+        place(&mut e, &alice(), Side::Bid, "0.40", "10");
+        let paid = e.settle(T, Outcome::Yes).unwrap();
+        let of = |who: &Owner| paid.iter().find(|s| &s.owner == who).unwrap().clone();
+        // 0.07 × 10 × 0.24 = 0.168 -> 0.17 for the taker; the maker is free.
+        assert_eq!(
+            (of(&alice()).fee_cost, of(&bob()).fee_cost),
+            (d("0.17"), d("0"))
+        );
+        assert_eq!(
+            e.balance(&alice()),
+            d("1000") - d("4") - d("0.17") + d("10")
+        );
+        let cash: Decimal = [alice(), bob(), carol()].iter().map(|o| e.balance(o)).sum();
+        assert_eq!(cash + e.fees_collected(), d("3000"));
+    }
+
+    // --- collateral release ---------------------------------------------
+
+    /// Alice holds 10 YES bought from bob at 0.40 and spends what is left.
+    fn alice_long_ten(e: &mut Engine) {
+        place(e, &bob(), Side::Ask, "0.40", "10");
+        place(e, &alice(), Side::Bid, "0.40", "10");
+        let rest = e.available(&alice());
+        e.deposit(&alice(), -rest);
+    }
+
+    #[test]
+    fn selling_contracts_held_needs_no_collateral() {
+        let mut e = engine();
+        alice_long_ten(&mut e);
+        assert_eq!(e.available(&alice()), d("0"));
+        let sell = place(&mut e, &alice(), Side::Ask, "0.70", "10");
+        assert_eq!(sell.order.status, OrderStatus::Resting);
+        assert_eq!(e.available(&alice()), d("0"), "nothing held for it");
+        // Selling more than held: the extra is a NO purchase at 0.30.
+        let err = e
+            .place(order(&alice(), Side::Ask, "0.70", "1"))
+            .unwrap_err();
+        assert_eq!(
+            err,
+            Reject::InsufficientBalance {
+                needed: d("0.30"),
+                available: d("0")
+            }
+        );
+        // Buying it back fills the ask: alice gets 0.70 a contract.
+        place(&mut e, &carol(), Side::Bid, "0.70", "10");
+        assert_eq!(
+            (e.balance(&alice()), e.position(&alice(), T)),
+            (d("7"), d("0"))
+        );
+    }
+
+    #[test]
+    fn the_position_covers_the_asks_that_fill_first() {
+        let mut e = engine();
+        alice_long_ten(&mut e);
+        e.deposit(&alice(), d("2.5"));
+        place(&mut e, &alice(), Side::Ask, "0.80", "10");
+        // The lower ask fills first and closes the position; the one at
+        // 0.80 becomes a NO purchase at 0.20: $2 held.
+        place(&mut e, &alice(), Side::Ask, "0.60", "10");
+        assert_eq!(e.available(&alice()), d("0.5"));
+        place(&mut e, &carol(), Side::Bid, "0.60", "10");
+        assert_eq!(e.position(&alice(), T), d("0"));
+        assert_eq!(
+            e.available(&alice()),
+            d("6.5"),
+            "2.5 + 6 - 2 held by the ask at 0.80"
+        );
+    }
+
+    #[test]
+    fn an_incoming_sell_takes_the_cover_of_resting_ones() {
+        let mut e = engine();
+        alice_long_ten(&mut e);
+        place(&mut e, &alice(), Side::Ask, "0.90", "10");
+        place(&mut e, &carol(), Side::Bid, "0.50", "10");
+        // Selling into carol's bid closes the position; the resting ask
+        // would then need 0.10 × 10 that alice does not have.
+        let err = e
+            .place(order(&alice(), Side::Ask, "0.50", "10"))
+            .unwrap_err();
+        assert_eq!(
+            err,
+            Reject::InsufficientBalance {
+                needed: d("1"),
+                available: d("0")
+            }
+        );
+        e.deposit(&alice(), d("1"));
+        place(&mut e, &alice(), Side::Ask, "0.50", "10");
+        assert_eq!(
+            (e.balance(&alice()), e.available(&alice())),
+            (d("6"), d("5"))
+        );
+    }
+
+    #[test]
+    fn buying_back_a_no_position_needs_no_collateral() {
+        let mut e = engine();
+        place(&mut e, &bob(), Side::Bid, "0.30", "10");
+        place(&mut e, &alice(), Side::Ask, "0.30", "10"); // alice long 10 NO
+        let rest = e.available(&alice());
+        e.deposit(&alice(), -rest);
+        place(&mut e, &alice(), Side::Bid, "0.20", "10");
+        assert_eq!(e.available(&alice()), d("0"));
+    }
+
+    // --- order groups ---------------------------------------------------
+
+    fn grouped(mut o: NewOrder, group: &OrderGroup) -> NewOrder {
+        o.order_group_id = Some(group.id.clone());
+        o
+    }
+
+    #[test]
+    fn an_order_group_triggers_when_its_fills_exceed_the_limit() {
+        let mut e = engine();
+        let group = e.create_order_group(&alice(), d("10")).unwrap();
+        let a = e
+            .place(grouped(order(&alice(), Side::Bid, "0.40", "6"), &group))
+            .unwrap();
+        let b = e
+            .place(grouped(order(&alice(), Side::Bid, "0.30", "20"), &group))
+            .unwrap();
+        let outside = place(&mut e, &alice(), Side::Bid, "0.20", "5");
+        place(&mut e, &bob(), Side::Ask, "0.40", "6");
+        assert!(!e.order_group(&group.id).unwrap().triggered, "6 of 10");
+        place(&mut e, &bob(), Side::Ask, "0.30", "4");
+        assert!(!e.order_group(&group.id).unwrap().triggered, "10 may match");
+        place(&mut e, &bob(), Side::Ask, "0.30", "1");
+        let g = e.order_group(&group.id).unwrap();
+        assert_eq!((g.triggered, g.matched(e.now_ms())), (true, d("11")));
+        assert_eq!(status(&e, &a), OrderStatus::Executed);
+        assert_eq!(
+            (status(&e, &b), e.order(&id(&b)).unwrap().fill_count),
+            (OrderStatus::Canceled, d("5"))
+        );
+        assert_eq!(
+            status(&e, &outside),
+            OrderStatus::Resting,
+            "not in the group"
+        );
+        let refused = e.place(grouped(order(&alice(), Side::Bid, "0.30", "1"), &group));
+        assert_eq!(
+            refused.unwrap_err(),
+            Reject::OrderGroupTriggered(group.id.clone())
+        );
+
+        e.reset_order_group(&alice(), &group.id).unwrap();
+        let g = e.order_group(&group.id).unwrap();
+        assert_eq!((g.triggered, g.matched(e.now_ms())), (false, d("0")));
+        assert!(
+            e.place(grouped(order(&alice(), Side::Bid, "0.30", "1"), &group))
+                .is_ok()
+        );
+        let kinds: Vec<GroupEventKind> = e.take_touched().groups.iter().map(|g| g.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                GroupEventKind::Created,
+                GroupEventKind::Triggered,
+                GroupEventKind::Reset
+            ]
+        );
+    }
+
+    #[test]
+    fn a_taker_in_a_group_fills_what_it_matched_then_the_group_triggers() {
+        let mut e = engine();
+        let group = e.create_order_group(&alice(), d("5")).unwrap();
+        place(&mut e, &bob(), Side::Ask, "0.50", "8");
+        let p = e
+            .place(grouped(order(&alice(), Side::Bid, "0.50", "12"), &group))
+            .unwrap();
+        assert_eq!(
+            (p.order.status, p.order.fill_count, p.order.remaining_count),
+            (OrderStatus::Canceled, d("8"), d("0")),
+            "the remainder does not rest in a triggered group"
+        );
+    }
+
+    #[test]
+    fn the_limit_counts_a_rolling_fifteen_second_window() {
+        let mut e = engine();
+        let group = e.create_order_group(&alice(), d("10")).unwrap();
+        e.place(grouped(order(&alice(), Side::Bid, "0.40", "30"), &group))
+            .unwrap();
+        place(&mut e, &bob(), Side::Ask, "0.40", "6");
+        e.set_time_ms(e.now_ms() + ORDER_GROUP_WINDOW_MS);
+        place(&mut e, &bob(), Side::Ask, "0.40", "6");
+        let g = e.order_group(&group.id).unwrap();
+        assert_eq!((g.triggered, g.matched(e.now_ms())), (false, d("6")));
+        place(&mut e, &bob(), Side::Ask, "0.40", "4");
+        assert!(
+            !e.order_group(&group.id).unwrap().triggered,
+            "10 in the window"
+        );
+        place(&mut e, &bob(), Side::Ask, "0.40", "1");
+        assert!(e.order_group(&group.id).unwrap().triggered);
+    }
+
+    #[test]
+    fn group_trigger_limit_and_delete_by_hand() {
+        let mut e = engine();
+        let group = e.create_order_group(&alice(), d("10")).unwrap();
+        let a = e
+            .place(grouped(order(&alice(), Side::Bid, "0.40", "30"), &group))
+            .unwrap();
+        place(&mut e, &bob(), Side::Ask, "0.40", "3");
+        e.set_order_group_limit(&alice(), &group.id, d("3"))
+            .unwrap();
+        assert!(!e.order_group(&group.id).unwrap().triggered);
+        e.set_order_group_limit(&alice(), &group.id, d("2"))
+            .unwrap();
+        assert!(
+            e.order_group(&group.id).unwrap().triggered,
+            "3 matched exceed 2"
+        );
+        assert_eq!(status(&e, &a), OrderStatus::Canceled);
+
+        e.reset_order_group(&alice(), &group.id).unwrap();
+        let b = e
+            .place(grouped(order(&alice(), Side::Bid, "0.40", "1"), &group))
+            .unwrap();
+        let canceled = e.trigger_order_group(&alice(), &group.id).unwrap();
+        assert_eq!(canceled.len(), 1);
+        assert_eq!(status(&e, &b), OrderStatus::Canceled);
+        e.reset_order_group(&alice(), &group.id).unwrap();
+        let c = e
+            .place(grouped(order(&alice(), Side::Bid, "0.40", "1"), &group))
+            .unwrap();
+        assert_eq!(e.delete_order_group(&alice(), &group.id).unwrap().len(), 1);
+        assert_eq!(status(&e, &c), OrderStatus::Canceled);
+        assert!(e.order_group(&group.id).is_none());
+        assert_eq!(
+            e.orders_in_group(&group.id).len(),
+            3,
+            "history keeps the id"
+        );
+        let gone = e.place(grouped(order(&alice(), Side::Bid, "0.40", "1"), &group));
+        assert_eq!(
+            gone.unwrap_err(),
+            Reject::UnknownOrderGroup(group.id.clone())
+        );
+    }
+
+    #[test]
+    fn groups_belong_to_one_owner_and_need_a_valid_limit() {
+        let mut e = engine();
+        let group = e.create_order_group(&alice(), d("10")).unwrap();
+        for who in [bob(), owner("alice", 1)] {
+            let o = grouped(order(&who, Side::Bid, "0.40", "1"), &group);
+            assert_eq!(
+                e.place(o).unwrap_err(),
+                Reject::UnknownOrderGroup(group.id.clone())
+            );
+            assert!(e.reset_order_group(&who, &group.id).is_err());
+            assert!(e.trigger_order_group(&who, &group.id).is_err());
+            assert!(e.delete_order_group(&who, &group.id).is_err());
+        }
+        for bad in ["0", "-1", "0.001", "1000000001"] {
+            assert_eq!(
+                e.create_order_group(&alice(), d(bad)).unwrap_err().code(),
+                "invalid_count",
+                "{bad}"
+            );
+        }
+        assert!(
+            e.set_order_group_limit(&alice(), &group.id, d("0"))
+                .is_err()
+        );
+        assert_eq!(e.order_groups_of("alice").len(), 1);
+    }
+
+    // --- amend: expiration and client order id ---------------------------
+
+    #[test]
+    fn amend_changes_the_expiration_and_client_order_id_keeping_priority() {
+        let mut e = engine();
+        let a = place(&mut e, &alice(), Side::Bid, "0.50", "5");
+        place(&mut e, &bob(), Side::Bid, "0.50", "5");
+        let change = |expiration_ts, client_order_id: Option<&str>| Amend {
+            side: Side::Bid,
+            price: d("0.50"),
+            count: d("5"),
+            expiration_ts,
+            client_order_id: client_order_id.map(str::to_owned),
+        };
+        let past = e.amend_order(&alice(), &id(&a), change(Some(Some(1)), None));
+        assert_eq!(past.unwrap_err().code(), "invalid_amend");
+        let taken = e.amend_order(
+            &alice(),
+            &id(&a),
+            change(None, Some(&a.order.client_order_id)),
+        );
+        assert!(taken.is_ok(), "its own id is no change");
+        let amended = e
+            .amend_order(&alice(), &id(&a), change(Some(Some(60)), Some("renamed")))
+            .unwrap();
+        assert_eq!(
+            (
+                amended.order.expiration_ts,
+                amended.order.client_order_id.as_str()
+            ),
+            (Some(60), "renamed")
+        );
+        assert_eq!(e.queue_position(&id(&a)), Some(d("0")));
+        assert_eq!(
+            e.order_by_client_id("alice", "renamed").unwrap().order_id,
+            id(&a)
+        );
+        let b = place(&mut e, &alice(), Side::Bid, "0.10", "1");
+        let dup = e.amend_order(&alice(), &id(&b), change(None, Some("renamed")));
+        assert_eq!(dup.unwrap_err(), Reject::DuplicateClientOrderId);
+        e.amend_order(&alice(), &id(&a), change(Some(None), None))
+            .unwrap();
+        e.set_time_ms(120_000);
+        assert_eq!(status(&e, &a), OrderStatus::Resting, "no longer expires");
     }
 
     // --- reads ----------------------------------------------------------
@@ -2497,6 +3647,20 @@ mod tests {
         o
     }
 
+    /// Puts a third of the orders in a group of their owner (which may be
+    /// triggered: then the order is refused).
+    fn random_group(e: &Engine, rng: &mut Rng, mut o: NewOrder) -> NewOrder {
+        let groups: Vec<&OrderGroup> = e
+            .order_groups
+            .values()
+            .filter(|g| g.owner == o.owner)
+            .collect();
+        if rng.below(3) == 0 && !groups.is_empty() {
+            o.order_group_id = Some(rng.pick(&groups).id.clone());
+        }
+        o
+    }
+
     /// One random request; refusals are expected and ignored.
     fn random_step(e: &mut Engine, rng: &mut Rng, owners: &[Owner], tickers: &[&str]) {
         let resting: Vec<Order> = e
@@ -2505,9 +3669,20 @@ mod tests {
             .filter(|o| o.status == OrderStatus::Resting)
             .cloned()
             .collect();
-        let roll = rng.below(10);
+        let roll = rng.below(11);
         if roll < 6 || resting.is_empty() {
-            let _ = e.place(random_order(rng, owners, tickers));
+            let o = random_order(rng, owners, tickers);
+            let _ = e.place(random_group(e, rng, o));
+            return;
+        }
+        if roll == 10 {
+            // Order groups: reset one, or trigger it by hand.
+            let groups: Vec<OrderGroup> = e.order_groups.values().cloned().collect();
+            let group = rng.pick(&groups).clone();
+            let _ = match rng.below(3) {
+                0 => e.trigger_order_group(&group.owner, &group.id).map(|_| ()),
+                _ => e.reset_order_group(&group.owner, &group.id),
+            };
             return;
         }
         let target = rng.pick(&resting).clone();
@@ -2534,7 +3709,8 @@ mod tests {
     /// What must hold after every request.
     fn check_invariants(e: &Engine, owners: &[Owner], tickers: &[&str], deposits: Decimal) {
         // Every outstanding YES is paired with a NO, backed by $1 held by the
-        // exchange; the sum of long-YES contracts counts those pairs.
+        // exchange; the sum of long-YES contracts counts those pairs. The
+        // exchange also keeps the fees.
         let cash: Decimal = owners.iter().map(|o| e.balance(o)).sum();
         let pairs: Decimal = owners
             .iter()
@@ -2542,10 +3718,15 @@ mod tests {
             .map(|(o, t)| e.position(o, t).max(Decimal::ZERO))
             .sum();
         assert_eq!(
-            cash + pairs,
+            cash + pairs + e.fees_collected(),
             deposits,
             "money is neither created nor destroyed"
         );
+        let fills: Decimal = e.fills.iter().map(|f| f.fee).sum();
+        assert_eq!(fills, e.fees_collected(), "every fee is on a fill");
+        for f in &e.fills {
+            assert_eq!(f.fee, f.fee.round_dp(2), "fees are whole cents");
+        }
         for t in tickers {
             let net: Decimal = owners.iter().map(|o| e.position(o, t)).sum();
             assert!(net.is_zero(), "positions in {t} net to zero, got {net}");
@@ -2581,8 +3762,31 @@ mod tests {
             e.resting_count(),
             "the books hold exactly the resting orders"
         );
+        for g in e.order_groups.values() {
+            let resting = e
+                .orders_in_group(&g.id)
+                .iter()
+                .any(|o| o.status == OrderStatus::Resting);
+            assert!(
+                !(g.triggered && resting),
+                "a triggered group has no resting orders"
+            );
+            assert!(
+                g.triggered || g.matched(e.now_ms()) <= g.limit,
+                "a group beyond its limit triggers"
+            );
+        }
         for o in e.orders.values() {
             assert_eq!(o.fill_count, o.taker_fill_count + o.maker_fill_count);
+            let schedule = e.fee_schedule(&o.ticker);
+            assert_eq!(
+                (o.taker_fees, o.maker_fees),
+                (
+                    schedule.fee(true, o.taker_fee_basis),
+                    schedule.fee(false, o.maker_fee_basis)
+                ),
+                "an order's fees are its fills' fee rounded once"
+            );
             assert!(o.fill_count + o.remaining_count <= o.initial_count);
             assert_eq!(
                 o.status == OrderStatus::Resting,
@@ -2603,8 +3807,14 @@ mod tests {
             tickers
                 .iter()
                 .for_each(|t| e.add_market(t, MarketState::Open));
+            // Both fee structures: maker fees in one market, not the other.
+            e.set_fee_schedule("MKT", schedule("quadratic_with_maker_fees"));
+            e.set_fee_schedule("OTHER", schedule("quadratic"));
             // Little cash, so buying power binds and refusals happen too.
             owners.iter().for_each(|o| e.deposit(o, d("25")));
+            for o in owners.iter().step_by(3) {
+                e.create_order_group(o, d("8")).unwrap();
+            }
             let deposits = d("25") * Decimal::from(owners.len());
             let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
             for _ in 0..400 {
@@ -2616,6 +3826,16 @@ mod tests {
                 "seed {seed}: the run should actually trade ({} fills)",
                 e.fills.len()
             );
+            assert!(
+                e.fees_collected() > Decimal::ZERO,
+                "seed {seed}: fees were paid"
+            );
+            assert!(
+                e.group_events
+                    .iter()
+                    .any(|g| g.kind == GroupEventKind::Triggered),
+                "seed {seed}: some group hit its limit"
+            );
             // Settlement pays out exactly what trading put aside.
             for t in tickers {
                 let result = *rng.pick(&[Outcome::Yes, Outcome::No]);
@@ -2624,7 +3844,17 @@ mod tests {
                 check_invariants(&e, &owners, &tickers, deposits);
             }
             let cash: Decimal = owners.iter().map(|o| e.balance(o)).sum();
-            assert_eq!(cash, deposits, "seed {seed}: every dollar is back in cash");
+            assert_eq!(
+                cash + e.fees_collected(),
+                deposits,
+                "seed {seed}: every dollar is back in cash or paid as a fee"
+            );
+            let fees: Decimal = e.settlements.iter().map(|s| s.fee_cost).sum();
+            assert_eq!(
+                fees,
+                e.fees_collected(),
+                "seed {seed}: settlements report the fees"
+            );
         }
     }
 

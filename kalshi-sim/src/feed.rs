@@ -22,7 +22,9 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use crate::api::{count, dollars, rfc3339};
-use crate::engine::{Engine, Fill, MarketState, Order, OrderStatus, Outcome, Owner, Side};
+use crate::engine::{
+    Engine, Fill, GroupEvent, GroupEventKind, MarketState, Order, OrderStatus, Outcome, Owner, Side,
+};
 
 /// The channel an update belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -34,6 +36,7 @@ pub(crate) enum Topic {
     UserOrders,
     MarketPositions,
     Lifecycle,
+    OrderGroupUpdates,
 }
 
 /// One message for the sessions, before its `sid` and `seq`.
@@ -136,6 +139,7 @@ impl Feed {
         let settlements = engine.settlements_since(self.settlements_seen).to_vec();
         if touched.markets.is_empty()
             && touched.orders.is_empty()
+            && touched.groups.is_empty()
             && fills.is_empty()
             && settlements.is_empty()
         {
@@ -176,6 +180,7 @@ impl Feed {
         for ticker in &touched.markets {
             self.lifecycle(engine, ticker, now_ms, &mut updates);
         }
+        updates.extend(touched.groups.iter().map(order_group_update));
         self.send(updates);
     }
 
@@ -378,7 +383,7 @@ fn fill_update(engine: &Engine, fill: &Fill, post_position: Decimal) -> Update {
         "trade_id": fill.trade_id, "order_id": fill.order_id, "market_ticker": fill.ticker,
         "exchange_index": 0, "is_taker": fill.is_taker, "side": outcome,
         "yes_price_dollars": dollars(fill.price), "count_fp": count(fill.count),
-        "fee_cost": dollars(Decimal::ZERO), "action": "buy", "outcome_side": outcome,
+        "fee_cost": dollars(fill.fee), "action": "buy", "outcome_side": outcome,
         "book_side": book, "purchased_side": outcome, "ts": fill.ts_ms / 1000, "ts_ms": fill.ts_ms,
         "post_position_fp": count(post_position), "subaccount": fill.owner.subaccount,
     });
@@ -414,7 +419,7 @@ fn user_order(order: &Order) -> Update {
         "initial_count_fp": count(order.initial_count),
         "taker_fill_cost_dollars": dollars(order.taker_fill_cost),
         "maker_fill_cost_dollars": dollars(order.maker_fill_cost),
-        "taker_fees_dollars": dollars(Decimal::ZERO), "maker_fees_dollars": dollars(Decimal::ZERO),
+        "taker_fees_dollars": dollars(order.taker_fees), "maker_fees_dollars": dollars(order.maker_fees),
         "client_order_id": order.client_order_id, "self_trade_prevention_type": stp,
         "created_time": rfc3339(order.created_ts_ms), "created_ts_ms": order.created_ts_ms,
         "last_update_time": rfc3339(order.last_update_ts_ms),
@@ -442,7 +447,7 @@ fn position(engine: &Engine, owner: &Owner, ticker: &str) -> Update {
     let msg = json!({
         "user_id": owner.user_id, "market_ticker": ticker, "position_fp": count(summary.position),
         "position_cost_dollars": dollars(summary.cost), "realized_pnl_dollars": dollars(summary.realized),
-        "fees_paid_dollars": dollars(Decimal::ZERO), "position_fee_cost_dollars": dollars(Decimal::ZERO),
+        "fees_paid_dollars": dollars(summary.fees_paid), "position_fee_cost_dollars": dollars(summary.fee_cost),
         "volume_fp": count(summary.volume), "subaccount": owner.subaccount,
     });
     Update {
@@ -450,6 +455,34 @@ fn position(engine: &Engine, owner: &Owner, ticker: &str) -> Update {
         kind: "market_position",
         market: ticker.to_owned(),
         user: Some(owner.user_id.clone()),
+        clock: 0,
+        msg: msg.to_string(),
+    }
+}
+
+/// An `order_group_updates` message, private to the group's user. It
+/// names no market: Kalshi's channel ignores market specifications.
+fn order_group_update(event: &GroupEvent) -> Update {
+    let kind = match event.kind {
+        GroupEventKind::Created => "created",
+        GroupEventKind::Triggered => "triggered",
+        GroupEventKind::Reset => "reset",
+        GroupEventKind::Deleted => "deleted",
+        GroupEventKind::LimitUpdated => "limit_updated",
+    };
+    let mut msg =
+        json!({"event_type": kind, "order_group_id": event.group_id, "ts_ms": event.ts_ms});
+    if matches!(
+        event.kind,
+        GroupEventKind::Created | GroupEventKind::LimitUpdated
+    ) {
+        msg["contracts_limit_fp"] = count(event.limit).into();
+    }
+    Update {
+        topic: Topic::OrderGroupUpdates,
+        kind: "order_group_updates",
+        market: String::new(),
+        user: Some(event.owner.user_id.clone()),
         clock: 0,
         msg: msg.to_string(),
     }

@@ -27,16 +27,25 @@
 
 pub mod engine;
 
+mod account;
 mod api;
 mod auth;
+mod catalog;
 mod clock;
+mod communications;
 pub mod control;
+#[cfg(test)]
+mod coverage;
 mod faults;
 mod feed;
 mod http;
 mod keys;
 mod limits;
+mod market_data;
+mod order_groups;
 mod rfq_batches;
+#[cfg(test)]
+mod robustness;
 mod routes;
 mod seed;
 mod strict;
@@ -206,6 +215,16 @@ pub(crate) struct State {
     pub clock: clock::Clock,
     /// What the WebSocket sessions are told.
     pub feed: feed::Feed,
+    /// Order groups.
+    pub order_groups: order_groups::Store,
+    /// Public market data's own state.
+    pub market_data: market_data::Store,
+    /// Account-level state: API keys, netting, transfers, allocations.
+    pub account: account::Store,
+    /// RFQs, quotes and block trades.
+    pub communications: communications::Store,
+    /// Seeded reference data.
+    pub reference: catalog::Store,
 }
 
 impl Shared {
@@ -237,6 +256,9 @@ impl State {
             subaccount: 0,
         };
         self.engine.deposit(&owner, account.balance);
+        let now = self.clock.now_ms();
+        self.account
+            .record_funding(&account.user_id, account.balance, now);
     }
 
     /// Lists a market and opens its book.
@@ -244,6 +266,8 @@ impl State {
         let ticker = market.ticker.clone();
         self.catalog.add_market(market)?;
         self.engine.add_market(&ticker, MarketState::Open);
+        let fees = api::fee_schedule(&self.catalog, &ticker);
+        self.engine.set_fee_schedule(&ticker, fees);
         self.publish();
         Ok(())
     }
@@ -316,6 +340,8 @@ impl Simulator {
         };
         let mut state = self.shared.state();
         state.engine.deposit(&owner, dollars);
+        let now = state.clock.now_ms();
+        state.account.record_funding(user_id, dollars, now);
         let numbers = state
             .subaccounts
             .entry(user_id.to_owned())
@@ -425,11 +451,17 @@ impl Shared {
         let mut engine = Engine::new();
         for market in catalog.market_tickers() {
             engine.add_market(&market, MarketState::Open);
+            engine.set_fee_schedule(&market, api::fee_schedule(&catalog, &market));
         }
         let feed = feed::Feed::new(&mut engine);
         let mut state = State {
             feed,
             engine,
+            order_groups: order_groups::Store::default(),
+            market_data: market_data::Store::default(),
+            account: account::Store::default(),
+            communications: communications::Store::default(),
+            reference: catalog::Store::default(),
             catalog,
             keys: HashMap::new(),
             subaccounts: HashMap::new(),
@@ -437,6 +469,7 @@ impl Shared {
             transfers: transfers::Transfers::default(),
             clock: clock::Clock::default(),
         };
+        state.account.set_rate_limit(config.rate_limit);
         for account in &config.accounts {
             state.add_account(account);
         }

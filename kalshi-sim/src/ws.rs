@@ -154,13 +154,28 @@ const CHANNELS: [ChannelInfo; 13] = [
     ),
     channel("user_orders", Some(Topic::UserOrders), false, false),
     channel("market_lifecycle_v2", Some(Topic::Lifecycle), true, false),
-    channel("order_group_updates", None, true, false),
+    channel(
+        "order_group_updates",
+        Some(Topic::OrderGroupUpdates),
+        true,
+        false,
+    ),
     channel("multivariate_market_lifecycle", None, true, false),
     channel("communications", None, false, false),
     channel("cfbenchmarks_value", None, false, false),
     channel("cfbenchmarks_value_5hz", None, false, false),
     channel("pyth_value", None, false, false),
 ];
+
+impl ChannelInfo {
+    /// Whether a subscription's markets narrow what it receives.
+    fn filters_markets(self) -> bool {
+        !matches!(
+            self.topic,
+            Some(Topic::Lifecycle | Topic::OrderGroupUpdates)
+        )
+    }
+}
 
 const fn channel(
     name: &'static str,
@@ -347,9 +362,12 @@ impl Session {
             .iter()
             .filter(|(_, s)| s.channel.topic == Some(update.topic))
             .filter(|(_, s)| {
-                s.markets
-                    .as_ref()
-                    .is_none_or(|m| m.contains(&update.market))
+                // Kalshi ignores market filters on the lifecycle and order
+                // group channels.
+                !s.channel.filters_markets()
+                    || s.markets
+                        .as_ref()
+                        .is_none_or(|m| m.contains(&update.market))
             })
             .filter(|(_, s)| {
                 // A snapshot sent since already includes this delta.
