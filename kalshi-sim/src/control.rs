@@ -178,6 +178,8 @@ fn deposit(shared: &Shared, body: &Value) -> Result<Value, ApiErr> {
     };
     let mut state = shared.state();
     state.engine.deposit(&owner, amount);
+    let now = state.clock.now_ms();
+    state.account.record_funding(&owner.user_id, amount, now);
     let numbers = state
         .subaccounts
         .entry(owner.user_id.clone())

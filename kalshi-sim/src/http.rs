@@ -198,7 +198,7 @@ fn after_fault(fault: Option<&Fault>, answer: Answer) -> Option<Response<SimBody
     }
 }
 
-fn process(
+pub(crate) fn process(
     shared: &Shared,
     method: &str,
     path: &str,
@@ -220,7 +220,7 @@ fn process(
         }
         None => return Err(ApiErr::new(404, "not_found", "no such endpoint")),
     };
-    let query = routes::query_pairs(query);
+    let mut query = routes::query_pairs(query);
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     // Who is asking comes first: nothing of an unauthenticated request is
     // parsed or executed.
@@ -241,7 +241,7 @@ fn process(
     } else {
         None
     };
-    let body = parse_body(body)?;
+    let mut body = parse_body(body)?;
     if let Some(limits) = &shared.limits {
         let tokens = limits::COST * batch_items(body.as_ref()) as f64;
         if !limits.take(
@@ -258,6 +258,10 @@ fn process(
     }
     crate::strict::check(operation, &query, body.as_ref())?;
     let mut state = shared.state();
+    // A key made through the API may be limited in scope or subaccount.
+    if let (true, Some(key_id)) = (operation.authenticated, header("kalshi-access-key")) {
+        crate::account::authorize(&state, key_id, operation, &mut query, &mut body)?;
+    }
     let now_ms = state.clock.now_ms();
     let call = Call {
         operation,
