@@ -8,7 +8,9 @@
 //! --prefix tests/prism`, installing the pinned Stoplight Prism that the
 //! end-to-end tests put between the client and the simulator to check all
 //! traffic against the spec (`tests/src/prism.rs`), and it builds the pinned
-//! cargo-deny once (`supply_chain`).
+//! cargo-deny once (`supply_chain`). It also needs `python3` (3.11 or later,
+//! with `venv`) and PyPI for the pinned Schemathesis that fuzzes the
+//! simulator (`schemathesis`).
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -71,6 +73,9 @@ pub fn run(root: &Path) -> Result<(), String> {
         "default features",
         &["test", "-p", "kalshi-client", "--lib", "--examples"],
     )?;
+    // An independent fuzzer: Schemathesis over every operation of the spec
+    // against the simulator binary, signed, bounded by examples and a seed.
+    crate::schemathesis::step(root)?;
     // Cargo treats registry crates as immutable, so a dry run would reuse
     // the build of an earlier dry run of the same (unreleased) version: drop
     // the published crates' artifacts first (this is the last step).

@@ -12,6 +12,7 @@ pub mod msrv;
 pub mod patches;
 pub mod postprocess;
 pub mod regen;
+pub mod schemathesis;
 pub mod spec;
 pub mod spec_diff;
 pub mod supply_chain;

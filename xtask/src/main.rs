@@ -13,7 +13,10 @@ tasks:
   ci                       the whole test suite as CI runs it: fmt, clippy, regen --check,
                            docs with warnings denied, the MSRV of dependencies, cargo deny
                            (pinned, built once; vendored advisory database), npm ci for
-                           Prism, tests, the default features alone, cargo publish --dry-run
+                           Prism, tests, the default features alone, Schemathesis against
+                           the simulator, cargo publish --dry-run
+  schemathesis             the fuzzing step of ci alone: the pinned Schemathesis (installed
+                           once into target/tools/) over every operation against kalshi-sim
   regen [--check]          regenerate kalshi-gen/src/generated.rs from the vendored spec;
                            --check fails when the committed file differs
   spec-diff OLD NEW        report what changes between two spec files; exits 1 when a
@@ -33,6 +36,9 @@ fn main() -> ExitCode {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let result = match args.as_slice() {
         ["ci"] => xtask::ci::run(&workspace_root()).map(|()| ExitCode::SUCCESS),
+        ["schemathesis"] => {
+            xtask::schemathesis::step(&workspace_root()).map(|()| ExitCode::SUCCESS)
+        }
         ["regen"] => run_regen(false),
         ["regen", "--check"] => run_regen(true),
         ["spec-diff", old, new] => run_spec_diff(old, new),
