@@ -11,8 +11,37 @@ use kalshi_gen::stream::types;
 use kalshi_gen::{Count, Dollars, PriceLevel};
 use rust_decimal::Decimal;
 
-/// One side of the book: price -> contracts resting there.
-type Ladder = BTreeMap<Decimal, Decimal>;
+/// One side of the book: price -> (price as received, contracts resting
+/// there). Keyed by the price in millionths of a dollar: every `Dollars` has
+/// at most six decimal places, so the key is exact, and comparing integers
+/// is several times cheaper than comparing `Decimal`s on every delta.
+type Ladder = BTreeMap<i64, (Decimal, Decimal)>;
+
+/// Millionths of a dollar per dollar: the finest price a `Dollars` holds.
+const MICROS: i64 = 1_000_000;
+
+/// The ladder key of a price, rounded up to the next millionth when the
+/// price is finer than that (only for prices a caller passes in; wire prices
+/// are exact). Saturates far outside any real price.
+fn key(price: Decimal) -> i64 {
+    use rust_decimal::prelude::ToPrimitive;
+    let scale = price.scale();
+    if scale <= 6 {
+        // The exact path every wire price takes: no Decimal arithmetic.
+        let exact = price.mantissa() * 10_i128.pow(6 - scale);
+        if let Ok(key) = i64::try_from(exact) {
+            return key;
+        }
+    }
+    price
+        .checked_mul(Decimal::from(MICROS))
+        .and_then(|micros| micros.ceil().to_i64())
+        .unwrap_or(if price.is_sign_negative() {
+            i64::MIN
+        } else {
+            i64::MAX
+        })
+}
 
 /// The order book of one market, as of an exchange `clock`.
 ///
@@ -84,10 +113,11 @@ impl OrderBook {
         } else {
             &mut self.no
         };
-        let level = ladder.entry(price).or_insert(Decimal::ZERO);
-        *level += delta;
-        if *level <= Decimal::ZERO {
-            ladder.remove(&price);
+        let key = key(price);
+        let (_, count) = ladder.entry(key).or_insert((price, Decimal::ZERO));
+        *count += delta;
+        if *count <= Decimal::ZERO {
+            ladder.remove(&key);
         }
         self.clock = clock;
     }
@@ -99,7 +129,7 @@ impl OrderBook {
 
     /// The best YES bid: the highest price someone pays for YES, and its size.
     pub fn best_bid(&self) -> Option<PriceLevel> {
-        self.yes.iter().next_back().map(|(p, c)| level(*p, *c))
+        self.yes.iter().next_back().map(|(_, (p, c))| level(*p, *c))
     }
 
     /// The best YES ask: the lowest price someone sells YES at (the best NO
@@ -108,12 +138,12 @@ impl OrderBook {
         self.no
             .iter()
             .next_back()
-            .map(|(p, c)| level(Decimal::ONE - p, *c))
+            .map(|(_, (p, c))| level(Decimal::ONE - p, *c))
     }
 
     /// The best NO bid and its size.
     pub fn best_no_bid(&self) -> Option<PriceLevel> {
-        self.no.iter().next_back().map(|(p, c)| level(*p, *c))
+        self.no.iter().next_back().map(|(_, (p, c))| level(*p, *c))
     }
 
     /// The best NO ask (`1 -` the best YES bid) and its size.
@@ -121,7 +151,7 @@ impl OrderBook {
         self.yes
             .iter()
             .next_back()
-            .map(|(p, c)| level(Decimal::ONE - p, *c))
+            .map(|(_, (p, c))| level(Decimal::ONE - p, *c))
     }
 
     /// YES bids, best (highest) first, at most `depth` levels.
@@ -130,7 +160,7 @@ impl OrderBook {
             .iter()
             .rev()
             .take(depth)
-            .map(|(p, c)| level(*p, *c))
+            .map(|(_, (p, c))| level(*p, *c))
             .collect()
     }
 
@@ -140,7 +170,7 @@ impl OrderBook {
             .iter()
             .rev()
             .take(depth)
-            .map(|(p, c)| level(Decimal::ONE - p, *c))
+            .map(|(_, (p, c))| level(Decimal::ONE - p, *c))
             .collect()
     }
 
@@ -150,7 +180,7 @@ impl OrderBook {
             .iter()
             .rev()
             .take(depth)
-            .map(|(p, c)| level(*p, *c))
+            .map(|(_, (p, c))| level(*p, *c))
             .collect()
     }
 
@@ -167,12 +197,15 @@ impl OrderBook {
 
     /// Contracts bid for YES at `price` or better (higher).
     pub fn bid_depth_at_or_above(&self, price: Decimal) -> Decimal {
-        self.yes.range(price..).map(|(_, c)| *c).sum()
+        self.yes.range(key(price)..).map(|(_, (_, c))| *c).sum()
     }
 
     /// Contracts offered YES at `price` or better (lower).
     pub fn ask_depth_at_or_below(&self, price: Decimal) -> Decimal {
-        self.no.range(Decimal::ONE - price..).map(|(_, c)| *c).sum()
+        self.no
+            .range(key(Decimal::ONE - price)..)
+            .map(|(_, (_, c))| *c)
+            .sum()
     }
 }
 
@@ -180,7 +213,7 @@ fn ladder(levels: &[PriceLevel]) -> Ladder {
     levels
         .iter()
         .filter(|l| l.count.value() > Decimal::ZERO)
-        .map(|l| (l.price.value(), l.count.value()))
+        .map(|l| (key(l.price.value()), (l.price.value(), l.count.value())))
         .collect()
 }
 
@@ -231,6 +264,20 @@ mod tests {
         assert_eq!(asks, [d("0.45"), d("0.50")]);
         assert_eq!(book.bid_depth_at_or_above(d("0.40")), d("8"));
         assert_eq!(book.ask_depth_at_or_below(d("0.50")), d("9"));
+    }
+
+    #[test]
+    fn keys_order_prices_exactly_and_never_overflow() {
+        assert_eq!(key(d("0.25")), key(d("0.2500")));
+        assert!(key(d("0.250001")) > key(d("0.25")));
+        // Finer than a millionth rounds up, so range queries stay inclusive.
+        assert_eq!(key(d("0.2500001")), key(d("0.250001")));
+        assert_eq!(key(Decimal::MAX), i64::MAX);
+        assert_eq!(key(Decimal::MIN), i64::MIN);
+        let book = book();
+        assert_eq!(book.bid_depth_at_or_above(Decimal::MAX), Decimal::ZERO);
+        assert_eq!(book.bid_depth_at_or_above(Decimal::MIN), d("8"));
+        assert_eq!(book.bid_depth_at_or_above(d("0.4000001")), d("3"));
     }
 
     #[test]

@@ -2,6 +2,8 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use foldhash::fast::RandomState;
+
 use kalshi_gen::stream::ServerMessage;
 
 use super::book::OrderBook;
@@ -26,9 +28,9 @@ use super::book::OrderBook;
 /// ```
 #[derive(Debug, Default, Clone)]
 pub struct BookReplay {
-    books: HashMap<String, OrderBook>,
+    books: HashMap<String, OrderBook, RandomState>,
     /// Per `sid`: the next `seq` expected and the markets it carried.
-    subscriptions: HashMap<u64, (u64, BTreeSet<String>)>,
+    subscriptions: HashMap<u64, (u64, BTreeSet<String>), RandomState>,
 }
 
 /// What a frame did to the books.
@@ -93,11 +95,14 @@ impl BookReplay {
                 }
             }
         }
-        if !self.books.contains_key(market) {
-            self.books.insert(market.to_owned(), OrderBook::new(market));
-        }
-        let Some(book) = self.books.get_mut(market) else {
-            return Applied::Other;
+        // One lookup on the path every delta takes; the ticker is copied
+        // only when a market is first seen.
+        let book = match self.books.get_mut(market) {
+            Some(book) => book,
+            None => self
+                .books
+                .entry(market.to_owned())
+                .or_insert_with(|| OrderBook::new(market)),
         };
         let applied = match message {
             ServerMessage::OrderbookSnapshot(m) => {
