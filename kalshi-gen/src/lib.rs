@@ -13,6 +13,8 @@
 //!   after this crate was generated, instead of failing the whole response.
 //! * [`hooks`]: the seam through which `kalshi-client` signs, rate-limits and
 //!   retries every request. This crate holds no crypto and no policy.
+//! * [`visit`]: the trait [`visit_types`] calls for every operation and open
+//!   enum, so checks (the fuzz targets) cover every generated type.
 //!
 //! Most users want the `kalshi-client` crate, which wraps these bindings:
 //! requests are sent with its `Execute::send`, which adds Kalshi's error
@@ -28,6 +30,7 @@ pub mod open_enum;
 pub mod operation;
 pub mod request;
 pub mod stream;
+pub mod visit;
 
 #[rustfmt::skip]
 #[allow(

@@ -147,7 +147,14 @@ fn not_a_number(text: &str) -> DecimalError {
 }
 
 /// Checks a decimal built in code against the same bounds as parsed text.
-fn check_decimal(value: Decimal) -> Result<Decimal, DecimalError> {
+///
+/// A zero loses its sign: `-Decimal::ZERO` (or a product that rounds to
+/// zero) would otherwise print as `-0.0000`, which parses back as
+/// `0.0000`, so the wire form would not be what the value reads back as.
+fn check_decimal(mut value: Decimal) -> Result<Decimal, DecimalError> {
+    if value.is_zero() {
+        value.set_sign_positive(true);
+    }
     if value.scale() > MAX_SCALE {
         return Err(DecimalError::TooPrecise {
             text: value.to_string(),

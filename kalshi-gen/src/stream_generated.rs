@@ -4921,3 +4921,32 @@ pub const ERROR_CODES: &[(i64, &str, &str)] = &[
         "Missing underlying_tickers for subscribe_underlyings/unsubscribe_underlyings on pyth_value",
     ),
 ];
+/// Calls `visitor` once per operation of these bindings (with its
+/// request builder, whose [`Request`](crate::request::Request) impl
+/// names its success and error bodies) and once per open string enum,
+/// so a check written once covers every type, those of the next spec
+/// bump included (the fuzz targets decode every response through it).
+pub fn visit_types<V: crate::visit::TypeVisitor>(visitor: &mut V) {
+    visitor.open_enum::<types::BatchQuoteAcceptedPayloadMsgAcceptedSide>();
+    visitor.open_enum::<types::BookSide>();
+    visitor
+        .open_enum::<types::CfbenchmarksUpdateSubscriptionCommandPayloadParamsAction>();
+    visitor.open_enum::<types::EventFeeUpdatePayloadMsgFeeTypeOverride>();
+    visitor.open_enum::<types::EventLifecyclePayloadMsgCollateralReturnType>();
+    visitor.open_enum::<types::LastUpdateReason>();
+    visitor.open_enum::<types::LifecyclePriceLevelStructure>();
+    visitor.open_enum::<types::MarketLifecycleV2PayloadMsgEventType>();
+    visitor.open_enum::<types::MarketSide>();
+    visitor.open_enum::<types::MultivariateMarketLifecyclePayloadMsgEventType>();
+    visitor.open_enum::<types::OrderAction>();
+    visitor.open_enum::<types::OrderGroupUpdatesPayloadMsgEventType>();
+    visitor.open_enum::<types::PythUpdateSubscriptionCommandPayloadParamsAction>();
+    visitor.open_enum::<types::QuoteAcceptedPayloadMsgAcceptedSide>();
+    visitor.open_enum::<types::RfqBatchCreatedPayloadMsgLegsItemSide>();
+    visitor.open_enum::<types::RfqCreatedPayloadMsgMveSelectedLegsItemSide>();
+    visitor.open_enum::<types::SubscribeCommandPayloadParamsChannelsItem>();
+    visitor.open_enum::<types::SubscribeCommandPayloadParamsUserFilter>();
+    visitor.open_enum::<types::UpdateSubscriptionCommandPayloadParamsAction>();
+    visitor.open_enum::<types::UserOrderPayloadMsgSelfTradePreventionType>();
+    visitor.open_enum::<types::UserOrderPayloadMsgStatus>();
+}

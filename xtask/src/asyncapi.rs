@@ -146,6 +146,7 @@ pub fn generate(yaml: &str) -> Result<String, String> {
             .map_err(|e| format!("the message enums do not parse: {e}"))?
             .items,
     );
+    postprocess::type_visitor(&mut file)?;
     let mut header = String::new();
     let _ = writeln!(
         header,

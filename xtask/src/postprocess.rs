@@ -722,3 +722,69 @@ impl VisitMut for OptionalSchemars {
         }
     }
 }
+
+/// Appends `visit_types`: one call of a `crate::visit::TypeVisitor` per
+/// operation (its builder, whose `Request` impl names the success and error
+/// body types) and per open string enum, both read off the code generated so
+/// far.
+///
+/// Checks that must cover every response and every enum (the fuzz targets,
+/// the tests) are then written once, generically, and a spec bump that adds
+/// an operation or an enum extends them by regeneration alone. Returns how
+/// many operations and enums are visited.
+pub fn type_visitor(file: &mut syn::File) -> Result<(usize, usize), String> {
+    let trait_self = |item: &Item, name: &str| match item {
+        Item::Impl(imp)
+            if imp
+                .trait_
+                .as_ref()
+                .is_some_and(|(_, path, _)| quote!(#path).to_string().replace(' ', "") == name) =>
+        {
+            match &*imp.self_ty {
+                syn::Type::Path(path) => path.path.segments.last().map(|s| s.ident.clone()),
+                _ => None,
+            }
+        }
+        _ => None,
+    };
+    let module = |file: &syn::File, name: &str| -> Vec<Ident> {
+        let items = file.items.iter().find_map(|item| match item {
+            Item::Mod(m) if m.ident == name => m.content.as_ref().map(|(_, items)| items),
+            _ => None,
+        });
+        let wanted = match name {
+            "builder" => "crate::request::Request",
+            _ => "crate::open_enum::OpenEnum",
+        };
+        let mut found: Vec<Ident> = items
+            .into_iter()
+            .flatten()
+            .filter_map(|item| trait_self(item, wanted))
+            .collect();
+        found.sort();
+        found
+    };
+    let operations = module(file, "builder");
+    let enums = module(file, "types");
+    if enums.is_empty() {
+        return Err("no open enum impl found: postprocess::open_enums changed shape".to_owned());
+    }
+    let counts = (operations.len(), enums.len());
+    let visit = quote! {
+        /// Calls `visitor` once per operation of these bindings (with its
+        /// request builder, whose [`Request`](crate::request::Request) impl
+        /// names its success and error bodies) and once per open string enum,
+        /// so a check written once covers every type, those of the next spec
+        /// bump included (the fuzz targets decode every response through it).
+        pub fn visit_types<V: crate::visit::TypeVisitor>(visitor: &mut V) {
+            #(visitor.operation::<builder::#operations<'static>>();)*
+            #(visitor.open_enum::<types::#enums>();)*
+        }
+    };
+    file.items.extend(
+        syn::parse2::<syn::File>(visit)
+            .map_err(|e| format!("visit_types does not parse: {e}"))?
+            .items,
+    );
+    Ok(counts)
+}

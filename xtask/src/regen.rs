@@ -200,6 +200,13 @@ pub fn generate(spec_text: &str, progenitor_version: &str) -> Result<String, Str
             .map_err(|e| e.to_string())?
             .items,
     );
+    let (visited, _) = postprocess::type_visitor(&mut file)?;
+    if visited != rows.len() {
+        return Err(format!(
+            "visit_types visits {visited} of {} operations: the Request impls changed shape",
+            rows.len()
+        ));
+    }
 
     let header = header(&version, &sha256, progenitor_version, &applied, opened);
     Ok(format!("{header}{}", prettyplease::unparse(&file)))

@@ -201,7 +201,60 @@ fn decrypt(block: &Block<'_>, passphrase: Option<&str>) -> Result<SecretDocument
     let der = block.decode()?;
     let info = EncryptedPrivateKeyInfo::try_from(der.as_bytes())
         .map_err(|error| unparsed_scheme(&error, der.as_bytes()))?;
+    if let Some(kdf) = info.encryption_algorithm.pbes2().map(|p| &p.kdf) {
+        check_kdf_cost(kdf)?;
+    }
     info.decrypt(passphrase).map_err(decrypt_error)
+}
+
+/// PBKDF2 iterations accepted: RFC 8018's figure for keys where
+/// "performance is not critical" (a few seconds); OpenSSL writes 2,048.
+const MAX_PBKDF2_ITERATIONS: u32 = 10_000_000;
+/// scrypt memory accepted (`128 * r * N` bytes, 1 GiB); OpenSSL's default
+/// (N = 2^14, r = 8) takes 16 MiB.
+const MAX_SCRYPT_MEMORY: u64 = 1 << 30;
+/// scrypt work accepted (`N * r * p`), 512 times OpenSSL's default.
+const MAX_SCRYPT_WORK: u64 = 1 << 26;
+
+/// Refuses key-derivation parameters beyond what any real key uses, before
+/// deriving: they come from the key file, so without a bound a damaged or
+/// hostile key could make loading run for hours (PBKDF2 with 2^32
+/// iterations) or abort the process (scrypt asking for petabytes). A zero
+/// scrypt `N` is refused here too: `pkcs5` 0.7 takes its logarithm with an
+/// integer underflow (a panic where overflow checks are on); other
+/// non-powers of two are left to `pkcs5`, which refuses them.
+fn check_kdf_cost(kdf: &pkcs5::pbes2::Kdf<'_>) -> Result<(), KeyError> {
+    let refused = match kdf {
+        pkcs5::pbes2::Kdf::Pbkdf2(params) => {
+            (params.iteration_count > MAX_PBKDF2_ITERATIONS).then(|| {
+                format!(
+                    "PBKDF2 with {} iterations (at most {MAX_PBKDF2_ITERATIONS} are accepted)",
+                    params.iteration_count
+                )
+            })
+        }
+        pkcs5::pbes2::Kdf::Scrypt(params) => {
+            let (n, r, p) = (
+                params.cost_parameter,
+                u64::from(params.block_size),
+                u64::from(params.parallelization),
+            );
+            let memory = n.saturating_mul(r).saturating_mul(128);
+            let work = n.saturating_mul(r).saturating_mul(p);
+            (n == 0 || memory > MAX_SCRYPT_MEMORY || work > MAX_SCRYPT_WORK).then(|| {
+                format!(
+                    "scrypt with N={n}, r={r}, p={p} (more memory or work than the 1 GiB and \
+                     N*r*p of 2^26 accepted)"
+                )
+            })
+        }
+        // A KDF `pkcs5` adds later: its own decryption refuses or bounds it.
+        _ => None,
+    };
+    match refused {
+        Some(scheme) => Err(KeyError::UnsupportedEncryption { scheme }),
+        None => Ok(()),
+    }
 }
 
 /// `pkcs8` parses the encryption scheme while parsing the structure, so

@@ -980,7 +980,7 @@ impl Hub {
                 return false;
             }
             Some(expected) if seq > expected && !is_snapshot => {
-                state.next_seq = Some(seq + 1);
+                state.next_seq = Some(seq.saturating_add(1));
                 let is_book = sub.spec.channel == Channel::Orderbook;
                 let markets = sub.markets.clone();
                 self.update_stats(|s| s.gaps += 1);
@@ -1000,7 +1000,9 @@ impl Hub {
                 };
                 self.control(event).await;
             }
-            _ => state.next_seq = Some(seq + 1),
+            // Saturating, as in `BookReplay`: a hostile `seq` of 2^64 - 1
+            // must not overflow.
+            _ => state.next_seq = Some(seq.saturating_add(1)),
         }
         true
     }

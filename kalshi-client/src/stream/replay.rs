@@ -86,7 +86,9 @@ impl BookReplay {
         if expected != 0 && seq < expected {
             return Applied::Duplicate;
         }
-        *next = seq + 1;
+        // Saturating: a `seq` of 2^64 - 1 (no real stream gets there) must
+        // not overflow; a repeat of it is then applied rather than dropped.
+        *next = seq.saturating_add(1);
         let gap = expected != 0 && seq > expected && !is_snapshot;
         if gap {
             for market in markets.iter() {
