@@ -20,7 +20,7 @@ pub use crate::order::{
     Amendment, CancelOrder, Decrease, DecreaseOrder, ExchangeRoute, NewOrder, Price, Quantity,
     SelfTradePrevention, Side, Subaccount, TimeInForce,
 };
-pub use crate::resources::QueueScope;
+pub use crate::resources::{QueueScope, Reconciled};
 pub use crate::stream::{Channel, OrderBook, StreamError, Subscription};
 pub use crate::transfer::ExchangeTransfer;
 pub use crate::{

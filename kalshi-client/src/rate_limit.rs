@@ -168,6 +168,9 @@ pub struct RateLimits {
     write: BucketSpec,
     default_cost: u32,
     costs: BTreeMap<String, u32>,
+    /// Capacity held back (see [`RateLimits::with_reserve`]); `None`: one
+    /// default-cost request.
+    reserve: Option<u32>,
 }
 
 impl RateLimits {
@@ -201,7 +204,17 @@ impl RateLimits {
             write: sanitize(write),
             default_cost: DEFAULT_COST,
             costs: BTreeMap::new(),
+            reserve: None,
         }
+    }
+
+    /// Holds back `tokens` of each bucket's capacity (at most half of it);
+    /// by default, one default-cost request's worth. See why at
+    /// [`RateLimiter`]: `0` spends the published burst in full, at the risk
+    /// of a 429 whenever requests reach the exchange unevenly spaced.
+    pub fn with_reserve(mut self, tokens: u32) -> Self {
+        self.reserve = Some(tokens);
+        self
     }
 
     /// Charges `cost` tokens to operations without an override of their own.
@@ -265,6 +278,29 @@ impl RateLimits {
             self.costs.insert(name.to_owned(), cost);
         }
         Ok(())
+    }
+
+    /// The bucket the limiter actually keeps: the published refill rate,
+    /// with one default-cost request's worth of the capacity held back (at
+    /// most half of it).
+    ///
+    /// Why: the exchange meters requests when they arrive, not when they
+    /// were admitted here, and the time in between varies. A client that
+    /// spends its whole budget would, after any jitter, show the exchange
+    /// two requests closer together than it paced them, and earn a 429.
+    /// With the reserve, the exchange's bucket stays at least one request
+    /// fuller than this one, which absorbs jitter up to `cost / rate`
+    /// (50 ms for Basic reads). The long-run rate is unchanged.
+    fn paced(&self, bucket: Bucket) -> BucketSpec {
+        let spec = self.spec(bucket);
+        let reserve = self
+            .reserve
+            .unwrap_or(self.default_cost)
+            .min(spec.capacity / 2);
+        BucketSpec {
+            refill_per_sec: spec.refill_per_sec,
+            capacity: spec.capacity - reserve,
+        }
     }
 
     /// Tokens one call (or one batch item) of `operation` costs.
@@ -567,6 +603,16 @@ struct Shared {
 /// served in arrival order, so a large batch is not starved by a stream of
 /// small requests, and the two buckets are independent, so waiting writes
 /// never delay reads.
+///
+/// Each bucket keeps the published refill rate but holds back one
+/// default-cost request's worth of its capacity
+/// ([`RateLimits::with_reserve`] changes that). The exchange meters a
+/// request when it arrives, not when it was admitted here, and the time in
+/// between varies; a client spending its whole budget would now and then
+/// show the exchange two requests closer together than it paced them, and
+/// earn a 429. With the reserve the exchange's bucket stays a request
+/// fuller than this one, which absorbs jitter up to cost / rate (50 ms for
+/// Basic reads). The long-run rate is unchanged.
 #[derive(Clone)]
 pub struct RateLimiter {
     shared: Arc<Shared>,
@@ -577,8 +623,8 @@ impl RateLimiter {
     pub fn new(limits: RateLimits) -> Self {
         let now = Instant::now();
         let shared = Shared {
-            read: TokenBucket::new(limits.read, now),
-            write: TokenBucket::new(limits.write, now),
+            read: TokenBucket::new(limits.paced(Bucket::Read), now),
+            write: TokenBucket::new(limits.paced(Bucket::Write), now),
             limits: Mutex::new(limits),
         };
         Self {
@@ -614,8 +660,8 @@ impl RateLimiter {
     /// costs in force when it called, does not change.
     pub fn set_limits(&self, limits: RateLimits) {
         let mut current = self.settings();
-        self.shared.read.respec(limits.read);
-        self.shared.write.respec(limits.write);
+        self.shared.read.respec(limits.paced(Bucket::Read));
+        self.shared.write.respec(limits.paced(Bucket::Write));
         *current = limits;
     }
 
@@ -675,8 +721,35 @@ mod tests {
         }
     }
 
+    /// Basic's budget with the whole burst spendable, so the arithmetic
+    /// below is the bucket's own.
     fn basic() -> RateLimiter {
-        RateLimiter::new(RateLimits::for_tier(Tier::Basic))
+        RateLimiter::new(RateLimits::for_tier(Tier::Basic).with_reserve(0))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn one_request_of_capacity_is_held_back_by_default() {
+        let limiter = RateLimiter::new(RateLimits::for_tier(Tier::Basic));
+        assert_eq!(limiter.available(Bucket::Read), 190.0);
+        assert_eq!(limiter.available(Bucket::Write), 90.0);
+        assert_eq!(
+            limiter.limits().spec(Bucket::Read),
+            spec(200, 200),
+            "the published limits are still what it reports"
+        );
+        let start = Instant::now();
+        for _ in 0..19 {
+            limiter.acquire("get_markets", "GET", 1).await;
+        }
+        assert_eq!(start.elapsed(), Duration::ZERO);
+        // The long-run rate is the published one: 10 tokens per 50 ms.
+        for _ in 0..4 {
+            limiter.acquire("get_markets", "GET", 1).await;
+        }
+        assert_eq!(start.elapsed(), Duration::from_millis(200));
+        // Never more than half: a tiny bucket keeps half its burst.
+        let tiny = RateLimiter::new(RateLimits::new(spec(10, 4), spec(10, 4)));
+        assert_eq!(tiny.available(Bucket::Read), 2.0);
     }
 
     const LIMITS_JSON: &str = r#"{
@@ -867,8 +940,9 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn batch_is_billed_per_item() {
-        let limits =
-            RateLimits::for_tier(Tier::Advanced).with_operation_cost("batch_cancel_orders_v2", 2);
+        let limits = RateLimits::for_tier(Tier::Advanced)
+            .with_operation_cost("batch_cancel_orders_v2", 2)
+            .with_reserve(0);
         let limiter = RateLimiter::new(limits);
         limiter.acquire("batch_create_orders_v2", "POST", 20).await;
         assert_eq!(limiter.available(Bucket::Write), 600.0 - 200.0);

@@ -16,7 +16,9 @@
 //! | `POST /_sim/market_state` | `{"ticker", "state": "open" \| "closed" \| "settled_yes" \| "settled_no"}` | opens, closes or settles a market |
 //! | `POST /_sim/clock/advance` | `{"ms"}` | moves the exchange clock forward |
 //! | `POST /_sim/faults` | `{"fault", "times"?, "status"?, "delay_ms"?}` | queues a fault for the next requests |
+//! | `DELETE /_sim/faults` | | drops the faults not yet applied (`{"cleared": n}`) |
 //! | `GET /_sim/journal` | | every request received, in order |
+//! | `GET /_sim/audit` | | the money (`deposited`, `cash`, `open_interest`, `fees`, dollars), 429s of the rate limits by key, and every `(user_id, client_order_id)` with its number of orders |
 //! | `GET /_sim/stream_sessions` | | `{"sessions": [ids]}`, the open WebSocket sessions |
 //! | `POST /_sim/stream_faults` | `{"fault", "session"?, "ms"?}` | a stream fault for one session or all (`{"applied": n}`) |
 //!
@@ -111,6 +113,8 @@ pub(crate) fn handle(
             shared.faults.push(fault(&body)?, times);
             Ok(json!({"ok": true}))
         }
+        ("GET", "audit") => Ok(audit(shared)),
+        ("DELETE", "faults") => Ok(json!({"cleared": shared.faults.clear()})),
         ("GET", "journal") => {
             let entries: Vec<Value> = shared
                 .faults
@@ -125,6 +129,31 @@ pub(crate) fn handle(
         }
         _ => Err(ApiErr::new(404, "not_found", "no such control endpoint")),
     }
+}
+
+/// What a soak checks its invariants against: the exchange's own figures.
+fn audit(shared: &Shared) -> Value {
+    let state = shared.state();
+    let ledger = state.engine.ledger();
+    let orders: Vec<Value> = state
+        .engine
+        .client_order_ids()
+        .into_iter()
+        .map(|((user, id), count)| json!([user, id, count]))
+        .collect();
+    let rate_limited = shared
+        .limits
+        .as_ref()
+        .map(|limits| limits.refusals())
+        .unwrap_or_default();
+    json!({
+        "deposited": ledger.deposited.to_string(),
+        "cash": ledger.cash.to_string(),
+        "open_interest": ledger.open_interest.to_string(),
+        "fees": ledger.fees.to_string(),
+        "rate_limited": rate_limited,
+        "orders": orders,
+    })
 }
 
 fn text<'a>(body: &'a Value, field: &str) -> Result<&'a str, ApiErr> {

@@ -722,6 +722,8 @@ pub struct Engine {
     fee_schedules: HashMap<String, FeeSchedule>,
     /// Every fee paid so far.
     fees_collected: Decimal,
+    /// Net cash put in through [`Engine::deposit`] (transfers net to zero).
+    deposited: Decimal,
     /// Order groups by id.
     order_groups: BTreeMap<String, OrderGroup>,
     /// Order group events since [`Engine::take_touched`].
@@ -738,6 +740,19 @@ pub struct Touched {
     pub orders: BTreeSet<String>,
     /// Order group events, oldest first.
     pub groups: Vec<GroupEvent>,
+}
+
+/// The exchange's money, summed over every account (see [`Engine::ledger`]).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Ledger {
+    /// Net cash deposited (withdrawals subtracted).
+    pub deposited: Decimal,
+    /// Cash in every account, including what resting orders hold.
+    pub cash: Decimal,
+    /// Contract pairs outstanding, each backed by $1.
+    pub open_interest: Decimal,
+    /// Fees the exchange kept.
+    pub fees: Decimal,
 }
 
 /// An owner's position in one market, in full.
@@ -917,6 +932,37 @@ impl Engine {
     pub fn deposit(&mut self, owner: &Owner, amount: Decimal) {
         let account = self.accounts.entry(owner.clone()).or_default();
         account.cash = account.cash.saturating_add(amount);
+        self.deposited = self.deposited.saturating_add(amount);
+    }
+
+    /// Where every dollar put in is now: the exchange's books balance when
+    /// `cash + open_interest + fees == deposited`.
+    pub fn ledger(&self) -> Ledger {
+        let cash = self.accounts.values().map(|a| a.cash).sum();
+        let open_interest = self
+            .accounts
+            .values()
+            .flat_map(|a| a.holdings.values())
+            .map(|h| h.position.max(Decimal::ZERO))
+            .sum();
+        Ledger {
+            deposited: self.deposited,
+            cash,
+            open_interest,
+            fees: self.fees_collected,
+        }
+    }
+
+    /// How many orders share each `(user, client_order_id)`: always one,
+    /// since a repeated id is refused; a soak checks it stays so.
+    pub fn client_order_ids(&self) -> BTreeMap<(String, String), usize> {
+        let mut counts = BTreeMap::new();
+        for order in self.orders.values() {
+            *counts
+                .entry((order.owner.user_id.clone(), order.client_order_id.clone()))
+                .or_insert(0) += 1;
+        }
+        counts
     }
 
     /// Moves cash between owners (e.g. between subaccounts). Refuses a

@@ -67,6 +67,14 @@ impl Faults {
         queue.extend(std::iter::repeat_n(fault, times));
     }
 
+    /// Drops every fault not yet applied; returns how many.
+    pub fn clear(&self) -> usize {
+        let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        let cleared = queue.len();
+        queue.clear();
+        cleared
+    }
+
     pub fn next(&self) -> Option<Fault> {
         self.queue
             .lock()

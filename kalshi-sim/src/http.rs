@@ -162,7 +162,13 @@ async fn handle(
                 let (method, path) = (method.clone(), path.clone());
                 async move {
                     if let Some(delay) = delay {
+                        // Metered on arrival, as an exchange meters: a slow
+                        // answer does not move the request's tokens later.
+                        meter(&shared, &method, &headers, &body)?;
                         tokio::time::sleep(delay).await;
+                        return process_metered(
+                            &shared, &method, &path, &query, &headers, &body, false,
+                        );
                     }
                     process(&shared, &method, &path, &query, &headers, &body)
                 }
@@ -206,6 +212,41 @@ pub(crate) fn process(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Answer {
+    process_metered(shared, method, path, query, headers, body, true)
+}
+
+/// Takes a request's tokens from its key's bucket (when the simulator
+/// enforces limits): 429 when too few are left.
+fn meter(shared: &Shared, method: &str, headers: &HeaderMap, body: &[u8]) -> Result<(), ApiErr> {
+    let Some(limits) = &shared.limits else {
+        return Ok(());
+    };
+    let parsed = serde_json::from_slice::<Value>(body).ok();
+    let tokens = limits::COST * batch_items(parsed.as_ref()) as f64;
+    let key = headers
+        .get("kalshi-access-key")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("anonymous");
+    if limits.take(key, method == "GET", tokens) {
+        Ok(())
+    } else {
+        Err(ApiErr {
+            status: 429,
+            code: String::new(),
+            message: String::new(),
+        })
+    }
+}
+
+fn process_metered(
+    shared: &Shared,
+    method: &str,
+    path: &str,
+    query: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+    metered: bool,
+) -> Answer {
     let rest = path
         .strip_prefix(crate::BASE_PATH)
         .ok_or_else(|| ApiErr::new(404, "not_found", "no such endpoint"))?;
@@ -241,21 +282,10 @@ pub(crate) fn process(
     } else {
         None
     };
-    let mut body = parse_body(body)?;
-    if let Some(limits) = &shared.limits {
-        let tokens = limits::COST * batch_items(body.as_ref()) as f64;
-        if !limits.take(
-            header("kalshi-access-key").unwrap_or("anonymous"),
-            method == "GET",
-            tokens,
-        ) {
-            return Err(ApiErr {
-                status: 429,
-                code: String::new(),
-                message: String::new(),
-            });
-        }
+    if metered {
+        meter(shared, method, headers, body)?;
     }
+    let mut body = parse_body(body)?;
     crate::strict::check(operation, &query, body.as_ref())?;
     let mut state = shared.state();
     // A key made through the API may be limited in scope or subaccount.

@@ -11,6 +11,8 @@ pub(crate) struct Limits {
     read: f64,
     write: f64,
     buckets: Mutex<HashMap<(String, bool), (f64, Instant)>>,
+    /// Requests refused per key: what a client's own limiter should keep at 0.
+    refused: Mutex<HashMap<String, u64>>,
 }
 
 impl Limits {
@@ -19,6 +21,7 @@ impl Limits {
             read: f64::from(read),
             write: f64::from(write),
             buckets: Mutex::new(HashMap::new()),
+            refused: Mutex::new(HashMap::new()),
         }
     }
 
@@ -37,7 +40,20 @@ impl Limits {
             *level -= tokens;
             true
         } else {
+            drop(buckets);
+            let mut refused = self.refused.lock().unwrap_or_else(|p| p.into_inner());
+            *refused.entry(key.to_owned()).or_insert(0) += 1;
             false
         }
+    }
+}
+
+impl Limits {
+    /// Requests refused so far, by API key id.
+    pub fn refusals(&self) -> HashMap<String, u64> {
+        self.refused
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }

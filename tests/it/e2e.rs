@@ -36,7 +36,11 @@ fn config() -> SimConfig {
         ))
 }
 
+/// A client with the key's material registered as a secret: the suite runs
+/// with every event at TRACE captured and scanned (see `secrets.rs`).
 fn client(base_url: &str, key_id: &str, key: &TestKey) -> Client {
+    kalshi_tests::traces::capture();
+    kalshi_tests::traces::forbid(&key.pem);
     Client::builder()
         .base_url(base_url)
         .credentials(Credentials::from_pem(key_id, &key.pem).unwrap())
@@ -58,6 +62,18 @@ fn qty(n: u32) -> Quantity {
 
 fn dec(text: &str) -> Decimal {
     text.parse().unwrap()
+}
+
+/// How every Prism test ends: no request or response broke the spec, and
+/// nothing logged so far, at any level, held key material or a signature.
+fn assert_clean(prism: &Prism) {
+    prism.assert_clean();
+    let seen = kalshi_tests::traces::seen();
+    assert!(
+        seen.leaks.is_empty(),
+        "secrets in the traces: {:?}",
+        seen.leaks
+    );
 }
 
 /// The simulator with Prism in front, and a client for each account.
@@ -195,7 +211,7 @@ async fn an_order_lives_through_place_amend_decrease_fill_and_cancel() {
         .unwrap();
     assert_eq!(fills.len(), 1);
     assert_eq!(sim.with_engine(|e| e.resting_count()), 0);
-    prism.assert_clean();
+    assert_clean(&prism);
 }
 
 #[tokio::test]
@@ -242,7 +258,7 @@ async fn cancel_all_and_a_batch_mixing_valid_and_invalid_orders() {
         .unwrap();
     orders.cancel_all().send().await.unwrap();
     assert_eq!(sim.with_engine(|e| e.resting_count()), 0);
-    prism.assert_clean();
+    assert_clean(&prism);
 }
 
 #[tokio::test]
@@ -287,7 +303,7 @@ async fn listing_pages_resends_filters_across_more_than_three_pages() {
         .filter(|e| e.path.ends_with("/portfolio/orders") && e.query.contains("ticker="))
         .count();
     assert_eq!(pages, 4);
-    prism.assert_clean();
+    assert_clean(&prism);
 }
 
 #[tokio::test]
@@ -375,7 +391,7 @@ async fn subaccounts_exchange_routing_and_queue_positions() {
         .await
         .unwrap();
     assert_eq!(sim.with_engine(|e| e.resting_count()), 1);
-    prism.assert_clean();
+    assert_clean(&prism);
 }
 
 #[tokio::test]
@@ -404,7 +420,7 @@ async fn public_market_data_needs_no_key() {
         matches!(refused, Error::MissingCredentials { .. }),
         "{refused:?}"
     );
-    prism.assert_clean();
+    assert_clean(&prism);
 }
 
 /// Spec 3.34.0: positions of a settled market are listed only when asked for.
@@ -461,7 +477,7 @@ async fn positions_are_filtered_by_settlement_status() {
         balance.balance_dollars.value(),
         dec("10000") - dec("2.40") + dec("2")
     );
-    prism.assert_clean();
+    assert_clean(&prism);
 }
 
 /// Spec 3.34.0: an event without its markets.
@@ -494,7 +510,7 @@ async fn an_event_can_be_read_without_its_markets() {
         .await
         .unwrap_err();
     assert!(matches!(both, Error::BadRequest(_)), "{both:?}");
-    prism.assert_clean();
+    assert_clean(&prism);
 }
 
 /// Spec 3.34.0: a transfer carries its `client_transfer_id`; the same
@@ -560,7 +576,7 @@ async fn a_transfer_between_exchanges_happens_once_per_id() {
     assert_eq!(history.len(), 2);
     let balance = alice.portfolio().balance().send().await.unwrap();
     assert_eq!(balance.balance_dollars.value(), dec("10000") - dec("20.5"));
-    prism.assert_clean();
+    assert_clean(&prism);
 }
 
 /// Spec 3.34.0: an RFQ batch from creation to confirmed quotes, with a
@@ -698,7 +714,7 @@ async fn an_rfq_batch_is_quoted_accepted_and_confirmed() {
         closed.iter().map(|b| b.id.as_str()).collect::<Vec<_>>(),
         [second.id.as_str()]
     );
-    prism.assert_clean();
+    assert_clean(&prism);
 }
 
 mod faults {

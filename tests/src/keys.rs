@@ -46,6 +46,30 @@ impl TestKey {
         })
     }
 
+    /// The public half as SubjectPublicKeyInfo PEM: what the simulator's
+    /// control API and command line take.
+    pub fn public_pem(&self) -> String {
+        if self.rsa {
+            // SEQUENCE { AlgorithmIdentifier rsaEncryption NULL, BIT STRING { PKCS#1 } }
+            const RSA_ALGORITHM: &[u8] = &[
+                0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05,
+                0x00,
+            ];
+            let mut bits = vec![0x00];
+            bits.extend_from_slice(&self.public);
+            let mut body = RSA_ALGORITHM.to_vec();
+            body.extend(der_item(0x03, &bits));
+            pem("PUBLIC KEY", &der_item(0x30, &body))
+        } else {
+            // SEQUENCE { SEQUENCE { OID 1.3.101.112 }, BIT STRING { key } }
+            let mut der = vec![
+                0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+            ];
+            der.extend_from_slice(&self.public);
+            pem("PUBLIC KEY", &der)
+        }
+    }
+
     /// The public half, as the simulator takes it.
     pub fn public_key(&self) -> kalshi_sim::PublicKey {
         if self.rsa {
@@ -71,6 +95,25 @@ impl TestKey {
             .verify(message.as_bytes(), &signature)
             .is_ok()
     }
+}
+
+/// One DER item: tag, definite length, contents.
+fn der_item(tag: u8, contents: &[u8]) -> Vec<u8> {
+    let mut item = vec![tag];
+    let len = contents.len();
+    if len < 0x80 {
+        item.push(len as u8);
+    } else {
+        let bytes: Vec<u8> = len
+            .to_be_bytes()
+            .into_iter()
+            .skip_while(|b| *b == 0)
+            .collect();
+        item.push(0x80 | bytes.len() as u8);
+        item.extend(bytes);
+    }
+    item.extend_from_slice(contents);
+    item
 }
 
 /// PEM armour around DER bytes.

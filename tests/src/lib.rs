@@ -7,3 +7,4 @@ pub mod keys;
 pub mod prism;
 pub mod recorder;
 pub mod stream_schema;
+pub mod traces;

@@ -73,6 +73,17 @@ pub fn run(root: &Path) -> Result<(), String> {
         "default features",
         &["test", "-p", "kalshi-client", "--lib", "--examples"],
     )?;
+    // The fault soak, alone in its process since it measures it: a minute
+    // of four bots under random faults (the debug build of the tests above).
+    crate::soak::run(
+        root,
+        &crate::soak::Soak {
+            seconds: 60,
+            bots: 4,
+            release: false,
+            report: None,
+        },
+    )?;
     // An independent fuzzer: Schemathesis over every operation of the spec
     // against the simulator binary, signed, bounded by examples and a seed.
     crate::schemathesis::step(root)?;

@@ -7,12 +7,14 @@
 pub mod asyncapi;
 pub mod ci;
 pub mod fetch;
+pub mod fuzz;
 pub mod inventory;
 pub mod msrv;
 pub mod patches;
 pub mod postprocess;
 pub mod regen;
 pub mod schemathesis;
+pub mod soak;
 pub mod spec;
 pub mod spec_diff;
 pub mod supply_chain;

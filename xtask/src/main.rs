@@ -13,10 +13,21 @@ tasks:
   ci                       the whole test suite as CI runs it: fmt, clippy, regen --check,
                            docs with warnings denied, the MSRV of dependencies, cargo deny
                            (pinned, built once; vendored advisory database), npm ci for
-                           Prism, tests, the default features alone, Schemathesis against
-                           the simulator, cargo publish --dry-run
+                           Prism, tests, a one-minute fault soak, the default features
+                           alone, Schemathesis against the simulator, cargo publish
+                           --dry-run
   schemathesis             the fuzzing step of ci alone: the pinned Schemathesis (installed
                            once into target/tools/) over every operation against kalshi-sim
+  fuzz --seconds N [TARGET...]
+                           every fuzz target of fuzz/ (or those named) under libFuzzer for
+                           N seconds each, then minimise the committed corpus in
+                           fuzz/corpus/; needs a nightly toolchain, installs the pinned
+                           cargo-fuzz (the tests replay the corpus on stable)
+  soak [--minutes M] [--bots K]
+                           the fault soak in release mode: K bots (default 4) trade at
+                           random against kalshi-sim for M minutes (default 30) while REST
+                           and stream faults are injected, checking its invariants; the
+                           report goes to target/soak/report.md
   regen [--check]          regenerate kalshi-gen/src/generated.rs from the vendored spec;
                            --check fails when the committed file differs
   spec-diff OLD NEW        report what changes between two spec files; exits 1 when a
@@ -39,6 +50,8 @@ fn main() -> ExitCode {
         ["schemathesis"] => {
             xtask::schemathesis::step(&workspace_root()).map(|()| ExitCode::SUCCESS)
         }
+        ["fuzz", "--seconds", seconds, targets @ ..] => run_fuzz(seconds, targets),
+        ["soak", rest @ ..] => run_soak(rest),
         ["regen"] => run_regen(false),
         ["regen", "--check"] => run_regen(true),
         ["spec-diff", old, new] => run_spec_diff(old, new),
@@ -55,6 +68,47 @@ fn main() -> ExitCode {
         eprintln!("error: {message}");
         ExitCode::FAILURE
     })
+}
+
+fn run_fuzz(seconds: &str, targets: &[&str]) -> Result<ExitCode, String> {
+    let seconds = seconds
+        .parse()
+        .ok()
+        .filter(|s| *s > 0)
+        .ok_or_else(|| format!("--seconds takes a positive whole number, not {seconds:?}"))?;
+    let targets: Vec<String> = targets.iter().map(|t| (*t).to_owned()).collect();
+    xtask::fuzz::run(&workspace_root(), seconds, &targets).map(|_| ExitCode::SUCCESS)
+}
+
+fn run_soak(args: &[&str]) -> Result<ExitCode, String> {
+    let (mut minutes, mut bots) = (30, 4);
+    let mut rest = args;
+    while let [flag, value, tail @ ..] = rest {
+        let number: u64 = value
+            .parse()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| format!("{flag} takes a positive whole number, not {value:?}"))?;
+        match *flag {
+            "--minutes" => minutes = number,
+            "--bots" => bots = number,
+            _ => return Err(format!("unknown soak flag {flag}\n\n{USAGE}")),
+        }
+        rest = tail;
+    }
+    if !rest.is_empty() {
+        return Err(format!("malformed soak arguments\n\n{USAGE}"));
+    }
+    let root = workspace_root();
+    let dir = root.join("target/soak");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let soak = xtask::soak::Soak {
+        seconds: minutes * 60,
+        bots,
+        release: true,
+        report: Some(dir.join("report.md")),
+    };
+    xtask::soak::run(&root, &soak).map(|()| ExitCode::SUCCESS)
 }
 
 fn run_regen(check: bool) -> Result<ExitCode, String> {

@@ -54,7 +54,7 @@ pub use markets::Markets;
 pub use milestones::Milestones;
 pub use multivariate::Multivariate;
 pub use order_groups::OrderGroups;
-pub use orders::{BatchError, BatchOutcome, Orders, QueueScope};
+pub use orders::{BatchError, BatchOutcome, Orders, QueueScope, Reconciled};
 pub use portfolio::Portfolio;
 pub use search::Search;
 pub use series::Series;

@@ -125,7 +125,8 @@ impl<'a> Orders<'a> {
 
     /// Places an order (`POST /portfolio/events/orders`). Never retried
     /// except after a 429; its `client_order_id` is fixed in the request, and
-    /// after a timeout or 5xx [`Orders::find`] says whether it was placed.
+    /// after a timeout or 5xx [`Orders::reconcile`] settles whether it was
+    /// placed, without ever placing it twice.
     #[must_use = "a request does nothing until it is sent with .send().await"]
     pub fn create(&self, order: &NewOrder) -> ops::CreateOrderV2<'a> {
         let request = self.client.raw().create_order_v2();
@@ -322,6 +323,67 @@ impl<'a> Orders<'a> {
             }
         }
         Ok(None)
+    }
+
+    /// Settles a create whose outcome is unknown (its error said
+    /// [`may_have_executed`](Error::may_have_executed)) without ever making
+    /// a second order.
+    ///
+    /// Looks for `order` with [`Orders::find`] (the newest `max_orders` of
+    /// its market); if it is not there, sends the same create again, same
+    /// `client_order_id`. The exchange refuses a repeated id, so that send
+    /// either places the order now, which proves the first attempt never
+    /// did, or answers 409 because the first one exists after all, which is
+    /// then found, or refuses the order (a 4xx: the market closed, too
+    /// little cash), so there is none. Run it once the first attempt has
+    /// returned; an error from it is as uncertain as the first and can be
+    /// retried with the same call.
+    pub async fn reconcile(
+        &self,
+        order: &NewOrder,
+        max_orders: usize,
+    ) -> Result<Reconciled, Error> {
+        if let Some(found) = self.find(order, max_orders).await? {
+            return Ok(Reconciled::Found(Box::new(found)));
+        }
+        match self.create(order).send().await {
+            Ok(placed) => Ok(Reconciled::Placed(Box::new(placed))),
+            Err(Error::Conflict(conflict)) => match self.find(order, max_orders).await? {
+                Some(found) => Ok(Reconciled::Found(Box::new(found))),
+                // Refused as a repeat, yet not among the newest orders.
+                None => Err(Error::Conflict(conflict)),
+            },
+            // Answered and refused (a closed market, too little cash): the
+            // exchange holds no such order and did not place one now.
+            Err(refused) if refused.status().is_some_and(|s| s.is_client_error()) => {
+                Ok(Reconciled::NotPlaced(Box::new(refused)))
+            }
+            Err(other) => Err(other),
+        }
+    }
+}
+
+/// How [`Orders::reconcile`] settled an unknown outcome.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Reconciled {
+    /// The first attempt had placed the order: here it is.
+    Found(Box<types::Order>),
+    /// The first attempt had not: the order was placed now, once.
+    Placed(Box<types::CreateOrderV2Response>),
+    /// The first attempt had not, and sent again the order was refused
+    /// (the error says why): there is no such order.
+    NotPlaced(Box<Error>),
+}
+
+impl Reconciled {
+    /// The exchange's id of the one order, when there is one.
+    pub fn order_id(&self) -> Option<&str> {
+        match self {
+            Self::Found(order) => Some(&order.order_id),
+            Self::Placed(placed) => Some(&placed.order_id),
+            Self::NotPlaced(_) => None,
+        }
     }
 }
 

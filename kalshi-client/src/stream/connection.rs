@@ -15,6 +15,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::Message;
 
+use super::splice::{Io, Splice, placeholder};
 use super::{Config, StreamError};
 use crate::auth::Credentials;
 use crate::environment::Environment;
@@ -178,8 +179,7 @@ pub(crate) async fn run(
     }
 }
 
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Socket = tokio_tungstenite::WebSocketStream<Splice>;
 
 /// Reads and writes until the connection ends; the reason it ended, or
 /// `None` when the hub went away.
@@ -314,14 +314,24 @@ async fn dial(
     let signed = credentials
         .sign(timestamp, "GET", PATH)
         .map_err(|e| DialError::Other(format!("signing failed: {e}")))?;
+    // The request tungstenite sees (and logs at TRACE) carries a
+    // placeholder; the signature is spliced in under it (see `splice`).
+    let stand_in = placeholder(&signed.signature);
     for (name, value) in signed.pairs() {
-        let mut value = HeaderValue::from_str(value)
+        let shown = if name == "KALSHI-ACCESS-SIGNATURE" {
+            stand_in.as_str()
+        } else {
+            value
+        };
+        let value = HeaderValue::from_str(shown)
             .map_err(|_| DialError::Other("a signing header is not a valid header value".into()))?;
-        value.set_sensitive(name == "KALSHI-ACCESS-SIGNATURE");
         request.headers_mut().insert(name, value);
     }
-    match open(request).await {
-        Ok(socket) => Ok(socket),
+    let io = open(&request).await.map_err(DialError::Other)?;
+    let stream = Splice::new(io, &stand_in, &signed.signature);
+    let config = None;
+    match tokio_tungstenite::client_async_with_config(request, stream, config).await {
+        Ok((socket, _)) => Ok(socket),
         Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
             Err(DialError::Refused(response.status().as_u16()))
         }
@@ -329,53 +339,86 @@ async fn dial(
     }
 }
 
-/// Dials `request`; TLS through rustls with aws-lc-rs and the platform's
-/// verifier, as the REST client does (feature `rustls`), or the platform's
-/// library (feature `native-tls`). Plain `ws://` (the simulator) needs
-/// neither.
-#[cfg(any(feature = "rustls", feature = "native-tls"))]
-async fn open(
-    request: tokio_tungstenite::tungstenite::handshake::client::Request,
-) -> Result<Socket, tokio_tungstenite::tungstenite::Error> {
-    let connector = tls_connector()
-        .map_err(|e| tokio_tungstenite::tungstenite::Error::Io(std::io::Error::other(e)))?;
-    tokio_tungstenite::connect_async_tls_with_config(request, None, true, connector)
-        .await
-        .map(|(socket, _)| socket)
+/// The host and port a request goes to, and whether it needs TLS.
+fn endpoint(
+    request: &tokio_tungstenite::tungstenite::handshake::client::Request,
+) -> Result<(String, u16, bool), String> {
+    let uri = request.uri();
+    let tls = match uri.scheme_str() {
+        Some("wss") => true,
+        Some("ws") => false,
+        other => return Err(format!("not a WebSocket URL scheme: {other:?}")),
+    };
+    let host = uri
+        .host()
+        .ok_or("the WebSocket URL has no host")?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
+    Ok((host, port, tls))
 }
 
-#[cfg(not(any(feature = "rustls", feature = "native-tls")))]
+/// Opens the TCP connection (no Nagle delay: frames are small and
+/// latency-bound) and, for `wss://`, TLS over it: rustls with aws-lc-rs
+/// and the platform's verifier, as the REST client does (feature
+/// `rustls`), or the platform's library (feature `native-tls`). Plain
+/// `ws://` (the simulator) needs neither.
 async fn open(
-    request: tokio_tungstenite::tungstenite::handshake::client::Request,
-) -> Result<Socket, tokio_tungstenite::tungstenite::Error> {
-    tokio_tungstenite::connect_async_with_config(request, None, true)
+    request: &tokio_tungstenite::tungstenite::handshake::client::Request,
+) -> Result<Box<dyn Io>, String> {
+    let (host, port, tls) = endpoint(request)?;
+    let tcp = tokio::net::TcpStream::connect((host.as_str(), port))
         .await
-        .map(|(socket, _)| socket)
+        .map_err(|e| format!("cannot connect to {host}:{port}: {e}"))?;
+    let _ = tcp.set_nodelay(true);
+    if tls {
+        wrap_tls(&host, tcp).await
+    } else {
+        Ok(Box::new(tcp))
+    }
 }
 
 #[cfg(feature = "rustls")]
-fn tls_connector() -> Result<Option<tokio_tungstenite::Connector>, String> {
+async fn wrap_tls(host: &str, tcp: tokio::net::TcpStream) -> Result<Box<dyn Io>, String> {
     use rustls_platform_verifier::BuilderVerifierExt;
     use std::sync::{Arc, OnceLock};
     static CONFIG: OnceLock<Result<Arc<rustls::ClientConfig>, String>> = OnceLock::new();
-    let config = CONFIG.get_or_init(|| {
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| e.to_string())?
-            .with_platform_verifier()
-            .map_err(|e| e.to_string())
-            .map(|builder| Arc::new(builder.with_no_client_auth()))
-    });
-    config
-        .clone()
-        .map(|config| Some(tokio_tungstenite::Connector::Rustls(config)))
+    let config = CONFIG
+        .get_or_init(|| {
+            let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+            rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .map_err(|e| e.to_string())?
+                .with_platform_verifier()
+                .map_err(|e| e.to_string())
+                .map(|builder| Arc::new(builder.with_no_client_auth()))
+        })
+        .clone()?;
+    let name = rustls::pki_types::ServerName::try_from(host.to_owned())
+        .map_err(|e| format!("{host} is not a TLS server name: {e}"))?;
+    let stream = tokio_rustls::TlsConnector::from(config)
+        .connect(name, tcp)
+        .await
+        .map_err(|e| format!("TLS with {host} failed: {e}"))?;
+    Ok(Box::new(stream))
 }
 
-/// tokio-tungstenite's own native-tls connector.
 #[cfg(all(not(feature = "rustls"), feature = "native-tls"))]
-fn tls_connector() -> Result<Option<tokio_tungstenite::Connector>, String> {
-    Ok(None)
+async fn wrap_tls(host: &str, tcp: tokio::net::TcpStream) -> Result<Box<dyn Io>, String> {
+    let connector = native_tls::TlsConnector::new().map_err(|e| e.to_string())?;
+    let stream = tokio_native_tls::TlsConnector::from(connector)
+        .connect(host, tcp)
+        .await
+        .map_err(|e| format!("TLS with {host} failed: {e}"))?;
+    Ok(Box::new(stream))
+}
+
+#[cfg(not(any(feature = "rustls", feature = "native-tls")))]
+async fn wrap_tls(host: &str, _tcp: tokio::net::TcpStream) -> Result<Box<dyn Io>, String> {
+    Err(format!(
+        "wss://{host} needs TLS: enable the `rustls` or `native-tls` feature"
+    ))
 }
 
 #[cfg(test)]

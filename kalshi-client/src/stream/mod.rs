@@ -71,6 +71,7 @@ pub mod book;
 mod connection;
 mod hub;
 mod replay;
+mod splice;
 
 use std::fmt;
 use std::pin::Pin;

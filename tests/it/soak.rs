@@ -1,0 +1,1040 @@
+//! The fault soak: bots trade at random against the simulator, in its own
+//! process, while faults are injected at random into their requests and
+//! into a market-data stream, and the invariants a trading program relies
+//! on are checked continuously and at the end.
+//!
+//! It is `#[ignore]`d in the normal run because it measures this process
+//! (memory, descriptors, tasks): `cargo xtask ci` runs it alone for a
+//! minute, `cargo xtask soak --minutes M --bots K` for longer. Settings come
+//! from the environment: `KALSHI_SOAK_SECONDS` (60), `KALSHI_SOAK_BOTS` (4),
+//! `KALSHI_SOAK_SEED` (the time), `KALSHI_SOAK_REPORT` (a file for the
+//! Markdown report; it is printed either way).
+//!
+//! Invariants:
+//! - one order per `client_order_id` on the exchange, and every create whose
+//!   answer was lost is settled by `Orders::reconcile`: found, or placed
+//!   then, once;
+//! - a create that failed with `may_have_executed() == false` left no order;
+//!   every order the exchange holds is one a bot knows it placed;
+//! - money is conserved exactly: cash + open interest + fees = deposits,
+//!   after every round of settlements, and the bots' balances read over
+//!   REST add up to the exchange's cash;
+//! - every failure is an `Error` of a kind a fault explains (no
+//!   `InvalidRequest`, `Config` or key errors);
+//! - memory, descriptors and live tasks are flat after warm-up;
+//! - the simulator's own rate limits refuse nothing: the client-side
+//!   limiter, loaded from `/account/limits`, keeps each key under budget;
+//! - the stream's local books equal the exchange's once the faults stop.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use kalshi_client::order::{CancelOrder, NewOrder, Price, Quantity, Subaccount};
+use kalshi_client::resources::Reconciled;
+use kalshi_client::stream::{Event, StreamSession, Subscription};
+use kalshi_client::{Client, Credentials, Error, Execute, Tier};
+use kalshi_tests::keys::TestKey;
+use rust_decimal::Decimal;
+use serde_json::{Value, json};
+
+/// Subaccounts each bot trades from (0 is the primary).
+const SUBACCOUNTS: u32 = 3;
+/// Markets open at any time.
+const MARKETS: usize = 4;
+/// What each bot's subaccounts start with.
+const FUNDING: &str = "2000";
+/// Requests per second per key the simulator allows (reads, writes).
+const RATE_LIMIT: (u32, u32) = (100, 50);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "measures the whole process: run alone by `cargo xtask ci` and `cargo xtask soak`"]
+async fn soak() {
+    let settings = Settings::from_env();
+    let report = run(&settings).await;
+    let text = report.markdown(&settings);
+    println!("{text}");
+    if let Ok(path) = std::env::var("KALSHI_SOAK_REPORT") {
+        std::fs::write(&path, &text).expect("write the soak report");
+    }
+    assert!(
+        report.violations.is_empty(),
+        "invariants broken:\n{}",
+        report.violations.join("\n")
+    );
+}
+
+struct Settings {
+    duration: Duration,
+    bots: usize,
+    seed: u64,
+}
+
+impl Settings {
+    fn from_env() -> Self {
+        let number = |name: &str, default: u64| {
+            std::env::var(name)
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(default)
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_secs());
+        Self {
+            duration: Duration::from_secs(number("KALSHI_SOAK_SECONDS", 60)),
+            bots: number("KALSHI_SOAK_BOTS", 4).max(1) as usize,
+            seed: number("KALSHI_SOAK_SEED", now),
+        }
+    }
+}
+
+// --- the simulator, in its own process --------------------------------------
+
+/// The `kalshi-sim` binary of this build, killed on drop.
+struct SimProcess {
+    child: Child,
+    base_url: String,
+    origin: String,
+    http: reqwest::Client,
+    _dir: TempDir,
+}
+
+impl SimProcess {
+    /// Starts the binary next to this test binary's profile directory
+    /// (`cargo test --workspace --all-targets` and `cargo xtask soak`
+    /// build it).
+    fn start(monitor: &TestKey) -> Self {
+        let exe = std::env::current_exe().expect("the test binary's path");
+        let profile_dir = exe
+            .parent()
+            .and_then(|deps| deps.parent())
+            .expect("target/<profile>/deps");
+        let binary = profile_dir.join(format!("kalshi-sim{}", std::env::consts::EXE_SUFFIX));
+        assert!(
+            binary.exists(),
+            "{} is missing: build it with `cargo build -p kalshi-sim` (same profile)",
+            binary.display()
+        );
+        let dir = TempDir::new();
+        let key_file = dir.0.join("monitor.pub.pem");
+        std::fs::write(&key_file, monitor.public_pem()).expect("write the monitor's key");
+        let (read, write) = RATE_LIMIT;
+        let mut child = Command::new(&binary)
+            .args(["--port", "0", "--empty", "--key-id", "soak-monitor"])
+            .arg("--public-key")
+            .arg(&key_file)
+            .args(["--rate-limit", &format!("{read},{write}")])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start kalshi-sim");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let mut base_url = None;
+        for line in lines.by_ref() {
+            let line = line.expect("read kalshi-sim's output");
+            if let Some(url) = line.strip_prefix("Kalshi simulator listening on ") {
+                base_url = Some(url.trim().to_owned());
+                break;
+            }
+        }
+        // Keep reading: the simulator writes more, and a closed pipe would
+        // end it.
+        std::thread::spawn(move || lines.for_each(drop));
+        let base_url = base_url.expect("kalshi-sim printed its address");
+        let origin = base_url
+            .split("/trade-api")
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        Self {
+            child,
+            base_url,
+            origin,
+            http: reqwest::Client::new(),
+            _dir: dir,
+        }
+    }
+
+    /// One test-control request (`/_sim/...`).
+    async fn control(&self, method: &str, path: &str, body: Value) -> Value {
+        let url = format!("{}/_sim/{path}", self.origin);
+        let request = match method {
+            "GET" => self.http.get(url),
+            "DELETE" => self.http.delete(url),
+            _ => self.http.post(url).json(&body),
+        };
+        let response = request.send().await.expect("the control API answers");
+        let status = response.status();
+        let value: Value = response.json().await.expect("control answers are JSON");
+        assert!(status.is_success(), "control {path}: {status} {value}");
+        value
+    }
+}
+
+impl Drop for SimProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A private directory removed on drop.
+struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    fn new() -> Self {
+        let dir = std::env::temp_dir().join(format!("kalshi-soak-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir(&dir).expect("create a temporary directory");
+        Self(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+// --- what the bots record ---------------------------------------------------
+
+/// Everything observed, shared by the bots and the checks.
+#[derive(Default)]
+struct Log {
+    requests: u64,
+    /// Failed calls by error kind.
+    errors: BTreeMap<&'static str, u64>,
+    /// Creates whose outcome was unknown, by how they were settled.
+    unknown_outcomes: BTreeMap<&'static str, u64>,
+    /// (user, client_order_id) of every order a bot knows exists.
+    placed: BTreeSet<(String, String)>,
+    /// (user, client_order_id) of creates that failed provably unexecuted.
+    refused: BTreeSet<(String, String)>,
+    /// Orders placed or found twice for one intent.
+    doubles: Vec<String>,
+    /// Problems seen while running.
+    violations: Vec<String>,
+}
+
+impl Log {
+    fn error(&mut self, error: &Error) {
+        let kind = kind(error);
+        *self.errors.entry(kind).or_insert(0) += 1;
+        if matches!(
+            kind,
+            "InvalidRequest" | "Config" | "Key" | "MissingCredentials"
+        ) {
+            self.violations
+                .push(format!("an error no fault explains: {error}"));
+        }
+    }
+}
+
+/// The variant of an error, for counting.
+fn kind(error: &Error) -> &'static str {
+    match error {
+        Error::InvalidRequest { .. } => "InvalidRequest",
+        Error::Config { .. } => "Config",
+        Error::MissingCredentials { .. } => "MissingCredentials",
+        Error::Key(_) => "Key",
+        Error::BadRequest(_) => "BadRequest",
+        Error::Auth { .. } => "Auth",
+        Error::NotFound(_) => "NotFound",
+        Error::Conflict(_) => "Conflict",
+        Error::Gone(_) => "Gone",
+        Error::RateLimited(_) => "RateLimited",
+        Error::Server(_) => "Server",
+        Error::UnexpectedStatus(_) => "UnexpectedStatus",
+        Error::Timeout { .. } => "Timeout",
+        Error::Transport { .. } => "Transport",
+        Error::Decode { .. } => "Decode",
+        Error::ProtocolViolation { .. } => "ProtocolViolation",
+        _ => "other",
+    }
+}
+
+type Shared<T> = Arc<Mutex<T>>;
+
+fn lock<T>(shared: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    shared.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+// --- the run -------------------------------------------------------------------
+
+struct Report {
+    elapsed: Duration,
+    log: Log,
+    faults: BTreeMap<String, u64>,
+    stream_faults: BTreeMap<String, u64>,
+    settlements: u64,
+    ledger_checks: u64,
+    samples: Vec<Sample>,
+    stream: String,
+    violations: Vec<String>,
+}
+
+#[derive(Clone, Copy)]
+struct Sample {
+    at: Duration,
+    rss_kb: u64,
+    fds: u64,
+    tasks: u64,
+}
+
+async fn run(settings: &Settings) -> Report {
+    let started = Instant::now();
+    let monitor_key = TestKey::ed25519();
+    let sim = Arc::new(SimProcess::start(monitor_key));
+    let markets = Arc::new(RwLock::new(Vec::new()));
+    for n in 0..MARKETS {
+        let ticker = list_market(&sim, n).await;
+        markets.write().unwrap().push(ticker);
+    }
+    let bots = setup_bots(&sim, settings.bots).await;
+    let log: Shared<Log> = Arc::default();
+    let deadline = Instant::now() + settings.duration;
+
+    let monitor = start_monitor(&sim, monitor_key, &markets).await;
+    let sampler = tokio::spawn(sample_resources(deadline));
+    let faults = tokio::spawn(inject_faults(sim.clone(), deadline, settings.seed));
+    let stream_faults = tokio::spawn(inject_stream_faults(sim.clone(), deadline, settings.seed));
+    let exchange = tokio::spawn(run_exchange(
+        sim.clone(),
+        markets.clone(),
+        deadline,
+        settings.seed,
+    ));
+    let mut handles = Vec::new();
+    for (n, bot) in bots.iter().enumerate() {
+        handles.push(tokio::spawn(trade(
+            bot.clone(),
+            markets.clone(),
+            log.clone(),
+            deadline,
+            settings.seed.wrapping_add(n as u64 * 7919),
+        )));
+    }
+    for handle in handles {
+        handle.await.expect("a bot panicked");
+    }
+    let faults = faults.await.expect("the fault injector");
+    let stream_faults = stream_faults.await.expect("the stream fault injector");
+    let (settlements, ledger_checks, mut violations) = exchange.await.expect("the exchange task");
+    let samples = sampler.await.expect("the sampler");
+
+    // Quiet now: every request has returned; the faults still queued are
+    // dropped. Resting
+    // orders are canceled so that REST balances, which leave out the cash
+    // they hold, can be added up.
+    sim.control("DELETE", "faults", json!({})).await;
+    for bot in &bots {
+        retry(|| bot.client.orders().cancel_all().send()).await;
+    }
+    let mut log = std::mem::take(&mut *lock(&log));
+    violations.append(&mut log.violations);
+    let audit = sim.control("GET", "audit", json!({})).await;
+    violations.extend(check_orders(&audit, &log));
+    violations.extend(check_ledger(&audit));
+    violations.extend(check_rest_balances(&sim, &bots, &audit).await);
+    violations.extend(check_rate_limits(&audit));
+    violations.extend(check_flat(&samples));
+    let (stream, stream_violations) = finish_monitor(monitor, &sim, &markets).await;
+    violations.extend(stream_violations);
+    Report {
+        elapsed: started.elapsed(),
+        log,
+        faults,
+        stream_faults,
+        settlements,
+        ledger_checks,
+        samples,
+        stream,
+        violations,
+    }
+}
+
+/// Lists event `n` and its one market; returns the market's ticker.
+async fn list_market(sim: &SimProcess, n: usize) -> String {
+    let event = format!("KXSOAK-{n:05}");
+    let ticker = format!("{event}-YES");
+    sim.control(
+        "POST",
+        "events",
+        json!({"ticker": event, "series_ticker": "KXSOAK", "title": "Soak"}),
+    )
+    .await;
+    sim.control(
+        "POST",
+        "markets",
+        json!({"ticker": ticker, "event_ticker": event, "title": "Soak market"}),
+    )
+    .await;
+    ticker
+}
+
+#[derive(Clone)]
+struct Bot {
+    user: String,
+    client: Client,
+}
+
+/// Accounts with both key types, funded subaccounts, and clients that
+/// hold themselves to the limits the exchange reports.
+async fn setup_bots(sim: &SimProcess, count: usize) -> Vec<Bot> {
+    let mut bots = Vec::new();
+    for n in 0..count {
+        let key = if n % 2 == 0 {
+            TestKey::rsa()
+        } else {
+            TestKey::ed25519()
+        };
+        let user = format!("soak-bot-{n}");
+        let key_id = format!("soak-key-{n}");
+        sim.control(
+            "POST",
+            "accounts",
+            json!({"user_id": user, "key_id": key_id, "public_key_pem": key.public_pem(),
+                   "balance_dollars": FUNDING}),
+        )
+        .await;
+        for subaccount in 1..SUBACCOUNTS {
+            sim.control(
+                "POST",
+                "deposit",
+                json!({"user_id": user, "subaccount": subaccount, "amount_dollars": FUNDING}),
+            )
+            .await;
+        }
+        let client = Client::builder()
+            .base_url(sim.base_url.clone())
+            .credentials(Credentials::from_pem(key_id, &key.pem).expect("a test key loads"))
+            .request_timeout(Duration::from_secs(1))
+            .rate_limit_tier(Tier::Basic)
+            .build()
+            .expect("a client");
+        // Before any fault: the limits every request is then held to.
+        client.load_rate_limits().await.expect("limits load");
+        bots.push(Bot { user, client });
+    }
+    bots
+}
+
+/// One bot: orders, cancels and reads at random until the deadline.
+async fn trade(
+    bot: Bot,
+    markets: Arc<RwLock<Vec<String>>>,
+    log: Shared<Log>,
+    deadline: Instant,
+    seed: u64,
+) {
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let mut resting: Vec<(String, u32, String)> = Vec::new();
+    while Instant::now() < deadline {
+        let ticker = {
+            let open = markets.read().unwrap();
+            open[rng.usize(..open.len())].clone()
+        };
+        let subaccount = rng.u32(..SUBACCOUNTS);
+        lock(&log).requests += 1;
+        match rng.u8(..10) {
+            0..=4 => {
+                if let Some(id) = place(&bot, &ticker, subaccount, &mut rng, &log).await {
+                    resting.push((id, subaccount, ticker));
+                }
+            }
+            5..=6 if !resting.is_empty() => {
+                let (id, subaccount, ticker) = resting.swap_remove(rng.usize(..resting.len()));
+                let cancel = CancelOrder::new(id.as_str())
+                    .subaccount(Subaccount::new(subaccount).expect("0-63"))
+                    .route(kalshi_client::order::ExchangeRoute::ByTicker(ticker));
+                if let Err(error) = bot.client.orders().cancel(cancel).send().await {
+                    lock(&log).error(&error);
+                }
+            }
+            7 => record(&log, bot.client.portfolio().balance().send().await),
+            8 => record(&log, bot.client.markets().orderbook(&ticker).send().await),
+            _ => record(&log, bot.client.orders().list().limit(50).send().await),
+        }
+    }
+}
+
+fn record<T>(log: &Shared<Log>, result: Result<T, Error>) {
+    if let Err(error) = result {
+        lock(log).error(&error);
+    }
+}
+
+/// Places one random order; settles an unknown outcome. Returns the order
+/// id when the order exists.
+async fn place(
+    bot: &Bot,
+    ticker: &str,
+    subaccount: u32,
+    rng: &mut fastrand::Rng,
+    log: &Shared<Log>,
+) -> Option<String> {
+    let price = Price::new(Decimal::new(i64::from(rng.u32(30..=70)), 2)).expect("a valid price");
+    let count = Quantity::contracts(rng.u32(1..=5)).expect("a valid count");
+    let order = if rng.bool() {
+        NewOrder::buy_yes(ticker, count, price)
+    } else {
+        NewOrder::buy_no(ticker, count, price)
+    }
+    .subaccount(Subaccount::new(subaccount).expect("0-63"));
+    let key = (bot.user.clone(), order.id().to_owned());
+    match bot.client.orders().create(&order).send().await {
+        Ok(placed) => {
+            note_placed(log, key);
+            Some(placed.order_id)
+        }
+        Err(error) if error.may_have_executed() => {
+            lock(log).error(&error);
+            reconcile(bot, &order, key, log).await
+        }
+        Err(error) => {
+            let mut log = lock(log);
+            log.error(&error);
+            log.refused.insert(key);
+            None
+        }
+    }
+}
+
+fn note_placed(log: &Shared<Log>, key: (String, String)) {
+    let mut log = lock(log);
+    if !log.placed.insert(key.clone()) {
+        log.doubles.push(format!("{key:?} placed twice"));
+    }
+}
+
+/// Settles an unknown outcome with the client's helper, retrying it while
+/// its own calls meet faults (each try is as safe as the first).
+async fn reconcile(
+    bot: &Bot,
+    order: &NewOrder,
+    key: (String, String),
+    log: &Shared<Log>,
+) -> Option<String> {
+    for _ in 0..20 {
+        match bot.client.orders().reconcile(order, 200).await {
+            Ok(settled) => {
+                let how = match settled {
+                    Reconciled::Found(_) => "found by reconcile",
+                    Reconciled::Placed(_) => "absent, placed once by reconcile",
+                    Reconciled::NotPlaced(_) => "absent, refused when resent",
+                    _ => "other",
+                };
+                *lock(log).unknown_outcomes.entry(how).or_insert(0) += 1;
+                let Some(id) = settled.order_id() else {
+                    lock(log).refused.insert(key);
+                    return None;
+                };
+                note_placed(log, key);
+                return Some(id.to_owned());
+            }
+            Err(error) => {
+                // A refusal proves the exchange did not place it now; the
+                // first attempt may still exist, so look again.
+                lock(log).error(&error);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+    let mut log = lock(log);
+    *log.unknown_outcomes
+        .entry("unresolved after 20 tries")
+        .or_insert(0) += 1;
+    log.violations.push(format!(
+        "{key:?}: outcome still unknown after 20 reconciles"
+    ));
+    None
+}
+
+// --- faults -------------------------------------------------------------------
+
+/// Queues a random REST fault every 100-400 ms (about one request in six
+/// meets one); returns counts by kind.
+async fn inject_faults(
+    sim: Arc<SimProcess>,
+    deadline: Instant,
+    seed: u64,
+) -> BTreeMap<String, u64> {
+    let mut rng = fastrand::Rng::with_seed(seed ^ 0xfa17);
+    let mut counts = BTreeMap::new();
+    while Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(rng.u64(100..400))).await;
+        let fault = match rng.u8(..9) {
+            0 => json!({"fault": "status", "status": 500}),
+            1 => json!({"fault": "status", "status": 503}),
+            2 => json!({"fault": "rate_limited"}),
+            3 => json!({"fault": "drop_connection"}),
+            4 => json!({"fault": "delay", "delay_ms": rng.u64(100..2500)}),
+            5 => json!({"fault": "lose_response"}),
+            6 => json!({"fault": "truncated_body"}),
+            7 => json!({"fault": "malformed_json"}),
+            _ => json!({"fault": "no_content"}),
+        };
+        let name = match (&fault["fault"], &fault["status"]) {
+            (Value::String(f), Value::Number(s)) => format!("{f} {s}"),
+            (Value::String(f), _) => f.clone(),
+            _ => unreachable!(),
+        };
+        sim.control("POST", "faults", fault).await;
+        *counts.entry(name).or_insert(0) += 1;
+    }
+    counts
+}
+
+/// A random stream fault on every session every 0.5-2 s.
+async fn inject_stream_faults(
+    sim: Arc<SimProcess>,
+    deadline: Instant,
+    seed: u64,
+) -> BTreeMap<String, u64> {
+    let mut rng = fastrand::Rng::with_seed(seed ^ 0x57ea);
+    let mut counts = BTreeMap::new();
+    while Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(rng.u64(500..2000))).await;
+        let fault = *rng
+            .choice(&[
+                "drop_connection",
+                "skip_seq",
+                "repeat_seq",
+                "delay",
+                "unknown_message",
+                "malformed_frame",
+            ])
+            .expect("not empty");
+        let applied = sim
+            .control("POST", "stream_faults", json!({"fault": fault, "ms": 300}))
+            .await;
+        if applied["applied"].as_u64().unwrap_or(0) > 0 {
+            *counts.entry(fault.to_owned()).or_insert(0) += 1;
+        }
+    }
+    counts
+}
+
+/// The exchange's own life: every few seconds a market settles and a new
+/// one lists, and the books are checked to balance.
+async fn run_exchange(
+    sim: Arc<SimProcess>,
+    markets: Arc<RwLock<Vec<String>>>,
+    deadline: Instant,
+    seed: u64,
+) -> (u64, u64, Vec<String>) {
+    let mut rng = fastrand::Rng::with_seed(seed ^ 0xe8);
+    let (mut settlements, mut checks, mut violations) = (0, 0, Vec::new());
+    let mut next = MARKETS;
+    while Instant::now() + Duration::from_secs(5) < deadline {
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        let fresh = list_market(&sim, next).await;
+        next += 1;
+        let settled = {
+            let mut open = markets.write().unwrap();
+            let at = rng.usize(..open.len());
+            std::mem::replace(&mut open[at], fresh)
+        };
+        let state = if rng.bool() {
+            "settled_yes"
+        } else {
+            "settled_no"
+        };
+        sim.control(
+            "POST",
+            "market_state",
+            json!({"ticker": settled, "state": state}),
+        )
+        .await;
+        settlements += 1;
+        violations.extend(check_ledger(&sim.control("GET", "audit", json!({})).await));
+        checks += 1;
+    }
+    (settlements, checks, violations)
+}
+
+// --- resources ----------------------------------------------------------------
+
+async fn sample_resources(deadline: Instant) -> Vec<Sample> {
+    let started = Instant::now();
+    let mut samples = Vec::new();
+    loop {
+        samples.push(sample(started.elapsed()));
+        if Instant::now() >= deadline {
+            return samples;
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}
+
+fn sample(at: Duration) -> Sample {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let rss_kb = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0);
+    let fds = std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count() as u64);
+    let tasks = tokio::runtime::Handle::current()
+        .metrics()
+        .num_alive_tasks() as u64;
+    Sample {
+        at,
+        rss_kb,
+        fds,
+        tasks,
+    }
+}
+
+/// After a warm-up (the first quarter), the last third of the samples may
+/// not exceed the highs of the middle part by more than noise.
+fn check_flat(samples: &[Sample]) -> Vec<String> {
+    if samples.len() < 8 {
+        return Vec::new();
+    }
+    let warm = samples.len() / 4;
+    let split = warm + (samples.len() - warm) / 3;
+    let (middle, last) = (
+        &samples[warm..split],
+        &samples[samples.len() - (samples.len() - warm) / 3..],
+    );
+    let high = |part: &[Sample], f: fn(&Sample) -> u64| part.iter().map(f).max().unwrap_or(0);
+    let mut violations = Vec::new();
+    type Measure = fn(&Sample) -> u64;
+    let checks: [(&str, Measure, u64); 3] = [
+        ("RSS (kB)", |s| s.rss_kb, 16 * 1024),
+        ("open descriptors", |s| s.fds, 16),
+        ("live tasks", |s| s.tasks, 16),
+    ];
+    for (what, f, slack) in checks {
+        let (before, after) = (high(middle, f), high(last, f));
+        if after > before + slack.max(before / 10) {
+            violations.push(format!("{what} grew after warm-up: {before} -> {after}"));
+        }
+    }
+    violations
+}
+
+// --- the end checks -------------------------------------------------------------
+
+fn dollars(value: &Value) -> Decimal {
+    value
+        .as_str()
+        .and_then(|v| v.parse().ok())
+        .expect("an amount in dollars")
+}
+
+/// cash + open interest + fees == deposits, exactly.
+fn check_ledger(audit: &Value) -> Vec<String> {
+    let [deposited, cash, open_interest, fees] =
+        ["deposited", "cash", "open_interest", "fees"].map(|f| dollars(&audit[f]));
+    if cash + open_interest + fees == deposited {
+        Vec::new()
+    } else {
+        vec![format!(
+            "money not conserved: cash {cash} + open interest {open_interest} + fees {fees} != deposited {deposited}"
+        )]
+    }
+}
+
+/// One order per client order id; every order known to its bot; no order
+/// for a create refused as unexecuted.
+fn check_orders(audit: &Value, log: &Log) -> Vec<String> {
+    let mut violations = log.doubles.clone();
+    let mut on_exchange = BTreeSet::new();
+    for entry in audit["orders"].as_array().expect("orders") {
+        let user = entry[0].as_str().unwrap_or_default().to_owned();
+        let id = entry[1].as_str().unwrap_or_default().to_owned();
+        if entry[2].as_u64() != Some(1) {
+            violations.push(format!("{user} {id}: {} orders", entry[2]));
+        }
+        on_exchange.insert((user, id));
+    }
+    for key in on_exchange.difference(&log.placed) {
+        violations.push(format!(
+            "{key:?} is on the exchange but its bot never learned so"
+        ));
+    }
+    for key in log.placed.difference(&on_exchange) {
+        violations.push(format!(
+            "{key:?} was reported placed but is not on the exchange"
+        ));
+    }
+    for key in log.refused.intersection(&on_exchange) {
+        violations.push(format!(
+            "{key:?} failed with may_have_executed() == false, yet it executed"
+        ));
+    }
+    violations
+}
+
+/// The balances the bots read over REST add up to the exchange's cash.
+async fn check_rest_balances(sim: &SimProcess, bots: &[Bot], audit: &Value) -> Vec<String> {
+    let mut total = Decimal::ZERO;
+    for bot in bots {
+        for subaccount in 0..SUBACCOUNTS {
+            let balance = retry(|| {
+                bot.client
+                    .portfolio()
+                    .balance()
+                    .subaccount(subaccount)
+                    .send()
+            })
+            .await;
+            total += balance.balance_dollars.value();
+        }
+    }
+    let monitor = monitor_client(sim, TestKey::ed25519());
+    total += retry(|| monitor.portfolio().balance().send())
+        .await
+        .balance_dollars
+        .value();
+    let exchange_cash = dollars(&audit["cash"]);
+    if total == exchange_cash {
+        Vec::new()
+    } else {
+        vec![format!(
+            "REST balances add up to {total}, the exchange holds {exchange_cash}"
+        )]
+    }
+}
+
+async fn retry<T, F, Fut>(call: F) -> T
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, Error>>,
+{
+    let mut last = None;
+    for _ in 0..10 {
+        match call().await {
+            Ok(value) => return value,
+            Err(error) => last = Some(error),
+        }
+    }
+    panic!("a read failed 10 times with no faults queued: {last:?}")
+}
+
+fn check_rate_limits(audit: &Value) -> Vec<String> {
+    let refused: HashMap<String, u64> =
+        serde_json::from_value(audit["rate_limited"].clone()).unwrap_or_default();
+    // Only API keys: unsigned requests (public market data) share the
+    // simulator's "anonymous" bucket, which Kalshi keys by address, not by
+    // key, and no client's limiter is meant to govern across processes.
+    refused
+        .into_iter()
+        .filter(|(key, n)| *n > 0 && key != "anonymous")
+        .map(|(key, n)| format!("the simulator's rate limit refused {n} requests of {key}"))
+        .collect()
+}
+
+// --- the stream -------------------------------------------------------------------
+
+/// The monitor's task (which hands back its session and event counts) and
+/// the switch that stops it.
+type Monitor = (
+    tokio::task::JoinHandle<(StreamSession, BTreeMap<&'static str, u64>)>,
+    tokio::sync::oneshot::Sender<()>,
+);
+
+/// A session keeping the books of every market, drained in the background.
+async fn start_monitor(
+    sim: &SimProcess,
+    key: &TestKey,
+    markets: &Arc<RwLock<Vec<String>>>,
+) -> Monitor {
+    let client = monitor_client(sim, key);
+    let session = client
+        .stream()
+        .heartbeat_timeout(Duration::from_secs(2))
+        .reconnect_backoff(Duration::from_millis(50), Duration::from_millis(500))
+        .connect()
+        .await
+        .expect("the monitor connects");
+    let tickers = markets.read().unwrap().clone();
+    let books = session
+        .subscribe(Subscription::orderbook(tickers))
+        .await
+        .expect("subscribe to the books");
+    let (stop, mut stopped) = tokio::sync::oneshot::channel();
+    let markets = markets.clone();
+    let handle = tokio::spawn(async move {
+        let mut session = session;
+        let mut counts = BTreeMap::new();
+        let mut known: BTreeSet<String> = markets.read().unwrap().iter().cloned().collect();
+        loop {
+            tokio::select! {
+                _ = &mut stopped => return (session, counts),
+                event = session.next_event() => {
+                    let Some(event) = event else { return (session, counts) };
+                    *counts.entry(event_kind(&event)).or_insert(0) += 1;
+                }
+                _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+            }
+            let open: Vec<String> = markets.read().unwrap().clone();
+            let new: Vec<String> = open
+                .iter()
+                .filter(|t| !known.contains(*t))
+                .cloned()
+                .collect();
+            if !new.is_empty() && session.add_markets(books, new.clone()).await.is_ok() {
+                known.extend(new);
+            }
+        }
+    });
+    (handle, stop)
+}
+
+fn monitor_client(sim: &SimProcess, key: &TestKey) -> Client {
+    Client::builder()
+        .base_url(sim.base_url.clone())
+        .credentials(Credentials::from_pem("soak-monitor", &key.pem).expect("a test key loads"))
+        .build()
+        .expect("a client")
+}
+
+fn event_kind(event: &Event) -> &'static str {
+    match event {
+        Event::Message { .. } => "message",
+        Event::Connected { .. } => "connected",
+        Event::Disconnected { .. } => "disconnected",
+        Event::Reconnecting { .. } => "reconnecting",
+        Event::Resubscribed { .. } => "resubscribed",
+        Event::Gap { .. } => "gap",
+        Event::BookResynced { .. } => "book resynced",
+        Event::ServerError { .. } => "server error",
+        Event::Undecodable { .. } => "undecodable",
+        Event::Unmatched { .. } => "unmatched",
+        Event::Lagged { .. } => "lagged",
+        Event::Overflow => "overflow",
+        _ => "other",
+    }
+}
+
+/// Stops the monitor and waits for its books to equal the exchange's.
+async fn finish_monitor(
+    monitor: Monitor,
+    sim: &SimProcess,
+    markets: &Arc<RwLock<Vec<String>>>,
+) -> (String, Vec<String>) {
+    let (handle, stop) = monitor;
+    let _ = stop.send(());
+    let (mut session, counts) = handle.await.expect("the monitor task");
+    let rest = monitor_client(sim, TestKey::ed25519());
+    let tickers = markets.read().unwrap().clone();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut mismatched = tickers.clone();
+    while !mismatched.is_empty() && Instant::now() < deadline {
+        let _ = tokio::time::timeout(Duration::from_millis(100), session.next_event()).await;
+        let mut still = Vec::new();
+        for ticker in &mismatched {
+            if !book_matches(&session, &rest, ticker).await {
+                still.push(ticker.clone());
+            }
+        }
+        mismatched = still;
+    }
+    let stats = session.stats();
+    let summary = format!(
+        "{} frames, {} gaps, {} resyncs, {} reconnects, {} undecodable; events: {counts:?}",
+        stats.frames, stats.gaps, stats.resyncs, stats.reconnects, stats.undecodable
+    );
+    session.close().await;
+    let violations = mismatched
+        .into_iter()
+        .map(|t| format!("the stream's book of {t} never matched the exchange's"))
+        .collect();
+    (summary, violations)
+}
+
+async fn book_matches(session: &StreamSession, rest: &Client, ticker: &str) -> bool {
+    let Some(local) = session.book(ticker) else {
+        return false;
+    };
+    let Ok(remote) = rest.markets().orderbook(ticker).send().await else {
+        return false;
+    };
+    let ladder = |levels: &[kalshi_client::generated::PriceLevel]| -> Vec<(Decimal, Decimal)> {
+        let mut v: Vec<_> = levels
+            .iter()
+            .map(|l| (l.price.value(), l.count.value()))
+            .collect();
+        v.sort();
+        v
+    };
+    !local.is_stale()
+        && ladder(&local.bids(usize::MAX)) == ladder(&remote.orderbook_fp.yes_dollars)
+        && ladder(&local.no_bids(usize::MAX)) == ladder(&remote.orderbook_fp.no_dollars)
+}
+
+// --- the report -------------------------------------------------------------------
+
+impl Report {
+    fn markdown(&self, settings: &Settings) -> String {
+        use std::fmt::Write as _;
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "## Soak: {} bots, {:.0} s (seed {})\n",
+            settings.bots,
+            self.elapsed.as_secs_f64(),
+            settings.seed
+        );
+        let _ = writeln!(out, "- bot calls: {}", self.log.requests);
+        let _ = writeln!(out, "- REST faults injected: {}", fmt_counts(&self.faults));
+        let _ = writeln!(
+            out,
+            "- stream faults injected: {}",
+            fmt_counts(&self.stream_faults)
+        );
+        let _ = writeln!(out, "- errors by kind: {}", fmt_counts(&self.log.errors));
+        let _ = writeln!(
+            out,
+            "- creates with an unknown outcome: {}",
+            fmt_counts(&self.log.unknown_outcomes)
+        );
+        let _ = writeln!(out, "- orders placed: {}", self.log.placed.len());
+        let _ = writeln!(
+            out,
+            "- creates refused unexecuted (`may_have_executed() == false`): {}",
+            self.log.refused.len()
+        );
+        let _ = writeln!(
+            out,
+            "- settlements: {}, ledger checks (cash + open interest + fees = deposits): {}",
+            self.settlements, self.ledger_checks
+        );
+        let _ = writeln!(out, "- stream: {}", self.stream);
+        let _ = writeln!(
+            out,
+            "- invariants broken: {}\n",
+            if self.violations.is_empty() {
+                "none".to_owned()
+            } else {
+                self.violations.len().to_string()
+            }
+        );
+        let _ = writeln!(out, "| at (s) | RSS (MB) | descriptors | live tasks |");
+        let _ = writeln!(out, "|---:|---:|---:|---:|");
+        let step = (self.samples.len() / 12).max(1);
+        for s in self.samples.iter().step_by(step) {
+            let _ = writeln!(
+                out,
+                "| {:.0} | {:.1} | {} | {} |",
+                s.at.as_secs_f64(),
+                s.rss_kb as f64 / 1024.0,
+                s.fds,
+                s.tasks
+            );
+        }
+        out
+    }
+}
+
+fn fmt_counts<K: std::fmt::Display>(counts: &BTreeMap<K, u64>) -> String {
+    let total: u64 = counts.values().sum();
+    let parts: Vec<String> = counts.iter().map(|(k, n)| format!("{k} {n}")).collect();
+    format!("{total} ({})", parts.join(", "))
+}
