@@ -640,7 +640,8 @@ mod rate_limits {
         let client = Client::builder()
             .base_url(server.base_url())
             .credentials(Credentials::from_pem("key-123", &TestKey::ed25519().pem).unwrap())
-            .rate_limits(RateLimits::new(spec, spec))
+            // The whole burst spendable, so the figures are the bucket's.
+            .rate_limits(RateLimits::new(spec, spec).with_reserve(0))
             .build()
             .unwrap();
         let clone = client.clone();
@@ -664,7 +665,7 @@ mod rate_limits {
         let client = Client::builder()
             .base_url(server.base_url())
             .credentials(Credentials::from_pem("key-123", &TestKey::ed25519().pem).unwrap())
-            .rate_limits(RateLimits::new(spec, spec))
+            .rate_limits(RateLimits::new(spec, spec).with_reserve(0))
             .build()
             .unwrap();
         let orders: Vec<_> = (0..20).map(|_| order_body()).collect();
