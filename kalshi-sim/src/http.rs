@@ -164,7 +164,8 @@ async fn handle(
                     if let Some(delay) = delay {
                         // Metered on arrival, as an exchange meters: a slow
                         // answer does not move the request's tokens later.
-                        meter(&shared, &method, &headers, &body)?;
+                        let parsed = serde_json::from_slice::<Value>(&body).ok();
+                        meter(&shared, &method, &headers, parsed.as_ref())?;
                         tokio::time::sleep(delay).await;
                         return process_metered(
                             &shared, &method, &path, &query, &headers, &body, false,
@@ -217,12 +218,16 @@ pub(crate) fn process(
 
 /// Takes a request's tokens from its key's bucket (when the simulator
 /// enforces limits): 429 when too few are left.
-fn meter(shared: &Shared, method: &str, headers: &HeaderMap, body: &[u8]) -> Result<(), ApiErr> {
+fn meter(
+    shared: &Shared,
+    method: &str,
+    headers: &HeaderMap,
+    body: Option<&Value>,
+) -> Result<(), ApiErr> {
     let Some(limits) = &shared.limits else {
         return Ok(());
     };
-    let parsed = serde_json::from_slice::<Value>(body).ok();
-    let tokens = limits::COST * batch_items(parsed.as_ref()) as f64;
+    let tokens = limits::COST * batch_items(body) as f64;
     let key = headers
         .get("kalshi-access-key")
         .and_then(|v| v.to_str().ok())
@@ -282,10 +287,11 @@ fn process_metered(
     } else {
         None
     };
-    if metered {
-        meter(shared, method, headers, body)?;
-    }
+    // Parsed once, then metered (a batch costs per item).
     let mut body = parse_body(body)?;
+    if metered {
+        meter(shared, method, headers, body.as_ref())?;
+    }
     crate::strict::check(operation, &query, body.as_ref())?;
     let mut state = shared.state();
     // A key made through the API may be limited in scope or subaccount.
