@@ -95,13 +95,21 @@ async fn run(
     let counting = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
     let (done, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let reported = Arc::new(AtomicBool::new(false));
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
         let (client, counting, stop) = (client.clone(), counting.clone(), stop.clone());
-        let (done, failed) = (done.clone(), failed.clone());
+        let (done, failed, reported) = (done.clone(), failed.clone(), reported.clone());
         tasks.push(tokio::spawn(async move {
             while !stop.load(Ordering::Relaxed) {
-                let ok = client.portfolio().balance().send().await.is_ok();
+                let result = client.portfolio().balance().send().await;
+                if let Err(error) = &result {
+                    // The first failure says why a run has errors; later ones repeat it.
+                    if !reported.swap(true, Ordering::Relaxed) {
+                        eprintln!("first error: {error}");
+                    }
+                }
+                let ok = result.is_ok();
                 if counting.load(Ordering::Relaxed) {
                     let counter = if ok { &done } else { &failed };
                     counter.fetch_add(1, Ordering::Relaxed);

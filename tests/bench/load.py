@@ -9,7 +9,10 @@ it may use), kalshi-sdk (asyncio) and kalshi-python-sync (threads). Two
 placements: ``split`` pins the simulator to CPU 1 and the client to CPU 0
 (the client has one core: its limit is 1 x the signing rate); ``shared``
 pins nothing (the client may use both cores, but the simulator takes its
-share of them). Writes ``load-results.md`` and ``load-results.json``.
+share of them). The machine's speed drifts, so each run is preceded by its
+own signing measurement and reported as a share of that; ``--rounds`` runs
+of each client and ``--concurrency`` level, the median shown. Writes
+``load-results.md`` and ``load-results.json``.
 """
 
 from __future__ import annotations
@@ -28,8 +31,51 @@ def pinned(cpus):
 
 
 def run_json(command, cpus) -> dict:
-    out = subprocess.run(command, check=True, capture_output=True, text=True, preexec_fn=pinned(cpus))
+    out = subprocess.run(command, capture_output=True, text=True, preexec_fn=pinned(cpus))
+    if out.returncode != 0:
+        raise SystemExit(f"{command[0]} failed ({out.returncode}):\n{out.stderr[-2000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def median(values):
+    ordered = sorted(values)
+    return ordered[len(ordered) // 2]
+
+
+def measure(args, info, kind, client_cpus, cores, here):
+    """Rounds of (signing rate, then each client at each concurrency) for one
+    key: the machine's speed drifts between runs, so every share of the
+    limit divides by the signing rate measured just before it."""
+    key = info["keys"][kind]
+    clients = [("this client", lambda c: [args.load, "run", "--base-url", info["base_url"],
+                                          "--key-id", key["key_id"], "--key", key["pem"],
+                                          "--seconds", str(args.seconds), "--concurrency", str(c)])]
+    python = lambda sdk, exe: lambda c: [exe, str(here / "load_python.py"), "--sdk", sdk,
+                                         "--base-url", info["base_url"], "--key-id", key["key_id"],
+                                         "--key", key["pem"], "--seconds", str(args.seconds),
+                                         "--concurrency", str(c)]
+    if kind == "rsa":  # kalshi-sdk signs with RSA keys only
+        clients.append(("kalshi-sdk 22.4.0 (asyncio)", python("kalshi-sdk", args.kalshi_sdk_python)))
+    clients.append(("kalshi-python-sync 3.34.0 (threads)", python("official", args.official_python)))
+    samples = {}
+    for _ in range(args.rounds):
+        for name, command in clients:
+            for concurrency in args.concurrency:
+                signing = run_json([args.load, "sign", "--key", key["pem"]], client_cpus)["per_second"]
+                measured = run_json(command(concurrency), client_cpus)
+                measured["share_of_limit"] = measured["per_second"] / (cores * signing)
+                measured["signatures_per_core_second"] = signing
+                print(json.dumps({"client": name, "key": kind, **measured}), flush=True)
+                samples.setdefault((name, concurrency), []).append(measured)
+    rows = []
+    for (name, concurrency), runs in samples.items():
+        middle = sorted(runs, key=lambda r: r["share_of_limit"])[len(runs) // 2]
+        rows.append({"client": name, "key": kind, "client_cores": cores, "concurrency": concurrency,
+                     "rounds": len(runs), **{k: middle[k] for k in
+                     ["per_second", "share_of_limit", "signatures_per_core_second", "cpu_seconds", "requests"]},
+                     "errors": sum(r["errors"] for r in runs),
+                     "limit": cores * middle["signatures_per_core_second"]})
+    return rows
 
 
 def main() -> None:
@@ -39,14 +85,17 @@ def main() -> None:
     parser.add_argument("--kalshi-sdk-python", required=True)
     parser.add_argument("--official-python", required=True)
     parser.add_argument("--out", required=True)
-    parser.add_argument("--seconds", type=float, default=10)
-    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--concurrency", type=lambda text: [int(c) for c in text.split(",")], default=[8, 64])
+    parser.add_argument("--placements", default="split,shared")
     args = parser.parse_args()
     out = Path(args.out)
     here = Path(__file__).parent
     placements = {"split": ({1}, {0}), "shared": (None, None)}
     results = []
-    for placement, (sim_cpus, client_cpus) in placements.items():
+    for placement in args.placements.split(","):
+        sim_cpus, client_cpus = placements[placement]
         server = subprocess.Popen(
             [args.runner, "serve", "--dir", str(out / "load-run"), "--orders", "0"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, preexec_fn=pinned(sim_cpus),
@@ -55,43 +104,22 @@ def main() -> None:
             info = json.loads(server.stdout.readline())
             cores = len(client_cpus) if client_cpus else os.cpu_count()
             for kind in ["rsa", "ed25519"]:
-                key = info["keys"][kind]
-                signing = run_json([args.load, "sign", "--key", key["pem"]], client_cpus)
-                limit = cores * signing["per_second"]
-                clients = [
-                    ("this client", [args.load, "run", "--base-url", info["base_url"],
-                                     "--key-id", key["key_id"], "--key", key["pem"],
-                                     "--seconds", str(args.seconds), "--concurrency", str(args.concurrency)]),
-                ]
-                python_args = ["--base-url", info["base_url"], "--key-id", key["key_id"], "--key", key["pem"],
-                               "--seconds", str(args.seconds), "--concurrency", str(args.concurrency)]
-                if kind == "rsa":  # kalshi-sdk signs with RSA keys only
-                    clients.append(("kalshi-sdk 22.4.0 (asyncio)",
-                                    [args.kalshi_sdk_python, str(here / "load_python.py"), "--sdk", "kalshi-sdk", *python_args]))
-                clients.append(("kalshi-python-sync 3.34.0 (threads)",
-                                [args.official_python, str(here / "load_python.py"), "--sdk", "official", *python_args]))
-                for name, command in clients:
-                    measured = run_json(command, client_cpus)
-                    row = {
-                        "placement": placement, "client": name, "key": kind, "client_cores": cores,
-                        "signatures_per_core_second": signing["per_second"], "limit": limit, **measured,
-                        "share_of_limit": measured["per_second"] / limit,
-                    }
-                    print(json.dumps(row), flush=True)
-                    results.append(row)
+                for row in measure(args, info, kind, client_cpus, cores, here):
+                    results.append({"placement": placement, **row})
         finally:
             server.stdin.close()
             server.wait(timeout=10)
     (out / "load-results.json").write_text(json.dumps(results, indent=2))
     lines = [
-        "| placement | client | key | client cores | signing limit (req/s) | requests/s | of the limit | errors | client CPU per request |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|",
+        "| placement | client | key | client cores | concurrency | signing limit (req/s) | requests/s | of the limit | errors | client CPU per request |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         cpu_per = r["cpu_seconds"] / max(r["requests"], 1) * 1e6
         lines.append(
-            f"| {r['placement']} | {r['client']} | {r['key']} | {r['client_cores']} | {r['limit']:,.0f} "
-            f"| {r['per_second']:,.0f} | {100 * r['share_of_limit']:.1f} % | {r['errors']} | {cpu_per:,.0f} µs |"
+            f"| {r['placement']} | {r['client']} | {r['key']} | {r['client_cores']} | {r['concurrency']} "
+            f"| {r['limit']:,.0f} | {r['per_second']:,.0f} | {100 * r['share_of_limit']:.1f} % "
+            f"| {r['errors']} | {cpu_per:,.0f} µs |"
         )
     (out / "load-results.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

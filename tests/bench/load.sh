@@ -2,7 +2,7 @@
 # Concurrent signed requests, this client next to the Python SDKs, against
 # the simulator in another process (see BENCHMARKS.md):
 #
-#   bash tests/bench/load.sh [--seconds 10] [--concurrency 64]
+#   bash tests/bench/load.sh [--seconds 5] [--rounds 3] [--concurrency 8,64]
 #
 # Results: target/bench/load-results.md and load-results.json.
 set -euo pipefail
