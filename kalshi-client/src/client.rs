@@ -156,6 +156,8 @@ pub struct ClientBuilder {
     request_timeout: Duration,
     retry: RetryPolicy,
     rate_limits: Option<RateLimits>,
+    #[cfg(feature = "redis")]
+    rate_store: Option<crate::rate_limit::RedisStore>,
     default_subaccount: Option<u32>,
     user_agent: String,
     http: Option<reqwest::Client>,
@@ -171,6 +173,8 @@ impl Default for ClientBuilder {
             request_timeout: Duration::from_secs(15),
             retry: RetryPolicy::default(),
             rate_limits: None,
+            #[cfg(feature = "redis")]
+            rate_store: None,
             default_subaccount: None,
             user_agent: concat!(env!("CARGO_PKG_NAME"), "/", env!("CARGO_PKG_VERSION")).to_owned(),
             http: None,
@@ -224,6 +228,18 @@ impl ClientBuilder {
     /// Client-side token buckets with the budgets of `tier`.
     pub fn rate_limit_tier(self, tier: Tier) -> Self {
         self.rate_limits(RateLimits::for_tier(tier))
+    }
+
+    /// Keeps the rate-limit buckets in `store` (Redis), so that every
+    /// process of a fleet using the same API key and store draws from one
+    /// budget. Needs [`rate_limits`](Self::rate_limits) (or a tier) and
+    /// credentials: the budget is named after the exchange (production and
+    /// demo each share one budget across their hosts; any other base URL
+    /// goes by host and port) and the API key id.
+    #[cfg(feature = "redis")]
+    pub fn shared_rate_limits(mut self, store: crate::rate_limit::RedisStore) -> Self {
+        self.rate_store = Some(store);
+        self
     }
 
     /// The subaccount for calls that do not name one: typed order methods,
@@ -311,9 +327,33 @@ impl ClientBuilder {
                 .build()
                 .map_err(|e| Error::config(format!("cannot build the HTTP client: {e}")))?,
         };
+        #[cfg(feature = "redis")]
+        let limiter = match (self.rate_store, self.rate_limits) {
+            (None, limits) => limits.map(RateLimiter::new),
+            (Some(_), None) => {
+                return Err(Error::config(
+                    "shared_rate_limits needs the limits to share: call rate_limits or rate_limit_tier too",
+                ));
+            }
+            (Some(store), Some(limits)) => {
+                let key_id = self
+                    .credentials
+                    .as_ref()
+                    .map(Credentials::key_id)
+                    .ok_or_else(|| {
+                        Error::config(
+                            "shared_rate_limits needs credentials: the budget is the API key's",
+                        )
+                    })?;
+                let scope = format!("{}/{key_id}", exchange_name(&self.environment, &url));
+                Some(RateLimiter::shared(limits, store, &scope))
+            }
+        };
+        #[cfg(not(feature = "redis"))]
+        let limiter = self.rate_limits.map(RateLimiter::new);
         let transport = Arc::new(Transport {
             signer: self.credentials.map(Signer::new).transpose()?,
-            limiter: self.rate_limits.map(RateLimiter::new),
+            limiter,
             retry: self.retry,
             user_agent,
             default_subaccount: self.default_subaccount,
@@ -328,6 +368,20 @@ impl ClientBuilder {
                 default_subaccount: self.default_subaccount,
             }),
         })
+    }
+}
+
+/// The exchange a shared rate budget belongs to: Kalshi meters a key the
+/// same through either host of an environment.
+#[cfg(feature = "redis")]
+fn exchange_name(environment: &Environment, url: &url::Url) -> String {
+    match environment {
+        Environment::Production | Environment::ProductionShared => "prod".to_owned(),
+        Environment::Demo | Environment::DemoShared => "demo".to_owned(),
+        _ => match url.port_or_known_default() {
+            Some(port) => format!("{}:{port}", url.host_str().unwrap_or_default()),
+            None => url.host_str().unwrap_or_default().to_owned(),
+        },
     }
 }
 

@@ -13,6 +13,7 @@ use reqwest::header::HeaderMap;
 use serde_json::Value;
 
 use crate::auth::KeyError;
+use crate::rate_limit::StoreError;
 
 /// The headers a request id may arrive in, most specific first.
 const REQUEST_ID_HEADERS: [&str; 4] = ["x-request-id", "request-id", "x-amzn-requestid", "cf-ray"];
@@ -164,6 +165,14 @@ pub enum Error {
     },
     /// The private key could not be used.
     Key(KeyError),
+    /// The shared rate budget (a Redis store) could not be reached within
+    /// its bound, so the request was not sent.
+    RateBudgetUnavailable {
+        /// The operation.
+        operation: &'static str,
+        /// Why.
+        source: StoreError,
+    },
     /// 400 or 422: the exchange refused the request as malformed or invalid.
     BadRequest(Box<ApiError>),
     /// 401 or 403: the signature, key or permissions were refused.
@@ -333,6 +342,9 @@ impl fmt::Display for Error {
                  (set KALSHI_API_KEY_ID and KALSHI_PRIVATE_KEY_PATH, or pass credentials to the builder)"
             ),
             Self::Key(_) => f.write_str("the API key cannot be used"),
+            Self::RateBudgetUnavailable { operation, source } => {
+                write!(f, "{operation}: {source}")
+            }
             Self::BadRequest(e) => write!(f, "the exchange rejected the request: {e}"),
             Self::Auth {
                 error,
@@ -410,6 +422,7 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Self::Key(e) => Some(e),
+            Self::RateBudgetUnavailable { source, .. } => Some(source),
             Self::Transport { source, .. } => Some(source),
             Self::Decode { source, .. } => Some(source),
             _ => None,

@@ -20,17 +20,25 @@
 //!   and `GET /account/endpoint_costs` answers, applied to a running limiter
 //!   with [`RateLimiter::set_limits`].
 //!
-//! The limiter only sees the requests that go through it: one limiter (and
-//! its clones) per API key per process. It starts with full buckets, as an
-//! idle key's server-side buckets are; a process restarted in the middle of
-//! a burst may therefore still see a few `429`s, which Kalshi did not
-//! execute and which are safe to retry.
+//! A limiter in memory only sees the requests that go through it: one
+//! limiter (and its clones) per API key per process. It starts with full
+//! buckets, as an idle key's server-side buckets are; a process restarted in
+//! the middle of a burst may therefore still see a few `429`s, which Kalshi
+//! did not execute and which are safe to retry. Several processes sharing
+//! one key share one budget through Redis instead ([`RateLimiter::shared`],
+//! feature `redis`).
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
+
+#[cfg(feature = "redis")]
+mod redis_store;
+#[cfg(feature = "redis")]
+pub use redis_store::{OnUnavailable, RedisStore};
 
 use kalshi_gen::types::{
     BucketLimit, EndpointTokenCost, GetAccountApiLimitsResponse, GetAccountEndpointCostsResponse,
@@ -459,6 +467,82 @@ impl fmt::Display for RateLimitError {
 
 impl std::error::Error for RateLimitError {}
 
+/// Why a shared rate budget could not be used.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The store's URL could not be parsed.
+    InvalidUrl {
+        /// The parser's complaint.
+        message: String,
+    },
+    /// A local share outside `(0, 1]`.
+    InvalidShare(f64),
+    /// The store did not answer within the configured bound; the request
+    /// was not sent.
+    Unavailable {
+        /// How long the limiter tried.
+        waited: Duration,
+        /// The last failure.
+        reason: String,
+    },
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreError::InvalidUrl { message } => {
+                write!(f, "invalid rate-limit store URL: {message}")
+            }
+            StoreError::InvalidShare(share) => {
+                write!(
+                    f,
+                    "invalid local share {share}: must be above 0 and at most 1"
+                )
+            }
+            StoreError::Unavailable { waited, reason } => write!(
+                f,
+                "rate-limit store unavailable for {waited:?} ({reason}); the request was not sent"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+/// Where a limiter keeps its buckets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StoreKind {
+    /// In this process's memory.
+    Memory,
+    /// In Redis, shared with every process using the same key there.
+    Redis,
+}
+
+/// What a [`RateLimiter`] has done, for metrics and for seeing a fallback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LimiterStats {
+    /// Where the buckets are kept.
+    pub store: StoreKind,
+    /// Requests admitted, by any path.
+    pub acquisitions: u64,
+    /// Requests admitted by the shared store.
+    pub shared_acquisitions: u64,
+    /// Requests admitted by the local share while the store was unavailable.
+    pub fallback_acquisitions: u64,
+    /// Store calls that failed or timed out.
+    pub store_errors: u64,
+    /// Times the limiter switched to its local share.
+    pub fallbacks: u64,
+    /// Whether it is spending its local share now.
+    pub in_fallback: bool,
+    /// The store server's clock minus this host's, in milliseconds, as last
+    /// measured; informational (the budget is timed by the server alone).
+    pub store_clock_offset_ms: Option<i64>,
+}
+
 /// Tokens are counted in billionths so refills are exact integers: a bucket
 /// refilling `r` tokens per second gains exactly `r` units per nanosecond.
 const UNITS_PER_TOKEN: i128 = 1_000_000_000;
@@ -553,6 +637,31 @@ impl TokenBucket {
         }
     }
 
+    /// A bucket holding nothing yet.
+    #[cfg(feature = "redis")]
+    fn empty(spec: BucketSpec, now: Instant) -> Self {
+        let bucket = Self::new(spec, now);
+        bucket.reset_empty(now);
+        bucket
+    }
+
+    /// Empties the bucket (a fallback budget starts with nothing spendable,
+    /// since the shared one may be spent already).
+    #[cfg(feature = "redis")]
+    fn reset_empty(&self, now: Instant) {
+        let mut level = self.level();
+        level.units = 0;
+        level.updated = now;
+    }
+
+    /// Switches to `spec` if it differs from the current one.
+    #[cfg(feature = "redis")]
+    fn respec_if_changed(&self, spec: BucketSpec) {
+        if self.level().spec != spec {
+            self.respec(spec);
+        }
+    }
+
     /// The level; poisoning is ignored because every update leaves it valid.
     fn level(&self) -> MutexGuard<'_, Level> {
         self.level.lock().unwrap_or_else(PoisonError::into_inner)
@@ -589,11 +698,14 @@ impl TokenBucket {
 }
 
 /// State shared by every clone of a [`RateLimiter`].
-#[derive(Debug)]
 struct Shared {
     limits: Mutex<RateLimits>,
     read: TokenBucket,
     write: TokenBucket,
+    acquisitions: AtomicU64,
+    /// Where the buckets live when not in memory.
+    #[cfg(feature = "redis")]
+    store: Option<Arc<redis_store::SharedBudget>>,
 }
 
 /// Client-side READ and WRITE token buckets for one API key.
@@ -619,17 +731,36 @@ pub struct RateLimiter {
 }
 
 impl RateLimiter {
-    /// A limiter enforcing `limits`, both buckets starting full.
+    /// A limiter enforcing `limits` in memory, both buckets starting full.
     pub fn new(limits: RateLimits) -> Self {
         let now = Instant::now();
         let shared = Shared {
             read: TokenBucket::new(limits.paced(Bucket::Read), now),
             write: TokenBucket::new(limits.paced(Bucket::Write), now),
             limits: Mutex::new(limits),
+            acquisitions: AtomicU64::new(0),
+            #[cfg(feature = "redis")]
+            store: None,
         };
         Self {
             shared: Arc::new(shared),
         }
+    }
+
+    /// A limiter enforcing `limits` with buckets kept in `store`, shared by
+    /// every process that uses the same store and `scope`: name the
+    /// environment and the API key id in it (as
+    /// [`ClientBuilder::shared_rate_limits`](crate::ClientBuilder::shared_rate_limits)
+    /// does), never the private key. Every process should use the same
+    /// limits. A budget Redis has never seen (or lost in a restart) starts
+    /// empty, not full, since the exchange's may be spent.
+    #[cfg(feature = "redis")]
+    pub fn shared(limits: RateLimits, store: RedisStore, scope: &str) -> Self {
+        let mut limiter = Self::new(limits);
+        tracing::info!(?store, scope, "rate limits shared through Redis");
+        let shared = Arc::get_mut(&mut limiter.shared).expect("a new limiter has no clones");
+        shared.store = Some(Arc::new(store.budget(scope)));
+        limiter
     }
 
     fn settings(&self) -> MutexGuard<'_, RateLimits> {
@@ -670,11 +801,21 @@ impl RateLimiter {
     /// then deducts the cost. `items` is the number of orders in a batch and
     /// `1` otherwise; `0` is treated as `1`, since an empty batch is still a
     /// request.
-    pub async fn acquire(&self, operation: &str, method: &str, items: u32) {
+    ///
+    /// # Errors
+    ///
+    /// Only with a shared store: [`StoreError::Unavailable`] when it could
+    /// not be reached within the bound of [`OnUnavailable::wait_up_to`].
+    pub async fn acquire(
+        &self,
+        operation: &str,
+        method: &str,
+        items: u32,
+    ) -> Result<(), StoreError> {
         let per_item = self.settings().cost(operation);
         let tokens = per_item.saturating_mul(items.max(1));
         let bucket = RateLimits::bucket_for_method(method);
-        self.acquire_tokens(bucket, tokens).await;
+        self.acquire_tokens(bucket, tokens).await
     }
 
     /// Waits until `bucket` holds `tokens`, then deducts them.
@@ -685,15 +826,55 @@ impl RateLimiter {
     /// debt is repaid before anyone else proceeds, so the long-run rate still
     /// matches the budget. A zero-token request returns at once without
     /// queueing. Dropping the future while it waits loses no tokens.
-    pub async fn acquire_tokens(&self, bucket: Bucket, tokens: u32) {
-        if tokens > 0 {
-            self.bucket(bucket).acquire(tokens).await;
+    ///
+    /// With a shared store, the order is that of arrival at Redis, and a
+    /// dropped waiter's reservation is given back.
+    ///
+    /// # Errors
+    ///
+    /// As [`acquire`](Self::acquire).
+    pub async fn acquire_tokens(&self, bucket: Bucket, tokens: u32) -> Result<(), StoreError> {
+        if tokens == 0 {
+            return Ok(());
+        }
+        #[cfg(feature = "redis")]
+        if let Some(store) = &self.shared.store {
+            let specs = {
+                let limits = self.settings();
+                [limits.paced(Bucket::Read), limits.paced(Bucket::Write)]
+            };
+            store.acquire(bucket, specs, tokens).await?;
+            self.shared.acquisitions.fetch_add(1, Ordering::Relaxed);
+            return Ok(());
+        }
+        self.bucket(bucket).acquire(tokens).await;
+        self.shared.acquisitions.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// What the limiter has done so far.
+    pub fn stats(&self) -> LimiterStats {
+        let acquisitions = self.shared.acquisitions.load(Ordering::Relaxed);
+        #[cfg(feature = "redis")]
+        if let Some(store) = &self.shared.store {
+            return store.stats(acquisitions);
+        }
+        LimiterStats {
+            store: StoreKind::Memory,
+            acquisitions,
+            shared_acquisitions: 0,
+            fallback_acquisitions: 0,
+            store_errors: 0,
+            fallbacks: 0,
+            in_fallback: false,
+            store_clock_offset_ms: None,
         }
     }
 
-    /// Tokens in `bucket` right now, after refill (negative while an
-    /// oversized request is being repaid). For tests and metrics: it does
-    /// not queue and reserves nothing.
+    /// Tokens in this process's `bucket` right now, after refill (negative
+    /// while an oversized request is being repaid). For tests and metrics:
+    /// it does not queue and reserves nothing. With a shared store, the
+    /// shared level lives in Redis and this is the unused in-memory bucket.
     pub fn available(&self, bucket: Bucket) -> f64 {
         self.bucket(bucket).available()
     }
@@ -705,6 +886,7 @@ impl fmt::Debug for RateLimiter {
             .field("limits", &*self.settings())
             .field("read_available", &self.available(Bucket::Read))
             .field("write_available", &self.available(Bucket::Write))
+            .field("stats", &self.stats())
             .finish()
     }
 }
@@ -739,12 +921,12 @@ mod tests {
         );
         let start = Instant::now();
         for _ in 0..19 {
-            limiter.acquire("get_markets", "GET", 1).await;
+            limiter.acquire("get_markets", "GET", 1).await.unwrap();
         }
         assert_eq!(start.elapsed(), Duration::ZERO);
         // The long-run rate is the published one: 10 tokens per 50 ms.
         for _ in 0..4 {
-            limiter.acquire("get_markets", "GET", 1).await;
+            limiter.acquire("get_markets", "GET", 1).await.unwrap();
         }
         assert_eq!(start.elapsed(), Duration::from_millis(200));
         // Never more than half: a tiny bucket keeps half its burst.
@@ -930,11 +1112,11 @@ mod tests {
         let limiter = basic(); // read: 200 tokens, 200/s; cost 10
         let start = Instant::now();
         for _ in 0..20 {
-            limiter.acquire("get_markets", "GET", 1).await;
+            limiter.acquire("get_markets", "GET", 1).await.unwrap();
         }
         assert_eq!(start.elapsed(), Duration::ZERO);
         assert_eq!(limiter.available(Bucket::Read), 0.0);
-        limiter.acquire("get_markets", "GET", 1).await;
+        limiter.acquire("get_markets", "GET", 1).await.unwrap();
         assert_eq!(start.elapsed(), Duration::from_millis(50)); // 10 / 200 s
     }
 
@@ -944,13 +1126,17 @@ mod tests {
             .with_operation_cost("batch_cancel_orders_v2", 2)
             .with_reserve(0);
         let limiter = RateLimiter::new(limits);
-        limiter.acquire("batch_create_orders_v2", "POST", 20).await;
+        limiter
+            .acquire("batch_create_orders_v2", "POST", 20)
+            .await
+            .unwrap();
         assert_eq!(limiter.available(Bucket::Write), 600.0 - 200.0);
         limiter
             .acquire("batch_cancel_orders_v2", "DELETE", 20)
-            .await;
+            .await
+            .unwrap();
         assert_eq!(limiter.available(Bucket::Write), 400.0 - 40.0);
-        limiter.acquire("create_order_v2", "POST", 0).await; // 0 items = 1
+        limiter.acquire("create_order_v2", "POST", 0).await.unwrap(); // 0 items = 1
         assert_eq!(limiter.available(Bucket::Write), 350.0);
         assert_eq!(limiter.available(Bucket::Read), 300.0);
     }
@@ -959,11 +1145,11 @@ mod tests {
     async fn oversized_request_waits_for_full_bucket_then_goes_into_debt() {
         let limiter = basic(); // write: 100 tokens, 100/s
         let start = Instant::now();
-        limiter.acquire_tokens(Bucket::Write, 50).await;
-        limiter.acquire_tokens(Bucket::Write, 250).await;
+        limiter.acquire_tokens(Bucket::Write, 50).await.unwrap();
+        limiter.acquire_tokens(Bucket::Write, 250).await.unwrap();
         assert_eq!(start.elapsed(), Duration::from_millis(500)); // refill to full
         assert_eq!(limiter.available(Bucket::Write), -150.0);
-        limiter.acquire_tokens(Bucket::Write, 10).await;
+        limiter.acquire_tokens(Bucket::Write, 10).await.unwrap();
         assert_eq!(start.elapsed(), Duration::from_millis(500 + 1600));
     }
 
@@ -972,24 +1158,24 @@ mod tests {
         let limiter = basic();
         let clone = limiter.clone();
         let start = Instant::now();
-        limiter.acquire_tokens(Bucket::Read, 100).await;
-        clone.acquire_tokens(Bucket::Read, 100).await;
+        limiter.acquire_tokens(Bucket::Read, 100).await.unwrap();
+        clone.acquire_tokens(Bucket::Read, 100).await.unwrap();
         assert_eq!(start.elapsed(), Duration::ZERO);
         assert_eq!(limiter.available(Bucket::Read), 0.0);
-        clone.acquire_tokens(Bucket::Read, 20).await;
+        clone.acquire_tokens(Bucket::Read, 20).await.unwrap();
         assert_eq!(start.elapsed(), Duration::from_millis(100));
     }
 
     #[tokio::test(start_paused = true)]
     async fn waiters_are_served_in_arrival_order() {
         let limiter = basic(); // write: 100 tokens, 100/s
-        limiter.acquire_tokens(Bucket::Write, 90).await; // 10 left
+        limiter.acquire_tokens(Bucket::Write, 90).await.unwrap(); // 10 left
         let start = Instant::now();
         let order = Arc::new(Mutex::new(Vec::new()));
         let spawn = |name: &'static str, tokens: u32| {
             let (limiter, order) = (limiter.clone(), order.clone());
             tokio::spawn(async move {
-                limiter.acquire_tokens(Bucket::Write, tokens).await;
+                limiter.acquire_tokens(Bucket::Write, tokens).await.unwrap();
                 order.lock().unwrap().push((name, start.elapsed()));
             })
         };
@@ -1018,14 +1204,16 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn waiting_write_does_not_delay_reads() {
         let limiter = basic();
-        limiter.acquire_tokens(Bucket::Write, 100).await;
+        limiter.acquire_tokens(Bucket::Write, 100).await.unwrap();
         let start = Instant::now();
         let writer = {
             let limiter = limiter.clone();
-            tokio::spawn(async move { limiter.acquire("create_order_v2", "POST", 1).await })
+            tokio::spawn(
+                async move { limiter.acquire("create_order_v2", "POST", 1).await.unwrap() },
+            )
         };
         yield_now().await;
-        limiter.acquire("get_markets", "GET", 1).await;
+        limiter.acquire("get_markets", "GET", 1).await.unwrap();
         assert_eq!(start.elapsed(), Duration::ZERO);
         writer.await.unwrap();
         assert_eq!(start.elapsed(), Duration::from_millis(100));
@@ -1034,7 +1222,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn dropped_waiter_loses_no_tokens_and_frees_the_queue() {
         let limiter = basic(); // write: 100 tokens, 100/s
-        limiter.acquire_tokens(Bucket::Write, 100).await;
+        limiter.acquire_tokens(Bucket::Write, 100).await.unwrap();
         let start = Instant::now();
         let timed_out = tokio::time::timeout(
             Duration::from_millis(300),
@@ -1047,12 +1235,12 @@ mod tests {
         // An aborted head of the queue hands its turn to the next waiter.
         let big = {
             let limiter = limiter.clone();
-            tokio::spawn(async move { limiter.acquire_tokens(Bucket::Write, 100).await })
+            tokio::spawn(async move { limiter.acquire_tokens(Bucket::Write, 100).await.unwrap() })
         };
         yield_now().await;
         let small = {
             let limiter = limiter.clone();
-            tokio::spawn(async move { limiter.acquire_tokens(Bucket::Write, 40).await })
+            tokio::spawn(async move { limiter.acquire_tokens(Bucket::Write, 40).await.unwrap() })
         };
         yield_now().await;
         big.abort();
@@ -1064,11 +1252,11 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn set_limits_keeps_tokens_and_wakes_the_waiter() {
         let limiter = basic();
-        limiter.acquire_tokens(Bucket::Write, 100).await;
+        limiter.acquire_tokens(Bucket::Write, 100).await.unwrap();
         let start = Instant::now();
         let waiter = {
             let limiter = limiter.clone();
-            tokio::spawn(async move { limiter.acquire_tokens(Bucket::Write, 100).await })
+            tokio::spawn(async move { limiter.acquire_tokens(Bucket::Write, 100).await.unwrap() })
         };
         yield_now().await;
         tokio::time::advance(Duration::from_millis(10)).await; // 1 token earned

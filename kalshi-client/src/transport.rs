@@ -174,7 +174,8 @@ impl Transport {
             let items = batch_items(request, operation);
             limiter
                 .acquire(operation, request.method().as_str(), items)
-                .await;
+                .await
+                .map_err(|source| Error::RateBudgetUnavailable { operation, source })?;
         }
         match &self.signer {
             Some(signer) if signed => signer.sign(request),
