@@ -3,6 +3,7 @@
 mod client;
 mod codegen;
 mod e2e;
+mod fleet;
 mod fuzz;
 mod generated_types;
 mod inventory;

@@ -6,5 +6,6 @@
 pub mod keys;
 pub mod prism;
 pub mod recorder;
+pub mod redis;
 pub mod stream_schema;
 pub mod traces;

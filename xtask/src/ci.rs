@@ -10,7 +10,9 @@
 //! traffic against the spec (`tests/src/prism.rs`), and it builds the pinned
 //! cargo-deny once (`supply_chain`). It also needs `python3` (3.11 or later,
 //! with `venv`) and PyPI for the pinned Schemathesis that fuzzes the
-//! simulator (`schemathesis`).
+//! simulator (`schemathesis`), and a `redis-server` for the shared
+//! rate-budget tests, installed from Debian's packages when missing
+//! (`redis`).
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -30,7 +32,7 @@ const DOC: [&str; 10] = [
     "-p",
     "kalshi-client",
     "--features",
-    "kalshi-client/rsa,kalshi-client/schemars",
+    "kalshi-client/rsa,kalshi-client/schemars,kalshi-client/redis",
 ];
 
 /// Runs every step under `root`.
@@ -62,6 +64,7 @@ pub fn run(root: &Path) -> Result<(), String> {
     run_step("prism", npm).map_err(|e| {
         format!("{e}; npm installs Stoplight Prism, which the end-to-end tests run under Node.js")
     })?;
+    crate::redis::ensure()?;
     let mut totals = Totals::default();
     totals += test_step(root, "tests", &["test", "--workspace", "--all-targets"])?;
     totals += test_step(root, "doc tests", &["test", "--workspace", "--doc"])?;

@@ -12,6 +12,7 @@ pub mod inventory;
 pub mod msrv;
 pub mod patches;
 pub mod postprocess;
+pub mod redis;
 pub mod regen;
 pub mod schemathesis;
 pub mod soak;
