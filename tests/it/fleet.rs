@@ -239,6 +239,46 @@ async fn a_batch_is_billed_per_item() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limits_loaded_from_the_account_apply_to_the_shared_budget() {
+    let redis = RedisServer::start();
+    let sim = Simulator::start(
+        SimConfig::new()
+            .account(Account::with_public_key(
+                "alice",
+                "alice-key",
+                TestKey::ed25519().public_key(),
+            ))
+            .rate_limit(300, 150),
+    )
+    .await
+    .unwrap();
+    let client = Client::builder()
+        .base_url(sim.base_url())
+        .credentials(Credentials::from_pem("alice-key", &TestKey::ed25519().pem).unwrap())
+        .rate_limit_tier(kalshi_client::Tier::Prime)
+        .shared_rate_limits(store(&redis))
+        .build()
+        .unwrap();
+    // The budget is named after the exchange (host and port here) and the key.
+    let addr = sim.base_url();
+    let host = addr
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let scope = format!("{host}/alice-key");
+    redis.command(&format!("SET kalshi:ratelimit:{{{scope}}}:seen 1")); // start full
+    let limits = client.load_rate_limits().await.unwrap();
+    assert_eq!(limits.spec(Bucket::Read), spec(300, 300));
+    client.portfolio().balance().send().await.unwrap();
+    // The account's 300-token bucket, less the reserve (10), less this read:
+    // the Prime tier's 4,000 no longer applies.
+    let level = level(&redis, &scope, "read").unwrap();
+    assert!((280.0..280.5).contains(&level), "{level}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_budget_expires_full_but_a_restart_starts_it_empty() {
     let mut redis = RedisServer::start();
     let scope = scope("restart");
