@@ -40,6 +40,12 @@ pub enum Document {
     TradeApi,
     /// The WebSocket API, AsyncAPI 3.x: `kalshi-openapi/asyncapi.yaml`.
     WebSocketApi,
+    /// The margin (perpetuals) REST API, OpenAPI 3.0:
+    /// `kalshi-openapi/perps_openapi.yaml`.
+    MarginApi,
+    /// The margin WebSocket API, AsyncAPI 3.x:
+    /// `kalshi-openapi/perps_asyncapi.yaml`.
+    MarginWebSocketApi,
 }
 
 impl Document {
@@ -48,6 +54,8 @@ impl Document {
         match self {
             Self::TradeApi => SPEC_FILE,
             Self::WebSocketApi => "kalshi-openapi/asyncapi.yaml",
+            Self::MarginApi => "kalshi-openapi/perps_openapi.yaml",
+            Self::MarginWebSocketApi => "kalshi-openapi/perps_asyncapi.yaml",
         }
     }
 
@@ -56,6 +64,8 @@ impl Document {
         match self {
             Self::TradeApi => METADATA_FILE,
             Self::WebSocketApi => "kalshi-openapi/asyncapi_metadata.rs",
+            Self::MarginApi => "kalshi-openapi/perps_openapi_metadata.rs",
+            Self::MarginWebSocketApi => "kalshi-openapi/perps_asyncapi_metadata.rs",
         }
     }
 
@@ -64,18 +74,20 @@ impl Document {
         match self {
             Self::TradeApi => PREVIOUS_SPEC_FILE,
             Self::WebSocketApi => "xtask/fixtures/previous-asyncapi.yaml",
+            Self::MarginApi => "xtask/fixtures/previous-perps-openapi.yaml",
+            Self::MarginWebSocketApi => "xtask/fixtures/previous-perps-asyncapi.yaml",
         }
     }
 
     /// The top-level key naming the format and the versions supported.
     fn format(self) -> (&'static str, &'static str, &'static str) {
         match self {
-            Self::TradeApi => (
+            Self::TradeApi | Self::MarginApi => (
                 "openapi",
                 "3.0",
                 "the generator pipeline (progenitor, openapiv3) supports OpenAPI 3.0 only",
             ),
-            Self::WebSocketApi => (
+            Self::WebSocketApi | Self::MarginWebSocketApi => (
                 "asyncapi",
                 "3.",
                 "the stream generator reads AsyncAPI 3 documents only",
@@ -86,8 +98,8 @@ impl Document {
     /// The map every usable document has.
     fn body_key(self) -> &'static str {
         match self {
-            Self::TradeApi => "paths",
-            Self::WebSocketApi => "channels",
+            Self::TradeApi | Self::MarginApi => "paths",
+            Self::WebSocketApi | Self::MarginWebSocketApi => "channels",
         }
     }
 }
@@ -516,7 +528,7 @@ fn check(
     let format = map.get(format_key).and_then(scalar_text).ok_or_else(|| {
         not_openapi(&format!(
             "it has no `{format_key}` version field{}",
-            if document == Document::TradeApi {
+            if matches!(document, Document::TradeApi | Document::MarginApi) {
                 " (Swagger 2.0?)"
             } else {
                 ""

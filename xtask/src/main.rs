@@ -32,12 +32,13 @@ tasks:
                            --check fails when the committed file differs
   spec-diff OLD NEW        report what changes between two spec files; exits 1 when a
                            change is breaking (removal, type change, parameter moved)
-  fetch-spec [--asyncapi] [--url URL]
+  fetch-spec [--asyncapi | --margin | --margin-asyncapi] [--url URL]
                            download a spec (the Trade API's OpenAPI document, or with
-                           --asyncapi the WebSocket API's AsyncAPI document), validate it,
+                           --asyncapi the WebSocket API's AsyncAPI document, --margin and
+                           --margin-asyncapi the margin (perpetuals) ones), validate it,
                            vendor it with its metadata, and print the spec-diff against
                            the previous one
-  fetch-spec [--asyncapi] --file PATH [--upstream URL]
+  fetch-spec [--asyncapi | --margin | --margin-asyncapi] --file PATH [--upstream URL]
                            the same for a copy obtained another way: every check of a
                            download applies; the metadata records the upstream URL
                            (default: the one recorded now), never the local path";
@@ -112,7 +113,12 @@ fn run_soak(args: &[&str]) -> Result<ExitCode, String> {
 }
 
 fn run_regen(check: bool) -> Result<ExitCode, String> {
-    let files = format!("{} and {}", regen::GENERATED, regen::STREAM_GENERATED);
+    let files = format!(
+        "{}, {} and {}",
+        regen::GENERATED,
+        regen::STREAM_GENERATED,
+        regen::MARGIN_GENERATED
+    );
     match regen::regen(&workspace_root(), check)? {
         regen::Outcome::UpToDate => println!("{files} are up to date"),
         regen::Outcome::Written => println!("wrote {files}"),
@@ -142,6 +148,8 @@ enum FetchFrom {
 fn parse_fetch(args: &[&str]) -> Result<(Document, FetchFrom), String> {
     let (document, args) = match args {
         ["--asyncapi", rest @ ..] => (Document::WebSocketApi, rest),
+        ["--margin", rest @ ..] => (Document::MarginApi, rest),
+        ["--margin-asyncapi", rest @ ..] => (Document::MarginWebSocketApi, rest),
         rest => (Document::TradeApi, rest),
     };
     let from = match args {
