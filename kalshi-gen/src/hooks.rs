@@ -72,7 +72,11 @@ impl fmt::Debug for Hooks {
     }
 }
 
-impl ClientHooks<Hooks> for crate::Client {
+/// Forwards a generated client's hooks to [`Hooks`]; one impl per generated
+/// API (the Trade API's and the margin API's clients).
+macro_rules! forward_hooks {
+    ($($client:ty),+) => {$(
+impl ClientHooks<Hooks> for $client {
     async fn pre<E>(
         &self,
         request: &mut reqwest::Request,
@@ -102,3 +106,7 @@ impl ClientHooks<Hooks> for crate::Client {
         }
     }
 }
+    )+};
+}
+
+forward_hooks!(crate::Client, crate::margin::Client);

@@ -310,6 +310,150 @@ fixed_point! {
     Count, schema = "FixedPointCount", min_scale = 2
 }
 
+/// A dimensionless decimal the margin API sends as a JSON number: fee and
+/// funding rates, margin-ratio thresholds, leverage, return on equity
+/// (`type: number` in the margin document; a spec patch names them all
+/// `Ratio`, see `xtask/src/patches.rs`).
+///
+/// JSON numbers reach serde as `f64`; the value kept is the shortest decimal
+/// that reads back as the same `f64`, which is the number as Kalshi wrote it
+/// for any value with up to 15 significant digits, so `0.0003` is exactly
+/// `0.0003`, never `0.000299999...`. Serializes as a JSON number again;
+/// a decimal string is accepted on input too.
+///
+/// ```
+/// use kalshi_gen::Ratio;
+/// let rate: Ratio = serde_json::from_str("0.0003")?;
+/// assert_eq!(rate.value().to_string(), "0.0003");
+/// assert_eq!(serde_json::to_string(&rate)?, "0.0003");
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Ratio(Decimal);
+
+impl Ratio {
+    /// Wraps a decimal.
+    pub const fn new(value: Decimal) -> Self {
+        Self(value)
+    }
+
+    /// The exact decimal value.
+    pub const fn value(self) -> Decimal {
+        self.0
+    }
+
+    /// The decimal a JSON number stood for: the shortest that reads back as
+    /// the same `f64`; `None` for NaN, infinities and magnitudes beyond
+    /// `Decimal`'s.
+    pub fn from_f64(value: f64) -> Option<Self> {
+        if !value.is_finite() {
+            return None;
+        }
+        // `f64`'s Display is the shortest round-trip form, never exponential.
+        Decimal::from_str(&value.to_string())
+            .or_else(|_| Decimal::from_scientific(&format!("{value:e}")))
+            .ok()
+            .map(Self)
+    }
+}
+
+impl fmt::Debug for Ratio {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Ratio({})", self.0)
+    }
+}
+
+impl fmt::Display for Ratio {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl FromStr for Ratio {
+    type Err = DecimalError;
+
+    fn from_str(text: &str) -> Result<Self, DecimalError> {
+        let cut = || text.chars().take(40).collect::<String>();
+        if text.contains(['e', 'E']) {
+            return Err(DecimalError::Exponent { text: cut() });
+        }
+        Decimal::from_str_exact(text)
+            .map(Self)
+            .map_err(|_| DecimalError::NotANumber { text: cut() })
+    }
+}
+
+impl From<Ratio> for Decimal {
+    fn from(value: Ratio) -> Decimal {
+        value.0
+    }
+}
+
+impl From<Decimal> for Ratio {
+    fn from(value: Decimal) -> Self {
+        Self(value)
+    }
+}
+
+impl serde::Serialize for Ratio {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use rust_decimal::prelude::ToPrimitive;
+        match self.0.to_f64() {
+            Some(value) => serializer.serialize_f64(value),
+            None => serializer.collect_str(&self.0),
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Ratio {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(RatioVisitor)
+    }
+}
+
+struct RatioVisitor;
+
+impl serde::de::Visitor<'_> for RatioVisitor {
+    type Value = Ratio;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a decimal number")
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, value: f64) -> Result<Ratio, E> {
+        Ratio::from_f64(value).ok_or_else(|| E::custom(format!("{value} is not a decimal")))
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, value: i64) -> Result<Ratio, E> {
+        Ok(Ratio(Decimal::from(value)))
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, value: u64) -> Result<Ratio, E> {
+        Ok(Ratio(Decimal::from(value)))
+    }
+
+    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Ratio, E> {
+        text.parse().map_err(E::custom)
+    }
+}
+
+#[cfg(feature = "schemars")]
+impl schemars::JsonSchema for Ratio {
+    fn schema_name() -> String {
+        "Ratio".to_owned()
+    }
+
+    fn json_schema(_: &mut schemars::r#gen::SchemaGenerator) -> schemars::schema::Schema {
+        use schemars::schema::{InstanceType, SchemaObject};
+        SchemaObject {
+            instance_type: Some(InstanceType::Number.into()),
+            format: Some("double".to_owned()),
+            ..Default::default()
+        }
+        .into()
+    }
+}
+
 /// One price level of an order book: a price and the contracts resting at
 /// it. Kalshi sends it as a pair of strings (`["0.1500", "100.00"]`, the
 /// spec's `PriceLevelDollarsCountFp`); this is that pair, typed.

@@ -25,8 +25,11 @@ impl TempTree {
             "kalshi-openapi/metadata.rs",
             "kalshi-openapi/asyncapi.yaml",
             "kalshi-openapi/asyncapi_metadata.rs",
+            "kalshi-openapi/perps_openapi.yaml",
+            "kalshi-openapi/perps_openapi_metadata.rs",
             regen::GENERATED,
             regen::STREAM_GENERATED,
+            regen::MARGIN_GENERATED,
         ] {
             let target = dir.join(file);
             std::fs::create_dir_all(target.parent().unwrap()).unwrap();
@@ -130,6 +133,43 @@ fn every_operation_has_a_generated_method() {
 /// listed with the reason.
 #[test]
 fn money_and_counts_are_never_strings_or_floats() {
+    let (checked, offenders) = money_offenders(regen::GENERATED);
+    assert!(
+        checked > 150,
+        "only {checked} money-like fields found: the scan is broken"
+    );
+    assert!(
+        offenders.is_empty(),
+        "money or counts as String/float:\n{}",
+        offenders.join("\n")
+    );
+}
+
+/// The margin bindings too, with rates, ratios and leverage counted as
+/// money-like: none of them is a float.
+#[test]
+fn margin_money_rates_and_leverage_are_never_strings_or_floats() {
+    let (checked, offenders) = money_offenders(regen::MARGIN_GENERATED);
+    assert!(
+        checked > 60,
+        "only {checked} money-like fields found: the scan is broken"
+    );
+    assert!(
+        offenders.is_empty(),
+        "money, counts or rates as String/float:\n{}",
+        offenders.join("\n")
+    );
+    let generated =
+        std::fs::read_to_string(xtask::workspace_root().join(regen::MARGIN_GENERATED)).unwrap();
+    assert!(
+        !generated.contains("f64"),
+        "a float is left in the margin bindings"
+    );
+}
+
+/// How many money-like fields of `file`'s types were checked, and those
+/// that are strings or floats.
+fn money_offenders(file: &str) -> (usize, Vec<String>) {
     const NOT_MONEY: &[(&str, &str)] = &[
         (
             "count_filter",
@@ -145,6 +185,14 @@ fn money_and_counts_are_never_strings_or_floats() {
         ),
         ("fee_type_override", "a fee schedule name"),
         (
+            "ratio_old",
+            "a stock split's share counts as Kalshi writes them (\"3\"), not an amount",
+        ),
+        (
+            "ratio_new",
+            "a stock split's share counts as Kalshi writes them (\"3\"), not an amount",
+        ),
+        (
             "price_level_structure",
             "a tick-structure name such as linear_cent",
         ),
@@ -158,9 +206,14 @@ fn money_and_counts_are_never_strings_or_floats() {
             ]
             .iter()
             .any(|word| name.contains(word))
+            || name.split('_').any(|word| {
+                ["rate", "rates", "leverage", "ratio", "roe", "estimates"].contains(&word)
+            })
     };
     let mut offenders = Vec::new();
-    let types = generated_file()
+    let path = xtask::workspace_root().join(file);
+    let file: syn::File = syn::parse_file(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let types = file
         .items
         .into_iter()
         .find_map(|item| match item {
@@ -191,21 +244,19 @@ fn money_and_counts_are_never_strings_or_floats() {
                 continue;
             }
             checked += 1;
-            let ty = field.ty.to_token_stream().to_string().replace(' ', "");
+            // A map's keys are names (tickers, notional sizes); its values count.
+            let ty = field
+                .ty
+                .to_token_stream()
+                .to_string()
+                .replace(' ', "")
+                .replace("HashMap<::std::string::String,", "HashMap<");
             if ty.contains("String") || ty.contains("f64") || ty.contains("f32") {
                 offenders.push(format!("{}.{name}: {ty}", s.ident));
             }
         }
     }
-    assert!(
-        checked > 150,
-        "only {checked} money-like fields found: the scan is broken"
-    );
-    assert!(
-        offenders.is_empty(),
-        "money or counts as String/float:\n{}",
-        offenders.join("\n")
-    );
+    (checked, offenders)
 }
 
 /// The spec this workspace vendored before the current one, which
@@ -276,6 +327,22 @@ fn fetch_spec_from_a_file_then_regen_on_a_copy_of_the_workspace() {
 }
 
 /// `kalshi-openapi`'s constants agree with the document they describe.
+#[test]
+fn the_vendored_margin_metadata_agrees_with_the_document() {
+    let doc = xtask::spec::parse(kalshi_openapi::margin::YAML).expect("margin spec parses");
+    assert_eq!(
+        doc["info"]["version"].as_str(),
+        Some(kalshi_openapi::margin::VERSION)
+    );
+    for server in doc["servers"].as_array().expect("servers") {
+        let url = server["url"].as_str().expect("url");
+        assert!(url.ends_with(kalshi_openapi::BASE_PATH), "{url}");
+    }
+    let generated =
+        std::fs::read_to_string(xtask::workspace_root().join(regen::MARGIN_GENERATED)).unwrap();
+    assert!(generated.contains(&format!("sha256 {}", kalshi_openapi::margin::SHA256)));
+}
+
 #[test]
 fn the_vendored_metadata_agrees_with_the_document() {
     let doc = xtask::spec::parse(kalshi_openapi::SPEC_YAML).expect("spec parses");

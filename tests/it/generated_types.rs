@@ -150,3 +150,27 @@ fn every_generated_string_enum_has_an_unknown_variant() {
         kalshi_gen::types::RfqBatchStatus::Unknown("expired".into())
     );
 }
+
+/// The margin bindings: Kalshi's own `unknown` status stays a known value
+/// (the open variant is `Other` there), and rates are exact decimals.
+#[test]
+fn margin_types_keep_kalshis_unknown_and_exact_rates() {
+    use kalshi_gen::margin::types::{ExitTriggerStatus, MarginFundingRate};
+    let known: ExitTriggerStatus = serde_json::from_str(r#""unknown""#).unwrap();
+    assert_eq!(known, ExitTriggerStatus::Unknown);
+    let added: ExitTriggerStatus = serde_json::from_str(r#""paused""#).unwrap();
+    assert_eq!(added, ExitTriggerStatus::Other("paused".to_owned()));
+    assert_eq!(serde_json::to_string(&added).unwrap(), r#""paused""#);
+
+    let rate: MarginFundingRate = serde_json::from_value(serde_json::json!({
+        "funding_rate": 0.0003,
+        "funding_time": "2026-12-01T08:00:00Z",
+        "mark_price": "101.2500",
+        "market_ticker": "KXBTCPERP"
+    }))
+    .unwrap();
+    assert_eq!(rate.funding_rate.value().to_string(), "0.0003");
+    let back = serde_json::to_value(&rate).unwrap();
+    assert_eq!(back["funding_rate"], serde_json::json!(0.0003));
+    assert_eq!(back["mark_price"], "101.2500");
+}

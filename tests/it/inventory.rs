@@ -84,3 +84,57 @@ fn generated_operation_table_matches_the_inventory() {
         );
     }
 }
+
+// --- the margin (perpetuals) document ---------------------------------------
+
+fn margin() -> serde_json::Value {
+    let mut spec = xtask::spec::parse(kalshi_openapi::margin::YAML).expect("margin spec parses");
+    xtask::patches::apply(&mut spec, xtask::patches::MARGIN_PATCHES).expect("patches apply");
+    spec
+}
+
+/// The margin document's own inventory: a bump of it shows up here.
+#[test]
+fn margin_operation_inventory_snapshot() {
+    insta::assert_snapshot!("margin_operation_inventory", render(&inventory(&margin())));
+}
+
+#[test]
+fn margin_inventory_has_every_operation_once() {
+    let rows = inventory(&margin());
+    assert_eq!(rows.len(), 53);
+    let mut names: Vec<&str> = rows.iter().map(|r| r.method_name.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), 53, "two operations map to one method name");
+}
+
+/// `kalshi_gen::margin::OPERATIONS` is the inventory of the margin document.
+#[test]
+fn generated_margin_operation_table_matches_the_inventory() {
+    let rows = inventory(&margin());
+    let table = kalshi_gen::margin::OPERATIONS;
+    assert_eq!(table.len(), rows.len());
+    for row in rows {
+        let op = table
+            .iter()
+            .find(|op| op.name == row.method_name)
+            .unwrap_or_else(|| panic!("{} missing from margin::OPERATIONS", row.method_name));
+        assert_eq!(
+            (
+                op.operation_id,
+                op.method,
+                op.path,
+                op.authenticated,
+                op.paginated
+            ),
+            (
+                row.operation_id.as_str(),
+                row.method.as_str(),
+                row.path.as_str(),
+                row.authenticated,
+                row.paginated
+            )
+        );
+    }
+}

@@ -35,9 +35,165 @@ pub const PATCHES: &[Patch] = &[
     },
 ];
 
-/// Applies every patch; fails naming the first one that no longer applies.
+/// The margin (perpetuals) document's patches, in the order they are applied.
+pub const MARGIN_PATCHES: &[Patch] = &[
+    Patch {
+        name: "margin_fee_tier_rates_uniform_error_bodies",
+        apply: margin_fee_tier_rates_uniform_error_bodies,
+    },
+    Patch {
+        name: "margin_numbers_are_ratios",
+        apply: margin_numbers_are_ratios,
+    },
+    Patch {
+        name: "margin_dollar_amounts_stay_dollars",
+        apply: margin_dollar_amounts_stay_dollars,
+    },
+    Patch {
+        name: "margin_dollar_strings_are_dollars",
+        apply: margin_dollar_strings_are_dollars,
+    },
+];
+
+/// Margin properties documented as fixed-point dollar strings but typed
+/// plain `string`: `(schema, property, values of a map?)`.
+const MARGIN_DOLLAR_STRINGS: [(&str, &str, bool); 7] = [
+    ("MarginFill", "price", false),
+    ("MarginFill", "entry_price", false),
+    ("MarginFill", "fees", false),
+    ("MarginFill", "realized_pnl", false),
+    ("MarginTrade", "price", false),
+    (
+        "NotionalRiskLimitResponse",
+        "default_notional_value_risk_limit",
+        false,
+    ),
+    (
+        "NotionalRiskLimitResponse",
+        "notional_value_risk_limits_by_market_ticker",
+        true,
+    ),
+];
+
+/// Upstream defect (margin document): a fill's price, entry price, fees and
+/// realized P&L, a trade's price and the notional risk limits are described
+/// as fixed-point dollars ("Fill price in fixed-point dollars", "5000.0000")
+/// but typed `string`, so they would reach users as text. Each is pointed at
+/// `FixedPointDollars`, i.e. `Dollars`. A listed property that is no longer
+/// a plain string fails the patch (fixed upstream: revisit the list).
+fn margin_dollar_strings_are_dollars(doc: &mut Value) -> Result<usize, String> {
+    let dollars = json!({ "$ref": "#/components/schemas/FixedPointDollars" });
+    for (schema, property, map) in MARGIN_DOLLAR_STRINGS {
+        let pointer = format!("/components/schemas/{schema}/properties/{property}");
+        let node = doc
+            .pointer_mut(&pointer)
+            .ok_or_else(|| format!("{schema}.{property} is gone"))?;
+        let target = if map {
+            node.get_mut("additionalProperties")
+                .ok_or_else(|| format!("{schema}.{property} is no longer a map"))?
+        } else {
+            node
+        };
+        if target.get("type").and_then(Value::as_str) != Some("string") {
+            return Err(format!("{schema}.{property} is no longer a plain string"));
+        }
+        *target = dollars.clone();
+    }
+    Ok(MARGIN_DOLLAR_STRINGS.len())
+}
+
+/// Upstream shape (margin document): two request amounts
+/// (`UpdateFCMNotionalRiskLimitRequest.notional_value_risk_limit`,
+/// `UpdateFCMSubtraderRiskControlsRequest.im_cap`) are `allOf:
+/// [FixedPointDollars]` with a `pattern` and `maxLength` beside it, which
+/// makes typify mint a new string type instead of using `Dollars`. The
+/// pattern only restates what `Dollars` holds (a plain decimal, up to 4
+/// places once written); non-negativity is checked by the hand-written
+/// layer. Dropping the siblings keeps the amounts `Dollars`.
+fn margin_dollar_amounts_stay_dollars(doc: &mut Value) -> Result<usize, String> {
+    let schemas = doc
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+        .ok_or("the margin document has no components/schemas")?;
+    let mut changed = 0;
+    for schema in schemas.values_mut() {
+        let Some(properties) = schema.get_mut("properties").and_then(Value::as_object_mut) else {
+            continue;
+        };
+        for property in properties.values_mut() {
+            let dollars = property
+                .pointer("/allOf/0/$ref")
+                .and_then(Value::as_str)
+                .is_some_and(|r| r.ends_with("/FixedPointDollars"));
+            if let (true, Some(map)) = (dollars, property.as_object_mut())
+                && map.remove("pattern").is_some()
+            {
+                map.remove("maxLength");
+                changed += 1;
+            }
+        }
+    }
+    Ok(changed)
+}
+
+/// The schema name the margin document's decimal numbers are given, which
+/// the generator maps to `kalshi_gen::Ratio`.
+pub const RATIO_SCHEMA: &str = "Ratio";
+
+/// Upstream shape (margin document): rates, margin-ratio thresholds,
+/// leverage and return on equity are bare `type: number` properties (JSON
+/// numbers), which typify makes `f64`. Money-adjacent figures must not be
+/// floats in this SDK, so each is pointed at one added schema, `Ratio`, that
+/// the generator replaces with the Decimal newtype `kalshi_gen::Ratio`.
+/// Only `components/schemas` holds such numbers today; the patch fails if
+/// the name `Ratio` is ever taken by Kalshi.
+fn margin_numbers_are_ratios(doc: &mut Value) -> Result<usize, String> {
+    let schemas = doc
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+        .ok_or("the margin document has no components/schemas")?;
+    if schemas.contains_key(RATIO_SCHEMA) {
+        return Err(format!("the document defines `{RATIO_SCHEMA}` itself now"));
+    }
+    let mut changed = 0;
+    for schema in schemas.values_mut() {
+        changed += numbers_to_ratio(schema);
+    }
+    schemas.insert(
+        RATIO_SCHEMA.to_owned(),
+        json!({
+            "type": "number",
+            "format": "double",
+            "description": "A dimensionless decimal sent as a JSON number (rate, ratio, leverage)."
+        }),
+    );
+    Ok(changed)
+}
+
+/// Replaces every `type: number` schema under `node` with a `Ratio`
+/// reference; returns how many.
+fn numbers_to_ratio(node: &mut Value) -> usize {
+    if node.get("type").and_then(Value::as_str) == Some("number") {
+        *node = json!({ "$ref": format!("#/components/schemas/{RATIO_SCHEMA}") });
+        return 1;
+    }
+    match node {
+        Value::Object(map) => map.values_mut().map(numbers_to_ratio).sum(),
+        Value::Array(items) => items.iter_mut().map(numbers_to_ratio).sum(),
+        _ => 0,
+    }
+}
+
+/// Applies every patch of the Trade API document; fails naming the first one
+/// that no longer applies.
 pub fn apply_all(doc: &mut Value) -> Result<Vec<(&'static str, usize)>, String> {
-    PATCHES
+    apply(doc, PATCHES)
+}
+
+/// Applies `patches` in order; fails naming the first one that no longer
+/// applies.
+pub fn apply(doc: &mut Value, patches: &[Patch]) -> Result<Vec<(&'static str, usize)>, String> {
+    patches
         .iter()
         .map(|patch| match (patch.apply)(doc) {
             Ok(0) => Err(format!(
@@ -52,6 +208,22 @@ pub fn apply_all(doc: &mut Value) -> Result<Vec<(&'static str, usize)>, String> 
             )),
         })
         .collect()
+}
+
+/// Upstream defect (margin document): `GET /margin/fee_tier_rates`
+/// (GetMarginFeeTierRates) declares its 401 and 500 with the shared
+/// `ErrorResponse` body but its 403 with none, which trips progenitor's
+/// one-error-type rule as above. Every other margin operation's 403 is the
+/// shared `ForbiddenError` response, so this one is pointed at it too.
+fn margin_fee_tier_rates_uniform_error_bodies(doc: &mut Value) -> Result<usize, String> {
+    let forbidden = doc
+        .pointer_mut("/paths/~1margin~1fee_tier_rates/get/responses/403")
+        .ok_or("GET /margin/fee_tier_rates has no 403 response")?;
+    if forbidden.get("$ref").is_some() || forbidden.get("content").is_some() {
+        return Ok(0);
+    }
+    *forbidden = json!({ "$ref": "#/components/responses/ForbiddenError" });
+    Ok(1)
 }
 
 /// Upstream defect: `GET /historical/fills` (GetFillsHistorical) declares its

@@ -23,6 +23,11 @@ pub const GENERATED: &str = "kalshi-gen/src/generated.rs";
 /// workspace root (see [`crate::asyncapi`]).
 pub const STREAM_GENERATED: &str = "kalshi-gen/src/stream_generated.rs";
 
+/// Where the margin (perpetuals) REST bindings are written, relative to the
+/// workspace root: `kalshi_gen::margin`, its own namespace, since the margin
+/// document reuses the main one's schema names (`Order`, `Market`, ...).
+pub const MARGIN_GENERATED: &str = "kalshi-gen/src/margin_generated.rs";
+
 /// The command a maintainer runs to bring the bindings up to date.
 pub const REGEN_COMMAND: &str = "cargo xtask regen";
 
@@ -39,19 +44,23 @@ pub enum Outcome {
 /// bindings under `root`.
 pub fn regen(root: &Path, check: bool) -> Result<Outcome, String> {
     use crate::fetch::Document;
+    let progenitor = progenitor_version(root)?;
     let spec_text = read_document(root, Document::TradeApi)?;
-    let rest = generate(&spec_text, &progenitor_version(root)?)?;
+    let rest = generate(&spec_text, &progenitor)?;
     let asyncapi_text = read_document(root, Document::WebSocketApi)?;
     let streams = crate::asyncapi::generate(&asyncapi_text)?;
-    let rest = write_or_check(root, GENERATED, &rest, check)?;
-    let streams = write_or_check(root, STREAM_GENERATED, &streams, check)?;
-    Ok(
-        if rest == Outcome::UpToDate && streams == Outcome::UpToDate {
-            Outcome::UpToDate
-        } else {
-            Outcome::Written
-        },
-    )
+    let margin_text = read_document(root, Document::MarginApi)?;
+    let margin = generate_api(Api::Margin, &margin_text, &progenitor)?;
+    let outcomes = [
+        write_or_check(root, GENERATED, &rest, check)?,
+        write_or_check(root, STREAM_GENERATED, &streams, check)?,
+        write_or_check(root, MARGIN_GENERATED, &margin, check)?,
+    ];
+    Ok(if outcomes.iter().all(|o| *o == Outcome::UpToDate) {
+        Outcome::UpToDate
+    } else {
+        Outcome::Written
+    })
 }
 
 /// A vendored document, after checking it against its recorded sha256.
@@ -131,15 +140,45 @@ fn stale_message(target: &Path, committed: &str, fresh: &str) -> String {
     )
 }
 
-/// Generates the bindings for `spec_text`; pure, so tests can run it.
+/// A REST document the workspace generates bindings for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    /// The Trade API (event contracts): `kalshi_gen`'s root.
+    Trade,
+    /// The margin (perpetuals) API: `kalshi_gen::margin`.
+    Margin,
+}
+
+impl Api {
+    fn title(self) -> &'static str {
+        match self {
+            Api::Trade => "Kalshi Trade API",
+            Api::Margin => "Kalshi margin (perpetuals) API",
+        }
+    }
+
+    fn patches(self) -> &'static [patches::Patch] {
+        match self {
+            Api::Trade => patches::PATCHES,
+            Api::Margin => patches::MARGIN_PATCHES,
+        }
+    }
+}
+
+/// Generates the Trade API bindings for `spec_text`; pure, so tests can run it.
 pub fn generate(spec_text: &str, progenitor_version: &str) -> Result<String, String> {
+    generate_api(Api::Trade, spec_text, progenitor_version)
+}
+
+/// Generates `api`'s bindings for `spec_text`; pure, so tests can run it.
+pub fn generate_api(api: Api, spec_text: &str, progenitor_version: &str) -> Result<String, String> {
     let sha256 = spec::sha256_hex(spec_text.as_bytes());
     let mut doc = spec::parse(spec_text)?;
     let version = doc["info"]["version"]
         .as_str()
         .unwrap_or("unknown")
         .to_owned();
-    let applied = patches::apply_all(&mut doc)?;
+    let applied = patches::apply(&mut doc, api.patches())?;
     let rows = inventory::inventory(&doc);
     let optional = optional_body_builders(&doc);
     let openapi: openapiv3::OpenAPI = serde_json::from_value(doc)
@@ -186,7 +225,8 @@ pub fn generate(spec_text: &str, progenitor_version: &str) -> Result<String, Str
                 .to_owned(),
         );
     }
-    if postprocess::redact_secrets(&mut file) == 0 {
+    // Only the Trade API has a type holding a private key (API key creation).
+    if postprocess::redact_secrets(&mut file) == 0 && api == Api::Trade {
         return Err(
             "no generated type holds a private_key any more: revisit postprocess::redact_secrets"
                 .to_owned(),
@@ -208,7 +248,7 @@ pub fn generate(spec_text: &str, progenitor_version: &str) -> Result<String, Str
         ));
     }
 
-    let header = header(&version, &sha256, progenitor_version, &applied, opened);
+    let header = header(api, &version, &sha256, progenitor_version, &applied, opened);
     Ok(format!("{header}{}", prettyplease::unparse(&file)))
 }
 
@@ -257,6 +297,13 @@ fn settings() -> GenerationSettings {
         )
         // An order book level is a [price, count] pair of decimal strings;
         // typify would make it `[String; 2]`.
+        // The margin document's rates and leverage (JSON numbers, named
+        // `Ratio` by patches::margin_numbers_are_ratios) are decimals too.
+        .with_replacement(
+            patches::RATIO_SCHEMA,
+            "crate::num::Ratio",
+            [TypeImpl::Display, TypeImpl::FromStr, TypeImpl::Default].into_iter(),
+        )
         .with_replacement(
             "PriceLevelDollarsCountFp",
             "crate::num::PriceLevel",
@@ -266,6 +313,7 @@ fn settings() -> GenerationSettings {
 }
 
 fn header(
+    api: Api,
     version: &str,
     sha256: &str,
     progenitor: &str,
@@ -277,7 +325,7 @@ fn header(
         out,
         "// @generated by `{REGEN_COMMAND}`. Do not edit by hand."
     );
-    let _ = writeln!(out, "// Spec: Kalshi Trade API {version}, sha256 {sha256}");
+    let _ = writeln!(out, "// Spec: {} {version}, sha256 {sha256}", api.title());
     let _ = writeln!(
         out,
         "// Generator: progenitor {progenitor}, formatted with prettyplease"
