@@ -819,10 +819,10 @@ budget).
         Filled,
         Failed,
         Canceled,
-        Unknown,
+        UnknownValue,
         /// A value these bindings did not know when they were generated,
         /// kept verbatim so it serializes back exactly as received.
-        Other(::std::string::String),
+        Unknown(::std::string::String),
     }
     impl ::std::convert::TryFrom<&str> for ExitTriggerStatus {
         type Error = self::error::ConversionError;
@@ -12596,8 +12596,8 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
                 Self::Filled => "filled",
                 Self::Failed => "failed",
                 Self::Canceled => "canceled",
-                Self::Unknown => "unknown",
-                Self::Other(value) => value.as_str(),
+                Self::UnknownValue => "unknown",
+                Self::Unknown(value) => value.as_str(),
             }
         }
     }
@@ -12606,7 +12606,7 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
             ExitTriggerStatus::as_str(self)
         }
         fn is_unknown(&self) -> bool {
-            matches!(self, Self::Other(_))
+            matches!(self, Self::Unknown(_))
         }
     }
     impl ::std::fmt::Display for ExitTriggerStatus {
@@ -12626,8 +12626,8 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
                     "filled" => Self::Filled,
                     "failed" => Self::Failed,
                     "canceled" => Self::Canceled,
-                    "unknown" => Self::Unknown,
-                    other => Self::Other(other.to_owned()),
+                    "unknown" => Self::UnknownValue,
+                    other => Self::Unknown(other.to_owned()),
                 },
             )
         }

@@ -151,15 +151,16 @@ fn every_generated_string_enum_has_an_unknown_variant() {
     );
 }
 
-/// The margin bindings: Kalshi's own `unknown` status stays a known value
-/// (the open variant is `Other` there), and rates are exact decimals.
+/// The margin bindings: Kalshi's own `unknown` status is the known variant
+/// `UnknownValue` (as in the stream bindings), a new value is `Unknown`, and
+/// rates are exact decimals.
 #[test]
 fn margin_types_keep_kalshis_unknown_and_exact_rates() {
     use kalshi_gen::margin::types::{ExitTriggerStatus, MarginFundingRate};
     let known: ExitTriggerStatus = serde_json::from_str(r#""unknown""#).unwrap();
-    assert_eq!(known, ExitTriggerStatus::Unknown);
+    assert_eq!(known, ExitTriggerStatus::UnknownValue);
     let added: ExitTriggerStatus = serde_json::from_str(r#""paused""#).unwrap();
-    assert_eq!(added, ExitTriggerStatus::Other("paused".to_owned()));
+    assert_eq!(added, ExitTriggerStatus::Unknown("paused".to_owned()));
     assert_eq!(serde_json::to_string(&added).unwrap(), r#""paused""#);
 
     let rate: MarginFundingRate = serde_json::from_value(serde_json::json!({

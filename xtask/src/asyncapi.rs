@@ -136,7 +136,7 @@ pub fn generate(yaml: &str) -> Result<String, String> {
         applied.push((fixup.name, changed));
     }
     let mut file = typify_types(schemas)?;
-    let renamed = rename_known_unknown(&mut file);
+    let renamed = postprocess::rename_known_unknown(&mut file);
     let opened = postprocess::open_enums(&mut file)?;
     postprocess::schemars_behind_feature(&mut file);
     postprocess::non_exhaustive_types(&mut file)?;
@@ -466,49 +466,6 @@ fn typify_types(schemas: Map<String, Value>) -> Result<syn::File, String> {
     // The same module name as progenitor's, so the REST postprocess applies.
     syn::parse2(quote! { pub mod types { #tokens } })
         .map_err(|e| format!("typify output does not parse: {e}"))
-}
-
-/// A wire value `unknown` (an order status) makes typify name a variant
-/// `Unknown`, the name of the open variant: the known one becomes
-/// `UnknownValue`, keeping its serde name.
-fn rename_known_unknown(file: &mut syn::File) -> usize {
-    let mut renamed = 0;
-    for item in &mut file.items {
-        let syn::Item::Mod(module) = item else {
-            continue;
-        };
-        for inner in module
-            .content
-            .iter_mut()
-            .flat_map(|(_, items)| items.iter_mut())
-        {
-            let syn::Item::Enum(e) = inner else { continue };
-            for variant in &mut e.variants {
-                if variant.ident == "Unknown" && matches!(variant.fields, syn::Fields::Unit) {
-                    variant.ident = format_ident!("UnknownValue");
-                    renamed += 1;
-                }
-            }
-        }
-    }
-    // Impls typify wrote for those enums name the variant too.
-    if renamed > 0 {
-        struct Rename;
-        impl syn::visit_mut::VisitMut for Rename {
-            fn visit_path_mut(&mut self, path: &mut syn::Path) {
-                let last = path.segments.len();
-                if last >= 2
-                    && path.segments[last - 1].ident == "Unknown"
-                    && path.segments[last - 2].ident == "Self"
-                {
-                    path.segments[last - 1].ident = format_ident!("UnknownValue");
-                }
-                syn::visit_mut::visit_path_mut(self, path);
-            }
-        }
-        syn::visit_mut::VisitMut::visit_file_mut(&mut Rename, file);
-    }
-    renamed
 }
 
 // ---------------------------------------------------------------------------

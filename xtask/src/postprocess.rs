@@ -88,15 +88,56 @@ impl VisitMut for HeadersCall {
     }
 }
 
+/// A wire value `unknown` (an order status) makes typify name a variant
+/// `Unknown`, the name of the open variant: the known one becomes
+/// `UnknownValue`, keeping its serde name.
+pub fn rename_known_unknown(file: &mut syn::File) -> usize {
+    let mut renamed = 0;
+    for item in &mut file.items {
+        let syn::Item::Mod(module) = item else {
+            continue;
+        };
+        for inner in module
+            .content
+            .iter_mut()
+            .flat_map(|(_, items)| items.iter_mut())
+        {
+            let syn::Item::Enum(e) = inner else { continue };
+            for variant in &mut e.variants {
+                if variant.ident == "Unknown" && matches!(variant.fields, syn::Fields::Unit) {
+                    variant.ident = quote::format_ident!("UnknownValue");
+                    renamed += 1;
+                }
+            }
+        }
+    }
+    // Impls typify wrote for those enums name the variant too.
+    if renamed > 0 {
+        struct Rename;
+        impl syn::visit_mut::VisitMut for Rename {
+            fn visit_path_mut(&mut self, path: &mut syn::Path) {
+                let last = path.segments.len();
+                if last >= 2
+                    && path.segments[last - 1].ident == "Unknown"
+                    && path.segments[last - 2].ident == "Self"
+                {
+                    path.segments[last - 1].ident = quote::format_ident!("UnknownValue");
+                }
+                syn::visit_mut::visit_path_mut(self, path);
+            }
+        }
+        syn::visit_mut::VisitMut::visit_file_mut(&mut Rename, file);
+    }
+    renamed
+}
+
 /// Makes every generated string enum open.
 ///
 /// typify emits closed enums: a value Kalshi adds later (a new order status)
 /// would fail the whole response. Each unit-only enum with serde renames
 /// gains an `Unknown(String)` variant and hand-rolled serde, `Display`,
 /// `FromStr` and `JsonSchema` impls so unknown values round-trip verbatim.
-/// Where Kalshi itself defines the value `unknown` (the margin document's
-/// `ExitTriggerStatus`), that is the known variant `Unknown` and the open
-/// one is called `Other(String)`. Returns how many enums were opened.
+/// Returns how many enums were opened.
 pub fn open_enums(file: &mut syn::File) -> Result<usize, String> {
     let types = types_module(file).ok_or("progenitor output has no `types` module")?;
     let mut opened = Vec::new();
@@ -104,14 +145,13 @@ pub fn open_enums(file: &mut syn::File) -> Result<usize, String> {
         if let Item::Enum(item_enum) = item
             && let Some(values) = string_enum_values(item_enum)?
         {
-            let open = open_variant(item_enum)?;
-            open_enum_definition(item_enum, &open)?;
-            opened.push((item_enum.ident.clone(), values, open));
+            open_enum_definition(item_enum)?;
+            opened.push((item_enum.ident.clone(), values));
         }
     }
     types.retain(|item| !is_replaced_impl(item, &opened));
-    for (ident, values, open) in &opened {
-        let impls: syn::File = syn::parse2(open_enum_impls(ident, values, open))
+    for (ident, values) in &opened {
+        let impls: syn::File = syn::parse2(open_enum_impls(ident, values))
             .map_err(|e| format!("open enum impls for {ident} do not parse: {e}"))?;
         types.extend(impls.items);
     }
@@ -139,6 +179,12 @@ fn string_enum_values(item: &ItemEnum) -> Result<Option<Vec<(Ident, String)>>, S
         .any(|a| quote!(#a).to_string().contains("untagged"));
     if !is_serde || !all_unit || untagged || item.variants.is_empty() {
         return Ok(None);
+    }
+    if item.variants.iter().any(|v| v.ident == "Unknown") {
+        return Err(format!(
+            "enum {} already has an `Unknown` variant; choose another name for the open variant",
+            item.ident
+        ));
     }
     let values = item
         .variants
@@ -185,23 +231,9 @@ fn serde_rename(attr: &Attribute) -> Option<String> {
     value
 }
 
-/// The open variant's name: `Unknown`, or `Other` where `Unknown` is a
-/// known value.
-fn open_variant(item: &ItemEnum) -> Result<Ident, String> {
-    let taken = |name: &str| item.variants.iter().any(|v| v.ident == name);
-    match ["Unknown", "Other"].into_iter().find(|name| !taken(name)) {
-        Some(name) => Ok(Ident::new(name, Span::call_site())),
-        None => Err(format!(
-            "enum {} already has `Unknown` and `Other` variants; choose another name for the open variant",
-            item.ident
-        )),
-    }
-}
-
 /// Drops the derives the open form implements by hand (and `Copy`, which a
-/// `String` variant cannot have), the serde attributes, and adds the open
-/// variant.
-fn open_enum_definition(item: &mut ItemEnum, open: &Ident) -> Result<(), String> {
+/// `String` variant cannot have), the serde attributes, and adds `Unknown`.
+fn open_enum_definition(item: &mut ItemEnum) -> Result<(), String> {
     let kept: Vec<Path> = derive_paths(&item.attrs)
         .into_iter()
         .filter(|p| {
@@ -219,17 +251,13 @@ fn open_enum_definition(item: &mut ItemEnum, open: &Ident) -> Result<(), String>
     item.variants.push(syn::parse_quote! {
         /// A value these bindings did not know when they were generated,
         /// kept verbatim so it serializes back exactly as received.
-        #open(::std::string::String)
+        Unknown(::std::string::String)
     });
     Ok(())
 }
 
 /// typify's `Display` and `FromStr` for an opened enum: replaced below.
-/// An opened enum: its name, each known variant with its wire value, and
-/// the open variant's name.
-type Opened = (Ident, Vec<(Ident, String)>, Ident);
-
-fn is_replaced_impl(item: &Item, opened: &[Opened]) -> bool {
+fn is_replaced_impl(item: &Item, opened: &[(Ident, Vec<(Ident, String)>)]) -> bool {
     let Item::Impl(imp) = item else {
         return false;
     };
@@ -240,10 +268,10 @@ fn is_replaced_impl(item: &Item, opened: &[Opened]) -> bool {
         path_ends_with(trait_path, "Display") || path_ends_with(trait_path, "FromStr");
     let self_ty = &imp.self_ty;
     let self_name = quote!(#self_ty).to_string();
-    replaced_trait && opened.iter().any(|(ident, _, _)| *ident == self_name)
+    replaced_trait && opened.iter().any(|(ident, _)| *ident == self_name)
 }
 
-fn open_enum_impls(ident: &Ident, values: &[(Ident, String)], open: &Ident) -> TokenStream {
+fn open_enum_impls(ident: &Ident, values: &[(Ident, String)]) -> TokenStream {
     let variants: Vec<&Ident> = values.iter().map(|(v, _)| v).collect();
     let wires: Vec<LitStr> = values
         .iter()
@@ -256,7 +284,7 @@ fn open_enum_impls(ident: &Ident, values: &[(Ident, String)], open: &Ident) -> T
             pub fn as_str(&self) -> &str {
                 match self {
                     #(Self::#variants => #wires,)*
-                    Self::#open(value) => value.as_str(),
+                    Self::Unknown(value) => value.as_str(),
                 }
             }
         }
@@ -265,7 +293,7 @@ fn open_enum_impls(ident: &Ident, values: &[(Ident, String)], open: &Ident) -> T
                 #ident::as_str(self)
             }
             fn is_unknown(&self) -> bool {
-                matches!(self, Self::#open(_))
+                matches!(self, Self::Unknown(_))
             }
         }
         impl ::std::fmt::Display for #ident {
@@ -278,7 +306,7 @@ fn open_enum_impls(ident: &Ident, values: &[(Ident, String)], open: &Ident) -> T
             fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
                 Ok(match value {
                     #(#wires => Self::#variants,)*
-                    other => Self::#open(other.to_owned()),
+                    other => Self::Unknown(other.to_owned()),
                 })
             }
         }

@@ -212,6 +212,8 @@ pub fn generate_api(api: Api, spec_text: &str, progenitor_version: &str) -> Resu
             optional.len()
         ));
     }
+    // The margin document's ExitTriggerStatus has a value `unknown`.
+    postprocess::rename_known_unknown(&mut file);
     let opened = postprocess::open_enums(&mut file)?;
     if postprocess::schemars_behind_feature(&mut file) == 0 {
         return Err(
