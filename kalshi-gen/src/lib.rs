@@ -54,22 +54,6 @@ mod generated;
 )]
 mod stream_generated;
 
-/// Typed bindings for Kalshi's margin (perpetual futures) REST API, from
-/// its own document (`kalshi_openapi::margin`): the same shape as the crate
-/// root (a [`margin::Client`], [`margin::types`], request builders,
-/// extension traits, [`margin::OPERATIONS`]), in a namespace of its own
-/// because the two documents share schema names (`Order`, `Market`, ...).
-/// Rates and leverage are [`Ratio`]s.
-#[rustfmt::skip]
-#[allow(
-    clippy::all,
-    clippy::pedantic,
-    missing_docs,
-    rustdoc::all,
-    unused_imports,
-    irrefutable_let_patterns
-)]
-#[path = "margin_generated.rs"]
 pub mod margin;
 
 pub use generated::*;

@@ -27,9 +27,12 @@ impl TempTree {
             "kalshi-openapi/asyncapi_metadata.rs",
             "kalshi-openapi/perps_openapi.yaml",
             "kalshi-openapi/perps_openapi_metadata.rs",
+            "kalshi-openapi/perps_asyncapi.yaml",
+            "kalshi-openapi/perps_asyncapi_metadata.rs",
             regen::GENERATED,
             regen::STREAM_GENERATED,
             regen::MARGIN_GENERATED,
+            regen::MARGIN_STREAM_GENERATED,
         ] {
             let target = dir.join(file);
             std::fs::create_dir_all(target.parent().unwrap()).unwrap();

@@ -31,7 +31,7 @@ struct Fixup {
     apply: fn(&mut Map<String, Value>) -> usize,
 }
 
-/// Every fix-up, in the order they run.
+/// Every fix-up of the Trade API's WebSocket document, in the order they run.
 const FIXUPS: &[Fixup] = &[
     Fixup {
         name: "message_tags_are_the_enum",
@@ -59,9 +59,13 @@ const FIXUPS: &[Fixup] = &[
     },
 ];
 
+/// A message `type` the document gives more than one payload, one of those
+/// payloads, and how a received frame is recognised as it.
+type Shape = (&'static str, &'static str, Rule);
+
 /// The message `type`s the document gives more than one payload, and how a
 /// received frame tells them apart. A change to the set fails generation.
-const SHAPES: &[(&str, &str, Rule)] = &[
+const SHAPES: &[Shape] = &[
     ("ok", "listSubscriptionsResponse", Rule::MsgIsArray),
     ("ok", "subscribedIndicesResponse", Rule::MsgHas("index_ids")),
     (
@@ -108,9 +112,81 @@ struct Message {
     actions: Vec<String>,
 }
 
-/// Generates the stream bindings for the document `yaml`; pure, so tests
-/// can run it.
+/// A WebSocket document the workspace generates message types for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    /// The Trade API's WebSocket API: `kalshi_gen::stream`.
+    Trade,
+    /// The margin (perpetuals) WebSocket API: `kalshi_gen::margin::stream`.
+    Margin,
+}
+
+impl Stream {
+    fn title(self) -> &'static str {
+        match self {
+            Stream::Trade => "Kalshi WebSocket API",
+            Stream::Margin => "Kalshi margin (perpetuals) WebSocket API",
+        }
+    }
+
+    fn fixups(self) -> &'static [Fixup] {
+        match self {
+            Stream::Trade => FIXUPS,
+            Stream::Margin => MARGIN_FIXUPS,
+        }
+    }
+
+    fn shapes(self) -> &'static [Shape] {
+        match self {
+            Stream::Trade => SHAPES,
+            Stream::Margin => MARGIN_SHAPES,
+        }
+    }
+}
+
+/// The margin WebSocket document's fix-ups: the same rules, those that
+/// apply to it.
+const MARGIN_FIXUPS: &[Fixup] = &[
+    Fixup {
+        name: "message_tags_are_the_enum",
+        apply: message_tags_are_the_enum,
+    },
+    Fixup {
+        name: "money_and_counts_by_server_type",
+        apply: money_and_counts_by_server_type,
+    },
+    Fixup {
+        name: "book_levels_are_price_levels",
+        apply: book_levels_are_price_levels,
+    },
+    Fixup {
+        name: "json_numbers_keep_their_text",
+        apply: json_numbers_keep_their_text,
+    },
+    Fixup {
+        name: "error_codes_are_open",
+        apply: error_codes_are_open,
+    },
+    Fixup {
+        name: "unset_command_options_are_omitted",
+        apply: unset_command_options_are_omitted,
+    },
+];
+
+/// The margin document's message `type`s with several payloads.
+const MARGIN_SHAPES: &[Shape] = &[
+    ("ok", "listSubscriptionsResponse", Rule::MsgIsArray),
+    ("ok", "okResponse", Rule::Otherwise),
+];
+
+/// Generates the Trade API's stream bindings for the document `yaml`; pure,
+/// so tests can run it.
 pub fn generate(yaml: &str) -> Result<String, String> {
+    generate_stream(Stream::Trade, yaml)
+}
+
+/// Generates `stream`'s message bindings for the document `yaml`.
+pub fn generate_stream(stream: Stream, yaml: &str) -> Result<String, String> {
     let sha256 = crate::spec::sha256_hex(yaml.as_bytes());
     let doc = crate::spec::parse(yaml)?;
     let version = doc["info"]["version"]
@@ -124,7 +200,7 @@ pub fn generate(yaml: &str) -> Result<String, String> {
         .cloned()
         .ok_or("the AsyncAPI document has no components/schemas")?;
     let mut applied = Vec::new();
-    for fixup in FIXUPS {
+    for fixup in stream.fixups() {
         let changed = (fixup.apply)(&mut schemas);
         if changed == 0 {
             return Err(format!(
@@ -140,7 +216,7 @@ pub fn generate(yaml: &str) -> Result<String, String> {
     let opened = postprocess::open_enums(&mut file)?;
     postprocess::schemars_behind_feature(&mut file);
     postprocess::non_exhaustive_types(&mut file)?;
-    let tables = message_code(&messages, &doc)?;
+    let tables = message_code(stream, &messages, &doc)?;
     file.items.extend(
         syn::parse2::<syn::File>(tables)
             .map_err(|e| format!("the message enums do not parse: {e}"))?
@@ -155,7 +231,8 @@ pub fn generate(yaml: &str) -> Result<String, String> {
     );
     let _ = writeln!(
         header,
-        "// AsyncAPI document: Kalshi WebSocket API {version}, sha256 {sha256}"
+        "// AsyncAPI document: {} {version}, sha256 {sha256}",
+        stream.title()
     );
     let _ = writeln!(
         header,
@@ -480,14 +557,14 @@ fn lit(text: &str) -> LitStr {
     LitStr::new(text, Span::call_site())
 }
 
-fn message_code(messages: &[Message], doc: &Value) -> Result<TokenStream, String> {
+fn message_code(stream: Stream, messages: &[Message], doc: &Value) -> Result<TokenStream, String> {
     let server: Vec<&Message> = messages.iter().filter(|m| !m.command).collect();
     let mut by_tag: BTreeMap<&str, Vec<&Message>> = BTreeMap::new();
     for m in &server {
         by_tag.entry(m.tag.as_str()).or_default().push(m);
     }
-    check_shapes(&by_tag)?;
-    let server_enum = server_enum(&server, &by_tag);
+    check_shapes(stream.shapes(), &by_tag)?;
+    let server_enum = server_enum(stream.shapes(), &server, &by_tag);
     let commands = command_enum(messages)?;
     let channels = channel_table(doc, messages)?;
     let errors = error_codes(doc)?;
@@ -495,13 +572,13 @@ fn message_code(messages: &[Message], doc: &Value) -> Result<TokenStream, String
 }
 
 /// The shape table covers exactly the `type`s with several payloads.
-fn check_shapes(by_tag: &BTreeMap<&str, Vec<&Message>>) -> Result<(), String> {
+fn check_shapes(shapes: &[Shape], by_tag: &BTreeMap<&str, Vec<&Message>>) -> Result<(), String> {
     let shared: BTreeSet<(&str, &str)> = by_tag
         .iter()
         .filter(|(_, ms)| ms.len() > 1)
         .flat_map(|(tag, ms)| ms.iter().map(move |m| (*tag, m.name.as_str())))
         .collect();
-    let known: BTreeSet<(&str, &str)> = SHAPES.iter().map(|(t, m, _)| (*t, *m)).collect();
+    let known: BTreeSet<(&str, &str)> = shapes.iter().map(|(t, m, _)| (*t, *m)).collect();
     if shared != known {
         return Err(format!(
             "message types with several payloads changed: the document has {shared:?}, \
@@ -511,7 +588,11 @@ fn check_shapes(by_tag: &BTreeMap<&str, Vec<&Message>>) -> Result<(), String> {
     Ok(())
 }
 
-fn server_enum(server: &[&Message], by_tag: &BTreeMap<&str, Vec<&Message>>) -> TokenStream {
+fn server_enum(
+    shapes: &[Shape],
+    server: &[&Message],
+    by_tag: &BTreeMap<&str, Vec<&Message>>,
+) -> TokenStream {
     let variants = server.iter().map(|m| {
         let (variant, ty) = (pascal(&m.name), pascal(&m.schema));
         let doc = lit(&format!(" `{}` (AsyncAPI message `{}`).", m.tag, m.name));
@@ -523,7 +604,7 @@ fn server_enum(server: &[&Message], by_tag: &BTreeMap<&str, Vec<&Message>>) -> T
             let variant = pascal(&m.name);
             return quote! { #tag_lit => Self::#variant(Box::new(serde_json::from_str(text)?)) };
         }
-        let checks = SHAPES
+        let checks = shapes
             .iter()
             .filter(|(t, _, _)| t == tag)
             .map(|(_, name, rule)| {
@@ -833,18 +914,33 @@ fn channel_table(doc: &Value, messages: &[Message]) -> Result<TokenStream, Strin
 }
 
 fn error_codes(doc: &Value) -> Result<TokenStream, String> {
-    let codes = doc
+    if let Some(codes) = doc
         .pointer("/x-error-codes/codes")
         .and_then(Value::as_array)
-        .ok_or("the AsyncAPI document has no x-error-codes")?;
-    let rows = codes.iter().map(|c| {
-        let code = c["code"].as_i64().unwrap_or_default();
-        let name = lit(c["name"].as_str().unwrap_or_default());
-        let description = lit(c["description"].as_str().unwrap_or_default());
-        quote! { (#code, #name, #description) }
-    });
+    {
+        let rows = codes.iter().map(|c| {
+            let code = c["code"].as_i64().unwrap_or_default();
+            let name = lit(c["name"].as_str().unwrap_or_default());
+            let description = lit(c["description"].as_str().unwrap_or_default());
+            quote! { (#code, #name, #description) }
+        });
+        return Ok(quote! {
+            /// The error codes the document lists: (code, name, description).
+            pub const ERROR_CODES: &[(i64, &str, &str)] = &[#(#rows),*];
+        });
+    }
+    // The margin document has no table, only the codes as an enum on the
+    // error payload, and says their numbering is shared with the Trade
+    // API's WebSocket: the names are that table's.
+    let codes = doc
+        .pointer("/components/schemas/errorResponsePayload/properties/msg/properties/code/enum")
+        .and_then(Value::as_array)
+        .ok_or("the AsyncAPI document has neither x-error-codes nor an error code enum")?;
+    let codes = codes.iter().filter_map(Value::as_i64);
     Ok(quote! {
-        /// The error codes the document lists: (code, name, description).
-        pub const ERROR_CODES: &[(i64, &str, &str)] = &[#(#rows),*];
+        /// The error codes the document lists. Their names and meanings are
+        /// the Trade API WebSocket's (`crate::stream::ERROR_CODES`): the
+        /// document says the numbering is shared.
+        pub const ERROR_CODES: &[i64] = &[#(#codes),*];
     })
 }

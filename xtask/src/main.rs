@@ -114,10 +114,11 @@ fn run_soak(args: &[&str]) -> Result<ExitCode, String> {
 
 fn run_regen(check: bool) -> Result<ExitCode, String> {
     let files = format!(
-        "{}, {} and {}",
+        "{}, {}, {} and {}",
         regen::GENERATED,
         regen::STREAM_GENERATED,
-        regen::MARGIN_GENERATED
+        regen::MARGIN_GENERATED,
+        regen::MARGIN_STREAM_GENERATED
     );
     match regen::regen(&workspace_root(), check)? {
         regen::Outcome::UpToDate => println!("{files} are up to date"),

@@ -26,7 +26,11 @@ pub const STREAM_GENERATED: &str = "kalshi-gen/src/stream_generated.rs";
 /// Where the margin (perpetuals) REST bindings are written, relative to the
 /// workspace root: `kalshi_gen::margin`, its own namespace, since the margin
 /// document reuses the main one's schema names (`Order`, `Market`, ...).
-pub const MARGIN_GENERATED: &str = "kalshi-gen/src/margin_generated.rs";
+pub const MARGIN_GENERATED: &str = "kalshi-gen/src/margin/generated.rs";
+
+/// Where the margin WebSocket message bindings are written, relative to the
+/// workspace root: `kalshi_gen::margin::stream`.
+pub const MARGIN_STREAM_GENERATED: &str = "kalshi-gen/src/margin/stream.rs";
 
 /// The command a maintainer runs to bring the bindings up to date.
 pub const REGEN_COMMAND: &str = "cargo xtask regen";
@@ -51,10 +55,14 @@ pub fn regen(root: &Path, check: bool) -> Result<Outcome, String> {
     let streams = crate::asyncapi::generate(&asyncapi_text)?;
     let margin_text = read_document(root, Document::MarginApi)?;
     let margin = generate_api(Api::Margin, &margin_text, &progenitor)?;
+    let margin_asyncapi_text = read_document(root, Document::MarginWebSocketApi)?;
+    let margin_streams =
+        crate::asyncapi::generate_stream(crate::asyncapi::Stream::Margin, &margin_asyncapi_text)?;
     let outcomes = [
         write_or_check(root, GENERATED, &rest, check)?,
         write_or_check(root, STREAM_GENERATED, &streams, check)?,
         write_or_check(root, MARGIN_GENERATED, &margin, check)?,
+        write_or_check(root, MARGIN_STREAM_GENERATED, &margin_streams, check)?,
     ];
     Ok(if outcomes.iter().all(|o| *o == Outcome::UpToDate) {
         Outcome::UpToDate
