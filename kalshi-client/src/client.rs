@@ -27,6 +27,7 @@ pub struct Client {
 
 struct Inner {
     raw: kalshi_gen::Client,
+    margin: kalshi_gen::margin::Client,
     transport: Arc<Transport>,
     environment: Environment,
     default_subaccount: Option<u32>,
@@ -81,6 +82,14 @@ impl Client {
     /// ```
     pub fn raw(&self) -> &kalshi_gen::Client {
         &self.inner.raw
+    }
+
+    /// The generated bindings of the margin (perpetuals) API, on the same
+    /// host, signing, limits and retries: every operation of its document
+    /// as a method of `kalshi_gen::margin`'s extension traits. Most code
+    /// wants [`Client::margin`] instead.
+    pub fn raw_margin(&self) -> &kalshi_gen::margin::Client {
+        &self.inner.margin
     }
 
     /// The environment the client talks to.
@@ -359,10 +368,16 @@ impl ClientBuilder {
             default_subaccount: self.default_subaccount,
         });
         let base = self.environment.base_url().trim_end_matches('/');
+        let margin = kalshi_gen::margin::Client::new_with_client(
+            base,
+            http.clone(),
+            Hooks::new(transport.clone()),
+        );
         let raw = kalshi_gen::Client::new_with_client(base, http, Hooks::new(transport.clone()));
         Ok(Client {
             inner: Arc::new(Inner {
                 raw,
+                margin,
                 transport,
                 environment: self.environment,
                 default_subaccount: self.default_subaccount,

@@ -12,6 +12,8 @@ use std::future::Future;
 
 use futures_util::TryStreamExt;
 use futures_util::stream::{self, Stream};
+use kalshi_gen::builder as trade_builder;
+use kalshi_gen::margin::{builder as margin_builder, types as margin_types};
 use kalshi_gen::{Request, types};
 
 use crate::{Error, Execute};
@@ -49,9 +51,9 @@ fn next_cursor(cursor: Option<String>) -> Option<String> {
 }
 
 macro_rules! cursor_responses {
-    ($($response:ident . $items:ident: $item:ident, $cursor:ident: $kind:ident;)*) => {$(
-        impl CursorResponse for types::$response {
-            type Item = types::$item;
+    ($types:ident; $($response:ident . $items:ident: $item:ident, $cursor:ident: $kind:ident;)*) => {$(
+        impl CursorResponse for $types::$response {
+            type Item = $types::$item;
             fn split(mut self) -> (Vec<Self::Item>, Self, Option<String>) {
                 let items = std::mem::take(&mut self.$items);
                 let cursor = cursor_responses!(@take self.$cursor, $kind);
@@ -64,6 +66,7 @@ macro_rules! cursor_responses {
 }
 
 cursor_responses! {
+    types;
     GetBlockTradeProposalsResponse.block_trade_proposals: BlockTradeProposal, cursor: optional;
     GetDepositsResponse.deposits: Deposit, cursor: optional;
     GetEventFeeChangesResponse.event_fee_changes: EventFeeChange, cursor: required;
@@ -88,23 +91,42 @@ cursor_responses! {
     GetWithdrawalsResponse.withdrawals: Withdrawal, cursor: optional;
 }
 
+// The margin document's cursor lists.
+cursor_responses! {
+    margin_types;
+    GetMarginFillsResponse.fills: MarginFill, cursor: required;
+    GetMarginOrdersResponse.orders: MarginOrder, cursor: required;
+    GetMarginTradesResponse.trades: MarginTrade, cursor: required;
+}
+
 macro_rules! list_requests {
-    ($($builder:ident,)*) => {
+    ($(#[$doc:meta])* $name:ident, $builders:ident; $($builder:ident,)*) => {
         $(
-            impl ListRequest for kalshi_gen::builder::$builder<'_> {
+            impl ListRequest for $builders::$builder<'_> {
                 fn at_cursor(self, cursor: String) -> Self {
                     self.cursor(cursor)
                 }
             }
         )*
-        /// The operations with a page stream; a test checks this against
-        /// the spec's cursor-paginated operations.
-        pub const PAGINATED_OPERATIONS: &[&str] =
-            &[$(<kalshi_gen::builder::$builder<'static> as Request>::OPERATION),*];
+        $(#[$doc])*
+        pub const $name: &[&str] =
+            &[$(<$builders::$builder<'static> as Request>::OPERATION),*];
     };
 }
 
 list_requests! {
+    /// The margin operations with a page stream; a test checks this against
+    /// the margin document's cursor-paginated operations.
+    MARGIN_PAGINATED_OPERATIONS, margin_builder;
+    GetMarginFills,
+    GetMarginOrders,
+    GetMarginTrades,
+}
+
+list_requests! {
+    /// The operations with a page stream; a test checks this against the
+    /// spec's cursor-paginated operations.
+    PAGINATED_OPERATIONS, trade_builder;
     GetBlockTradeProposals,
     GetDeposits,
     GetEventFeeChanges,

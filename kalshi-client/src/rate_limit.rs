@@ -25,7 +25,7 @@
 //! buckets, as an idle key's server-side buckets are; a process restarted in
 //! the middle of a burst may therefore still see a few `429`s, which Kalshi
 //! did not execute and which are safe to retry. Several processes sharing
-//! one key share one budget through Redis instead ([`RateLimiter::shared`],
+//! one key share one budget through Redis instead (`RateLimiter::shared`,
 //! feature `redis`).
 
 use std::collections::BTreeMap;
@@ -805,7 +805,7 @@ impl RateLimiter {
     /// # Errors
     ///
     /// Only with a shared store: [`StoreError::Unavailable`] when it could
-    /// not be reached within the bound of [`OnUnavailable::wait_up_to`].
+    /// not be reached within the bound of `OnUnavailable::wait_up_to`.
     pub async fn acquire(
         &self,
         operation: &str,

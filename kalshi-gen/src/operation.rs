@@ -53,9 +53,17 @@ pub struct Operation {
 }
 
 impl Operation {
-    /// Looks an operation up by progenitor's method name.
+    /// Looks an operation up by progenitor's method name, in the Trade API's
+    /// table, then in the margin API's ([`crate::margin::OPERATIONS`]). The
+    /// two documents share a name only for the same endpoint
+    /// (`intra_exchange_instance_transfer`), which a test checks.
     pub fn find(name: &str) -> Option<&'static Operation> {
-        let table = crate::OPERATIONS;
+        Self::find_in(crate::OPERATIONS, name)
+            .or_else(|| Self::find_in(crate::margin::OPERATIONS, name))
+    }
+
+    /// Looks an operation up in one table (sorted by name, as generated).
+    pub fn find_in(table: &'static [Operation], name: &str) -> Option<&'static Operation> {
         table
             .binary_search_by(|op| op.name.cmp(name))
             .ok()
@@ -65,5 +73,35 @@ impl Operation {
     /// Whether the operation only reads (GET): safe to retry.
     pub fn is_read(&self) -> bool {
         self.method == "GET"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Operation;
+
+    #[test]
+    fn both_tables_are_sorted_and_shared_names_are_the_same_endpoint() {
+        for table in [crate::OPERATIONS, crate::margin::OPERATIONS] {
+            assert!(table.windows(2).all(|w| w[0].name < w[1].name));
+        }
+        let mut shared = 0;
+        for margin in crate::margin::OPERATIONS {
+            if let Some(trade) = Operation::find_in(crate::OPERATIONS, margin.name) {
+                shared += 1;
+                assert_eq!(
+                    (trade.method, trade.path),
+                    (margin.method, margin.path),
+                    "{}",
+                    margin.name
+                );
+            }
+            assert!(Operation::find(margin.name).is_some(), "{}", margin.name);
+        }
+        assert_eq!(shared, 1, "intra_exchange_instance_transfer only");
+        assert_eq!(
+            Operation::find("get_margin_balance").map(|op| op.path),
+            Some("/margin/balance")
+        );
     }
 }

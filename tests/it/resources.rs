@@ -181,3 +181,107 @@ fn operations_with_a_body_subaccount_are_all_reviewed() {
         ]
     );
 }
+
+/// Derived from the margin document: a margin operation without a named
+/// method under `client.margin()` fails here.
+#[test]
+fn every_margin_operation_has_a_named_method() {
+    let routed: HashSet<&str> = kalshi_client::resources::margin_routes()
+        .map(|route| route.operation)
+        .collect();
+    let missing: Vec<&str> = kalshi_gen::margin::OPERATIONS
+        .iter()
+        .map(|op| op.name)
+        .filter(|name| !routed.contains(name))
+        .collect();
+    assert!(missing.is_empty(), "no named margin method for {missing:?}");
+    assert_eq!(routed.len(), 53);
+    let mut seen = HashSet::new();
+    let duplicates: Vec<(&str, &str)> = kalshi_client::resources::margin_routes()
+        .map(|route| (route.group, route.method))
+        .filter(|key| !seen.insert(*key))
+        .collect();
+    assert!(duplicates.is_empty(), "methods named twice: {duplicates:?}");
+}
+
+/// Derived from the margin document: a cursor-paginated margin operation
+/// without a page stream fails here.
+#[test]
+fn every_cursor_paginated_margin_operation_has_a_stream() {
+    let missing: Vec<&str> = kalshi_gen::margin::OPERATIONS
+        .iter()
+        .filter(|op| op.paginated)
+        .map(|op| op.name)
+        .filter(|name| !kalshi_client::pagination::MARGIN_PAGINATED_OPERATIONS.contains(name))
+        .collect();
+    assert!(missing.is_empty(), "no page stream for {missing:?}");
+    assert_eq!(
+        kalshi_client::pagination::MARGIN_PAGINATED_OPERATIONS.len(),
+        3
+    );
+}
+
+/// A margin call goes to its path on the same host, signed like any other;
+/// a public margin read is not signed; a margin list pages with the filters
+/// it was given; rates decode as exact decimals.
+#[tokio::test]
+async fn margin_calls_are_signed_routed_and_paged_like_the_trade_api() {
+    use futures_util::TryStreamExt;
+    use kalshi_client::Paginate;
+
+    let server = Recorder::start(Reply::json(
+        r#"{"funding_rate":0.0003,"funding_time":"2026-12-01T08:00:00Z","mark_price":"101.25","market_ticker":"KXBTCPERP","next_funding_time":"2026-12-01T16:00:00Z","period_start":"2026-12-01T08:00:00Z"}"#,
+    ))
+    .await;
+    let client = client_for(&server, None);
+    let estimate = client
+        .margin()
+        .funding()
+        .estimate()
+        .ticker("KXBTCPERP")
+        .send()
+        .await
+        .unwrap();
+    let requests = server.requests();
+    assert_eq!(
+        requests[0].path(),
+        "/trade-api/v2/margin/funding_rates/estimate"
+    );
+    assert_eq!(requests[0].query("ticker"), Some("KXBTCPERP"));
+    assert!(
+        requests[0].header("kalshi-access-signature").is_none(),
+        "public read signed"
+    );
+    let rate = estimate.funding_rate.map(|r| r.value().to_string());
+    assert_eq!(rate.as_deref(), Some("0.0003"));
+
+    let pages = Recorder::sequence(vec![
+        Reply::json(r#"{"orders":[],"cursor":"next"}"#),
+        Reply::json(r#"{"orders":[],"cursor":""}"#),
+    ])
+    .await;
+    let client = client_for(&pages, None);
+    let orders: Vec<_> = client
+        .margin()
+        .orders()
+        .list()
+        .ticker("KXBTCPERP")
+        .stream(None)
+        .try_collect()
+        .await
+        .unwrap();
+    assert!(orders.is_empty());
+    let requests = pages.requests();
+    assert_eq!(requests.len(), 2);
+    assert_eq!(requests[0].path(), "/trade-api/v2/margin/orders");
+    assert!(
+        requests[0].header("kalshi-access-signature").is_some(),
+        "signed"
+    );
+    assert_eq!(requests[1].query("cursor"), Some("next"));
+    assert_eq!(
+        requests[1].query("ticker"),
+        Some("KXBTCPERP"),
+        "filters resent"
+    );
+}

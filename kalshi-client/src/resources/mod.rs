@@ -30,6 +30,7 @@ mod fcm;
 mod historical;
 mod incentive_programs;
 mod live_data;
+mod margin;
 mod markets;
 mod milestones;
 mod multivariate;
@@ -50,6 +51,10 @@ pub use fcm::Fcm;
 pub use historical::Historical;
 pub use incentive_programs::IncentivePrograms;
 pub use live_data::LiveData;
+pub use margin::{
+    Margin, MarginExchange, MarginExitTriggers, MarginFcm, MarginFees, MarginFunding,
+    MarginMarkets, MarginOrderGroups, MarginOrders, MarginPortfolio, MarginRisk, margin_routes,
+};
 pub use markets::Markets;
 pub use milestones::Milestones;
 pub use multivariate::Multivariate;
@@ -83,15 +88,52 @@ pub struct Route {
 /// written by hand (typed requests) list their routes under `@typed { method
 /// => Builder; }`. A group reached from another group rather than from the
 /// client names its parent: `Group => parent.accessor { ... }` (its routes
-/// are then `parent.accessor`).
+/// are then `parent.accessor`). `in margin` after the accessor builds the
+/// margin API's requests instead of the Trade API's: the invoking module
+/// then names `kalshi_gen::margin` `kalshi_gen_margin`.
 macro_rules! resource_group {
+    (
+        $(#[$group_doc:meta])*
+        $group:ident => $parent:ident . $accessor:ident in margin {
+            $($body:tt)*
+        }
+    ) => {
+        resource_group!(
+            @group $(#[$group_doc])* $group,
+            concat!(stringify!($parent), ".", stringify!($accessor)),
+            kalshi_gen_margin, raw_margin,
+            { $($body)* }
+        );
+
+        impl<'a> $parent<'a> {
+            $(#[$group_doc])*
+            pub fn $accessor(&self) -> $group<'a> {
+                $group { client: self.client }
+            }
+        }
+    };
+    (
+        $(#[$group_doc:meta])*
+        $group:ident => $accessor:ident in margin {
+            $($body:tt)*
+        }
+    ) => {
+        resource_group!(@group $(#[$group_doc])* $group, stringify!($accessor), kalshi_gen_margin, raw_margin, { $($body)* });
+
+        impl crate::Client {
+            $(#[$group_doc])*
+            pub fn $accessor(&self) -> $group<'_> {
+                $group { client: self }
+            }
+        }
+    };
     (
         $(#[$group_doc:meta])*
         $group:ident => $accessor:ident {
             $($body:tt)*
         }
     ) => {
-        resource_group!(@group $(#[$group_doc])* $group, stringify!($accessor), { $($body)* });
+        resource_group!(@group $(#[$group_doc])* $group, stringify!($accessor), kalshi_gen, raw, { $($body)* });
 
         impl crate::Client {
             $(#[$group_doc])*
@@ -109,6 +151,7 @@ macro_rules! resource_group {
         resource_group!(
             @group $(#[$group_doc])* $group,
             concat!(stringify!($parent), ".", stringify!($accessor)),
+            kalshi_gen, raw,
             { $($body)* }
         );
 
@@ -122,7 +165,7 @@ macro_rules! resource_group {
     (
         @group
         $(#[$group_doc:meta])*
-        $group:ident, $name:expr, {
+        $group:ident, $name:expr, $gen:ident, $raw:ident, {
             $(
                 $(#[$doc:meta])*
                 $method:ident($($arg:ident),*) => $operation:ident: $builder:ident $([$default:ident])?;
@@ -142,10 +185,10 @@ macro_rules! resource_group {
             $(
                 $(#[$doc])*
                 #[must_use = "a request does nothing until it is sent with .send().await"]
-                pub fn $method(&self, $($arg: impl Into<String>),*) -> kalshi_gen::builder::$builder<'a> {
+                pub fn $method(&self, $($arg: impl Into<String>),*) -> $gen::builder::$builder<'a> {
                     #[allow(unused_imports)]
-                    use kalshi_gen::*;
-                    let builder = self.client.raw().$operation()$(.$arg($arg.into()))*;
+                    use $gen::*;
+                    let builder = self.client.$raw().$operation()$(.$arg($arg.into()))*;
                     $(let builder = resource_group!(@$default self.client, builder);)?
                     builder
                 }
@@ -157,14 +200,14 @@ macro_rules! resource_group {
                     crate::resources::Route {
                         group: $name,
                         method: stringify!($method),
-                        operation: <kalshi_gen::builder::$builder<'static> as kalshi_gen::Request>::OPERATION,
+                        operation: <$gen::builder::$builder<'static> as kalshi_gen::Request>::OPERATION,
                     },
                 )*
                 $($(
                     crate::resources::Route {
                         group: $name,
                         method: stringify!($typed_method),
-                        operation: <kalshi_gen::builder::$typed_builder<'static> as kalshi_gen::Request>::OPERATION,
+                        operation: <$gen::builder::$typed_builder<'static> as kalshi_gen::Request>::OPERATION,
                     },
                 )*)?
             ];
