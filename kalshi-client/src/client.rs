@@ -116,6 +116,39 @@ impl Client {
         self.inner.transport.limiter.as_ref()
     }
 
+    /// The margin API's own rate limiter, if it has one
+    /// ([`ClientBuilder::margin_rate_limits`]).
+    pub fn margin_rate_limiter(&self) -> Option<&RateLimiter> {
+        self.inner.transport.margin_limiter.as_ref()
+    }
+
+    /// Reads the margin API's limits from `GET /account/limits/perps` and,
+    /// when the client has a margin budget
+    /// ([`ClientBuilder::margin_rate_limits`]), enforces them from now on.
+    /// The margin document lists no endpoint costs: every margin call is
+    /// charged [`DEFAULT_COST`](crate::rate_limit::DEFAULT_COST) per item.
+    pub async fn load_margin_rate_limits(&self) -> Result<RateLimits, Error> {
+        use crate::Execute;
+        use kalshi_gen::margin::ClientAccountExt;
+        let limits = self
+            .raw_margin()
+            .get_perps_account_api_limits()
+            .send()
+            .await?;
+        let loaded = RateLimits::from_buckets(
+            (limits.read.refill_rate, limits.read.bucket_capacity),
+            (limits.write.refill_rate, limits.write.bucket_capacity),
+        )
+        .map_err(|e| Error::ProtocolViolation {
+            operation: "get_perps_account_api_limits",
+            message: e.to_string(),
+        })?;
+        if let Some(limiter) = self.margin_rate_limiter() {
+            limiter.set_limits(loaded.clone());
+        }
+        Ok(loaded)
+    }
+
     /// The subaccount used when a call does not name one.
     pub fn default_subaccount(&self) -> Option<u32> {
         self.inner.default_subaccount
@@ -165,6 +198,7 @@ pub struct ClientBuilder {
     request_timeout: Duration,
     retry: RetryPolicy,
     rate_limits: Option<RateLimits>,
+    margin_rate_limits: Option<RateLimits>,
     #[cfg(feature = "redis")]
     rate_store: Option<crate::rate_limit::RedisStore>,
     default_subaccount: Option<u32>,
@@ -182,6 +216,7 @@ impl Default for ClientBuilder {
             request_timeout: Duration::from_secs(15),
             retry: RetryPolicy::default(),
             rate_limits: None,
+            margin_rate_limits: None,
             #[cfg(feature = "redis")]
             rate_store: None,
             default_subaccount: None,
@@ -239,12 +274,23 @@ impl ClientBuilder {
         self.rate_limits(RateLimits::for_tier(tier))
     }
 
+    /// A budget of its own for the margin (perpetuals) API, whose limits
+    /// Kalshi publishes apart (`GET /account/limits/perps`, see
+    /// [`Client::load_margin_rate_limits`]). Without it, margin requests are
+    /// charged to the buckets of [`rate_limits`](Self::rate_limits).
+    pub fn margin_rate_limits(mut self, limits: RateLimits) -> Self {
+        self.margin_rate_limits = Some(limits);
+        self
+    }
+
     /// Keeps the rate-limit buckets in `store` (Redis), so that every
     /// process of a fleet using the same API key and store draws from one
     /// budget. Needs [`rate_limits`](Self::rate_limits) (or a tier) and
     /// credentials: the budget is named after the exchange (production and
     /// demo each share one budget across their hosts; any other base URL
-    /// goes by host and port) and the API key id.
+    /// goes by host and port) and the API key id. A margin budget
+    /// ([`margin_rate_limits`](Self::margin_rate_limits)) is shared too,
+    /// under its own name.
     #[cfg(feature = "redis")]
     pub fn shared_rate_limits(mut self, store: crate::rate_limit::RedisStore) -> Self {
         self.rate_store = Some(store);
@@ -337,8 +383,11 @@ impl ClientBuilder {
                 .map_err(|e| Error::config(format!("cannot build the HTTP client: {e}")))?,
         };
         #[cfg(feature = "redis")]
-        let limiter = match (self.rate_store, self.rate_limits) {
-            (None, limits) => limits.map(RateLimiter::new),
+        let (limiter, margin_limiter) = match (self.rate_store, self.rate_limits) {
+            (None, limits) => (
+                limits.map(RateLimiter::new),
+                self.margin_rate_limits.map(RateLimiter::new),
+            ),
             (Some(_), None) => {
                 return Err(Error::config(
                     "shared_rate_limits needs the limits to share: call rate_limits or rate_limit_tier too",
@@ -355,14 +404,21 @@ impl ClientBuilder {
                         )
                     })?;
                 let scope = format!("{}/{key_id}", exchange_name(&self.environment, &url));
-                Some(RateLimiter::shared(limits, store, &scope))
+                let margin = self.margin_rate_limits.map(|margin| {
+                    RateLimiter::shared(margin, store.clone(), &format!("{scope}/margin"))
+                });
+                (Some(RateLimiter::shared(limits, store, &scope)), margin)
             }
         };
         #[cfg(not(feature = "redis"))]
-        let limiter = self.rate_limits.map(RateLimiter::new);
+        let (limiter, margin_limiter) = (
+            self.rate_limits.map(RateLimiter::new),
+            self.margin_rate_limits.map(RateLimiter::new),
+        );
         let transport = Arc::new(Transport {
             signer: self.credentials.map(Signer::new).transpose()?,
             limiter,
+            margin_limiter,
             retry: self.retry,
             user_agent,
             default_subaccount: self.default_subaccount,

@@ -41,7 +41,7 @@ mod redis_store;
 pub use redis_store::{OnUnavailable, RedisStore};
 
 use kalshi_gen::types::{
-    BucketLimit, EndpointTokenCost, GetAccountApiLimitsResponse, GetAccountEndpointCostsResponse,
+    EndpointTokenCost, GetAccountApiLimitsResponse, GetAccountEndpointCostsResponse,
 };
 use tokio::sync::Notify;
 use tokio::time::Instant;
@@ -263,8 +263,16 @@ impl RateLimits {
         limits: &GetAccountApiLimitsResponse,
         costs: &GetAccountEndpointCostsResponse,
     ) -> Result<Self, RateLimitError> {
-        let read = bucket_spec(Bucket::Read, &limits.read)?;
-        let write = bucket_spec(Bucket::Write, &limits.write)?;
+        let read = bucket_spec(
+            Bucket::Read,
+            limits.read.refill_rate,
+            limits.read.bucket_capacity,
+        )?;
+        let write = bucket_spec(
+            Bucket::Write,
+            limits.write.refill_rate,
+            limits.write.bucket_capacity,
+        )?;
         let default_cost = cost_value("default", costs.default_cost)?;
         let mut out = Self::new(read, write).with_default_cost(default_cost);
         for endpoint in &costs.endpoint_costs {
@@ -272,6 +280,22 @@ impl RateLimits {
         }
         tracing::debug!(tier = %limits.usage_tier, ?out, "loaded account rate limits");
         Ok(out)
+    }
+
+    /// Limits from the numbers of a limits answer, `(refill_rate,
+    /// bucket_capacity)` per bucket, every operation charged
+    /// [`DEFAULT_COST`]: for `GET /account/limits/perps`, whose document
+    /// lists no endpoint costs.
+    ///
+    /// # Errors
+    ///
+    /// [`RateLimitError::InvalidBucket`] as for
+    /// [`from_account`](Self::from_account).
+    pub fn from_buckets(read: (i64, i64), write: (i64, i64)) -> Result<Self, RateLimitError> {
+        Ok(Self::new(
+            bucket_spec(Bucket::Read, read.0, read.1)?,
+            bucket_spec(Bucket::Write, write.0, write.1)?,
+        ))
     }
 
     /// Records one `endpoint_costs` entry against every operation it names.
@@ -352,7 +376,11 @@ fn sanitize(spec: BucketSpec) -> BucketSpec {
 }
 
 /// Validates one bucket of a `GET /account/limits` answer.
-fn bucket_spec(bucket: Bucket, limit: &BucketLimit) -> Result<BucketSpec, RateLimitError> {
+fn bucket_spec(
+    bucket: Bucket,
+    refill_rate: i64,
+    capacity: i64,
+) -> Result<BucketSpec, RateLimitError> {
     let positive = |field: &'static str, value: i64| {
         u32::try_from(value)
             .ok()
@@ -364,8 +392,8 @@ fn bucket_spec(bucket: Bucket, limit: &BucketLimit) -> Result<BucketSpec, RateLi
             })
     };
     Ok(BucketSpec {
-        refill_per_sec: positive("refill_rate", limit.refill_rate)?,
-        capacity: positive("bucket_capacity", limit.bucket_capacity)?,
+        refill_per_sec: positive("refill_rate", refill_rate)?,
+        capacity: positive("bucket_capacity", capacity)?,
     })
 }
 

@@ -79,6 +79,9 @@ fn stash(error: Error) {
 pub(crate) struct Transport {
     pub signer: Option<Signer>,
     pub limiter: Option<RateLimiter>,
+    /// The margin API's budget, when it has its own (see
+    /// [`ClientBuilder::margin_rate_limits`](crate::ClientBuilder::margin_rate_limits)).
+    pub margin_limiter: Option<RateLimiter>,
     pub retry: RetryPolicy,
     pub user_agent: HeaderValue,
     /// Sent in JSON bodies that act for a subaccount and name none.
@@ -94,7 +97,9 @@ pub(crate) const BODY_SUBACCOUNT_NOT_ACTING_FOR: [&str; 2] = ["create_api_key", 
 /// takes it in the body, when the body names none: order groups, RFQs,
 /// quotes, RFQ batches, block trades (typed orders already carry it).
 fn default_body_subaccount(request: &mut Request, operation: &'static str, default: u32) {
-    let takes_it = Operation::find(operation).is_some_and(|op| {
+    // The default is an event-contract subaccount: margin subaccounts are
+    // numbered apart, so margin bodies never get it.
+    let takes_it = Operation::find_in(kalshi_gen::OPERATIONS, operation).is_some_and(|op| {
         op.subaccount == kalshi_gen::Placement::Body
             && !BODY_SUBACCOUNT_NOT_ACTING_FOR.contains(&operation)
     });
@@ -158,6 +163,17 @@ impl RequestHooks for Transport {
 }
 
 impl Transport {
+    /// The budget an operation is charged to: the margin API's own when it
+    /// has one and the operation is a margin one, the client's otherwise.
+    fn limiter_for(&self, operation: &str) -> Option<&RateLimiter> {
+        let margin_only = Operation::find_in(kalshi_gen::OPERATIONS, operation).is_none()
+            && Operation::find_in(kalshi_gen::margin::OPERATIONS, operation).is_some();
+        match (&self.margin_limiter, margin_only) {
+            (Some(margin), true) => Some(margin),
+            _ => self.limiter.as_ref(),
+        }
+    }
+
     /// Everything that must hold before an attempt goes out: credentials
     /// when the operation is signed, rate-limit budget, a fresh signature.
     async fn admit(&self, request: &mut Request, operation: &'static str) -> Result<(), Error> {
@@ -170,7 +186,7 @@ impl Transport {
                 .headers_mut()
                 .insert(USER_AGENT, self.user_agent.clone());
         }
-        if let Some(limiter) = &self.limiter {
+        if let Some(limiter) = self.limiter_for(operation) {
             let items = batch_items(request, operation);
             limiter
                 .acquire(operation, request.method().as_str(), items)

@@ -285,3 +285,66 @@ async fn margin_calls_are_signed_routed_and_paged_like_the_trade_api() {
         "filters resent"
     );
 }
+
+/// The margin API's own budget: margin calls are charged to it, Trade API
+/// calls to the client's; `load_margin_rate_limits` reads
+/// `/account/limits/perps` into it; the client's default (event-contract)
+/// subaccount never lands in a margin body.
+#[tokio::test]
+async fn margin_calls_have_their_own_budget_and_no_default_subaccount() {
+    use kalshi_client::rate_limit::{Bucket, BucketSpec, RateLimits};
+    let spec = |rate| BucketSpec {
+        refill_per_sec: rate,
+        capacity: rate,
+    };
+    let server = Recorder::start(Reply::json(
+        r#"{"usage_tier":"basic","read":{"refill_rate":30,"bucket_capacity":60},"write":{"refill_rate":20,"bucket_capacity":40},"grants":[]}"#,
+    ))
+    .await;
+    let client = Client::builder()
+        .base_url(server.base_url())
+        .credentials(Credentials::from_pem("key-123", &TestKey::ed25519().pem).unwrap())
+        .default_subaccount(kalshi_client::order::Subaccount::new(3).unwrap())
+        .rate_limits(RateLimits::new(spec(1000), spec(1000)))
+        .margin_rate_limits(RateLimits::new(spec(500), spec(500)))
+        .build()
+        .unwrap();
+    let loaded = client.load_margin_rate_limits().await.unwrap();
+    assert_eq!(
+        loaded.spec(Bucket::Read),
+        BucketSpec {
+            refill_per_sec: 30,
+            capacity: 60
+        }
+    );
+    let trade = client.rate_limiter().unwrap();
+    let margin = client.margin_rate_limiter().unwrap();
+    assert_eq!(margin.limits(), loaded, "loaded into the margin budget");
+    assert_eq!(
+        trade.limits().spec(Bucket::Read),
+        spec(1000),
+        "the Trade budget is untouched"
+    );
+    assert_eq!(
+        (trade.stats().acquisitions, margin.stats().acquisitions),
+        (0, 1)
+    );
+
+    // A margin write with a body: charged to the margin budget, and the
+    // default subaccount (an event-contract one) is not added to it.
+    let group = kalshi_gen::margin::types::CreateOrderGroupRequest::builder()
+        .contracts_limit_fp(Some("10".parse().unwrap()));
+    let _ = client
+        .margin()
+        .order_groups()
+        .create()
+        .body(group)
+        .send()
+        .await;
+    assert_eq!(
+        (trade.stats().acquisitions, margin.stats().acquisitions),
+        (0, 2)
+    );
+    let body = server.requests().last().unwrap().json();
+    assert!(body.get("subaccount").is_none(), "{body}");
+}
