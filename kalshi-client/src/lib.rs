@@ -20,6 +20,7 @@ mod client;
 mod environment;
 mod error;
 mod execute;
+pub mod margin;
 pub mod order;
 pub mod pagination;
 pub mod prelude;

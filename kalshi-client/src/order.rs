@@ -103,6 +103,11 @@ impl Quantity {
     pub fn value(self) -> Decimal {
         self.0.value()
     }
+
+    /// The count in its wire type.
+    pub(crate) fn count(self) -> Count {
+        self.0
+    }
 }
 
 /// Parsing through the wire type (so the message names exponents, excess

@@ -16,6 +16,7 @@
 //! [`Paginate::stream`]), the typed order and transfer values, the decimal
 //! money types, and the generated `types` module.
 
+pub use crate::margin::{MarginMarket, MarginPrice, NewMarginOrder};
 pub use crate::order::{
     Amendment, CancelOrder, Decrease, DecreaseOrder, ExchangeRoute, NewOrder, Price, Quantity,
     SelfTradePrevention, Side, Subaccount, TimeInForce,

@@ -7,6 +7,8 @@
 //! `.page()` / `.stream(None)` for the three cursor lists).
 use kalshi_gen::margin as kalshi_gen_margin;
 
+use crate::margin::NewMarginOrder;
+use crate::order::Refused;
 use crate::resources::resource_group;
 
 resource_group! {
@@ -72,10 +74,6 @@ resource_group! {
 resource_group! {
     /// Placing, changing, canceling and reading margin orders.
     MarginOrders => Margin.orders in margin {
-        /// Places an order.
-        ///
-        /// `POST /margin/orders`
-        create() => create_margin_order: CreateMarginOrder;
         /// One order.
         ///
         /// `GET /margin/orders/{order_id}`
@@ -100,6 +98,28 @@ resource_group! {
         ///
         /// `POST /margin/orders/{order_id}/decrease`
         decrease(order_id) => decrease_margin_order: DecreaseMarginOrder;
+        @typed {
+            create => CreateMarginOrder;
+        }
+    }
+}
+
+impl<'a> MarginOrders<'a> {
+    /// Places a typed order (`POST /margin/orders`). Never retried except
+    /// after a 429; its `client_order_id` is fixed in the request, so a
+    /// retry can never place it twice. An order that breaks a documented
+    /// rule (reduce-only resting, no market) is refused before sending.
+    #[must_use = "a request does nothing until it is sent with .send().await"]
+    pub fn create(
+        &self,
+        order: &NewMarginOrder,
+    ) -> kalshi_gen_margin::builder::CreateMarginOrder<'a> {
+        use kalshi_gen_margin::ClientOrdersExt;
+        let request = self.client.raw_margin().create_margin_order();
+        match order.to_request() {
+            Ok(body) => request.body(body),
+            Err(refused) => request.body(Refused(refused)),
+        }
     }
 }
 

@@ -1,0 +1,325 @@
+//! Typed margin (perpetual futures) orders, checked before anything is sent.
+//!
+//! A margin order names its market by ticker or by the exchange's market id
+//! ([`MarginMarket`], one or the other, never neither), trades a side of the
+//! one book ([`Side::Bid`] buys, [`Side::Ask`] sells), and carries a
+//! positive [`MarginPrice`] and [`Quantity`]. Like [`NewOrder`](crate::order::NewOrder),
+//! it gets its `client_order_id` when it is made and keeps it across
+//! retries. A reduce-only order must be immediate-or-cancel or
+//! fill-or-kill, as Kalshi documents; any other is refused before sending.
+
+use std::fmt;
+use std::str::FromStr;
+
+use kalshi_gen::Dollars;
+use kalshi_gen::margin::types;
+use rust_decimal::Decimal;
+
+use crate::Error;
+use crate::order::{Quantity, Refused, SelfTradePrevention, Side, Subaccount, TimeInForce, finish};
+
+/// A margin limit price in dollars: positive, in Kalshi's fixed-point form
+/// (at most 6 decimal places). Unlike an event contract's, it is not
+/// bounded by 1: it is the price of the underlying.
+///
+/// ```
+/// use kalshi_client::margin::MarginPrice;
+/// let price: MarginPrice = "101250.5".parse()?;
+/// assert_eq!(price.to_string(), "101250.5000");
+/// assert!("0".parse::<MarginPrice>().is_err());
+/// assert!("-3".parse::<MarginPrice>().is_err());
+/// # Ok::<(), kalshi_client::Error>(())
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct MarginPrice(Dollars);
+
+impl MarginPrice {
+    /// Checks `value`: positive, at most 6 decimal places.
+    pub fn new(value: Decimal) -> Result<Self, Error> {
+        if value <= Decimal::ZERO {
+            return Err(Error::invalid(format!(
+                "margin price {value} is not positive"
+            )));
+        }
+        Dollars::new(value.normalize())
+            .map(Self)
+            .map_err(|e| Error::invalid(format!("margin price: {e}")))
+    }
+
+    /// The price as a decimal.
+    pub fn value(self) -> Decimal {
+        self.0.value()
+    }
+}
+
+impl FromStr for MarginPrice {
+    type Err = Error;
+
+    fn from_str(text: &str) -> Result<Self, Error> {
+        let value: Dollars = text
+            .parse()
+            .map_err(|e| Error::invalid(format!("margin price {text:?}: {e}")))?;
+        Self::new(value.value())
+    }
+}
+
+impl fmt::Display for MarginPrice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Debug for MarginPrice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "MarginPrice({self})")
+    }
+}
+
+/// Which margin market an order trades: by ticker, or by the exchange's
+/// stable market id (a UUID), as `CreateMarginOrder` allows.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum MarginMarket {
+    /// By ticker, e.g. `KXBTCPERP`.
+    Ticker(String),
+    /// By market id, which survives a ticker change.
+    Id(uuid::Uuid),
+}
+
+impl From<&str> for MarginMarket {
+    fn from(ticker: &str) -> Self {
+        Self::Ticker(ticker.to_owned())
+    }
+}
+
+impl From<String> for MarginMarket {
+    fn from(ticker: String) -> Self {
+        Self::Ticker(ticker)
+    }
+}
+
+impl From<uuid::Uuid> for MarginMarket {
+    fn from(id: uuid::Uuid) -> Self {
+        Self::Id(id)
+    }
+}
+
+/// A new margin order.
+///
+/// ```
+/// use kalshi_client::margin::{MarginPrice, NewMarginOrder};
+/// use kalshi_client::order::{Quantity, Side, TimeInForce};
+/// let order = NewMarginOrder::new("KXBTCPERP", Side::Ask, Quantity::contracts(2)?, "101250".parse()?)
+///     .time_in_force(TimeInForce::ImmediateOrCancel)
+///     .reduce_only();
+/// assert_eq!(order.price().to_string(), "101250.0000");
+/// # Ok::<(), kalshi_client::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[must_use]
+pub struct NewMarginOrder {
+    market: MarginMarket,
+    side: Side,
+    count: Quantity,
+    price: MarginPrice,
+    client_order_id: String,
+    time_in_force: TimeInForce,
+    self_trade_prevention: SelfTradePrevention,
+    post_only: Option<bool>,
+    reduce_only: Option<bool>,
+    cancel_order_on_pause: Option<bool>,
+    expiration_time: Option<i64>,
+    order_group_id: Option<String>,
+    subaccount: Option<Subaccount>,
+    market_version: Option<i32>,
+}
+
+impl NewMarginOrder {
+    /// An order on `market` (a ticker, or a market id) at `price`.
+    pub fn new(
+        market: impl Into<MarginMarket>,
+        side: Side,
+        count: Quantity,
+        price: MarginPrice,
+    ) -> Self {
+        Self {
+            market: market.into(),
+            side,
+            count,
+            price,
+            client_order_id: uuid::Uuid::new_v4().to_string(),
+            time_in_force: TimeInForce::default(),
+            self_trade_prevention: SelfTradePrevention::default(),
+            post_only: None,
+            reduce_only: None,
+            cancel_order_on_pause: None,
+            expiration_time: None,
+            order_group_id: None,
+            subaccount: None,
+            market_version: None,
+        }
+    }
+
+    /// Uses this idempotency key instead of the generated one.
+    pub fn client_order_id(mut self, id: impl Into<String>) -> Self {
+        self.client_order_id = id.into();
+        self
+    }
+
+    /// A new order with the same terms and a new idempotency key.
+    pub fn with_fresh_id(mut self) -> Self {
+        self.client_order_id = uuid::Uuid::new_v4().to_string();
+        self
+    }
+
+    /// How long it may rest (default: good till canceled).
+    pub fn time_in_force(mut self, tif: TimeInForce) -> Self {
+        self.time_in_force = tif;
+        self
+    }
+
+    /// What happens when it would trade with your own order.
+    pub fn self_trade_prevention(mut self, stp: SelfTradePrevention) -> Self {
+        self.self_trade_prevention = stp;
+        self
+    }
+
+    /// Only rests; never takes.
+    pub fn post_only(mut self) -> Self {
+        self.post_only = Some(true);
+        self
+    }
+
+    /// Capped by the current position: it can only reduce it. Kalshi accepts
+    /// this only for immediate-or-cancel and fill-or-kill orders.
+    pub fn reduce_only(mut self) -> Self {
+        self.reduce_only = Some(true);
+        self
+    }
+
+    /// Canceled if trading pauses while it rests.
+    pub fn cancel_on_pause(mut self) -> Self {
+        self.cancel_order_on_pause = Some(true);
+        self
+    }
+
+    /// Expires at this Unix time (seconds).
+    pub fn expires_at(mut self, unix_seconds: i64) -> Self {
+        self.expiration_time = Some(unix_seconds);
+        self
+    }
+
+    /// Part of this order group.
+    pub fn order_group(mut self, id: impl Into<String>) -> Self {
+        self.order_group_id = Some(id.into());
+        self
+    }
+
+    /// Trades for this margin subaccount (default: the primary, 0).
+    pub fn subaccount(mut self, subaccount: Subaccount) -> Self {
+        self.subaccount = Some(subaccount);
+        self
+    }
+
+    /// Refused (409 `market_version_mismatch`) unless the market is at this
+    /// version.
+    pub fn expect_market_version(mut self, version: i32) -> Self {
+        self.market_version = Some(version);
+        self
+    }
+
+    /// The market it trades.
+    pub fn market(&self) -> &MarginMarket {
+        &self.market
+    }
+
+    /// Bid or ask.
+    pub fn side(&self) -> Side {
+        self.side
+    }
+
+    /// The limit price.
+    pub fn price(&self) -> MarginPrice {
+        self.price
+    }
+
+    /// The number of contracts.
+    pub fn count(&self) -> Quantity {
+        self.count
+    }
+
+    /// The idempotency key sent with the order.
+    pub fn id(&self) -> &str {
+        &self.client_order_id
+    }
+
+    /// The request body, or why it must not be sent.
+    pub(crate) fn to_request(&self) -> Result<types::CreateMarginOrderRequest, Error> {
+        let immediate = matches!(
+            self.time_in_force,
+            TimeInForce::ImmediateOrCancel | TimeInForce::FillOrKill
+        );
+        if self.reduce_only == Some(true) && !immediate {
+            return Err(Error::invalid(
+                "a reduce-only margin order must be immediate-or-cancel or fill-or-kill",
+            ));
+        }
+        let (ticker, market_id) = match &self.market {
+            MarginMarket::Ticker(ticker) if ticker.trim().is_empty() => {
+                return Err(Error::invalid(
+                    "a margin order needs a ticker or a market id",
+                ));
+            }
+            MarginMarket::Ticker(ticker) => (Some(ticker.clone()), None),
+            MarginMarket::Id(id) => (None, Some(id.to_string())),
+        };
+        finish(
+            types::CreateMarginOrderRequest::builder()
+                .ticker(ticker)
+                .market_id(market_id)
+                .side(match self.side {
+                    Side::Bid => types::BookSide::Bid,
+                    Side::Ask => types::BookSide::Ask,
+                })
+                .count(self.count.count())
+                .price(self.price.0)
+                .client_order_id(self.client_order_id.clone())
+                .time_in_force(match self.time_in_force {
+                    TimeInForce::GoodTillCanceled => {
+                        types::CreateMarginOrderRequestTimeInForce::GoodTillCanceled
+                    }
+                    TimeInForce::ImmediateOrCancel => {
+                        types::CreateMarginOrderRequestTimeInForce::ImmediateOrCancel
+                    }
+                    TimeInForce::FillOrKill => {
+                        types::CreateMarginOrderRequestTimeInForce::FillOrKill
+                    }
+                })
+                .self_trade_prevention_type(match self.self_trade_prevention {
+                    SelfTradePrevention::TakerAtCross => {
+                        types::SelfTradePreventionType::TakerAtCross
+                    }
+                    SelfTradePrevention::Maker => types::SelfTradePreventionType::Maker,
+                })
+                .post_only(self.post_only)
+                .reduce_only(self.reduce_only)
+                .cancel_order_on_pause(self.cancel_order_on_pause)
+                .expiration_time(self.expiration_time)
+                .order_group_id(self.order_group_id.clone())
+                .subaccount(self.subaccount.map(|s| u64::from(s.number())))
+                .market_version(self.market_version.unwrap_or(0)),
+        )
+    }
+}
+
+/// A refused order makes the generated request's `send()` fail with the
+/// reason, before anything is sent (see `order::Refused`).
+impl TryFrom<Refused> for types::CreateMarginOrderRequest {
+    type Error = String;
+
+    fn try_from(refused: Refused) -> Result<Self, String> {
+        Err(match refused.0 {
+            Error::InvalidRequest { message } => message,
+            other => other.to_string(),
+        })
+    }
+}
