@@ -311,15 +311,292 @@ impl NewMarginOrder {
     }
 }
 
-/// A refused order makes the generated request's `send()` fail with the
-/// reason, before anything is sent (see `order::Refused`).
-impl TryFrom<Refused> for types::CreateMarginOrderRequest {
-    type Error = String;
+/// A take-profit or stop-loss pair on a position: at least one leg, each a
+/// positive mark price. A leg left out is cleared by the write.
+///
+/// ```
+/// use kalshi_client::margin::Bracket;
+/// let bracket = Bracket::stop_loss("95000".parse()?).and_take_profit("110000".parse()?);
+/// assert_eq!(bracket.take_profit_price().map(|p| p.to_string()), Some("110000.0000".into()));
+/// # Ok::<(), kalshi_client::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub struct Bracket {
+    stop_loss: Option<MarginPrice>,
+    take_profit: Option<MarginPrice>,
+}
 
-    fn try_from(refused: Refused) -> Result<Self, String> {
-        Err(match refused.0 {
-            Error::InvalidRequest { message } => message,
-            other => other.to_string(),
-        })
+impl Bracket {
+    /// A stop-loss leg at this mark price.
+    pub fn stop_loss(price: MarginPrice) -> Self {
+        Self {
+            stop_loss: Some(price),
+            take_profit: None,
+        }
+    }
+
+    /// A take-profit leg at this mark price.
+    pub fn take_profit(price: MarginPrice) -> Self {
+        Self {
+            stop_loss: None,
+            take_profit: Some(price),
+        }
+    }
+
+    /// Adds (or replaces) the take-profit leg.
+    pub fn and_take_profit(mut self, price: MarginPrice) -> Self {
+        self.take_profit = Some(price);
+        self
+    }
+
+    /// Adds (or replaces) the stop-loss leg.
+    pub fn and_stop_loss(mut self, price: MarginPrice) -> Self {
+        self.stop_loss = Some(price);
+        self
+    }
+
+    /// The stop-loss leg's price.
+    pub fn stop_loss_price(&self) -> Option<MarginPrice> {
+        self.stop_loss
+    }
+
+    /// The take-profit leg's price.
+    pub fn take_profit_price(&self) -> Option<MarginPrice> {
+        self.take_profit
     }
 }
+
+/// How far a trailing stop follows the best mark: in dollars, or in basis
+/// points (1 to 9,999) of the tracked watermark.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trail {
+    /// An absolute distance in dollars.
+    Amount(MarginPrice),
+    /// A distance in basis points; see [`Trail::bps`].
+    Bps(u16),
+}
+
+impl Trail {
+    /// A distance in basis points, checked: 1 to 9,999.
+    pub fn bps(bps: u16) -> Result<Self, Error> {
+        if (1..=9999).contains(&bps) {
+            Ok(Self::Bps(bps))
+        } else {
+            Err(Error::invalid(format!(
+                "trail of {bps} bps is outside 1..=9999"
+            )))
+        }
+    }
+}
+
+/// An exit trigger: a bracket or a trailing stop. The two families'
+/// fields never mix, which Kalshi would refuse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitTrigger {
+    /// Stop-loss and/or take-profit.
+    Bracket(Bracket),
+    /// A trailing stop.
+    Trailing(Trail),
+}
+
+impl From<Bracket> for ExitTrigger {
+    fn from(bracket: Bracket) -> Self {
+        Self::Bracket(bracket)
+    }
+}
+
+impl From<Trail> for ExitTrigger {
+    fn from(trail: Trail) -> Self {
+        Self::Trailing(trail)
+    }
+}
+
+/// The legs of a trigger as the generated bodies spell them.
+struct Legs {
+    kind: types::ExitTriggerKind,
+    stop_loss: Option<Dollars>,
+    take_profit: Option<Dollars>,
+    trail_amount: Option<Dollars>,
+    trail_bps: Option<std::num::NonZeroU64>,
+}
+
+impl ExitTrigger {
+    fn legs(self) -> Legs {
+        let none = Legs {
+            kind: types::ExitTriggerKind::Bracket,
+            stop_loss: None,
+            take_profit: None,
+            trail_amount: None,
+            trail_bps: None,
+        };
+        match self {
+            Self::Bracket(bracket) => Legs {
+                stop_loss: bracket.stop_loss.map(|p| p.0),
+                take_profit: bracket.take_profit.map(|p| p.0),
+                ..none
+            },
+            Self::Trailing(Trail::Amount(amount)) => Legs {
+                kind: types::ExitTriggerKind::Trailing,
+                trail_amount: Some(amount.0),
+                ..none
+            },
+            Self::Trailing(Trail::Bps(bps)) => Legs {
+                kind: types::ExitTriggerKind::Trailing,
+                trail_bps: std::num::NonZeroU64::new(u64::from(bps)),
+                ..none
+            },
+        }
+    }
+
+    /// The isolated-margin body.
+    pub(crate) fn to_isolated_request(self) -> Result<types::SetIsolatedExitTriggerRequest, Error> {
+        let legs = self.legs();
+        finish(
+            types::SetIsolatedExitTriggerRequest::builder()
+                .kind(legs.kind)
+                .stop_loss_price(legs.stop_loss)
+                .take_profit_price(legs.take_profit)
+                .trail_amount(legs.trail_amount)
+                .trail_bps(legs.trail_bps),
+        )
+    }
+}
+
+/// How much of a cross-margin position a trigger closes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Cover {
+    Position,
+    Count(Quantity),
+    Anchored(String),
+}
+
+/// An exit trigger on a cross-margin position: on the whole position, on a
+/// whole number of contracts, or (brackets only) anchored to an order whose
+/// fills it follows. A partial or anchored trigger is appended, not
+/// replaced, so it carries an idempotency key (`client_trigger_id`) made
+/// with it and kept across retries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+pub struct CrossExitTrigger {
+    trigger: ExitTrigger,
+    cover: Cover,
+    client_trigger_id: String,
+}
+
+impl CrossExitTrigger {
+    /// A trigger covering the whole position.
+    pub fn whole_position(trigger: impl Into<ExitTrigger>) -> Self {
+        Self {
+            trigger: trigger.into(),
+            cover: Cover::Position,
+            client_trigger_id: uuid::Uuid::new_v4().to_string(),
+        }
+    }
+
+    /// A trigger closing `count` contracts, a whole number as Kalshi asks.
+    pub fn for_count(trigger: impl Into<ExitTrigger>, count: Quantity) -> Result<Self, Error> {
+        if !count.value().fract().is_zero() {
+            return Err(Error::invalid(format!(
+                "an exit trigger closes whole contracts, not {count}"
+            )));
+        }
+        Ok(Self {
+            cover: Cover::Count(count),
+            ..Self::whole_position(trigger)
+        })
+    }
+
+    /// A bracket that follows `order_id`'s fills and waits for its first.
+    pub fn anchored(bracket: Bracket, order_id: impl Into<String>) -> Self {
+        Self {
+            cover: Cover::Anchored(order_id.into()),
+            ..Self::whole_position(bracket)
+        }
+    }
+
+    /// Uses this idempotency key (at most 64 characters) instead of the
+    /// generated one; it is sent only with a partial or anchored trigger.
+    pub fn client_trigger_id(mut self, id: impl Into<String>) -> Self {
+        self.client_trigger_id = id.into();
+        self
+    }
+
+    /// The idempotency key sent with a partial or anchored trigger.
+    pub fn id(&self) -> &str {
+        &self.client_trigger_id
+    }
+
+    /// The cross-margin body.
+    pub(crate) fn to_request(&self) -> Result<types::SetCrossExitTriggerRequest, Error> {
+        if self.client_trigger_id.chars().count() > 64 {
+            return Err(Error::invalid(
+                "client_trigger_id is longer than 64 characters",
+            ));
+        }
+        let legs = self.trigger.legs();
+        let (count, anchor, key) = match &self.cover {
+            Cover::Position => (None, None, None),
+            Cover::Count(count) => (
+                Some(count.count()),
+                None,
+                Some(self.client_trigger_id.clone()),
+            ),
+            Cover::Anchored(order) => (
+                None,
+                Some(order.clone()),
+                Some(self.client_trigger_id.clone()),
+            ),
+        };
+        finish(
+            types::SetCrossExitTriggerRequest::builder()
+                .kind(legs.kind)
+                .stop_loss_price(legs.stop_loss)
+                .take_profit_price(legs.take_profit)
+                .trail_amount(legs.trail_amount)
+                .trail_bps(legs.trail_bps)
+                .count(count)
+                .anchor_order_id(anchor)
+                .client_trigger_id(key.map(|k| k.try_into()).transpose().map_err(
+                    |e: types::error::ConversionError| {
+                        Error::invalid(format!("client_trigger_id: {e}"))
+                    },
+                )?),
+        )
+    }
+}
+
+impl Bracket {
+    /// The body of an update of one cross-margin trigger's legs.
+    pub(crate) fn to_update_request(self) -> Result<types::UpdateExitTriggerRequest, Error> {
+        finish(
+            types::UpdateExitTriggerRequest::builder()
+                .stop_loss_price(self.stop_loss.map(|p| p.0))
+                .take_profit_price(self.take_profit.map(|p| p.0)),
+        )
+    }
+}
+
+/// A refused request makes the generated request's `send()` fail with the
+/// reason, before anything is sent (see `order::Refused`).
+macro_rules! refused_margin_bodies {
+    ($($body:ident),*) => {$(
+        impl TryFrom<Refused> for types::$body {
+            type Error = String;
+
+            fn try_from(refused: Refused) -> Result<Self, String> {
+                Err(match refused.0 {
+                    Error::InvalidRequest { message } => message,
+                    other => other.to_string(),
+                })
+            }
+        }
+    )*};
+}
+
+refused_margin_bodies!(
+    CreateMarginOrderRequest,
+    SetCrossExitTriggerRequest,
+    SetIsolatedExitTriggerRequest,
+    UpdateExitTriggerRequest
+);

@@ -152,3 +152,103 @@ async fn orders_that_break_the_documented_rules_are_not_sent() {
         assert!(bad.parse::<MarginPrice>().is_err(), "{bad}");
     }
 }
+
+const TRIGGERS: &str = r#"{"exit_triggers":[]}"#;
+
+/// Exit triggers: the two families never mix, a partial or anchored cross
+/// trigger carries one idempotency key across retries, a whole-position
+/// one carries none, and bad values are refused when made.
+#[tokio::test]
+async fn exit_triggers_send_one_family_and_a_stable_key() {
+    use kalshi_client::margin::{Bracket, CrossExitTrigger, Trail};
+
+    let server = Recorder::sequence(vec![
+        Reply::status(200, TRIGGERS),
+        Reply::status(503, r#"{"error":{"code":"unavailable","message":"busy"}}"#),
+        Reply::status(200, TRIGGERS),
+        Reply::status(200, TRIGGERS),
+        Reply::status(200, TRIGGERS),
+    ])
+    .await;
+    let client = client(&server);
+    let triggers = client.margin().exit_triggers();
+    let bracket =
+        Bracket::stop_loss("95000".parse().unwrap()).and_take_profit("110000".parse().unwrap());
+
+    // Whole position: the bracket's legs, no count, no key.
+    let _ = triggers
+        .set_cross("KXBTCPERP", &CrossExitTrigger::whole_position(bracket))
+        .send()
+        .await;
+    // Two contracts: appended under a key; a 503 on a PUT is not retried by
+    // default, so the caller resends the same value and the key repeats.
+    let partial = CrossExitTrigger::for_count(bracket, Quantity::contracts(2).unwrap()).unwrap();
+    let first = triggers.set_cross("KXBTCPERP", &partial).send().await;
+    assert!(first.is_err());
+    let _ = triggers.set_cross("KXBTCPERP", &partial).send().await;
+    // Isolated, trailing by 150 bps.
+    let _ = triggers
+        .set_isolated("KXETHPERP", Trail::bps(150).unwrap())
+        .send()
+        .await;
+    let _ = triggers
+        .update_cross("KXBTCPERP", "t-1", bracket)
+        .send()
+        .await;
+
+    let requests = server.requests();
+    assert_eq!(requests.len(), 5);
+    let whole = requests[0].json();
+    assert_eq!(
+        requests[0].path(),
+        "/trade-api/v2/margin/cross/positions/KXBTCPERP/exit_trigger"
+    );
+    assert_eq!(whole["kind"], "bracket");
+    assert_eq!(whole["stop_loss_price"], "95000.0000");
+    assert_eq!(whole["take_profit_price"], "110000.0000");
+    for absent in [
+        "count",
+        "client_trigger_id",
+        "trail_amount",
+        "trail_bps",
+        "anchor_order_id",
+    ] {
+        assert!(whole.get(absent).is_none(), "{absent} in {whole}");
+    }
+    let (try1, try2) = (requests[1].json(), requests[2].json());
+    assert_eq!(try1["count"], "2.00");
+    assert_eq!(try1["client_trigger_id"], partial.id());
+    assert_eq!(
+        try2["client_trigger_id"],
+        partial.id(),
+        "the same key on the resend"
+    );
+    let trailing = requests[3].json();
+    assert_eq!(
+        requests[3].path(),
+        "/trade-api/v2/margin/isolated/positions/KXETHPERP/exit_trigger"
+    );
+    assert_eq!(
+        (trailing["kind"].as_str(), trailing["trail_bps"].as_u64()),
+        (Some("trailing"), Some(150))
+    );
+    assert!(trailing.get("stop_loss_price").is_none(), "{trailing}");
+    assert_eq!(
+        requests[4].path(),
+        "/trade-api/v2/margin/cross/positions/KXBTCPERP/exit_trigger/t-1"
+    );
+    assert_eq!(requests[4].json()["take_profit_price"], "110000.0000");
+
+    // Refused when made: a fraction of a contract, a trail out of range.
+    assert!(CrossExitTrigger::for_count(bracket, "1.5".parse().unwrap()).is_err());
+    assert!(Trail::bps(0).is_err() && Trail::bps(10_000).is_err());
+    // An over-long key is refused before sending.
+    let long = CrossExitTrigger::anchored(bracket, "o-1").client_trigger_id("k".repeat(65));
+    let error = triggers
+        .set_cross("KXBTCPERP", &long)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::InvalidRequest { .. }), "{error:?}");
+    assert_eq!(server.requests().len(), 5, "nothing more was sent");
+}

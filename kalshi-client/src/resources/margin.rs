@@ -7,7 +7,7 @@
 //! `.page()` / `.stream(None)` for the three cursor lists).
 use kalshi_gen::margin as kalshi_gen_margin;
 
-use crate::margin::NewMarginOrder;
+use crate::margin::{Bracket, CrossExitTrigger, ExitTrigger, NewMarginOrder};
 use crate::order::Refused;
 use crate::resources::resource_group;
 
@@ -251,14 +251,6 @@ resource_group! {
         ///
         /// `GET /margin/cross/positions/{ticker}/exit_trigger`
         cross(ticker) => get_cross_margin_exit_triggers: GetCrossMarginExitTriggers;
-        /// Sets a trigger on a cross-margin position.
-        ///
-        /// `PUT /margin/cross/positions/{ticker}/exit_trigger`
-        set_cross(ticker) => set_cross_margin_exit_trigger: SetCrossMarginExitTrigger;
-        /// Changes one trigger of a cross-margin position.
-        ///
-        /// `PUT /margin/cross/positions/{ticker}/exit_trigger/{trigger_id}`
-        update_cross(ticker, trigger_id) => update_cross_margin_exit_trigger: UpdateCrossMarginExitTrigger;
         /// Removes the triggers of a cross-margin position.
         ///
         /// `DELETE /margin/cross/positions/{ticker}/exit_trigger`
@@ -271,14 +263,85 @@ resource_group! {
         ///
         /// `GET /margin/isolated/positions/{ticker}/exit_trigger`
         isolated(ticker) => get_isolated_margin_exit_triggers: GetIsolatedMarginExitTriggers;
-        /// Sets a trigger on an isolated-margin position.
-        ///
-        /// `PUT /margin/isolated/positions/{ticker}/exit_trigger`
-        set_isolated(ticker) => set_isolated_margin_exit_trigger: SetIsolatedMarginExitTrigger;
         /// Removes the trigger of an isolated-margin position.
         ///
         /// `DELETE /margin/isolated/positions/{ticker}/exit_trigger`
         delete_isolated(ticker) => delete_isolated_margin_exit_trigger: DeleteIsolatedMarginExitTrigger;
+        @typed {
+            set_cross => SetCrossMarginExitTrigger;
+            update_cross => UpdateCrossMarginExitTrigger;
+            set_isolated => SetIsolatedMarginExitTrigger;
+        }
+    }
+}
+
+impl<'a> MarginExitTriggers<'a> {
+    /// Sets a trigger on a cross-margin position: on the whole position
+    /// (replacing its trigger), or appended for a count or an anchor order
+    /// under its idempotency key.
+    ///
+    /// `PUT /margin/cross/positions/{ticker}/exit_trigger`
+    #[must_use = "a request does nothing until it is sent with .send().await"]
+    pub fn set_cross(
+        &self,
+        ticker: impl Into<String>,
+        trigger: &CrossExitTrigger,
+    ) -> kalshi_gen_margin::builder::SetCrossMarginExitTrigger<'a> {
+        use kalshi_gen_margin::ClientExitTriggersExt;
+        let request = self
+            .client
+            .raw_margin()
+            .set_cross_margin_exit_trigger()
+            .ticker(ticker.into());
+        match trigger.to_request() {
+            Ok(body) => request.body(body),
+            Err(refused) => request.body(Refused(refused)),
+        }
+    }
+
+    /// Changes the legs of one cross-margin bracket trigger (a leg left out
+    /// is cleared).
+    ///
+    /// `PUT /margin/cross/positions/{ticker}/exit_trigger/{trigger_id}`
+    #[must_use = "a request does nothing until it is sent with .send().await"]
+    pub fn update_cross(
+        &self,
+        ticker: impl Into<String>,
+        trigger_id: impl Into<String>,
+        bracket: Bracket,
+    ) -> kalshi_gen_margin::builder::UpdateCrossMarginExitTrigger<'a> {
+        use kalshi_gen_margin::ClientExitTriggersExt;
+        let request = self
+            .client
+            .raw_margin()
+            .update_cross_margin_exit_trigger()
+            .ticker(ticker.into())
+            .trigger_id(trigger_id.into());
+        match bracket.to_update_request() {
+            Ok(body) => request.body(body),
+            Err(refused) => request.body(Refused(refused)),
+        }
+    }
+
+    /// Sets the trigger of an isolated-margin position (replacing it).
+    ///
+    /// `PUT /margin/isolated/positions/{ticker}/exit_trigger`
+    #[must_use = "a request does nothing until it is sent with .send().await"]
+    pub fn set_isolated(
+        &self,
+        ticker: impl Into<String>,
+        trigger: impl Into<ExitTrigger>,
+    ) -> kalshi_gen_margin::builder::SetIsolatedMarginExitTrigger<'a> {
+        use kalshi_gen_margin::ClientExitTriggersExt;
+        let request = self
+            .client
+            .raw_margin()
+            .set_isolated_margin_exit_trigger()
+            .ticker(ticker.into());
+        match trigger.into().to_isolated_request() {
+            Ok(body) => request.body(body),
+            Err(refused) => request.body(Refused(refused)),
+        }
     }
 }
 
