@@ -422,7 +422,16 @@ struct Legs {
 }
 
 impl ExitTrigger {
-    fn legs(self) -> Legs {
+    /// The legs, checked: `Trail::Bps` is a public variant, so its range is
+    /// checked here too, not only by [`Trail::bps`].
+    fn legs(self) -> Result<Legs, Error> {
+        if let Self::Trailing(Trail::Bps(bps)) = self {
+            Trail::bps(bps)?;
+        }
+        Ok(self.unchecked_legs())
+    }
+
+    fn unchecked_legs(self) -> Legs {
         let none = Legs {
             kind: types::ExitTriggerKind::Bracket,
             stop_loss: None,
@@ -451,7 +460,7 @@ impl ExitTrigger {
 
     /// The isolated-margin body.
     pub(crate) fn to_isolated_request(self) -> Result<types::SetIsolatedExitTriggerRequest, Error> {
-        let legs = self.legs();
+        let legs = self.legs()?;
         finish(
             types::SetIsolatedExitTriggerRequest::builder()
                 .kind(legs.kind)
@@ -529,12 +538,16 @@ impl CrossExitTrigger {
 
     /// The cross-margin body.
     pub(crate) fn to_request(&self) -> Result<types::SetCrossExitTriggerRequest, Error> {
-        if self.client_trigger_id.chars().count() > 64 {
+        let key = self.client_trigger_id.trim();
+        if key.is_empty() || key.chars().count() > 64 {
             return Err(Error::invalid(
-                "client_trigger_id is longer than 64 characters",
+                "client_trigger_id must have 1 to 64 characters",
             ));
         }
-        let legs = self.trigger.legs();
+        if matches!(&self.cover, Cover::Anchored(order) if order.trim().is_empty()) {
+            return Err(Error::invalid("an anchored exit trigger needs an order id"));
+        }
+        let legs = self.trigger.legs()?;
         let (count, anchor, key) = match &self.cover {
             Cover::Position => (None, None, None),
             Cover::Count(count) => (

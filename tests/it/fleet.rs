@@ -210,7 +210,9 @@ async fn a_batch_is_billed_per_item() {
     let limits = RateLimits::new(spec(1, 1000), spec(1, 1000))
         .with_reserve(0)
         .with_operation_cost("batch_cancel_orders_v2", 2);
-    redis.command(&format!("SET kalshi:ratelimit:{{{scope}}}:seen 1"));
+    for bucket in ["read", "write"] {
+        redis.command(&format!("SET kalshi:ratelimit:{{{scope}}}:{bucket}:seen 1"));
+    }
     let limiter = RateLimiter::shared(limits, store(&redis), &scope);
     limiter
         .acquire("batch_create_orders_v2", "POST", 20)
@@ -268,7 +270,7 @@ async fn limits_loaded_from_the_account_apply_to_the_shared_budget() {
         .unwrap()
         .to_owned();
     let scope = format!("{host}/alice-key");
-    redis.command(&format!("SET kalshi:ratelimit:{{{scope}}}:seen 1")); // start full
+    redis.command(&format!("SET kalshi:ratelimit:{{{scope}}}:read:seen 1")); // start full
     let limits = client.load_rate_limits().await.unwrap();
     assert_eq!(limits.spec(Bucket::Read), spec(300, 300));
     client.portfolio().balance().send().await.unwrap();
@@ -306,6 +308,11 @@ async fn an_idle_budget_expires_full_but_a_restart_starts_it_empty() {
     limiter.acquire_tokens(Bucket::Read, 10).await.unwrap();
     let after_restart = level(&redis, &scope, "read").unwrap();
     assert!(after_restart < 0.0, "after a restart: {after_restart}");
+    // Each bucket has its own marker: the read just used does not make the
+    // write bucket start full after the restart.
+    limiter.acquire_tokens(Bucket::Write, 10).await.unwrap();
+    let write = level(&redis, &scope, "write").unwrap();
+    assert!(write < 0.0, "the write bucket after a restart: {write}");
     let stats = limiter.stats();
     assert!(stats.store_errors >= 1, "the restart was seen: {stats:?}");
     assert_eq!(stats.fallbacks, 0, "waited, did not fall back: {stats:?}");
@@ -639,4 +646,30 @@ async fn fleet_worker() {
             "clock_offset_ms": stats.store_clock_offset_ms,
         })
     );
+}
+
+/// The script answers a repeated call id with its first answer: an
+/// acquisition whose answer was lost (a timeout) and that is retried takes
+/// its tokens once.
+#[test]
+fn a_retried_call_takes_its_tokens_once() {
+    let redis = RedisServer::start();
+    let script = include_str!("../../kalshi-client/src/rate_limit/acquire.lua");
+    let keys = ["t:{s}:read", "t:{s}:read:seen", "t:{s}:call:1"];
+    // 100 tokens/s, capacity 100, take 10, idle 60 s; the bucket starts
+    // empty (never seen), so the first take waits 0.1 s.
+    let first = redis.eval(script, &keys, &["100", "100", "10", "60000"]);
+    let again = redis.eval(script, &keys, &["100", "100", "10", "60000"]);
+    assert_eq!(first, again, "the same answer, not a second take");
+    let units: f64 = redis
+        .command("HGET t:{s}:read units")
+        .lines()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((-10e6..-9e6).contains(&units), "taken once: {units}");
+    let other = ["t:{s}:read", "t:{s}:read:seen", "t:{s}:call:2"];
+    let second = redis.eval(script, &other, &["100", "100", "10", "60000"]);
+    assert_ne!(second, first, "a new call id takes again");
 }

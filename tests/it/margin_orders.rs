@@ -250,5 +250,32 @@ async fn exit_triggers_send_one_family_and_a_stable_key() {
         .await
         .unwrap_err();
     assert!(matches!(error, Error::InvalidRequest { .. }), "{error:?}");
+    let empty_key = CrossExitTrigger::for_count(bracket, Quantity::contracts(1).unwrap())
+        .unwrap()
+        .client_trigger_id("");
+    assert!(
+        triggers
+            .set_cross("KXBTCPERP", &empty_key)
+            .send()
+            .await
+            .is_err()
+    );
+    let no_anchor = CrossExitTrigger::anchored(bracket, " ");
+    assert!(
+        triggers
+            .set_cross("KXBTCPERP", &no_anchor)
+            .send()
+            .await
+            .is_err()
+    );
+    // The variant is public: its range is checked when the body is made too.
+    let wide = triggers
+        .set_isolated("KXETHPERP", Trail::Bps(0))
+        .send()
+        .await;
+    assert!(
+        matches!(wide, Err(Error::InvalidRequest { .. })),
+        "{wide:?}"
+    );
     assert_eq!(server.requests().len(), 5, "nothing more was sent");
 }

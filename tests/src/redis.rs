@@ -69,6 +69,27 @@ impl RedisServer {
         String::from_utf8_lossy(&reply[..n]).into_owned()
     }
 
+    /// Runs `EVAL script` with `keys` and `args`, sent in Redis's own
+    /// protocol (a script spans lines), and returns the raw reply.
+    pub fn eval(&self, script: &str, keys: &[&str], args: &[&str]) -> String {
+        let numkeys = keys.len().to_string();
+        let mut parts = vec!["EVAL", script, numkeys.as_str()];
+        parts.extend_from_slice(keys);
+        parts.extend_from_slice(args);
+        let mut request = format!("*{}\r\n", parts.len());
+        for part in parts {
+            request.push_str(&format!("${}\r\n{part}\r\n", part.len()));
+        }
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect to redis");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(2)))
+            .expect("timeout");
+        stream.write_all(request.as_bytes()).expect("send");
+        let mut reply = vec![0; 4096];
+        let n = stream.read(&mut reply).expect("reply");
+        String::from_utf8_lossy(&reply[..n]).into_owned()
+    }
+
     fn launch(&mut self) {
         let binary = std::env::var_os("REDIS_SERVER")
             .map(PathBuf::from)

@@ -126,7 +126,8 @@ impl RedisStore {
     /// (default 60 s). A bucket that expired while idle is full again, so
     /// this only bounds the memory of budgets no longer used.
     pub fn idle_expiry(mut self, idle: Duration) -> Self {
-        self.idle = idle;
+        // Redis needs a positive expiry, and one that fits its integers.
+        self.idle = idle.clamp(Duration::from_millis(1), Duration::from_secs(86_400));
         self
     }
 
@@ -150,14 +151,17 @@ impl RedisStore {
     /// Binds the store to one budget: `scope` names the environment and API
     /// key (never the private key).
     pub(super) fn budget(self, scope: &str) -> SharedBudget {
-        // The hash tag `{scope}` keeps a budget's keys in one cluster slot,
-        // as a script touching several keys requires under Redis Cluster.
+        // The hash tag `{scope}` keeps a budget's keys in one slot, as a
+        // script touching several keys would need under Redis Cluster (the
+        // connection here is to one node: Cluster is not supported yet).
         let base = format!("{}:{{{scope}}}", self.prefix);
         SharedBudget {
             keys: [format!("{base}:read"), format!("{base}:write")],
-            seen: format!("{base}:seen"),
+            seen: [format!("{base}:read:seen"), format!("{base}:write:seen")],
+            base,
             script: Script::new(include_str!("acquire.lua")),
             connection: tokio::sync::Mutex::new(None),
+            generation: AtomicU64::new(0),
             fallback: Fallback::new(),
             counters: Counters::default(),
             store: self,
@@ -185,10 +189,16 @@ const PROBE_INTERVAL: Duration = Duration::from_secs(1);
 /// The store bound to one budget, shared by every clone of a limiter.
 pub(super) struct SharedBudget {
     store: RedisStore,
+    base: String,
     keys: [String; 2],
-    seen: String,
+    /// Per bucket: after a restart, the first bucket used must not mark the
+    /// other as seen (it would start full).
+    seen: [String; 2],
     script: Script,
-    connection: tokio::sync::Mutex<Option<MultiplexedConnection>>,
+    /// The connection and its generation, so a failure forgets only the
+    /// connection it happened on.
+    connection: tokio::sync::Mutex<Option<(u64, MultiplexedConnection)>>,
+    generation: AtomicU64,
     fallback: Fallback,
     counters: Counters,
 }
@@ -274,11 +284,14 @@ impl SharedBudget {
         let spec = specs[index(bucket)];
         let started = Instant::now();
         let mut backoff = Duration::from_millis(25);
+        // One id for every attempt: a script that ran but whose answer was
+        // lost is answered again, not run twice.
+        let call = uuid::Uuid::new_v4();
         loop {
             if !self.fallback.should_try_redis() {
-                return self.acquire_locally(bucket, spec, tokens).await;
+                return self.acquire_locally(bucket, specs, tokens).await;
             }
-            match self.reserve(bucket, spec, i64::from(tokens)).await {
+            match self.reserve(bucket, spec, i64::from(tokens), call).await {
                 Ok(reserved) => {
                     self.recovered(specs).await;
                     self.counters.shared.fetch_add(1, Ordering::Relaxed);
@@ -290,7 +303,7 @@ impl SharedBudget {
                     match self.store.on_unavailable.0 {
                         Policy::LocalShare(share) => {
                             self.fall_back(share, &reason);
-                            return self.acquire_locally(bucket, spec, tokens).await;
+                            return self.acquire_locally(bucket, specs, tokens).await;
                         }
                         Policy::Wait(bound) => {
                             let waited = started.elapsed();
@@ -337,30 +350,30 @@ impl SharedBudget {
         bucket: Bucket,
         spec: BucketSpec,
         tokens: i64,
+        call: uuid::Uuid,
     ) -> Result<Duration, String> {
+        // Connecting has its own deadline (the connection's config), so a
+        // slow handshake is not cut short by the script's.
+        let (generation, mut connection) = self.connection().await.map_err(|e| e.to_string())?;
         let sent_at = self.local_micros();
-        let call = async {
-            let mut connection = self.connection().await?;
-            let answer: Vec<i64> = self
-                .script
-                .key(&self.keys[index(bucket)])
-                .key(&self.seen)
-                .arg(spec.refill_per_sec)
-                .arg(spec.capacity)
-                .arg(tokens)
-                .arg(u64::try_from(self.store.idle.as_millis()).unwrap_or(u64::MAX))
-                .invoke_async(&mut connection)
-                .await?;
-            Ok::<_, ::redis::RedisError>(answer)
-        };
-        let answer = match tokio::time::timeout(self.store.timeout, call).await {
+        let mut invocation = self.script.prepare_invoke();
+        invocation
+            .key(&self.keys[index(bucket)])
+            .key(&self.seen[index(bucket)])
+            .key(format!("{}:call:{call}", self.base))
+            .arg(spec.refill_per_sec)
+            .arg(spec.capacity)
+            .arg(tokens)
+            .arg(u64::try_from(self.store.idle.as_millis()).unwrap_or(86_400_000));
+        let run = invocation.invoke_async::<Vec<i64>>(&mut connection);
+        let answer = match tokio::time::timeout(self.store.timeout, run).await {
             Ok(Ok(answer)) => answer,
             Ok(Err(error)) => {
-                self.forget_connection().await;
+                self.forget_connection(generation).await;
                 return Err(error.to_string());
             }
             Err(_) => {
-                self.forget_connection().await;
+                self.forget_connection(generation).await;
                 return Err(format!("no answer within {:?}", self.store.timeout));
             }
         };
@@ -374,10 +387,10 @@ impl SharedBudget {
         Ok(Duration::from_micros(u64::try_from(wait).unwrap_or(0)))
     }
 
-    async fn connection(&self) -> Result<MultiplexedConnection, ::redis::RedisError> {
+    async fn connection(&self) -> Result<(u64, MultiplexedConnection), ::redis::RedisError> {
         let mut slot = self.connection.lock().await;
-        if let Some(connection) = &*slot {
-            return Ok(connection.clone());
+        if let Some((generation, connection)) = &*slot {
+            return Ok((*generation, connection.clone()));
         }
         let config = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(self.store.timeout))
@@ -387,13 +400,21 @@ impl SharedBudget {
             .client
             .get_multiplexed_async_connection_with_config(&config)
             .await?;
-        *slot = Some(connection.clone());
-        Ok(connection)
+        let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
+        *slot = Some((generation, connection.clone()));
+        Ok((generation, connection))
     }
 
-    /// Drops the connection so the next call reconnects.
-    async fn forget_connection(&self) {
-        *self.connection.lock().await = None;
+    /// Drops the connection a call failed on, so the next call reconnects;
+    /// a newer one another task made meanwhile is kept.
+    async fn forget_connection(&self, generation: u64) {
+        let mut slot = self.connection.lock().await;
+        if slot
+            .as_ref()
+            .is_some_and(|(current, _)| *current == generation)
+        {
+            *slot = None;
+        }
     }
 
     /// This host's wall clock in µs, with the test offset.
@@ -424,9 +445,9 @@ impl SharedBudget {
     }
 
     async fn acquire_locally(
-        &self,
+        self: &Arc<Self>,
         bucket: Bucket,
-        spec: BucketSpec,
+        specs: [BucketSpec; 2],
         tokens: u32,
     ) -> Result<(), StoreError> {
         let share = match self.store.on_unavailable.0 {
@@ -434,35 +455,62 @@ impl SharedBudget {
             Policy::Wait(_) => 1.0,
         };
         let local = self.fallback.bucket(bucket);
-        local.respec_if_changed(scaled(spec, share));
+        local.respec_if_changed(scaled(specs[index(bucket)], share));
         local.acquire(tokens).await;
-        self.fallback.spent[index(bucket)].fetch_add(u64::from(tokens), Ordering::Relaxed);
+        self.fallback.spent[index(bucket)].fetch_add(u64::from(tokens), Ordering::AcqRel);
         self.counters.local.fetch_add(1, Ordering::Relaxed);
+        // Admitted locally after a recovery already charged the rest: this
+        // one is charged on its own.
+        if !self.fallback.active.load(Ordering::Acquire) {
+            self.charge_spent(specs).await;
+        }
         Ok(())
     }
 
     /// After Redis answered: leaves the fallback, if in it, and charges the
     /// shared buckets what was spent locally meanwhile.
-    async fn recovered(&self, specs: [BucketSpec; 2]) {
+    async fn recovered(self: &Arc<Self>, specs: [BucketSpec; 2]) {
         if !self.fallback.active.swap(false, Ordering::AcqRel) {
             return;
         }
-        let mut charged = [0_u64; 2];
-        for bucket in [Bucket::Read, Bucket::Write] {
-            let spent = self.fallback.spent[index(bucket)].swap(0, Ordering::AcqRel);
-            let spec = specs[index(bucket)];
-            if spent > 0 {
-                let tokens = i64::try_from(spent).unwrap_or(i64::MAX);
-                if self.reserve(bucket, spec, tokens).await.is_ok() {
-                    charged[index(bucket)] = spent;
-                }
-            }
-        }
+        let charged = self.charge_spent(specs).await;
         tracing::info!(
             read_tokens = charged[0],
             write_tokens = charged[1],
             "rate-limit store reachable again; local spending charged to the shared budget"
         );
+    }
+
+    /// Charges the tokens spent locally to the shared buckets, in a task of
+    /// its own so a caller that gives up cannot cut it short. What cannot be
+    /// charged is kept for the next try, and the limiter falls back again.
+    async fn charge_spent(self: &Arc<Self>, specs: [BucketSpec; 2]) -> [u64; 2] {
+        let budget = self.clone();
+        let task = tokio::spawn(async move {
+            let mut charged = [0_u64; 2];
+            for bucket in [Bucket::Read, Bucket::Write] {
+                let i = index(bucket);
+                let spent = budget.fallback.spent[i].swap(0, Ordering::AcqRel);
+                if spent == 0 {
+                    continue;
+                }
+                let tokens = i64::try_from(spent).unwrap_or(i64::MAX);
+                match budget
+                    .reserve(bucket, specs[i], tokens, uuid::Uuid::new_v4())
+                    .await
+                {
+                    Ok(_) => charged[i] = spent,
+                    Err(reason) => {
+                        budget.fallback.spent[i].fetch_add(spent, Ordering::AcqRel);
+                        if let Policy::LocalShare(share) = budget.store.on_unavailable.0 {
+                            budget.fall_back(share, &reason);
+                        }
+                    }
+                }
+            }
+            charged
+        });
+        task.await.unwrap_or_default()
     }
 
     pub(super) fn stats(&self, acquisitions: u64) -> LimiterStats {
@@ -486,9 +534,11 @@ fn scaled(spec: BucketSpec, share: f64) -> BucketSpec {
     // Truncation is the point: a share never rounds up past its part.
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     let part = |value: u32| (f64::from(value) * share) as u32;
+    // At least one token of capacity: a bucket of none would admit any
+    // request at once (it "can pay" the capped need of zero).
     BucketSpec {
         refill_per_sec: part(spec.refill_per_sec).max(1),
-        capacity: part(spec.capacity),
+        capacity: part(spec.capacity).max(1),
     }
 }
 
@@ -508,7 +558,9 @@ impl Drop for Refund {
         let (bucket, spec, tokens) = (self.bucket, self.spec, self.tokens);
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
-                let _ = budget.reserve(bucket, spec, -i64::from(tokens)).await;
+                let _ = budget
+                    .reserve(bucket, spec, -i64::from(tokens), uuid::Uuid::new_v4())
+                    .await;
             });
         }
     }
