@@ -16,7 +16,9 @@ use kalshi_gen::margin::types;
 use rust_decimal::Decimal;
 
 use crate::Error;
-use crate::order::{Quantity, Refused, SelfTradePrevention, Side, Subaccount, TimeInForce, finish};
+use crate::order::{
+    Quantity, Refused, SelfTradePrevention, Side, Subaccount, TimeInForce, finish, refused_bodies,
+};
 
 /// A margin limit price in dollars: positive, in Kalshi's fixed-point form
 /// (at most 6 decimal places). Unlike an event contract's, it is not
@@ -100,6 +102,36 @@ impl From<String> for MarginMarket {
 impl From<uuid::Uuid> for MarginMarket {
     fn from(id: uuid::Uuid) -> Self {
         Self::Id(id)
+    }
+}
+
+// The shared order vocabulary, in the margin document's types (the Trade
+// API's conversions sit beside the types in `order`).
+impl From<Side> for types::BookSide {
+    fn from(side: Side) -> Self {
+        match side {
+            Side::Bid => Self::Bid,
+            Side::Ask => Self::Ask,
+        }
+    }
+}
+
+impl From<TimeInForce> for types::CreateMarginOrderRequestTimeInForce {
+    fn from(tif: TimeInForce) -> Self {
+        match tif {
+            TimeInForce::GoodTillCanceled => Self::GoodTillCanceled,
+            TimeInForce::ImmediateOrCancel => Self::ImmediateOrCancel,
+            TimeInForce::FillOrKill => Self::FillOrKill,
+        }
+    }
+}
+
+impl From<SelfTradePrevention> for types::SelfTradePreventionType {
+    fn from(stp: SelfTradePrevention) -> Self {
+        match stp {
+            SelfTradePrevention::TakerAtCross => Self::TakerAtCross,
+            SelfTradePrevention::Maker => Self::Maker,
+        }
     }
 }
 
@@ -276,30 +308,16 @@ impl NewMarginOrder {
             types::CreateMarginOrderRequest::builder()
                 .ticker(ticker)
                 .market_id(market_id)
-                .side(match self.side {
-                    Side::Bid => types::BookSide::Bid,
-                    Side::Ask => types::BookSide::Ask,
-                })
+                .side(types::BookSide::from(self.side))
                 .count(self.count.count())
                 .price(self.price.0)
                 .client_order_id(self.client_order_id.clone())
-                .time_in_force(match self.time_in_force {
-                    TimeInForce::GoodTillCanceled => {
-                        types::CreateMarginOrderRequestTimeInForce::GoodTillCanceled
-                    }
-                    TimeInForce::ImmediateOrCancel => {
-                        types::CreateMarginOrderRequestTimeInForce::ImmediateOrCancel
-                    }
-                    TimeInForce::FillOrKill => {
-                        types::CreateMarginOrderRequestTimeInForce::FillOrKill
-                    }
-                })
-                .self_trade_prevention_type(match self.self_trade_prevention {
-                    SelfTradePrevention::TakerAtCross => {
-                        types::SelfTradePreventionType::TakerAtCross
-                    }
-                    SelfTradePrevention::Maker => types::SelfTradePreventionType::Maker,
-                })
+                .time_in_force(types::CreateMarginOrderRequestTimeInForce::from(
+                    self.time_in_force,
+                ))
+                .self_trade_prevention_type(types::SelfTradePreventionType::from(
+                    self.self_trade_prevention,
+                ))
                 .post_only(self.post_only)
                 .reduce_only(self.reduce_only)
                 .cancel_order_on_pause(self.cancel_order_on_pause)
@@ -590,25 +608,10 @@ impl Bracket {
     }
 }
 
-/// A refused request makes the generated request's `send()` fail with the
-/// reason, before anything is sent (see `order::Refused`).
-macro_rules! refused_margin_bodies {
-    ($($body:ident),*) => {$(
-        impl TryFrom<Refused> for types::$body {
-            type Error = String;
-
-            fn try_from(refused: Refused) -> Result<Self, String> {
-                Err(match refused.0 {
-                    Error::InvalidRequest { message } => message,
-                    other => other.to_string(),
-                })
-            }
-        }
-    )*};
-}
-
-refused_margin_bodies!(
-    CreateMarginOrderRequest,
+// A refused request makes the generated request's `send()` fail with the
+// reason, before anything is sent.
+refused_bodies!(
+    types: CreateMarginOrderRequest,
     SetCrossExitTriggerRequest,
     SetIsolatedExitTriggerRequest,
     UpdateExitTriggerRequest

@@ -496,9 +496,11 @@ fn own_route(
 /// return the request itself rather than a `Result` of it.
 pub(crate) struct Refused(pub(crate) Error);
 
+/// Lets the generated bodies of module `$types` take a [`Refused`] (the
+/// margin module uses it for its own bodies).
 macro_rules! refused_bodies {
-    ($($body:ident),*) => {$(
-        impl TryFrom<Refused> for types::$body {
+    ($types:ident: $($body:ident),*) => {$(
+        impl TryFrom<Refused> for $types::$body {
             type Error = String;
             fn try_from(refused: Refused) -> Result<Self, String> {
                 Err(match refused.0 {
@@ -510,8 +512,10 @@ macro_rules! refused_bodies {
     )*};
 }
 
+pub(crate) use refused_bodies;
+
 refused_bodies!(
-    CreateOrderV2Request,
+    types: CreateOrderV2Request,
     AmendOrderV2Request,
     DecreaseOrderV2Request
 );

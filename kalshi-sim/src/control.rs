@@ -29,7 +29,7 @@
 //!
 //! Stream faults: `drop_connection`, `skip_seq`, `repeat_seq`, `delay`
 //! (`ms`), `silence`, `unknown_message`, `malformed_frame`,
-//! `refuse_subscription` (see [`StreamFault`](crate::StreamFault)).
+//! `refuse_subscription` (see [`StreamFault`]).
 
 use std::net::SocketAddr;
 use std::time::Duration;

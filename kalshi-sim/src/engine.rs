@@ -43,7 +43,7 @@
 //!   new orders until reset.
 //!
 //! Ids are deterministic (a counter shaped as a UUID v4, see
-//! [`Engine::next_id`]) so tests and snapshots are reproducible, and their
+//! `Engine::next_id`) so tests and snapshots are reproducible, and their
 //! string order is creation order.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};

@@ -373,6 +373,15 @@ async fn a_local_share_stands_in_while_redis_is_down_and_is_charged_back() {
     let limiter = RateLimiter::shared(limits(100), store, &scope);
     limiter.acquire_tokens(Bucket::Read, 10).await.unwrap();
     redis.stop();
+    // The switch is told in `tracing`: captured on this thread, where the
+    // acquisitions below run.
+    let log = Log::default();
+    let _guard = tracing::subscriber::set_default(
+        tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(log.clone())
+            .finish(),
+    );
 
     // Half the budget (50 tokens/s), starting empty: 30 tokens take 0.6 s.
     let started = Instant::now();
@@ -391,6 +400,11 @@ async fn a_local_share_stands_in_while_redis_is_down_and_is_charged_back() {
         (1, 3),
         "{stats:?}"
     );
+    let text = log.text();
+    assert!(
+        text.contains("WARN") && text.contains("spending a local share"),
+        "{text}"
+    );
 
     // Back up (empty, after a restart); the next probe finds it, charges the
     // 30 tokens spent locally, then takes this request's 10.
@@ -405,6 +419,36 @@ async fn a_local_share_stands_in_while_redis_is_down_and_is_charged_back() {
         (-41.0..-38.0).contains(&level),
         "30 charged back + 10 taken: {level}"
     );
+    assert!(log.text().contains("reachable again"), "{}", log.text());
+}
+
+/// Formatted `tracing` output, kept for assertions.
+#[derive(Clone, Default)]
+struct Log(Arc<Mutex<Vec<u8>>>);
+
+impl Log {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for Log {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Log {
+    type Writer = Log;
+
+    fn make_writer(&'a self) -> Log {
+        self.clone()
+    }
 }
 
 #[test]
