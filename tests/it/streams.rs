@@ -12,7 +12,8 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt, TryStreamExt};
 use kalshi_client::order::{CancelOrder, Decrease, DecreaseOrder, NewOrder, Price, Quantity};
 use kalshi_client::stream::{
-    Channel, Event, StreamBuilder, StreamError, StreamSession, Subscription,
+    Api, Channel, Event, EventContracts, Margin, StreamBuilder, StreamError, StreamSession,
+    Subscription,
 };
 use kalshi_client::{Client, Credentials, Execute, Paginate, RetryPolicy};
 use kalshi_gen::stream::ServerMessage;
@@ -351,8 +352,15 @@ fn every_channel_of_the_document_has_a_place_in_the_client() {
             "channel {name} has no `Channel`"
         );
     }
-    let names: BTreeSet<&str> = Channel::ALL.iter().map(|c| c.name()).collect();
+    let names: BTreeSet<&str> = EventContracts::CHANNELS.iter().map(|c| c.name()).collect();
     assert_eq!(names, subscribable.into_iter().collect::<BTreeSet<_>>());
+    // `Channel` names the channels of both documents and no other.
+    let both: BTreeSet<Channel> = EventContracts::CHANNELS
+        .iter()
+        .chain(Margin::CHANNELS)
+        .copied()
+        .collect();
+    assert_eq!(both, Channel::ALL.into_iter().collect());
 }
 
 #[test]
@@ -539,7 +547,7 @@ async fn commands_are_answered_and_refusals_carry_kalshis_codes() {
 async fn every_channel_can_be_subscribed_on_the_simulator() {
     let stack = stack().await;
     let session = streams(&stack.alice).connect().await.unwrap();
-    for channel in Channel::ALL {
+    for &channel in EventContracts::CHANNELS {
         let subscription = match channel {
             Channel::Orderbook => Subscription::orderbook([MARKETS[0]]),
             other => Subscription::new(other),
@@ -551,7 +559,21 @@ async fn every_channel_can_be_subscribed_on_the_simulator() {
     }
     assert_eq!(
         session.list_subscriptions().await.unwrap().len(),
-        Channel::ALL.len()
+        EventContracts::CHANNELS.len()
+    );
+    // A margin-only channel is refused before anything is sent.
+    let refused = session
+        .subscribe(Subscription::corporate_actions(Vec::<String>::new()))
+        .await;
+    assert!(
+        matches!(
+            refused,
+            Err(StreamError::UnsupportedChannel {
+                api: "event-contract",
+                ..
+            })
+        ),
+        "{refused:?}"
     );
     session.close().await;
     assert_frames_follow_the_document(&stack.sim);

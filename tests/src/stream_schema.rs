@@ -24,10 +24,19 @@ pub struct FrameValidator {
 }
 
 impl FrameValidator {
-    /// Reads the vendored document.
+    /// Reads the vendored event-contract document.
     pub fn new() -> Self {
-        let document: Value = serde_saphyr::from_str(kalshi_openapi::asyncapi::YAML)
-            .expect("the vendored AsyncAPI document is YAML");
+        Self::for_document(kalshi_openapi::asyncapi::YAML)
+    }
+
+    /// Reads the vendored margin (perpetuals) document.
+    pub fn margin() -> Self {
+        Self::for_document(kalshi_openapi::margin::asyncapi::YAML)
+    }
+
+    fn for_document(yaml: &str) -> Self {
+        let document: Value =
+            serde_saphyr::from_str(yaml).expect("the vendored AsyncAPI document is YAML");
         let registry = Registry::new()
             .draft(Draft::Draft7)
             .add(BASE, Draft::Draft7.create_resource(document.clone()))

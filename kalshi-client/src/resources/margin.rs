@@ -393,3 +393,13 @@ pub fn margin_routes() -> impl Iterator<Item = &'static crate::resources::Route>
     ];
     groups.iter().flat_map(|routes| routes.iter())
 }
+
+impl Margin<'_> {
+    /// The margin WebSocket streams of this client's environment (Kalshi's
+    /// margin hosts, or the simulator's `/trade-api/ws/v2/margin`), with
+    /// the same recovery as [`crate::Client::stream`] and
+    /// [`crate::stream::MarginBook`]s.
+    pub fn stream(&self) -> crate::stream::StreamBuilder<crate::stream::Margin> {
+        crate::stream::StreamBuilder::new(self.client)
+    }
+}

@@ -15,7 +15,7 @@ use rust_decimal::Decimal;
 /// there). Keyed by the price in millionths of a dollar: every `Dollars` has
 /// at most six decimal places, so the key is exact, and comparing integers
 /// is several times cheaper than comparing `Decimal`s on every delta.
-type Ladder = BTreeMap<i64, (Decimal, Decimal)>;
+pub(super) type Ladder = BTreeMap<i64, (Decimal, Decimal)>;
 
 /// Millionths of a dollar per dollar: the finest price a `Dollars` holds.
 const MICROS: i64 = 1_000_000;
@@ -23,7 +23,7 @@ const MICROS: i64 = 1_000_000;
 /// The ladder key of a price, rounded up to the next millionth when the
 /// price is finer than that (only for prices a caller passes in; wire prices
 /// are exact). Saturates far outside any real price.
-fn key(price: Decimal) -> i64 {
+pub(super) fn key(price: Decimal) -> i64 {
     use rust_decimal::prelude::ToPrimitive;
     let scale = price.scale();
     if scale <= 6 {
@@ -113,12 +113,7 @@ impl OrderBook {
         } else {
             &mut self.no
         };
-        let key = key(price);
-        let (_, count) = ladder.entry(key).or_insert((price, Decimal::ZERO));
-        *count += delta;
-        if *count <= Decimal::ZERO {
-            ladder.remove(&key);
-        }
+        change_level(ladder, price, delta);
         self.clock = clock;
     }
 
@@ -209,7 +204,17 @@ impl OrderBook {
     }
 }
 
-fn ladder(levels: &[PriceLevel]) -> Ladder {
+/// Adds `delta` contracts at `price`; a level at zero or below goes.
+pub(super) fn change_level(ladder: &mut Ladder, price: Decimal, delta: Decimal) {
+    let key = key(price);
+    let (_, count) = ladder.entry(key).or_insert((price, Decimal::ZERO));
+    *count += delta;
+    if *count <= Decimal::ZERO {
+        ladder.remove(&key);
+    }
+}
+
+pub(super) fn ladder(levels: &[PriceLevel]) -> Ladder {
     levels
         .iter()
         .filter(|l| l.count.value() > Decimal::ZERO)
@@ -217,7 +222,7 @@ fn ladder(levels: &[PriceLevel]) -> Ladder {
         .collect()
 }
 
-fn level(price: Decimal, count: Decimal) -> PriceLevel {
+pub(super) fn level(price: Decimal, count: Decimal) -> PriceLevel {
     // Book prices come from the wire (already valid) or are `1 - p` of one.
     PriceLevel {
         price: Dollars::new(price).unwrap_or_default(),

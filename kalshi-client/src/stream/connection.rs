@@ -311,8 +311,10 @@ async fn dial(
     let timestamp = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    // Signed over the URL's path: `/trade-api/ws/v2`, or `/margin` below it.
+    let path = request.uri().path().to_owned();
     let signed = credentials
-        .sign(timestamp, "GET", PATH)
+        .sign(timestamp, "GET", &path)
         .map_err(|e| DialError::Other(format!("signing failed: {e}")))?;
     // The request tungstenite sees (and logs at TRACE) carries a
     // placeholder; the signature is spliced in under it (see `splice`).

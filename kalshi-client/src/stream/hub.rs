@@ -11,12 +11,10 @@ use std::hash::{Hash, Hasher};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use kalshi_gen::stream::ServerMessage;
-use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
 
-use super::book::OrderBook;
+use super::api::{Api, BookDelta, Role, Wire};
 use super::connection::{self, Outgoing, Report};
 use super::{Channel, Config, Event, StreamError, StreamStats, Subscription, SubscriptionId};
 use crate::auth::Credentials;
@@ -56,27 +54,35 @@ pub(crate) enum Request {
 }
 
 /// Everything the hub starts with.
-pub(crate) struct Setup {
+pub(crate) struct Setup<A: Api> {
     pub config: Config,
     pub credentials: Credentials,
     pub user_agent: http::HeaderValue,
     pub url: String,
-    pub books: Arc<RwLock<Books>>,
+    pub books: Arc<RwLock<Books<A>>>,
     pub stats: Arc<RwLock<StreamStats>>,
     pub requests: mpsc::Receiver<Request>,
-    pub events: mpsc::Sender<Event>,
+    pub events: mpsc::Sender<Event<A::Message>>,
     pub first_up: oneshot::Sender<Result<(), StreamError>>,
 }
 
 /// Every market's book, one copy per connection.
-#[derive(Debug, Default)]
-pub(crate) struct Books {
-    markets: BTreeMap<String, Vec<Option<OrderBook>>>,
+pub(crate) struct Books<A: Api> {
+    markets: BTreeMap<String, Vec<Option<A::Book>>>,
 }
 
-impl Books {
+impl<A: Api> Default for Books<A> {
+    fn default() -> Self {
+        Self {
+            markets: BTreeMap::new(),
+        }
+    }
+}
+
+impl<A: Api> Books<A> {
     /// The freshest copy that is not stale, else the freshest stale one.
-    pub fn best(&self, market: &str) -> Option<&OrderBook> {
+    pub fn best(&self, market: &str) -> Option<&A::Book> {
+        use super::api::LocalBook;
         let copies = self.markets.get(market)?.iter().flatten();
         copies.max_by_key(|book| (!book.is_stale(), book.clock()))
     }
@@ -84,13 +90,15 @@ impl Books {
     pub fn markets(&self) -> Vec<String> {
         self.markets.keys().cloned().collect()
     }
+}
 
-    fn copy(&mut self, market: &str, connection: usize, connections: usize) -> &mut OrderBook {
+impl<A: Wire> Books<A> {
+    fn copy(&mut self, market: &str, connection: usize, connections: usize) -> &mut A::Book {
         let copies = self
             .markets
             .entry(market.to_owned())
             .or_insert_with(|| vec![None; connections]);
-        copies[connection].get_or_insert_with(|| OrderBook::new(market))
+        copies[connection].get_or_insert_with(|| A::new_book(market))
     }
 
     fn mark_stale(&mut self, connection: usize, markets: Option<&BTreeSet<String>>) {
@@ -99,7 +107,7 @@ impl Books {
                 continue;
             }
             if let Some(Some(book)) = copies.get_mut(connection) {
-                book.mark_stale();
+                A::mark_stale(book);
             }
         }
     }
@@ -107,14 +115,6 @@ impl Books {
     fn remove(&mut self, markets: &BTreeSet<String>) {
         self.markets.retain(|market, _| !markets.contains(market));
     }
-}
-
-/// One delta kept until its book's snapshot arrives.
-struct PendingDelta {
-    yes: bool,
-    price: Decimal,
-    delta: Decimal,
-    clock: u64,
 }
 
 /// A connection as the hub sees it.
@@ -230,11 +230,11 @@ fn fingerprint(text: &str) -> Option<u64> {
     Some(hasher.finish())
 }
 
-struct Hub {
+struct Hub<A: Wire> {
     config: Config,
-    books: Arc<RwLock<Books>>,
+    books: Arc<RwLock<Books<A>>>,
     stats: Arc<RwLock<StreamStats>>,
-    events: mpsc::Sender<Event>,
+    events: mpsc::Sender<Event<A::Message>>,
     first_up: Option<oneshot::Sender<Result<(), StreamError>>>,
     conns: Vec<Conn>,
     subs: BTreeMap<SubscriptionId, Sub>,
@@ -243,7 +243,8 @@ struct Hub {
     waiting: HashMap<(usize, u64), Waiting>,
     fanouts: HashMap<u64, Fanout>,
     next_request: u64,
-    pending: HashMap<(usize, String), Vec<PendingDelta>>,
+    /// Deltas kept until their stale book's snapshot arrives.
+    pending: HashMap<(usize, String), Vec<BookDelta>>,
     dedupe: Dedupe,
     lagged: u64,
     /// Connections whose first dial failed.
@@ -253,7 +254,7 @@ struct Hub {
 }
 
 /// Runs the session until the handle is dropped or the consumer gives up.
-pub(crate) async fn run(setup: Setup) {
+pub(crate) async fn run<A: Wire>(setup: Setup<A>) {
     let Setup {
         config,
         credentials,
@@ -288,7 +289,7 @@ pub(crate) async fn run(setup: Setup) {
         })
         .collect();
     drop(reports);
-    let mut hub = Hub {
+    let mut hub = Hub::<A> {
         config,
         books,
         stats,
@@ -329,7 +330,7 @@ pub(crate) async fn run(setup: Setup) {
     hub.shut(closing).await;
 }
 
-impl Hub {
+impl<A: Wire> Hub<A> {
     fn update_stats(&self, f: impl FnOnce(&mut StreamStats)) {
         f(&mut self.stats.write().unwrap_or_else(|p| p.into_inner()));
     }
@@ -420,6 +421,14 @@ impl Hub {
         spec: Subscription,
         reply: oneshot::Sender<Result<SubscriptionId, StreamError>>,
     ) {
+        if !A::CHANNELS.contains(&spec.channel) {
+            let error = StreamError::UnsupportedChannel {
+                channel: spec.channel,
+                api: A::NAME,
+            };
+            let _ = reply.send(Err(error));
+            return;
+        }
         self.next_sub += 1;
         let id = SubscriptionId(self.next_sub);
         let markets = spec.markets.iter().cloned().collect();
@@ -766,7 +775,7 @@ impl Hub {
 
     async fn frame(&mut self, connection: usize, text: &str) {
         self.update_stats(|s| s.frames += 1);
-        let message = match ServerMessage::decode(text) {
+        let message = match A::decode(text) {
             Ok(message) => message,
             Err(error) => {
                 self.update_stats(|s| s.undecodable += 1);
@@ -778,45 +787,39 @@ impl Hub {
                 return;
             }
         };
-        if let Some(id) = message.id()
+        if let Some(id) = A::id(&message)
             && self.waiting.contains_key(&(connection, id))
         {
             self.answer(connection, id, &message).await;
             // A snapshot answering `get_snapshot` is also data.
-            if !matches!(message, ServerMessage::OrderbookSnapshot(_)) {
+            if !matches!(A::role(&message), Role::Snapshot) {
                 return;
             }
         }
-        match &message {
-            ServerMessage::ErrorResponse(error) => {
-                let subscription = error
-                    .sid
-                    .and_then(|sid| self.by_sid.get(&(connection, sid)).copied());
+        match A::role(&message) {
+            Role::Error { sid, code, message } => {
+                let subscription = sid.and_then(|sid| self.by_sid.get(&(connection, sid)).copied());
                 let event = Event::ServerError {
                     subscription,
-                    code: error.msg.code,
-                    message: error.msg.msg.clone(),
+                    code,
+                    message: message.to_owned(),
                 };
                 self.control(event).await;
             }
-            ServerMessage::SubscribedResponse(_)
-            | ServerMessage::UnsubscribedResponse(_)
-            | ServerMessage::OkResponse(_)
-            | ServerMessage::SubscribedIndicesResponse(_)
-            | ServerMessage::SubscribedUnderlyingsResponse(_)
-            | ServerMessage::ListSubscriptionsResponse(_) => {}
+            Role::Subscribed { .. } | Role::Listed(_) | Role::Answer => {}
             _ => self.data(connection, message, text).await,
         }
     }
 
-    async fn answer(&mut self, connection: usize, id: u64, message: &ServerMessage) {
+    async fn answer(&mut self, connection: usize, id: u64, message: &A::Message) {
         let Some(waiting) = self.waiting.remove(&(connection, id)) else {
             return;
         };
-        let failure = match message {
-            ServerMessage::ErrorResponse(e) => Some(StreamError::Command {
-                code: e.msg.code,
-                message: e.msg.msg.clone(),
+        let role = A::role(message);
+        let failure = match &role {
+            Role::Error { code, message, .. } => Some(StreamError::Command {
+                code: *code,
+                message: (*message).to_owned(),
             }),
             _ => None,
         };
@@ -826,8 +829,8 @@ impl Hub {
                 request,
                 resubscribe,
             } => {
-                let sid = match message {
-                    ServerMessage::SubscribedResponse(s) => Some(s.msg.sid),
+                let sid = match role {
+                    Role::Subscribed { sid } => Some(sid),
                     _ => None,
                 };
                 let outcome = match (sid, failure) {
@@ -860,7 +863,7 @@ impl Hub {
                     (None, Some(error)) => Err(error),
                     (None, None) => Err(StreamError::Command {
                         code: 0,
-                        message: format!("unexpected answer `{}` to subscribe", message.kind()),
+                        message: format!("unexpected answer `{}` to subscribe", A::kind(message)),
                     }),
                 };
                 if let (Err(StreamError::Command { code, message }), None) = (&outcome, request) {
@@ -878,13 +881,8 @@ impl Hub {
                 }
             }
             Waiting::Answer { request } => {
-                let listed = match message {
-                    ServerMessage::ListSubscriptionsResponse(list) => Some(
-                        list.msg
-                            .iter()
-                            .map(|item| (item.channel.clone(), item.sid))
-                            .collect::<Vec<_>>(),
-                    ),
+                let listed = match role {
+                    Role::Listed(list) => Some(list),
                     _ => None,
                 };
                 match (listed, failure) {
@@ -908,15 +906,14 @@ impl Hub {
     }
 
     /// A message of a subscription.
-    async fn data(&mut self, connection: usize, message: ServerMessage, text: &str) {
-        let sub_id = message
-            .sid()
-            .and_then(|sid| Some((sid, *self.by_sid.get(&(connection, sid))?)));
+    async fn data(&mut self, connection: usize, message: A::Message, text: &str) {
+        let sub_id =
+            A::sid(&message).and_then(|sid| Some((sid, *self.by_sid.get(&(connection, sid))?)));
         let Some((sid, sub_id)) = sub_id else {
             // No subscription of this session: a type this SDK does not
             // know (delivered so nothing is hidden), or the tail of a
             // subscription that just ended (dropped).
-            if matches!(message, ServerMessage::Unknown(_)) {
+            if matches!(A::role(&message), Role::Unknown) {
                 self.droppable(Event::Unmatched {
                     connection,
                     message,
@@ -925,19 +922,22 @@ impl Hub {
             return;
         };
         let channel = self.subs[&sub_id].spec.channel;
-        let is_snapshot = matches!(message, ServerMessage::OrderbookSnapshot(_));
-        if let Some(seq) = message.seq()
+        let role = A::role(&message);
+        let is_snapshot = matches!(role, Role::Snapshot);
+        if let Some(seq) = A::seq(&message)
             && !self
                 .in_sequence(sub_id, connection, sid, seq, is_snapshot)
                 .await
         {
             return;
         }
-        match &message {
-            ServerMessage::OrderbookSnapshot(snapshot) => {
-                self.apply_snapshot(connection, &snapshot.msg).await;
+        match role {
+            Role::Snapshot => self.apply_snapshot(connection, &message).await,
+            Role::Delta => {
+                if let Some(delta) = A::delta(&message) {
+                    self.apply_delta(connection, delta);
+                }
             }
-            ServerMessage::OrderbookDelta(delta) => self.apply_delta(connection, &delta.msg),
             _ => {}
         }
         if self.conns.len() > 1
@@ -1007,13 +1007,11 @@ impl Hub {
         true
     }
 
-    async fn apply_snapshot(
-        &mut self,
-        connection: usize,
-        snapshot: &kalshi_gen::stream::types::OrderbookSnapshotPayloadMsg,
-    ) {
-        let market = snapshot.market_ticker.to_string();
-        let clock = u64::try_from(snapshot.clock).unwrap_or(0);
+    async fn apply_snapshot(&mut self, connection: usize, snapshot: &A::Message) {
+        let Some((market, clock)) = A::snapshot_market(snapshot) else {
+            return;
+        };
+        let market = market.to_owned();
         let connections = self.conns.len();
         let pending = self
             .pending
@@ -1022,11 +1020,18 @@ impl Hub {
         let was = {
             let mut books = self.books.write().unwrap_or_else(|p| p.into_inner());
             let book = books.copy(&market, connection, connections);
-            let was = (book.is_stale(), book.clock() > 0);
-            book.apply_snapshot(snapshot);
-            // Deltas that waited: the snapshot includes those up to its clock.
-            for delta in pending.into_iter().filter(|d| d.clock > clock) {
-                book.apply_delta(delta.yes, delta.price, delta.delta, delta.clock);
+            let was = (
+                super::api::LocalBook::is_stale(book),
+                super::api::LocalBook::clock(book) > 0,
+            );
+            A::apply_snapshot(book, snapshot);
+            // Deltas that waited: the snapshot includes those up to its
+            // clock. Without a clock (margin), it includes every one that
+            // arrived before it.
+            if A::SNAPSHOT_CLOCK {
+                for delta in pending.iter().filter(|d| d.clock > clock) {
+                    A::apply_delta(book, delta);
+                }
             }
             was
         };
@@ -1041,34 +1046,23 @@ impl Hub {
         }
     }
 
-    fn apply_delta(
-        &mut self,
-        connection: usize,
-        delta: &kalshi_gen::stream::types::OrderbookDeltaPayloadMsg,
-    ) {
-        let market = delta.market_ticker.to_string();
-        let yes = delta.side == kalshi_gen::stream::types::MarketSide::Yes;
-        let price = delta.price_dollars.value();
-        let change = delta.delta_fp.value();
-        let clock = delta.clock.get();
+    fn apply_delta(&mut self, connection: usize, delta: BookDelta) {
         let connections = self.conns.len();
         let mut books = self.books.write().unwrap_or_else(|p| p.into_inner());
-        let book = books.copy(&market, connection, connections);
-        if book.is_stale() {
+        let book = books.copy(&delta.market, connection, connections);
+        if super::api::LocalBook::is_stale(book) {
             drop(books);
-            let queue = self.pending.entry((connection, market)).or_default();
+            let queue = self
+                .pending
+                .entry((connection, delta.market.clone()))
+                .or_default();
             if queue.len() >= MAX_PENDING_DELTAS {
                 queue.remove(0);
             }
-            queue.push(PendingDelta {
-                yes,
-                price,
-                delta: change,
-                clock,
-            });
+            queue.push(delta);
             return;
         }
-        book.apply_delta(yes, price, change, clock);
+        A::apply_delta(book, &delta);
     }
 
     // -----------------------------------------------------------------------
@@ -1077,7 +1071,7 @@ impl Hub {
 
     /// Delivers an event that must not be lost: waits for the consumer up
     /// to the consumer timeout, then ends the session with `Overflow`.
-    async fn control(&mut self, event: Event) {
+    async fn control(&mut self, event: Event<A::Message>) {
         self.flush_lagged();
         let sent =
             tokio::time::timeout(self.config.consumer_timeout, self.events.send(event)).await;
@@ -1092,7 +1086,7 @@ impl Hub {
     }
 
     /// Delivers an event of a droppable channel, or counts it as skipped.
-    fn droppable(&mut self, event: Event) {
+    fn droppable(&mut self, event: Event<A::Message>) {
         self.flush_lagged();
         match self.events.try_send(event) {
             Ok(()) => {}

@@ -67,9 +67,11 @@
 //! snapshots; for the other channels [`Event::Resubscribed`] carries the
 //! window so it can be reconciled over REST (fills, orders, positions).
 
+mod api;
 pub mod book;
 mod connection;
 mod hub;
+mod margin_book;
 mod replay;
 mod splice;
 
@@ -83,7 +85,9 @@ use futures_util::Stream;
 use kalshi_gen::stream::ServerMessage;
 use tokio::sync::{mpsc, oneshot};
 
+pub use api::{Api, EventContracts, LocalBook, Margin};
 pub use book::OrderBook;
+pub use margin_book::MarginBook;
 pub use replay::{Applied, BookReplay};
 
 use crate::Client;
@@ -118,11 +122,14 @@ pub enum Channel {
     CfBenchmarks5Hz,
     /// `pyth_value`: Pyth underlying values.
     Pyth,
+    /// `corporate_actions`: splits, final settlements and ticker changes of
+    /// margin markets (margin API only).
+    CorporateActions,
 }
 
 impl Channel {
     /// Every channel.
-    pub const ALL: [Channel; 13] = [
+    pub const ALL: [Channel; 14] = [
         Self::Orderbook,
         Self::Ticker,
         Self::Trade,
@@ -136,6 +143,7 @@ impl Channel {
         Self::CfBenchmarks,
         Self::CfBenchmarks5Hz,
         Self::Pyth,
+        Self::CorporateActions,
     ];
 
     /// The channel's name on the wire.
@@ -154,6 +162,7 @@ impl Channel {
             Self::CfBenchmarks => "cfbenchmarks_value",
             Self::CfBenchmarks5Hz => "cfbenchmarks_value_5hz",
             Self::Pyth => "pyth_value",
+            Self::CorporateActions => "corporate_actions",
         }
     }
 
@@ -238,6 +247,16 @@ impl Subscription {
         Self::new(Channel::MarketLifecycle)
     }
 
+    /// Your order groups.
+    pub fn order_group_updates() -> Self {
+        Self::new(Channel::OrderGroupUpdates)
+    }
+
+    /// Corporate actions of margin markets (every market when none).
+    pub fn corporate_actions<I: IntoIterator<Item = S>, S: Into<String>>(markets: I) -> Self {
+        Self::new(Channel::CorporateActions).markets(markets)
+    }
+
     /// Limits the subscription to these markets.
     pub fn markets<I: IntoIterator<Item = S>, S: Into<String>>(mut self, markets: I) -> Self {
         self.markets = markets.into_iter().map(Into::into).collect();
@@ -313,17 +332,19 @@ impl fmt::Display for SubscriptionId {
     }
 }
 
-/// Something that happened on the stream.
+/// Something that happened on the stream. `M` is the API's message type:
+/// [`ServerMessage`] for event contracts (the default),
+/// `kalshi_gen::margin::stream::ServerMessage` for margin ([`MarginEvent`]).
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
-pub enum Event {
+pub enum Event<M = ServerMessage> {
     /// A message of a subscription (delivered once, whichever connection
     /// brought it first).
     Message {
         /// The subscription it belongs to.
         subscription: SubscriptionId,
         /// The message, typed.
-        message: ServerMessage,
+        message: M,
     },
     /// A connection is up (the first time, or after a reconnect).
     Connected {
@@ -403,7 +424,7 @@ pub enum Event {
         /// On which connection.
         connection: usize,
         /// The message (`ServerMessage::Unknown`).
-        message: ServerMessage,
+        message: M,
     },
     /// The consumer fell behind and this many messages of droppable
     /// channels were skipped (see "Buffers" in the module docs).
@@ -416,6 +437,12 @@ pub enum Event {
     /// lose it silently. Reconcile over REST.
     Overflow,
 }
+
+/// An event of a margin stream.
+pub type MarginEvent = Event<kalshi_gen::margin::stream::ServerMessage>;
+
+/// A margin stream session (from `client.margin().stream()`).
+pub type MarginStreamSession = StreamSession<Margin>;
 
 /// Counters of what the session handled.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -473,6 +500,14 @@ pub enum StreamError {
     Timeout,
     /// The subscription is not (or no longer) part of this session.
     UnknownSubscription(SubscriptionId),
+    /// The channel is not part of this session's API (for example
+    /// `market_positions` on the margin stream). Nothing was sent.
+    UnsupportedChannel {
+        /// The channel asked for.
+        channel: Channel,
+        /// The API: `event-contract` or `margin`.
+        api: &'static str,
+    },
     /// The session has ended.
     Closed,
 }
@@ -498,6 +533,12 @@ impl fmt::Display for StreamError {
             }
             Self::Timeout => f.write_str("Kalshi did not answer the command in time"),
             Self::UnknownSubscription(id) => write!(f, "{id} is not part of this session"),
+            Self::UnsupportedChannel { channel, api } => {
+                write!(
+                    f,
+                    "the {api} WebSocket API has no `{channel}` channel; nothing was sent"
+                )
+            }
             Self::Closed => f.write_str("the stream session has ended"),
         }
     }
@@ -505,12 +546,14 @@ impl fmt::Display for StreamError {
 
 impl std::error::Error for StreamError {}
 
-/// How a session connects and recovers; from [`Client::stream`].
+/// How a session connects and recovers; from [`Client::stream`] (event
+/// contracts) or `client.margin().stream()` ([`Margin`]).
 #[derive(Debug, Clone)]
 #[must_use]
-pub struct StreamBuilder {
+pub struct StreamBuilder<A: Api = EventContracts> {
     client: Client,
     config: Config,
+    api: std::marker::PhantomData<A>,
 }
 
 /// The settings the session's tasks read.
@@ -545,14 +588,35 @@ impl Client {
     /// The WebSocket streams of this client's environment, signed with its
     /// credentials (see [`crate::stream`]).
     pub fn stream(&self) -> StreamBuilder {
-        StreamBuilder {
-            client: self.clone(),
-            config: Config::default(),
-        }
+        StreamBuilder::new(self)
     }
 }
 
-impl StreamBuilder {
+impl StreamBuilder<EventContracts> {
+    /// Opens the connections and returns once the first is up. Without
+    /// credentials this fails before dialling.
+    pub async fn connect(self) -> Result<StreamSession, StreamError> {
+        self.open().await
+    }
+}
+
+impl StreamBuilder<Margin> {
+    /// Opens the connections to the margin WebSocket API and returns once
+    /// the first is up. Without credentials this fails before dialling.
+    pub async fn connect(self) -> Result<StreamSession<Margin>, StreamError> {
+        self.open().await
+    }
+}
+
+impl<A: Api> StreamBuilder<A> {
+    pub(crate) fn new(client: &Client) -> Self {
+        Self {
+            client: client.clone(),
+            config: Config::default(),
+            api: std::marker::PhantomData,
+        }
+    }
+
     /// Keeps `n` connections (1 to 8) with the same subscriptions, merged by
     /// exchange clock: a dropped connection then loses nothing (default 1).
     pub fn connections(mut self, n: usize) -> Self {
@@ -594,21 +658,22 @@ impl StreamBuilder {
         self
     }
 
-    /// Opens the connections and returns once the first is up. Without
-    /// credentials this fails before dialling.
-    pub async fn connect(self) -> Result<StreamSession, StreamError> {
+    async fn open(self) -> Result<StreamSession<A>, StreamError>
+    where
+        A: api::Wire,
+    {
         let credentials = self
             .client
             .credentials()
             .cloned()
             .ok_or(StreamError::MissingCredentials)?;
-        let url = connection::websocket_url(self.client.environment())?;
-        let books = Arc::new(RwLock::new(hub::Books::default()));
+        let url = A::websocket_url(self.client.environment())?;
+        let books = Arc::new(RwLock::new(hub::Books::<A>::default()));
         let stats = Arc::new(RwLock::new(StreamStats::default()));
         let (requests, requests_rx) = mpsc::channel(64);
         let (events_tx, events) = mpsc::channel(self.config.buffer);
         let (first_up_tx, first_up) = oneshot::channel();
-        let task = tokio::spawn(hub::run(hub::Setup {
+        let task = tokio::spawn(hub::run::<A>(hub::Setup {
             config: self.config,
             credentials,
             user_agent: self.client.user_agent().clone(),
@@ -637,17 +702,18 @@ impl StreamBuilder {
 }
 
 /// A live stream: subscriptions, their messages as a [`futures_util::Stream`]
-/// of [`Event`]s, and the local order books. Dropping it closes the
+/// of [`Event`]s, and the local order books ([`OrderBook`] for event
+/// contracts, [`MarginBook`] for [`Margin`]). Dropping it closes the
 /// connections.
-pub struct StreamSession {
+pub struct StreamSession<A: Api = EventContracts> {
     requests: mpsc::Sender<hub::Request>,
-    events: mpsc::Receiver<Event>,
-    books: Arc<RwLock<hub::Books>>,
+    events: mpsc::Receiver<Event<A::Message>>,
+    books: Arc<RwLock<hub::Books<A>>>,
     stats: Arc<RwLock<StreamStats>>,
     task: tokio::task::JoinHandle<()>,
 }
 
-impl fmt::Debug for StreamSession {
+impl<A: Api> fmt::Debug for StreamSession<A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("StreamSession")
             .field("stats", &self.stats())
@@ -655,7 +721,7 @@ impl fmt::Debug for StreamSession {
     }
 }
 
-impl StreamSession {
+impl<A: Api> StreamSession<A> {
     async fn ask<T>(
         &self,
         build: impl FnOnce(oneshot::Sender<Result<T, StreamError>>) -> hub::Request,
@@ -732,7 +798,7 @@ impl StreamSession {
 
     /// The book of `market`: the freshest copy that is not stale, else the
     /// freshest stale one (flagged so). `None` before any message for it.
-    pub fn book(&self, market: &str) -> Option<OrderBook> {
+    pub fn book(&self, market: &str) -> Option<A::Book> {
         self.books
             .read()
             .unwrap_or_else(|p| p.into_inner())
@@ -754,7 +820,7 @@ impl StreamSession {
     }
 
     /// The next event; `None` once the session has ended.
-    pub async fn next_event(&mut self) -> Option<Event> {
+    pub async fn next_event(&mut self) -> Option<Event<A::Message>> {
         self.events.recv().await
     }
 
@@ -774,15 +840,15 @@ impl StreamSession {
     }
 }
 
-impl Stream for StreamSession {
-    type Item = Event;
+impl<A: Api> Stream for StreamSession<A> {
+    type Item = Event<A::Message>;
 
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         self.events.poll_recv(cx)
     }
 }
 
-impl Drop for StreamSession {
+impl<A: Api> Drop for StreamSession<A> {
     fn drop(&mut self) {
         self.task.abort();
     }
