@@ -110,6 +110,12 @@ impl Store {
 }
 
 /// Runs the handler of one of these operations, or `None` for another one.
+/// The perps API budget (`/account/limits/perps`): the simulator meters
+/// margin requests with the same buckets, so it reports the same numbers.
+pub(crate) fn perps_limits(state: &State, call: &Call) -> Answer {
+    usage::limits(state, call)
+}
+
 pub(crate) fn dispatch(state: &mut State, call: &Call) -> Option<Answer> {
     let answer = match call.operation.name {
         "get_portfolio_resting_order_total_value" => resting_value(state, call),

@@ -19,7 +19,8 @@ pub(crate) fn dispatch(state: &mut State, call: &Call) -> Answer {
         .or_else(|| crate::market_data::dispatch(state, call))
         .or_else(|| crate::account::dispatch(state, call))
         .or_else(|| crate::communications::dispatch(state, call))
-        .or_else(|| crate::catalog::dispatch(state, call));
+        .or_else(|| crate::catalog::dispatch(state, call))
+        .or_else(|| crate::margin::dispatch(state, call));
     if let Some(answer) = handled {
         return answer;
     }

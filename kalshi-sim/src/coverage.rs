@@ -1,5 +1,6 @@
-//! Every operation of the spec has a handler: a request for any of them is
-//! answered from the exchange's state, never `not_implemented`.
+//! Every operation of both documents (the Trade API and the margin API) has
+//! a handler: a request for any of them is answered from the exchange's
+//! state, never `not_implemented`.
 
 use std::collections::HashMap;
 
@@ -22,7 +23,8 @@ fn every_operation_of_the_spec_has_a_handler() {
     let config = SimConfig::new().account(Account::new("alice", &ApiKey::ed25519("alice-key")));
     let shared = Shared::new(&config);
     let mut missing = Vec::new();
-    for operation in kalshi_gen::OPERATIONS {
+    let margin = kalshi_gen::margin::OPERATIONS.iter();
+    for operation in kalshi_gen::OPERATIONS.iter().chain(margin) {
         for body in [None, Some(json!({}))] {
             let call = Call {
                 operation,

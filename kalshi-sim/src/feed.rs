@@ -37,6 +37,12 @@ pub(crate) enum Topic {
     MarketPositions,
     Lifecycle,
     OrderGroupUpdates,
+    /// The margin exchange's channels (`/trade-api/ws/v2/margin`).
+    MarginOrderbook,
+    MarginTicker,
+    MarginTrade,
+    MarginFill,
+    MarginUserOrders,
 }
 
 /// One message for the sessions, before its `sid` and `seq`.
@@ -184,7 +190,7 @@ impl Feed {
         self.send(updates);
     }
 
-    fn send(&mut self, updates: Vec<Update>) {
+    pub(crate) fn send(&mut self, updates: Vec<Update>) {
         for update in updates {
             let update = Arc::new(update);
             self.subscribers

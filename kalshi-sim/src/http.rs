@@ -96,9 +96,11 @@ async fn handle(
     peer: std::net::SocketAddr,
     request: Request<Incoming>,
 ) -> Result<Response<SimBody>, Dropped> {
-    if request.uri().path() == crate::ws::WS_PATH {
+    if let Some(venue) = crate::ws::Venue::of_path(request.uri().path()) {
         // Upgrades are authenticated before anything else is read.
-        return Ok(crate::ws::upgrade(&shared, request).unwrap_or_else(|e| error_response(&e)));
+        return Ok(
+            crate::ws::upgrade(&shared, request, venue).unwrap_or_else(|e| error_response(&e))
+        );
     }
     let method = request.method().as_str().to_owned();
     let path = request.uri().path().to_owned();

@@ -41,6 +41,7 @@ mod feed;
 mod http;
 mod keys;
 mod limits;
+mod margin;
 mod market_data;
 mod order_groups;
 mod rfq_batches;
@@ -72,7 +73,7 @@ use engine::{Engine, Owner};
 pub const BASE_PATH: &str = kalshi_openapi::BASE_PATH;
 
 /// The path of the WebSocket API, on the same port.
-pub use ws::WS_PATH;
+pub use ws::{MARGIN_WS_PATH, WS_PATH};
 
 /// A trading account the simulator accepts requests from.
 #[derive(Debug, Clone)]
@@ -225,6 +226,8 @@ pub(crate) struct State {
     pub communications: communications::Store,
     /// Seeded reference data.
     pub reference: catalog::Store,
+    /// The margin (perpetual futures) exchange.
+    pub margin: margin::Exchange,
 }
 
 impl Shared {
@@ -240,6 +243,12 @@ impl State {
     /// Tells the WebSocket sessions what the last action changed.
     pub(crate) fn publish(&mut self) {
         self.feed.publish(&mut self.engine);
+        let now = self.clock.now_ms();
+        self.margin.settle_triggers(now);
+        let margin = self.margin.take_updates();
+        if !margin.is_empty() {
+            self.feed.send(margin);
+        }
     }
 
     /// Registers an account: its key, its primary subaccount, its cash.
@@ -431,7 +440,56 @@ impl Simulator {
     /// Cash `user_id` holds on the margined exchange instance, where
     /// intra-exchange transfers can move it.
     pub fn margined_balance(&self, user_id: &str) -> Decimal {
-        self.shared.state().transfers.margined_balance(user_id)
+        self.shared.state().margin.cash(&primary(user_id))
+    }
+
+    /// The signed position of `user_id`'s primary margin account in a
+    /// margin market (long positive).
+    pub fn margin_position(&self, user_id: &str, ticker: &str) -> Decimal {
+        self.shared
+            .state()
+            .margin
+            .position(&primary(user_id), ticker)
+    }
+
+    /// Cash plus unrealized profit and loss at the mark of `user_id`'s
+    /// primary margin account.
+    pub fn margin_equity(&self, user_id: &str) -> Decimal {
+        self.shared.state().margin.equity(&primary(user_id))
+    }
+
+    /// Fees the margin exchange has collected.
+    pub fn margin_fees_collected(&self) -> Decimal {
+        self.shared.state().margin.fees_collected()
+    }
+
+    /// Sets a margin market's mark price (it otherwise follows trades).
+    pub fn set_margin_mark(&self, ticker: &str, price: Decimal) -> Result<(), String> {
+        let mut state = self.shared.state();
+        let now = state.clock.now_ms();
+        state.margin.set_mark(ticker, price, now)?;
+        // Exit triggers watch the mark.
+        state.publish();
+        Ok(())
+    }
+
+    /// Applies one funding payment in a margin market now, at its mark:
+    /// each position pays `position × mark × contract size × rate` (longs
+    /// pay shorts when `rate` is positive). Returns how many positions
+    /// paid or received. Funding happens only when a test calls this.
+    pub fn apply_margin_funding(&self, ticker: &str, rate: Decimal) -> Result<usize, String> {
+        let mut state = self.shared.state();
+        let now = state.clock.now_ms();
+        let paid = state.margin.apply_funding(ticker, rate, now)?;
+        state.publish();
+        Ok(paid)
+    }
+}
+
+fn primary(user_id: &str) -> Owner {
+    Owner {
+        user_id: user_id.to_owned(),
+        subaccount: 0,
     }
 }
 
@@ -462,6 +520,7 @@ impl Shared {
             account: account::Store::default(),
             communications: communications::Store::default(),
             reference: catalog::Store::default(),
+            margin: margin::Exchange::default(),
             catalog,
             keys: HashMap::new(),
             subaccounts: HashMap::new(),

@@ -12,23 +12,29 @@ pub(crate) fn find(
     path: &str,
 ) -> Option<(&'static Operation, HashMap<String, String>)> {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    kalshi_gen::OPERATIONS
-        .iter()
-        .filter(|op| op.method == method)
-        .filter_map(|op| {
-            matches(op.path, &segments).map(|(params, literals)| (op, params, literals))
+    // The Trade API first: an operation in both documents
+    // (`intra_exchange_instance_transfer`) is the Trade API's.
+    operations()
+        .filter(|(_, op)| op.method == method)
+        .filter_map(|(rank, op)| {
+            matches(op.path, &segments).map(|(params, literals)| (op, params, (literals, rank)))
         })
-        .max_by_key(|(_, _, literals)| *literals)
+        .max_by_key(|(_, _, key)| *key)
         .map(|(op, params, _)| (op, params))
+}
+
+/// Every operation of both documents, with a rank that prefers the Trade
+/// API's on a tie.
+fn operations() -> impl Iterator<Item = (u8, &'static Operation)> {
+    let trade = kalshi_gen::OPERATIONS.iter().map(|op| (1, op));
+    trade.chain(kalshi_gen::margin::OPERATIONS.iter().map(|op| (0, op)))
 }
 
 /// Whether some operation lives at `path` under any method (so another
 /// method is a 405, not a 404).
 pub(crate) fn known_path(path: &str) -> bool {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    kalshi_gen::OPERATIONS
-        .iter()
-        .any(|op| matches(op.path, &segments).is_some())
+    operations().any(|(_, op)| matches(op.path, &segments).is_some())
 }
 
 fn matches(template: &str, segments: &[&str]) -> Option<(HashMap<String, String>, usize)> {

@@ -8,8 +8,6 @@
 //! are the matching engine's cash; the margined instance is a wallet per
 //! user kept here, so a transfer moves money without creating or losing any.
 
-use std::collections::HashMap;
-
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
@@ -17,14 +15,12 @@ use crate::State;
 use crate::engine::Owner;
 use crate::http::{Answer, ApiErr, Call};
 
-/// Transfers and the margined wallets.
+/// Transfers (the margined wallets are the margin exchange's cash).
 #[derive(Debug, Default)]
 pub(crate) struct Transfers {
     last_id: u64,
     /// Every accepted transfer, oldest first.
     done: Vec<Transfer>,
-    /// Cash on the margined instance, per user.
-    margined: HashMap<String, Decimal>,
 }
 
 #[derive(Debug, Clone)]
@@ -58,13 +54,6 @@ pub(crate) fn dispatch(state: &mut State, call: &Call) -> Option<Answer> {
         _ => return None,
     };
     Some(answer)
-}
-
-impl Transfers {
-    /// Cash `user` holds on the margined instance.
-    pub(crate) fn margined_balance(&self, user: &str) -> Decimal {
-        self.margined.get(user).copied().unwrap_or_default()
-    }
 }
 
 fn instance(body: &Value, field: &str) -> Result<&'static str, ApiErr> {
@@ -196,11 +185,16 @@ fn debit(state: &mut State, user: &str, side: Side, amount: Decimal) -> Result<(
         )
     };
     if side.instance == "margined" {
-        let wallet = state.transfers.margined.entry(user.to_owned()).or_default();
-        if *wallet < amount {
-            return Err(short(*wallet));
+        // What the margin exchange can spare: cash beyond margin in use.
+        let owner = Owner {
+            user_id: user.to_owned(),
+            subaccount: 0,
+        };
+        let free = state.margin.withdrawable(&owner);
+        if free < amount {
+            return Err(short(free));
         }
-        *wallet -= amount;
+        state.margin.deposit(&owner, -amount);
         return Ok(());
     }
     let owner = Owner {
@@ -217,7 +211,11 @@ fn debit(state: &mut State, user: &str, side: Side, amount: Decimal) -> Result<(
 
 fn credit(state: &mut State, user: &str, side: Side, amount: Decimal) {
     if side.instance == "margined" {
-        *state.transfers.margined.entry(user.to_owned()).or_default() += amount;
+        let owner = Owner {
+            user_id: user.to_owned(),
+            subaccount: 0,
+        };
+        state.margin.deposit(&owner, amount);
         return;
     }
     let owner = Owner {

@@ -1,4 +1,5 @@
-//! The WebSocket API on the REST port: `/trade-api/ws/v2`.
+//! The WebSocket APIs on the REST port: `/trade-api/ws/v2` (event
+//! contracts) and `/trade-api/ws/v2/margin` (the margin exchange).
 //!
 //! The upgrade is authenticated like a REST request (signed over `GET` and
 //! the WebSocket path) before anything else happens. Each session then
@@ -28,6 +29,42 @@ use crate::{Shared, auth};
 /// The WebSocket path, as Kalshi serves it.
 pub const WS_PATH: &str = "/trade-api/ws/v2";
 
+/// The margin WebSocket path (Kalshi serves it on its own hosts; the
+/// simulator beside the other).
+pub const MARGIN_WS_PATH: &str = "/trade-api/ws/v2/margin";
+
+/// Which exchange a WebSocket session streams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Venue {
+    EventContracts,
+    Margin,
+}
+
+impl Venue {
+    /// The venue a WebSocket path serves, if any.
+    pub(crate) fn of_path(path: &str) -> Option<Self> {
+        match path {
+            WS_PATH => Some(Self::EventContracts),
+            MARGIN_WS_PATH => Some(Self::Margin),
+            _ => None,
+        }
+    }
+
+    fn path(self) -> &'static str {
+        match self {
+            Self::EventContracts => WS_PATH,
+            Self::Margin => MARGIN_WS_PATH,
+        }
+    }
+
+    fn channels(self) -> &'static [ChannelInfo] {
+        match self {
+            Self::EventContracts => &CHANNELS,
+            Self::Margin => &MARGIN_CHANNELS,
+        }
+    }
+}
+
 /// How often the server pings, as Kalshi does.
 const PING_EVERY: Duration = Duration::from_secs(10);
 
@@ -35,6 +72,7 @@ const PING_EVERY: Duration = Duration::from_secs(10);
 pub(crate) fn upgrade(
     shared: &Arc<Shared>,
     request: Request<Incoming>,
+    venue: Venue,
 ) -> Result<Response<SimBody>, ApiErr> {
     if request.method() != hyper::Method::GET {
         return Err(ApiErr::new(
@@ -83,7 +121,7 @@ pub(crate) fn upgrade(
             &state.keys,
             &presented,
             "GET",
-            WS_PATH,
+            venue.path(),
             crate::clock::real_now_ms(),
         )?
     };
@@ -99,6 +137,7 @@ pub(crate) fn upgrade(
             WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await;
         let session = Session {
             id,
+            venue,
             user,
             shared: Arc::clone(&shared),
             socket,
@@ -166,6 +205,22 @@ const CHANNELS: [ChannelInfo; 13] = [
     channel("cfbenchmarks_value_5hz", None, false, false),
     channel("pyth_value", None, false, false),
 ];
+
+/// Every channel of Kalshi's margin document.
+const MARGIN_CHANNELS: [ChannelInfo; 7] = [
+    channel("orderbook_delta", Some(Topic::MarginOrderbook), true, true),
+    channel("ticker", Some(Topic::MarginTicker), false, false),
+    channel("trade", Some(Topic::MarginTrade), true, false),
+    channel("fill", Some(Topic::MarginFill), false, false),
+    channel("user_orders", Some(Topic::MarginUserOrders), false, false),
+    channel("order_group_updates", None, true, false),
+    channel("corporate_actions", None, true, false),
+];
+
+/// Whether a topic carries order book snapshots and deltas.
+fn is_book(topic: Option<Topic>) -> bool {
+    matches!(topic, Some(Topic::Orderbook | Topic::MarginOrderbook))
+}
 
 impl ChannelInfo {
     /// Whether a subscription's markets narrow what it receives.
@@ -240,6 +295,7 @@ enum End {
 
 struct Session {
     id: u64,
+    venue: Venue,
     user: String,
     shared: Arc<Shared>,
     socket: Socket,
@@ -345,7 +401,10 @@ impl Session {
     }
 
     async fn snapshot(&mut self, sid: u64, market: &str, id: Option<u64>) -> Result<(), End> {
-        let (clock, msg) = self.shared.state().feed.snapshot(market);
+        let (clock, msg) = match self.venue {
+            Venue::EventContracts => self.shared.state().feed.snapshot(market),
+            Venue::Margin => self.shared.state().margin.snapshot(market),
+        };
         if let Some(sub) = self.subs.get_mut(&sid) {
             sub.snapshot_clock.insert(market.to_owned(), clock);
         }
@@ -371,7 +430,7 @@ impl Session {
             })
             .filter(|(_, s)| {
                 // A snapshot sent since already includes this delta.
-                update.topic != Topic::Orderbook
+                !is_book(Some(update.topic))
                     || s.snapshot_clock
                         .get(&update.market)
                         .is_some_and(|clock| update.clock > *clock)
@@ -474,7 +533,7 @@ impl Session {
         for name in names {
             let info = name
                 .as_str()
-                .and_then(|n| CHANNELS.iter().find(|c| c.name == n));
+                .and_then(|n| self.venue.channels().iter().find(|c| c.name == n));
             match info {
                 Some(info) => channels.push(*info),
                 None => {
@@ -522,7 +581,7 @@ impl Session {
                 answer["id"] = id.into();
             }
             self.reply(&answer).await?;
-            if info.topic == Some(Topic::Orderbook) && snapshots {
+            if is_book(info.topic) && snapshots {
                 for market in markets.iter().flatten().cloned().collect::<Vec<_>>() {
                     self.snapshot(sid, &market, None).await?;
                 }
@@ -532,7 +591,10 @@ impl Session {
     }
 
     fn market_exists(&self, ticker: &str) -> bool {
-        self.shared.state().engine.market_state(ticker).is_some()
+        match self.venue {
+            Venue::EventContracts => self.shared.state().engine.market_state(ticker).is_some(),
+            Venue::Margin => self.shared.state().margin.has_market(ticker),
+        }
     }
 
     async fn unsubscribe(
@@ -590,7 +652,7 @@ impl Session {
                 "Unknown subscription ID".into(),
             )));
         };
-        let is_book = sub.channel.topic == Some(Topic::Orderbook);
+        let is_book = is_book(sub.channel.topic);
         let markets = match markets_of(params) {
             Ok(Some(markets)) => markets,
             Ok(None) => {

@@ -7,6 +7,7 @@ mod fleet;
 mod fuzz;
 mod generated_types;
 mod inventory;
+mod margin_exchange;
 mod margin_orders;
 mod margin_stream_types;
 mod orders;

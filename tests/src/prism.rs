@@ -131,7 +131,14 @@ impl Prism {
     /// dropped, Prism appends the request path itself). Returns once Prism
     /// accepts connections.
     pub async fn start(upstream_origin: &str) -> Result<Prism, String> {
-        Self::launch(upstream_origin, true).await
+        Self::launch(upstream_origin, true, kalshi_openapi::SPEC_YAML).await
+    }
+
+    /// Like [`Prism::start`], validating against the margin (perpetuals)
+    /// document, `kalshi_openapi::margin::YAML`, instead: its operations
+    /// live under the same `/trade-api/v2` base path.
+    pub async fn start_margin(upstream_origin: &str) -> Result<Prism, String> {
+        Self::launch(upstream_origin, true, kalshi_openapi::margin::YAML).await
     }
 
     /// Like [`Prism::start`] without `--errors`: violating requests and
@@ -139,7 +146,7 @@ impl Prism {
     /// added) and Prism's log lists each violation in full, so a test runs
     /// to its end and [`Prism::assert_clean`] reports everything at once.
     pub async fn start_passthrough(upstream_origin: &str) -> Result<Prism, String> {
-        Self::launch(upstream_origin, false).await
+        Self::launch(upstream_origin, false, kalshi_openapi::SPEC_YAML).await
     }
 
     /// Base URL for the client: `http://127.0.0.1:<port>/trade-api/v2`.
@@ -250,7 +257,7 @@ impl Prism {
             .flatten()
     }
 
-    async fn launch(upstream_origin: &str, errors: bool) -> Result<Prism, String> {
+    async fn launch(upstream_origin: &str, errors: bool, document: &str) -> Result<Prism, String> {
         let cli = cli_path();
         if !cli.is_file() {
             return Err(format!(
@@ -263,7 +270,7 @@ impl Prism {
         let dir = temp_dir()?;
         let spec = dir.join("openapi.json");
         let preload = dir.join("exit-with-parent.cjs");
-        let written = prefixed_spec()
+        let written = prefixed_spec(document)
             .and_then(|spec_json| std::fs::write(&spec, spec_json).map_err(|e| e.to_string()))
             .and_then(|()| std::fs::write(&preload, EXIT_WITH_PARENT).map_err(|e| e.to_string()));
         if let Err(e) = written {
@@ -421,14 +428,14 @@ fn upstream(origin: &str) -> Result<String, String> {
 
 /// The vendored spec as JSON with [`kalshi_openapi::BASE_PATH`] prefixed to
 /// every path key, the paths in their original order.
-fn prefixed_spec() -> Result<String, String> {
+fn prefixed_spec(document: &str) -> Result<String, String> {
     #[derive(serde::Deserialize, serde::Serialize)]
     struct Spec {
         paths: indexmap::IndexMap<String, serde_json::Value>,
         #[serde(flatten)]
         rest: serde_json::Map<String, serde_json::Value>,
     }
-    let mut spec: Spec = serde_saphyr::from_str(kalshi_openapi::SPEC_YAML)
+    let mut spec: Spec = serde_saphyr::from_str(document)
         .map_err(|e| format!("the vendored spec does not parse: {e}"))?;
     spec.paths = std::mem::take(&mut spec.paths)
         .into_iter()
