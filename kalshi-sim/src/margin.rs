@@ -488,7 +488,7 @@ impl Exchange {
                 .find(|t| crate::feed::market_id(t) == id)
                 .cloned()
                 .ok_or_else(|| {
-                    ApiErr::new(404, "market_not_found", "no margin market has this id")
+                    ApiErr::new(400, "market_not_found", "no margin market has this id")
                 })?,
             _ => {
                 return Err(bad(
@@ -499,7 +499,7 @@ impl Exchange {
         };
         let market = self.markets.get(&ticker).cloned().ok_or_else(|| {
             ApiErr::new(
-                404,
+                400,
                 "market_not_found",
                 &format!("margin market {ticker} not found"),
             )

@@ -661,3 +661,425 @@ async fn redundant_margin_connections_lose_nothing_when_one_drops() {
     );
     session.close().await;
 }
+
+/// A generated margin request body from JSON (the generated types are
+/// `#[non_exhaustive]`).
+fn body<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> T {
+    serde_json::from_value(value).unwrap()
+}
+
+fn field(value: &impl serde::Serialize, name: &str) -> serde_json::Value {
+    serde_json::to_value(value).unwrap()[name].clone()
+}
+
+/// Subaccounts, order groups, amend and decrease, exit triggers and the
+/// reference data, all through Prism on the perps document: every margin
+/// operation the simulator answers is called once at least, and each
+/// answer is checked against what the calls before it did.
+#[tokio::test]
+async fn every_margin_operation_answers_coherently_through_prism() {
+    use kalshi_client::margin::{Bracket, CrossExitTrigger};
+    use kalshi_gen::margin::types;
+
+    let sim = simulator().await;
+    let prism = Prism::start_margin(&sim.origin()).await.unwrap();
+    let alice = client(&prism.base_url(), "alice");
+    let bob = client(&prism.base_url(), "bob");
+    let carol = client(&prism.base_url(), "carol");
+    for c in [&alice, &bob, &carol] {
+        fund(c, "2000").await;
+    }
+    let margin = alice.margin();
+
+    // Exchange, markets, limits.
+    assert!(
+        margin
+            .exchange()
+            .status()
+            .send()
+            .await
+            .unwrap()
+            .trading_active
+    );
+    assert!(margin.exchange().enabled().send().await.unwrap().enabled);
+    assert!(
+        margin
+            .account_limits()
+            .send()
+            .await
+            .unwrap()
+            .read
+            .refill_rate
+            > 0
+    );
+    let markets = margin
+        .markets()
+        .list()
+        .send()
+        .await
+        .unwrap()
+        .markets
+        .clone();
+    assert_eq!(markets.len(), 2);
+    assert_eq!(
+        margin
+            .markets()
+            .get(BTC)
+            .send()
+            .await
+            .unwrap()
+            .market
+            .ticker,
+        BTC
+    );
+    assert!(
+        margin
+            .corporate_actions()
+            .send()
+            .await
+            .unwrap()
+            .corporate_actions
+            .is_empty()
+    );
+
+    // Subaccounts: a transfer moves free cash once.
+    let sub = margin
+        .portfolio()
+        .create_subaccount()
+        .send()
+        .await
+        .unwrap()
+        .subaccount_number;
+    assert_eq!(sub, 1);
+    let transfer = || {
+        margin
+            .portfolio()
+            .transfer_between_subaccounts()
+            .body(body::<types::ApplySubaccountTransferRequest>(
+                serde_json::json!({
+                    "client_transfer_id": "5f0c2b36-9d7e-4f4e-9a51-1b2f3c4d5e6f", "from_subaccount": 0, "to_subaccount": 1,
+                    "amount_cents": 10_000,
+                }),
+            ))
+    };
+    transfer().send().await.unwrap();
+    assert!(
+        matches!(transfer().send().await, Err(Error::BadRequest(_))),
+        "a repeated id moves nothing"
+    );
+    let balances = margin
+        .portfolio()
+        .balance()
+        .send()
+        .await
+        .unwrap()
+        .subaccount_balances
+        .clone();
+    let equity = |n: i64| {
+        balances
+            .iter()
+            .find(|b| b.subaccount == n)
+            .unwrap()
+            .account_equity
+            .value()
+    };
+    assert_eq!((equity(0), equity(1)), (dec("1900"), dec("100")));
+
+    // An order group triggers when its fills reach the limit, canceling
+    // the rest of its orders; it takes orders again once reset.
+    let group = margin
+        .order_groups()
+        .create()
+        .body(body::<types::CreateOrderGroupRequest>(
+            serde_json::json!({"contracts_limit_fp": "2"}),
+        ))
+        .send()
+        .await
+        .unwrap()
+        .order_group_id
+        .clone();
+    let grouped = order(BTC, Side::Bid, 5, "99.00").order_group(&group);
+    let resting = margin
+        .orders()
+        .create(&grouped)
+        .send()
+        .await
+        .unwrap()
+        .order_id
+        .clone();
+    let taker = order(BTC, Side::Ask, 2, "99.00").time_in_force(TimeInForce::ImmediateOrCancel);
+    bob.margin().orders().create(&taker).send().await.unwrap();
+    let state = margin.order_groups().get(&group).send().await.unwrap();
+    assert!(state.is_auto_cancel_enabled, "the limit of 2 was reached");
+    assert!(state.orders.is_empty(), "its resting order was canceled");
+    let canceled = margin.orders().get(&resting).send().await.unwrap();
+    assert_eq!(canceled.order.remaining_count.value(), Decimal::ZERO);
+    let refused = margin
+        .orders()
+        .create(&order(BTC, Side::Bid, 1, "98.00").order_group(&group))
+        .send()
+        .await;
+    assert!(matches!(refused, Err(Error::BadRequest(_))), "{refused:?}");
+    margin
+        .order_groups()
+        .reset(&group)
+        .body(body::<types::EmptyResponse>(serde_json::json!({})))
+        .send()
+        .await
+        .unwrap();
+    margin
+        .order_groups()
+        .update_limit(&group)
+        .body(body::<types::UpdateOrderGroupLimitRequest>(
+            serde_json::json!({"contracts_limit_fp": "10"}),
+        ))
+        .send()
+        .await
+        .unwrap();
+    margin
+        .orders()
+        .create(&order(BTC, Side::Bid, 1, "98.00").order_group(&group))
+        .send()
+        .await
+        .unwrap();
+    margin
+        .order_groups()
+        .trigger(&group)
+        .body(body::<types::EmptyResponse>(serde_json::json!({})))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        margin
+            .order_groups()
+            .list()
+            .send()
+            .await
+            .unwrap()
+            .order_groups
+            .len(),
+        1
+    );
+    margin.order_groups().delete(&group).send().await.unwrap();
+    assert!(
+        margin
+            .order_groups()
+            .list()
+            .send()
+            .await
+            .unwrap()
+            .order_groups
+            .is_empty()
+    );
+
+    // Amend (a new price loses its place) and decrease.
+    let placed = margin
+        .orders()
+        .create(&order(BTC, Side::Bid, 2, "97.00"))
+        .send()
+        .await
+        .unwrap()
+        .order_id
+        .clone();
+    let amended = margin
+        .orders()
+        .amend(&placed)
+        .body(body::<types::AmendMarginOrderRequest>(serde_json::json!({
+            "ticker": BTC, "side": "bid", "price": "97.50", "count": "3"
+        })))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(amended.remaining_count.map(|c| c.value()), Some(dec("3")));
+    let decreased = margin
+        .orders()
+        .decrease(&placed)
+        .body(body::<types::DecreaseMarginOrderRequest>(
+            serde_json::json!({"reduce_to": "1"}),
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(decreased.remaining_count.value(), dec("1"));
+    let (bids, _) = rest_book(&alice, BTC).await;
+    assert_eq!(bids.get(&dec("97.50")), Some(&dec("1")));
+    let listed = margin.orders().list().send().await.unwrap().orders.clone();
+    assert!(listed.iter().any(|o| o.order_id == placed));
+    margin.orders().cancel_all().send().await.unwrap();
+
+    // Exit triggers. Alice is long 2 at 99; Carol bids 5 at 94. A stop
+    // loss at 95 fires when the mark falls to 94.50 and sells into her bid.
+    assert_eq!(sim.margin_position("alice", BTC), dec("2"));
+    carol
+        .margin()
+        .orders()
+        .create(&order(BTC, Side::Bid, 5, "94.00"))
+        .send()
+        .await
+        .unwrap();
+    let bracket = Bracket::stop_loss(price("95.00")).and_take_profit(price("110.00"));
+    let isolated = margin
+        .exit_triggers()
+        .set_isolated(BTC, bracket)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(field(&isolated, "status"), "active");
+    let cross = CrossExitTrigger::whole_position(Bracket::take_profit(price("120.00")))
+        .client_trigger_id("x-1");
+    let cross = margin
+        .exit_triggers()
+        .set_cross(BTC, &cross)
+        .send()
+        .await
+        .unwrap()
+        .id
+        .clone();
+    let updated = margin
+        .exit_triggers()
+        .update_cross(BTC, &cross, Bracket::take_profit(price("125.00")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(field(&updated, "take_profit_price"), "125.0000");
+    assert_eq!(
+        margin
+            .exit_triggers()
+            .cross(BTC)
+            .send()
+            .await
+            .unwrap()
+            .exit_triggers
+            .len(),
+        1
+    );
+    margin
+        .exit_triggers()
+        .delete_cross_by_id(BTC, &cross)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        margin
+            .exit_triggers()
+            .cross(BTC)
+            .send()
+            .await
+            .unwrap()
+            .exit_triggers
+            .is_empty()
+    );
+    margin
+        .exit_triggers()
+        .delete_cross(BTC)
+        .send()
+        .await
+        .unwrap();
+    sim.set_margin_mark(BTC, dec("94.50")).unwrap();
+    assert_eq!(
+        sim.margin_position("alice", BTC),
+        Decimal::ZERO,
+        "the stop loss closed it"
+    );
+    let fired = margin
+        .exit_triggers()
+        .isolated(BTC)
+        .send()
+        .await
+        .unwrap()
+        .exit_triggers
+        .clone();
+    assert_eq!(fired.len(), 1);
+    assert_eq!(field(&fired[0], "status"), "filled");
+    assert_eq!(field(&fired[0], "triggered_leg"), "stop_loss");
+    assert_eq!(fired[0].filled_count.value(), dec("2"));
+    margin
+        .exit_triggers()
+        .delete_isolated(BTC)
+        .send()
+        .await
+        .unwrap();
+
+    // Reference data follows the state: funding applied, trades made.
+    sim.apply_margin_funding(BTC, dec("0.0002")).unwrap();
+    let rates = margin
+        .funding()
+        .rates()
+        .ticker(BTC)
+        .send()
+        .await
+        .unwrap()
+        .funding_rates
+        .clone();
+    assert_eq!(rates.len(), 1, "one rate, however many positions paid");
+    let estimate = margin
+        .funding()
+        .estimate()
+        .ticker(BTC)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        estimate.mark_price.as_ref().map(|p| p.value()),
+        Some(dec("94"))
+    );
+    let now = chrono::Utc::now().timestamp();
+    margin
+        .funding()
+        .premium_index()
+        .ticker(BTC)
+        .start_ts(now - 60)
+        .end_ts(now)
+        .send()
+        .await
+        .unwrap();
+    let candles = margin
+        .markets()
+        .candlesticks(BTC)
+        .start_ts(now - 3_600)
+        .end_ts(now + 3_600)
+        .period_interval(types::GetMarginMarketCandlesticksPeriodInterval::try_from(60).unwrap())
+        .send()
+        .await
+        .unwrap()
+        .candlesticks
+        .clone();
+    let volume: Decimal = candles.iter().map(|c| c.volume.value()).sum();
+    assert_eq!(
+        volume,
+        dec("4"),
+        "2 contracts into the group, 2 closed by the stop"
+    );
+    let books = margin
+        .markets()
+        .orderbooks()
+        .tickers(vec![BTC.parse().unwrap(), ETH.parse().unwrap()])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(books.orderbooks.len(), 2);
+    margin.risk().parameters().send().await.unwrap();
+    margin.risk().notional_limit().send().await.unwrap();
+    let risk = carol.margin().risk().account().send().await.unwrap();
+    assert_eq!(
+        risk.positions.len(),
+        1,
+        "Carol is long what Alice's stop sold"
+    );
+    margin.fees().tiers().send().await.unwrap();
+    margin.fees().tier_rates().send().await.unwrap();
+
+    // No simulated account is an FCM.
+    let fcm = margin
+        .fcm()
+        .create_subtrader()
+        .body(body::<types::CreateMarginFcmSubtraderRequest>(
+            serde_json::json!({
+                "subtrader_suffix": "a", "require_category_cap": false
+            }),
+        ))
+        .send()
+        .await;
+    assert!(matches!(fcm, Err(Error::Auth { .. })), "{fcm:?}");
+    prism.assert_clean();
+}

@@ -75,7 +75,7 @@ impl Exchange {
             .groups
             .get(id)
             .filter(|g| g.owner == *owner)
-            .ok_or_else(|| ApiErr::new(404, "order_group_not_found", "order group not found"))?;
+            .ok_or_else(|| bad("order_group_not_found", "order group not found"))?;
         if group.triggered {
             return Err(bad(
                 "order_group_triggered",
@@ -553,7 +553,7 @@ fn subaccount_transfer(state: &mut State, call: &Call) -> Answer {
     let key = (call.user().to_owned(), id.to_owned());
     if state.margin.transfer_ids.contains(&key) {
         return Err(ApiErr::new(
-            409,
+            400,
             "duplicate_client_transfer_id",
             "this transfer was already applied",
         ));
@@ -758,14 +758,11 @@ fn set_trigger(state: &mut State, call: &Call, isolated: bool) -> Answer {
         .as_str()
         .filter(|s| !s.is_empty())
         .map(str::to_owned);
-    if let Some(anchor) = &anchor
-        && !state
-            .margin
-            .by_id
-            .get(anchor)
-            .is_some_and(|i| state.margin.orders[*i].owner == owner)
-    {
-        return Err(not_found("anchor order"));
+    if let Some(anchor) = &anchor {
+        let index = state.margin.by_id.get(anchor);
+        if index.is_none_or(|i| state.margin.orders[*i].owner != owner) {
+            return Err(not_found("anchor order"));
+        }
     }
     let count = match &body["count"] {
         Value::Null => None,

@@ -68,7 +68,7 @@ fn required_market<'a>(state: &'a State, call: &Call, field: &str) -> Result<&'a
         .map(|(t, _)| t.as_str())
         .ok_or_else(|| {
             ApiErr::new(
-                404,
+                400,
                 "market_not_found",
                 &format!("margin market {ticker} not found"),
             )
