@@ -21,6 +21,8 @@
 //! | `GET /_sim/audit` | | the money (`deposited`, `cash`, `open_interest`, `fees`, dollars), 429s of the rate limits by key, and every `(user_id, client_order_id)` with its number of orders |
 //! | `GET /_sim/stream_sessions` | | `{"sessions": [ids]}`, the open WebSocket sessions |
 //! | `POST /_sim/stream_faults` | `{"fault", "session"?, "ms"?}` | a stream fault for one session or all (`{"applied": n}`) |
+//! | `POST /_sim/margin/mark` | `{"ticker", "price"}` | sets a margin market's mark price (exit triggers watch it) |
+//! | `POST /_sim/margin/funding` | `{"ticker", "rate"}` | applies one funding payment at the mark (`{"paid": n}` positions) |
 //!
 //! Faults: `status` (answers `status` without executing), `rate_limited`,
 //! `drop_connection`, `delay` (`delay_ms`, then executes), `lose_response`,
@@ -114,6 +116,8 @@ pub(crate) fn handle(
             Ok(json!({"ok": true}))
         }
         ("GET", "audit") => Ok(audit(shared)),
+        ("POST", "margin/mark") => margin_mark(shared, &body),
+        ("POST", "margin/funding") => margin_funding(shared, &body),
         ("DELETE", "faults") => Ok(json!({"cleared": shared.faults.clear()})),
         ("GET", "journal") => {
             let entries: Vec<Value> = shared
@@ -180,6 +184,26 @@ fn invalid(message: &str) -> ApiErr {
 
 fn refused(message: String) -> ApiErr {
     ApiErr::bad_request("refused", &message)
+}
+
+fn margin_mark(shared: &Shared, body: &Value) -> Result<Value, ApiErr> {
+    let price = dollars(body, "price")?.ok_or_else(|| invalid("`price` is required"))?;
+    let ticker = text(body, "ticker")?;
+    shared
+        .state()
+        .set_margin_mark(ticker, price)
+        .map_err(refused)?;
+    Ok(json!({"ok": true}))
+}
+
+fn margin_funding(shared: &Shared, body: &Value) -> Result<Value, ApiErr> {
+    let rate = dollars(body, "rate")?.ok_or_else(|| invalid("`rate` is required"))?;
+    let ticker = text(body, "ticker")?;
+    let paid = shared
+        .state()
+        .apply_margin_funding(ticker, rate)
+        .map_err(refused)?;
+    Ok(json!({"paid": paid}))
 }
 
 fn add_account(shared: &Shared, body: &Value) -> Result<Value, ApiErr> {

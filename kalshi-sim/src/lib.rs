@@ -251,6 +251,26 @@ impl State {
         }
     }
 
+    /// Sets a margin market's mark; exit triggers that it crosses fire.
+    pub(crate) fn set_margin_mark(&mut self, ticker: &str, price: Decimal) -> Result<(), String> {
+        let now = self.clock.now_ms();
+        self.margin.set_mark(ticker, price, now)?;
+        self.publish();
+        Ok(())
+    }
+
+    /// One funding payment in a margin market, at its mark.
+    pub(crate) fn apply_margin_funding(
+        &mut self,
+        ticker: &str,
+        rate: Decimal,
+    ) -> Result<usize, String> {
+        let now = self.clock.now_ms();
+        let paid = self.margin.apply_funding(ticker, rate, now)?;
+        self.publish();
+        Ok(paid)
+    }
+
     /// Registers an account: its key, its primary subaccount, its cash.
     pub(crate) fn add_account(&mut self, account: &Account) {
         self.keys.insert(
@@ -465,12 +485,7 @@ impl Simulator {
 
     /// Sets a margin market's mark price (it otherwise follows trades).
     pub fn set_margin_mark(&self, ticker: &str, price: Decimal) -> Result<(), String> {
-        let mut state = self.shared.state();
-        let now = state.clock.now_ms();
-        state.margin.set_mark(ticker, price, now)?;
-        // Exit triggers watch the mark.
-        state.publish();
-        Ok(())
+        self.shared.state().set_margin_mark(ticker, price)
     }
 
     /// Applies one funding payment in a margin market now, at its mark:
@@ -478,11 +493,7 @@ impl Simulator {
     /// pay shorts when `rate` is positive). Returns how many positions
     /// paid or received. Funding happens only when a test calls this.
     pub fn apply_margin_funding(&self, ticker: &str, rate: Decimal) -> Result<usize, String> {
-        let mut state = self.shared.state();
-        let now = state.clock.now_ms();
-        let paid = state.margin.apply_funding(ticker, rate, now)?;
-        state.publish();
-        Ok(paid)
+        self.shared.state().apply_margin_funding(ticker, rate)
     }
 }
 

@@ -1083,3 +1083,74 @@ async fn every_margin_operation_answers_coherently_through_prism() {
     assert!(matches!(fcm, Err(Error::Auth { .. })), "{fcm:?}");
     prism.assert_clean();
 }
+
+/// The binary's control API drives funding and the mark for bots written
+/// in any language.
+#[tokio::test]
+async fn the_control_api_applies_margin_funding_and_moves_the_mark() {
+    let mut config = SimConfig::new().control_api(true);
+    for user in ["alice", "bob"] {
+        let key_id = format!("{user}-key");
+        config = config.account(Account::with_public_key(
+            user,
+            &key_id,
+            key(user).public_key(),
+        ));
+    }
+    let sim = Simulator::start(config).await.unwrap();
+    let (alice, bob) = (
+        client(&sim.base_url(), "alice"),
+        client(&sim.base_url(), "bob"),
+    );
+    fund(&alice, "1000").await;
+    fund(&bob, "1000").await;
+    alice
+        .margin()
+        .orders()
+        .create(&order(ETH, Side::Bid, 4, "25.00"))
+        .send()
+        .await
+        .unwrap();
+    let taker = order(ETH, Side::Ask, 4, "25.00").time_in_force(TimeInForce::ImmediateOrCancel);
+    bob.margin().orders().create(&taker).send().await.unwrap();
+    let control = |path: &str, body: serde_json::Value| {
+        let url = format!("{}/_sim/{path}", sim.origin());
+        async move {
+            let response = reqwest::Client::new()
+                .post(url)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            (
+                response.status().as_u16(),
+                response.json::<serde_json::Value>().await.unwrap(),
+            )
+        }
+    };
+    let (status, answer) = control(
+        "margin/mark",
+        serde_json::json!({"ticker": ETH, "price": "26.00"}),
+    )
+    .await;
+    assert_eq!((status, answer["ok"].as_bool()), (200, Some(true)));
+    assert_eq!(
+        sim.margin_equity("alice"),
+        dec("1004"),
+        "long 4 from 25 to 26"
+    );
+    let (status, answer) = control(
+        "margin/funding",
+        serde_json::json!({"ticker": ETH, "rate": "0.01"}),
+    )
+    .await;
+    assert_eq!((status, answer["paid"].as_u64()), (200, Some(2)));
+    // 4 × 26 × 1 % = 1.04 from the long to the short.
+    assert_eq!(sim.margined_balance("alice"), dec("1000") - dec("1.04"));
+    let (status, _) = control(
+        "margin/mark",
+        serde_json::json!({"ticker": ETH, "price": "0"}),
+    )
+    .await;
+    assert_eq!(status, 400, "a mark must be positive");
+}
