@@ -1,6 +1,7 @@
 //! Fuzz targets for everything the SDK parses from bytes it does not
 //! control: amounts, private keys, Kalshi's error bodies, every generated
-//! response type, every open enum and every WebSocket frame.
+//! response type, every open enum and every WebSocket frame, of the Trade
+//! API and of the margin API alike ([`Bindings`]).
 //!
 //! Each target is a plain function of `&[u8]` that panics when a property
 //! fails, so the same code runs under libFuzzer (the thin binaries in
@@ -20,7 +21,6 @@ use kalshi_client::stream::{Applied, BookReplay, OrderBook};
 use kalshi_client::{ApiError, Error};
 use kalshi_gen::open_enum::OpenEnum;
 use kalshi_gen::request::Request;
-use kalshi_gen::stream::ServerMessage;
 use kalshi_gen::visit::TypeVisitor;
 use kalshi_gen::{Count, DecimalError, Dollars, PriceLevel};
 use reqwest::StatusCode;
@@ -360,18 +360,77 @@ pub fn error_body(data: &[u8]) {
 }
 
 // ---------------------------------------------------------------------------
+// The generated bindings
+// ---------------------------------------------------------------------------
+
+/// One set of generated bindings, each with its generated `visit_types`:
+/// what the `responses` and `open_enums` targets go through, so a type or an
+/// operation added to any of them by a spec bump is fuzzed without anyone
+/// listing it here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Bindings {
+    /// The Trade API's REST bindings (`kalshi_gen`).
+    Trade,
+    /// The Trade API's WebSocket bindings (`kalshi_gen::stream`).
+    TradeStream,
+    /// The margin API's REST bindings (`kalshi_gen::margin`).
+    Margin,
+    /// The margin API's WebSocket bindings (`kalshi_gen::margin::stream`).
+    MarginStream,
+}
+
+impl Bindings {
+    /// Every set of bindings.
+    pub const ALL: [Self; 4] = [
+        Self::Trade,
+        Self::TradeStream,
+        Self::Margin,
+        Self::MarginStream,
+    ];
+
+    /// The module path below `kalshi_gen`, with a trailing `::` (empty for
+    /// the Trade API's REST bindings, at the crate root): the prefix of an
+    /// operation's name in [`response_operations`] and in the `responses`
+    /// target's `operation\nbody` inputs. The two REST tables share a name
+    /// (`intra_exchange_instance_transfer`), which the prefix tells apart.
+    pub fn prefix(self) -> &'static str {
+        match self {
+            Self::Trade => "",
+            Self::TradeStream => "stream::",
+            Self::Margin => "margin::",
+            Self::MarginStream => "margin::stream::",
+        }
+    }
+
+    /// Calls the bindings' generated `visit_types`.
+    fn visit<V: TypeVisitor>(self, visitor: &mut V) {
+        match self {
+            Self::Trade => kalshi_gen::visit_types(visitor),
+            Self::TradeStream => kalshi_gen::stream::visit_types(visitor),
+            Self::Margin => kalshi_gen::margin::visit_types(visitor),
+            Self::MarginStream => kalshi_gen::margin::stream::visit_types(visitor),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
 // Every generated response type
 // ---------------------------------------------------------------------------
 
-/// One operation's checks: its name and a function of the body bytes.
-type BodyCheck = (&'static str, fn(&[u8]));
+/// One operation's checks: its name, prefixed by its bindings'
+/// [`Bindings::prefix`], and a function of the body bytes.
+type BodyCheck = (String, fn(&[u8]));
 
-/// Every operation's success and error bodies, as `kalshi_gen::visit_types`
-/// lists them: derived from the generated code, so an operation added by a
-/// spec bump is fuzzed without anyone adding it here.
+/// Every operation's success and error bodies, as the `visit_types` of
+/// every [`Bindings`] lists them (the Trade API's and the margin API's),
+/// sorted by prefixed name: derived from the generated code, so an
+/// operation added by a spec bump is fuzzed without anyone adding it here.
 fn body_checks() -> &'static [BodyCheck] {
     static CHECKS: OnceLock<Vec<BodyCheck>> = OnceLock::new();
-    struct Collect(Vec<BodyCheck>);
+    struct Collect {
+        prefix: &'static str,
+        checks: Vec<BodyCheck>,
+    }
     impl TypeVisitor for Collect {
         fn operation<R>(&mut self)
         where
@@ -388,7 +447,8 @@ fn body_checks() -> &'static [BodyCheck] {
                 decode_round_trip::<R::Response>(R::OPERATION, body);
                 decode_round_trip::<R::ErrorBody>(R::OPERATION, body);
             }
-            self.0.push((R::OPERATION, both::<R>));
+            self.checks
+                .push((format!("{}{}", self.prefix, R::OPERATION), both::<R>));
         }
 
         fn open_enum<E>(&mut self)
@@ -398,23 +458,37 @@ fn body_checks() -> &'static [BodyCheck] {
         }
     }
     CHECKS.get_or_init(|| {
-        let mut collect = Collect(Vec::new());
-        kalshi_gen::visit_types(&mut collect);
-        collect.0.sort_by_key(|(name, _)| *name);
-        collect.0
+        let mut checks = Vec::new();
+        for bindings in Bindings::ALL {
+            let mut collect = Collect {
+                prefix: bindings.prefix(),
+                checks,
+            };
+            bindings.visit(&mut collect);
+            checks = collect.checks;
+        }
+        checks.sort_by(|a, b| a.0.cmp(&b.0));
+        checks
     })
 }
 
-/// The names of the operations whose bodies [`responses`] decodes, for
-/// tests that the derived list covers the operation table.
+/// The names of the operations whose bodies [`responses`] decodes, sorted,
+/// each prefixed by its bindings' [`Bindings::prefix`] (`get_balance`,
+/// `margin::get_margin_balance`), for tests that the derived list covers
+/// the operation tables of both APIs.
 pub fn response_operations() -> Vec<&'static str> {
-    body_checks().iter().map(|(name, _)| *name).collect()
+    body_checks()
+        .iter()
+        .map(|(name, _)| name.as_str())
+        .collect()
 }
 
 /// Decodes a body as every generated response type does in the client
-/// (`serde_json::from_slice`, progenitor's decoding). The input is
-/// `operation\nbody` for one operation's success and error body types; any
-/// other input is decoded, whole, as every operation's.
+/// (`serde_json::from_slice`, progenitor's decoding), the Trade API's and
+/// the margin API's. The input is `operation\nbody` for one operation's
+/// success and error body types (a margin operation's name prefixed by
+/// `margin::`, as [`response_operations`] lists it); any other input is
+/// decoded, whole, as every operation's.
 ///
 /// Property, for a body that decodes (`decode(x)` succeeds): the decoded
 /// value encodes, the encoding decodes, and that value encodes to the same
@@ -426,7 +500,7 @@ pub fn responses(data: &[u8]) {
     let checks = body_checks();
     if let Some(newline) = data.iter().position(|&b| b == b'\n')
         && let Ok(name) = std::str::from_utf8(&data[..newline])
-        && let Ok(at) = checks.binary_search_by_key(&name, |(n, _)| *n)
+        && let Ok(at) = checks.binary_search_by_key(&name, |(n, _)| n.as_str())
     {
         (checks[at].1)(&data[newline + 1..]);
         return;
@@ -505,8 +579,9 @@ fn within_ulps(x: f64, y: f64) -> bool {
 // Open enums
 // ---------------------------------------------------------------------------
 
-/// Every open string enum of the REST and WebSocket bindings, as
-/// `visit_types` lists them, decoded from the input as a JSON string.
+/// Every open string enum of the REST and WebSocket bindings of both APIs,
+/// as the `visit_types` of every [`Bindings`] lists them, decoded from the
+/// input as a JSON string.
 ///
 /// Property: any string decodes (an unknown one into `Unknown`), reads back
 /// through `as_str` and encodes to exactly the string received, so a value
@@ -517,8 +592,40 @@ pub fn open_enums(data: &[u8]) {
     };
     let json = serde_json::to_vec(text).expect("a string encodes");
     let mut check = EnumRoundTrip { json: &json, text };
-    kalshi_gen::visit_types(&mut check);
-    kalshi_gen::stream::visit_types(&mut check);
+    for bindings in Bindings::ALL {
+        bindings.visit(&mut check);
+    }
+}
+
+/// The open enums [`open_enums`] round-trips: each enum's bindings and its
+/// type's name (the last segment of its path), for tests that the derived
+/// list covers every open enum the generator wrote.
+pub fn open_enum_types() -> Vec<(Bindings, &'static str)> {
+    struct Names(Vec<&'static str>);
+    impl TypeVisitor for Names {
+        fn operation<R>(&mut self)
+        where
+            R: Request,
+            R::Response: DeserializeOwned + Serialize,
+            R::ErrorBody: DeserializeOwned + Serialize,
+        {
+        }
+
+        fn open_enum<E>(&mut self)
+        where
+            E: OpenEnum + DeserializeOwned + Serialize,
+        {
+            let path = std::any::type_name::<E>();
+            self.0.push(path.rsplit("::").next().unwrap_or(path));
+        }
+    }
+    let mut types = Vec::new();
+    for bindings in Bindings::ALL {
+        let mut names = Names(Vec::new());
+        bindings.visit(&mut names);
+        types.extend(names.0.into_iter().map(|name| (bindings, name)));
+    }
+    types
 }
 
 struct EnumRoundTrip<'a> {
@@ -558,25 +665,77 @@ impl TypeVisitor for EnumRoundTrip<'_> {
 // WebSocket frames
 // ---------------------------------------------------------------------------
 
-/// One WebSocket text frame through `ServerMessage::decode`.
+/// One WebSocket text frame through the Trade API's
+/// `kalshi_gen::stream::ServerMessage::decode` and the margin API's
+/// `kalshi_gen::margin::stream::ServerMessage::decode` (the two share
+/// message types such as `orderbook_snapshot` with different payloads, so
+/// every frame goes through both).
 ///
-/// Properties: decoding never panics, nor do `kind`, `id`, `sid` and `seq`;
-/// a decoded message encodes (`to_json`), the encoding decodes, and to an
-/// equal message: `decode(encode(decode(x))) == decode(x)`, floats compared
-/// as [`json_equivalent`] does.
+/// Properties, for each: decoding never panics, nor do `kind`, `id`, `sid`
+/// and `seq`; a decoded message encodes (`to_json`), the encoding decodes,
+/// and to an equal message: `decode(encode(decode(x))) == decode(x)`,
+/// floats compared as [`json_equivalent`] does.
 pub fn server_message(data: &[u8]) {
+    let _ = decode_frame(data);
+}
+
+/// [`server_message`]'s checks, returning what they decoded: the bindings
+/// whose `ServerMessage::decode` accepted the frame, each with the decoded
+/// message encoded (`to_json`), for tests that the target decodes every
+/// message of both APIs.
+pub fn decode_frame(data: &[u8]) -> Vec<(Bindings, serde_json::Value)> {
     let Ok(text) = std::str::from_utf8(data) else {
-        return;
+        return Vec::new();
     };
-    let Ok(message) = ServerMessage::decode(text) else {
-        return;
-    };
-    let _ = (message.kind(), message.id(), message.sid(), message.seq());
+    let mut decoded = Vec::new();
+    decoded.extend(frame_round_trip::<kalshi_gen::stream::ServerMessage>(text));
+    decoded.extend(frame_round_trip::<kalshi_gen::margin::stream::ServerMessage>(text));
+    decoded
+}
+
+/// What [`server_message`] uses of a generated `ServerMessage`.
+trait Frame: Sized + PartialEq + std::fmt::Debug {
+    /// The bindings it belongs to.
+    const BINDINGS: Bindings;
+    fn decode(text: &str) -> Result<Self, serde_json::Error>;
+    fn envelope(&self) -> (&str, Option<u64>, Option<u64>, Option<u64>);
+    fn to_json(&self) -> Result<serde_json::Value, serde_json::Error>;
+}
+
+macro_rules! frame {
+    ($($message:ty => $bindings:expr),+) => {$(
+        impl Frame for $message {
+            const BINDINGS: Bindings = $bindings;
+
+            fn decode(text: &str) -> Result<Self, serde_json::Error> {
+                <$message>::decode(text)
+            }
+
+            fn envelope(&self) -> (&str, Option<u64>, Option<u64>, Option<u64>) {
+                (self.kind(), self.id(), self.sid(), self.seq())
+            }
+
+            fn to_json(&self) -> Result<serde_json::Value, serde_json::Error> {
+                <$message>::to_json(self)
+            }
+        }
+    )+};
+}
+
+frame!(
+    kalshi_gen::stream::ServerMessage => Bindings::TradeStream,
+    kalshi_gen::margin::stream::ServerMessage => Bindings::MarginStream
+);
+
+fn frame_round_trip<M: Frame>(text: &str) -> Option<(Bindings, serde_json::Value)> {
+    let message = M::decode(text).ok()?;
+    let bindings = M::BINDINGS;
+    let _ = message.envelope();
     let json = message
         .to_json()
-        .unwrap_or_else(|e| panic!("{message:?} does not encode: {e}"));
-    let again = ServerMessage::decode(&json.to_string())
-        .unwrap_or_else(|e| panic!("{json} (from {text:?}) does not decode: {e}"));
+        .unwrap_or_else(|e| panic!("{bindings:?}: {message:?} does not encode: {e}"));
+    let again = M::decode(&json.to_string())
+        .unwrap_or_else(|e| panic!("{bindings:?}: {json} (from {text:?}) does not decode: {e}"));
     if again != message {
         // Equal but for floats re-read one unit in the last place away
         // (see `json_equivalent`): the same message type, the same JSON.
@@ -584,9 +743,10 @@ pub fn server_message(data: &[u8]) {
         assert!(
             std::mem::discriminant(&again) == std::mem::discriminant(&message)
                 && json_equivalent(&again_json, &json),
-            "{text:?} re-encoded as {json} decodes to {again:?}, not {message:?}"
+            "{bindings:?}: {text:?} re-encoded as {json} decodes to {again:?}, not {message:?}"
         );
     }
+    Some((bindings, json))
 }
 
 /// Frames, one per line (invalid UTF-8 replaced), through
