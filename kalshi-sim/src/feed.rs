@@ -43,6 +43,7 @@ pub(crate) enum Topic {
     MarginTrade,
     MarginFill,
     MarginUserOrders,
+    MarginOrderGroupUpdates,
 }
 
 /// One message for the sessions, before its `sid` and `seq`.

@@ -213,7 +213,12 @@ const MARGIN_CHANNELS: [ChannelInfo; 7] = [
     channel("trade", Some(Topic::MarginTrade), true, false),
     channel("fill", Some(Topic::MarginFill), false, false),
     channel("user_orders", Some(Topic::MarginUserOrders), false, false),
-    channel("order_group_updates", None, true, false),
+    channel(
+        "order_group_updates",
+        Some(Topic::MarginOrderGroupUpdates),
+        true,
+        false,
+    ),
     channel("corporate_actions", None, true, false),
 ];
 
@@ -227,7 +232,7 @@ impl ChannelInfo {
     fn filters_markets(self) -> bool {
         !matches!(
             self.topic,
-            Some(Topic::Lifecycle | Topic::OrderGroupUpdates)
+            Some(Topic::Lifecycle | Topic::OrderGroupUpdates | Topic::MarginOrderGroupUpdates)
         )
     }
 }

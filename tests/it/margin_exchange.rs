@@ -1154,3 +1154,87 @@ async fn the_control_api_applies_margin_funding_and_moves_the_mark() {
     .await;
     assert_eq!(status, 400, "a mark must be positive");
 }
+
+#[tokio::test]
+async fn margin_order_group_events_stream_to_their_owner_only() {
+    use kalshi_gen::margin::types;
+
+    let sim = simulator().await;
+    let (alice, bob) = (
+        client(&sim.base_url(), "alice"),
+        client(&sim.base_url(), "bob"),
+    );
+    let mut mine = streams(&alice).await;
+    let mut theirs = streams(&bob).await;
+    mine.subscribe(Subscription::order_group_updates())
+        .await
+        .unwrap();
+    theirs
+        .subscribe(Subscription::order_group_updates())
+        .await
+        .unwrap();
+    let groups = alice.margin().order_groups();
+    let id = groups
+        .create()
+        .body(body::<types::CreateOrderGroupRequest>(
+            serde_json::json!({"contracts_limit_fp": "3"}),
+        ))
+        .send()
+        .await
+        .unwrap()
+        .order_group_id
+        .clone();
+    let limit =
+        body::<types::UpdateOrderGroupLimitRequest>(serde_json::json!({"contracts_limit_fp": "5"}));
+    groups.update_limit(&id).body(limit).send().await.unwrap();
+    let empty = || body::<types::EmptyResponse>(serde_json::json!({}));
+    groups.trigger(&id).body(empty()).send().await.unwrap();
+    groups.reset(&id).body(empty()).send().await.unwrap();
+    groups.delete(&id).send().await.unwrap();
+    let events = |seen: &[MarginEvent]| -> Vec<(String, Option<Decimal>)> {
+        seen.iter()
+            .filter_map(|e| match e {
+                MarginEvent::Message {
+                    message: ServerMessage::OrderGroupUpdates(u),
+                    ..
+                } => Some((
+                    serde_json::to_value(&u.msg.event_type)
+                        .unwrap()
+                        .as_str()
+                        .unwrap()
+                        .to_owned(),
+                    u.msg.contracts_limit_fp.as_ref().map(|c| c.value()),
+                )),
+                _ => None,
+            })
+            .collect()
+    };
+    let mut seen = Vec::new();
+    wait_for(
+        &mut mine,
+        &mut seen,
+        "five group events",
+        async |_, seen| events(seen).len() == 5,
+    )
+    .await;
+    let expected = [
+        ("created", Some(dec("3"))),
+        ("limit_updated", Some(dec("5"))),
+        ("triggered", None),
+        ("reset", None),
+        ("deleted", None),
+    ];
+    let expected: Vec<(String, Option<Decimal>)> = expected
+        .into_iter()
+        .map(|(k, l)| (k.to_owned(), l))
+        .collect();
+    assert_eq!(events(&seen), expected);
+    let mut other = Vec::new();
+    while let Ok(Some(event)) =
+        tokio::time::timeout(Duration::from_millis(200), theirs.next_event()).await
+    {
+        other.push(event);
+    }
+    assert!(events(&other).is_empty(), "Bob sees none of Alice's groups");
+    assert_frames_follow_the_document(&sim);
+}

@@ -104,10 +104,34 @@ impl Exchange {
         }
     }
 
+    /// An `order_group_updates` message for the group's user.
+    fn group_event(&mut self, id: &str, event: &str, now_ms: i64) {
+        let Some(group) = self.groups.get(id) else {
+            return;
+        };
+        let mut msg = json!({"event_type": event, "order_group_id": id, "ts_ms": now_ms});
+        if let (Some(limit), "created" | "limit_updated") = (group.limit, event) {
+            msg["contracts_limit_fp"] = count(limit).into();
+        }
+        let user = group.owner.user_id.clone();
+        self.push(
+            crate::feed::Topic::MarginOrderGroupUpdates,
+            "order_group_updates",
+            "",
+            Some(&user),
+            msg,
+        );
+    }
+
     fn trigger_group(&mut self, id: &str, now_ms: i64) {
         if let Some(group) = self.groups.get_mut(id) {
             group.triggered = true;
         }
+        self.group_event(id, "triggered", now_ms);
+        self.cancel_group_orders(id, now_ms);
+    }
+
+    fn cancel_group_orders(&mut self, id: &str, now_ms: i64) {
         let members: Vec<usize> = self
             .orders
             .iter()
@@ -609,6 +633,7 @@ fn create_group(state: &mut State, call: &Call) -> Answer {
             triggered: false,
         },
     );
+    state.margin.group_event(&id, "created", call.now_ms);
     Ok((
         201,
         Some(json!({ "order_group_id": id, "subaccount": subaccount })),
@@ -654,7 +679,8 @@ fn group(state: &mut State, call: &Call) -> Answer {
 
 fn delete_group(state: &mut State, call: &Call) -> Answer {
     let id = own_group(state, call)?.0.clone();
-    state.margin.trigger_group(&id, call.now_ms);
+    state.margin.cancel_group_orders(&id, call.now_ms);
+    state.margin.group_event(&id, "deleted", call.now_ms);
     state.margin.groups.remove(&id);
     ok(json!({}))
 }
@@ -665,6 +691,7 @@ fn reset_group(state: &mut State, call: &Call) -> Answer {
         g.triggered = false;
         g.matched = Decimal::ZERO;
     }
+    state.margin.group_event(&id, "reset", call.now_ms);
     ok(json!({}))
 }
 
@@ -681,6 +708,7 @@ fn group_limit(state: &mut State, call: &Call) -> Answer {
     if let Some(g) = state.margin.groups.get_mut(&id) {
         g.limit = Some(limit);
     }
+    state.margin.group_event(&id, "limit_updated", call.now_ms);
     state.margin.trigger_full_groups(call.now_ms);
     ok(json!({}))
 }
