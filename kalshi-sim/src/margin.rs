@@ -105,6 +105,8 @@ struct Order {
     updated_ms: i64,
     cancel_on_pause: bool,
     order_group_id: Option<String>,
+    /// Never grows the position: capped again at every fill.
+    reduce_only: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -299,6 +301,16 @@ impl Exchange {
         crate::feed::stable_uuid(kind, &self.next_id.to_string())
     }
 
+    /// The id of `user`'s order with this `client_order_id`.
+    #[cfg(test)]
+    pub fn order_id_of(&self, user: &str, client_order_id: &str) -> Option<String> {
+        let order = self
+            .orders
+            .iter()
+            .find(|o| o.owner.user_id == user && o.client_order_id == client_order_id)?;
+        Some(order.order_id.clone())
+    }
+
     /// Whether a margin market with this ticker exists.
     pub fn has_market(&self, ticker: &str) -> bool {
         self.markets.contains_key(ticker)
@@ -397,8 +409,10 @@ impl Exchange {
             .markets
             .get_mut(ticker)
             .ok_or_else(|| format!("no margin market {ticker}"))?;
-        if price <= Decimal::ZERO {
-            return Err(format!("mark price {price} is not positive"));
+        if price <= Decimal::ZERO || price > MAX_PRICE {
+            return Err(format!(
+                "mark price {price} must be positive, at most {MAX_PRICE}"
+            ));
         }
         market.mark = price;
         market.mark_ms = now_ms;
@@ -419,6 +433,9 @@ impl Exchange {
             .get(ticker)
             .ok_or_else(|| format!("no margin market {ticker}"))?
             .clone();
+        if rate.abs() > Decimal::ONE {
+            return Err(format!("funding rate {rate} is beyond ±1"));
+        }
         let holders: Vec<(Owner, Decimal)> = self
             .positions
             .iter()
@@ -514,23 +531,8 @@ impl Exchange {
             Some("ask") => false,
             _ => return Err(bad("invalid_parameters", "`side` must be bid or ask")),
         };
-        let price = decimal(body, "price")?;
-        if price <= Decimal::ZERO || !(price % market.tick).is_zero() {
-            return Err(bad(
-                "invalid_price",
-                &format!(
-                    "price {price} is not a positive multiple of the tick {}",
-                    market.tick
-                ),
-            ));
-        }
-        let mut wanted = decimal(body, "count")?;
-        if wanted <= Decimal::ZERO || !(wanted * Decimal::ONE_HUNDRED).fract().is_zero() {
-            return Err(bad(
-                "invalid_count",
-                &format!("count {wanted} must be positive in hundredths"),
-            ));
-        }
+        let price = price_field(body, "price", market.tick)?;
+        let mut wanted = count_field(body, "count", false)?;
         let tif = body["time_in_force"].as_str().unwrap_or_default();
         if !matches!(
             tif,
@@ -597,12 +599,17 @@ impl Exchange {
             ));
         }
         if tif == "fill_or_kill" {
-            let crossing: Decimal = book
-                .crossing(bid, price)
-                .iter()
-                .filter(|i| self.orders[**i].owner.user_id != owner.user_id)
-                .map(|i| self.orders[*i].remaining)
-                .sum();
+            // What matching will reach: others' orders, up to the first of
+            // the taker's own when that stops it (`taker_at_cross`).
+            let mut crossing = Decimal::ZERO;
+            for i in book.crossing(bid, price) {
+                let other = &self.orders[i];
+                if other.owner.user_id != owner.user_id {
+                    crossing += other.remaining;
+                } else if stp == "taker_at_cross" {
+                    break;
+                }
+            }
             if crossing < wanted {
                 return Err(bad(
                     "fill_or_kill_insufficient_resting_volume",
@@ -628,6 +635,7 @@ impl Exchange {
             updated_ms: now_ms,
             cancel_on_pause: body["cancel_order_on_pause"].as_bool().unwrap_or(false),
             order_group_id: group,
+            reduce_only,
         });
         self.by_id.insert(order_id, index);
         self.clock += 1;
@@ -691,9 +699,19 @@ impl Exchange {
                 taker.updated_ms = now_ms;
                 break;
             }
-            let size = self.orders[index]
-                .remaining
-                .min(self.orders[maker].remaining);
+            let Some(maker_room) = self.room(maker) else {
+                self.cancel_index(maker, "ReduceOnlyCancel", now_ms);
+                continue;
+            };
+            let Some(taker_room) = self.room(index) else {
+                let taker = &mut self.orders[index];
+                taker.status = Status::Canceled;
+                taker.remaining = Decimal::ZERO;
+                taker.reason = "ReduceOnlyCancel";
+                taker.updated_ms = now_ms;
+                break;
+            };
+            let size = taker_room.min(maker_room);
             let (fee, notional) = self.execute(index, maker, price, size, now_ms);
             placed.filled += size;
             placed.notional += notional;
@@ -796,6 +814,20 @@ impl Exchange {
         });
         self.push(Topic::MarginTrade, "trade", &ticker, None, msg);
         (fee, notional)
+    }
+
+    /// How much order `index` may still trade: its remaining count, or for
+    /// a reduce-only order no more than closes its owner's position
+    /// (`None`: nothing, it must go).
+    fn room(&self, index: usize) -> Option<Decimal> {
+        let order = &self.orders[index];
+        if !order.reduce_only {
+            return Some(order.remaining);
+        }
+        let held = self.position(&order.owner, &order.ticker);
+        let reducible = if order.bid { -held } else { held };
+        let room = order.remaining.min(reducible);
+        (room > Decimal::ZERO).then_some(room)
     }
 
     /// Cancels resting order `index`; returns how much it reduced.
@@ -934,6 +966,40 @@ impl Exchange {
     }
 }
 
+/// The largest price (dollars) and count (contracts) the simulator takes:
+/// far beyond any real order, and small enough that no sum or product of
+/// them overflows a `Decimal`.
+pub(crate) const MAX_PRICE: Decimal = Decimal::from_parts(1_000_000_000, 0, 0, false, 0);
+pub(crate) const MAX_COUNT: Decimal = Decimal::from_parts(1_000_000_000, 0, 0, false, 0);
+
+/// A positive price, a multiple of `tick`, at most [`MAX_PRICE`].
+pub(crate) fn price_field(body: &Value, field: &str, tick: Decimal) -> Result<Decimal, ApiErr> {
+    let price = decimal(body, field)?;
+    if price <= Decimal::ZERO || price > MAX_PRICE || !(price % tick).is_zero() {
+        return Err(bad(
+            "invalid_price",
+            &format!(
+                "`{field}` {price} must be a positive multiple of the tick {tick}, at most {MAX_PRICE}"
+            ),
+        ));
+    }
+    Ok(price)
+}
+
+/// A count in hundredths of a contract, zero allowed only when `zero_ok`,
+/// at most [`MAX_COUNT`].
+pub(crate) fn count_field(body: &Value, field: &str, zero_ok: bool) -> Result<Decimal, ApiErr> {
+    let count = decimal(body, field)?;
+    let positive = count > Decimal::ZERO || (zero_ok && count.is_zero());
+    if !positive || count > MAX_COUNT || count.round_dp(2) != count {
+        return Err(bad(
+            "invalid_count",
+            &format!("`{field}` {count} must be a count in hundredths, at most {MAX_COUNT}"),
+        ));
+    }
+    Ok(count)
+}
+
 /// A dollar amount in Kalshi's form, at most six decimal places (margin
 /// arithmetic makes longer ones; what is reported is rounded, what is kept
 /// stays exact).
@@ -959,6 +1025,140 @@ mod tests {
 
     fn d(text: &str) -> Decimal {
         text.parse().unwrap()
+    }
+
+    fn owner(user: &str) -> Owner {
+        Owner {
+            user_id: user.to_owned(),
+            subaccount: 0,
+        }
+    }
+
+    /// An exchange where alice, bob and carol hold $100,000 each.
+    fn exchange() -> Exchange {
+        let mut exchange = Exchange::default();
+        for user in ["alice", "bob", "carol"] {
+            exchange.deposit(&owner(user), d("100000"));
+        }
+        exchange
+    }
+
+    fn order(id: &str, side: &str, count: &str, price: &str, tif: &str) -> Value {
+        json!({"ticker": "KXBTCPERP", "client_order_id": id, "side": side, "count": count,
+               "price": price, "time_in_force": tif, "self_trade_prevention_type": "taker_at_cross"})
+    }
+
+    fn place(ex: &mut Exchange, user: &str, body: Value) -> Result<Placed, ApiErr> {
+        ex.place(owner(user), &body, 1_000)
+    }
+
+    #[test]
+    fn fill_or_kill_counts_only_what_matching_reaches() {
+        let mut ex = exchange();
+        let gtc = "good_till_canceled";
+        place(&mut ex, "bob", order("b1", "ask", "5", "25.00", gtc)).unwrap();
+        place(&mut ex, "alice", order("a1", "ask", "1", "25.50", gtc)).unwrap();
+        place(&mut ex, "bob", order("b2", "ask", "10", "26.00", gtc)).unwrap();
+        // Matching stops at Alice's own ask (taker_at_cross): only 5 reachable.
+        let fok = place(
+            &mut ex,
+            "alice",
+            order("a2", "bid", "10", "26.00", "fill_or_kill"),
+        );
+        let error = fok.err().expect("refused");
+        assert_eq!(error.code, "fill_or_kill_insufficient_resting_volume");
+        assert_eq!(
+            ex.position(&owner("alice"), "KXBTCPERP"),
+            Decimal::ZERO,
+            "nothing traded"
+        );
+    }
+
+    #[test]
+    fn reduce_only_orders_never_grow_a_position_even_when_resting() {
+        let mut ex = exchange();
+        let gtc = "good_till_canceled";
+        place(&mut ex, "bob", order("b1", "ask", "1", "100.00", gtc)).unwrap();
+        place(&mut ex, "alice", order("a1", "bid", "1", "100.00", gtc)).unwrap();
+        // Two resting reduce-only asks of 1 against a long of 1.
+        for id in ["a2", "a3"] {
+            let mut body = order(id, "ask", "1", "101.00", gtc);
+            body["reduce_only"] = json!(true);
+            place(&mut ex, "alice", body).unwrap();
+        }
+        place(&mut ex, "carol", order("c1", "bid", "2", "101.00", gtc)).unwrap();
+        assert_eq!(
+            ex.position(&owner("alice"), "KXBTCPERP"),
+            Decimal::ZERO,
+            "closed, not flipped"
+        );
+        let second = ex
+            .orders
+            .iter()
+            .find(|o| o.client_order_id == "a3")
+            .unwrap();
+        assert_eq!(
+            (second.status, second.reason),
+            (Status::Canceled, "ReduceOnlyCancel")
+        );
+    }
+
+    #[test]
+    fn money_is_conserved_through_trades_fees_and_funding() {
+        let mut ex = exchange();
+        let gtc = "good_till_canceled";
+        let steps = [
+            ("bob", "ask", "3", "100.00"),
+            ("alice", "bid", "2", "100.50"),
+            ("carol", "bid", "4", "99.00"),
+            ("bob", "ask", "5", "98.50"),
+            ("alice", "ask", "1", "97.00"),
+            ("carol", "ask", "2", "96.00"),
+        ];
+        for (i, (user, side, count, price)) in steps.into_iter().enumerate() {
+            let _ = place(
+                &mut ex,
+                user,
+                order(&format!("o{i}"), side, count, price, gtc),
+            );
+        }
+        ex.apply_funding("KXBTCPERP", d("0.0125"), 2_000).unwrap();
+        ex.set_mark("KXBTCPERP", d("123.45"), 3_000).unwrap();
+        let equity: Decimal = ["alice", "bob", "carol"]
+            .iter()
+            .map(|u| ex.equity(&owner(u)))
+            .sum();
+        assert_eq!(equity + ex.fees_collected(), d("300000"));
+        let net: Decimal = ["alice", "bob", "carol"]
+            .iter()
+            .map(|u| ex.position(&owner(u), "KXBTCPERP"))
+            .sum();
+        assert_eq!(net, Decimal::ZERO);
+    }
+
+    #[test]
+    fn amends_report_their_own_fills_and_need_margin_for_more() {
+        let mut ex = exchange();
+        let gtc = "good_till_canceled";
+        place(&mut ex, "bob", order("b1", "ask", "1", "101.00", gtc)).unwrap();
+        let resting = place(&mut ex, "alice", order("a1", "bid", "1", "100.00", gtc)).unwrap();
+        let body = json!({"side": "bid", "price": "105.00", "count": "1"});
+        let amended = ex.amend(resting.order, &body, 1_000).unwrap();
+        assert_eq!(amended.filled, d("1"));
+        assert_eq!(
+            amended.notional,
+            d("101"),
+            "at the resting ask, not the amended price"
+        );
+        let big = place(&mut ex, "carol", order("c1", "bid", "1", "50.00", gtc)).unwrap();
+        let body = json!({"side": "bid", "price": "50.00", "count": "1000000"});
+        let refused = ex.amend(big.order, &body, 1_000).err().expect("refused");
+        assert_eq!(refused.code, "insufficient_balance");
+        let finer = ex.decrease(big.order, &json!({"reduce_to": "0.005"}), 1_000);
+        assert_eq!(
+            finer.err().map(|e| e.code),
+            Some("invalid_count".to_owned())
+        );
     }
 
     #[test]

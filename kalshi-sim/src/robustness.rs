@@ -64,6 +64,18 @@ const NASTY: &[&str] = &[
     "18446744073709551615",
     "18446744073709551616",
     "99999999999999999999999999",
+    "79228162514264337593543950335",
+    "-79228162514264337593543950335",
+    "1000000000000000",
+    "1000000000000000000000000000",
+    "0.005",
+    "KXBTCPERP",
+    "good_till_canceled",
+    "immediate_or_cancel",
+    "fill_or_kill",
+    "taker_at_cross",
+    "99.50",
+    "100.00",
     "NaN",
     "inf",
     "",
@@ -261,8 +273,11 @@ fn no_request_makes_the_simulator_panic_or_answer_5xx() {
     ];
     let mut g = Gen(0x5eed_1234_abcd_0001);
     let mut failures = Vec::new();
-    for case in 0..30_000 {
-        let operation = g.pick(kalshi_gen::OPERATIONS);
+    let margin = kalshi_gen::margin::OPERATIONS.iter();
+    let operations: Vec<&kalshi_gen::Operation> =
+        kalshi_gen::OPERATIONS.iter().chain(margin).collect();
+    for case in 0..40_000 {
+        let operation = *g.pick(&operations);
         let method = if g.chance(90) {
             operation.method
         } else {
@@ -294,5 +309,210 @@ fn no_request_makes_the_simulator_panic_or_answer_5xx() {
             }
         }
     }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// One margin request for `alice`, answered like the HTTP layer does
+/// (dispatch, then publish, where exit triggers fire); a panic or a 5xx
+/// is returned as a failure.
+fn margin_call(
+    shared: &Shared,
+    name: &str,
+    params: &[(&str, &str)],
+    query: &[(&str, &str)],
+    body: Value,
+) -> Result<u16, String> {
+    let operation = kalshi_gen::margin::OPERATIONS
+        .iter()
+        .find(|op| op.name == name)
+        .expect("a margin operation");
+    let call = http::Call {
+        operation,
+        user: Some("alice".to_owned()),
+        params: params
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+        query: query
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+        body: Some(body.clone()),
+        now_ms: 1_800_000_000_000,
+    };
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        let mut state = shared.state();
+        let answer = crate::api::dispatch(&mut state, &call);
+        state.publish();
+        answer
+    }));
+    match outcome {
+        Err(_) => Err(format!("{name} panicked on {body}")),
+        Ok(Ok((status, _))) if status >= 500 => Err(format!("{name} answered {status} to {body}")),
+        Ok(Err(error)) if error.status >= 500 => Err(format!(
+            "{name} answered {} {} to {body}",
+            error.status, error.code
+        )),
+        Ok(Ok((status, _))) => Ok(status),
+        Ok(Err(error)) => Ok(error.status),
+    }
+}
+
+/// Bob rests a margin order (straight through the exchange's handler).
+fn bob_places(shared: &Shared, body: Value) {
+    let operation = kalshi_gen::margin::OPERATIONS
+        .iter()
+        .find(|op| op.name == "create_margin_order")
+        .expect("create_margin_order");
+    let call = http::Call {
+        operation,
+        user: Some("bob".to_owned()),
+        params: std::collections::HashMap::new(),
+        query: Vec::new(),
+        body: Some(body),
+        now_ms: 1_800_000_000_000,
+    };
+    let mut state = shared.state();
+    crate::api::dispatch(&mut state, &call).expect("Bob's order rests");
+    state.publish();
+}
+
+/// Margin requests that are valid but for one field, which takes every
+/// nasty value in turn: these reach the matching, margin, amend, decrease,
+/// trigger and transfer arithmetic a random body rarely gets to.
+#[test]
+fn margin_requests_with_one_hostile_field_never_panic() {
+    let config = SimConfig::new()
+        .account(Account::new("alice", &ApiKey::ed25519("alice-key")))
+        .account(Account::new("bob", &ApiKey::ed25519("bob-key")));
+    let shared = Shared::new(&config);
+    {
+        let mut state = shared.state();
+        for user in ["alice", "bob"] {
+            let owner = crate::engine::Owner {
+                user_id: user.to_owned(),
+                subaccount: 0,
+            };
+            state
+                .margin
+                .deposit(&owner, rust_decimal::Decimal::from(1_000_000));
+        }
+    }
+    let order = |id: &str, side: &str, count: &str, price: &str| {
+        json!({"ticker": "KXBTCPERP", "client_order_id": id, "side": side, "count": count,
+               "price": price, "time_in_force": "good_till_canceled",
+               "self_trade_prevention_type": "taker_at_cross"})
+    };
+    let mut failures = Vec::new();
+    let mut n = 0;
+    let mut next_id = || {
+        n += 1;
+        format!("c-{n}")
+    };
+    // Alice long 5 (she takes an ask Bob rests), so triggers have a position.
+    let ask = order(&next_id(), "ask", "5", "100.00");
+    let bid = order(&next_id(), "bid", "5", "100.00");
+    bob_places(&shared, ask);
+    margin_call(&shared, "create_margin_order", &[], &[], bid).unwrap();
+    let hostile: Vec<Value> = NASTY
+        .iter()
+        .map(|v| json!(v))
+        .chain([
+            json!(-1),
+            json!(1e300),
+            json!(u64::MAX),
+            json!([]),
+            json!({}),
+        ])
+        .collect();
+    let bases: Vec<(&str, Value)> = vec![
+        ("create_margin_order", order("x", "ask", "2", "101.00")),
+        (
+            "set_isolated_margin_exit_trigger",
+            json!({"stop_loss_price": "90.00", "take_profit_price": "110.00"}),
+        ),
+        (
+            "set_isolated_margin_exit_trigger",
+            json!({"kind": "trailing", "trail_amount": "5.00"}),
+        ),
+        (
+            "set_cross_margin_exit_trigger",
+            json!({"count": "1", "client_trigger_id": "t", "take_profit_price": "120.00"}),
+        ),
+        (
+            "create_margin_order_group",
+            json!({"contracts_limit_fp": "3"}),
+        ),
+        (
+            "apply_margin_subaccount_transfer",
+            json!({"client_transfer_id": "00000000-0000-4000-8000-000000000002", "from_subaccount": 0, "to_subaccount": 0, "amount_cents": 100}),
+        ),
+    ];
+    for (name, base) in &bases {
+        for field in base.as_object().expect("an object").keys() {
+            for value in &hostile {
+                let mut body = base.clone();
+                body[field] = value.clone();
+                if *name == "create_margin_order" && field != "client_order_id" {
+                    body["client_order_id"] = json!(next_id());
+                }
+                let params: &[(&str, &str)] = if name.contains("exit_trigger") {
+                    &[("ticker", "KXBTCPERP")]
+                } else {
+                    &[]
+                };
+                if let Err(e) = margin_call(&shared, name, params, &[], body) {
+                    failures.push(e);
+                }
+            }
+        }
+    }
+    // Amend and decrease a resting order, one hostile field at a time.
+    for value in &hostile {
+        let id = next_id();
+        margin_call(
+            &shared,
+            "create_margin_order",
+            &[],
+            &[],
+            order(&id, "bid", "2", "90.00"),
+        )
+        .unwrap();
+        let order_id = {
+            let state = shared.state();
+            state.margin.order_id_of("alice", &id).expect("placed")
+        };
+        let amend = json!({"ticker": "KXBTCPERP", "side": "bid", "price": "91.00", "count": "3"});
+        for field in ["price", "count", "side"] {
+            let mut body = amend.clone();
+            body[field] = value.clone();
+            if let Err(e) = margin_call(
+                &shared,
+                "amend_margin_order",
+                &[("order_id", &order_id)],
+                &[],
+                body,
+            ) {
+                failures.push(e);
+            }
+        }
+        for field in ["reduce_by", "reduce_to"] {
+            if let Err(e) = margin_call(
+                &shared,
+                "decrease_margin_order",
+                &[("order_id", &order_id)],
+                &[],
+                json!({ field: value }),
+            ) {
+                failures.push(e);
+            }
+        }
+    }
+    // The mark moves through the extremes with every trigger set above.
+    for price in ["0.01", "1000000000", "100.00"] {
+        let mut state = shared.state();
+        let _ = state.set_margin_mark("KXBTCPERP", price.parse().unwrap());
+    }
+    failures.truncate(20);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

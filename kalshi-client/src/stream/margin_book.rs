@@ -65,7 +65,9 @@ impl MarginBook {
     ) {
         self.bids = ladder(&levels(&snapshot.bid));
         self.asks = ladder(&levels(&snapshot.ask));
-        self.clock = ms;
+        // A snapshot is newer than anything before it, even when it
+        // carries no send time.
+        self.clock = self.clock.max(ms);
         self.stale = false;
     }
 

@@ -10,7 +10,7 @@
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
-use super::{Exchange, Status, bad, decimal, money};
+use super::{Exchange, MAX_PRICE, Placed, Status, bad, count_field, decimal, money, price_field};
 use crate::State;
 use crate::api::{count, ok, rfc3339};
 use crate::engine::Owner;
@@ -45,6 +45,8 @@ pub(crate) struct Trigger {
     trail_amount: Option<Decimal>,
     trail_bps: Option<u32>,
     watermark: Option<Decimal>,
+    /// The position's direction when the trigger armed (long: `true`).
+    long: Option<bool>,
     /// Contracts to close; `None`: the whole position.
     count: Option<Decimal>,
     filled: Decimal,
@@ -151,7 +153,12 @@ impl Exchange {
     /// Sets a resting order's price and total count (fills included). A
     /// new price or a larger count loses its place in the queue and may
     /// trade at once.
-    fn amend(&mut self, index: usize, body: &Value, now_ms: i64) -> Result<Decimal, ApiErr> {
+    pub(super) fn amend(
+        &mut self,
+        index: usize,
+        body: &Value,
+        now_ms: i64,
+    ) -> Result<Placed, ApiErr> {
         let order = &self.orders[index];
         let bid = match body["side"].as_str() {
             Some("bid") => true,
@@ -166,22 +173,23 @@ impl Exchange {
         {
             return Err(bad("invalid_amend", "an amend cannot change the market"));
         }
-        let price = decimal(body, "price")?;
-        let total = decimal(body, "count")?;
-        let tick = self.markets[&order.ticker].tick;
-        if price <= Decimal::ZERO || !(price % tick).is_zero() {
-            return Err(bad(
-                "invalid_price",
-                "price must be a positive multiple of the tick",
-            ));
-        }
-        if total <= order.filled || !(total * Decimal::ONE_HUNDRED).fract().is_zero() {
-            return Err(bad(
-                "invalid_amend",
-                "count must exceed the filled count, in hundredths",
-            ));
+        let market = &self.markets[&order.ticker];
+        let price = price_field(body, "price", market.tick)?;
+        let total = count_field(body, "count", false)?;
+        if total <= order.filled {
+            return Err(bad("invalid_amend", "count must exceed the filled count"));
         }
         let remaining = total - order.filled;
+        // More notional at risk needs margin, as a new order does.
+        let scale = market.contract_size * market.initial_rate;
+        let added = (remaining * price - order.remaining * order.price) * scale;
+        let available = self.available(&order.owner);
+        if !order.reduce_only && added > Decimal::ZERO && added > available {
+            return Err(bad(
+                "insufficient_balance",
+                &format!("the amend needs ${added} more margin, ${available} is available"),
+            ));
+        }
         let keeps_place = price == order.price && remaining <= order.remaining;
         let (ticker, old_price, old_remaining) =
             (order.ticker.clone(), order.price, order.remaining);
@@ -199,7 +207,12 @@ impl Exchange {
             order.updated_ms = now_ms;
             self.delta(&ticker, bid, price, remaining - old_remaining, now_ms);
             self.user_order(index);
-            return Ok(Decimal::ZERO);
+            return Ok(Placed {
+                order: index,
+                filled: Decimal::ZERO,
+                notional: Decimal::ZERO,
+                fees: Decimal::ZERO,
+            });
         }
         self.books
             .entry(ticker.clone())
@@ -226,15 +239,22 @@ impl Exchange {
         self.user_order(index);
         self.ticker(&ticker, now_ms);
         self.trigger_full_groups(now_ms);
-        Ok(placed.filled)
+        Ok(placed)
     }
 
     /// Lowers a resting order's remaining count (to zero: canceled).
-    fn decrease(&mut self, index: usize, body: &Value, now_ms: i64) -> Result<(), ApiErr> {
+    pub(super) fn decrease(
+        &mut self,
+        index: usize,
+        body: &Value,
+        now_ms: i64,
+    ) -> Result<(), ApiErr> {
         let order = &self.orders[index];
         let target = match (&body["reduce_by"], &body["reduce_to"]) {
-            (Value::String(_), Value::Null) => order.remaining - decimal(body, "reduce_by")?,
-            (Value::Null, Value::String(_)) => decimal(body, "reduce_to")?,
+            (Value::String(_), Value::Null) => {
+                order.remaining - count_field(body, "reduce_by", false)?.min(order.remaining)
+            }
+            (Value::Null, Value::String(_)) => count_field(body, "reduce_to", true)?,
             _ => {
                 return Err(bad(
                     "invalid_decrease",
@@ -242,7 +262,7 @@ impl Exchange {
                 ));
             }
         };
-        if target < Decimal::ZERO || target >= order.remaining {
+        if target >= order.remaining {
             return Err(bad(
                 "invalid_decrease",
                 "a decrease must leave between zero and less than the remaining count",
@@ -294,28 +314,38 @@ impl Exchange {
                     .as_ref()
                     .and_then(|id| self.by_id.get(id))
                     .map_or(Decimal::ZERO, |o| self.orders[*o].filled);
-                if filled > Decimal::ZERO {
-                    let t = &mut self.triggers[i];
-                    t.status = "active";
-                    t.count = Some(filled);
-                    t.updated_ms = now_ms;
+                if filled.is_zero() {
+                    continue;
                 }
-                continue;
+                let t = &mut self.triggers[i];
+                t.status = "active";
+                t.count = Some(filled);
+                t.updated_ms = now_ms;
             }
+            let t = &self.triggers[i];
             if t.status != "active" {
                 continue;
             }
             let held = self.position(&t.owner, &t.ticker);
-            if held.is_zero() {
+            let long = held > Decimal::ZERO;
+            let ended = if held.is_zero() {
+                Some("position_closed")
+            } else if t.long.is_some_and(|was| was != long) {
+                // Its legs were set for the other direction.
+                Some("position_flipped")
+            } else {
+                None
+            };
+            if let Some(reason) = ended {
                 let t = &mut self.triggers[i];
                 t.status = "canceled";
-                t.reason = Some("position_closed");
+                t.reason = Some(reason);
                 t.updated_ms = now_ms;
                 continue;
             }
-            let market = &self.markets[&t.ticker];
+            self.triggers[i].long = Some(long);
+            let market = &self.markets[&self.triggers[i].ticker];
             let (mark, tick) = (market.mark, market.tick);
-            let long = held > Decimal::ZERO;
             let leg = self.crossed(i, mark, long);
             if let Some(leg) = leg {
                 self.fire(i, leg, held, mark, tick, now_ms);
@@ -366,7 +396,7 @@ impl Exchange {
         let size = t.count.unwrap_or(held.abs()).min(held.abs()) - t.filled;
         let bid = held < Decimal::ZERO;
         let price = if bid {
-            (mark * Decimal::TEN / tick).ceil() * tick
+            ((mark * Decimal::TEN).min(MAX_PRICE) / tick).floor() * tick
         } else {
             tick
         };
@@ -509,17 +539,8 @@ fn live_order(state: &State, call: &Call) -> Result<usize, ApiErr> {
 
 fn amend(state: &mut State, call: &Call) -> Answer {
     let index = live_order(state, call)?;
-    let filled_before = state.margin.orders[index].filled;
-    state.margin.amend(index, call.body(), call.now_ms)?;
-    let o = &state.margin.orders[index];
-    let mut body = json!({
-        "order_id": o.order_id, "client_order_id": o.client_order_id,
-        "remaining_count": count(o.remaining), "fill_count": count(o.filled - filled_before),
-    });
-    if o.filled > filled_before {
-        body["average_fill_price"] = money(o.price).into();
-    }
-    ok(body)
+    let placed = state.margin.amend(index, call.body(), call.now_ms)?;
+    ok(super::rest::placed_json(&state.margin, &placed))
 }
 
 fn decrease(state: &mut State, call: &Call) -> Answer {
@@ -607,15 +628,27 @@ fn own_group<'a>(state: &'a State, call: &Call) -> Result<(&'a String, &'a Group
 }
 
 fn limit_of(body: &Value) -> Result<Option<Decimal>, ApiErr> {
-    match (&body["contracts_limit_fp"], &body["contracts_limit"]) {
-        (Value::String(_), _) => decimal(body, "contracts_limit_fp").map(Some),
-        (Value::Null, Value::Number(n)) => Ok(n.as_i64().map(Decimal::from)),
-        (Value::Null, Value::Null) => Ok(None),
-        _ => Err(bad(
-            "invalid_parameters",
-            "`contracts_limit` must be an integer",
-        )),
-    }
+    let limit = match (&body["contracts_limit_fp"], &body["contracts_limit"]) {
+        (Value::String(_), _) => count_field(body, "contracts_limit_fp", false)?,
+        (Value::Null, Value::Number(n)) => n
+            .as_u64()
+            .filter(|n| (1..=1_000_000_000).contains(n))
+            .map(Decimal::from)
+            .ok_or_else(|| {
+                bad(
+                    "invalid_parameters",
+                    "`contracts_limit` must be a positive integer",
+                )
+            })?,
+        (Value::Null, Value::Null) => return Ok(None),
+        _ => {
+            return Err(bad(
+                "invalid_parameters",
+                "`contracts_limit` must be an integer",
+            ));
+        }
+    };
+    Ok(Some(limit))
 }
 
 fn create_group(state: &mut State, call: &Call) -> Answer {
@@ -718,7 +751,7 @@ fn optional_price(body: &Value, field: &str) -> Result<Option<Decimal>, ApiErr> 
         Value::Null => Ok(None),
         _ => decimal(body, field)
             .ok()
-            .filter(|p| *p > Decimal::ZERO)
+            .filter(|p| *p > Decimal::ZERO && *p <= MAX_PRICE)
             .map(Some)
             .ok_or_else(|| {
                 bad(
@@ -794,10 +827,35 @@ fn set_trigger(state: &mut State, call: &Call, isolated: bool) -> Answer {
     }
     let count = match &body["count"] {
         Value::Null => None,
-        _ => Some(decimal(body, "count")?),
+        _ => Some(count_field(body, "count", false)?)
+            .filter(|c| c.fract().is_zero())
+            .map(Some)
+            .ok_or_else(|| {
+                bad(
+                    "invalid_parameters",
+                    "`count` must be a whole number of contracts",
+                )
+            })?,
     };
+    if anchor.is_some() && count.is_some() {
+        return Err(bad(
+            "invalid_parameters",
+            "an anchored trigger takes its count from the anchor order",
+        ));
+    }
     if anchor.is_none() && state.margin.position(&owner, &ticker).is_zero() {
         return Err(bad("no_position", "there is no position to protect"));
+    }
+    // A repeated `client_trigger_id` answers the trigger it made: a retry
+    // makes no second one.
+    let client_trigger_id = body["client_trigger_id"].as_str().filter(|s| !s.is_empty());
+    if let Some(id) = client_trigger_id
+        && let Some(t) =
+            state.margin.triggers.iter().find(|t| {
+                t.owner == owner && t.client_trigger_id.as_deref() == Some(id) && is_live(t)
+            })
+    {
+        return ok(trigger_json(&state.margin, t));
     }
     if isolated {
         // One isolated trigger per kind: a new one replaces the old.
@@ -830,12 +888,13 @@ fn set_trigger(state: &mut State, call: &Call, isolated: bool) -> Answer {
         leg: None,
         triggered_order_id: None,
         anchor_order_id: anchor,
-        client_trigger_id: body["client_trigger_id"].as_str().map(str::to_owned),
+        client_trigger_id: client_trigger_id.map(str::to_owned),
         stop_loss,
         take_profit,
         trail_amount,
         trail_bps,
         watermark: None,
+        long: None,
         count,
         filled: Decimal::ZERO,
         created_ms: call.now_ms,
@@ -942,8 +1001,9 @@ fn update_trigger(state: &mut State, call: &Call) -> Answer {
             "a stop-loss or take-profit price is required",
         ));
     }
-    t.stop_loss = stop_loss.or(t.stop_loss);
-    t.take_profit = take_profit.or(t.take_profit);
+    // A leg the request omits is cleared (the document says so).
+    t.stop_loss = stop_loss;
+    t.take_profit = take_profit;
     t.updated_ms = call.now_ms;
     state.margin.settle_triggers(call.now_ms);
     ok(trigger_json(&state.margin, &state.margin.triggers[i]))

@@ -5,7 +5,7 @@ use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
 use super::book::Book;
-use super::{Exchange, Market, Order, Status, bad, money, side_name};
+use super::{Exchange, Market, Order, Placed, Status, bad, money, side_name};
 use crate::State;
 use crate::api::{count, ok, rfc3339};
 use crate::feed::user_uuid;
@@ -153,18 +153,24 @@ fn create(state: &mut State, call: &Call) -> Answer {
     let subaccount = crate::api::body_subaccount(call.body())?;
     let owner = super::account::margin_owner(state, call, subaccount)?;
     let placed = state.margin.place(owner, call.body(), call.now_ms)?;
-    let order = &state.margin.orders[placed.order];
+    Ok((201, Some(placed_json(&state.margin, &placed))))
+}
+
+/// What an order that may have traded answers: its counts and, when it
+/// filled, the average price and fee of those fills.
+pub(super) fn placed_json(exchange: &Exchange, placed: &Placed) -> Value {
+    let order = &exchange.orders[placed.order];
     let mut body = json!({
         "order_id": order.order_id, "client_order_id": order.client_order_id,
         "fill_count": count(placed.filled), "remaining_count": count(order.remaining),
     });
     if !placed.filled.is_zero() {
-        let contract_size = state.margin.markets[&order.ticker].contract_size;
+        let contract_size = exchange.markets[&order.ticker].contract_size;
         let average = (placed.notional / (placed.filled * contract_size)).round_dp(6);
         body["average_fill_price"] = money(average).into();
         body["average_fee_paid"] = money((placed.fees / placed.filled).round_dp(6)).into();
     }
-    Ok((201, Some(body)))
+    body
 }
 
 pub(super) fn order_json(o: &Order) -> Value {
