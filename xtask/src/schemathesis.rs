@@ -8,7 +8,8 @@
 //! and reused while the requirements and the Python version stay the same.
 //! Each run generates a fresh Ed25519 key (`tests/schemathesis/keygen.py`),
 //! starts `kalshi-sim` on a free loopback port accepting only that key, and
-//! runs Schemathesis over `kalshi-openapi/openapi.yaml` with
+//! runs Schemathesis over `kalshi-openapi/openapi.yaml`, then over the
+//! margin document `kalshi-openapi/perps_openapi.yaml`, with
 //! `tests/schemathesis/hooks.py`, which signs every request like Kalshi and
 //! adds two checks (see there). The run is bounded by a fixed number of
 //! examples per operation and a fixed seed, one worker, no example database
@@ -17,7 +18,8 @@
 //! stopped whatever happens.
 //!
 //! Everything a run writes goes under `target/schemathesis/`: the key, the
-//! reports (`report.json`, `junit.xml`) and Hypothesis's own files.
+//! reports (`report.json`/`.xml`, `margin-report.json`/`.xml`) and
+//! Hypothesis's own files.
 
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader};
@@ -36,8 +38,12 @@ pub const DIR: &str = "tests/schemathesis";
 pub const VENV: &str = "target/tools/schemathesis";
 /// Where a run writes, relative to the workspace root.
 pub const WORK: &str = "target/schemathesis";
-/// The spec Schemathesis reads.
-const SPEC: &str = "kalshi-openapi/openapi.yaml";
+/// The documents Schemathesis reads, each against the same simulator, with
+/// the name of its reports: the Trade API's, then the margin API's.
+const SPECS: [(&str, &str); 2] = [
+    ("kalshi-openapi/openapi.yaml", "report"),
+    ("kalshi-openapi/perps_openapi.yaml", "margin-report"),
+];
 /// Test cases Hypothesis generates per operation in the fuzzing phase (and
 /// the bound of the stateful phase). 50 keeps the step around two minutes
 /// with every operation passing; each extra 50 adds about a minute.
@@ -77,27 +83,45 @@ pub fn step(root: &Path) -> Result<(), String> {
 
     let mut sim = Simulator::start(&simulator, &keys.join("public.pem"))?;
     println!("    kalshi-sim listening on {}", sim.base_url);
-    let started = Instant::now();
-    let outcome = fuzz(root, &venv, &work, &keys.join("private.pem"), &sim.base_url);
-    // The simulator must have lived through the run: a crash shows up as
-    // connection errors in Schemathesis's output, said plainly here.
-    let crashed = sim.exited();
-    drop(sim);
-    let elapsed = started.elapsed();
-    let status = outcome?;
-    let report = std::fs::read_to_string(work.join("report.json"))
-        .ok()
-        .and_then(|text| serde_json::from_str::<Value>(&text).ok());
-    let summary = report.as_ref().map_or_else(
-        || format!("no report; ran {:.0} s", elapsed.as_secs_f64()),
-        summary_line,
-    );
-    println!("schemathesis: {summary}");
-    if let Some(exit) = crashed {
-        return Err(format!(
-            "step `schemathesis` failed: kalshi-sim exited during the run ({exit})"
-        ));
+    let mut result = Ok(());
+    for (spec, report) in SPECS {
+        let started = Instant::now();
+        let private_key = keys.join("private.pem");
+        let outcome = fuzz(
+            root,
+            &venv,
+            &work,
+            &private_key,
+            &sim.base_url,
+            spec,
+            report,
+        );
+        let elapsed = started.elapsed();
+        let summary = std::fs::read_to_string(work.join(format!("{report}.json")))
+            .ok()
+            .and_then(|text| serde_json::from_str::<Value>(&text).ok())
+            .map_or_else(
+                || format!("no report; ran {:.0} s", elapsed.as_secs_f64()),
+                |report| summary_line(&report),
+            );
+        println!("schemathesis ({spec}): {summary}");
+        // The simulator must have lived through the run: a crash shows up
+        // as connection errors in Schemathesis's output, said plainly here.
+        if let Some(exit) = sim.exited() {
+            return Err(format!(
+                "step `schemathesis` failed: kalshi-sim exited during the run ({exit})"
+            ));
+        }
+        if result.is_ok() {
+            result = verdict(outcome?);
+        }
     }
+    drop(sim);
+    result
+}
+
+/// What Schemathesis's exit status means for the step.
+fn verdict(status: ExitStatus) -> Result<(), String> {
     match status.code() {
         Some(0) => Ok(()),
         Some(1) => Err(format!(
@@ -263,13 +287,15 @@ fn fuzz(
     work: &Path,
     private_key: &Path,
     base_url: &str,
+    spec: &str,
+    report: &str,
 ) -> Result<ExitStatus, String> {
     let dir = root.join(DIR);
     let mut args: Vec<OsString> = vec![
         "--config-file".into(),
         dir.join("schemathesis.toml").into(),
         "run".into(),
-        root.join(SPEC).into(),
+        root.join(spec).into(),
         "--url".into(),
         base_url.into(),
     ];
@@ -286,9 +312,9 @@ fn fuzz(
     }
     args.extend([
         "--report-json-path".into(),
-        work.join("report.json").into(),
+        work.join(format!("{report}.json")).into(),
         "--report-junit-path".into(),
-        work.join("junit.xml").into(),
+        work.join(format!("{report}.xml")).into(),
     ]);
     let program = venv.join("bin/schemathesis");
     let shown: Vec<String> = std::iter::once(program.as_os_str())
