@@ -1030,3 +1030,26 @@ async fn a_session_keeps_going_when_the_market_closes_and_reopens() {
     session.close().await;
     assert_frames_follow_the_document(&stack.sim);
 }
+
+/// A delta lost just before another market's snapshot (here, one that
+/// `add_markets` brings) is a gap too: the snapshot's own book is exact,
+/// every other book of the subscription is resynchronized.
+#[tokio::test]
+async fn a_gap_before_another_markets_snapshot_resyncs_the_rest() {
+    let stack = stack().await;
+    let mut session = streams(&stack.alice).connect().await.unwrap();
+    let books = session
+        .subscribe(Subscription::orderbook([MARKETS[0], MARKETS[1]]))
+        .await
+        .unwrap();
+    let mut seen = Seen::default();
+    wait_for_books(&mut session, &mut seen, &stack.bob, &MARKETS[..2]).await;
+    // The next sequenced frame, Bob's new level on the second market, is lost.
+    stack.sim.inject_stream(StreamFault::SkipSeq);
+    let order = NewOrder::buy_yes(MARKETS[1], Quantity::contracts(7).unwrap(), cents(31));
+    stack.bob.orders().create(&order).send().await.unwrap();
+    session.add_markets(books, [MARKETS[2]]).await.unwrap();
+    wait_for_books(&mut session, &mut seen, &stack.bob, &MARKETS).await;
+    assert!(session.stats().gaps >= 1, "{:?}", session.stats());
+    session.close().await;
+}

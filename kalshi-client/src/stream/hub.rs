@@ -923,10 +923,10 @@ impl<A: Wire> Hub<A> {
         };
         let channel = self.subs[&sub_id].spec.channel;
         let role = A::role(&message);
-        let is_snapshot = matches!(role, Role::Snapshot);
+        let snapshot_of = A::snapshot_market(&message).map(|(market, _)| market.to_owned());
         if let Some(seq) = A::seq(&message)
             && !self
-                .in_sequence(sub_id, connection, sid, seq, is_snapshot)
+                .in_sequence(sub_id, connection, sid, seq, snapshot_of.as_deref())
                 .await
         {
             return;
@@ -960,14 +960,17 @@ impl<A: Wire> Hub<A> {
     }
 
     /// Checks `seq` on `(connection, sid)`: `false` for a repeat, which is
-    /// dropped. A gap is reported and, on the order book channel, repaired.
+    /// dropped. A gap is reported and, on the order book channel, repaired:
+    /// every book of the subscription is stale until its snapshot, except
+    /// the market of a snapshot that itself arrived after the gap (the lost
+    /// messages may have been other markets' deltas).
     async fn in_sequence(
         &mut self,
         sub_id: SubscriptionId,
         connection: usize,
         sid: u64,
         seq: u64,
-        is_snapshot: bool,
+        snapshot_of: Option<&str>,
     ) -> bool {
         let Some(sub) = self.subs.get_mut(&sub_id) else {
             return false;
@@ -979,12 +982,15 @@ impl<A: Wire> Hub<A> {
                 self.update_stats(|s| s.duplicates += 1);
                 return false;
             }
-            Some(expected) if seq > expected && !is_snapshot => {
+            Some(expected) if seq > expected => {
                 state.next_seq = Some(seq.saturating_add(1));
                 let is_book = sub.spec.channel == Channel::Orderbook;
-                let markets = sub.markets.clone();
+                let mut markets = sub.markets.clone();
+                if let Some(fresh) = snapshot_of {
+                    markets.remove(fresh);
+                }
                 self.update_stats(|s| s.gaps += 1);
-                if is_book {
+                if is_book && !markets.is_empty() {
                     self.books
                         .write()
                         .unwrap_or_else(|p| p.into_inner())

@@ -89,7 +89,10 @@ impl BookReplay {
         // Saturating: a `seq` of 2^64 - 1 (no real stream gets there) must
         // not overflow; a repeat of it is then applied rather than dropped.
         *next = seq.saturating_add(1);
-        let gap = expected != 0 && seq > expected && !is_snapshot;
+        // A jump before a snapshot is a gap too: the lost frames may have
+        // been other markets' deltas. The snapshot then refreshes its own
+        // book below; the others stay stale until theirs.
+        let gap = expected != 0 && seq > expected;
         if gap {
             for market in markets.iter() {
                 if let Some(book) = self.books.get_mut(market) {
@@ -205,5 +208,30 @@ mod tests {
             Applied::Snapshot
         );
         assert!(!replay.book("KX").unwrap().is_stale());
+    }
+
+    #[test]
+    fn a_jump_before_another_markets_snapshot_leaves_the_others_stale() {
+        let mut replay = BookReplay::new();
+        replay.apply_frame(&snapshot(1, 5)).unwrap();
+        // seq 2 (perhaps a delta of KX) lost; seq 3 is KY's first snapshot.
+        let ky = snapshot(3, 9).replace(r#""market_ticker":"KX""#, r#""market_ticker":"KY""#);
+        let applied = replay.apply_frame(&ky).unwrap();
+        assert_eq!(
+            applied,
+            Applied::Gap {
+                sid: 1,
+                expected: 2,
+                received: 3
+            }
+        );
+        assert!(
+            replay.book("KX").unwrap().is_stale(),
+            "KX may have lost a delta"
+        );
+        assert!(
+            !replay.book("KY").unwrap().is_stale(),
+            "KY's snapshot is exact"
+        );
     }
 }
