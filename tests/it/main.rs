@@ -6,6 +6,7 @@ mod e2e;
 mod fleet;
 mod fuzz;
 mod generated_types;
+mod heap;
 mod inventory;
 mod margin_exchange;
 mod margin_orders;

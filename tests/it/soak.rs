@@ -280,6 +280,8 @@ struct Report {
 struct Sample {
     at: Duration,
     rss_kb: u64,
+    /// Bytes allocated and not freed (`heap`), in kB.
+    heap_kb: u64,
     fds: u64,
     tasks: u64,
 }
@@ -684,6 +686,7 @@ fn sample(at: Duration) -> Sample {
     Sample {
         at,
         rss_kb,
+        heap_kb: (crate::heap::live_bytes() / 1024) as u64,
         fds,
         tasks,
     }
@@ -1016,15 +1019,19 @@ impl Report {
                 self.violations.len().to_string()
             }
         );
-        let _ = writeln!(out, "| at (s) | RSS (MB) | descriptors | live tasks |");
-        let _ = writeln!(out, "|---:|---:|---:|---:|");
+        let _ = writeln!(
+            out,
+            "| at (s) | RSS (MB) | live heap (MB) | descriptors | live tasks |"
+        );
+        let _ = writeln!(out, "|---:|---:|---:|---:|---:|");
         let step = (self.samples.len() / 12).max(1);
         for s in self.samples.iter().step_by(step) {
             let _ = writeln!(
                 out,
-                "| {:.0} | {:.1} | {} | {} |",
+                "| {:.0} | {:.1} | {:.1} | {} | {} |",
                 s.at.as_secs_f64(),
                 s.rss_kb as f64 / 1024.0,
+                s.heap_kb as f64 / 1024.0,
                 s.fds,
                 s.tasks
             );
