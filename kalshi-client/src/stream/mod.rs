@@ -46,6 +46,16 @@
 //!   dropped connection loses nothing and needs no resync. Messages that
 //!   arrive on several connections are delivered once.
 //!
+//! # Margin
+//!
+//! `client.margin().stream()` opens Kalshi's margin WebSocket API with the
+//! same machinery: a [`StreamSession<Margin>`] ([`MarginStreamSession`])
+//! of [`MarginEvent`]s whose books are [`MarginBook`]s (bids and asks at any
+//! positive price). Margin snapshots carry no exchange clock, so a snapshot
+//! replaces every delta that arrived before it on its connection, and a
+//! channel the margin document lacks is refused before anything is sent
+//! ([`StreamError::UnsupportedChannel`]).
+//!
 //! # Buffers
 //!
 //! Events wait for the consumer in a bounded queue
