@@ -405,6 +405,14 @@ impl Session {
         self.write(text, false).await
     }
 
+    /// The clock the published book of `market` is current at.
+    fn book_clock(&self, market: &str) -> u64 {
+        match self.venue {
+            Venue::EventContracts => self.shared.state().feed.snapshot(market).0,
+            Venue::Margin => self.shared.state().margin.snapshot(market).0,
+        }
+    }
+
     async fn snapshot(&mut self, sid: u64, market: &str, id: Option<u64>) -> Result<(), End> {
         let (clock, msg) = match self.venue {
             Venue::EventContracts => self.shared.state().feed.snapshot(market),
@@ -586,9 +594,17 @@ impl Session {
                 answer["id"] = id.into();
             }
             self.reply(&answer).await?;
-            if is_book(info.topic) && snapshots {
+            if is_book(info.topic) {
                 for market in markets.iter().flatten().cloned().collect::<Vec<_>>() {
-                    self.snapshot(sid, &market, None).await?;
+                    if snapshots {
+                        self.snapshot(sid, &market, None).await?;
+                    } else {
+                        // No snapshot asked for: deltas from now on.
+                        let clock = self.book_clock(&market);
+                        if let Some(sub) = self.subs.get_mut(&sid) {
+                            sub.snapshot_clock.insert(market, clock);
+                        }
+                    }
                 }
             }
         }

@@ -999,6 +999,17 @@ impl Report {
             fmt_counts(&self.log.unknown_outcomes)
         );
         let _ = writeln!(out, "- orders placed: {}", self.log.placed.len());
+        // What the harness's own record of placed orders holds of the live
+        // heap, measured by copying it once the bots have stopped.
+        let before = crate::heap::live_bytes();
+        let copy = self.log.placed.clone();
+        let held = crate::heap::live_bytes().saturating_sub(before);
+        drop(copy);
+        let _ = writeln!(
+            out,
+            "- live heap held by the harness's record of placed orders: {:.1} MB",
+            held as f64 / (1024.0 * 1024.0)
+        );
         let _ = writeln!(
             out,
             "- creates refused unexecuted (`may_have_executed() == false`): {}",

@@ -1053,3 +1053,35 @@ async fn a_gap_before_another_markets_snapshot_resyncs_the_rest() {
     assert!(session.stats().gaps >= 1, "{:?}", session.stats());
     session.close().await;
 }
+
+/// Without an initial snapshot a subscription still gets the deltas from
+/// then on; the local book stays stale (it has no exact state to start
+/// from) until a snapshot is asked for.
+#[tokio::test]
+async fn without_an_initial_snapshot_deltas_still_arrive_and_the_book_waits() {
+    let stack = stack().await;
+    let mut session = streams(&stack.alice).connect().await.unwrap();
+    let books = session
+        .subscribe(Subscription::orderbook([MARKETS[0]]).initial_snapshot(false))
+        .await
+        .unwrap();
+    let order = NewOrder::buy_yes(MARKETS[0], Quantity::contracts(2).unwrap(), cents(22));
+    stack.bob.orders().create(&order).send().await.unwrap();
+    let mut seen = Seen::default();
+    wait_for(&mut session, &mut seen, "a delta", async |_, seen| {
+        seen.count(|e| {
+            matches!(
+                e,
+                Event::Message {
+                    message: ServerMessage::OrderbookDelta(_),
+                    ..
+                }
+            )
+        }) > 0
+    })
+    .await;
+    assert!(local_book(&session, MARKETS[0]).is_some_and(|(_, _, stale)| stale));
+    session.request_snapshot(books).await.unwrap();
+    wait_for_books(&mut session, &mut seen, &stack.bob, &MARKETS[..1]).await;
+    session.close().await;
+}
