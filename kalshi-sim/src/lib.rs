@@ -19,6 +19,12 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Beside the event contracts it runs a margin (perpetual futures)
+//! exchange behind Kalshi's margin document (`/margin/...`) and its
+//! WebSocket API ([`MARGIN_WS_PATH`]): matching, positions, a documented
+//! margin model, exit triggers, and funding and mark prices a test sets
+//! ([`Simulator::apply_margin_funding`], [`Simulator::set_margin_mark`]).
+//!
 //! The `kalshi-sim` binary serves the same exchange to any client (see its
 //! `--help`): it takes public keys with `--key-id ID --public-key FILE` and
 //! offers the test controls over a small HTTP API under `/_sim/`.
