@@ -885,6 +885,18 @@ async fn start_monitor(
             if !new.is_empty() && session.add_markets(books, new.clone()).await.is_ok() {
                 known.extend(new);
             }
+            // Settled markets leave the subscription, as a bot would let
+            // them go: the monitor's state stays the size of the open set.
+            let gone: Vec<String> = known
+                .iter()
+                .filter(|t| !open.contains(*t))
+                .cloned()
+                .collect();
+            if !gone.is_empty() && session.delete_markets(books, gone.clone()).await.is_ok() {
+                for ticker in &gone {
+                    known.remove(ticker);
+                }
+            }
         }
     });
     (handle, stop)

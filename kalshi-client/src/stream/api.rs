@@ -163,19 +163,26 @@ pub(crate) trait Wire: Api {
     /// every delta that arrived before it on its connection (those were
     /// sent, so applied, before it was taken).
     const SNAPSHOT_CLOCK: bool;
+    /// The WebSocket URL of an environment.
     fn websocket_url(environment: &Environment) -> Result<String, StreamError>;
+    /// Decodes one text frame.
     fn decode(text: &str) -> Result<Self::Message, serde_json::Error>;
+    /// The message's `type`.
     fn kind(message: &Self::Message) -> &str;
+    /// The envelope's `id` (answers to commands), `sid` and `seq`.
     fn id(message: &Self::Message) -> Option<u64>;
     fn sid(message: &Self::Message) -> Option<u64>;
     fn seq(message: &Self::Message) -> Option<u64>;
+    /// What the message is to the session.
     fn role(message: &Self::Message) -> Role<'_>;
+    /// An empty book, stale until its first snapshot.
     fn new_book(market: &str) -> Self::Book;
     fn mark_stale(book: &mut Self::Book);
-    /// Replaces `book` with the snapshot `message`; returns its market and
-    /// clock (`None` when `message` is no snapshot).
+    /// The market and clock of a snapshot (`None`: no snapshot).
     fn snapshot_market(message: &Self::Message) -> Option<(&str, u64)>;
+    /// Replaces `book` with the snapshot `message`.
     fn apply_snapshot(book: &mut Self::Book, message: &Self::Message);
+    /// The change a delta makes (`None`: no delta).
     fn delta(message: &Self::Message) -> Option<BookDelta>;
     fn apply_delta(book: &mut Self::Book, delta: &BookDelta);
 }
