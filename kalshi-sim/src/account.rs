@@ -140,6 +140,19 @@ pub(crate) fn dispatch(state: &mut State, call: &Call) -> Option<Answer> {
     Some(answer)
 }
 
+/// A subaccount transfer's `amount_cents`: a positive integer.
+pub(crate) fn amount_cents(body: &Value) -> Result<i64, ApiErr> {
+    body["amount_cents"]
+        .as_i64()
+        .filter(|c| *c > 0)
+        .ok_or_else(|| {
+            bad(
+                "invalid_parameters",
+                "`amount_cents` must be a positive integer",
+            )
+        })
+}
+
 fn bad(code: &str, message: &str) -> ApiErr {
     ApiErr::bad_request(code, message)
 }
@@ -213,15 +226,7 @@ fn transfer(state: &mut State, call: &Call) -> Answer {
             "the simulator runs exchange index 0",
         ));
     }
-    let cents = body["amount_cents"]
-        .as_i64()
-        .filter(|c| *c > 0)
-        .ok_or_else(|| {
-            bad(
-                "invalid_parameters",
-                "`amount_cents` must be a positive integer",
-            )
-        })?;
+    let cents = amount_cents(body)?;
     let user = call.user().to_owned();
     let store = &state.account;
     if store

@@ -582,15 +582,7 @@ fn subaccount_transfer(state: &mut State, call: &Call) -> Answer {
     };
     let from = margin_owner(state, call, Some(number("from_subaccount")?))?;
     let to = margin_owner(state, call, Some(number("to_subaccount")?))?;
-    let cents = body["amount_cents"]
-        .as_i64()
-        .filter(|c| *c > 0)
-        .ok_or_else(|| {
-            bad(
-                "invalid_parameters",
-                "`amount_cents` must be a positive integer",
-            )
-        })?;
+    let cents = crate::account::amount_cents(body)?;
     let id = body["client_transfer_id"]
         .as_str()
         .filter(|s| !s.is_empty())
