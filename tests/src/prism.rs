@@ -102,14 +102,29 @@ const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long [`Prism::violations`] waits for Prism's log to catch up.
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long one startup check waits for Prism to log its marker request;
+/// a port held by another server never gets it logged.
+const STARTUP_MARKER_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Prism's spec and node's preload script, in a directory of each Prism's.
+const SPEC_FILE: &str = "openapi.json";
+const PRELOAD_FILE: &str = "exit-with-parent.cjs";
+
 /// Path of the marker requests [`Prism::violations`] sends; not in the spec.
 const MARKER_PATH: &str = "/__kalshi_prism_harness_marker";
 
 /// Loaded by node before Prism: exit when our end of stdin closes, so Prism
 /// never outlives the test process, even one killed with SIGKILL or a
-/// `Prism` in a `static` that is never dropped.
-const EXIT_WITH_PARENT: &str = "process.stdin.on('end', () => process.exit(0));\n\
-process.stdin.on('error', () => process.exit(0));\n\
+/// `Prism` in a `static` that is never dropped; remove the directory holding
+/// Prism's spec (named by `KALSHI_PRISM_DIR`) on the way out. The directory
+/// must outlive Prism: Prism watches the spec file, and its watcher
+/// (chokidar) crashes node when the file vanishes while it is being set up.
+const EXIT_WITH_PARENT: &str = "const leave = () => {\n\
+  try { require('fs').rmSync(process.env.KALSHI_PRISM_DIR, { recursive: true, force: true }); } catch (e) {}\n\
+  process.exit(0);\n\
+};\n\
+process.stdin.on('end', leave);\n\
+process.stdin.on('error', leave);\n\
 process.stdin.resume();\n";
 
 /// A running Prism proxy validating traffic against the vendored spec.
@@ -120,6 +135,9 @@ pub struct Prism {
     port: u16,
     /// Every line Prism printed, stdout and stderr.
     log: Arc<Mutex<Vec<String>>>,
+    /// The spec and the preload script; removed once node has exited.
+    /// `None` while starting: a failed start leaves them for the next try.
+    dir: Option<PathBuf>,
 }
 
 impl Prism {
@@ -209,10 +227,15 @@ impl Prism {
     /// rejects it without forwarding it, with or without `--errors`) is
     /// logged after everything before it: once its line is in, so is the rest.
     fn settle(&self) -> Result<(), String> {
+        self.marker_logged(SETTLE_TIMEOUT)
+    }
+
+    /// Sends a marker request and waits up to `timeout` for Prism to log it.
+    fn marker_logged(&self, timeout: Duration) -> Result<(), String> {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let path = format!("{MARKER_PATH}/{}", NEXT.fetch_add(1, Ordering::Relaxed));
         let sent = std::net::TcpStream::connect(("127.0.0.1", self.port)).and_then(|mut stream| {
-            stream.set_read_timeout(Some(SETTLE_TIMEOUT))?;
+            stream.set_read_timeout(Some(timeout))?;
             write!(
                 stream,
                 "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nPrefer: code=marker\r\n\
@@ -224,7 +247,7 @@ impl Prism {
             return Err(format!("cannot reach Prism to settle its log: {e}"));
         }
         let logged = format!("{path} ");
-        let deadline = Instant::now() + SETTLE_TIMEOUT;
+        let deadline = Instant::now() + timeout;
         loop {
             let done = self
                 .log
@@ -240,7 +263,7 @@ impl Prism {
                 return Err(format!(
                     "Prism did not log the marker request {path} within {}s: \
                      violations may be missing",
-                    SETTLE_TIMEOUT.as_secs()
+                    timeout.as_secs()
                 ));
             }
             std::thread::sleep(Duration::from_millis(2));
@@ -268,8 +291,8 @@ impl Prism {
         }
         let upstream = upstream(upstream_origin)?;
         let dir = temp_dir()?;
-        let spec = dir.join("openapi.json");
-        let preload = dir.join("exit-with-parent.cjs");
+        let spec = dir.join(SPEC_FILE);
+        let preload = dir.join(PRELOAD_FILE);
         let written = prefixed_spec(document)
             .and_then(|spec_json| std::fs::write(&spec, spec_json).map_err(|e| e.to_string()))
             .and_then(|()| std::fs::write(&preload, EXIT_WITH_PARENT).map_err(|e| e.to_string()));
@@ -285,37 +308,32 @@ impl Prism {
         let mut attempt = 0;
         let started = loop {
             attempt += 1;
-            match Self::spawn(&cli, &preload, &spec, &upstream, errors).await {
+            match Self::spawn(&cli, &dir, &upstream, errors).await {
                 Err(Failure::PortTaken(_)) if attempt < 3 => continue,
                 Err(Failure::PortTaken(message) | Failure::Other(message)) => break Err(message),
                 Ok(prism) => break Ok(prism),
             }
         };
-        // Prism has read both files once it listens (it watches the spec for
-        // changes only), so nothing is left behind even by a `Prism` in a
-        // `static`, which is never dropped.
-        let _ = std::fs::remove_dir_all(&dir);
+        if started.is_err() {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
         started
     }
 
-    async fn spawn(
-        cli: &Path,
-        preload: &Path,
-        spec: &Path,
-        upstream: &str,
-        errors: bool,
-    ) -> Result<Prism, Failure> {
+    async fn spawn(cli: &Path, dir: &Path, upstream: &str, errors: bool) -> Result<Prism, Failure> {
+        let (spec, preload) = (dir.join(SPEC_FILE), dir.join(PRELOAD_FILE));
         let port = free_port().map_err(Failure::Other)?;
         let port_arg = port.to_string();
         let mut command = Command::new("node");
-        command.arg("--require").arg(preload).arg(cli).arg("proxy");
+        command.arg("--require").arg(&preload).arg(cli).arg("proxy");
         if errors {
             command.arg("--errors");
         }
         command
             .args(["--cors=false", "--host", "127.0.0.1", "--port", &port_arg])
-            .arg(spec)
+            .arg(&spec)
             .arg(upstream)
+            .env("KALSHI_PRISM_DIR", dir)
             .env("NO_COLOR", "1")
             .env("FORCE_COLOR", "0")
             .stdin(Stdio::piped())
@@ -338,13 +356,21 @@ impl Prism {
             child: Mutex::new(child),
             port,
             log,
+            dir: None,
         };
         let started = Instant::now();
         loop {
+            // Ready when *this* Prism logs a marker request sent to the port:
+            // a server merely accepting there could be another one that took
+            // the port before node bound it (then node exits, below).
             if tokio::net::TcpStream::connect(("127.0.0.1", port))
                 .await
                 .is_ok()
+                && prism.exit_status().is_none()
+                && prism.marker_logged(STARTUP_MARKER_TIMEOUT).is_ok()
             {
+                let mut prism = prism;
+                prism.dir = Some(dir.to_owned());
                 return Ok(prism);
             }
             if let Some(status) = prism.exit_status() {
@@ -382,6 +408,9 @@ impl Drop for Prism {
         if let Ok(child) = self.child.get_mut() {
             let _ = child.kill();
             let _ = child.wait();
+        }
+        if let Some(dir) = &self.dir {
+            let _ = std::fs::remove_dir_all(dir);
         }
     }
 }
@@ -456,11 +485,38 @@ fn temp_dir() -> Result<PathBuf, String> {
     Ok(dir)
 }
 
+/// A loopback port that is free now and that servers binding port 0 cannot
+/// be handed meanwhile: it lies below the kernel's ephemeral range, which is
+/// where every other server of the tests gets its port. (Between this check
+/// and node binding the port, a recorder binding port 0 could otherwise take
+/// it and answer requests meant for Prism.) Ports are handed out in turn from
+/// a per-process start, so two Prisms of one process never race for one.
 fn free_port() -> Result<u16, String> {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .map_err(|e| format!("cannot find a free loopback port: {e}"))
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let (low, high) = non_ephemeral_ports();
+    let span = usize::from(high - low);
+    let start = std::process::id() as usize * 97;
+    for _ in 0..span {
+        let offset = (start + NEXT.fetch_add(1, Ordering::Relaxed)) % span;
+        let port = low + offset as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
+    }
+    Err(format!("no free loopback port in {low}..{high}"))
+}
+
+/// Ports below the kernel's ephemeral range (Linux's
+/// `ip_local_port_range`, 32768 by default) and above the registered ones
+/// most services use.
+fn non_ephemeral_ports() -> (u16, u16) {
+    const LOW: u16 = 20_000;
+    let ephemeral_start = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
+        .filter(|&start| start > LOW + 1_000)
+        .unwrap_or(32_768);
+    (LOW, ephemeral_start)
 }
 
 /// Copies `stream` line by line into `log` on a thread of its own (no async
