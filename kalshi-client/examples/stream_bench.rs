@@ -4,7 +4,7 @@
 //! ```text
 //! cargo build --release -p kalshi-client --example stream_bench
 //! stream_bench record FILE [--orders 100000] [--markets 10]
-//! stream_bench replay FILE [--rounds 5]
+//! stream_bench replay FILE [--rounds 5] [--passes 1]
 //! stream_bench latency [--samples 5000]
 //! ```
 //!
@@ -14,8 +14,10 @@
 //!
 //! `replay` decodes and applies those frames `--rounds` times with
 //! [`BookReplay`] (decode, `seq` check, apply: the session's own rules) and
-//! prints one JSON line: the frame count, the seconds of each round and the
-//! final books, which `stream_compare.py` checks against kalshi-sdk's.
+//! prints one JSON line: the frame count, the seconds of each round per pass
+//! over the frames and the final books, which `stream_compare.py` checks
+//! against kalshi-sdk's. A round makes `--passes` passes, each from fresh
+//! books, so that a timed round can last as long as kalshi-sdk's one pass.
 //!
 //! `latency` places or cancels one resting order at a time on the simulator
 //! and measures, for each, the time until the session delivers the
@@ -55,7 +57,7 @@ async fn main() -> Result<()> {
         }
         Some("replay") => {
             let file = args.get(1).ok_or("replay FILE")?;
-            replay(file, flag("--rounds", 5)?)
+            replay(file, flag("--rounds", 5)?, flag("--passes", 1)?.max(1))
         }
         Some("latency") => latency(flag("--samples", 5_000)?).await,
         _ => Err("usage: stream_bench record FILE | replay FILE | latency".into()),
@@ -199,19 +201,21 @@ fn matches_engine(sim: &Simulator, book: Option<&OrderBook>, ticker: &str) -> bo
     !book.is_stale() && yes == bids && asks_local == asks
 }
 
-fn replay(file: &str, rounds: usize) -> Result<()> {
+fn replay(file: &str, rounds: usize, passes: usize) -> Result<()> {
     let text = std::fs::read_to_string(file)?;
     let frames: Vec<&str> = text.lines().collect();
     let mut seconds = Vec::new();
     let mut last = BookReplay::new();
     for _ in 0..rounds {
-        let mut books = BookReplay::new();
         let started = Instant::now();
-        for frame in &frames {
-            books.apply_frame(frame)?;
+        for _ in 0..passes {
+            let mut books = BookReplay::new();
+            for frame in &frames {
+                books.apply_frame(frame)?;
+            }
+            last = books;
         }
-        seconds.push(started.elapsed().as_secs_f64());
-        last = books;
+        seconds.push(started.elapsed().as_secs_f64() / passes as f64);
     }
     let ladder = |levels: Vec<kalshi_gen::PriceLevel>| -> Vec<Value> {
         levels

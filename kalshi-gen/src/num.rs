@@ -86,43 +86,47 @@ fn excerpt(text: &str) -> String {
 fn parse_fixed(text: &str) -> Result<Decimal, DecimalError> {
     let negative = text.starts_with('-');
     let unsigned = &text.as_bytes()[usize::from(negative)..];
-    // One pass over the bytes: where the point is, and that all else is a
-    // digit. This runs for every price and count of a stream, so it avoids
-    // the searches and iterator chains a shorter version would take.
-    let mut point = None;
-    for (at, &byte) in unsigned.iter().enumerate() {
-        if byte == b'.' && point.is_none() {
-            point = Some(at);
-        } else if !byte.is_ascii_digit() {
+    // One pass that checks and accumulates: this runs for every price and
+    // count of a stream. The parts may wrap only past 19 digits, which the
+    // bounds below refuse before the parts are used.
+    let (mut int, mut frac) = (0_u64, 0_u64);
+    let (mut int_digits, mut significant, mut scale) = (0_usize, 0_usize, 0_usize);
+    let mut point = false;
+    for &byte in unsigned {
+        let digit = byte.wrapping_sub(b'0');
+        if digit < 10 {
+            if point {
+                frac = frac.wrapping_mul(10).wrapping_add(u64::from(digit));
+                scale += 1;
+            } else {
+                int = int.wrapping_mul(10).wrapping_add(u64::from(digit));
+                int_digits += 1;
+                significant += usize::from(int != 0);
+            }
+        } else if byte == b'.' && !point {
+            point = true;
+        } else {
             return Err(not_a_number(text));
         }
     }
-    let (int_part, frac_part) = match point {
-        Some(at) => (&unsigned[..at], &unsigned[at + 1..]),
-        None => (unsigned, &[][..]),
-    };
-    if int_part.is_empty() || (point.is_some() && frac_part.is_empty()) {
+    if int_digits == 0 || (point && scale == 0) {
         return Err(not_a_number(text));
     }
-    let scale = frac_part.len();
     if scale > MAX_SCALE as usize {
         return Err(DecimalError::TooPrecise {
             text: excerpt(text),
             scale: scale as u32,
         });
     }
-    let zeros = int_part.iter().take_while(|&&b| b == b'0').count();
-    if int_part.len() - zeros > MAX_INTEGER_DIGITS {
+    if significant > MAX_INTEGER_DIGITS {
         return Err(DecimalError::OutOfRange {
             text: excerpt(text),
         });
     }
-    // Validated above: at most 15 integer and 6 fraction digits, so each
-    // part fits a u64 and the mantissa (below 10^21) fits Decimal's 96 bits.
+    // Validated above: at most 15 integer and 6 fraction digits, so the
+    // mantissa (below 10^21) fits Decimal's 96 bits.
     const POW10: [u64; MAX_SCALE as usize + 1] = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000];
-    let digits = |part: &[u8]| part.iter().fold(0_u64, |m, d| m * 10 + u64::from(d - b'0'));
-    let mantissa = u128::from(digits(&int_part[zeros..])) * u128::from(POW10[scale])
-        + u128::from(digits(frac_part));
+    let mantissa = u128::from(int) * u128::from(POW10[scale]) + u128::from(frac);
     Ok(Decimal::from_parts(
         mantissa as u32,
         (mantissa >> 32) as u32,

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The stream benchmark, side by side with kalshi-sdk (see BENCHMARKS.md):
 #
-#   bash tests/bench/stream_compare.sh [--orders 20000] [--markets 10] [--rounds 20] [--samples 5000]
+#   bash tests/bench/stream_compare.sh [--orders 20000] [--markets 10] [--rounds 5] [--passes 20] [--samples 5000]
 #
 # Records the order book frames of random order flow on the simulator once,
 # replays them through this client (`BookReplay`) and through kalshi-sdk

@@ -688,10 +688,17 @@ fn server_enum(
         /// other frame, which is then parsed for it. The full parse that
         /// follows still rejects a frame that is not JSON.
         fn leading_type(text: &str) -> Option<&str> {
-            let rest = text.trim_start().strip_prefix('{')?.trim_start();
-            let rest = rest.strip_prefix("\"type\"")?.trim_start().strip_prefix(':')?;
-            let rest = rest.trim_start().strip_prefix('"')?;
-            let end = rest.find(['"', '\\'])?;
+            // Kalshi's own layout, without spaces, is tried first: this runs
+            // for every frame of a stream.
+            let rest = match text.strip_prefix("{\"type\":\"") {
+                Some(rest) => rest,
+                None => {
+                    let rest = text.trim_start().strip_prefix('{')?.trim_start();
+                    let rest = rest.strip_prefix("\"type\"")?.trim_start().strip_prefix(':')?;
+                    rest.trim_start().strip_prefix('"')?
+                }
+            };
+            let end = rest.bytes().position(|b| b == b'"' || b == b'\\')?;
             (rest.as_bytes()[end] == b'"').then(|| &rest[..end])
         }
 

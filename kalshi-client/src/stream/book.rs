@@ -5,17 +5,15 @@
 //! YES book's asks are the NO bids seen from the other side. Every price and
 //! size is a `Decimal`; nothing passes through `f64`.
 
-use std::collections::BTreeMap;
-
 use kalshi_gen::stream::types;
 use kalshi_gen::{Count, Dollars, PriceLevel};
 use rust_decimal::Decimal;
 
-/// One side of the book: price -> (price as received, contracts resting
-/// there). Keyed by the price in millionths of a dollar: every `Dollars` has
-/// at most six decimal places, so the key is exact, and comparing integers
-/// is several times cheaper than comparing `Decimal`s on every delta.
-pub(super) type Ladder = BTreeMap<i64, (Decimal, Decimal)>;
+/// One side of the book: levels keyed by the price in millionths of a
+/// dollar: every `Dollars` has at most six decimal places, so the key is
+/// exact, and comparing integers is several times cheaper than comparing
+/// `Decimal`s on every delta.
+pub(super) use super::ladder::Ladder;
 
 /// Millionths of a dollar per dollar: the finest price a `Dollars` holds.
 const MICROS: i64 = 1_000_000;
@@ -206,12 +204,7 @@ impl OrderBook {
 
 /// Adds `delta` contracts at `price`; a level at zero or below goes.
 pub(super) fn change_level(ladder: &mut Ladder, price: Decimal, delta: Decimal) {
-    let key = key(price);
-    let (_, count) = ladder.entry(key).or_insert((price, Decimal::ZERO));
-    *count += delta;
-    if *count <= Decimal::ZERO {
-        ladder.remove(&key);
-    }
+    ladder.change(key(price), price, delta);
 }
 
 pub(super) fn ladder(levels: &[PriceLevel]) -> Ladder {

@@ -81,6 +81,7 @@ mod api;
 pub mod book;
 mod connection;
 mod hub;
+mod ladder;
 mod margin_book;
 mod replay;
 mod splice;
