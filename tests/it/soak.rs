@@ -441,7 +441,15 @@ async fn trade(
         };
         let subaccount = rng.u32(..SUBACCOUNTS);
         lock(&log).requests += 1;
-        match rng.u8(..10) {
+        let action = rng.u8(..10);
+        if matches!(action, 5..=6) {
+            // A settled market's orders are gone from the exchange: forget
+            // them instead of canceling them (404s), so the list holds only
+            // open markets' orders and does not grow with the run.
+            let open = markets.read().unwrap();
+            resting.retain(|(_, _, ticker)| open.contains(ticker));
+        }
+        match action {
             0..=4 => {
                 if let Some(id) = place(&bot, &ticker, subaccount, &mut rng, &log).await {
                     resting.push((id, subaccount, ticker));

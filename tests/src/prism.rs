@@ -69,8 +69,9 @@
 //!
 //! Prism runs as `node <prism-cli>` (one process, no fork), with a preloaded
 //! script that exits when its stdin, a pipe held by [`Prism`], closes: on
-//! drop, and when the test process dies however it dies. The temporary spec is
-//! deleted as soon as Prism listens.
+//! drop, and when the test process dies however it dies. The temporary spec
+//! stays while Prism runs (Prism watches it; its watcher crashes node when
+//! the file vanishes during setup) and goes when node exits.
 //!
 //! # What Prism changes on the way
 //!
@@ -96,7 +97,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// How long [`Prism::start`] waits for Prism to accept connections.
+/// How long [`Prism::start`] waits for Prism to answer on its port.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// How long [`Prism::violations`] waits for Prism's log to catch up.
@@ -135,9 +136,10 @@ pub struct Prism {
     port: u16,
     /// Every line Prism printed, stdout and stderr.
     log: Arc<Mutex<Vec<String>>>,
-    /// The spec and the preload script; removed once node has exited.
-    /// `None` while starting: a failed start leaves them for the next try.
-    dir: Option<PathBuf>,
+    /// The spec and the preload script; removed once node has exited (the
+    /// field drops after `Drop::drop` has waited for node). `None` while
+    /// starting: a failed try leaves them to the next one.
+    dir: Option<SpecDir>,
 }
 
 impl Prism {
@@ -147,7 +149,8 @@ impl Prism {
     /// path key, and `<upstream>` is `upstream_origin`
     /// (`http://127.0.0.1:PORT`; a trailing `/trade-api/v2` is accepted and
     /// dropped, Prism appends the request path itself). Returns once Prism
-    /// accepts connections.
+    /// has logged a request sent to its port, so the server answering there
+    /// is this Prism.
     pub async fn start(upstream_origin: &str) -> Result<Prism, String> {
         Self::launch(upstream_origin, true, kalshi_openapi::SPEC_YAML).await
     }
@@ -232,42 +235,16 @@ impl Prism {
 
     /// Sends a marker request and waits up to `timeout` for Prism to log it.
     fn marker_logged(&self, timeout: Duration) -> Result<(), String> {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let path = format!("{MARKER_PATH}/{}", NEXT.fetch_add(1, Ordering::Relaxed));
-        let sent = std::net::TcpStream::connect(("127.0.0.1", self.port)).and_then(|mut stream| {
-            stream.set_read_timeout(Some(timeout))?;
-            write!(
-                stream,
-                "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nPrefer: code=marker\r\n\
-                 Connection: close\r\n\r\n"
-            )?;
-            stream.read_to_end(&mut Vec::new())
-        });
-        if let Err(e) = sent {
-            return Err(format!("cannot reach Prism to settle its log: {e}"));
-        }
-        let logged = format!("{path} ");
-        let deadline = Instant::now() + timeout;
-        loop {
-            let done = self
-                .log
-                .lock()
-                .expect("prism log")
-                .iter()
-                .rev()
-                .any(|line| line.contains(&logged) && line.contains("Request terminated"));
-            if done {
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                return Err(format!(
-                    "Prism did not log the marker request {path} within {}s: \
-                     violations may be missing",
-                    timeout.as_secs()
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(2));
-        }
+        marker_logged(self.port, &self.log, timeout)
+    }
+
+    /// [`Prism::marker_logged`] off the async runtime's thread, which may be
+    /// the only one (a current-thread test runtime) and must keep running.
+    async fn marker_logged_async(&self, timeout: Duration) -> Result<(), String> {
+        let (port, log) = (self.port, Arc::clone(&self.log));
+        tokio::task::spawn_blocking(move || marker_logged(port, &log, timeout))
+            .await
+            .map_err(|e| format!("the marker check panicked: {e}"))?
     }
 
     /// How Prism exited, if it has.
@@ -290,17 +267,18 @@ impl Prism {
             ));
         }
         let upstream = upstream(upstream_origin)?;
-        let dir = temp_dir()?;
-        let spec = dir.join(SPEC_FILE);
-        let preload = dir.join(PRELOAD_FILE);
+        // Removed on every way out of here but a started Prism, which takes
+        // it over: also when this future is dropped mid-start.
+        let dir = SpecDir(temp_dir()?);
+        let spec = dir.0.join(SPEC_FILE);
+        let preload = dir.0.join(PRELOAD_FILE);
         let written = prefixed_spec(document)
             .and_then(|spec_json| std::fs::write(&spec, spec_json).map_err(|e| e.to_string()))
             .and_then(|()| std::fs::write(&preload, EXIT_WITH_PARENT).map_err(|e| e.to_string()));
         if let Err(e) = written {
-            let _ = std::fs::remove_dir_all(&dir);
             return Err(format!(
                 "cannot write Prism's spec under {}: {e}",
-                dir.display()
+                dir.0.display()
             ));
         }
         // The free port is found by binding and releasing it, so another
@@ -308,16 +286,16 @@ impl Prism {
         let mut attempt = 0;
         let started = loop {
             attempt += 1;
-            match Self::spawn(&cli, &dir, &upstream, errors).await {
+            match Self::spawn(&cli, &dir.0, &upstream, errors).await {
                 Err(Failure::PortTaken(_)) if attempt < 3 => continue,
                 Err(Failure::PortTaken(message) | Failure::Other(message)) => break Err(message),
                 Ok(prism) => break Ok(prism),
             }
         };
-        if started.is_err() {
-            let _ = std::fs::remove_dir_all(&dir);
-        }
-        started
+        started.map(|mut prism| {
+            prism.dir = Some(dir);
+            prism
+        })
     }
 
     async fn spawn(cli: &Path, dir: &Path, upstream: &str, errors: bool) -> Result<Prism, Failure> {
@@ -359,19 +337,18 @@ impl Prism {
             dir: None,
         };
         let started = Instant::now();
+        let mut last = String::from("nothing answered yet");
         loop {
             // Ready when *this* Prism logs a marker request sent to the port:
             // a server merely accepting there could be another one that took
             // the port before node bound it (then node exits, below).
-            if tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_ok()
-                && prism.exit_status().is_none()
-                && prism.marker_logged(STARTUP_MARKER_TIMEOUT).is_ok()
-            {
-                let mut prism = prism;
-                prism.dir = Some(dir.to_owned());
-                return Ok(prism);
+            if let Err(e) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
+                last = format!("cannot connect: {e}");
+            } else if prism.exit_status().is_none() {
+                match prism.marker_logged_async(STARTUP_MARKER_TIMEOUT).await {
+                    Ok(()) => return Ok(prism),
+                    Err(e) => last = e,
+                }
             }
             if let Some(status) = prism.exit_status() {
                 // Let the readers drain what node printed before it exited.
@@ -389,7 +366,7 @@ impl Prism {
             }
             if started.elapsed() > STARTUP_TIMEOUT {
                 return Err(Failure::Other(format!(
-                    "Prism did not accept connections on port {port} within {}s; its output:\n{}",
+                    "Prism was not ready on port {port} within {}s ({last}); its output:\n{}",
                     STARTUP_TIMEOUT.as_secs(),
                     prism.log().join("\n")
                 )));
@@ -408,9 +385,6 @@ impl Drop for Prism {
         if let Ok(child) = self.child.get_mut() {
             let _ = child.kill();
             let _ = child.wait();
-        }
-        if let Some(dir) = &self.dir {
-            let _ = std::fs::remove_dir_all(dir);
         }
     }
 }
@@ -473,6 +447,55 @@ fn prefixed_spec(document: &str) -> Result<String, String> {
     serde_json::to_string(&spec).map_err(|e| format!("cannot write the spec as JSON: {e}"))
 }
 
+/// Sends a marker request to `port` and waits up to `timeout` for it in
+/// `log`, Prism's output.
+fn marker_logged(port: u16, log: &Mutex<Vec<String>>, timeout: Duration) -> Result<(), String> {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let path = format!("{MARKER_PATH}/{}", NEXT.fetch_add(1, Ordering::Relaxed));
+    let sent = std::net::TcpStream::connect(("127.0.0.1", port)).and_then(|mut stream| {
+        stream.set_read_timeout(Some(timeout))?;
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nPrefer: code=marker\r\n\
+             Connection: close\r\n\r\n"
+        )?;
+        stream.read_to_end(&mut Vec::new())
+    });
+    if let Err(e) = sent {
+        return Err(format!("cannot reach Prism on port {port}: {e}"));
+    }
+    let logged = format!("{path} ");
+    let deadline = Instant::now() + timeout;
+    loop {
+        let done = log
+            .lock()
+            .expect("prism log")
+            .iter()
+            .rev()
+            .any(|line| line.contains(&logged) && line.contains("Request terminated"));
+        if done {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "Prism did not log the marker request {path} within {}s: \
+                 violations may be missing",
+                timeout.as_secs()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// The directory of a Prism's spec and preload script, removed on drop.
+struct SpecDir(PathBuf);
+
+impl Drop for SpecDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// A fresh directory under the system temp dir.
 fn temp_dir() -> Result<PathBuf, String> {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
@@ -486,7 +509,7 @@ fn temp_dir() -> Result<PathBuf, String> {
 }
 
 /// A loopback port that is free now and that servers binding port 0 cannot
-/// be handed meanwhile: it lies below the kernel's ephemeral range, which is
+/// be handed meanwhile: it lies outside the kernel's ephemeral range, which is
 /// where every other server of the tests gets its port. (Between this check
 /// and node binding the port, a recorder binding port 0 could otherwise take
 /// it and answer requests meant for Prism.) Ports are handed out in turn from
@@ -506,17 +529,24 @@ fn free_port() -> Result<u16, String> {
     Err(format!("no free loopback port in {low}..{high}"))
 }
 
-/// Ports below the kernel's ephemeral range (Linux's
-/// `ip_local_port_range`, 32768 by default) and above the registered ones
-/// most services use.
+/// Ports outside the kernel's ephemeral range (Linux's
+/// `ip_local_port_range`, 32768–60999 by default) and above the registered
+/// ones most services use: below its start when there is room there, else
+/// above its end.
 fn non_ephemeral_ports() -> (u16, u16) {
     const LOW: u16 = 20_000;
-    let ephemeral_start = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+    let range = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
         .ok()
-        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
-        .filter(|&start| start > LOW + 1_000)
-        .unwrap_or(32_768);
-    (LOW, ephemeral_start)
+        .and_then(|text| {
+            let mut bounds = text.split_whitespace().map(|n| n.parse::<u16>().ok());
+            Some((bounds.next()??, bounds.next()??))
+        });
+    match range {
+        Some((start, _)) if start > LOW + 1_000 => (LOW, start),
+        Some((_, end)) if end < u16::MAX - 1_000 => (end + 1, u16::MAX),
+        // Unknown, or no room on either side: Linux's default range.
+        _ => (LOW, 32_768),
+    }
 }
 
 /// Copies `stream` line by line into `log` on a thread of its own (no async

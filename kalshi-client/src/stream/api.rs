@@ -187,6 +187,38 @@ pub(crate) trait Wire: Api {
     fn apply_delta(book: &mut Self::Book, delta: &BookDelta);
 }
 
+/// What both APIs' `Wire` impls share: the envelope readers of their
+/// generated `ServerMessage`s and the book operations of their book types,
+/// which have the same names and shapes.
+macro_rules! shared_wire {
+    ($wire:ident) => {
+        fn decode(text: &str) -> Result<Self::Message, serde_json::Error> {
+            $wire::ServerMessage::decode(text)
+        }
+        fn kind(message: &Self::Message) -> &str {
+            message.kind()
+        }
+        fn id(message: &Self::Message) -> Option<u64> {
+            message.id()
+        }
+        fn sid(message: &Self::Message) -> Option<u64> {
+            message.sid()
+        }
+        fn seq(message: &Self::Message) -> Option<u64> {
+            message.seq()
+        }
+        fn new_book(market: &str) -> Self::Book {
+            <Self::Book>::new(market)
+        }
+        fn mark_stale(book: &mut Self::Book) {
+            book.mark_stale();
+        }
+        fn apply_delta(book: &mut Self::Book, delta: &BookDelta) {
+            book.apply_delta(delta.first_side, delta.price, delta.delta, delta.clock);
+        }
+    };
+}
+
 impl Wire for EventContracts {
     const NAME: &'static str = "event-contract";
     const SNAPSHOT_CLOCK: bool = true;
@@ -194,21 +226,7 @@ impl Wire for EventContracts {
     fn websocket_url(environment: &Environment) -> Result<String, StreamError> {
         connection::websocket_url(environment)
     }
-    fn decode(text: &str) -> Result<Self::Message, serde_json::Error> {
-        trade_wire::ServerMessage::decode(text)
-    }
-    fn kind(message: &Self::Message) -> &str {
-        message.kind()
-    }
-    fn id(message: &Self::Message) -> Option<u64> {
-        message.id()
-    }
-    fn sid(message: &Self::Message) -> Option<u64> {
-        message.sid()
-    }
-    fn seq(message: &Self::Message) -> Option<u64> {
-        message.seq()
-    }
+    shared_wire!(trade_wire);
     fn role(message: &Self::Message) -> Role<'_> {
         use trade_wire::ServerMessage as M;
         match message {
@@ -233,12 +251,6 @@ impl Wire for EventContracts {
             M::Unknown(_) => Role::Unknown,
             _ => Role::Data,
         }
-    }
-    fn new_book(market: &str) -> OrderBook {
-        OrderBook::new(market)
-    }
-    fn mark_stale(book: &mut OrderBook) {
-        book.mark_stale();
     }
     fn snapshot_market(message: &Self::Message) -> Option<(&str, u64)> {
         match message {
@@ -265,9 +277,6 @@ impl Wire for EventContracts {
             delta: d.msg.delta_fp.value(),
             clock: d.msg.clock.get(),
         })
-    }
-    fn apply_delta(book: &mut OrderBook, delta: &BookDelta) {
-        book.apply_delta(delta.first_side, delta.price, delta.delta, delta.clock);
     }
 }
 
@@ -297,21 +306,7 @@ impl Wire for Margin {
             }
         })
     }
-    fn decode(text: &str) -> Result<Self::Message, serde_json::Error> {
-        margin_wire::ServerMessage::decode(text)
-    }
-    fn kind(message: &Self::Message) -> &str {
-        message.kind()
-    }
-    fn id(message: &Self::Message) -> Option<u64> {
-        message.id()
-    }
-    fn sid(message: &Self::Message) -> Option<u64> {
-        message.sid()
-    }
-    fn seq(message: &Self::Message) -> Option<u64> {
-        message.seq()
-    }
+    shared_wire!(margin_wire);
     fn role(message: &Self::Message) -> Role<'_> {
         use margin_wire::ServerMessage as M;
         match message {
@@ -333,12 +328,6 @@ impl Wire for Margin {
             M::Unknown(_) => Role::Unknown,
             _ => Role::Data,
         }
-    }
-    fn new_book(market: &str) -> MarginBook {
-        MarginBook::new(market)
-    }
-    fn mark_stale(book: &mut MarginBook) {
-        book.mark_stale();
     }
     fn snapshot_market(message: &Self::Message) -> Option<(&str, u64)> {
         match message {
@@ -370,9 +359,6 @@ impl Wire for Margin {
             delta: d.msg.delta.value(),
             clock: u64::try_from(ms).unwrap_or(0),
         })
-    }
-    fn apply_delta(book: &mut MarginBook, delta: &BookDelta) {
-        book.apply_delta(delta.first_side, delta.price, delta.delta, delta.clock);
     }
 }
 

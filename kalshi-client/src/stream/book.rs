@@ -41,6 +41,12 @@ pub(super) fn key(price: Decimal) -> i64 {
         })
 }
 
+/// The ladder key of a price rounded *down* to a millionth: the highest key
+/// at or below `price` (the upper bound of a range "at `price` or lower").
+pub(super) fn key_floor(price: Decimal) -> i64 {
+    key(-price).checked_neg().unwrap_or(i64::MAX)
+}
+
 /// The order book of one market, as of an exchange `clock`.
 ///
 /// A book is built from an `orderbook_snapshot` and changed by

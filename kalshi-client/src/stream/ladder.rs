@@ -108,7 +108,12 @@ mod tests {
         assert_eq!(at_least_40, [50]);
         let below_50: Vec<_> = ladder.range(..50).map(|(k, _)| *k).collect();
         assert_eq!(below_50, [30]);
-        assert_eq!(ladder.range(60..20).count(), 0, "an empty range");
+        let (from, to) = (60, 20);
+        assert_eq!(
+            ladder.range(from..to).count(),
+            0,
+            "a reversed range is empty"
+        );
     }
 
     #[test]

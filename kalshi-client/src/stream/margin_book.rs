@@ -9,7 +9,7 @@ use kalshi_gen::PriceLevel;
 use kalshi_gen::margin::stream::types;
 use rust_decimal::Decimal;
 
-use super::book::{Ladder, change_level, key, ladder, level};
+use super::book::{Ladder, change_level, key, key_floor, ladder, level};
 
 /// The order book of one margin market.
 ///
@@ -130,8 +130,12 @@ impl MarginBook {
 
     /// Contracts offered at `price` or lower.
     pub fn ask_depth_at_or_below(&self, price: Decimal) -> Decimal {
-        let below = key(price).saturating_add(1);
-        self.asks.range(..below).map(|(_, (_, c))| *c).sum()
+        // Rounded down: a price finer than a millionth must not take in
+        // the level just above it.
+        self.asks
+            .range(..=key_floor(price))
+            .map(|(_, (_, c))| *c)
+            .sum()
     }
 }
 
@@ -179,6 +183,16 @@ mod tests {
         assert_eq!(book.bid_depth_at_or_above(d("99.50")), d("8"));
         assert_eq!(book.ask_depth_at_or_below(d("100.25")), d("7"));
         assert_eq!(book.ask_depth_at_or_below(d("100.50")), d("9"));
+    }
+
+    #[test]
+    fn depth_bounds_finer_than_a_millionth_stay_on_their_side() {
+        let book = book();
+        // Just below an ask and just above a bid: neither level counts.
+        assert_eq!(book.ask_depth_at_or_below(d("100.2499995")), d("0"));
+        assert_eq!(book.bid_depth_at_or_above(d("99.7500005")), d("0"));
+        assert_eq!(book.ask_depth_at_or_below(d("100.2500005")), d("7"));
+        assert_eq!(book.bid_depth_at_or_above(d("99.7499995")), d("3"));
     }
 
     #[test]

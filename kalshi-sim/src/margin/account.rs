@@ -763,15 +763,7 @@ fn set_trigger(state: &mut State, call: &Call, isolated: bool) -> Answer {
             &format!("margin market {ticker} not found"),
         ));
     }
-    let owner = margin_owner(
-        state,
-        call,
-        if isolated {
-            None
-        } else {
-            call.query_subaccount()?
-        },
-    )?;
+    let owner = trigger_owner(state, call, isolated)?;
     let body = call.body();
     let stop_loss = optional_price(body, "stop_loss_price")?;
     let take_profit = optional_price(body, "take_profit_price")?;
@@ -898,6 +890,17 @@ fn set_trigger(state: &mut State, call: &Call, isolated: bool) -> Answer {
     ok(trigger_json(&state.margin, t))
 }
 
+/// The owner of a trigger request: isolated triggers live on the primary
+/// account; cross triggers on the `subaccount` of the query.
+fn trigger_owner(state: &State, call: &Call, isolated: bool) -> Result<Owner, ApiErr> {
+    let subaccount = if isolated {
+        None
+    } else {
+        call.query_subaccount()?
+    };
+    margin_owner(state, call, subaccount)
+}
+
 fn is_live(t: &Trigger) -> bool {
     matches!(t.status, "active" | "pending_on_entry")
 }
@@ -907,15 +910,7 @@ fn matching<'a>(
     call: &'a Call,
     isolated: bool,
 ) -> Result<impl Iterator<Item = usize> + 'a, ApiErr> {
-    let owner = margin_owner(
-        state,
-        call,
-        if isolated {
-            None
-        } else {
-            call.query_subaccount()?
-        },
-    )?;
+    let owner = trigger_owner(state, call, isolated)?;
     let ticker = call.param("ticker");
     let kind = call.query("kind");
     Ok(state
