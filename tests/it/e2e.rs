@@ -20,6 +20,8 @@ use kalshi_tests::keys::TestKey;
 use kalshi_tests::prism::Prism;
 use rust_decimal::Decimal;
 
+use crate::support::dec;
+
 const MARKET: &str = "KXTEST-26DEC31-YES";
 
 fn config() -> SimConfig {
@@ -41,15 +43,7 @@ fn config() -> SimConfig {
 fn client(base_url: &str, key_id: &str, key: &TestKey) -> Client {
     kalshi_tests::traces::capture();
     kalshi_tests::traces::forbid(&key.pem);
-    Client::builder()
-        .base_url(base_url)
-        .credentials(Credentials::from_pem(key_id, &key.pem).unwrap())
-        .retry_policy(
-            RetryPolicy::default()
-                .with_backoff(Duration::from_millis(1), Duration::from_millis(10)),
-        )
-        .build()
-        .unwrap()
+    crate::support::client(base_url, key_id, key)
 }
 
 fn price(text: &str) -> Price {
@@ -58,10 +52,6 @@ fn price(text: &str) -> Price {
 
 fn qty(n: u32) -> Quantity {
     Quantity::contracts(n).unwrap()
-}
-
-fn dec(text: &str) -> Decimal {
-    text.parse().unwrap()
 }
 
 /// How every Prism test ends: no request or response broke the spec, and

@@ -23,5 +23,6 @@ mod sim_order_groups;
 mod soak;
 mod stream_types;
 mod streams;
+mod support;
 mod transfers;
 mod wire;

@@ -23,6 +23,8 @@ use kalshi_tests::prism::Prism;
 use kalshi_tests::stream_schema::FrameValidator;
 use rust_decimal::Decimal;
 
+use crate::support::dec;
+
 const BTC: &str = "KXBTCPERP";
 const ETH: &str = "KXETHPERP";
 const SETTLE: Duration = Duration::from_secs(15);
@@ -30,10 +32,6 @@ const SETTLE: Duration = Duration::from_secs(15);
 fn validator() -> &'static FrameValidator {
     static VALIDATOR: OnceLock<FrameValidator> = OnceLock::new();
     VALIDATOR.get_or_init(FrameValidator::margin)
-}
-
-fn dec(text: &str) -> Decimal {
-    text.parse().unwrap()
 }
 
 fn price(text: &str) -> MarginPrice {

@@ -18,6 +18,8 @@ use kalshi_tests::keys::{TestKey, pem};
 use kalshi_tests::prism::Prism;
 use rust_decimal::Decimal;
 
+use crate::support::dec;
+
 const MARKET: &str = "KXTEST-26DEC31-YES";
 
 fn client_with_pem(base_url: &str, key_id: &str, private_pem: &str) -> Client {
@@ -30,10 +32,6 @@ fn client_with_pem(base_url: &str, key_id: &str, private_pem: &str) -> Client {
         )
         .build()
         .unwrap()
-}
-
-fn dec(text: &str) -> Decimal {
-    text.parse().unwrap()
 }
 
 fn price(text: &str) -> Price {

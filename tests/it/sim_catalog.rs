@@ -2,38 +2,17 @@
 //! reference data consistent between lists and gets, combos created and
 //! traded, and the FCM reads over subtraders' real trades.
 
-use std::time::Duration;
-
 use futures_util::TryStreamExt;
 use kalshi_client::generated::types;
 use kalshi_client::order::{NewOrder, Price, Quantity, TimeInForce};
-use kalshi_client::{Client, Credentials, Error, Execute, Paginate, RetryPolicy};
+use kalshi_client::{Client, Error, Execute, Paginate};
 use kalshi_sim::engine;
 use kalshi_sim::{Account, SimConfig, Simulator};
 use kalshi_tests::keys::TestKey;
 use kalshi_tests::prism::Prism;
 use rust_decimal::Decimal;
 
-fn client(base_url: &str, key_id: &str, key: &TestKey) -> Client {
-    Client::builder()
-        .base_url(base_url)
-        .credentials(Credentials::from_pem(key_id, &key.pem).unwrap())
-        .retry_policy(
-            RetryPolicy::default()
-                .with_backoff(Duration::from_millis(1), Duration::from_millis(10)),
-        )
-        .build()
-        .unwrap()
-}
-
-fn dec(text: &str) -> Decimal {
-    text.parse().unwrap()
-}
-
-/// The JSON of a response value: the generated types do not compare.
-fn json<T: serde::Serialize>(value: &T) -> serde_json::Value {
-    serde_json::to_value(value).unwrap()
-}
+use crate::support::{client, dec, json};
 
 struct Stack {
     sim: Simulator,

@@ -2,34 +2,18 @@
 //! RFQs, quotes on them and block trades, executed as real trades between
 //! two accounts.
 
-use std::time::Duration;
-
 use futures_util::TryStreamExt;
 use kalshi_client::generated::types;
-use kalshi_client::{Client, Credentials, Error, Execute, Paginate, RetryPolicy};
+use kalshi_client::{Client, Error, Execute, Paginate};
 use kalshi_sim::{Account, SimConfig, Simulator};
 use kalshi_tests::keys::TestKey;
 use kalshi_tests::prism::Prism;
 use rust_decimal::Decimal;
 
+use crate::support::{client, dec};
+
 const MARKET: &str = "KXTEST-26DEC31-YES";
 const OTHER_MARKET: &str = "KXHIGHNY-26NOV30-B45";
-
-fn client(base_url: &str, key_id: &str, key: &TestKey) -> Client {
-    Client::builder()
-        .base_url(base_url)
-        .credentials(Credentials::from_pem(key_id, &key.pem).unwrap())
-        .retry_policy(
-            RetryPolicy::default()
-                .with_backoff(Duration::from_millis(1), Duration::from_millis(10)),
-        )
-        .build()
-        .unwrap()
-}
-
-fn dec(text: &str) -> Decimal {
-    text.parse().unwrap()
-}
 
 /// Alice asks, Bob quotes, Carol looks on.
 struct Stack {

@@ -9,31 +9,17 @@ use std::time::Duration;
 use futures_util::TryStreamExt;
 use kalshi_client::generated::{builder, types};
 use kalshi_client::order::{NewOrder, Price, Quantity};
-use kalshi_client::{Client, Credentials, Error, Execute, Paginate, RetryPolicy};
+use kalshi_client::{Client, Error, Execute, Paginate};
 use kalshi_sim::{Account, Outcome, SimConfig, Simulator};
 use kalshi_tests::keys::TestKey;
 use kalshi_tests::prism::Prism;
 use rust_decimal::Decimal;
 
+use crate::support::{client, dec, json};
+
 const MARKET: &str = "KXTEST-26DEC31-YES";
 const OTHER: &str = "KXTEST-27JUN30-YES";
 const WEATHER: &str = "KXHIGHNY-26NOV30";
-
-fn client(base_url: &str, key_id: &str, key: &TestKey) -> Client {
-    Client::builder()
-        .base_url(base_url)
-        .credentials(Credentials::from_pem(key_id, &key.pem).unwrap())
-        .retry_policy(
-            RetryPolicy::default()
-                .with_backoff(Duration::from_millis(1), Duration::from_millis(10)),
-        )
-        .build()
-        .unwrap()
-}
-
-fn dec(text: &str) -> Decimal {
-    text.parse().unwrap()
-}
 
 fn price(text: &str) -> Price {
     text.parse().unwrap()
@@ -41,11 +27,6 @@ fn price(text: &str) -> Price {
 
 fn qty(n: u32) -> Quantity {
     Quantity::contracts(n).unwrap()
-}
-
-/// Generated response types have no `PartialEq`: compare their JSON.
-fn json<T: serde::Serialize>(value: &T) -> serde_json::Value {
-    serde_json::to_value(value).unwrap()
 }
 
 async fn trade_count(request: builder::GetTrades<'_>) -> usize {

@@ -10,7 +10,7 @@ use futures_util::TryStreamExt;
 use kalshi_client::generated::types;
 use kalshi_client::order::{NewOrder, Price, Quantity, TimeInForce};
 use kalshi_client::stream::{Channel, Event, Subscription};
-use kalshi_client::{Client, Credentials, Error, Execute, Paginate, RetryPolicy};
+use kalshi_client::{Client, Error, Execute, Paginate};
 use kalshi_gen::stream::ServerMessage;
 use kalshi_sim::engine::FeeSchedule;
 use kalshi_sim::{Account, Outcome, SimConfig, Simulator};
@@ -18,6 +18,8 @@ use kalshi_tests::keys::TestKey;
 use kalshi_tests::prism::Prism;
 use kalshi_tests::stream_schema::FrameValidator;
 use rust_decimal::Decimal;
+
+use crate::support::{client, dec};
 
 const MARKET: &str = "KXTEST-26DEC31-YES";
 const OTHER: &str = "KXTEST-27JUN30-YES";
@@ -37,28 +39,12 @@ fn config() -> SimConfig {
         ))
 }
 
-fn client(base_url: &str, key_id: &str, key: &TestKey) -> Client {
-    Client::builder()
-        .base_url(base_url)
-        .credentials(Credentials::from_pem(key_id, &key.pem).unwrap())
-        .retry_policy(
-            RetryPolicy::default()
-                .with_backoff(Duration::from_millis(1), Duration::from_millis(10)),
-        )
-        .build()
-        .unwrap()
-}
-
 fn price(text: &str) -> Price {
     text.parse().unwrap()
 }
 
 fn qty(n: u32) -> Quantity {
     Quantity::contracts(n).unwrap()
-}
-
-fn dec(text: &str) -> Decimal {
-    text.parse().unwrap()
 }
 
 /// The simulator behind Prism, and a client for each account.

@@ -22,6 +22,8 @@ use kalshi_tests::keys::TestKey;
 use kalshi_tests::stream_schema::FrameValidator;
 use rust_decimal::Decimal;
 
+use crate::support::dec;
+
 const MARKETS: [&str; 3] = [
     "KXTEST-26DEC31-YES",
     "KXTEST-27JUN30-YES",
@@ -79,10 +81,6 @@ fn streams(client: &Client) -> StreamBuilder {
     client
         .stream()
         .reconnect_backoff(Duration::from_millis(5), Duration::from_millis(50))
-}
-
-fn dec(text: &str) -> Decimal {
-    text.parse().unwrap()
 }
 
 fn cents(n: u32) -> Price {
