@@ -128,58 +128,49 @@ impl OrderBook {
 
     /// The best YES bid: the highest price someone pays for YES, and its size.
     pub fn best_bid(&self) -> Option<PriceLevel> {
-        self.yes.iter().next_back().map(|(_, (p, c))| level(*p, *c))
+        self.yes.highest().map(|(p, c)| level(p, c))
     }
 
     /// The best YES ask: the lowest price someone sells YES at (the best NO
     /// bid seen from the YES side, `1 - p`), and its size.
     pub fn best_ask(&self) -> Option<PriceLevel> {
-        self.no
-            .iter()
-            .next_back()
-            .map(|(_, (p, c))| level(Decimal::ONE - p, *c))
+        self.no.highest().map(|(p, c)| level(Decimal::ONE - p, c))
     }
 
     /// The best NO bid and its size.
     pub fn best_no_bid(&self) -> Option<PriceLevel> {
-        self.no.iter().next_back().map(|(_, (p, c))| level(*p, *c))
+        self.no.highest().map(|(p, c)| level(p, c))
     }
 
     /// The best NO ask (`1 -` the best YES bid) and its size.
     pub fn best_no_ask(&self) -> Option<PriceLevel> {
-        self.yes
-            .iter()
-            .next_back()
-            .map(|(_, (p, c))| level(Decimal::ONE - p, *c))
+        self.yes.highest().map(|(p, c)| level(Decimal::ONE - p, c))
     }
 
     /// YES bids, best (highest) first, at most `depth` levels.
     pub fn bids(&self, depth: usize) -> Vec<PriceLevel> {
         self.yes
-            .iter()
-            .rev()
+            .descending()
             .take(depth)
-            .map(|(_, (p, c))| level(*p, *c))
+            .map(|(p, c)| level(p, c))
             .collect()
     }
 
     /// YES asks, best (lowest) first, at most `depth` levels.
     pub fn asks(&self, depth: usize) -> Vec<PriceLevel> {
         self.no
-            .iter()
-            .rev()
+            .descending()
             .take(depth)
-            .map(|(_, (p, c))| level(Decimal::ONE - p, *c))
+            .map(|(p, c)| level(Decimal::ONE - p, c))
             .collect()
     }
 
     /// NO bids, best first, at most `depth` levels.
     pub fn no_bids(&self, depth: usize) -> Vec<PriceLevel> {
         self.no
-            .iter()
-            .rev()
+            .descending()
             .take(depth)
-            .map(|(_, (p, c))| level(*p, *c))
+            .map(|(p, c)| level(p, c))
             .collect()
     }
 
@@ -196,15 +187,12 @@ impl OrderBook {
 
     /// Contracts bid for YES at `price` or better (higher).
     pub fn bid_depth_at_or_above(&self, price: Decimal) -> Decimal {
-        self.yes.range(key(price)..).map(|(_, (_, c))| *c).sum()
+        self.yes.contracts(key(price)..)
     }
 
     /// Contracts offered YES at `price` or better (lower).
     pub fn ask_depth_at_or_below(&self, price: Decimal) -> Decimal {
-        self.no
-            .range(key(Decimal::ONE - price)..)
-            .map(|(_, (_, c))| *c)
-            .sum()
+        self.no.contracts(key(Decimal::ONE - price)..)
     }
 }
 

@@ -22,13 +22,33 @@ impl Ladder {
         Self::default()
     }
 
-    /// Every level, lowest price first.
-    pub(super) fn iter(&self) -> impl DoubleEndedIterator<Item = (&i64, &(Decimal, Decimal))> + '_ {
-        self.levels.iter().map(|(key, level)| (key, level))
+    /// (price, contracts) of every level, highest price first.
+    pub(super) fn descending(&self) -> impl Iterator<Item = (Decimal, Decimal)> + '_ {
+        self.levels.iter().rev().map(|(_, level)| *level)
+    }
+
+    /// (price, contracts) of every level, lowest price first.
+    pub(super) fn ascending(&self) -> impl Iterator<Item = (Decimal, Decimal)> + '_ {
+        self.levels.iter().map(|(_, level)| *level)
+    }
+
+    /// (price, contracts) at the highest price.
+    pub(super) fn highest(&self) -> Option<(Decimal, Decimal)> {
+        self.levels.last().map(|(_, level)| *level)
+    }
+
+    /// (price, contracts) at the lowest price.
+    pub(super) fn lowest(&self) -> Option<(Decimal, Decimal)> {
+        self.levels.first().map(|(_, level)| *level)
+    }
+
+    /// Contracts resting at the levels whose key lies in `keys`.
+    pub(super) fn contracts(&self, keys: impl RangeBounds<i64>) -> Decimal {
+        self.range(keys).map(|(_, (_, count))| *count).sum()
     }
 
     /// The levels whose key lies in `keys`, lowest price first.
-    pub(super) fn range(
+    fn range(
         &self,
         keys: impl RangeBounds<i64>,
     ) -> impl DoubleEndedIterator<Item = (&i64, &(Decimal, Decimal))> + '_ {
@@ -90,7 +110,7 @@ mod tests {
     use super::*;
 
     fn levels(ladder: &Ladder) -> Vec<(i64, Decimal)> {
-        ladder.iter().map(|(k, (_, c))| (*k, *c)).collect()
+        ladder.range(..).map(|(k, (_, c))| (*k, *c)).collect()
     }
 
     #[test]

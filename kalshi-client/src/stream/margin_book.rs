@@ -83,32 +83,29 @@ impl MarginBook {
 
     /// The best (highest) bid and its size.
     pub fn best_bid(&self) -> Option<PriceLevel> {
-        self.bids
-            .iter()
-            .next_back()
-            .map(|(_, (p, c))| level(*p, *c))
+        self.bids.highest().map(|(p, c)| level(p, c))
     }
 
     /// The best (lowest) ask and its size.
     pub fn best_ask(&self) -> Option<PriceLevel> {
-        self.asks.iter().next().map(|(_, (p, c))| level(*p, *c))
+        self.asks.lowest().map(|(p, c)| level(p, c))
     }
 
     /// Bids, best (highest) first, at most `depth` levels.
     pub fn bids(&self, depth: usize) -> Vec<PriceLevel> {
-        let best_first = self.bids.iter().rev();
-        best_first
+        self.bids
+            .descending()
             .take(depth)
-            .map(|(_, (p, c))| level(*p, *c))
+            .map(|(p, c)| level(p, c))
             .collect()
     }
 
     /// Asks, best (lowest) first, at most `depth` levels.
     pub fn asks(&self, depth: usize) -> Vec<PriceLevel> {
-        let best_first = self.asks.iter();
-        best_first
+        self.asks
+            .ascending()
             .take(depth)
-            .map(|(_, (p, c))| level(*p, *c))
+            .map(|(p, c)| level(p, c))
             .collect()
     }
 
@@ -125,17 +122,14 @@ impl MarginBook {
 
     /// Contracts bid at `price` or higher.
     pub fn bid_depth_at_or_above(&self, price: Decimal) -> Decimal {
-        self.bids.range(key(price)..).map(|(_, (_, c))| *c).sum()
+        self.bids.contracts(key(price)..)
     }
 
     /// Contracts offered at `price` or lower.
     pub fn ask_depth_at_or_below(&self, price: Decimal) -> Decimal {
         // Rounded down: a price finer than a millionth must not take in
         // the level just above it.
-        self.asks
-            .range(..=key_floor(price))
-            .map(|(_, (_, c))| *c)
-            .sum()
+        self.asks.contracts(..=key_floor(price))
     }
 }
 
