@@ -207,6 +207,9 @@ struct Log {
     requests: u64,
     /// Failed calls by error kind.
     errors: BTreeMap<&'static str, u64>,
+    /// `NotFound` errors by operation: which calls met orders or markets
+    /// that were gone.
+    not_found: BTreeMap<&'static str, u64>,
     /// Creates whose outcome was unknown, by how they were settled.
     unknown_outcomes: BTreeMap<&'static str, u64>,
     /// (user, client_order_id) of every order a bot knows exists.
@@ -223,6 +226,9 @@ impl Log {
     fn error(&mut self, error: &Error) {
         let kind = kind(error);
         *self.errors.entry(kind).or_insert(0) += 1;
+        if let Error::NotFound(api) = error {
+            *self.not_found.entry(api.operation).or_insert(0) += 1;
+        }
         if matches!(
             kind,
             "InvalidRequest" | "Config" | "Key" | "MissingCredentials"
@@ -1013,6 +1019,11 @@ impl Report {
             fmt_counts(&self.stream_faults)
         );
         let _ = writeln!(out, "- errors by kind: {}", fmt_counts(&self.log.errors));
+        let _ = writeln!(
+            out,
+            "- `NotFound` by operation: {}",
+            fmt_counts(&self.log.not_found)
+        );
         let _ = writeln!(
             out,
             "- creates with an unknown outcome: {}",
