@@ -9,43 +9,7 @@ use kalshi_gen::stream::types;
 use kalshi_gen::{Count, Dollars, PriceLevel};
 use rust_decimal::Decimal;
 
-/// One side of the book: levels keyed by the price in millionths of a
-/// dollar: every `Dollars` has at most six decimal places, so the key is
-/// exact, and comparing integers is several times cheaper than comparing
-/// `Decimal`s on every delta.
-pub(super) use super::ladder::Ladder;
-
-/// Millionths of a dollar per dollar: the finest price a `Dollars` holds.
-const MICROS: i64 = 1_000_000;
-
-/// The ladder key of a price, rounded up to the next millionth when the
-/// price is finer than that (only for prices a caller passes in; wire prices
-/// are exact). Saturates far outside any real price.
-pub(super) fn key(price: Decimal) -> i64 {
-    use rust_decimal::prelude::ToPrimitive;
-    let scale = price.scale();
-    if scale <= 6 {
-        // The exact path every wire price takes: no Decimal arithmetic.
-        let exact = price.mantissa() * 10_i128.pow(6 - scale);
-        if let Ok(key) = i64::try_from(exact) {
-            return key;
-        }
-    }
-    price
-        .checked_mul(Decimal::from(MICROS))
-        .and_then(|micros| micros.ceil().to_i64())
-        .unwrap_or(if price.is_sign_negative() {
-            i64::MIN
-        } else {
-            i64::MAX
-        })
-}
-
-/// The ladder key of a price rounded *down* to a millionth: the highest key
-/// at or below `price` (the upper bound of a range "at `price` or lower").
-pub(super) fn key_floor(price: Decimal) -> i64 {
-    key(-price).checked_neg().unwrap_or(i64::MAX)
-}
+use super::ladder::Ladder;
 
 /// The order book of one market, as of an exchange `clock`.
 ///
@@ -95,8 +59,8 @@ impl OrderBook {
     /// Replaces the whole book with a snapshot (which includes every change
     /// up to its clock) and clears staleness.
     pub(crate) fn apply_snapshot(&mut self, snapshot: &types::OrderbookSnapshotPayloadMsg) {
-        self.yes = ladder(&snapshot.yes_dollars_fp);
-        self.no = ladder(&snapshot.no_dollars_fp);
+        self.yes = Ladder::from_levels(&snapshot.yes_dollars_fp);
+        self.no = Ladder::from_levels(&snapshot.no_dollars_fp);
         self.clock = u64::try_from(snapshot.clock).unwrap_or(0);
         self.stale = false;
     }
@@ -117,7 +81,7 @@ impl OrderBook {
         } else {
             &mut self.no
         };
-        change_level(ladder, price, delta);
+        ladder.change(price, delta);
         self.clock = clock;
     }
 
@@ -187,26 +151,13 @@ impl OrderBook {
 
     /// Contracts bid for YES at `price` or better (higher).
     pub fn bid_depth_at_or_above(&self, price: Decimal) -> Decimal {
-        self.yes.contracts(key(price)..)
+        self.yes.contracts_at_or_above(price)
     }
 
     /// Contracts offered YES at `price` or better (lower).
     pub fn ask_depth_at_or_below(&self, price: Decimal) -> Decimal {
-        self.no.contracts(key(Decimal::ONE - price)..)
+        self.no.contracts_at_or_above(Decimal::ONE - price)
     }
-}
-
-/// Adds `delta` contracts at `price`; a level at zero or below goes.
-pub(super) fn change_level(ladder: &mut Ladder, price: Decimal, delta: Decimal) {
-    ladder.change(key(price), price, delta);
-}
-
-pub(super) fn ladder(levels: &[PriceLevel]) -> Ladder {
-    levels
-        .iter()
-        .filter(|l| l.count.value() > Decimal::ZERO)
-        .map(|l| (key(l.price.value()), (l.price.value(), l.count.value())))
-        .collect()
 }
 
 pub(super) fn level(price: Decimal, count: Decimal) -> PriceLevel {
@@ -259,13 +210,7 @@ mod tests {
     }
 
     #[test]
-    fn keys_order_prices_exactly_and_never_overflow() {
-        assert_eq!(key(d("0.25")), key(d("0.2500")));
-        assert!(key(d("0.250001")) > key(d("0.25")));
-        // Finer than a millionth rounds up, so range queries stay inclusive.
-        assert_eq!(key(d("0.2500001")), key(d("0.250001")));
-        assert_eq!(key(Decimal::MAX), i64::MAX);
-        assert_eq!(key(Decimal::MIN), i64::MIN);
+    fn depth_queries_take_any_price() {
         let book = book();
         assert_eq!(book.bid_depth_at_or_above(Decimal::MAX), Decimal::ZERO);
         assert_eq!(book.bid_depth_at_or_above(Decimal::MIN), d("8"));

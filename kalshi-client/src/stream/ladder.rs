@@ -1,17 +1,21 @@
 //! One side of a local order book: price levels sorted by price.
 
-use std::ops::RangeBounds;
-
+use kalshi_gen::PriceLevel;
 use rust_decimal::Decimal;
 
-/// Price levels in ascending order of their key (the price in millionths of
-/// a dollar, see `book::key`), each with the price as received and the
-/// contracts resting there.
+/// Millionths of a dollar per dollar: the finest price a `Dollars` holds.
+const MICROS: i64 = 1_000_000;
+
+/// Price levels in ascending order of their key, each with the price as
+/// received and the contracts resting there.
 ///
-/// A sorted vector rather than a tree: a side of a Kalshi book holds tens to
-/// a few hundred levels, where a binary search over contiguous memory and a
-/// short move on insert or removal beat a tree's pointer chasing on every
-/// delta (`BENCHMARKS.md`, Streams).
+/// The key is the price in millionths of a dollar: every `Dollars` has at
+/// most six decimal places, so the key is exact, and comparing integers is
+/// several times cheaper than comparing `Decimal`s on every delta. A sorted
+/// vector rather than a tree: a side of a Kalshi book holds tens to a few
+/// hundred levels, where a binary search over contiguous memory and a short
+/// move on insert or removal beat a tree's pointer chasing on every delta
+/// (`BENCHMARKS.md`, Streams).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(super) struct Ladder {
     levels: Vec<(i64, (Decimal, Decimal))>,
@@ -20,6 +24,26 @@ pub(super) struct Ladder {
 impl Ladder {
     pub(super) fn new() -> Self {
         Self::default()
+    }
+
+    /// The levels of a snapshot, in any order; empty ones are left out, and
+    /// of two at one price the later one stays.
+    pub(super) fn from_levels(levels: &[PriceLevel]) -> Self {
+        let mut levels: Vec<_> = levels
+            .iter()
+            .filter(|l| l.count.value() > Decimal::ZERO)
+            .map(|l| (key(l.price.value()), (l.price.value(), l.count.value())))
+            .collect();
+        // Stable: equal keys keep their order, so the last is the later one.
+        levels.sort_by_key(|(key, _)| *key);
+        let mut kept: Vec<(i64, (Decimal, Decimal))> = Vec::with_capacity(levels.len());
+        for level in levels {
+            match kept.last_mut() {
+                Some(last) if last.0 == level.0 => *last = level,
+                _ => kept.push(level),
+            }
+        }
+        Self { levels: kept }
     }
 
     /// (price, contracts) of every level, highest price first.
@@ -42,35 +66,23 @@ impl Ladder {
         self.levels.first().map(|(_, level)| *level)
     }
 
-    /// Contracts resting at the levels whose key lies in `keys`.
-    pub(super) fn contracts(&self, keys: impl RangeBounds<i64>) -> Decimal {
-        self.range(keys).map(|(_, (_, count))| *count).sum()
+    /// Contracts resting at `price` or higher.
+    pub(super) fn contracts_at_or_above(&self, price: Decimal) -> Decimal {
+        let from = key(price);
+        let start = self.levels.partition_point(|(key, _)| *key < from);
+        sum(&self.levels[start..])
     }
 
-    /// The levels whose key lies in `keys`, lowest price first.
-    fn range(
-        &self,
-        keys: impl RangeBounds<i64>,
-    ) -> impl DoubleEndedIterator<Item = (&i64, &(Decimal, Decimal))> + '_ {
-        use std::ops::Bound;
-        let start = match keys.start_bound() {
-            Bound::Included(k) => self.levels.partition_point(|(key, _)| key < k),
-            Bound::Excluded(k) => self.levels.partition_point(|(key, _)| key <= k),
-            Bound::Unbounded => 0,
-        };
-        let end = match keys.end_bound() {
-            Bound::Included(k) => self.levels.partition_point(|(key, _)| key <= k),
-            Bound::Excluded(k) => self.levels.partition_point(|(key, _)| key < k),
-            Bound::Unbounded => self.levels.len(),
-        };
-        self.levels[start..end.max(start)]
-            .iter()
-            .map(|(key, level)| (key, level))
+    /// Contracts resting at `price` or lower.
+    pub(super) fn contracts_at_or_below(&self, price: Decimal) -> Decimal {
+        let to = key_floor(price);
+        let end = self.levels.partition_point(|(key, _)| *key <= to);
+        sum(&self.levels[..end])
     }
 
-    /// Adds `delta` contracts at `price` (whose key is `key`); a level at
-    /// zero or below goes.
-    pub(super) fn change(&mut self, key: i64, price: Decimal, delta: Decimal) {
+    /// Adds `delta` contracts at `price`; a level at zero or below goes.
+    pub(super) fn change(&mut self, price: Decimal, delta: Decimal) {
+        let key = key(price);
         match self.levels.binary_search_by_key(&key, |(k, _)| *k) {
             Ok(at) => {
                 let count = &mut self.levels[at].1.1;
@@ -85,85 +97,123 @@ impl Ladder {
     }
 }
 
-/// Levels in any order; of two with one key, the later one stays (as a map
-/// collected from them would keep).
-impl FromIterator<(i64, (Decimal, Decimal))> for Ladder {
-    fn from_iter<I: IntoIterator<Item = (i64, (Decimal, Decimal))>>(levels: I) -> Self {
-        let mut levels: Vec<_> = levels.into_iter().collect();
-        // Stable: equal keys keep their order, so the last is the later one.
-        levels.sort_by_key(|(key, _)| *key);
-        let mut kept: Vec<(i64, (Decimal, Decimal))> = Vec::with_capacity(levels.len());
-        for level in levels {
-            match kept.last_mut() {
-                Some(last) if last.0 == level.0 => *last = level,
-                _ => kept.push(level),
-            }
+fn sum(levels: &[(i64, (Decimal, Decimal))]) -> Decimal {
+    levels.iter().map(|(_, (_, count))| *count).sum()
+}
+
+/// The key of a price, rounded up to the next millionth when the price is
+/// finer than that (only for prices a caller passes in; wire prices are
+/// exact), so that "at `price` or higher" stays inclusive. Saturates far
+/// outside any real price.
+fn key(price: Decimal) -> i64 {
+    use rust_decimal::prelude::ToPrimitive;
+    let scale = price.scale();
+    if scale <= 6 {
+        // The exact path every wire price takes: no Decimal arithmetic.
+        let exact = price.mantissa() * 10_i128.pow(6 - scale);
+        if let Ok(key) = i64::try_from(exact) {
+            return key;
         }
-        Self { levels: kept }
     }
+    price
+        .checked_mul(Decimal::from(MICROS))
+        .and_then(|micros| micros.ceil().to_i64())
+        .unwrap_or(if price.is_sign_negative() {
+            i64::MIN
+        } else {
+            i64::MAX
+        })
+}
+
+/// The key of a price rounded *down* to a millionth: the highest key at or
+/// below `price`, so that "at `price` or lower" takes in nothing above it.
+fn key_floor(price: Decimal) -> i64 {
+    key(-price).checked_neg().unwrap_or(i64::MAX)
 }
 
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
 
+    use kalshi_gen::{Count, Dollars};
+
     use super::*;
 
-    fn levels(ladder: &Ladder) -> Vec<(i64, Decimal)> {
-        ladder.range(..).map(|(k, (_, c))| (*k, *c)).collect()
+    fn levels(ladder: &Ladder) -> Vec<(Decimal, Decimal)> {
+        ladder.ascending().collect()
+    }
+
+    fn d(text: &str) -> Decimal {
+        text.parse().unwrap()
     }
 
     #[test]
     fn keeps_levels_sorted_and_drops_empty_ones() {
         let mut ladder = Ladder::new();
-        for (key, delta) in [(50, 3), (10, 2), (30, 1), (10, -2), (70, -4), (30, 5)] {
-            ladder.change(key, Decimal::from(key), Decimal::from(delta));
+        for (price, delta) in [(50, 3), (10, 2), (30, 1), (10, -2), (70, -4), (30, 5)] {
+            ladder.change(Decimal::from(price), Decimal::from(delta));
         }
         assert_eq!(
             levels(&ladder),
-            [(30, 6.into()), (50, 3.into())],
+            [(30.into(), 6.into()), (50.into(), 3.into())],
             "10 emptied, 70 never positive"
         );
-        let at_least_40: Vec<_> = ladder.range(40..).map(|(k, _)| *k).collect();
-        assert_eq!(at_least_40, [50]);
-        let below_50: Vec<_> = ladder.range(..50).map(|(k, _)| *k).collect();
-        assert_eq!(below_50, [30]);
-        let (from, to) = (60, 20);
+        assert_eq!(ladder.contracts_at_or_above(40.into()), 3.into());
+        assert_eq!(ladder.contracts_at_or_below(49.into()), 6.into());
+        assert_eq!(ladder.contracts_at_or_below(10.into()), 0.into());
+    }
+
+    #[test]
+    fn a_snapshot_keeps_the_later_of_two_levels_at_one_price_and_no_empty_ones() {
+        let level = |price: &str, count: &str| PriceLevel {
+            price: price.parse::<Dollars>().unwrap(),
+            count: count.parse::<Count>().unwrap(),
+        };
+        let ladder = Ladder::from_levels(&[
+            level("0.02", "1"),
+            level("0.01", "5"),
+            level("0.03", "0"),
+            level("0.0200", "7"),
+        ]);
         assert_eq!(
-            ladder.range(from..to).count(),
-            0,
-            "a reversed range is empty"
+            levels(&ladder),
+            [(d("0.01"), d("5")), (d("0.0200"), d("7"))]
         );
     }
 
     #[test]
-    fn collecting_keeps_the_later_of_two_levels_with_one_key() {
-        let ladder: Ladder = [(2, 1), (1, 5), (2, 7)]
-            .into_iter()
-            .map(|(k, c)| (k, (Decimal::from(k), Decimal::from(c))))
-            .collect();
-        assert_eq!(levels(&ladder), [(1, 5.into()), (2, 7.into())]);
+    fn keys_order_prices_exactly_and_never_overflow() {
+        assert_eq!(key(d("0.25")), key(d("0.2500")));
+        assert!(key(d("0.250001")) > key(d("0.25")));
+        // Finer than a millionth rounds up (and down for key_floor), so
+        // range queries stay on their side of the price.
+        assert_eq!(key(d("0.2500001")), key(d("0.250001")));
+        assert_eq!(key_floor(d("0.2500009")), key(d("0.25")));
+        assert_eq!(key(Decimal::MAX), i64::MAX);
+        assert_eq!(key(Decimal::MIN), i64::MIN);
+        assert_eq!(key_floor(Decimal::MAX), i64::MAX);
+        assert_eq!(key_floor(Decimal::MIN), i64::MIN + 1);
     }
 
     /// The same deltas through a sorted map (what the ladder replaced) give
     /// the same levels at every step.
     #[test]
     fn matches_a_sorted_map_over_random_deltas() {
-        let (mut ladder, mut model) = (Ladder::new(), BTreeMap::<i64, Decimal>::new());
+        let (mut ladder, mut model) = (Ladder::new(), BTreeMap::<Decimal, Decimal>::new());
         let mut state = 0x2545_f491_4f6c_dd1d_u64;
         for _ in 0..20_000 {
             state ^= state << 13;
             state ^= state >> 7;
             state ^= state << 17;
-            let key = (state % 64) as i64;
+            let price = Decimal::new((state % 64) as i64, 2);
             let delta = Decimal::from((state >> 8) % 21) - Decimal::from(10);
-            ladder.change(key, Decimal::from(key), delta);
-            let count = model.entry(key).or_default();
+            ladder.change(price, delta);
+            let count = model.entry(price).or_default();
             *count += delta;
             if *count <= Decimal::ZERO {
-                model.remove(&key);
+                model.remove(&price);
             }
-            let expected: Vec<_> = model.iter().map(|(k, c)| (*k, *c)).collect();
+            let expected: Vec<_> = model.iter().map(|(p, c)| (*p, *c)).collect();
             assert_eq!(levels(&ladder), expected);
         }
     }

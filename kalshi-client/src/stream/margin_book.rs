@@ -9,7 +9,8 @@ use kalshi_gen::PriceLevel;
 use kalshi_gen::margin::stream::types;
 use rust_decimal::Decimal;
 
-use super::book::{Ladder, change_level, key, key_floor, ladder, level};
+use super::book::level;
+use super::ladder::Ladder;
 
 /// The order book of one margin market.
 ///
@@ -63,8 +64,8 @@ impl MarginBook {
         snapshot: &types::MarginOrderbookSnapshotPayloadMsg,
         ms: u64,
     ) {
-        self.bids = ladder(&levels(&snapshot.bid));
-        self.asks = ladder(&levels(&snapshot.ask));
+        self.bids = Ladder::from_levels(&levels(&snapshot.bid));
+        self.asks = Ladder::from_levels(&levels(&snapshot.ask));
         // A snapshot is newer than anything before it, even when it
         // carries no send time.
         self.clock = self.clock.max(ms);
@@ -73,7 +74,7 @@ impl MarginBook {
 
     pub(crate) fn apply_delta(&mut self, bid: bool, price: Decimal, delta: Decimal, ms: u64) {
         let ladder = if bid { &mut self.bids } else { &mut self.asks };
-        change_level(ladder, price, delta);
+        ladder.change(price, delta);
         self.clock = self.clock.max(ms);
     }
 
@@ -122,14 +123,12 @@ impl MarginBook {
 
     /// Contracts bid at `price` or higher.
     pub fn bid_depth_at_or_above(&self, price: Decimal) -> Decimal {
-        self.bids.contracts(key(price)..)
+        self.bids.contracts_at_or_above(price)
     }
 
     /// Contracts offered at `price` or lower.
     pub fn ask_depth_at_or_below(&self, price: Decimal) -> Decimal {
-        // Rounded down: a price finer than a millionth must not take in
-        // the level just above it.
-        self.asks.contracts(..=key_floor(price))
+        self.asks.contracts_at_or_below(price)
     }
 }
 
