@@ -20,3 +20,44 @@
 //! ```
 
 pub use crate::stream_generated::*;
+
+/// The `type` of a frame whose first key is `type` with a plain string
+/// value (no escapes), read off the text; `None` for any other frame, which
+/// is then parsed for it. The full parse that follows still rejects a frame
+/// that is not JSON. Both APIs' generated `ServerMessage::decode` call it.
+pub(crate) fn leading_type(text: &str) -> Option<&str> {
+    // Kalshi's own layout, without spaces, is tried first: this runs for
+    // every frame of a stream.
+    let rest = match text.strip_prefix("{\"type\":\"") {
+        Some(rest) => rest,
+        None => {
+            let rest = text.trim_start().strip_prefix('{')?.trim_start();
+            let rest = rest
+                .strip_prefix("\"type\"")?
+                .trim_start()
+                .strip_prefix(':')?;
+            rest.trim_start().strip_prefix('"')?
+        }
+    };
+    let end = rest.bytes().position(|b| b == b'"' || b == b'\\')?;
+    (rest.as_bytes()[end] == b'"').then(|| &rest[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::leading_type;
+
+    #[test]
+    fn the_type_is_read_off_a_leading_plain_string() {
+        assert_eq!(leading_type(r#"{"type":"ticker","sid":1}"#), Some("ticker"));
+        assert_eq!(
+            leading_type(" {\n \"type\" : \"fill\", \"sid\":1}"),
+            Some("fill")
+        );
+        // Escapes, a later `type` and other shapes are left to the parser.
+        assert_eq!(leading_type(r#"{"type":"tick\u0065r"}"#), None);
+        assert_eq!(leading_type(r#"{"sid":1,"type":"ticker"}"#), None);
+        assert_eq!(leading_type(r#"{"type":1}"#), None);
+        assert_eq!(leading_type(r#"{"type":"unterminated"#), None);
+    }
+}

@@ -683,25 +683,6 @@ fn server_enum(
             pub raw: serde_json::Value,
         }
 
-        /// The `type` of a frame whose first key is `type` with a plain
-        /// string value (no escapes), read off the text; `None` for any
-        /// other frame, which is then parsed for it. The full parse that
-        /// follows still rejects a frame that is not JSON.
-        fn leading_type(text: &str) -> Option<&str> {
-            // Kalshi's own layout, without spaces, is tried first: this runs
-            // for every frame of a stream.
-            let rest = match text.strip_prefix("{\"type\":\"") {
-                Some(rest) => rest,
-                None => {
-                    let rest = text.trim_start().strip_prefix('{')?.trim_start();
-                    let rest = rest.strip_prefix("\"type\"")?.trim_start().strip_prefix(':')?;
-                    rest.trim_start().strip_prefix('"')?
-                }
-            };
-            let end = rest.bytes().position(|b| b == b'"' || b == b'\\')?;
-            (rest.as_bytes()[end] == b'"').then(|| &rest[..end])
-        }
-
         impl UnknownMessage {
             fn envelope(&self, field: &str) -> Option<u64> {
                 self.raw.get(field).and_then(serde_json::Value::as_u64)
@@ -724,7 +705,7 @@ fn server_enum(
                 }
                 // Kalshi's frames start with their `type`: read it without a
                 // parse of its own (half the decoding time of a small frame).
-                let kind = match leading_type(text) {
+                let kind = match crate::stream::leading_type(text) {
                     Some(kind) => std::borrow::Cow::Borrowed(kind),
                     None => serde_json::from_str::<Head<'_>>(text)?.kind,
                 };

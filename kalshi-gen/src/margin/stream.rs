@@ -1663,22 +1663,6 @@ pub struct UnknownMessage {
     /// The whole frame, as received.
     pub raw: serde_json::Value,
 }
-/// The `type` of a frame whose first key is `type` with a plain
-/// string value (no escapes), read off the text; `None` for any
-/// other frame, which is then parsed for it. The full parse that
-/// follows still rejects a frame that is not JSON.
-fn leading_type(text: &str) -> Option<&str> {
-    let rest = match text.strip_prefix("{\"type\":\"") {
-        Some(rest) => rest,
-        None => {
-            let rest = text.trim_start().strip_prefix('{')?.trim_start();
-            let rest = rest.strip_prefix("\"type\"")?.trim_start().strip_prefix(':')?;
-            rest.trim_start().strip_prefix('"')?
-        }
-    };
-    let end = rest.bytes().position(|b| b == b'"' || b == b'\\')?;
-    (rest.as_bytes()[end] == b'"').then(|| &rest[..end])
-}
 impl UnknownMessage {
     fn envelope(&self, field: &str) -> Option<u64> {
         self.raw.get(field).and_then(serde_json::Value::as_u64)
@@ -1711,7 +1695,7 @@ impl ServerMessage {
             #[serde(rename = "type", borrow)]
             kind: std::borrow::Cow<'a, str>,
         }
-        let kind = match leading_type(text) {
+        let kind = match crate::stream::leading_type(text) {
             Some(kind) => std::borrow::Cow::Borrowed(kind),
             None => serde_json::from_str::<Head<'_>>(text)?.kind,
         };
