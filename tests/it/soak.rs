@@ -890,26 +890,16 @@ async fn start_monitor(
                 }
                 _ = tokio::time::sleep(Duration::from_millis(250)) => {}
             }
-            let open: Vec<String> = markets.read().unwrap().clone();
-            let new: Vec<String> = open
-                .iter()
-                .filter(|t| !known.contains(*t))
-                .cloned()
-                .collect();
+            let open: BTreeSet<String> = markets.read().unwrap().iter().cloned().collect();
+            let new: Vec<String> = open.difference(&known).cloned().collect();
             if !new.is_empty() && session.add_markets(books, new.clone()).await.is_ok() {
                 known.extend(new);
             }
             // Settled markets leave the subscription, as a bot would let
             // them go: the monitor's state stays the size of the open set.
-            let gone: Vec<String> = known
-                .iter()
-                .filter(|t| !open.contains(*t))
-                .cloned()
-                .collect();
-            if !gone.is_empty() && session.delete_markets(books, gone.clone()).await.is_ok() {
-                for ticker in &gone {
-                    known.remove(ticker);
-                }
+            let gone: Vec<String> = known.difference(&open).cloned().collect();
+            if !gone.is_empty() && session.delete_markets(books, gone).await.is_ok() {
+                known.retain(|ticker| open.contains(ticker));
             }
         }
     });

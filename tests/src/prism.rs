@@ -230,15 +230,10 @@ impl Prism {
     /// rejects it without forwarding it, with or without `--errors`) is
     /// logged after everything before it: once its line is in, so is the rest.
     fn settle(&self) -> Result<(), String> {
-        self.marker_logged(SETTLE_TIMEOUT)
+        marker_logged(self.port, &self.log, SETTLE_TIMEOUT)
     }
 
-    /// Sends a marker request and waits up to `timeout` for Prism to log it.
-    fn marker_logged(&self, timeout: Duration) -> Result<(), String> {
-        marker_logged(self.port, &self.log, timeout)
-    }
-
-    /// [`Prism::marker_logged`] off the async runtime's thread, which may be
+    /// [`marker_logged`] off the async runtime's thread, which may be
     /// the only one (a current-thread test runtime) and must keep running.
     async fn marker_logged_async(&self, timeout: Duration) -> Result<(), String> {
         let (port, log) = (self.port, Arc::clone(&self.log));
@@ -342,9 +337,7 @@ impl Prism {
             // Ready when *this* Prism logs a marker request sent to the port:
             // a server merely accepting there could be another one that took
             // the port before node bound it (then node exits, below).
-            if let Err(e) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
-                last = format!("cannot connect: {e}");
-            } else if prism.exit_status().is_none() {
+            if prism.exit_status().is_none() {
                 match prism.marker_logged_async(STARTUP_MARKER_TIMEOUT).await {
                     Ok(()) => return Ok(prism),
                     Err(e) => last = e,
