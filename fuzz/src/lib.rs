@@ -672,7 +672,9 @@ impl TypeVisitor for EnumRoundTrip<'_> {
 /// every frame goes through both).
 ///
 /// Properties, for each: decoding never panics, nor do `kind`, `id`, `sid`
-/// and `seq`; a decoded message encodes (`to_json`), the encoding decodes,
+/// and `seq`; the fast path of `decode` gives exactly what `serde_json`
+/// alone gives (the same message, amounts to the last printed digit, or the
+/// same error); a decoded message encodes (`to_json`), the encoding decodes,
 /// and to an equal message: `decode(encode(decode(x))) == decode(x)`,
 /// floats compared as [`json_equivalent`] does.
 pub fn server_message(data: &[u8]) {
@@ -698,6 +700,7 @@ trait Frame: Sized + PartialEq + std::fmt::Debug {
     /// The bindings it belongs to.
     const BINDINGS: Bindings;
     fn decode(text: &str) -> Result<Self, serde_json::Error>;
+    fn decode_without_fast_path(text: &str) -> Result<Self, serde_json::Error>;
     fn envelope(&self) -> (&str, Option<u64>, Option<u64>, Option<u64>);
     fn to_json(&self) -> Result<serde_json::Value, serde_json::Error>;
 }
@@ -709,6 +712,10 @@ macro_rules! frame {
 
             fn decode(text: &str) -> Result<Self, serde_json::Error> {
                 <$message>::decode(text)
+            }
+
+            fn decode_without_fast_path(text: &str) -> Result<Self, serde_json::Error> {
+                <$message>::decode_without_fast_path(text)
             }
 
             fn envelope(&self) -> (&str, Option<u64>, Option<u64>, Option<u64>) {
@@ -728,8 +735,10 @@ frame!(
 );
 
 fn frame_round_trip<M: Frame>(text: &str) -> Option<(Bindings, serde_json::Value)> {
-    let message = M::decode(text).ok()?;
     let bindings = M::BINDINGS;
+    let decoded = M::decode(text);
+    same_on_both_paths(bindings, text, &decoded, &M::decode_without_fast_path(text));
+    let message = decoded.ok()?;
     let _ = message.envelope();
     let json = message
         .to_json()
@@ -747,6 +756,32 @@ fn frame_round_trip<M: Frame>(text: &str) -> Option<(Bindings, serde_json::Value
         );
     }
     Some((bindings, json))
+}
+
+/// `decode`'s fast path against `serde_json` alone: the same message, down
+/// to the digits each amount keeps (compared through `Debug`, as `Decimal`'s
+/// `==` ignores trailing zeros), or the same error.
+fn same_on_both_paths<M: Frame>(
+    bindings: Bindings,
+    text: &str,
+    fast: &Result<M, serde_json::Error>,
+    serde: &Result<M, serde_json::Error>,
+) {
+    match (fast, serde) {
+        (Ok(fast), Ok(serde)) => assert_eq!(
+            format!("{fast:?}"),
+            format!("{serde:?}"),
+            "{bindings:?}: the fast path decodes {text:?} differently"
+        ),
+        (Err(fast), Err(serde)) => assert_eq!(
+            fast.to_string(),
+            serde.to_string(),
+            "{bindings:?}: the fast path fails {text:?} differently"
+        ),
+        _ => {
+            panic!("{bindings:?}: {text:?} decodes to {fast:?} on the fast path, {serde:?} without")
+        }
+    }
 }
 
 /// Frames, one per line (invalid UTF-8 replaced), through

@@ -24,6 +24,7 @@
 //! breaking release of this crate.
 #![forbid(unsafe_code)]
 
+mod fast_json;
 pub mod hooks;
 pub mod num;
 pub mod open_enum;

@@ -22,10 +22,12 @@
 pub use crate::stream_generated::*;
 
 /// The `type` of a frame whose first key is `type` with a plain string
-/// value (no escapes), read off the text; `None` for any other frame, which
-/// is then parsed for it. The full parse that follows still rejects a frame
-/// that is not JSON. Both APIs' generated `ServerMessage::decode` call it.
-pub(crate) fn leading_type(text: &str) -> Option<&str> {
+/// value (no escapes), read off the text, with the offset just past that
+/// value's closing quote (where the fast decoders resume); `None` for any
+/// other frame, which is then parsed for it. The full parse that follows
+/// still rejects a frame that is not JSON. Both APIs' generated
+/// `ServerMessage::decode` call it.
+pub(crate) fn leading_type(text: &str) -> Option<(&str, usize)> {
     // Kalshi's own layout, without spaces, is tried first: this runs for
     // every frame of a stream.
     let rest = match text.strip_prefix("{\"type\":\"") {
@@ -40,7 +42,8 @@ pub(crate) fn leading_type(text: &str) -> Option<&str> {
         }
     };
     let end = rest.bytes().position(|b| b == b'"' || b == b'\\')?;
-    (rest.as_bytes()[end] == b'"').then(|| &rest[..end])
+    let after = text.len() - rest.len() + end + 1;
+    (rest.as_bytes()[end] == b'"').then(|| (&rest[..end], after))
 }
 
 #[cfg(test)]
@@ -49,11 +52,12 @@ mod tests {
 
     #[test]
     fn the_type_is_read_off_a_leading_plain_string() {
-        assert_eq!(leading_type(r#"{"type":"ticker","sid":1}"#), Some("ticker"));
-        assert_eq!(
-            leading_type(" {\n \"type\" : \"fill\", \"sid\":1}"),
-            Some("fill")
-        );
+        let frame = r#"{"type":"ticker","sid":1}"#;
+        assert_eq!(leading_type(frame), Some(("ticker", 16)));
+        assert_eq!(&frame[16..], r#","sid":1}"#);
+        let spaced = " {\n \"type\" : \"fill\", \"sid\":1}";
+        assert_eq!(leading_type(spaced), Some(("fill", 19)));
+        assert_eq!(&spaced[19..], r#", "sid":1}"#);
         // Escapes, a later `type` and other shapes are left to the parser.
         assert_eq!(leading_type(r#"{"type":"tick\u0065r"}"#), None);
         assert_eq!(leading_type(r#"{"sid":1,"type":"ticker"}"#), None);

@@ -9,6 +9,7 @@
 // Fix-up: unset_command_options_are_omitted (5 places)
 // Open string enums: 21 (1 known `unknown` values renamed)
 // Messages: 47
+// Fast decoders: 17 message types (cfbenchmarks_value, cfbenchmarks_value_5hz, event_lifecycle, fill, market_position, order_group_updates, orderbook_delta, pyth_value, quote_accepted, quote_created, quote_executed, rfq_deleted, subscribed, ticker, trade, unsubscribed, user_order)
 pub mod types {
     ///`BatchQuoteAcceptedPayload`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
@@ -4115,6 +4116,2624 @@ the default flip; concrete dates will be announced before each step.
             crate::open_enum::schema(&["resting", "canceled", "executed", "unknown"])
         }
     }
+    impl crate::fast_json::FastDecode for CfbenchmarksAvgData {
+        fn fast(cursor: &mut crate::fast_json::Cursor<'_>) -> Option<Self> {
+            let mut value = None;
+            let mut window_end_ts_exclusive = None;
+            let mut window_size = None;
+            let mut window_start_ts_ms = None;
+            let known = |rest: &[u8], next: usize| {
+                match next {
+                    0usize if rest.starts_with(b"value\"") => {
+                        return Some((0usize, 6usize));
+                    }
+                    1usize if rest.starts_with(b"window_end_ts_exclusive\"") => {
+                        return Some((1usize, 24usize));
+                    }
+                    2usize if rest.starts_with(b"window_size\"") => {
+                        return Some((2usize, 12usize));
+                    }
+                    3usize if rest.starts_with(b"window_start_ts_ms\"") => {
+                        return Some((3usize, 19usize));
+                    }
+                    _ => {}
+                }
+                if rest.starts_with(b"value\"") {
+                    return Some((0usize, 6usize));
+                }
+                if rest.starts_with(b"window_end_ts_exclusive\"") {
+                    return Some((1usize, 24usize));
+                }
+                if rest.starts_with(b"window_size\"") {
+                    return Some((2usize, 12usize));
+                }
+                if rest.starts_with(b"window_start_ts_ms\"") {
+                    return Some((3usize, 19usize));
+                }
+                None
+            };
+            cursor
+                .object(
+                    known,
+                    |cursor, key| match key {
+                        Some(0usize) => cursor.value(&mut value),
+                        Some(1usize) => cursor.value(&mut window_end_ts_exclusive),
+                        Some(2usize) => cursor.value(&mut window_size),
+                        Some(3usize) => cursor.value(&mut window_start_ts_ms),
+                        _ => cursor.skip(),
+                    },
+                )?;
+            Some(Self {
+                value: value?,
+                window_end_ts_exclusive: window_end_ts_exclusive?,
+                window_size: window_size?,
+                window_start_ts_ms: window_start_ts_ms?,
+            })
+        }
+    }
+    impl crate::fast_json::FastDecode for CfbenchmarksValue5HzPayload {
+        fn fast(cursor: &mut crate::fast_json::Cursor<'_>) -> Option<Self> {
+            let mut msg = None;
+            let mut sending_ts_ms = None;
+            let mut seq = None;
+            let mut sid = None;
+            let known = |rest: &[u8], next: usize| {
+                match next {
+                    0usize if rest.starts_with(b"msg\"") => return Some((0usize, 4usize)),
+                    1usize if rest.starts_with(b"sending_ts_ms\"") => {
+                        return Some((1usize, 14usize));
+                    }
+                    2usize if rest.starts_with(b"seq\"") => return Some((2usize, 4usize)),
+                    3usize if rest.starts_with(b"sid\"") => return Some((3usize, 4usize)),
+                    _ => {}
+                }
+                if rest.starts_with(b"msg\"") {
+                    return Some((0usize, 4usize));
+                }
+                if rest.starts_with(b"sending_ts_ms\"") {
+                    return Some((1usize, 14usize));
+                }
+                if rest.starts_with(b"seq\"") {
+                    return Some((2usize, 4usize));
+                }
+                if rest.starts_with(b"sid\"") {
+                    return Some((3usize, 4usize));
+                }
+                None
+            };
+            cursor
+                .object(
+                    known,
+                    |cursor, key| match key {
+                        Some(0usize) => cursor.nested(&mut msg),
+                        Some(1usize) => cursor.value(&mut sending_ts_ms),
+                        Some(2usize) => cursor.value(&mut seq),
+                        Some(3usize) => cursor.value(&mut sid),
+                        _ => cursor.skip(),
+                    },
+                )?;
+            Some(Self {
+                msg: msg?,
+                sending_ts_ms: sending_ts_ms.unwrap_or_default(),
+                seq: seq?,
+                sid: sid?,
+            })
+        }
+    }
+    impl crate::fast_json::FastDecode for CfbenchmarksValue5HzPayloadMsg {
+        fn fast(cursor: &mut crate::fast_json::Cursor<'_>) -> Option<Self> {
+            let mut data = None;
+            let mut index_id = None;
+            let mut received_at = None;
+            let mut source_ts_ms = None;
+            let mut value_usd = None;
+            let known = |rest: &[u8], next: usize| {
+                match next {
+                    0usize if rest.starts_with(b"data\"") => {
+                        return Some((0usize, 5usize));
+                    }
+                    1usize if rest.starts_with(b"index_id\"") => {
+                        return Some((1usize, 9usize));
+                    }
+                    2usize if rest.starts_with(b"received_at\"") => {
+                        return Some((2usize, 12usize));
+                    }
+                    3usize if rest.starts_with(b"source_ts_ms\"") => {
+                        return Some((3usize, 13usize));
+                    }
+                    4usize if rest.starts_with(b"value_usd\"") => {
+                        return Some((4usize, 10usize));
+                    }
+                    _ => {}
+                }
+                if rest.starts_with(b"data\"") {
+                    return Some((0usize, 5usize));
+                }
+                if rest.starts_with(b"index_id\"") {
+                    return Some((1usize, 9usize));
+                }
+                if rest.starts_with(b"received_at\"") {
+                    return Some((2usize, 12usize));
+                }
+                if rest.starts_with(b"source_ts_ms\"") {
+                    return Some((3usize, 13usize));
+                }
+                if rest.starts_with(b"value_usd\"") {
+                    return Some((4usize, 10usize));
+                }
+                None
+            };
+            cursor
+                .object(
+                    known,
+                    |cursor, key| match key {
+                        Some(0usize) => cursor.value(&mut data),
+                        Some(1usize) => cursor.value(&mut index_id),
+                        Some(2usize) => cursor.value(&mut received_at),
+                        Some(3usize) => cursor.value(&mut source_ts_ms),
+                        Some(4usize) => cursor.value(&mut value_usd),
+                        _ => cursor.skip(),
+                    },
+                )?;
+            Some(Self {
+                data: data?,
+                index_id: index_id?,
+                received_at: received_at?,
+                source_ts_ms: source_ts_ms?,
+                value_usd: value_usd?,
+            })
+        }
+    }
+    impl crate::fast_json::FastDecode for CfbenchmarksValuePayload {
+        fn fast(cursor: &mut crate::fast_json::Cursor<'_>) -> Option<Self> {
+            let mut msg = None;
+            let mut sending_ts_ms = None;
+            let mut seq = None;
+            let mut sid = None;
+            let known = |rest: &[u8], next: usize| {
+                match next {
+                    0usize if rest.starts_with(b"msg\"") => return Some((0usize, 4usize)),
+                    1usize if rest.starts_with(b"sending_ts_ms\"") => {
+                        return Some((1usize, 14usize));
+                    }
+                    2usize if rest.starts_with(b"seq\"") => return Some((2usize, 4usize)),
+                    3usize if rest.starts_with(b"sid\"") => return Some((3usize, 4usize)),
+                    _ => {}
+                }
+                if rest.starts_with(b"msg\"") {
+                    return Some((0usize, 4usize));
+                }
+                if rest.starts_with(b"sending_ts_ms\"") {
+                    return Some((1usize, 14usize));
+                }
+                if rest.starts_with(b"seq\"") {
+                    return Some((2usize, 4usize));
+                }
+                if rest.starts_with(b"sid\"") {
+                    return Some((3usize, 4usize));
+                }
+                None
+            };
+            cursor
+                .object(
+                    known,
+                    |cursor, key| match key {
+                        Some(0usize) => cursor.nested(&mut msg),
+                        Some(1usize) => cursor.value(&mut sending_ts_ms),
+                        Some(2usize) => cursor.value(&mut seq),
+                        Some(3usize) => cursor.value(&mut sid),
+                        _ => cursor.skip(),
+                    },
+                )?;
+            Some(Self {
+                msg: msg?,
+                sending_ts_ms: sending_ts_ms.unwrap_or_default(),
+                seq: seq?,
+                sid: sid?,
+            })
+        }
+    }
+    impl crate::fast_json::FastDecode for CfbenchmarksValuePayloadMsg {
+        fn fast(cursor: &mut crate::fast_json::Cursor<'_>) -> Option<Self> {
+            let mut avg_60s_data = None;
+            let mut data = None;
+            let mut index_id = None;
+            let mut last_60s_windowed_average_15min = None;
+            let mut received_at = None;
+            let known = |rest: &[u8], next: usize| {
+                match next {
+                    0usize if rest.starts_with(b"avg_60s_data\"") => {
+                        return Some((0usize, 13usize));
+                    }
+                    1usize if rest.starts_with(b"data\"") => {
+                        return Some((1usize, 5usize));
+                    }
+                    2usize if rest.starts_with(b"index_id\"") => {
+                        return Some((2usize, 9usize));
+                    }
+                    3usize if rest.starts_with(b"last_60s_windowed_average_15min\"") => {
+                        return Some((3usize, 32usize));
+                    }
+                    4usize if rest.starts_with(b"received_at\"") => {
+                        return Some((4usize, 12usize));
+                    }
+                    _ => {}
+                }
+                if rest.starts_with(b"avg_60s_data\"") {
+                    return Some((0usize, 13usize));
+                }
+                if rest.starts_with(b"data\"") {
+                    return Some((1usize, 5usize));
+                }
+                if rest.starts_with(b"index_id\"") {
+                    return Some((2usize, 9usize));
+                }
+                if rest.starts_with(b"last_60s_windowed_average_15min\"") {
+                    return Some((3usize, 32usize));
+                }
+                if rest.starts_with(b"received_at\"") {
+                    return Some((4usize, 12usize));
+                }
+                None
+            };
+            cursor
+                .object(
+                    known,
+                    |cursor, key| match key {
+                        Some(0usize) => cursor.nested(&mut avg_60s_data),
+                        Some(1usize) => cursor.value(&mut data),
+                        Some(2usize) => cursor.value(&mut index_id),
+                        Some(3usize) => {
+                            cursor.nested_option(&mut last_60s_windowed_average_15min)
+                        }
+                        Some(4usize) => cursor.value(&mut received_at),
+                        _ => cursor.skip(),
+                    },
+                )?;
+            Some(Self {
+                avg_60s_data: avg_60s_data?,
+                data: data?,
+                index_id: index_id?,
+                last_60s_windowed_average_15min: last_60s_windowed_average_15min
+                    .unwrap_or_default(),
+                received_at: received_at?,
+            })
+        }
+    }
+    impl crate::fast_json::FastDecode for EventLifecyclePayload {
+        fn fast(cursor: &mut crate::fast_json::Cursor<'_>) -> Option<Self> {
+            let mut msg = None;
+            let mut sending_ts_ms = None;
+            let mut seq = None;
+            let mut sid = None;
+            let known = |rest: &[u8], next: usize| {
+                match next {
+                    0usize if rest.starts_with(b"msg\"") => return Some((0usize, 4usize)),
+                    1usize if rest.starts_with(b"sending_ts_ms\"") => {
+                        return Some((1usize, 14usize));
+                    }
+                    2usize if rest.starts_with(b"seq\"") => return Some((2usize, 4usize)),
+                    3usize if rest.starts_with(b"sid\"") => return Some((3usize, 4usize)),
+                    _ => {}
+                }
+                if rest.starts_with(b"msg\"") {
+                    return Some((0usize, 4usize));
+                }
+                if rest.starts_with(b"sending_ts_ms\"") {
+                    return Some((1usize, 14usize));
+                }
+                if rest.starts_with(b"seq\"") {
+                    return Some((2usize, 4usize));
+                }
+                if rest.starts_with(b"sid\"") {
+                    return Some((3usize, 4usize));
+                }
+                None
+            };
+            cursor
+                .object(
+                    known,
+                    |cursor, key| match key {
+                        Some(0usize) => cursor.nested(&mut msg),
+                        Some(1usize) => cursor.value(&mut sending_ts_ms),
+                        Some(2usize) => cursor.value(&mut seq),
+                        Some(3usize) => cursor.value(&mut sid),
+                        _ => cursor.skip(),
+                    },
+                )?;
+            Some(Self {
+                msg: msg?,
+                sending_ts_ms: sending_ts_ms.unwrap_or_default(),
+                seq: seq?,
+                sid: sid?,
+            })
+        }
+    }
+    impl crate::fast_json::FastDecode for EventLifecyclePayloadMsg {
+        fn fast(cursor: &mut crate::fast_json::Cursor<'_>) -> Option<Self> {
+            let mut collateral_return_type = None;
+            let mut event_ticker = None;
+            let mut exchange_index = None;
+            let mut series_ticker = None;
+            let mut strike_date = None;
+            let mut strike_period = None;
+            let mut subtitle = None;
+            let mut title = None;
+            let known = |rest: &[u8], next: usize| {
+                match next {
+                    0usize if rest.starts_with(b"collateral_return_type\"") => {
+                        return Some((0usize, 23usize));
+                    }
+                    1usize if rest.starts_with(b"event_ticker\"") => {
+                        return Some((1usize, 13usize));
+                    }
+                    2usize if rest.starts_with(b"exchange_index\"") => {
+                        return Some((2usize, 15usize));
+                    }
+                    3usize if rest.starts_with(b"series_ticker\"") => {
+                        return Some((3usize, 14usize));
+                    }
+                    4usize if rest.starts_with(b"strike_date\"") => {
+                        return Some((4usize, 12usize));
+                    }
+                    5usize if rest.starts_with(b"strike_period\"") => {
+                        return Some((5usize, 14usize));
+                    }
+                    6usize if rest.starts_with(b"subtitle\"") => {
+                        return Some((6usize, 9usize));
+                    }
+                    7usize if rest.starts_with(b"title\"") => {
+                        return Some((7usize, 6usize));
+                    }
+                    _ => {}
+                }
+                if rest.starts_with(b"collateral_return_type\"") {
+                    return Some((0usize, 23usize));
+                }
+                if rest.starts_with(b"event_ticker\"") {
+                    return Some((1usize, 13usize));
+                }
+                if rest.starts_with(b"exchange_index\"") {
+                    return Some((2usize, 15usize));
+                }
+                if rest.starts_with(b"series_ticker\"") {
+                    return Some((3usize, 14usize));
+                }
+                if rest.starts_with(b"strike_date\"") {
+                    return Some((4usize, 12usize));
+                }
+                if rest.starts_with(b"strike_period\"") {
+                    return Some((5usize, 14usize));
+                }
+                if rest.starts_with(b"subtitle\"") {
+                    return Some((6usize, 9usize));
+                }
+                if rest.starts_with(b"title\"") {
+                    return Some((7usize, 6usize));
+                }
+                None
+            };
+            cursor
+                .object(
+                    known,
+                    |cursor, key| match key {
+                        Some(0usize) => cursor.value(&mut collateral_return_type),
+                        Some(1usize) => cursor.value(&mut event_ticker),
+                        Some(2usize) => cursor.value(&mut exchange_index),
+                        Some(3usize) => cursor.value(&mut series_ticker),
+                        Some(4usize) => cursor.value(&mut strike_date),
+                        Some(5usize) => cursor.value(&mut strike_period),
+                        Some(6usize) => cursor.value(&mut subtitle),
+                        Some(7usize) => cursor.value(&mut title),
+                        _ => cursor.skip(),
+                    },
+                )?;
+            Some(Self {
+                collateral_return_type: collateral_return_type?,
+                event_ticker: event_ticker?,
+                exchange_index: exchange_index?,
+                series_ticker: series_ticker?,
+                strike_date: strike_date.unwrap_or_default(),
+                strike_period: strike_period.unwrap_or_default(),
+                subtitle: subtitle?,
+                title: title?,
+            })
+        }
+    }
+    impl crate::fast_json::FastDecode for FillPayload {
+        fn fast(cursor: &mut crate::fast_json::Cursor<'_>) -> Option<Self> {
+            let mut msg = None;
+            let mut sending_ts_ms = None;
+            let mut sid = None;
+            let known = |rest: &[u8], next: usize| {
+                match next {
+                    0usize if rest.starts_with(b"msg\"") => return Some((0usize, 4usize)),
+                    1usize if rest.starts_with(b"sending_ts_ms\"") => {
+                        return Some((1usize, 14usize));
+                    }
+                    2usize if rest.starts_with(b"sid\"") => return Some((2usize, 4usize)),
+                    _ => {}
+                }
+                if rest.starts_with(b"msg\"") {
+                    return Some((0usize, 4usize));
+                }
+                if rest.starts_with(b"sending_ts_ms\"") {
+                    return Some((1usize, 14usize));
+                }
+                if rest.starts_with(b"sid\"") {
+                    return Some((2usize, 4usize));
+                }
+                None
+            };
+            cursor
+                .object(
+                    known,
+                    |cursor, key| match key {
+                        Some(0usize) => cursor.nested(&mut msg),
+                        Some(1usize) => cursor.value(&mut sending_ts_ms),
+                        Some(2usize) => cursor.value(&mut sid),
+                        _ => cursor.skip(),
+                    },
+                )?;
+            Some(Self {
+                msg: msg?,
+                sending_ts_ms: sending_ts_ms.unwrap_or_default(),
+                sid: sid?,
+            })
+        }
+    }
+    impl crate::fast_json::FastDecode for FillPayloadMsg {
+        fn fast(cursor: &mut crate::fast_json::Cursor<'_>) -> Option<Self> {
+            let mut action = None;
+            let mut book_side = None;
+            let mut client_order_id = None;
+            let mut count_fp = None;
+            let mut exchange_index = None;
+            let mut fee_cost = None;
+            let mut is_taker = None;
+            let mut market_ticker = None;
+            let mut order_id = None;
+            let mut outcome_side = None;
+            let mut post_position_fp = None;
+            let mut purchased_side = None;
+            let mut side = None;
+            let mut subaccount = None;
+            let mut trade_id = None;
+            let mut ts = None;
+            let mut ts_ms = None;
+            let mut yes_price_dollars = None;
+            let known = |rest: &[u8], next: usize| {
+                match next {
+                    0usize if rest.starts_with(b"action\"") => {
+                        return Some((0usize, 7usize));
+                    }
+                    1usize if rest.starts_with(b"book_side\"") => {
+                        return Some((1usize, 10usize));
+                    }
+                    2usize if rest.starts_with(b"client_order_id\"") => {
+                        return Some((2usize, 16usize));
+                    }
+                    3usize if rest.starts_with(b"count_fp\"") => {
+                        return Some((3usize, 9usize));
+                    }
+                    4usize if rest.starts_with(b"exchange_index\"") => {
+                        return Some((4usize, 15usize));
+                    }
+                    5usize if rest.starts_with(b"fee_cost\"") => {
+                        return Some((5usize, 9usize));
+                    }
+                    6usize if rest.starts_with(b"is_taker\"") => {
+                        return Some((6usize, 9usize));
+                    }
+                    7usize if rest.starts_with(b"market_ticker\"") => {
+                        return Some((7usize, 14usize));
+                    }
+                    8usize if rest.starts_with(b"order_id\"") => {
+                        return Some((8usize, 9usize));
+                    }
+                    9usize if rest.starts_with(b"outcome_side\"") => {
+                        return Some((9usize, 13usize));
+                    }
+                    10usize if rest.starts_with(b"post_position_fp\"") => {
+                        return Some((10usize, 17usize));
+                    }
+                    11usize if rest.starts_with(b"purchased_side\"") => {
+                        return Some((11usize, 15usize));
+                    }
+                    12usize if rest.starts_with(b"side\"") => {
+                        return Some((12usize, 5usize));
+                    }
+                    13usize if rest.starts_with(b"subaccount\"") => {
+                        return Some((13usize, 11usize));
+                    }
+                    14usize if rest.starts_with(b"trade_id\"") => {
+                        return Some((14usize, 9usize));
+                    }
+                    15usize if rest.starts_with(b"ts\"") => {
+                        return Some((15usize, 3usize));
+                    }
+                    16usize if rest.starts_with(b"ts_ms\"") => {
+                        return Some((16usize, 6usize));
+                    }
+                    17usize if rest.starts_with(b"yes_price_dollars\"") => {
+                        return Some((17usize, 18usize));
+                    }
+                    _ => {}
+                }
+                if rest.starts_with(b"action\"") {
+                    return Some((0usize, 7usize));
+                }
+                if rest.starts_with(b"book_side\"") {
+                    return Some((1usize, 10usize));
+                }
+                if rest.starts_with(b"client_order_id\"") {
+                    return Some((2usize, 16usize));
+                }
+                if rest.starts_with(b"count_fp\"") {
+                    return Some((3usize, 9usize));
+                }
+                if rest.starts_with(b"exchange_index\"") {
+                    return Some((4usize, 15usize));
+                }
+                if rest.starts_with(b"fee_cost\"") {
+                    return Some((5usize, 9usize));
+                }
+                if rest.starts_with(b"is_taker\"") {
+                    return Some((6usize, 9usize));
+                }
+                if rest.starts_with(b"market_ticker\"") {
+                    return Some((7usize, 14usize));
+                }
+                if rest.starts_with(b"order_id\"") {
+                    return Some((8usize, 9usize));
+                }
+                if rest.starts_with(b"outcome_side\"") {
+                    return Some((9usize, 13usize));
+                }
+                if rest.starts_with(b"post_position_fp\"") {
+                    return Some((10usize, 17usize));
+                }
+                if rest.starts_with(b"purchased_side\"") {
+                    return Some((11usize, 15usize));
+                }
+                if rest.starts_with(b"side\"") {
+                    return Some((12usize, 5usize));
+                }
+                if rest.starts_with(b"subaccount\"") {
+                    return Some((13usize, 11usize));
+                }
+                if rest.starts_with(b"trade_id\"") {
+                    return Some((14usize, 9usize));
+                }
+                if rest.starts_with(b"ts\"") {
+                    return Some((15usize, 3usize));
+                }
+                if rest.starts_with(b"ts_ms\"") {
+                    return Some((16usize, 6usize));
+                }
+                if rest.starts_with(b"yes_price_dollars\"") {
+                    return Some((17usize, 18usize));
+                }
+                None
+            };
+            cursor
+                .object(
+                    known,
+                    |cursor, key| match key {
+                        Some(0usize) => cursor.value(&mut action),
+                        Some(1usize) => cursor.value(&mut book_side),
+                        Some(2usize) => cursor.value(&mut client_order_id),
+                        Some(3usize) => cursor.value(&mut count_fp),
+                        Some(4usize) => cursor.value(&mut exchange_index),
+                        Some(5usize) => cursor.value(&mut fee_cost),
+                        Some(6usize) => cursor.value(&mut is_taker),
+                        Some(7usize) => cursor.value(&mut market_ticker),
+                        Some(8usize) => cursor.value(&mut order_id),
+                        Some(9usize) => cursor.value(&mut outcome_side),
+                        Some(10usize) => cursor.value(&mut post_position_fp),
+                        Some(11usize) => cursor.value(&mut purchased_side),
+                        Some(12usize) => cursor.value(&mut side),
+                        Some(13usize) => cursor.value(&mut subaccount),
+                        Some(14usize) => cursor.value(&mut trade_id),
+                        Some(15usize) => cursor.value(&mut ts),
+                        Some(16usize) => cursor.value(&mut ts_ms),
+                        Some(17usize) => cursor.value(&mut yes_price_dollars),
+                        _ => cursor.skip(),
+                    },
+                )?;
+            Some(Self {
+                action: action?,
+                book_side: book_side?,
+                client_order_id: client_order_id.unwrap_or_default(),
+                count_fp: count_fp?,
+                exchange_index: exchange_index?,
+                fee_cost: fee_cost?,
+                is_taker: is_taker?,
+                market_ticker: market_ticker?,
+                order_id: order_id?,
+                outcome_side: outcome_side?,
+                post_position_fp: post_position_fp?,
+                purchased_side: purchased_side?,
+                side: side?,
+                subaccount: subaccount.unwrap_or_default(),
+                trade_id: trade_id?,
+                ts: ts?,
+                ts_ms: ts_ms?,
+                yes_price_dollars: yes_price_dollars?,
+            })
+        }
+    }
+    impl crate::fast_json::FastDecode for MarketPositionPayload {
+        fn fast(cursor: &mut crate::fast_json::Cursor<'_>) -> Option<Self> {
+            let mut msg = None;
+            let mut sending_ts_ms = None;
+            let mut sid = None;
+            let known = |rest: &[u8], next: usize| {
+                match next {
+                    0usize if rest.starts_with(b"msg\"") => return Some((0usize, 4usize)),
+                    1usize if rest.starts_with(b"sending_ts_ms\"") => {
+                        return Some((1usize, 14usize));
+                    }
+                    2usize if rest.starts_with(b"sid\"") => return Some((2usize, 4usize)),
+                    _ => {}
+                }
+                if rest.starts_with(b"msg\"") {
+                    return Some((0usize, 4usize));
+                }
+                if rest.starts_with(b"sending_ts_ms\"") {
+                    return Some((1usize, 14usize));
+                }
+                if rest.starts_with(b"sid\"") {
+                    return Some((2usize, 4usize));
+                }
+                None
+            };
+            cursor
+                .object(
+                    known,
+                    |cursor, key| match key {
+                        Some(0usize) => cursor.nested(&mut msg),
+                        Some(1usize) => cursor.value(&mut sending_ts_ms),
+                        Some(2usize) => cursor.value(&mut sid),
+                        _ => cursor.skip(),
+                    },
+                )?;
+            Some(Self {
+                msg: msg?,
+                sending_ts_ms: sending_ts_ms.unwrap_or_default(),
+                sid: sid?,
+            })
+        }
+    }
+    impl crate::fast_json::FastDecode for MarketPositionPayloadMsg {
+        fn fast(cursor: &mut crate::fast_json::Cursor<'_>) -> Option<Self> {
+            let mut fees_paid_dollars = None;
+            let mut market_ticker = None;
+            let mut position_cost_dollars = None;
+            let mut position_fee_cost_dollars = None;
+            let mut position_fp = None;
+            let mut realized_pnl_dollars = None;
+            let mut subaccount = None;
+            let mut user_id = None;
+            let mut volume_fp = None;
+            let known = |rest: &[u8], next: usize| {
+                match next {
+                    0usize if rest.starts_with(b"fees_paid_dollars\"") => {
+                        return Some((0usize, 18usize));
+                    }
+                    1usize if rest.starts_with(b"market_ticker\"") => {
+                        return Some((1usize, 14usize));
+                    }
+                    2usize if rest.starts_with(b"position_cost_dollars\"") => {
+                        return Some((2usize, 22usize));
+                    }
+                    3usize if rest.starts_with(b"position_fee_cost_dollars\"") => {
+                        return Some((3usize, 26usize));
+                    }
+                    4usize if rest.starts_with(b"position_fp\"") => {
+                        return Some((4usize, 12usize));
+                    }
+                    5usize if rest.starts_with(b"realized_pnl_dollars\"") => {
+                        return Some((5usize, 21usize));
+                    }
+                    6usize if rest.starts_with(b"subaccount\"") => {
+                        return Some((6usize, 11usize));
+                    }
+                    7usize if rest.starts_with(b"user_id\"") => {
+                        return Some((7usize, 8usize));
+                    }
+                    8usize if rest.starts_with(b"volume_fp\"") => {
+                        return Some((8usize, 10usize));
+                    }
+                    _ => {}
+                }
+                if rest.starts_with(b"fees_paid_dollars\"") {
+                    return Some((0usize, 18usize));
+                }
+                if rest.starts_with(b"market_ticker\"") {
+                    return Some((1usize, 14usize));
+                }
+                if rest.starts_with(b"position_cost_dollars\"") {
+                    return Some((2usize, 22usize));
+                }
+                if rest.starts_with(b"position_fee_cost_dollars\"") {
+                    return Some((3usize, 26usize));
+                }
+                if rest.starts_with(b"position_fp\"") {
+                    return Some((4usize, 12usize));
+                }
+                if rest.starts_with(b"realized_pnl_dollars\"") {
+                    return Some((5usize, 21usize));
+                }
+                if rest.starts_with(b"subaccount\"") {
+                    return Some((6usize, 11usize));
+                }
+                if rest.starts_with(b"user_id\"") {
+                    return Some((7usize, 8usize));
+                }
+                if rest.starts_with(b"volume_fp\"") {
+                    return Some((8usize, 10usize));
+                }
+                None
+            };
+            cursor
+                .object(
+                    known,
+                    |cursor, key| match key {
+                        Some(0usize) => cursor.value(&mut fees_paid_dollars),
+                        Some(1usize) => cursor.value(&mut market_ticker),
+                        Some(2usize) => cursor.value(&mut position_cost_dollars),
+                        Some(3usize) => cursor.value(&mut position_fee_cost_dollars),
+                        Some(4usize) => cursor.value(&mut position_fp),
+                        Some(5usize) => cursor.value(&mut realized_pnl_dollars),
+                        Some(6usize) => cursor.value(&mut subaccount),
+                        Some(7usize) => cursor.value(&mut user_id),
+                        Some(8usize) => cursor.value(&mut volume_fp),
+                        _ => cursor.skip(),
+                    },
+                )?;
+            Some(Self {
+                fees_paid_dollars: fees_paid_dollars?,
+                market_ticker: market_ticker?,
+                position_cost_dollars: position_cost_dollars?,
+                position_fee_cost_dollars: position_fee_cost_dollars?,
+                position_fp: position_fp?,
+                realized_pnl_dollars: realized_pnl_dollars?,
+                subaccount: subaccount.unwrap_or_default(),
+                user_id: user_id?,
+                volume_fp: volume_fp?,
+            })
+        }
+    }
+    impl crate::fast_json::FastDecode for OrderGroupUpdatesPayload {
+        fn fast(cursor: &mut crate::fast_json::Cursor<'_>) -> Option<Self> {
+            let mut msg = None;
+            let mut sending_ts_ms = None;
+            let mut seq = None;
+            let mut sid = None;
+            let known = |rest: &[u8], next: usize| {
+                match next {
+                    0usize if rest.starts_with(b"msg\"") => return Some((0usize, 4usize)),
+                    1usize if rest.starts_with(b"sending_ts_ms\"") => {
+                        return Some((1usize, 14usize));
+                    }
+                    2usize if rest.starts_with(b"seq\"") => return Some((2usize, 4usize)),
+                    3usize if rest.starts_with(b"sid\"") => return Some((3usize, 4usize)),
+                    _ => {}
+                }
+                if rest.starts_with(b"msg\"") {
+                    return Some((0usize, 4usize));
+                }
+                if rest.starts_with(b"sending_ts_ms\"") {
+                    return Some((1usize, 14usize));
+                }
+                if rest.starts_with(b"seq\"") {
+                    return Some((2usize, 4usize));
+                }
+                if rest.starts_with(b"sid\"") {
+                    return Some((3usize, 4usize));
+                }
+                None
+            };
+            cursor
+                .object(
+                    known,
+                    |cursor, key| match key {
+                        Some(0usize) => cursor.nested(&mut msg),
+                        Some(1usize) => cursor.value(&mut sending_ts_ms),
+                        Some(2usize) => cursor.value(&mut seq),
+                        Some(3usize) => cursor.value(&mut sid),
+                        _ => cursor.skip(),
+                    },
+                )?;
+            Some(Self {
+                msg: msg?,
+                sending_ts_ms: sending_ts_ms.unwrap_or_default(),
+                seq: seq?,
+                sid: sid?,
+            })
+        }
+    }
+    impl crate::fast_json::FastDecode for OrderGroupUpdatesPayloadMsg {
+        fn fast(cursor: &mut crate::fast_json::Cursor<'_>) -> Option<Self> {
+            let mut contracts_limit_fp = None;
+            let mut event_type = None;
+            let mut order_group_id = None;
+            let mut ts_ms = None;
+            let known = |rest: &[u8], next: usize| {
+                match next {
+                    0usize if rest.starts_with(b"contracts_limit_fp\"") => {
+                        return Some((0usize, 19usize));
+                    }
+                    1usize if rest.starts_with(b"event_type\"") => {
+                        return Some((1usize, 11usize));
+                    }
+                    2usize if rest.starts_with(b"order_group_id\"") => {
+                        return Some((2usize, 15usize));
+                    }
+                    3usize if rest.starts_with(b"ts_ms\"") => {
+                        return Some((3usize, 6usize));
+                    }
+                    _ => {}
+                }
+                if rest.starts_with(b"contracts_limit_fp\"") {
+                    return Some((0usize, 19usize));
+                }
+                if rest.starts_with(b"event_type\"") {
+                    return Some((1usize, 11usize));
+                }
+                if rest.starts_with(b"order_group_id\"") {
+                    return Some((2usize, 15usize));
+                }
+                if rest.starts_with(b"ts_ms\"") {
+                    return Some((3usize, 6usize));
+                }
+                None
+            };
+            cursor
+                .object(
+                    known,
+                    |cursor, key| match key {
+                        Some(0usize) => cursor.value(&mut contracts_limit_fp),
+                        Some(1usize) => cursor.value(&mut event_type),
+                        Some(2usize) => cursor.value(&mut order_group_id),
+                        Some(3usize) => cursor.value(&mut ts_ms),
+                        _ => cursor.skip(),
+                    },
+                )?;
+            Some(Self {
+                contracts_limit_fp: contracts_limit_fp.unwrap_or_default(),
+                event_type: event_type?,
+                order_group_id: order_group_id?,
+                ts_ms: ts_ms?,
+            })
+        }
+    }
+    impl crate::fast_json::FastDecode for OrderbookDeltaPayload {
+        fn fast(cursor: &mut crate::fast_json::Cursor<'_>) -> Option<Self> {
+            let mut msg = None;
+            let mut sending_ts_ms = None;
+            let mut seq = None;
+            let mut sid = None;
+            let known = |rest: &[u8], next: usize| {
+                match next {
+                    0usize if rest.starts_with(b"msg\"") => return Some((0usize, 4usize)),
+                    1usize if rest.starts_with(b"sending_ts_ms\"") => {
+                        return Some((1usize, 14usize));
+                    }
+                    2usize if rest.starts_with(b"seq\"") => return Some((2usize, 4usize)),
+                    3usize if rest.starts_with(b"sid\"") => return Some((3usize, 4usize)),
+                    _ => {}
+                }
+                if rest.starts_with(b"msg\"") {
+                    return Some((0usize, 4usize));
+                }
+                if rest.starts_with(b"sending_ts_ms\"") {
+                    return Some((1usize, 14usize));
+                }
+                if rest.starts_with(b"seq\"") {
+                    return Some((2usize, 4usize));
+                }
+                if rest.starts_with(b"sid\"") {
+                    return Some((3usize, 4usize));
+                }
+                None
+            };
+            cursor
+                .object(
+                    known,
+                    |cursor, key| match key {
+                        Some(0usize) => cursor.nested(&mut msg),
+                        Some(1usize) => cursor.value(&mut sending_ts_ms),
+                        Some(2usize) => cursor.value(&mut seq),
+                        Some(3usize) => cursor.value(&mut sid),
+                        _ => cursor.skip(),
+                    },
+                )?;
+            Some(Self {
+                msg: msg?,
+                sending_ts_ms: sending_ts_ms.unwrap_or_default(),
+                seq: seq?,
+                sid: sid?,
+            })
+        }
+    }
+    impl crate::fast_json::FastDecode for OrderbookDeltaPayloadMsg {
+        fn fast(cursor: &mut crate::fast_json::Cursor<'_>) -> Option<Self> {
+            let mut client_order_id = None;
+            let mut clock = None;
+            let mut delta_fp = None;
+            let mut market_id = None;
+            let mut market_ticker = None;
+            let mut price_dollars = None;
+            let mut side = None;
+            let mut subaccount = None;
+            let mut ts = None;
+            let mut ts_ms = None;
+            let known = |rest: &[u8], next: usize| {
+                match next {
+                    0usize if rest.starts_with(b"client_order_id\"") => {
+                        return Some((0usize, 16usize));
+                    }
+                    1usize if rest.starts_with(b"clock\"") => {
+                        return Some((1usize, 6usize));
+                    }
+                    2usize if rest.starts_with(b"delta_fp\"") => {
+                        return Some((2usize, 9usize));
+                    }
+                    3usize if rest.starts_with(b"market_id\"") => {
+                        return Some((3usize, 10usize));
+                    }
+                    4usize if rest.starts_with(b"market_ticker\"") => {
+                        return Some((4usize, 14usize));
+                    }
+                    5usize if rest.starts_with(b"price_dollars\"") => {
+                        return Some((5usize, 14usize));
+                    }
+                    6usize if rest.starts_with(b"side\"") => {
+                        return Some((6usize, 5usize));
+                    }
+                    7usize if rest.starts_with(b"subaccount\"") => {
+                        return Some((7usize, 11usize));
+                    }
+                    8usize if rest.starts_with(b"ts\"") => return Some((8usize, 3usize)),
+                    9usize if rest.starts_with(b"ts_ms\"") => {
+                        return Some((9usize, 6usize));
+                    }
+                    _ => {}
+                }
+                if rest.starts_with(b"client_order_id\"") {
+                    return Some((0usize, 16usize));
+                }
+                if rest.starts_with(b"clock\"") {
+                    return Some((1usize, 6usize));
+                }
+                if rest.starts_with(b"delta_fp\"") {
+                    return Some((2usize, 9usize));
+                }
+                if rest.starts_with(b"market_id\"") {
+                    return Some((3usize, 10usize));
+                }
+                if rest.starts_with(b"market_ticker\"") {
+                    return Some((4usize, 14usize));
+                }
+                if rest.starts_with(b"price_dollars\"") {
+                    return Some((5usize, 14usize));
+                }
+                if rest.starts_with(b"side\"") {
+                    return Some((6usize, 5usize));
+                }
+                if rest.starts_with(b"subaccount\"") {
+                    return Some((7usize, 11usize));
+                }
+                if rest.starts_with(b"ts\"") {
+                    return Some((8usize, 3usize));
+                }
+                if rest.starts_with(b"ts_ms\"") {
+                    return Some((9usize, 6usize));
+                }
+                None
+            };
+            cursor
+                .object(
+                    known,
+                    |cursor, key| match key {
+                        Some(0usize) => cursor.value(&mut client_order_id),
+                        Some(1usize) => cursor.value(&mut clock),
+                        Some(2usize) => cursor.value(&mut delta_fp),
+                        Some(3usize) => cursor.value(&mut market_id),
+                        Some(4usize) => cursor.value(&mut market_ticker),
+                        Some(5usize) => cursor.value(&mut price_dollars),
+                        Some(6usize) => cursor.value(&mut side),
+                        Some(7usize) => cursor.value(&mut subaccount),
+                        Some(8usize) => cursor.value(&mut ts),
+                        Some(9usize) => cursor.value(&mut ts_ms),
+                        _ => cursor.skip(),
+                    },
+                )?;
+            Some(Self {
+                client_order_id: client_order_id.unwrap_or_default(),
+                clock: clock?,
+                delta_fp: delta_fp?,
+                market_id: market_id?,
+                market_ticker: market_ticker?,
+                price_dollars: price_dollars?,
+                side: side?,
+                subaccount: subaccount.unwrap_or_default(),
+                ts: ts.unwrap_or_default(),
+                ts_ms: ts_ms.unwrap_or_default(),
+            })
+        }
+    }
+    impl crate::fast_json::FastDecode for PythValuePayload {
+        fn fast(cursor: &mut crate::fast_json::Cursor<'_>) -> Option<Self> {
+            let mut msg = None;
+            let mut sending_ts_ms = None;
+            let mut seq = None;
+            let mut sid = None;
+            let known = |rest: &[u8], next: usize| {
+                match next {
+                    0usize if rest.starts_with(b"msg\"") => return Some((0usize, 4usize)),
+                    1usize if rest.starts_with(b"sending_ts_ms\"") => {
+                        return Some((1usize, 14usize));
+                    }
+                    2usize if rest.starts_with(b"seq\"") => return Some((2usize, 4usize)),
+                    3usize if rest.starts_with(b"sid\"") => return Some((3usize, 4usize)),
+                    _ => {}
+                }
+                if rest.starts_with(b"msg\"") {
+                    return Some((0usize, 4usize));
+                }
+                if rest.starts_with(b"sending_ts_ms\"") {
+                    return Some((1usize, 14usize));
+                }
+                if rest.starts_with(b"seq\"") {
+                    return Some((2usize, 4usize));
+                }
+                if rest.starts_with(b"sid\"") {
+                    return Some((3usize, 4usize));
+                }
+                None
+            };
+            cursor
+                .object(
+                    known,
+                    |cursor, key| match key {
+                        Some(0usize) => cursor.nested(&mut msg),
+                        Some(1usize) => cursor.value(&mut sending_ts_ms),
+                        Some(2usize) => cursor.value(&mut seq),
+                        Some(3usize) => cursor.value(&mut sid),
+                        _ => cursor.skip(),
+                    },
+                )?;
+            Some(Self {
+                msg: msg?,
+                sending_ts_ms: sending_ts_ms.unwrap_or_default(),
+                seq: seq?,
+                sid: sid?,
+            })
+        }
+    }
+    impl crate::fast_json::FastDecode for PythValuePayloadMsg {
+        fn fast(cursor: &mut crate::fast_json::Cursor<'_>) -> Option<Self> {
+            let mut received_at = None;
+            let mut source_ts_ms = None;
+            let mut underlying_ticker = None;
+            let mut value_usd = None;
+            let known = |rest: &[u8], next: usize| {
+                match next {
+                    0usize if rest.starts_with(b"received_at\"") => {
+                        return Some((0usize, 12usize));
+                    }
+                    1usize if rest.starts_with(b"source_ts_ms\"") => {
+                        return Some((1usize, 13usize));
+                    }
+                    2usize if rest.starts_with(b"underlying_ticker\"") => {
+                        return Some((2usize, 18usize));
+                    }
+                    3usize if rest.starts_with(b"value_usd\"") => {
+                        return Some((3usize, 10usize));
+                    }
+                    _ => {}
+                }
+                if rest.starts_with(b"received_at\"") {
+                    return Some((0usize, 12usize));
+                }
+                if rest.starts_with(b"source_ts_ms\"") {
+                    return Some((1usize, 13usize));
+                }
+                if rest.starts_with(b"underlying_ticker\"") {
+                    return Some((2usize, 18usize));
+                }
+                if rest.starts_with(b"value_usd\"") {
+                    return Some((3usize, 10usize));
+                }
+                None
+            };
+            cursor
+                .object(
+                    known,
+                    |cursor, key| match key {
+                        Some(0usize) => cursor.value(&mut received_at),
+                        Some(1usize) => cursor.value(&mut source_ts_ms),
+                        Some(2usize) => cursor.value(&mut underlying_ticker),
+                        Some(3usize) => cursor.value(&mut value_usd),
+                        _ => cursor.skip(),
+                    },
+                )?;
+            Some(Self {
+                received_at: received_at?,
+                source_ts_ms: source_ts_ms?,
+                underlying_ticker: underlying_ticker?,
+                value_usd: value_usd?,
+            })
+        }
+    }
+    impl crate::fast_json::FastDecode for QuoteAcceptedPayload {
+        fn fast(cursor: &mut crate::fast_json::Cursor<'_>) -> Option<Self> {
+            let mut msg = None;
+            let mut sending_ts_ms = None;
+            let mut seq = None;
+            let mut sid = None;
+            let known = |rest: &[u8], next: usize| {
+                match next {
+                    0usize if rest.starts_with(b"msg\"") => return Some((0usize, 4usize)),
+                    1usize if rest.starts_with(b"sending_ts_ms\"") => {
+                        return Some((1usize, 14usize));
+                    }
+                    2usize if rest.starts_with(b"seq\"") => return Some((2usize, 4usize)),
+                    3usize if rest.starts_with(b"sid\"") => return Some((3usize, 4usize)),
+                    _ => {}
+                }
+                if rest.starts_with(b"msg\"") {
+                    return Some((0usize, 4usize));
+                }
+                if rest.starts_with(b"sending_ts_ms\"") {
+                    return Some((1usize, 14usize));
+                }
+                if rest.starts_with(b"seq\"") {
+                    return Some((2usize, 4usize));
+                }
+                if rest.starts_with(b"sid\"") {
+                    return Some((3usize, 4usize));
+                }
+                None
+            };
+            cursor
+                .object(
+                    known,
+                    |cursor, key| match key {
+                        Some(0usize) => cursor.nested(&mut msg),
+                        Some(1usize) => cursor.value(&mut sending_ts_ms),
+                        Some(2usize) => cursor.value(&mut seq),
+                        Some(3usize) => cursor.value(&mut sid),
+                        _ => cursor.skip(),
+                    },
+                )?;
+            Some(Self {
+                msg: msg?,
+                sending_ts_ms: sending_ts_ms.unwrap_or_default(),
+                seq: seq?,
+                sid: sid?,
+            })
+        }
+    }
+    impl crate::fast_json::FastDecode for QuoteAcceptedPayloadMsg {
+        fn fast(cursor: &mut crate::fast_json::Cursor<'_>) -> Option<Self> {
+            let mut accepted_side = None;
+            let mut contracts_accepted_fp = None;
+            let mut event_ticker = None;
+            let mut market_ticker = None;
+            let mut no_bid_dollars = None;
+            let mut no_contracts_offered_fp = None;
+            let mut quote_creator_id = None;
+            let mut quote_id = None;
+            let mut rfq_creator_id = None;
+            let mut rfq_id = None;
+            let mut rfq_target_cost_dollars = None;
+            let mut subaccount = None;
+            let mut yes_bid_dollars = None;
+            let mut yes_contracts_offered_fp = None;
+            let known = |rest: &[u8], next: usize| {
+                match next {
+                    0usize if rest.starts_with(b"accepted_side\"") => {
+                        return Some((0usize, 14usize));
+                    }
+                    1usize if rest.starts_with(b"contracts_accepted_fp\"") => {
+                        return Some((1usize, 22usize));
+                    }
+                    2usize if rest.starts_with(b"event_ticker\"") => {
+                        return Some((2usize, 13usize));
+                    }
+                    3usize if rest.starts_with(b"market_ticker\"") => {
+                        return Some((3usize, 14usize));
+                    }
+                    4usize if rest.starts_with(b"no_bid_dollars\"") => {
+                        return Some((4usize, 15usize));
+                    }
+                    5usize if rest.starts_with(b"no_contracts_offered_fp\"") => {
+                        return Some((5usize, 24usize));
+                    }
+                    6usize if rest.starts_with(b"quote_creator_id\"") => {
+                        return Some((6usize, 17usize));
+                    }
+                    7usize if rest.starts_with(b"quote_id\"") => {
+                        return Some((7usize, 9usize));
+                    }
+                    8usize if rest.starts_with(b"rfq_creator_id\"") => {
+                        return Some((8usize, 15usize));
+                    }
+                    9usize if rest.starts_with(b"rfq_id\"") => {
+                        return Some((9usize, 7usize));
+                    }
+                    10usize if rest.starts_with(b"rfq_target_cost_dollars\"") => {
+                        return Some((10usize, 24usize));
+                    }
+                    11usize if rest.starts_with(b"subaccount\"") => {
+                        return Some((11usize, 11usize));
+                    }
+                    12usize if rest.starts_with(b"yes_bid_dollars\"") => {
+                        return Some((12usize, 16usize));
+                    }
+                    13usize if rest.starts_with(b"yes_contracts_offered_fp\"") => {
+                        return Some((13usize, 25usize));
+                    }
+                    _ => {}
+                }
+                if rest.starts_with(b"accepted_side\"") {
+                    return Some((0usize, 14usize));
+                }
+                if rest.starts_with(b"contracts_accepted_fp\"") {
+                    return Some((1usize, 22usize));
+                }
+                if rest.starts_with(b"event_ticker\"") {
+                    return Some((2usize, 13usize));
+                }
+                if rest.starts_with(b"market_ticker\"") {
+                    return Some((3usize, 14usize));
+                }
+                if rest.starts_with(b"no_bid_dollars\"") {
+                    return Some((4usize, 15usize));
+                }
+                if rest.starts_with(b"no_contracts_offered_fp\"") {
+                    return Some((5usize, 24usize));
+                }
+                if rest.starts_with(b"quote_creator_id\"") {
+                    return Some((6usize, 17usize));
+                }
+                if rest.starts_with(b"quote_id\"") {
+                    return Some((7usize, 9usize));
+                }
+                if rest.starts_with(b"rfq_creator_id\"") {
+                    return Some((8usize, 15usize));
+                }
+                if rest.starts_with(b"rfq_id\"") {
+                    return Some((9usize, 7usize));
+                }
+                if rest.starts_with(b"rfq_target_cost_dollars\"") {
+                    return Some((10usize, 24usize));
+                }
+                if rest.starts_with(b"subaccount\"") {
+                    return Some((11usize, 11usize));
+                }
+                if rest.starts_with(b"yes_bid_dollars\"") {
+                    return Some((12usize, 16usize));
+                }
+                if rest.starts_with(b"yes_contracts_offered_fp\"") {
+                    return Some((13usize, 25usize));
+                }
+                None
+            };
+            cursor
+                .object(
+                    known,
+                    |cursor, key| match key {
+                        Some(0usize) => cursor.value(&mut accepted_side),
+                        Some(1usize) => cursor.value(&mut contracts_accepted_fp),
+                        Some(2usize) => cursor.value(&mut event_ticker),
+                        Some(3usize) => cursor.value(&mut market_ticker),
+                        Some(4usize) => cursor.value(&mut no_bid_dollars),
+                        Some(5usize) => cursor.value(&mut no_contracts_offered_fp),
+                        Some(6usize) => cursor.value(&mut quote_creator_id),
+                        Some(7usize) => cursor.value(&mut quote_id),
+                        Some(8usize) => cursor.value(&mut rfq_creator_id),
+                        Some(9usize) => cursor.value(&mut rfq_id),
+                        Some(10usize) => cursor.value(&mut rfq_target_cost_dollars),
+                        Some(11usize) => cursor.value(&mut subaccount),
+                        Some(12usize) => cursor.value(&mut yes_bid_dollars),
+                        Some(13usize) => cursor.value(&mut yes_contracts_offered_fp),
+                        _ => cursor.skip(),
+                    },
+                )?;
+            Some(Self {
+                accepted_side: accepted_side.unwrap_or_default(),
+                contracts_accepted_fp: contracts_accepted_fp.unwrap_or_default(),
+                event_ticker: event_ticker.unwrap_or_default(),
+                market_ticker: market_ticker?,
+                no_bid_dollars: no_bid_dollars?,
+                no_contracts_offered_fp: no_contracts_offered_fp.unwrap_or_default(),
+                quote_creator_id: quote_creator_id?,
+                quote_id: quote_id?,
+                rfq_creator_id: rfq_creator_id?,
+                rfq_id: rfq_id?,
+                rfq_target_cost_dollars: rfq_target_cost_dollars.unwrap_or_default(),
+                subaccount: subaccount.unwrap_or_default(),
+                yes_bid_dollars: yes_bid_dollars?,
+                yes_contracts_offered_fp: yes_contracts_offered_fp.unwrap_or_default(),
+            })
+        }
+    }
+    impl crate::fast_json::FastDecode for QuoteCreatedPayload {
+        fn fast(cursor: &mut crate::fast_json::Cursor<'_>) -> Option<Self> {
+            let mut msg = None;
+            let mut sending_ts_ms = None;
+            let mut seq = None;
+            let mut sid = None;
+            let known = |rest: &[u8], next: usize| {
+                match next {
+                    0usize if rest.starts_with(b"msg\"") => return Some((0usize, 4usize)),
+                    1usize if rest.starts_with(b"sending_ts_ms\"") => {
+                        return Some((1usize, 14usize));
+                    }
+                    2usize if rest.starts_with(b"seq\"") => return Some((2usize, 4usize)),
+                    3usize if rest.starts_with(b"sid\"") => return Some((3usize, 4usize)),
+                    _ => {}
+                }
+                if rest.starts_with(b"msg\"") {
+                    return Some((0usize, 4usize));
+                }
+                if rest.starts_with(b"sending_ts_ms\"") {
+                    return Some((1usize, 14usize));
+                }
+                if rest.starts_with(b"seq\"") {
+                    return Some((2usize, 4usize));
+                }
+                if rest.starts_with(b"sid\"") {
+                    return Some((3usize, 4usize));
+                }
+                None
+            };
+            cursor
+                .object(
+                    known,
+                    |cursor, key| match key {
+                        Some(0usize) => cursor.nested(&mut msg),
+                        Some(1usize) => cursor.value(&mut sending_ts_ms),
+                        Some(2usize) => cursor.value(&mut seq),
+                        Some(3usize) => cursor.value(&mut sid),
+                        _ => cursor.skip(),
+                    },
+                )?;
+            Some(Self {
+                msg: msg?,
+                sending_ts_ms: sending_ts_ms.unwrap_or_default(),
+                seq: seq?,
+                sid: sid?,
+            })
+        }
+    }
+    impl crate::fast_json::FastDecode for QuoteCreatedPayloadMsg {
+        fn fast(cursor: &mut crate::fast_json::Cursor<'_>) -> Option<Self> {
+            let mut created_ts = None;
+            let mut event_ticker = None;
+            let mut market_ticker = None;
+            let mut no_bid_dollars = None;
+            let mut no_contracts_offered_fp = None;
+            let mut quote_creator_id = None;
+            let mut quote_id = None;
+            let mut rfq_creator_id = None;
+            let mut rfq_id = None;
+            let mut rfq_target_cost_dollars = None;
+            let mut subaccount = None;
+            let mut yes_bid_dollars = None;
+            let mut yes_contracts_offered_fp = None;
+            let known = |rest: &[u8], next: usize| {
+                match next {
+                    0usize if rest.starts_with(b"created_ts\"") => {
+                        return Some((0usize, 11usize));
+                    }
+                    1usize if rest.starts_with(b"event_ticker\"") => {
+                        return Some((1usize, 13usize));
+                    }
+                    2usize if rest.starts_with(b"market_ticker\"") => {
+                        return Some((2usize, 14usize));
+                    }
+                    3usize if rest.starts_with(b"no_bid_dollars\"") => {
+                        return Some((3usize, 15usize));
+                    }
+                    4usize if rest.starts_with(b"no_contracts_offered_fp\"") => {
+                        return Some((4usize, 24usize));
+                    }
+                    5usize if rest.starts_with(b"quote_creator_id\"") => {
+                        return Some((5usize, 17usize));
+                    }
+                    6usize if rest.starts_with(b"quote_id\"") => {
+                        return Some((6usize, 9usize));
+                    }
+                    7usize if rest.starts_with(b"rfq_creator_id\"") => {
+                        return Some((7usize, 15usize));
+                    }
+                    8usize if rest.starts_with(b"rfq_id\"") => {
+                        return Some((8usize, 7usize));
+                    }
+                    9usize if rest.starts_with(b"rfq_target_cost_dollars\"") => {
+                        return Some((9usize, 24usize));
+                    }
+                    10usize if rest.starts_with(b"subaccount\"") => {
+                        return Some((10usize, 11usize));
+                    }
+                    11usize if rest.starts_with(b"yes_bid_dollars\"") => {
+                        return Some((11usize, 16usize));
+                    }
+                    12usize if rest.starts_with(b"yes_contracts_offered_fp\"") => {
+                        return Some((12usize, 25usize));
+                    }
+                    _ => {}
+                }
+                if rest.starts_with(b"created_ts\"") {
+                    return Some((0usize, 11usize));
+                }
+                if rest.starts_with(b"event_ticker\"") {
+                    return Some((1usize, 13usize));
+                }
+                if rest.starts_with(b"market_ticker\"") {
+                    return Some((2usize, 14usize));
+                }
+                if rest.starts_with(b"no_bid_dollars\"") {
+                    return Some((3usize, 15usize));
+                }
+                if rest.starts_with(b"no_contracts_offered_fp\"") {
+                    return Some((4usize, 24usize));
+                }
+                if rest.starts_with(b"quote_creator_id\"") {
+                    return Some((5usize, 17usize));
+                }
+                if rest.starts_with(b"quote_id\"") {
+                    return Some((6usize, 9usize));
+                }
+                if rest.starts_with(b"rfq_creator_id\"") {
+                    return Some((7usize, 15usize));
+                }
+                if rest.starts_with(b"rfq_id\"") {
+                    return Some((8usize, 7usize));
+                }
+                if rest.starts_with(b"rfq_target_cost_dollars\"") {
+                    return Some((9usize, 24usize));
+                }
+                if rest.starts_with(b"subaccount\"") {
+                    return Some((10usize, 11usize));
+                }
+                if rest.starts_with(b"yes_bid_dollars\"") {
+                    return Some((11usize, 16usize));
+                }
+                if rest.starts_with(b"yes_contracts_offered_fp\"") {
+                    return Some((12usize, 25usize));
+                }
+                None
+            };
+            cursor
+                .object(
+                    known,
+                    |cursor, key| match key {
+                        Some(0usize) => cursor.value(&mut created_ts),
+                        Some(1usize) => cursor.value(&mut event_ticker),
+                        Some(2usize) => cursor.value(&mut market_ticker),
+                        Some(3usize) => cursor.value(&mut no_bid_dollars),
+                        Some(4usize) => cursor.value(&mut no_contracts_offered_fp),
+                        Some(5usize) => cursor.value(&mut quote_creator_id),
+                        Some(6usize) => cursor.value(&mut quote_id),
+                        Some(7usize) => cursor.value(&mut rfq_creator_id),
+                        Some(8usize) => cursor.value(&mut rfq_id),
+                        Some(9usize) => cursor.value(&mut rfq_target_cost_dollars),
+                        Some(10usize) => cursor.value(&mut subaccount),
+                        Some(11usize) => cursor.value(&mut yes_bid_dollars),
+                        Some(12usize) => cursor.value(&mut yes_contracts_offered_fp),
+                        _ => cursor.skip(),
+                    },
+                )?;
+            Some(Self {
+                created_ts: created_ts?,
+                event_ticker: event_ticker.unwrap_or_default(),
+                market_ticker: market_ticker?,
+                no_bid_dollars: no_bid_dollars?,
+                no_contracts_offered_fp: no_contracts_offered_fp.unwrap_or_default(),
+                quote_creator_id: quote_creator_id?,
+                quote_id: quote_id?,
+                rfq_creator_id: rfq_creator_id?,
+                rfq_id: rfq_id?,
+                rfq_target_cost_dollars: rfq_target_cost_dollars.unwrap_or_default(),
+                subaccount: subaccount.unwrap_or_default(),
+                yes_bid_dollars: yes_bid_dollars?,
+                yes_contracts_offered_fp: yes_contracts_offered_fp.unwrap_or_default(),
+            })
+        }
+    }
+    impl crate::fast_json::FastDecode for QuoteExecutedPayload {
+        fn fast(cursor: &mut crate::fast_json::Cursor<'_>) -> Option<Self> {
+            let mut msg = None;
+            let mut sending_ts_ms = None;
+            let mut seq = None;
+            let mut sid = None;
+            let known = |rest: &[u8], next: usize| {
+                match next {
+                    0usize if rest.starts_with(b"msg\"") => return Some((0usize, 4usize)),
+                    1usize if rest.starts_with(b"sending_ts_ms\"") => {
+                        return Some((1usize, 14usize));
+                    }
+                    2usize if rest.starts_with(b"seq\"") => return Some((2usize, 4usize)),
+                    3usize if rest.starts_with(b"sid\"") => return Some((3usize, 4usize)),
+                    _ => {}
+                }
+                if rest.starts_with(b"msg\"") {
+                    return Some((0usize, 4usize));
+                }
+                if rest.starts_with(b"sending_ts_ms\"") {
+                    return Some((1usize, 14usize));
+                }
+                if rest.starts_with(b"seq\"") {
+                    return Some((2usize, 4usize));
+                }
+                if rest.starts_with(b"sid\"") {
+                    return Some((3usize, 4usize));
+                }
+                None
+            };
+            cursor
+                .object(
+                    known,
+                    |cursor, key| match key {
+                        Some(0usize) => cursor.nested(&mut msg),
+                        Some(1usize) => cursor.value(&mut sending_ts_ms),
+                        Some(2usize) => cursor.value(&mut seq),
+                        Some(3usize) => cursor.value(&mut sid),
+                        _ => cursor.skip(),
+                    },
+                )?;
+            Some(Self {
+                msg: msg?,
+                sending_ts_ms: sending_ts_ms.unwrap_or_default(),
+                seq: seq?,
+                sid: sid?,
+            })
+        }
+    }
+    impl crate::fast_json::FastDecode for QuoteExecutedPayloadMsg {
+        fn fast(cursor: &mut crate::fast_json::Cursor<'_>) -> Option<Self> {
+            let mut client_order_id = None;
+            let mut executed_ts = None;
+            let mut market_ticker = None;
+            let mut order_id = None;
+            let mut quote_creator_id = None;
+            let mut quote_id = None;
+            let mut rfq_batch_id = None;
+            let mut rfq_creator_id = None;
+            let mut rfq_id = None;
+            let mut subaccount = None;
+            let known = |rest: &[u8], next: usize| {
+                match next {
+                    0usize if rest.starts_with(b"client_order_id\"") => {
+                        return Some((0usize, 16usize));
+                    }
+                    1usize if rest.starts_with(b"executed_ts\"") => {
+                        return Some((1usize, 12usize));
+                    }
+                    2usize if rest.starts_with(b"market_ticker\"") => {
+                        return Some((2usize, 14usize));
+                    }
+                    3usize if rest.starts_with(b"order_id\"") => {
+                        return Some((3usize, 9usize));
+                    }
+                    4usize if rest.starts_with(b"quote_creator_id\"") => {
+                        return Some((4usize, 17usize));
+                    }
+                    5usize if rest.starts_with(b"quote_id\"") => {
+                        return Some((5usize, 9usize));
+                    }
+                    6usize if rest.starts_with(b"rfq_batch_id\"") => {
+                        return Some((6usize, 13usize));
+                    }
+                    7usize if rest.starts_with(b"rfq_creator_id\"") => {
+                        return Some((7usize, 15usize));
+                    }
+                    8usize if rest.starts_with(b"rfq_id\"") => {
+                        return Some((8usize, 7usize));
+                    }
+                    9usize if rest.starts_with(b"subaccount\"") => {
+                        return Some((9usize, 11usize));
+                    }
+                    _ => {}
+                }
+                if rest.starts_with(b"client_order_id\"") {
+                    return Some((0usize, 16usize));
+                }
+                if rest.starts_with(b"executed_ts\"") {
+                    return Some((1usize, 12usize));
+                }
+                if rest.starts_with(b"market_ticker\"") {
+                    return Some((2usize, 14usize));
+                }
+                if rest.starts_with(b"order_id\"") {
+                    return Some((3usize, 9usize));
+                }
+                if rest.starts_with(b"quote_creator_id\"") {
+                    return Some((4usize, 17usize));
+                }
+                if rest.starts_with(b"quote_id\"") {
+                    return Some((5usize, 9usize));
+                }
+                if rest.starts_with(b"rfq_batch_id\"") {
+                    return Some((6usize, 13usize));
+                }
+                if rest.starts_with(b"rfq_creator_id\"") {
+                    return Some((7usize, 15usize));
+                }
+                if rest.starts_with(b"rfq_id\"") {
+                    return Some((8usize, 7usize));
+                }
+                if rest.starts_with(b"subaccount\"") {
+                    return Some((9usize, 11usize));
+                }
+                None
+            };
+            cursor
+                .object(
+                    known,
+                    |cursor, key| match key {
+                        Some(0usize) => cursor.value(&mut client_order_id),
+                        Some(1usize) => cursor.value(&mut executed_ts),
+                        Some(2usize) => cursor.value(&mut market_ticker),
+                        Some(3usize) => cursor.value(&mut order_id),
+                        Some(4usize) => cursor.value(&mut quote_creator_id),
+                        Some(5usize) => cursor.value(&mut quote_id),
+                        Some(6usize) => cursor.value(&mut rfq_batch_id),
+                        Some(7usize) => cursor.value(&mut rfq_creator_id),
+                        Some(8usize) => cursor.value(&mut rfq_id),
+                        Some(9usize) => cursor.value(&mut subaccount),
+                        _ => cursor.skip(),
+                    },
+                )?;
+            Some(Self {
+                client_order_id: client_order_id?,
+                executed_ts: executed_ts?,
+                market_ticker: market_ticker?,
+                order_id: order_id?,
+                quote_creator_id: quote_creator_id?,
+                quote_id: quote_id?,
+                rfq_batch_id: rfq_batch_id.unwrap_or_default(),
+                rfq_creator_id: rfq_creator_id?,
+                rfq_id: rfq_id?,
+                subaccount: subaccount.unwrap_or_default(),
+            })
+        }
+    }
+    impl crate::fast_json::FastDecode for RfqDeletedPayload {
+        fn fast(cursor: &mut crate::fast_json::Cursor<'_>) -> Option<Self> {
+            let mut msg = None;
+            let mut sending_ts_ms = None;
+            let mut seq = None;
+            let mut sid = None;
+            let known = |rest: &[u8], next: usize| {
+                match next {
+                    0usize if rest.starts_with(b"msg\"") => return Some((0usize, 4usize)),
+                    1usize if rest.starts_with(b"sending_ts_ms\"") => {
+                        return Some((1usize, 14usize));
+                    }
+                    2usize if rest.starts_with(b"seq\"") => return Some((2usize, 4usize)),
+                    3usize if rest.starts_with(b"sid\"") => return Some((3usize, 4usize)),
+                    _ => {}
+                }
+                if rest.starts_with(b"msg\"") {
+                    return Some((0usize, 4usize));
+                }
+                if rest.starts_with(b"sending_ts_ms\"") {
+                    return Some((1usize, 14usize));
+                }
+                if rest.starts_with(b"seq\"") {
+                    return Some((2usize, 4usize));
+                }
+                if rest.starts_with(b"sid\"") {
+                    return Some((3usize, 4usize));
+                }
+                None
+            };
+            cursor
+                .object(
+                    known,
+                    |cursor, key| match key {
+                        Some(0usize) => cursor.nested(&mut msg),
+                        Some(1usize) => cursor.value(&mut sending_ts_ms),
+                        Some(2usize) => cursor.value(&mut seq),
+                        Some(3usize) => cursor.value(&mut sid),
+                        _ => cursor.skip(),
+                    },
+                )?;
+            Some(Self {
+                msg: msg?,
+                sending_ts_ms: sending_ts_ms.unwrap_or_default(),
+                seq: seq?,
+                sid: sid?,
+            })
+        }
+    }
+    impl crate::fast_json::FastDecode for RfqDeletedPayloadMsg {
+        fn fast(cursor: &mut crate::fast_json::Cursor<'_>) -> Option<Self> {
+            let mut contracts_fp = None;
+            let mut creator_id = None;
+            let mut deleted_ts = None;
+            let mut event_ticker = None;
+            let mut id = None;
+            let mut market_ticker = None;
+            let mut target_cost_dollars = None;
+            let known = |rest: &[u8], next: usize| {
+                match next {
+                    0usize if rest.starts_with(b"contracts_fp\"") => {
+                        return Some((0usize, 13usize));
+                    }
+                    1usize if rest.starts_with(b"creator_id\"") => {
+                        return Some((1usize, 11usize));
+                    }
+                    2usize if rest.starts_with(b"deleted_ts\"") => {
+                        return Some((2usize, 11usize));
+                    }
+                    3usize if rest.starts_with(b"event_ticker\"") => {
+                        return Some((3usize, 13usize));
+                    }
+                    4usize if rest.starts_with(b"id\"") => return Some((4usize, 3usize)),
+                    5usize if rest.starts_with(b"market_ticker\"") => {
+                        return Some((5usize, 14usize));
+                    }
+                    6usize if rest.starts_with(b"target_cost_dollars\"") => {
+                        return Some((6usize, 20usize));
+                    }
+                    _ => {}
+                }
+                if rest.starts_with(b"contracts_fp\"") {
+                    return Some((0usize, 13usize));
+                }
+                if rest.starts_with(b"creator_id\"") {
+                    return Some((1usize, 11usize));
+                }
+                if rest.starts_with(b"deleted_ts\"") {
+                    return Some((2usize, 11usize));
+                }
+                if rest.starts_with(b"event_ticker\"") {
+                    return Some((3usize, 13usize));
+                }
+                if rest.starts_with(b"id\"") {
+                    return Some((4usize, 3usize));
+                }
+                if rest.starts_with(b"market_ticker\"") {
+                    return Some((5usize, 14usize));
+                }
+                if rest.starts_with(b"target_cost_dollars\"") {
+                    return Some((6usize, 20usize));
+                }
+                None
+            };
+            cursor
+                .object(
+                    known,
+                    |cursor, key| match key {
+                        Some(0usize) => cursor.value(&mut contracts_fp),
+                        Some(1usize) => cursor.value(&mut creator_id),
+                        Some(2usize) => cursor.value(&mut deleted_ts),
+                        Some(3usize) => cursor.value(&mut event_ticker),
+                        Some(4usize) => cursor.value(&mut id),
+                        Some(5usize) => cursor.value(&mut market_ticker),
+                        Some(6usize) => cursor.value(&mut target_cost_dollars),
+                        _ => cursor.skip(),
+                    },
+                )?;
+            Some(Self {
+                contracts_fp: contracts_fp.unwrap_or_default(),
+                creator_id: creator_id?,
+                deleted_ts: deleted_ts?,
+                event_ticker: event_ticker.unwrap_or_default(),
+                id: id?,
+                market_ticker: market_ticker?,
+                target_cost_dollars: target_cost_dollars.unwrap_or_default(),
+            })
+        }
+    }
+    impl crate::fast_json::FastDecode for SubscribedResponsePayload {
+        fn fast(cursor: &mut crate::fast_json::Cursor<'_>) -> Option<Self> {
+            let mut id = None;
+            let mut msg = None;
+            let mut sending_ts_ms = None;
+            let known = |rest: &[u8], next: usize| {
+                match next {
+                    0usize if rest.starts_with(b"id\"") => return Some((0usize, 3usize)),
+                    1usize if rest.starts_with(b"msg\"") => return Some((1usize, 4usize)),
+                    2usize if rest.starts_with(b"sending_ts_ms\"") => {
+                        return Some((2usize, 14usize));
+                    }
+                    _ => {}
+                }
+                if rest.starts_with(b"id\"") {
+                    return Some((0usize, 3usize));
+                }
+                if rest.starts_with(b"msg\"") {
+                    return Some((1usize, 4usize));
+                }
+                if rest.starts_with(b"sending_ts_ms\"") {
+                    return Some((2usize, 14usize));
+                }
+                None
+            };
+            cursor
+                .object(
+                    known,
+                    |cursor, key| match key {
+                        Some(0usize) => cursor.value(&mut id),
+                        Some(1usize) => cursor.nested(&mut msg),
+                        Some(2usize) => cursor.value(&mut sending_ts_ms),
+                        _ => cursor.skip(),
+                    },
+                )?;
+            Some(Self {
+                id: id.unwrap_or_default(),
+                msg: msg?,
+                sending_ts_ms: sending_ts_ms.unwrap_or_default(),
+            })
+        }
+    }
+    impl crate::fast_json::FastDecode for SubscribedResponsePayloadMsg {
+        fn fast(cursor: &mut crate::fast_json::Cursor<'_>) -> Option<Self> {
+            let mut channel = None;
+            let mut sid = None;
+            let known = |rest: &[u8], next: usize| {
+                match next {
+                    0usize if rest.starts_with(b"channel\"") => {
+                        return Some((0usize, 8usize));
+                    }
+                    1usize if rest.starts_with(b"sid\"") => return Some((1usize, 4usize)),
+                    _ => {}
+                }
+                if rest.starts_with(b"channel\"") {
+                    return Some((0usize, 8usize));
+                }
+                if rest.starts_with(b"sid\"") {
+                    return Some((1usize, 4usize));
+                }
+                None
+            };
+            cursor
+                .object(
+                    known,
+                    |cursor, key| match key {
+                        Some(0usize) => cursor.value(&mut channel),
+                        Some(1usize) => cursor.value(&mut sid),
+                        _ => cursor.skip(),
+                    },
+                )?;
+            Some(Self {
+                channel: channel?,
+                sid: sid?,
+            })
+        }
+    }
+    impl crate::fast_json::FastDecode for TickerPayload {
+        fn fast(cursor: &mut crate::fast_json::Cursor<'_>) -> Option<Self> {
+            let mut msg = None;
+            let mut sending_ts_ms = None;
+            let mut sid = None;
+            let known = |rest: &[u8], next: usize| {
+                match next {
+                    0usize if rest.starts_with(b"msg\"") => return Some((0usize, 4usize)),
+                    1usize if rest.starts_with(b"sending_ts_ms\"") => {
+                        return Some((1usize, 14usize));
+                    }
+                    2usize if rest.starts_with(b"sid\"") => return Some((2usize, 4usize)),
+                    _ => {}
+                }
+                if rest.starts_with(b"msg\"") {
+                    return Some((0usize, 4usize));
+                }
+                if rest.starts_with(b"sending_ts_ms\"") {
+                    return Some((1usize, 14usize));
+                }
+                if rest.starts_with(b"sid\"") {
+                    return Some((2usize, 4usize));
+                }
+                None
+            };
+            cursor
+                .object(
+                    known,
+                    |cursor, key| match key {
+                        Some(0usize) => cursor.nested(&mut msg),
+                        Some(1usize) => cursor.value(&mut sending_ts_ms),
+                        Some(2usize) => cursor.value(&mut sid),
+                        _ => cursor.skip(),
+                    },
+                )?;
+            Some(Self {
+                msg: msg?,
+                sending_ts_ms: sending_ts_ms.unwrap_or_default(),
+                sid: sid?,
+            })
+        }
+    }
+    impl crate::fast_json::FastDecode for TickerPayloadMsg {
+        fn fast(cursor: &mut crate::fast_json::Cursor<'_>) -> Option<Self> {
+            let mut dollar_open_interest = None;
+            let mut dollar_volume = None;
+            let mut last_trade_size_fp = None;
+            let mut market_id = None;
+            let mut market_ticker = None;
+            let mut open_interest_fp = None;
+            let mut price_dollars = None;
+            let mut time = None;
+            let mut ts = None;
+            let mut ts_ms = None;
+            let mut volume_fp = None;
+            let mut yes_ask_dollars = None;
+            let mut yes_ask_size_fp = None;
+            let mut yes_bid_dollars = None;
+            let mut yes_bid_size_fp = None;
+            let known = |rest: &[u8], next: usize| {
+                match next {
+                    0usize if rest.starts_with(b"dollar_open_interest\"") => {
+                        return Some((0usize, 21usize));
+                    }
+                    1usize if rest.starts_with(b"dollar_volume\"") => {
+                        return Some((1usize, 14usize));
+                    }
+                    2usize if rest.starts_with(b"last_trade_size_fp\"") => {
+                        return Some((2usize, 19usize));
+                    }
+                    3usize if rest.starts_with(b"market_id\"") => {
+                        return Some((3usize, 10usize));
+                    }
+                    4usize if rest.starts_with(b"market_ticker\"") => {
+                        return Some((4usize, 14usize));
+                    }
+                    5usize if rest.starts_with(b"open_interest_fp\"") => {
+                        return Some((5usize, 17usize));
+                    }
+                    6usize if rest.starts_with(b"price_dollars\"") => {
+                        return Some((6usize, 14usize));
+                    }
+                    7usize if rest.starts_with(b"time\"") => {
+                        return Some((7usize, 5usize));
+                    }
+                    8usize if rest.starts_with(b"ts\"") => return Some((8usize, 3usize)),
+                    9usize if rest.starts_with(b"ts_ms\"") => {
+                        return Some((9usize, 6usize));
+                    }
+                    10usize if rest.starts_with(b"volume_fp\"") => {
+                        return Some((10usize, 10usize));
+                    }
+                    11usize if rest.starts_with(b"yes_ask_dollars\"") => {
+                        return Some((11usize, 16usize));
+                    }
+                    12usize if rest.starts_with(b"yes_ask_size_fp\"") => {
+                        return Some((12usize, 16usize));
+                    }
+                    13usize if rest.starts_with(b"yes_bid_dollars\"") => {
+                        return Some((13usize, 16usize));
+                    }
+                    14usize if rest.starts_with(b"yes_bid_size_fp\"") => {
+                        return Some((14usize, 16usize));
+                    }
+                    _ => {}
+                }
+                if rest.starts_with(b"dollar_open_interest\"") {
+                    return Some((0usize, 21usize));
+                }
+                if rest.starts_with(b"dollar_volume\"") {
+                    return Some((1usize, 14usize));
+                }
+                if rest.starts_with(b"last_trade_size_fp\"") {
+                    return Some((2usize, 19usize));
+                }
+                if rest.starts_with(b"market_id\"") {
+                    return Some((3usize, 10usize));
+                }
+                if rest.starts_with(b"market_ticker\"") {
+                    return Some((4usize, 14usize));
+                }
+                if rest.starts_with(b"open_interest_fp\"") {
+                    return Some((5usize, 17usize));
+                }
+                if rest.starts_with(b"price_dollars\"") {
+                    return Some((6usize, 14usize));
+                }
+                if rest.starts_with(b"time\"") {
+                    return Some((7usize, 5usize));
+                }
+                if rest.starts_with(b"ts\"") {
+                    return Some((8usize, 3usize));
+                }
+                if rest.starts_with(b"ts_ms\"") {
+                    return Some((9usize, 6usize));
+                }
+                if rest.starts_with(b"volume_fp\"") {
+                    return Some((10usize, 10usize));
+                }
+                if rest.starts_with(b"yes_ask_dollars\"") {
+                    return Some((11usize, 16usize));
+                }
+                if rest.starts_with(b"yes_ask_size_fp\"") {
+                    return Some((12usize, 16usize));
+                }
+                if rest.starts_with(b"yes_bid_dollars\"") {
+                    return Some((13usize, 16usize));
+                }
+                if rest.starts_with(b"yes_bid_size_fp\"") {
+                    return Some((14usize, 16usize));
+                }
+                None
+            };
+            cursor
+                .object(
+                    known,
+                    |cursor, key| match key {
+                        Some(0usize) => cursor.value(&mut dollar_open_interest),
+                        Some(1usize) => cursor.value(&mut dollar_volume),
+                        Some(2usize) => cursor.value(&mut last_trade_size_fp),
+                        Some(3usize) => cursor.value(&mut market_id),
+                        Some(4usize) => cursor.value(&mut market_ticker),
+                        Some(5usize) => cursor.value(&mut open_interest_fp),
+                        Some(6usize) => cursor.value(&mut price_dollars),
+                        Some(7usize) => cursor.value(&mut time),
+                        Some(8usize) => cursor.value(&mut ts),
+                        Some(9usize) => cursor.value(&mut ts_ms),
+                        Some(10usize) => cursor.value(&mut volume_fp),
+                        Some(11usize) => cursor.value(&mut yes_ask_dollars),
+                        Some(12usize) => cursor.value(&mut yes_ask_size_fp),
+                        Some(13usize) => cursor.value(&mut yes_bid_dollars),
+                        Some(14usize) => cursor.value(&mut yes_bid_size_fp),
+                        _ => cursor.skip(),
+                    },
+                )?;
+            Some(Self {
+                dollar_open_interest: dollar_open_interest?,
+                dollar_volume: dollar_volume?,
+                last_trade_size_fp: last_trade_size_fp?,
+                market_id: market_id?,
+                market_ticker: market_ticker?,
+                open_interest_fp: open_interest_fp?,
+                price_dollars: price_dollars?,
+                time: time?,
+                ts: ts?,
+                ts_ms: ts_ms?,
+                volume_fp: volume_fp?,
+                yes_ask_dollars: yes_ask_dollars?,
+                yes_ask_size_fp: yes_ask_size_fp?,
+                yes_bid_dollars: yes_bid_dollars?,
+                yes_bid_size_fp: yes_bid_size_fp?,
+            })
+        }
+    }
+    impl crate::fast_json::FastDecode for TradePayload {
+        fn fast(cursor: &mut crate::fast_json::Cursor<'_>) -> Option<Self> {
+            let mut msg = None;
+            let mut sending_ts_ms = None;
+            let mut seq = None;
+            let mut sid = None;
+            let known = |rest: &[u8], next: usize| {
+                match next {
+                    0usize if rest.starts_with(b"msg\"") => return Some((0usize, 4usize)),
+                    1usize if rest.starts_with(b"sending_ts_ms\"") => {
+                        return Some((1usize, 14usize));
+                    }
+                    2usize if rest.starts_with(b"seq\"") => return Some((2usize, 4usize)),
+                    3usize if rest.starts_with(b"sid\"") => return Some((3usize, 4usize)),
+                    _ => {}
+                }
+                if rest.starts_with(b"msg\"") {
+                    return Some((0usize, 4usize));
+                }
+                if rest.starts_with(b"sending_ts_ms\"") {
+                    return Some((1usize, 14usize));
+                }
+                if rest.starts_with(b"seq\"") {
+                    return Some((2usize, 4usize));
+                }
+                if rest.starts_with(b"sid\"") {
+                    return Some((3usize, 4usize));
+                }
+                None
+            };
+            cursor
+                .object(
+                    known,
+                    |cursor, key| match key {
+                        Some(0usize) => cursor.nested(&mut msg),
+                        Some(1usize) => cursor.value(&mut sending_ts_ms),
+                        Some(2usize) => cursor.value(&mut seq),
+                        Some(3usize) => cursor.value(&mut sid),
+                        _ => cursor.skip(),
+                    },
+                )?;
+            Some(Self {
+                msg: msg?,
+                sending_ts_ms: sending_ts_ms.unwrap_or_default(),
+                seq: seq?,
+                sid: sid?,
+            })
+        }
+    }
+    impl crate::fast_json::FastDecode for TradePayloadMsg {
+        fn fast(cursor: &mut crate::fast_json::Cursor<'_>) -> Option<Self> {
+            let mut count_fp = None;
+            let mut is_block_trade = None;
+            let mut market_ticker = None;
+            let mut no_price_dollars = None;
+            let mut taker_book_side = None;
+            let mut taker_outcome_side = None;
+            let mut taker_side = None;
+            let mut trade_id = None;
+            let mut ts = None;
+            let mut ts_ms = None;
+            let mut yes_price_dollars = None;
+            let known = |rest: &[u8], next: usize| {
+                match next {
+                    0usize if rest.starts_with(b"count_fp\"") => {
+                        return Some((0usize, 9usize));
+                    }
+                    1usize if rest.starts_with(b"is_block_trade\"") => {
+                        return Some((1usize, 15usize));
+                    }
+                    2usize if rest.starts_with(b"market_ticker\"") => {
+                        return Some((2usize, 14usize));
+                    }
+                    3usize if rest.starts_with(b"no_price_dollars\"") => {
+                        return Some((3usize, 17usize));
+                    }
+                    4usize if rest.starts_with(b"taker_book_side\"") => {
+                        return Some((4usize, 16usize));
+                    }
+                    5usize if rest.starts_with(b"taker_outcome_side\"") => {
+                        return Some((5usize, 19usize));
+                    }
+                    6usize if rest.starts_with(b"taker_side\"") => {
+                        return Some((6usize, 11usize));
+                    }
+                    7usize if rest.starts_with(b"trade_id\"") => {
+                        return Some((7usize, 9usize));
+                    }
+                    8usize if rest.starts_with(b"ts\"") => return Some((8usize, 3usize)),
+                    9usize if rest.starts_with(b"ts_ms\"") => {
+                        return Some((9usize, 6usize));
+                    }
+                    10usize if rest.starts_with(b"yes_price_dollars\"") => {
+                        return Some((10usize, 18usize));
+                    }
+                    _ => {}
+                }
+                if rest.starts_with(b"count_fp\"") {
+                    return Some((0usize, 9usize));
+                }
+                if rest.starts_with(b"is_block_trade\"") {
+                    return Some((1usize, 15usize));
+                }
+                if rest.starts_with(b"market_ticker\"") {
+                    return Some((2usize, 14usize));
+                }
+                if rest.starts_with(b"no_price_dollars\"") {
+                    return Some((3usize, 17usize));
+                }
+                if rest.starts_with(b"taker_book_side\"") {
+                    return Some((4usize, 16usize));
+                }
+                if rest.starts_with(b"taker_outcome_side\"") {
+                    return Some((5usize, 19usize));
+                }
+                if rest.starts_with(b"taker_side\"") {
+                    return Some((6usize, 11usize));
+                }
+                if rest.starts_with(b"trade_id\"") {
+                    return Some((7usize, 9usize));
+                }
+                if rest.starts_with(b"ts\"") {
+                    return Some((8usize, 3usize));
+                }
+                if rest.starts_with(b"ts_ms\"") {
+                    return Some((9usize, 6usize));
+                }
+                if rest.starts_with(b"yes_price_dollars\"") {
+                    return Some((10usize, 18usize));
+                }
+                None
+            };
+            cursor
+                .object(
+                    known,
+                    |cursor, key| match key {
+                        Some(0usize) => cursor.value(&mut count_fp),
+                        Some(1usize) => cursor.value(&mut is_block_trade),
+                        Some(2usize) => cursor.value(&mut market_ticker),
+                        Some(3usize) => cursor.value(&mut no_price_dollars),
+                        Some(4usize) => cursor.value(&mut taker_book_side),
+                        Some(5usize) => cursor.value(&mut taker_outcome_side),
+                        Some(6usize) => cursor.value(&mut taker_side),
+                        Some(7usize) => cursor.value(&mut trade_id),
+                        Some(8usize) => cursor.value(&mut ts),
+                        Some(9usize) => cursor.value(&mut ts_ms),
+                        Some(10usize) => cursor.value(&mut yes_price_dollars),
+                        _ => cursor.skip(),
+                    },
+                )?;
+            Some(Self {
+                count_fp: count_fp?,
+                is_block_trade: is_block_trade?,
+                market_ticker: market_ticker?,
+                no_price_dollars: no_price_dollars?,
+                taker_book_side: taker_book_side?,
+                taker_outcome_side: taker_outcome_side?,
+                taker_side: taker_side?,
+                trade_id: trade_id?,
+                ts: ts?,
+                ts_ms: ts_ms?,
+                yes_price_dollars: yes_price_dollars?,
+            })
+        }
+    }
+    impl crate::fast_json::FastDecode for UnsubscribedResponsePayload {
+        fn fast(cursor: &mut crate::fast_json::Cursor<'_>) -> Option<Self> {
+            let mut id = None;
+            let mut sending_ts_ms = None;
+            let mut seq = None;
+            let mut sid = None;
+            let known = |rest: &[u8], next: usize| {
+                match next {
+                    0usize if rest.starts_with(b"id\"") => return Some((0usize, 3usize)),
+                    1usize if rest.starts_with(b"sending_ts_ms\"") => {
+                        return Some((1usize, 14usize));
+                    }
+                    2usize if rest.starts_with(b"seq\"") => return Some((2usize, 4usize)),
+                    3usize if rest.starts_with(b"sid\"") => return Some((3usize, 4usize)),
+                    _ => {}
+                }
+                if rest.starts_with(b"id\"") {
+                    return Some((0usize, 3usize));
+                }
+                if rest.starts_with(b"sending_ts_ms\"") {
+                    return Some((1usize, 14usize));
+                }
+                if rest.starts_with(b"seq\"") {
+                    return Some((2usize, 4usize));
+                }
+                if rest.starts_with(b"sid\"") {
+                    return Some((3usize, 4usize));
+                }
+                None
+            };
+            cursor
+                .object(
+                    known,
+                    |cursor, key| match key {
+                        Some(0usize) => cursor.value(&mut id),
+                        Some(1usize) => cursor.value(&mut sending_ts_ms),
+                        Some(2usize) => cursor.value(&mut seq),
+                        Some(3usize) => cursor.value(&mut sid),
+                        _ => cursor.skip(),
+                    },
+                )?;
+            Some(Self {
+                id: id.unwrap_or_default(),
+                sending_ts_ms: sending_ts_ms.unwrap_or_default(),
+                seq: seq?,
+                sid: sid?,
+            })
+        }
+    }
+    impl crate::fast_json::FastDecode for UserOrderPayload {
+        fn fast(cursor: &mut crate::fast_json::Cursor<'_>) -> Option<Self> {
+            let mut msg = None;
+            let mut sending_ts_ms = None;
+            let mut sid = None;
+            let known = |rest: &[u8], next: usize| {
+                match next {
+                    0usize if rest.starts_with(b"msg\"") => return Some((0usize, 4usize)),
+                    1usize if rest.starts_with(b"sending_ts_ms\"") => {
+                        return Some((1usize, 14usize));
+                    }
+                    2usize if rest.starts_with(b"sid\"") => return Some((2usize, 4usize)),
+                    _ => {}
+                }
+                if rest.starts_with(b"msg\"") {
+                    return Some((0usize, 4usize));
+                }
+                if rest.starts_with(b"sending_ts_ms\"") {
+                    return Some((1usize, 14usize));
+                }
+                if rest.starts_with(b"sid\"") {
+                    return Some((2usize, 4usize));
+                }
+                None
+            };
+            cursor
+                .object(
+                    known,
+                    |cursor, key| match key {
+                        Some(0usize) => cursor.nested(&mut msg),
+                        Some(1usize) => cursor.value(&mut sending_ts_ms),
+                        Some(2usize) => cursor.value(&mut sid),
+                        _ => cursor.skip(),
+                    },
+                )?;
+            Some(Self {
+                msg: msg?,
+                sending_ts_ms: sending_ts_ms.unwrap_or_default(),
+                sid: sid?,
+            })
+        }
+    }
+    impl crate::fast_json::FastDecode for UserOrderPayloadMsg {
+        fn fast(cursor: &mut crate::fast_json::Cursor<'_>) -> Option<Self> {
+            let mut book_side = None;
+            let mut client_order_id = None;
+            let mut created_time = None;
+            let mut created_ts_ms = None;
+            let mut exchange_index = None;
+            let mut expiration_time = None;
+            let mut expiration_ts_ms = None;
+            let mut fill_count_fp = None;
+            let mut initial_count_fp = None;
+            let mut is_yes = None;
+            let mut last_update_reason = None;
+            let mut last_update_time = None;
+            let mut last_updated_ts_ms = None;
+            let mut maker_fees_dollars = None;
+            let mut maker_fill_cost_dollars = None;
+            let mut order_group_id = None;
+            let mut order_id = None;
+            let mut outcome_side = None;
+            let mut remaining_count_fp = None;
+            let mut self_trade_prevention_type = None;
+            let mut side = None;
+            let mut status = None;
+            let mut subaccount_number = None;
+            let mut taker_fees_dollars = None;
+            let mut taker_fill_cost_dollars = None;
+            let mut ticker = None;
+            let mut user_id = None;
+            let mut yes_price_dollars = None;
+            let known = |rest: &[u8], next: usize| {
+                match next {
+                    0usize if rest.starts_with(b"book_side\"") => {
+                        return Some((0usize, 10usize));
+                    }
+                    1usize if rest.starts_with(b"client_order_id\"") => {
+                        return Some((1usize, 16usize));
+                    }
+                    2usize if rest.starts_with(b"created_time\"") => {
+                        return Some((2usize, 13usize));
+                    }
+                    3usize if rest.starts_with(b"created_ts_ms\"") => {
+                        return Some((3usize, 14usize));
+                    }
+                    4usize if rest.starts_with(b"exchange_index\"") => {
+                        return Some((4usize, 15usize));
+                    }
+                    5usize if rest.starts_with(b"expiration_time\"") => {
+                        return Some((5usize, 16usize));
+                    }
+                    6usize if rest.starts_with(b"expiration_ts_ms\"") => {
+                        return Some((6usize, 17usize));
+                    }
+                    7usize if rest.starts_with(b"fill_count_fp\"") => {
+                        return Some((7usize, 14usize));
+                    }
+                    8usize if rest.starts_with(b"initial_count_fp\"") => {
+                        return Some((8usize, 17usize));
+                    }
+                    9usize if rest.starts_with(b"is_yes\"") => {
+                        return Some((9usize, 7usize));
+                    }
+                    10usize if rest.starts_with(b"last_update_reason\"") => {
+                        return Some((10usize, 19usize));
+                    }
+                    11usize if rest.starts_with(b"last_update_time\"") => {
+                        return Some((11usize, 17usize));
+                    }
+                    12usize if rest.starts_with(b"last_updated_ts_ms\"") => {
+                        return Some((12usize, 19usize));
+                    }
+                    13usize if rest.starts_with(b"maker_fees_dollars\"") => {
+                        return Some((13usize, 19usize));
+                    }
+                    14usize if rest.starts_with(b"maker_fill_cost_dollars\"") => {
+                        return Some((14usize, 24usize));
+                    }
+                    15usize if rest.starts_with(b"order_group_id\"") => {
+                        return Some((15usize, 15usize));
+                    }
+                    16usize if rest.starts_with(b"order_id\"") => {
+                        return Some((16usize, 9usize));
+                    }
+                    17usize if rest.starts_with(b"outcome_side\"") => {
+                        return Some((17usize, 13usize));
+                    }
+                    18usize if rest.starts_with(b"remaining_count_fp\"") => {
+                        return Some((18usize, 19usize));
+                    }
+                    19usize if rest.starts_with(b"self_trade_prevention_type\"") => {
+                        return Some((19usize, 27usize));
+                    }
+                    20usize if rest.starts_with(b"side\"") => {
+                        return Some((20usize, 5usize));
+                    }
+                    21usize if rest.starts_with(b"status\"") => {
+                        return Some((21usize, 7usize));
+                    }
+                    22usize if rest.starts_with(b"subaccount_number\"") => {
+                        return Some((22usize, 18usize));
+                    }
+                    23usize if rest.starts_with(b"taker_fees_dollars\"") => {
+                        return Some((23usize, 19usize));
+                    }
+                    24usize if rest.starts_with(b"taker_fill_cost_dollars\"") => {
+                        return Some((24usize, 24usize));
+                    }
+                    25usize if rest.starts_with(b"ticker\"") => {
+                        return Some((25usize, 7usize));
+                    }
+                    26usize if rest.starts_with(b"user_id\"") => {
+                        return Some((26usize, 8usize));
+                    }
+                    27usize if rest.starts_with(b"yes_price_dollars\"") => {
+                        return Some((27usize, 18usize));
+                    }
+                    _ => {}
+                }
+                if rest.starts_with(b"book_side\"") {
+                    return Some((0usize, 10usize));
+                }
+                if rest.starts_with(b"client_order_id\"") {
+                    return Some((1usize, 16usize));
+                }
+                if rest.starts_with(b"created_time\"") {
+                    return Some((2usize, 13usize));
+                }
+                if rest.starts_with(b"created_ts_ms\"") {
+                    return Some((3usize, 14usize));
+                }
+                if rest.starts_with(b"exchange_index\"") {
+                    return Some((4usize, 15usize));
+                }
+                if rest.starts_with(b"expiration_time\"") {
+                    return Some((5usize, 16usize));
+                }
+                if rest.starts_with(b"expiration_ts_ms\"") {
+                    return Some((6usize, 17usize));
+                }
+                if rest.starts_with(b"fill_count_fp\"") {
+                    return Some((7usize, 14usize));
+                }
+                if rest.starts_with(b"initial_count_fp\"") {
+                    return Some((8usize, 17usize));
+                }
+                if rest.starts_with(b"is_yes\"") {
+                    return Some((9usize, 7usize));
+                }
+                if rest.starts_with(b"last_update_reason\"") {
+                    return Some((10usize, 19usize));
+                }
+                if rest.starts_with(b"last_update_time\"") {
+                    return Some((11usize, 17usize));
+                }
+                if rest.starts_with(b"last_updated_ts_ms\"") {
+                    return Some((12usize, 19usize));
+                }
+                if rest.starts_with(b"maker_fees_dollars\"") {
+                    return Some((13usize, 19usize));
+                }
+                if rest.starts_with(b"maker_fill_cost_dollars\"") {
+                    return Some((14usize, 24usize));
+                }
+                if rest.starts_with(b"order_group_id\"") {
+                    return Some((15usize, 15usize));
+                }
+                if rest.starts_with(b"order_id\"") {
+                    return Some((16usize, 9usize));
+                }
+                if rest.starts_with(b"outcome_side\"") {
+                    return Some((17usize, 13usize));
+                }
+                if rest.starts_with(b"remaining_count_fp\"") {
+                    return Some((18usize, 19usize));
+                }
+                if rest.starts_with(b"self_trade_prevention_type\"") {
+                    return Some((19usize, 27usize));
+                }
+                if rest.starts_with(b"side\"") {
+                    return Some((20usize, 5usize));
+                }
+                if rest.starts_with(b"status\"") {
+                    return Some((21usize, 7usize));
+                }
+                if rest.starts_with(b"subaccount_number\"") {
+                    return Some((22usize, 18usize));
+                }
+                if rest.starts_with(b"taker_fees_dollars\"") {
+                    return Some((23usize, 19usize));
+                }
+                if rest.starts_with(b"taker_fill_cost_dollars\"") {
+                    return Some((24usize, 24usize));
+                }
+                if rest.starts_with(b"ticker\"") {
+                    return Some((25usize, 7usize));
+                }
+                if rest.starts_with(b"user_id\"") {
+                    return Some((26usize, 8usize));
+                }
+                if rest.starts_with(b"yes_price_dollars\"") {
+                    return Some((27usize, 18usize));
+                }
+                None
+            };
+            cursor
+                .object(
+                    known,
+                    |cursor, key| match key {
+                        Some(0usize) => cursor.value(&mut book_side),
+                        Some(1usize) => cursor.value(&mut client_order_id),
+                        Some(2usize) => cursor.value(&mut created_time),
+                        Some(3usize) => cursor.value(&mut created_ts_ms),
+                        Some(4usize) => cursor.value(&mut exchange_index),
+                        Some(5usize) => cursor.value(&mut expiration_time),
+                        Some(6usize) => cursor.value(&mut expiration_ts_ms),
+                        Some(7usize) => cursor.value(&mut fill_count_fp),
+                        Some(8usize) => cursor.value(&mut initial_count_fp),
+                        Some(9usize) => cursor.value(&mut is_yes),
+                        Some(10usize) => cursor.value(&mut last_update_reason),
+                        Some(11usize) => cursor.value(&mut last_update_time),
+                        Some(12usize) => cursor.value(&mut last_updated_ts_ms),
+                        Some(13usize) => cursor.value(&mut maker_fees_dollars),
+                        Some(14usize) => cursor.value(&mut maker_fill_cost_dollars),
+                        Some(15usize) => cursor.value(&mut order_group_id),
+                        Some(16usize) => cursor.value(&mut order_id),
+                        Some(17usize) => cursor.value(&mut outcome_side),
+                        Some(18usize) => cursor.value(&mut remaining_count_fp),
+                        Some(19usize) => cursor.value(&mut self_trade_prevention_type),
+                        Some(20usize) => cursor.value(&mut side),
+                        Some(21usize) => cursor.value(&mut status),
+                        Some(22usize) => cursor.value(&mut subaccount_number),
+                        Some(23usize) => cursor.value(&mut taker_fees_dollars),
+                        Some(24usize) => cursor.value(&mut taker_fill_cost_dollars),
+                        Some(25usize) => cursor.value(&mut ticker),
+                        Some(26usize) => cursor.value(&mut user_id),
+                        Some(27usize) => cursor.value(&mut yes_price_dollars),
+                        _ => cursor.skip(),
+                    },
+                )?;
+            Some(Self {
+                book_side: book_side?,
+                client_order_id: client_order_id?,
+                created_time: created_time?,
+                created_ts_ms: created_ts_ms?,
+                exchange_index: exchange_index?,
+                expiration_time: expiration_time.unwrap_or_default(),
+                expiration_ts_ms: expiration_ts_ms.unwrap_or_default(),
+                fill_count_fp: fill_count_fp?,
+                initial_count_fp: initial_count_fp?,
+                is_yes: is_yes?,
+                last_update_reason: last_update_reason.unwrap_or_default(),
+                last_update_time: last_update_time.unwrap_or_default(),
+                last_updated_ts_ms: last_updated_ts_ms.unwrap_or_default(),
+                maker_fees_dollars: maker_fees_dollars?,
+                maker_fill_cost_dollars: maker_fill_cost_dollars?,
+                order_group_id: order_group_id.unwrap_or_default(),
+                order_id: order_id?,
+                outcome_side: outcome_side?,
+                remaining_count_fp: remaining_count_fp?,
+                self_trade_prevention_type: self_trade_prevention_type
+                    .unwrap_or_default(),
+                side: side?,
+                status: status?,
+                subaccount_number: subaccount_number.unwrap_or_default(),
+                taker_fees_dollars: taker_fees_dollars?,
+                taker_fill_cost_dollars: taker_fill_cost_dollars?,
+                ticker: ticker?,
+                user_id: user_id?,
+                yes_price_dollars: yes_price_dollars?,
+            })
+        }
+    }
 }
 /// A message the server sends, decoded by its `type`; a type these
 /// bindings do not know is kept whole in [`ServerMessage::Unknown`].
@@ -4264,15 +6883,29 @@ impl ServerMessage {
     /// `type`, or whose fields do not match its type's schema is an
     /// error; a `type` these bindings do not know is
     /// [`ServerMessage::Unknown`].
+    ///
+    /// Flat messages (order book deltas, tickers, trades, fills and
+    /// more) are decoded on a fast path that gives the same value as
+    /// `serde_json`, or hands the frame to it.
     pub fn decode(text: &str) -> Result<Self, serde_json::Error> {
+        Self::decode_with(text, true)
+    }
+    /// [`ServerMessage::decode`] with `serde_json` alone, for tests
+    /// and fuzzing that compare the two paths.
+    #[doc(hidden)]
+    pub fn decode_without_fast_path(text: &str) -> Result<Self, serde_json::Error> {
+        Self::decode_with(text, false)
+    }
+    #[allow(unused_variables)]
+    fn decode_with(text: &str, fast: bool) -> Result<Self, serde_json::Error> {
         #[derive(serde::Deserialize)]
         struct Head<'a> {
             #[serde(rename = "type", borrow)]
             kind: std::borrow::Cow<'a, str>,
         }
-        let kind = match crate::stream::leading_type(text) {
-            Some(kind) => std::borrow::Cow::Borrowed(kind),
-            None => serde_json::from_str::<Head<'_>>(text)?.kind,
+        let (kind, after) = match crate::stream::leading_type(text) {
+            Some((kind, after)) => (std::borrow::Cow::Borrowed(kind), after),
+            None => (serde_json::from_str::<Head<'_>>(text)?.kind, 0),
         };
         Ok(
             match &*kind {
@@ -4286,10 +6919,14 @@ impl ServerMessage {
                     Self::BatchQuoteExecuted(Box::new(serde_json::from_str(text)?))
                 }
                 "cfbenchmarks_value" => {
-                    Self::CfbenchmarksValue(Box::new(serde_json::from_str(text)?))
+                    Self::CfbenchmarksValue(
+                        Box::new(crate::fast_json::payload(text, after, fast)?),
+                    )
                 }
                 "cfbenchmarks_value_5hz" => {
-                    Self::CfbenchmarksValue5Hz(Box::new(serde_json::from_str(text)?))
+                    Self::CfbenchmarksValue5Hz(
+                        Box::new(crate::fast_json::payload(text, after, fast)?),
+                    )
                 }
                 "cfbenchmarks_value_5hz_indexlist" => {
                     Self::Cfbenchmarks5HzIndexList(Box::new(serde_json::from_str(text)?))
@@ -4302,9 +6939,13 @@ impl ServerMessage {
                     Self::EventFeeUpdate(Box::new(serde_json::from_str(text)?))
                 }
                 "event_lifecycle" => {
-                    Self::EventLifecycle(Box::new(serde_json::from_str(text)?))
+                    Self::EventLifecycle(
+                        Box::new(crate::fast_json::payload(text, after, fast)?),
+                    )
                 }
-                "fill" => Self::Fill(Box::new(serde_json::from_str(text)?)),
+                "fill" => {
+                    Self::Fill(Box::new(crate::fast_json::payload(text, after, fast)?))
+                }
                 "market_lifecycle_v2" => {
                     let value: serde_json::Value = serde_json::from_str(text)?;
                     if value["msg"]["event_type"] == "metadata_updated" {
@@ -4319,7 +6960,9 @@ impl ServerMessage {
                     );
                 }
                 "market_position" => {
-                    Self::MarketPosition(Box::new(serde_json::from_str(text)?))
+                    Self::MarketPosition(
+                        Box::new(crate::fast_json::payload(text, after, fast)?),
+                    )
                 }
                 "multivariate_market_lifecycle" => {
                     Self::MultivariateMarketLifecycle(
@@ -4354,26 +6997,40 @@ impl ServerMessage {
                     );
                 }
                 "order_group_updates" => {
-                    Self::OrderGroupUpdates(Box::new(serde_json::from_str(text)?))
+                    Self::OrderGroupUpdates(
+                        Box::new(crate::fast_json::payload(text, after, fast)?),
+                    )
                 }
                 "orderbook_delta" => {
-                    Self::OrderbookDelta(Box::new(serde_json::from_str(text)?))
+                    Self::OrderbookDelta(
+                        Box::new(crate::fast_json::payload(text, after, fast)?),
+                    )
                 }
                 "orderbook_snapshot" => {
                     Self::OrderbookSnapshot(Box::new(serde_json::from_str(text)?))
                 }
-                "pyth_value" => Self::PythValue(Box::new(serde_json::from_str(text)?)),
+                "pyth_value" => {
+                    Self::PythValue(
+                        Box::new(crate::fast_json::payload(text, after, fast)?),
+                    )
+                }
                 "pyth_value_underlying_list" => {
                     Self::PythUnderlyingList(Box::new(serde_json::from_str(text)?))
                 }
                 "quote_accepted" => {
-                    Self::QuoteAccepted(Box::new(serde_json::from_str(text)?))
+                    Self::QuoteAccepted(
+                        Box::new(crate::fast_json::payload(text, after, fast)?),
+                    )
                 }
                 "quote_created" => {
-                    Self::QuoteCreated(Box::new(serde_json::from_str(text)?))
+                    Self::QuoteCreated(
+                        Box::new(crate::fast_json::payload(text, after, fast)?),
+                    )
                 }
                 "quote_executed" => {
-                    Self::QuoteExecuted(Box::new(serde_json::from_str(text)?))
+                    Self::QuoteExecuted(
+                        Box::new(crate::fast_json::payload(text, after, fast)?),
+                    )
                 }
                 "rfq_batch_best_quotes" => {
                     Self::RfqBatchBestQuotes(Box::new(serde_json::from_str(text)?))
@@ -4388,16 +7045,32 @@ impl ServerMessage {
                     Self::RfqBatchExecuted(Box::new(serde_json::from_str(text)?))
                 }
                 "rfq_created" => Self::RfqCreated(Box::new(serde_json::from_str(text)?)),
-                "rfq_deleted" => Self::RfqDeleted(Box::new(serde_json::from_str(text)?)),
+                "rfq_deleted" => {
+                    Self::RfqDeleted(
+                        Box::new(crate::fast_json::payload(text, after, fast)?),
+                    )
+                }
                 "subscribed" => {
-                    Self::SubscribedResponse(Box::new(serde_json::from_str(text)?))
+                    Self::SubscribedResponse(
+                        Box::new(crate::fast_json::payload(text, after, fast)?),
+                    )
                 }
-                "ticker" => Self::Ticker(Box::new(serde_json::from_str(text)?)),
-                "trade" => Self::Trade(Box::new(serde_json::from_str(text)?)),
+                "ticker" => {
+                    Self::Ticker(Box::new(crate::fast_json::payload(text, after, fast)?))
+                }
+                "trade" => {
+                    Self::Trade(Box::new(crate::fast_json::payload(text, after, fast)?))
+                }
                 "unsubscribed" => {
-                    Self::UnsubscribedResponse(Box::new(serde_json::from_str(text)?))
+                    Self::UnsubscribedResponse(
+                        Box::new(crate::fast_json::payload(text, after, fast)?),
+                    )
                 }
-                "user_order" => Self::UserOrder(Box::new(serde_json::from_str(text)?)),
+                "user_order" => {
+                    Self::UserOrder(
+                        Box::new(crate::fast_json::payload(text, after, fast)?),
+                    )
+                }
                 other => {
                     Self::Unknown(UnknownMessage {
                         kind: other.to_owned(),

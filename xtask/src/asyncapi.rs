@@ -216,7 +216,8 @@ pub fn generate_stream(stream: Stream, yaml: &str) -> Result<String, String> {
     let opened = postprocess::open_enums(&mut file)?;
     postprocess::schemars_behind_feature(&mut file);
     postprocess::non_exhaustive_types(&mut file)?;
-    let tables = message_code(stream, &messages, &doc)?;
+    let fast = fast_decoders(&mut file, &messages)?;
+    let tables = message_code(stream, &messages, &doc, &fast)?;
     file.items.extend(
         syn::parse2::<syn::File>(tables)
             .map_err(|e| format!("the message enums do not parse: {e}"))?
@@ -246,6 +247,15 @@ pub fn generate_stream(stream: Stream, yaml: &str) -> Result<String, String> {
         "// Open string enums: {opened} ({renamed} known `unknown` values renamed)"
     );
     let _ = writeln!(header, "// Messages: {}", messages.len());
+    let _ = writeln!(
+        header,
+        "// Fast decoders: {} message types ({})",
+        fast.len(),
+        fast.iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     Ok(format!("{header}{}", prettyplease::unparse(&file)))
 }
 
@@ -557,14 +567,53 @@ fn lit(text: &str) -> LitStr {
     LitStr::new(text, Span::call_site())
 }
 
-fn message_code(stream: Stream, messages: &[Message], doc: &Value) -> Result<TokenStream, String> {
+/// Writes the fast decoders (`fast_decode`) of the server messages that
+/// qualify into the `types` module; returns the message `type`s that use them.
+fn fast_decoders(file: &mut syn::File, messages: &[Message]) -> Result<BTreeSet<String>, String> {
+    let mut by_tag: BTreeMap<&str, Vec<&Message>> = BTreeMap::new();
+    for m in messages.iter().filter(|m| !m.command) {
+        by_tag.entry(m.tag.as_str()).or_default().push(m);
+    }
+    // A `type` with several payloads is told apart on a parsed value.
+    let single: Vec<(&str, String)> = by_tag
+        .iter()
+        .filter_map(|(tag, ms)| match ms.as_slice() {
+            [m] => Some((*tag, pascal(&m.schema).to_string())),
+            _ => None,
+        })
+        .collect();
+    let planned = crate::fast_decode::plan(file, single.iter().map(|(_, ty)| ty.as_str()))?;
+    let impls: syn::File =
+        syn::parse2(planned.impls).map_err(|e| format!("the fast decoders do not parse: {e}"))?;
+    let types = file
+        .items
+        .iter_mut()
+        .find_map(|item| match item {
+            syn::Item::Mod(m) if m.ident == "types" => m.content.as_mut().map(|(_, items)| items),
+            _ => None,
+        })
+        .ok_or("the generated file has no `types` module")?;
+    types.extend(impls.items);
+    Ok(single
+        .into_iter()
+        .filter(|(_, ty)| planned.types.contains(ty))
+        .map(|(tag, _)| tag.to_owned())
+        .collect())
+}
+
+fn message_code(
+    stream: Stream,
+    messages: &[Message],
+    doc: &Value,
+    fast: &BTreeSet<String>,
+) -> Result<TokenStream, String> {
     let server: Vec<&Message> = messages.iter().filter(|m| !m.command).collect();
     let mut by_tag: BTreeMap<&str, Vec<&Message>> = BTreeMap::new();
     for m in &server {
         by_tag.entry(m.tag.as_str()).or_default().push(m);
     }
     check_shapes(stream.shapes(), &by_tag)?;
-    let server_enum = server_enum(stream.shapes(), &server, &by_tag);
+    let server_enum = server_enum(stream.shapes(), &server, &by_tag, fast);
     let commands = command_enum(messages)?;
     let channels = channel_table(doc, messages)?;
     let errors = error_codes(doc)?;
@@ -592,6 +641,7 @@ fn server_enum(
     shapes: &[Shape],
     server: &[&Message],
     by_tag: &BTreeMap<&str, Vec<&Message>>,
+    fast: &BTreeSet<String>,
 ) -> TokenStream {
     let variants = server.iter().map(|m| {
         let (variant, ty) = (pascal(&m.name), pascal(&m.schema));
@@ -602,6 +652,11 @@ fn server_enum(
         let tag_lit = lit(tag);
         if let [m] = ms.as_slice() {
             let variant = pascal(&m.name);
+            if fast.contains(*tag) {
+                return quote! {
+                    #tag_lit => Self::#variant(Box::new(crate::fast_json::payload(text, after, fast)?))
+                };
+            }
             return quote! { #tag_lit => Self::#variant(Box::new(serde_json::from_str(text)?)) };
         }
         let checks = shapes
@@ -697,7 +752,23 @@ fn server_enum(
             /// `type`, or whose fields do not match its type's schema is an
             /// error; a `type` these bindings do not know is
             /// [`ServerMessage::Unknown`].
+            ///
+            /// Flat messages (order book deltas, tickers, trades, fills and
+            /// more) are decoded on a fast path that gives the same value as
+            /// `serde_json`, or hands the frame to it.
             pub fn decode(text: &str) -> Result<Self, serde_json::Error> {
+                Self::decode_with(text, true)
+            }
+
+            /// [`ServerMessage::decode`] with `serde_json` alone, for tests
+            /// and fuzzing that compare the two paths.
+            #[doc(hidden)]
+            pub fn decode_without_fast_path(text: &str) -> Result<Self, serde_json::Error> {
+                Self::decode_with(text, false)
+            }
+
+            #[allow(unused_variables)]
+            fn decode_with(text: &str, fast: bool) -> Result<Self, serde_json::Error> {
                 #[derive(serde::Deserialize)]
                 struct Head<'a> {
                     #[serde(rename = "type", borrow)]
@@ -705,9 +776,9 @@ fn server_enum(
                 }
                 // Kalshi's frames start with their `type`: read it without a
                 // parse of its own (half the decoding time of a small frame).
-                let kind = match crate::stream::leading_type(text) {
-                    Some(kind) => std::borrow::Cow::Borrowed(kind),
-                    None => serde_json::from_str::<Head<'_>>(text)?.kind,
+                let (kind, after) = match crate::stream::leading_type(text) {
+                    Some((kind, after)) => (std::borrow::Cow::Borrowed(kind), after),
+                    None => (serde_json::from_str::<Head<'_>>(text)?.kind, 0),
                 };
                 Ok(match &*kind {
                     #(#decode_arms,)*

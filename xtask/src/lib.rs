@@ -6,6 +6,7 @@
 
 pub mod asyncapi;
 pub mod ci;
+pub mod fast_decode;
 pub mod fetch;
 pub mod fuzz;
 pub mod inventory;

@@ -200,7 +200,7 @@ fn string_enum_values(item: &ItemEnum) -> Result<Option<Vec<(Ident, String)>>, S
     Ok(Some(values))
 }
 
-fn derive_paths(attrs: &[Attribute]) -> Vec<Path> {
+pub(crate) fn derive_paths(attrs: &[Attribute]) -> Vec<Path> {
     attrs
         .iter()
         .filter(|a| a.path().is_ident("derive"))
@@ -212,7 +212,7 @@ fn derive_paths(attrs: &[Attribute]) -> Vec<Path> {
         .collect()
 }
 
-fn path_ends_with(path: &Path, name: &str) -> bool {
+pub(crate) fn path_ends_with(path: &Path, name: &str) -> bool {
     path.segments.last().is_some_and(|s| s.ident == name)
 }
 

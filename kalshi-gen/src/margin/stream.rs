@@ -9,6 +9,7 @@
 // Fix-up: unset_command_options_are_omitted (3 places)
 // Open string enums: 9 (0 known `unknown` values renamed)
 // Messages: 19
+// Fast decoders: 8 message types (corporate_actions_delta, fill, order_group_updates, orderbook_delta, subscribed, trade, unsubscribed, user_order)
 pub mod types {
     ///`BookSide`
     #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
@@ -1615,6 +1616,1168 @@ triggers. `user` for every other order.
             crate::open_enum::schema(&["add_markets", "delete_markets", "get_snapshot"])
         }
     }
+    impl crate::fast_json::FastDecode for MarginCorporateAction {
+        fn fast(cursor: &mut crate::fast_json::Cursor<'_>) -> Option<Self> {
+            let mut final_settlement = None;
+            let mut id = None;
+            let mut market_id = None;
+            let mut market_ticker = None;
+            let mut split = None;
+            let mut ticker_change = None;
+            let mut ts_ms = None;
+            let mut type_ = None;
+            let known = |rest: &[u8], next: usize| {
+                match next {
+                    0usize if rest.starts_with(b"final_settlement\"") => {
+                        return Some((0usize, 17usize));
+                    }
+                    1usize if rest.starts_with(b"id\"") => return Some((1usize, 3usize)),
+                    2usize if rest.starts_with(b"market_id\"") => {
+                        return Some((2usize, 10usize));
+                    }
+                    3usize if rest.starts_with(b"market_ticker\"") => {
+                        return Some((3usize, 14usize));
+                    }
+                    4usize if rest.starts_with(b"split\"") => {
+                        return Some((4usize, 6usize));
+                    }
+                    5usize if rest.starts_with(b"ticker_change\"") => {
+                        return Some((5usize, 14usize));
+                    }
+                    6usize if rest.starts_with(b"ts_ms\"") => {
+                        return Some((6usize, 6usize));
+                    }
+                    7usize if rest.starts_with(b"type\"") => {
+                        return Some((7usize, 5usize));
+                    }
+                    _ => {}
+                }
+                if rest.starts_with(b"final_settlement\"") {
+                    return Some((0usize, 17usize));
+                }
+                if rest.starts_with(b"id\"") {
+                    return Some((1usize, 3usize));
+                }
+                if rest.starts_with(b"market_id\"") {
+                    return Some((2usize, 10usize));
+                }
+                if rest.starts_with(b"market_ticker\"") {
+                    return Some((3usize, 14usize));
+                }
+                if rest.starts_with(b"split\"") {
+                    return Some((4usize, 6usize));
+                }
+                if rest.starts_with(b"ticker_change\"") {
+                    return Some((5usize, 14usize));
+                }
+                if rest.starts_with(b"ts_ms\"") {
+                    return Some((6usize, 6usize));
+                }
+                if rest.starts_with(b"type\"") {
+                    return Some((7usize, 5usize));
+                }
+                None
+            };
+            cursor
+                .object(
+                    known,
+                    |cursor, key| match key {
+                        Some(0usize) => cursor.nested_option(&mut final_settlement),
+                        Some(1usize) => cursor.value(&mut id),
+                        Some(2usize) => cursor.value(&mut market_id),
+                        Some(3usize) => cursor.value(&mut market_ticker),
+                        Some(4usize) => cursor.nested_option(&mut split),
+                        Some(5usize) => cursor.nested_option(&mut ticker_change),
+                        Some(6usize) => cursor.value(&mut ts_ms),
+                        Some(7usize) => cursor.value(&mut type_),
+                        _ => cursor.skip(),
+                    },
+                )?;
+            Some(Self {
+                final_settlement: final_settlement.unwrap_or_default(),
+                id: id?,
+                market_id: market_id?,
+                market_ticker: market_ticker?,
+                split: split.unwrap_or_default(),
+                ticker_change: ticker_change.unwrap_or_default(),
+                ts_ms: ts_ms?,
+                type_: type_?,
+            })
+        }
+    }
+    impl crate::fast_json::FastDecode for MarginCorporateActionFinalSettlementTerms {
+        fn fast(cursor: &mut crate::fast_json::Cursor<'_>) -> Option<Self> {
+            let mut settlement_price_per_contract = None;
+            let known = |rest: &[u8], next: usize| {
+                match next {
+                    0usize if rest.starts_with(b"settlement_price_per_contract\"") => {
+                        return Some((0usize, 30usize));
+                    }
+                    _ => {}
+                }
+                if rest.starts_with(b"settlement_price_per_contract\"") {
+                    return Some((0usize, 30usize));
+                }
+                None
+            };
+            cursor
+                .object(
+                    known,
+                    |cursor, key| match key {
+                        Some(0usize) => cursor.value(&mut settlement_price_per_contract),
+                        _ => cursor.skip(),
+                    },
+                )?;
+            Some(Self {
+                settlement_price_per_contract: settlement_price_per_contract?,
+            })
+        }
+    }
+    impl crate::fast_json::FastDecode for MarginCorporateActionSplitTerms {
+        fn fast(cursor: &mut crate::fast_json::Cursor<'_>) -> Option<Self> {
+            let mut post_split_mark_price = None;
+            let mut pre_split_mark_price = None;
+            let mut ratio_new = None;
+            let mut ratio_old = None;
+            let known = |rest: &[u8], next: usize| {
+                match next {
+                    0usize if rest.starts_with(b"post_split_mark_price\"") => {
+                        return Some((0usize, 22usize));
+                    }
+                    1usize if rest.starts_with(b"pre_split_mark_price\"") => {
+                        return Some((1usize, 21usize));
+                    }
+                    2usize if rest.starts_with(b"ratio_new\"") => {
+                        return Some((2usize, 10usize));
+                    }
+                    3usize if rest.starts_with(b"ratio_old\"") => {
+                        return Some((3usize, 10usize));
+                    }
+                    _ => {}
+                }
+                if rest.starts_with(b"post_split_mark_price\"") {
+                    return Some((0usize, 22usize));
+                }
+                if rest.starts_with(b"pre_split_mark_price\"") {
+                    return Some((1usize, 21usize));
+                }
+                if rest.starts_with(b"ratio_new\"") {
+                    return Some((2usize, 10usize));
+                }
+                if rest.starts_with(b"ratio_old\"") {
+                    return Some((3usize, 10usize));
+                }
+                None
+            };
+            cursor
+                .object(
+                    known,
+                    |cursor, key| match key {
+                        Some(0usize) => cursor.value(&mut post_split_mark_price),
+                        Some(1usize) => cursor.value(&mut pre_split_mark_price),
+                        Some(2usize) => cursor.value(&mut ratio_new),
+                        Some(3usize) => cursor.value(&mut ratio_old),
+                        _ => cursor.skip(),
+                    },
+                )?;
+            Some(Self {
+                post_split_mark_price: post_split_mark_price?,
+                pre_split_mark_price: pre_split_mark_price?,
+                ratio_new: ratio_new?,
+                ratio_old: ratio_old?,
+            })
+        }
+    }
+    impl crate::fast_json::FastDecode for MarginCorporateActionTickerChangeTerms {
+        fn fast(cursor: &mut crate::fast_json::Cursor<'_>) -> Option<Self> {
+            let mut new_ticker = None;
+            let mut old_ticker = None;
+            let known = |rest: &[u8], next: usize| {
+                match next {
+                    0usize if rest.starts_with(b"new_ticker\"") => {
+                        return Some((0usize, 11usize));
+                    }
+                    1usize if rest.starts_with(b"old_ticker\"") => {
+                        return Some((1usize, 11usize));
+                    }
+                    _ => {}
+                }
+                if rest.starts_with(b"new_ticker\"") {
+                    return Some((0usize, 11usize));
+                }
+                if rest.starts_with(b"old_ticker\"") {
+                    return Some((1usize, 11usize));
+                }
+                None
+            };
+            cursor
+                .object(
+                    known,
+                    |cursor, key| match key {
+                        Some(0usize) => cursor.value(&mut new_ticker),
+                        Some(1usize) => cursor.value(&mut old_ticker),
+                        _ => cursor.skip(),
+                    },
+                )?;
+            Some(Self {
+                new_ticker: new_ticker?,
+                old_ticker: old_ticker?,
+            })
+        }
+    }
+    impl crate::fast_json::FastDecode for MarginCorporateActionsDeltaPayload {
+        fn fast(cursor: &mut crate::fast_json::Cursor<'_>) -> Option<Self> {
+            let mut msg = None;
+            let mut sending_ts_ms = None;
+            let mut seq = None;
+            let mut sid = None;
+            let known = |rest: &[u8], next: usize| {
+                match next {
+                    0usize if rest.starts_with(b"msg\"") => return Some((0usize, 4usize)),
+                    1usize if rest.starts_with(b"sending_ts_ms\"") => {
+                        return Some((1usize, 14usize));
+                    }
+                    2usize if rest.starts_with(b"seq\"") => return Some((2usize, 4usize)),
+                    3usize if rest.starts_with(b"sid\"") => return Some((3usize, 4usize)),
+                    _ => {}
+                }
+                if rest.starts_with(b"msg\"") {
+                    return Some((0usize, 4usize));
+                }
+                if rest.starts_with(b"sending_ts_ms\"") {
+                    return Some((1usize, 14usize));
+                }
+                if rest.starts_with(b"seq\"") {
+                    return Some((2usize, 4usize));
+                }
+                if rest.starts_with(b"sid\"") {
+                    return Some((3usize, 4usize));
+                }
+                None
+            };
+            cursor
+                .object(
+                    known,
+                    |cursor, key| match key {
+                        Some(0usize) => cursor.nested(&mut msg),
+                        Some(1usize) => cursor.value(&mut sending_ts_ms),
+                        Some(2usize) => cursor.value(&mut seq),
+                        Some(3usize) => cursor.value(&mut sid),
+                        _ => cursor.skip(),
+                    },
+                )?;
+            Some(Self {
+                msg: msg?,
+                sending_ts_ms: sending_ts_ms.unwrap_or_default(),
+                seq: seq?,
+                sid: sid?,
+            })
+        }
+    }
+    impl crate::fast_json::FastDecode for MarginCorporateActionsDeltaPayloadMsg {
+        fn fast(cursor: &mut crate::fast_json::Cursor<'_>) -> Option<Self> {
+            let mut corporate_action = None;
+            let known = |rest: &[u8], next: usize| {
+                match next {
+                    0usize if rest.starts_with(b"corporate_action\"") => {
+                        return Some((0usize, 17usize));
+                    }
+                    _ => {}
+                }
+                if rest.starts_with(b"corporate_action\"") {
+                    return Some((0usize, 17usize));
+                }
+                None
+            };
+            cursor
+                .object(
+                    known,
+                    |cursor, key| match key {
+                        Some(0usize) => cursor.nested(&mut corporate_action),
+                        _ => cursor.skip(),
+                    },
+                )?;
+            Some(Self {
+                corporate_action: corporate_action?,
+            })
+        }
+    }
+    impl crate::fast_json::FastDecode for MarginFillPayload {
+        fn fast(cursor: &mut crate::fast_json::Cursor<'_>) -> Option<Self> {
+            let mut msg = None;
+            let mut sending_ts_ms = None;
+            let mut sid = None;
+            let known = |rest: &[u8], next: usize| {
+                match next {
+                    0usize if rest.starts_with(b"msg\"") => return Some((0usize, 4usize)),
+                    1usize if rest.starts_with(b"sending_ts_ms\"") => {
+                        return Some((1usize, 14usize));
+                    }
+                    2usize if rest.starts_with(b"sid\"") => return Some((2usize, 4usize)),
+                    _ => {}
+                }
+                if rest.starts_with(b"msg\"") {
+                    return Some((0usize, 4usize));
+                }
+                if rest.starts_with(b"sending_ts_ms\"") {
+                    return Some((1usize, 14usize));
+                }
+                if rest.starts_with(b"sid\"") {
+                    return Some((2usize, 4usize));
+                }
+                None
+            };
+            cursor
+                .object(
+                    known,
+                    |cursor, key| match key {
+                        Some(0usize) => cursor.nested(&mut msg),
+                        Some(1usize) => cursor.value(&mut sending_ts_ms),
+                        Some(2usize) => cursor.value(&mut sid),
+                        _ => cursor.skip(),
+                    },
+                )?;
+            Some(Self {
+                msg: msg?,
+                sending_ts_ms: sending_ts_ms.unwrap_or_default(),
+                sid: sid?,
+            })
+        }
+    }
+    impl crate::fast_json::FastDecode for MarginFillPayloadMsg {
+        fn fast(cursor: &mut crate::fast_json::Cursor<'_>) -> Option<Self> {
+            let mut client_order_id = None;
+            let mut count = None;
+            let mut fee_cost = None;
+            let mut is_taker = None;
+            let mut market_ticker = None;
+            let mut order_id = None;
+            let mut order_source = None;
+            let mut post_position = None;
+            let mut price = None;
+            let mut side = None;
+            let mut subaccount = None;
+            let mut trade_id = None;
+            let mut ts_ms = None;
+            let known = |rest: &[u8], next: usize| {
+                match next {
+                    0usize if rest.starts_with(b"client_order_id\"") => {
+                        return Some((0usize, 16usize));
+                    }
+                    1usize if rest.starts_with(b"count\"") => {
+                        return Some((1usize, 6usize));
+                    }
+                    2usize if rest.starts_with(b"fee_cost\"") => {
+                        return Some((2usize, 9usize));
+                    }
+                    3usize if rest.starts_with(b"is_taker\"") => {
+                        return Some((3usize, 9usize));
+                    }
+                    4usize if rest.starts_with(b"market_ticker\"") => {
+                        return Some((4usize, 14usize));
+                    }
+                    5usize if rest.starts_with(b"order_id\"") => {
+                        return Some((5usize, 9usize));
+                    }
+                    6usize if rest.starts_with(b"order_source\"") => {
+                        return Some((6usize, 13usize));
+                    }
+                    7usize if rest.starts_with(b"post_position\"") => {
+                        return Some((7usize, 14usize));
+                    }
+                    8usize if rest.starts_with(b"price\"") => {
+                        return Some((8usize, 6usize));
+                    }
+                    9usize if rest.starts_with(b"side\"") => {
+                        return Some((9usize, 5usize));
+                    }
+                    10usize if rest.starts_with(b"subaccount\"") => {
+                        return Some((10usize, 11usize));
+                    }
+                    11usize if rest.starts_with(b"trade_id\"") => {
+                        return Some((11usize, 9usize));
+                    }
+                    12usize if rest.starts_with(b"ts_ms\"") => {
+                        return Some((12usize, 6usize));
+                    }
+                    _ => {}
+                }
+                if rest.starts_with(b"client_order_id\"") {
+                    return Some((0usize, 16usize));
+                }
+                if rest.starts_with(b"count\"") {
+                    return Some((1usize, 6usize));
+                }
+                if rest.starts_with(b"fee_cost\"") {
+                    return Some((2usize, 9usize));
+                }
+                if rest.starts_with(b"is_taker\"") {
+                    return Some((3usize, 9usize));
+                }
+                if rest.starts_with(b"market_ticker\"") {
+                    return Some((4usize, 14usize));
+                }
+                if rest.starts_with(b"order_id\"") {
+                    return Some((5usize, 9usize));
+                }
+                if rest.starts_with(b"order_source\"") {
+                    return Some((6usize, 13usize));
+                }
+                if rest.starts_with(b"post_position\"") {
+                    return Some((7usize, 14usize));
+                }
+                if rest.starts_with(b"price\"") {
+                    return Some((8usize, 6usize));
+                }
+                if rest.starts_with(b"side\"") {
+                    return Some((9usize, 5usize));
+                }
+                if rest.starts_with(b"subaccount\"") {
+                    return Some((10usize, 11usize));
+                }
+                if rest.starts_with(b"trade_id\"") {
+                    return Some((11usize, 9usize));
+                }
+                if rest.starts_with(b"ts_ms\"") {
+                    return Some((12usize, 6usize));
+                }
+                None
+            };
+            cursor
+                .object(
+                    known,
+                    |cursor, key| match key {
+                        Some(0usize) => cursor.value(&mut client_order_id),
+                        Some(1usize) => cursor.value(&mut count),
+                        Some(2usize) => cursor.value(&mut fee_cost),
+                        Some(3usize) => cursor.value(&mut is_taker),
+                        Some(4usize) => cursor.value(&mut market_ticker),
+                        Some(5usize) => cursor.value(&mut order_id),
+                        Some(6usize) => cursor.value(&mut order_source),
+                        Some(7usize) => cursor.value(&mut post_position),
+                        Some(8usize) => cursor.value(&mut price),
+                        Some(9usize) => cursor.value(&mut side),
+                        Some(10usize) => cursor.value(&mut subaccount),
+                        Some(11usize) => cursor.value(&mut trade_id),
+                        Some(12usize) => cursor.value(&mut ts_ms),
+                        _ => cursor.skip(),
+                    },
+                )?;
+            Some(Self {
+                client_order_id: client_order_id.unwrap_or_default(),
+                count: count?,
+                fee_cost: fee_cost?,
+                is_taker: is_taker?,
+                market_ticker: market_ticker?,
+                order_id: order_id?,
+                order_source: order_source?,
+                post_position: post_position?,
+                price: price?,
+                side: side?,
+                subaccount: subaccount.unwrap_or_default(),
+                trade_id: trade_id?,
+                ts_ms: ts_ms?,
+            })
+        }
+    }
+    impl crate::fast_json::FastDecode for MarginOrderbookDeltaPayload {
+        fn fast(cursor: &mut crate::fast_json::Cursor<'_>) -> Option<Self> {
+            let mut msg = None;
+            let mut sending_ts_ms = None;
+            let mut seq = None;
+            let mut sid = None;
+            let known = |rest: &[u8], next: usize| {
+                match next {
+                    0usize if rest.starts_with(b"msg\"") => return Some((0usize, 4usize)),
+                    1usize if rest.starts_with(b"sending_ts_ms\"") => {
+                        return Some((1usize, 14usize));
+                    }
+                    2usize if rest.starts_with(b"seq\"") => return Some((2usize, 4usize)),
+                    3usize if rest.starts_with(b"sid\"") => return Some((3usize, 4usize)),
+                    _ => {}
+                }
+                if rest.starts_with(b"msg\"") {
+                    return Some((0usize, 4usize));
+                }
+                if rest.starts_with(b"sending_ts_ms\"") {
+                    return Some((1usize, 14usize));
+                }
+                if rest.starts_with(b"seq\"") {
+                    return Some((2usize, 4usize));
+                }
+                if rest.starts_with(b"sid\"") {
+                    return Some((3usize, 4usize));
+                }
+                None
+            };
+            cursor
+                .object(
+                    known,
+                    |cursor, key| match key {
+                        Some(0usize) => cursor.nested(&mut msg),
+                        Some(1usize) => cursor.value(&mut sending_ts_ms),
+                        Some(2usize) => cursor.value(&mut seq),
+                        Some(3usize) => cursor.value(&mut sid),
+                        _ => cursor.skip(),
+                    },
+                )?;
+            Some(Self {
+                msg: msg?,
+                sending_ts_ms: sending_ts_ms.unwrap_or_default(),
+                seq: seq?,
+                sid: sid?,
+            })
+        }
+    }
+    impl crate::fast_json::FastDecode for MarginOrderbookDeltaPayloadMsg {
+        fn fast(cursor: &mut crate::fast_json::Cursor<'_>) -> Option<Self> {
+            let mut client_order_id = None;
+            let mut delta = None;
+            let mut last_update_reason = None;
+            let mut market_ticker = None;
+            let mut price = None;
+            let mut side = None;
+            let mut subaccount = None;
+            let mut ts_ms = None;
+            let known = |rest: &[u8], next: usize| {
+                match next {
+                    0usize if rest.starts_with(b"client_order_id\"") => {
+                        return Some((0usize, 16usize));
+                    }
+                    1usize if rest.starts_with(b"delta\"") => {
+                        return Some((1usize, 6usize));
+                    }
+                    2usize if rest.starts_with(b"last_update_reason\"") => {
+                        return Some((2usize, 19usize));
+                    }
+                    3usize if rest.starts_with(b"market_ticker\"") => {
+                        return Some((3usize, 14usize));
+                    }
+                    4usize if rest.starts_with(b"price\"") => {
+                        return Some((4usize, 6usize));
+                    }
+                    5usize if rest.starts_with(b"side\"") => {
+                        return Some((5usize, 5usize));
+                    }
+                    6usize if rest.starts_with(b"subaccount\"") => {
+                        return Some((6usize, 11usize));
+                    }
+                    7usize if rest.starts_with(b"ts_ms\"") => {
+                        return Some((7usize, 6usize));
+                    }
+                    _ => {}
+                }
+                if rest.starts_with(b"client_order_id\"") {
+                    return Some((0usize, 16usize));
+                }
+                if rest.starts_with(b"delta\"") {
+                    return Some((1usize, 6usize));
+                }
+                if rest.starts_with(b"last_update_reason\"") {
+                    return Some((2usize, 19usize));
+                }
+                if rest.starts_with(b"market_ticker\"") {
+                    return Some((3usize, 14usize));
+                }
+                if rest.starts_with(b"price\"") {
+                    return Some((4usize, 6usize));
+                }
+                if rest.starts_with(b"side\"") {
+                    return Some((5usize, 5usize));
+                }
+                if rest.starts_with(b"subaccount\"") {
+                    return Some((6usize, 11usize));
+                }
+                if rest.starts_with(b"ts_ms\"") {
+                    return Some((7usize, 6usize));
+                }
+                None
+            };
+            cursor
+                .object(
+                    known,
+                    |cursor, key| match key {
+                        Some(0usize) => cursor.value(&mut client_order_id),
+                        Some(1usize) => cursor.value(&mut delta),
+                        Some(2usize) => cursor.value(&mut last_update_reason),
+                        Some(3usize) => cursor.value(&mut market_ticker),
+                        Some(4usize) => cursor.value(&mut price),
+                        Some(5usize) => cursor.value(&mut side),
+                        Some(6usize) => cursor.value(&mut subaccount),
+                        Some(7usize) => cursor.value(&mut ts_ms),
+                        _ => cursor.skip(),
+                    },
+                )?;
+            Some(Self {
+                client_order_id: client_order_id.unwrap_or_default(),
+                delta: delta?,
+                last_update_reason: last_update_reason.unwrap_or_default(),
+                market_ticker: market_ticker?,
+                price: price?,
+                side: side?,
+                subaccount: subaccount.unwrap_or_default(),
+                ts_ms: ts_ms.unwrap_or_default(),
+            })
+        }
+    }
+    impl crate::fast_json::FastDecode for MarginTradePayload {
+        fn fast(cursor: &mut crate::fast_json::Cursor<'_>) -> Option<Self> {
+            let mut msg = None;
+            let mut sending_ts_ms = None;
+            let mut seq = None;
+            let mut sid = None;
+            let known = |rest: &[u8], next: usize| {
+                match next {
+                    0usize if rest.starts_with(b"msg\"") => return Some((0usize, 4usize)),
+                    1usize if rest.starts_with(b"sending_ts_ms\"") => {
+                        return Some((1usize, 14usize));
+                    }
+                    2usize if rest.starts_with(b"seq\"") => return Some((2usize, 4usize)),
+                    3usize if rest.starts_with(b"sid\"") => return Some((3usize, 4usize)),
+                    _ => {}
+                }
+                if rest.starts_with(b"msg\"") {
+                    return Some((0usize, 4usize));
+                }
+                if rest.starts_with(b"sending_ts_ms\"") {
+                    return Some((1usize, 14usize));
+                }
+                if rest.starts_with(b"seq\"") {
+                    return Some((2usize, 4usize));
+                }
+                if rest.starts_with(b"sid\"") {
+                    return Some((3usize, 4usize));
+                }
+                None
+            };
+            cursor
+                .object(
+                    known,
+                    |cursor, key| match key {
+                        Some(0usize) => cursor.nested(&mut msg),
+                        Some(1usize) => cursor.value(&mut sending_ts_ms),
+                        Some(2usize) => cursor.value(&mut seq),
+                        Some(3usize) => cursor.value(&mut sid),
+                        _ => cursor.skip(),
+                    },
+                )?;
+            Some(Self {
+                msg: msg?,
+                sending_ts_ms: sending_ts_ms.unwrap_or_default(),
+                seq: seq?,
+                sid: sid?,
+            })
+        }
+    }
+    impl crate::fast_json::FastDecode for MarginTradePayloadMsg {
+        fn fast(cursor: &mut crate::fast_json::Cursor<'_>) -> Option<Self> {
+            let mut count = None;
+            let mut market_ticker = None;
+            let mut price = None;
+            let mut taker_side = None;
+            let mut trade_id = None;
+            let mut ts_ms = None;
+            let known = |rest: &[u8], next: usize| {
+                match next {
+                    0usize if rest.starts_with(b"count\"") => {
+                        return Some((0usize, 6usize));
+                    }
+                    1usize if rest.starts_with(b"market_ticker\"") => {
+                        return Some((1usize, 14usize));
+                    }
+                    2usize if rest.starts_with(b"price\"") => {
+                        return Some((2usize, 6usize));
+                    }
+                    3usize if rest.starts_with(b"taker_side\"") => {
+                        return Some((3usize, 11usize));
+                    }
+                    4usize if rest.starts_with(b"trade_id\"") => {
+                        return Some((4usize, 9usize));
+                    }
+                    5usize if rest.starts_with(b"ts_ms\"") => {
+                        return Some((5usize, 6usize));
+                    }
+                    _ => {}
+                }
+                if rest.starts_with(b"count\"") {
+                    return Some((0usize, 6usize));
+                }
+                if rest.starts_with(b"market_ticker\"") {
+                    return Some((1usize, 14usize));
+                }
+                if rest.starts_with(b"price\"") {
+                    return Some((2usize, 6usize));
+                }
+                if rest.starts_with(b"taker_side\"") {
+                    return Some((3usize, 11usize));
+                }
+                if rest.starts_with(b"trade_id\"") {
+                    return Some((4usize, 9usize));
+                }
+                if rest.starts_with(b"ts_ms\"") {
+                    return Some((5usize, 6usize));
+                }
+                None
+            };
+            cursor
+                .object(
+                    known,
+                    |cursor, key| match key {
+                        Some(0usize) => cursor.value(&mut count),
+                        Some(1usize) => cursor.value(&mut market_ticker),
+                        Some(2usize) => cursor.value(&mut price),
+                        Some(3usize) => cursor.value(&mut taker_side),
+                        Some(4usize) => cursor.value(&mut trade_id),
+                        Some(5usize) => cursor.value(&mut ts_ms),
+                        _ => cursor.skip(),
+                    },
+                )?;
+            Some(Self {
+                count: count?,
+                market_ticker: market_ticker?,
+                price: price?,
+                taker_side: taker_side?,
+                trade_id: trade_id?,
+                ts_ms: ts_ms?,
+            })
+        }
+    }
+    impl crate::fast_json::FastDecode for MarginUserOrderPayload {
+        fn fast(cursor: &mut crate::fast_json::Cursor<'_>) -> Option<Self> {
+            let mut msg = None;
+            let mut sending_ts_ms = None;
+            let mut sid = None;
+            let known = |rest: &[u8], next: usize| {
+                match next {
+                    0usize if rest.starts_with(b"msg\"") => return Some((0usize, 4usize)),
+                    1usize if rest.starts_with(b"sending_ts_ms\"") => {
+                        return Some((1usize, 14usize));
+                    }
+                    2usize if rest.starts_with(b"sid\"") => return Some((2usize, 4usize)),
+                    _ => {}
+                }
+                if rest.starts_with(b"msg\"") {
+                    return Some((0usize, 4usize));
+                }
+                if rest.starts_with(b"sending_ts_ms\"") {
+                    return Some((1usize, 14usize));
+                }
+                if rest.starts_with(b"sid\"") {
+                    return Some((2usize, 4usize));
+                }
+                None
+            };
+            cursor
+                .object(
+                    known,
+                    |cursor, key| match key {
+                        Some(0usize) => cursor.nested(&mut msg),
+                        Some(1usize) => cursor.value(&mut sending_ts_ms),
+                        Some(2usize) => cursor.value(&mut sid),
+                        _ => cursor.skip(),
+                    },
+                )?;
+            Some(Self {
+                msg: msg?,
+                sending_ts_ms: sending_ts_ms.unwrap_or_default(),
+                sid: sid?,
+            })
+        }
+    }
+    impl crate::fast_json::FastDecode for MarginUserOrderPayloadMsg {
+        fn fast(cursor: &mut crate::fast_json::Cursor<'_>) -> Option<Self> {
+            let mut client_order_id = None;
+            let mut created_ts_ms = None;
+            let mut expiration_ts_ms = None;
+            let mut fill_count = None;
+            let mut last_update_reason = None;
+            let mut last_updated_ts_ms = None;
+            let mut order_group_id = None;
+            let mut order_id = None;
+            let mut order_source = None;
+            let mut price = None;
+            let mut remaining_count = None;
+            let mut self_trade_prevention_type = None;
+            let mut side = None;
+            let mut subaccount_number = None;
+            let mut ticker = None;
+            let mut user_id = None;
+            let known = |rest: &[u8], next: usize| {
+                match next {
+                    0usize if rest.starts_with(b"client_order_id\"") => {
+                        return Some((0usize, 16usize));
+                    }
+                    1usize if rest.starts_with(b"created_ts_ms\"") => {
+                        return Some((1usize, 14usize));
+                    }
+                    2usize if rest.starts_with(b"expiration_ts_ms\"") => {
+                        return Some((2usize, 17usize));
+                    }
+                    3usize if rest.starts_with(b"fill_count\"") => {
+                        return Some((3usize, 11usize));
+                    }
+                    4usize if rest.starts_with(b"last_update_reason\"") => {
+                        return Some((4usize, 19usize));
+                    }
+                    5usize if rest.starts_with(b"last_updated_ts_ms\"") => {
+                        return Some((5usize, 19usize));
+                    }
+                    6usize if rest.starts_with(b"order_group_id\"") => {
+                        return Some((6usize, 15usize));
+                    }
+                    7usize if rest.starts_with(b"order_id\"") => {
+                        return Some((7usize, 9usize));
+                    }
+                    8usize if rest.starts_with(b"order_source\"") => {
+                        return Some((8usize, 13usize));
+                    }
+                    9usize if rest.starts_with(b"price\"") => {
+                        return Some((9usize, 6usize));
+                    }
+                    10usize if rest.starts_with(b"remaining_count\"") => {
+                        return Some((10usize, 16usize));
+                    }
+                    11usize if rest.starts_with(b"self_trade_prevention_type\"") => {
+                        return Some((11usize, 27usize));
+                    }
+                    12usize if rest.starts_with(b"side\"") => {
+                        return Some((12usize, 5usize));
+                    }
+                    13usize if rest.starts_with(b"subaccount_number\"") => {
+                        return Some((13usize, 18usize));
+                    }
+                    14usize if rest.starts_with(b"ticker\"") => {
+                        return Some((14usize, 7usize));
+                    }
+                    15usize if rest.starts_with(b"user_id\"") => {
+                        return Some((15usize, 8usize));
+                    }
+                    _ => {}
+                }
+                if rest.starts_with(b"client_order_id\"") {
+                    return Some((0usize, 16usize));
+                }
+                if rest.starts_with(b"created_ts_ms\"") {
+                    return Some((1usize, 14usize));
+                }
+                if rest.starts_with(b"expiration_ts_ms\"") {
+                    return Some((2usize, 17usize));
+                }
+                if rest.starts_with(b"fill_count\"") {
+                    return Some((3usize, 11usize));
+                }
+                if rest.starts_with(b"last_update_reason\"") {
+                    return Some((4usize, 19usize));
+                }
+                if rest.starts_with(b"last_updated_ts_ms\"") {
+                    return Some((5usize, 19usize));
+                }
+                if rest.starts_with(b"order_group_id\"") {
+                    return Some((6usize, 15usize));
+                }
+                if rest.starts_with(b"order_id\"") {
+                    return Some((7usize, 9usize));
+                }
+                if rest.starts_with(b"order_source\"") {
+                    return Some((8usize, 13usize));
+                }
+                if rest.starts_with(b"price\"") {
+                    return Some((9usize, 6usize));
+                }
+                if rest.starts_with(b"remaining_count\"") {
+                    return Some((10usize, 16usize));
+                }
+                if rest.starts_with(b"self_trade_prevention_type\"") {
+                    return Some((11usize, 27usize));
+                }
+                if rest.starts_with(b"side\"") {
+                    return Some((12usize, 5usize));
+                }
+                if rest.starts_with(b"subaccount_number\"") {
+                    return Some((13usize, 18usize));
+                }
+                if rest.starts_with(b"ticker\"") {
+                    return Some((14usize, 7usize));
+                }
+                if rest.starts_with(b"user_id\"") {
+                    return Some((15usize, 8usize));
+                }
+                None
+            };
+            cursor
+                .object(
+                    known,
+                    |cursor, key| match key {
+                        Some(0usize) => cursor.value(&mut client_order_id),
+                        Some(1usize) => cursor.value(&mut created_ts_ms),
+                        Some(2usize) => cursor.value(&mut expiration_ts_ms),
+                        Some(3usize) => cursor.value(&mut fill_count),
+                        Some(4usize) => cursor.value(&mut last_update_reason),
+                        Some(5usize) => cursor.value(&mut last_updated_ts_ms),
+                        Some(6usize) => cursor.value(&mut order_group_id),
+                        Some(7usize) => cursor.value(&mut order_id),
+                        Some(8usize) => cursor.value(&mut order_source),
+                        Some(9usize) => cursor.value(&mut price),
+                        Some(10usize) => cursor.value(&mut remaining_count),
+                        Some(11usize) => cursor.value(&mut self_trade_prevention_type),
+                        Some(12usize) => cursor.value(&mut side),
+                        Some(13usize) => cursor.value(&mut subaccount_number),
+                        Some(14usize) => cursor.value(&mut ticker),
+                        Some(15usize) => cursor.value(&mut user_id),
+                        _ => cursor.skip(),
+                    },
+                )?;
+            Some(Self {
+                client_order_id: client_order_id?,
+                created_ts_ms: created_ts_ms?,
+                expiration_ts_ms: expiration_ts_ms.unwrap_or_default(),
+                fill_count: fill_count?,
+                last_update_reason: last_update_reason.unwrap_or_default(),
+                last_updated_ts_ms: last_updated_ts_ms.unwrap_or_default(),
+                order_group_id: order_group_id.unwrap_or_default(),
+                order_id: order_id?,
+                order_source: order_source?,
+                price: price?,
+                remaining_count: remaining_count?,
+                self_trade_prevention_type: self_trade_prevention_type
+                    .unwrap_or_default(),
+                side: side?,
+                subaccount_number: subaccount_number.unwrap_or_default(),
+                ticker: ticker?,
+                user_id: user_id?,
+            })
+        }
+    }
+    impl crate::fast_json::FastDecode for OrderGroupUpdatesPayload {
+        fn fast(cursor: &mut crate::fast_json::Cursor<'_>) -> Option<Self> {
+            let mut msg = None;
+            let mut sending_ts_ms = None;
+            let mut seq = None;
+            let mut sid = None;
+            let known = |rest: &[u8], next: usize| {
+                match next {
+                    0usize if rest.starts_with(b"msg\"") => return Some((0usize, 4usize)),
+                    1usize if rest.starts_with(b"sending_ts_ms\"") => {
+                        return Some((1usize, 14usize));
+                    }
+                    2usize if rest.starts_with(b"seq\"") => return Some((2usize, 4usize)),
+                    3usize if rest.starts_with(b"sid\"") => return Some((3usize, 4usize)),
+                    _ => {}
+                }
+                if rest.starts_with(b"msg\"") {
+                    return Some((0usize, 4usize));
+                }
+                if rest.starts_with(b"sending_ts_ms\"") {
+                    return Some((1usize, 14usize));
+                }
+                if rest.starts_with(b"seq\"") {
+                    return Some((2usize, 4usize));
+                }
+                if rest.starts_with(b"sid\"") {
+                    return Some((3usize, 4usize));
+                }
+                None
+            };
+            cursor
+                .object(
+                    known,
+                    |cursor, key| match key {
+                        Some(0usize) => cursor.nested(&mut msg),
+                        Some(1usize) => cursor.value(&mut sending_ts_ms),
+                        Some(2usize) => cursor.value(&mut seq),
+                        Some(3usize) => cursor.value(&mut sid),
+                        _ => cursor.skip(),
+                    },
+                )?;
+            Some(Self {
+                msg: msg?,
+                sending_ts_ms: sending_ts_ms.unwrap_or_default(),
+                seq: seq?,
+                sid: sid?,
+            })
+        }
+    }
+    impl crate::fast_json::FastDecode for OrderGroupUpdatesPayloadMsg {
+        fn fast(cursor: &mut crate::fast_json::Cursor<'_>) -> Option<Self> {
+            let mut contracts_limit_fp = None;
+            let mut event_type = None;
+            let mut order_group_id = None;
+            let mut ts_ms = None;
+            let known = |rest: &[u8], next: usize| {
+                match next {
+                    0usize if rest.starts_with(b"contracts_limit_fp\"") => {
+                        return Some((0usize, 19usize));
+                    }
+                    1usize if rest.starts_with(b"event_type\"") => {
+                        return Some((1usize, 11usize));
+                    }
+                    2usize if rest.starts_with(b"order_group_id\"") => {
+                        return Some((2usize, 15usize));
+                    }
+                    3usize if rest.starts_with(b"ts_ms\"") => {
+                        return Some((3usize, 6usize));
+                    }
+                    _ => {}
+                }
+                if rest.starts_with(b"contracts_limit_fp\"") {
+                    return Some((0usize, 19usize));
+                }
+                if rest.starts_with(b"event_type\"") {
+                    return Some((1usize, 11usize));
+                }
+                if rest.starts_with(b"order_group_id\"") {
+                    return Some((2usize, 15usize));
+                }
+                if rest.starts_with(b"ts_ms\"") {
+                    return Some((3usize, 6usize));
+                }
+                None
+            };
+            cursor
+                .object(
+                    known,
+                    |cursor, key| match key {
+                        Some(0usize) => cursor.value(&mut contracts_limit_fp),
+                        Some(1usize) => cursor.value(&mut event_type),
+                        Some(2usize) => cursor.value(&mut order_group_id),
+                        Some(3usize) => cursor.value(&mut ts_ms),
+                        _ => cursor.skip(),
+                    },
+                )?;
+            Some(Self {
+                contracts_limit_fp: contracts_limit_fp.unwrap_or_default(),
+                event_type: event_type?,
+                order_group_id: order_group_id?,
+                ts_ms: ts_ms?,
+            })
+        }
+    }
+    impl crate::fast_json::FastDecode for SubscribedResponsePayload {
+        fn fast(cursor: &mut crate::fast_json::Cursor<'_>) -> Option<Self> {
+            let mut id = None;
+            let mut msg = None;
+            let mut sending_ts_ms = None;
+            let known = |rest: &[u8], next: usize| {
+                match next {
+                    0usize if rest.starts_with(b"id\"") => return Some((0usize, 3usize)),
+                    1usize if rest.starts_with(b"msg\"") => return Some((1usize, 4usize)),
+                    2usize if rest.starts_with(b"sending_ts_ms\"") => {
+                        return Some((2usize, 14usize));
+                    }
+                    _ => {}
+                }
+                if rest.starts_with(b"id\"") {
+                    return Some((0usize, 3usize));
+                }
+                if rest.starts_with(b"msg\"") {
+                    return Some((1usize, 4usize));
+                }
+                if rest.starts_with(b"sending_ts_ms\"") {
+                    return Some((2usize, 14usize));
+                }
+                None
+            };
+            cursor
+                .object(
+                    known,
+                    |cursor, key| match key {
+                        Some(0usize) => cursor.value(&mut id),
+                        Some(1usize) => cursor.nested(&mut msg),
+                        Some(2usize) => cursor.value(&mut sending_ts_ms),
+                        _ => cursor.skip(),
+                    },
+                )?;
+            Some(Self {
+                id: id.unwrap_or_default(),
+                msg: msg?,
+                sending_ts_ms: sending_ts_ms.unwrap_or_default(),
+            })
+        }
+    }
+    impl crate::fast_json::FastDecode for SubscribedResponsePayloadMsg {
+        fn fast(cursor: &mut crate::fast_json::Cursor<'_>) -> Option<Self> {
+            let mut channel = None;
+            let mut sid = None;
+            let known = |rest: &[u8], next: usize| {
+                match next {
+                    0usize if rest.starts_with(b"channel\"") => {
+                        return Some((0usize, 8usize));
+                    }
+                    1usize if rest.starts_with(b"sid\"") => return Some((1usize, 4usize)),
+                    _ => {}
+                }
+                if rest.starts_with(b"channel\"") {
+                    return Some((0usize, 8usize));
+                }
+                if rest.starts_with(b"sid\"") {
+                    return Some((1usize, 4usize));
+                }
+                None
+            };
+            cursor
+                .object(
+                    known,
+                    |cursor, key| match key {
+                        Some(0usize) => cursor.value(&mut channel),
+                        Some(1usize) => cursor.value(&mut sid),
+                        _ => cursor.skip(),
+                    },
+                )?;
+            Some(Self {
+                channel: channel?,
+                sid: sid?,
+            })
+        }
+    }
+    impl crate::fast_json::FastDecode for UnsubscribedResponsePayload {
+        fn fast(cursor: &mut crate::fast_json::Cursor<'_>) -> Option<Self> {
+            let mut id = None;
+            let mut sending_ts_ms = None;
+            let mut seq = None;
+            let mut sid = None;
+            let known = |rest: &[u8], next: usize| {
+                match next {
+                    0usize if rest.starts_with(b"id\"") => return Some((0usize, 3usize)),
+                    1usize if rest.starts_with(b"sending_ts_ms\"") => {
+                        return Some((1usize, 14usize));
+                    }
+                    2usize if rest.starts_with(b"seq\"") => return Some((2usize, 4usize)),
+                    3usize if rest.starts_with(b"sid\"") => return Some((3usize, 4usize)),
+                    _ => {}
+                }
+                if rest.starts_with(b"id\"") {
+                    return Some((0usize, 3usize));
+                }
+                if rest.starts_with(b"sending_ts_ms\"") {
+                    return Some((1usize, 14usize));
+                }
+                if rest.starts_with(b"seq\"") {
+                    return Some((2usize, 4usize));
+                }
+                if rest.starts_with(b"sid\"") {
+                    return Some((3usize, 4usize));
+                }
+                None
+            };
+            cursor
+                .object(
+                    known,
+                    |cursor, key| match key {
+                        Some(0usize) => cursor.value(&mut id),
+                        Some(1usize) => cursor.value(&mut sending_ts_ms),
+                        Some(2usize) => cursor.value(&mut seq),
+                        Some(3usize) => cursor.value(&mut sid),
+                        _ => cursor.skip(),
+                    },
+                )?;
+            Some(Self {
+                id: id.unwrap_or_default(),
+                sending_ts_ms: sending_ts_ms.unwrap_or_default(),
+                seq: seq?,
+                sid: sid?,
+            })
+        }
+    }
 }
 /// A message the server sends, decoded by its `type`; a type these
 /// bindings do not know is kept whole in [`ServerMessage::Unknown`].
@@ -1689,23 +2852,41 @@ impl ServerMessage {
     /// `type`, or whose fields do not match its type's schema is an
     /// error; a `type` these bindings do not know is
     /// [`ServerMessage::Unknown`].
+    ///
+    /// Flat messages (order book deltas, tickers, trades, fills and
+    /// more) are decoded on a fast path that gives the same value as
+    /// `serde_json`, or hands the frame to it.
     pub fn decode(text: &str) -> Result<Self, serde_json::Error> {
+        Self::decode_with(text, true)
+    }
+    /// [`ServerMessage::decode`] with `serde_json` alone, for tests
+    /// and fuzzing that compare the two paths.
+    #[doc(hidden)]
+    pub fn decode_without_fast_path(text: &str) -> Result<Self, serde_json::Error> {
+        Self::decode_with(text, false)
+    }
+    #[allow(unused_variables)]
+    fn decode_with(text: &str, fast: bool) -> Result<Self, serde_json::Error> {
         #[derive(serde::Deserialize)]
         struct Head<'a> {
             #[serde(rename = "type", borrow)]
             kind: std::borrow::Cow<'a, str>,
         }
-        let kind = match crate::stream::leading_type(text) {
-            Some(kind) => std::borrow::Cow::Borrowed(kind),
-            None => serde_json::from_str::<Head<'_>>(text)?.kind,
+        let (kind, after) = match crate::stream::leading_type(text) {
+            Some((kind, after)) => (std::borrow::Cow::Borrowed(kind), after),
+            None => (serde_json::from_str::<Head<'_>>(text)?.kind, 0),
         };
         Ok(
             match &*kind {
                 "corporate_actions_delta" => {
-                    Self::CorporateActionsDelta(Box::new(serde_json::from_str(text)?))
+                    Self::CorporateActionsDelta(
+                        Box::new(crate::fast_json::payload(text, after, fast)?),
+                    )
                 }
                 "error" => Self::ErrorResponse(Box::new(serde_json::from_str(text)?)),
-                "fill" => Self::Fill(Box::new(serde_json::from_str(text)?)),
+                "fill" => {
+                    Self::Fill(Box::new(crate::fast_json::payload(text, after, fast)?))
+                }
                 "ok" => {
                     let value: serde_json::Value = serde_json::from_str(text)?;
                     if value["msg"].is_array() {
@@ -1720,23 +2901,37 @@ impl ServerMessage {
                     );
                 }
                 "order_group_updates" => {
-                    Self::OrderGroupUpdates(Box::new(serde_json::from_str(text)?))
+                    Self::OrderGroupUpdates(
+                        Box::new(crate::fast_json::payload(text, after, fast)?),
+                    )
                 }
                 "orderbook_delta" => {
-                    Self::OrderbookDelta(Box::new(serde_json::from_str(text)?))
+                    Self::OrderbookDelta(
+                        Box::new(crate::fast_json::payload(text, after, fast)?),
+                    )
                 }
                 "orderbook_snapshot" => {
                     Self::OrderbookSnapshot(Box::new(serde_json::from_str(text)?))
                 }
                 "subscribed" => {
-                    Self::SubscribedResponse(Box::new(serde_json::from_str(text)?))
+                    Self::SubscribedResponse(
+                        Box::new(crate::fast_json::payload(text, after, fast)?),
+                    )
                 }
                 "ticker" => Self::Ticker(Box::new(serde_json::from_str(text)?)),
-                "trade" => Self::Trade(Box::new(serde_json::from_str(text)?)),
-                "unsubscribed" => {
-                    Self::UnsubscribedResponse(Box::new(serde_json::from_str(text)?))
+                "trade" => {
+                    Self::Trade(Box::new(crate::fast_json::payload(text, after, fast)?))
                 }
-                "user_order" => Self::UserOrder(Box::new(serde_json::from_str(text)?)),
+                "unsubscribed" => {
+                    Self::UnsubscribedResponse(
+                        Box::new(crate::fast_json::payload(text, after, fast)?),
+                    )
+                }
+                "user_order" => {
+                    Self::UserOrder(
+                        Box::new(crate::fast_json::payload(text, after, fast)?),
+                    )
+                }
                 other => {
                     Self::Unknown(UnknownMessage {
                         kind: other.to_owned(),
