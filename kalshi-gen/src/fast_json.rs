@@ -551,6 +551,11 @@ mod tests {
             r#"{"type":"orderbook_delta""#.to_owned(),
             r#"{"type":"orderbook_delta","#.to_owned(),
             r#"{"type":"orderbook_delta",}"#.to_owned(),
+            // Spaces JSON does not have, where the dispatch reads the type.
+            format!("\u{C}{}", frame(body)),
+            frame(body).replacen('{', "{\u{A0}", 1),
+            frame(body).replacen(r#""type":"#, "\"type\"\u{B}:", 1),
+            frame(body).replacen(r#""type":"#, "\"type\":\u{2028}", 1),
         ] {
             assert!(
                 !fast_and_same(&declined),

@@ -33,12 +33,17 @@ pub(crate) fn leading_type(text: &str) -> Option<(&str, usize)> {
     let rest = match text.strip_prefix("{\"type\":\"") {
         Some(rest) => rest,
         None => {
-            let rest = text.trim_start().strip_prefix('{')?.trim_start();
+            // JSON's whitespace only (not `trim_start`'s Unicode spaces):
+            // the fast decoders resume after this prefix without reading
+            // it again, so it must be exactly what serde_json accepts.
+            let json_space = |c: char| matches!(c, ' ' | '\n' | '\t' | '\r');
+            let rest = text.trim_start_matches(json_space).strip_prefix('{')?;
             let rest = rest
+                .trim_start_matches(json_space)
                 .strip_prefix("\"type\"")?
-                .trim_start()
+                .trim_start_matches(json_space)
                 .strip_prefix(':')?;
-            rest.trim_start().strip_prefix('"')?
+            rest.trim_start_matches(json_space).strip_prefix('"')?
         }
     };
     let end = rest.bytes().position(|b| b == b'"' || b == b'\\')?;
@@ -63,5 +68,17 @@ mod tests {
         assert_eq!(leading_type(r#"{"sid":1,"type":"ticker"}"#), None);
         assert_eq!(leading_type(r#"{"type":1}"#), None);
         assert_eq!(leading_type(r#"{"type":"unterminated"#), None);
+        // Only JSON's four whitespace characters, as serde_json.
+        for space in ["\u{0C}", "\u{0B}", "\u{A0}", "\u{2028}", "\u{3000}"] {
+            let frames = [
+                format!(r#"{space}{{"type":"fill"}}"#),
+                format!(r#"{{{space}"type":"fill"}}"#),
+                format!(r#"{{"type"{space}:"fill"}}"#),
+                format!(r#"{{"type":{space}"fill"}}"#),
+            ];
+            for frame in frames {
+                assert_eq!(leading_type(&frame), None, "{frame:?}");
+            }
+        }
     }
 }

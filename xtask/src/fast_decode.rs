@@ -179,6 +179,14 @@ impl<'f> Space<'f> {
                 _ => return None,
             }
         }
+        // Keys are compared as raw bytes: a name JSON would escape is left
+        // to serde_json.
+        if wire
+            .chars()
+            .any(|c| c == '"' || c == '\\' || c.is_control())
+        {
+            return None;
+        }
         let (optional, inner) = match option_inner(ty) {
             Some(inner) => (true, inner),
             None => (false, ty),
@@ -432,6 +440,8 @@ mod tests {
             #[derive(::serde::Deserialize)]
             #[serde(deny_unknown_fields)]
             pub struct Strict { pub a: u64 }
+            #[derive(::serde::Deserialize)]
+            pub struct Quoted { #[serde(rename = "a\"b")] pub a: u64 }
             "#,
         );
         let planned = plan(
