@@ -14,7 +14,7 @@ use progenitor_client::{encode_path, ClientHooks, OperationInfo, RequestBuilderE
 #[allow(clippy::all)]
 pub mod types {
     ///`AcceptBlockTradeProposalRequest`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct AcceptBlockTradeProposalRequest {
@@ -31,7 +31,7 @@ pub mod types {
         }
     }
     ///`AcceptQuoteRequest`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct AcceptQuoteRequest {
@@ -71,7 +71,7 @@ pub mod types {
         }
     }
     ///`AcceptRfqBatchRequest`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct AcceptRfqBatchRequest {
@@ -116,7 +116,7 @@ pub mod types {
         }
     }
     ///`AcceptRfqBatchResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct AcceptRfqBatchResponse {
@@ -158,7 +158,7 @@ pub mod types {
         }
     }
     ///`AccountApiUsageLevelVolumeGoal`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct AccountApiUsageLevelVolumeGoal {
@@ -173,7 +173,7 @@ pub mod types {
         }
     }
     ///`AccountApiUsageLevelVolumeProgress`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct AccountApiUsageLevelVolumeProgress {
@@ -188,7 +188,7 @@ pub mod types {
         }
     }
     ///`AmendOrderRequest`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct AmendOrderRequest {
@@ -284,7 +284,7 @@ pub mod types {
         }
     }
     ///`AmendOrderResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct AmendOrderResponse {
@@ -297,7 +297,7 @@ pub mod types {
         }
     }
     ///`AmendOrderV2Request`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct AmendOrderV2Request {
@@ -325,7 +325,7 @@ pub mod types {
         }
     }
     ///`AmendOrderV2Response`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct AmendOrderV2Response {
@@ -349,7 +349,7 @@ pub mod types {
         }
     }
     ///`ApiKey`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct ApiKey {
@@ -430,7 +430,7 @@ pub mod types {
         }
     }
     ///`ApiUsageLevelGrant`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct ApiUsageLevelGrant {
@@ -449,7 +449,7 @@ pub mod types {
         }
     }
     ///`ApplySubaccountTransferRequest`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct ApplySubaccountTransferRequest {
@@ -471,7 +471,7 @@ pub mod types {
         }
     }
     ///Empty response indicating successful transfer.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(transparent)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ApplySubaccountTransferResponse(
@@ -501,7 +501,7 @@ pub mod types {
         }
     }
     ///`AssociatedEvent`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct AssociatedEvent {
@@ -524,7 +524,7 @@ pub mod types {
         }
     }
     ///`BatchCancelOrdersIndividualResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct BatchCancelOrdersIndividualResponse {
@@ -542,7 +542,7 @@ pub mod types {
         }
     }
     ///`BatchCancelOrdersRequest`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct BatchCancelOrdersRequest {
@@ -559,7 +559,7 @@ pub mod types {
         }
     }
     ///`BatchCancelOrdersRequestOrder`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct BatchCancelOrdersRequestOrder {
@@ -581,7 +581,7 @@ pub mod types {
         }
     }
     ///`BatchCancelOrdersResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct BatchCancelOrdersResponse {
@@ -593,7 +593,7 @@ pub mod types {
         }
     }
     ///`BatchCancelOrdersV2Request`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct BatchCancelOrdersV2Request {
@@ -606,7 +606,7 @@ pub mod types {
         }
     }
     ///`BatchCancelOrdersV2RequestOrdersItem`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct BatchCancelOrdersV2RequestOrdersItem {
@@ -628,7 +628,7 @@ pub mod types {
         }
     }
     ///`BatchCancelOrdersV2Response`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct BatchCancelOrdersV2Response {
@@ -640,7 +640,7 @@ pub mod types {
         }
     }
     ///`BatchCancelOrdersV2ResponseOrdersItem`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct BatchCancelOrdersV2ResponseOrdersItem {
@@ -661,7 +661,7 @@ pub mod types {
         }
     }
     ///`BatchCreateOrdersIndividualResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct BatchCreateOrdersIndividualResponse {
@@ -678,7 +678,7 @@ pub mod types {
         }
     }
     ///`BatchCreateOrdersRequest`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct BatchCreateOrdersRequest {
@@ -690,7 +690,7 @@ pub mod types {
         }
     }
     ///`BatchCreateOrdersResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct BatchCreateOrdersResponse {
@@ -702,7 +702,7 @@ pub mod types {
         }
     }
     ///`BatchCreateOrdersV2Request`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct BatchCreateOrdersV2Request {
@@ -714,7 +714,7 @@ pub mod types {
         }
     }
     ///`BatchCreateOrdersV2Response`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct BatchCreateOrdersV2Response {
@@ -726,7 +726,7 @@ pub mod types {
         }
     }
     ///`BatchCreateOrdersV2ResponseOrdersItem`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct BatchCreateOrdersV2ResponseOrdersItem {
@@ -754,7 +754,7 @@ pub mod types {
         }
     }
     ///`BatchGetMarketCandlesticksResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct BatchGetMarketCandlesticksResponse {
@@ -767,7 +767,7 @@ pub mod types {
         }
     }
     ///`BidAskDistribution`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct BidAskDistribution {
@@ -782,7 +782,7 @@ pub mod types {
         }
     }
     ///`BidAskDistributionHistorical`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct BidAskDistributionHistorical {
@@ -797,7 +797,7 @@ pub mod types {
         }
     }
     ///`BlockTradeProposal`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct BlockTradeProposal {
@@ -920,7 +920,7 @@ tokens per second up to bucket_capacity. A request is allowed if the
 bucket holds enough tokens to cover its cost; otherwise the request
 is rejected with HTTP 429.
 */
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct BucketLimit {
@@ -940,7 +940,7 @@ budget).
         }
     }
     ///`CancelOrderV2Response`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct CancelOrderV2Response {
@@ -957,7 +957,7 @@ budget).
         }
     }
     ///`CreateApiKeyRequest`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct CreateApiKeyRequest {
@@ -981,7 +981,7 @@ budget).
         }
     }
     ///`CreateApiKeyResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct CreateApiKeyResponse {
@@ -997,7 +997,7 @@ budget).
         }
     }
     ///`CreateFcmPositionTransferRequest`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct CreateFcmPositionTransferRequest {
@@ -1018,7 +1018,7 @@ budget).
         }
     }
     ///`CreateFcmPositionTransferResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct CreateFcmPositionTransferResponse {
@@ -1031,7 +1031,7 @@ budget).
         }
     }
     ///`CreateFcmSubtraderRequest`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct CreateFcmSubtraderRequest {
@@ -1044,7 +1044,7 @@ budget).
         }
     }
     ///`CreateFcmSubtraderResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct CreateFcmSubtraderResponse {
@@ -1057,7 +1057,7 @@ budget).
         }
     }
     ///`CreateMarketInMultivariateEventCollectionRequest`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct CreateMarketInMultivariateEventCollectionRequest {
@@ -1073,7 +1073,7 @@ budget).
         }
     }
     ///`CreateMarketInMultivariateEventCollectionResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct CreateMarketInMultivariateEventCollectionResponse {
@@ -1090,7 +1090,7 @@ budget).
         }
     }
     ///`CreateOrderGroupRequest`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct CreateOrderGroupRequest {
@@ -1112,7 +1112,7 @@ budget).
         }
     }
     ///`CreateOrderGroupResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct CreateOrderGroupResponse {
@@ -1129,7 +1129,7 @@ budget).
         }
     }
     ///`CreateOrderRequest`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct CreateOrderRequest {
@@ -1281,7 +1281,7 @@ true good-till-canceled order. `GTT` is not a valid API value.
         }
     }
     ///`CreateOrderResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct CreateOrderResponse {
@@ -1293,7 +1293,7 @@ true good-till-canceled order. `GTT` is not a valid API value.
         }
     }
     ///`CreateOrderV2Request`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct CreateOrderV2Request {
@@ -1375,7 +1375,7 @@ true good-till-canceled order. `GTT` is not a valid API value.
         }
     }
     ///`CreateOrderV2Response`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct CreateOrderV2Response {
@@ -1397,7 +1397,7 @@ true good-till-canceled order. `GTT` is not a valid API value.
         }
     }
     ///`CreateQuoteRequest`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct CreateQuoteRequest {
@@ -1420,7 +1420,7 @@ true good-till-canceled order. `GTT` is not a valid API value.
         }
     }
     ///`CreateQuoteResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct CreateQuoteResponse {
@@ -1433,7 +1433,7 @@ true good-till-canceled order. `GTT` is not a valid API value.
         }
     }
     ///One combo to request quotes on. Set exactly one of market_ticker and selected_markets, and optionally the child's own size.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct CreateRfqBatchChild {
@@ -1454,7 +1454,7 @@ true good-till-canceled order. `GTT` is not a valid API value.
         }
     }
     ///`CreateRfqBatchQuoteRequest`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct CreateRfqBatchQuoteRequest {
@@ -1475,7 +1475,7 @@ true good-till-canceled order. `GTT` is not a valid API value.
         }
     }
     ///`CreateRfqBatchQuoteResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct CreateRfqBatchQuoteResponse {
@@ -1488,7 +1488,7 @@ true good-till-canceled order. `GTT` is not a valid API value.
         }
     }
     ///`CreateRfqBatchRequest`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct CreateRfqBatchRequest {
@@ -1586,7 +1586,7 @@ true good-till-canceled order. `GTT` is not a valid API value.
         }
     }
     ///`CreateRfqBatchResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct CreateRfqBatchResponse {
@@ -1598,7 +1598,7 @@ true good-till-canceled order. `GTT` is not a valid API value.
         }
     }
     ///`CreateRfqRequest`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct CreateRfqRequest {
@@ -1638,7 +1638,7 @@ true good-till-canceled order. `GTT` is not a valid API value.
         }
     }
     ///`CreateRfqResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct CreateRfqResponse {
@@ -1651,7 +1651,7 @@ true good-till-canceled order. `GTT` is not a valid API value.
         }
     }
     ///`CreateSubaccountRequest`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct CreateSubaccountRequest {
@@ -1665,7 +1665,7 @@ true good-till-canceled order. `GTT` is not a valid API value.
         }
     }
     ///`CreateSubaccountResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct CreateSubaccountResponse {
@@ -1678,7 +1678,7 @@ true good-till-canceled order. `GTT` is not a valid API value.
         }
     }
     ///`DailySchedule`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct DailySchedule {
@@ -1693,7 +1693,7 @@ true good-till-canceled order. `GTT` is not a valid API value.
         }
     }
     ///`DecreaseOrderV2Request`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct DecreaseOrderV2Request {
@@ -1714,7 +1714,7 @@ true good-till-canceled order. `GTT` is not a valid API value.
         }
     }
     ///`DecreaseOrderV2Response`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct DecreaseOrderV2Response {
@@ -1731,7 +1731,7 @@ true good-till-canceled order. `GTT` is not a valid API value.
         }
     }
     ///`Deposit`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct Deposit {
@@ -1815,7 +1815,7 @@ true good-till-canceled order. `GTT` is not a valid API value.
         }
     }
     ///An empty response body
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(transparent)]
     #[derive(Default)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
@@ -1846,7 +1846,7 @@ true good-till-canceled order. `GTT` is not a valid API value.
         }
     }
     ///`EndpointTokenCost`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct EndpointTokenCost {
@@ -1863,7 +1863,7 @@ true good-till-canceled order. `GTT` is not a valid API value.
         }
     }
     ///`ErrorResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct ErrorResponse {
@@ -1883,7 +1883,7 @@ true good-till-canceled order. `GTT` is not a valid API value.
         }
     }
     ///`EventData`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct EventData {
@@ -1946,7 +1946,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`EventFeeChange`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct EventFeeChange {
@@ -1971,7 +1971,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`EventLiveData`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct EventLiveData {
@@ -1996,7 +1996,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`EventPosition`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct EventPosition {
@@ -2014,7 +2014,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///Identifier for an exchange shard.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(transparent)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ExchangeIndex(pub i64);
@@ -2058,7 +2058,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`ExchangeIndexStatus`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct ExchangeIndexStatus {
@@ -2104,7 +2104,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`ExchangeStatus`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct ExchangeStatus {
@@ -2130,7 +2130,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`FcmFill`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct FcmFill {
@@ -2170,7 +2170,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`FcmSubtrader`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct FcmSubtrader {
@@ -2219,7 +2219,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`Fill`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct Fill {
@@ -2322,7 +2322,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`ForecastPercentilesPoint`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct ForecastPercentilesPoint {
@@ -2341,7 +2341,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GenerateApiKeyRequest`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GenerateApiKeyRequest {
@@ -2364,7 +2364,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
             Default::default()
         }
     }
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, PartialEq)]
     ///`GenerateApiKeyResponse`
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
@@ -2385,7 +2385,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetAccountApiLimitsResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetAccountApiLimitsResponse {
@@ -2402,7 +2402,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetAccountApiUsageLevelVolumeProgressResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetAccountApiUsageLevelVolumeProgressResponse {
@@ -2415,7 +2415,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetAccountEndpointCostsResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetAccountEndpointCostsResponse {
@@ -2430,7 +2430,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetApiKeysResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetApiKeysResponse {
@@ -2446,7 +2446,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetBalanceResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetBalanceResponse {
@@ -2467,7 +2467,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetBlockTradeProposalsResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetBlockTradeProposalsResponse {
@@ -2483,7 +2483,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetCommunicationsIdResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetCommunicationsIdResponse {
@@ -2496,7 +2496,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetDepositsResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetDepositsResponse {
@@ -2510,7 +2510,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetEventCandlesticksResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetEventCandlesticksResponse {
@@ -2527,7 +2527,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetEventFeeChangesResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetEventFeeChangesResponse {
@@ -2541,7 +2541,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetEventForecastPercentilesHistoryPeriodInterval`
-    #[derive(::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(transparent)]
     pub struct GetEventForecastPercentilesHistoryPeriodInterval(i32);
     impl ::std::ops::Deref for GetEventForecastPercentilesHistoryPeriodInterval {
@@ -2602,7 +2602,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetEventForecastPercentilesHistoryResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetEventForecastPercentilesHistoryResponse {
@@ -2615,7 +2615,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetEventLiveDataResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetEventLiveDataResponse {
@@ -2627,7 +2627,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetEventMetadataResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetEventMetadataResponse {
@@ -2653,7 +2653,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetEventResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetEventResponse {
@@ -2667,7 +2667,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetEventsResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetEventsResponse {
@@ -2713,7 +2713,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetExchangeScheduleResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetExchangeScheduleResponse {
@@ -2725,7 +2725,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetFcmEventContractDailyCapResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetFcmEventContractDailyCapResponse {
@@ -2743,7 +2743,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetFcmFillsResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetFcmFillsResponse {
@@ -2811,7 +2811,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetFcmSubtraderBlockedCategoriesResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetFcmSubtraderBlockedCategoriesResponse {
@@ -2824,7 +2824,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetFillsResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetFillsResponse {
@@ -2837,7 +2837,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetFiltersBySportsResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetFiltersBySportsResponse {
@@ -2855,7 +2855,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetGameStatsResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetGameStatsResponse {
@@ -2868,7 +2868,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetHistoricalCutoffResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetHistoricalCutoffResponse {
@@ -2920,7 +2920,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetIncentiveProgramsResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetIncentiveProgramsResponse {
@@ -2993,7 +2993,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetIntraExchangeInstanceTransferResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetIntraExchangeInstanceTransferResponse {
@@ -3005,7 +3005,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetIntraExchangeInstanceTransfersResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetIntraExchangeInstanceTransfersResponse {
@@ -3020,7 +3020,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetLiveDataResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetLiveDataResponse {
@@ -3032,7 +3032,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetLiveDatasResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetLiveDatasResponse {
@@ -3044,7 +3044,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetMarketCandlesticksByEventPeriodInterval`
-    #[derive(::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(transparent)]
     pub struct GetMarketCandlesticksByEventPeriodInterval(i32);
     impl ::std::ops::Deref for GetMarketCandlesticksByEventPeriodInterval {
@@ -3102,7 +3102,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetMarketCandlesticksHistoricalPeriodInterval`
-    #[derive(::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(transparent)]
     pub struct GetMarketCandlesticksHistoricalPeriodInterval(i64);
     impl ::std::ops::Deref for GetMarketCandlesticksHistoricalPeriodInterval {
@@ -3161,7 +3161,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetMarketCandlesticksHistoricalResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetMarketCandlesticksHistoricalResponse {
@@ -3176,7 +3176,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetMarketCandlesticksPeriodInterval`
-    #[derive(::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(transparent)]
     pub struct GetMarketCandlesticksPeriodInterval(i64);
     impl ::std::ops::Deref for GetMarketCandlesticksPeriodInterval {
@@ -3234,7 +3234,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetMarketCandlesticksResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetMarketCandlesticksResponse {
@@ -3249,7 +3249,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetMarketOrderbookResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetMarketOrderbookResponse {
@@ -3261,7 +3261,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetMarketOrderbooksResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetMarketOrderbooksResponse {
@@ -3329,7 +3329,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetMarketResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetMarketResponse {
@@ -3367,7 +3367,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetMarketsResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetMarketsResponse {
@@ -3409,7 +3409,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetMilestoneResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetMilestoneResponse {
@@ -3421,7 +3421,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetMilestonesResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetMilestonesResponse {
@@ -3437,7 +3437,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetMultivariateEventCollectionResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetMultivariateEventCollectionResponse {
@@ -3449,7 +3449,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetMultivariateEventCollectionsResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetMultivariateEventCollectionsResponse {
@@ -3493,7 +3493,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetMultivariateEventsResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetMultivariateEventsResponse {
@@ -3508,7 +3508,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetOrderGroupResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetOrderGroupResponse {
@@ -3527,7 +3527,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetOrderGroupsResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetOrderGroupsResponse {
@@ -3540,7 +3540,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetOrderQueuePositionResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetOrderQueuePositionResponse {
@@ -3552,7 +3552,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetOrderQueuePositionsResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetOrderQueuePositionsResponse {
@@ -3565,7 +3565,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetOrderResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetOrderResponse {
@@ -3577,7 +3577,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetOrdersResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetOrdersResponse {
@@ -3590,7 +3590,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetPortfolioRestingOrderTotalValueResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetPortfolioRestingOrderTotalValueResponse {
@@ -3605,7 +3605,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetPositionsResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetPositionsResponse {
@@ -3656,7 +3656,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetQuoteResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetQuoteResponse {
@@ -3668,7 +3668,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetQuotesResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetQuotesResponse {
@@ -3713,7 +3713,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetRfQsResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetRfQsResponse {
@@ -3755,7 +3755,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetRfqBatchBestQuotesResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetRfqBatchBestQuotesResponse {
@@ -3767,7 +3767,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetRfqBatchQuotesResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetRfqBatchQuotesResponse {
@@ -3780,7 +3780,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetRfqBatchResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetRfqBatchResponse {
@@ -3792,7 +3792,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetRfqBatchesResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetRfqBatchesResponse {
@@ -3808,7 +3808,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetRfqResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetRfqResponse {
@@ -3820,7 +3820,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetSeriesFeeChangesResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetSeriesFeeChangesResponse {
@@ -3832,7 +3832,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetSeriesListResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetSeriesListResponse {
@@ -3844,7 +3844,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetSeriesResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetSeriesResponse {
@@ -3856,7 +3856,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetSettlementsResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetSettlementsResponse {
@@ -3870,7 +3870,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetStructuredTargetResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetStructuredTargetResponse {
@@ -3883,7 +3883,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetStructuredTargetsResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetStructuredTargetsResponse {
@@ -3899,7 +3899,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetSubaccountBalancesResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetSubaccountBalancesResponse {
@@ -3911,7 +3911,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetSubaccountNettingResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetSubaccountNettingResponse {
@@ -3923,7 +3923,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetSubaccountTransfersResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetSubaccountTransfersResponse {
@@ -3938,7 +3938,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetTagsForSeriesCategoriesResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetTagsForSeriesCategoriesResponse {
@@ -3954,7 +3954,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetTargetBalanceAllocationResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetTargetBalanceAllocationResponse {
@@ -3967,7 +3967,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetTradesResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetTradesResponse {
@@ -3980,7 +3980,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetUserDataTimestampResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetUserDataTimestampResponse {
@@ -3993,7 +3993,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetWeatherIndexCalibrationsResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetWeatherIndexCalibrationsResponse {
@@ -4010,7 +4010,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetWeatherIndexResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetWeatherIndexResponse {
@@ -4029,7 +4029,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`GetWithdrawalsResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetWithdrawalsResponse {
@@ -4043,7 +4043,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`IncentiveProgram`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct IncentiveProgram {
@@ -4109,7 +4109,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`IndexedBalance`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct IndexedBalance {
@@ -4122,7 +4122,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`IntraExchangeInstanceTransfer`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct IntraExchangeInstanceTransfer {
@@ -4148,7 +4148,7 @@ False for both `DIRECNET` and an empty collateral-return type. A false value doe
         }
     }
     ///`IntraExchangeInstanceTransferRequest`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct IntraExchangeInstanceTransferRequest {
@@ -4180,7 +4180,7 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///`IntraExchangeInstanceTransferResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct IntraExchangeInstanceTransferResponse {
@@ -4220,7 +4220,7 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///`ListFcmSubtradersResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct ListFcmSubtradersResponse {
@@ -4232,7 +4232,7 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///`LiveData`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct LiveData {
@@ -4250,7 +4250,7 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///`MaintenanceWindow`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct MaintenanceWindow {
@@ -4265,7 +4265,7 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///`Market`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct Market {
@@ -4387,7 +4387,7 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///`MarketCandlestick`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct MarketCandlestick {
@@ -4405,7 +4405,7 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///`MarketCandlestickHistorical`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct MarketCandlestickHistorical {
@@ -4423,7 +4423,7 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///`MarketCandlesticksResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct MarketCandlesticksResponse {
@@ -4464,7 +4464,7 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///`MarketMetadata`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct MarketMetadata {
@@ -4481,7 +4481,7 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///`MarketOrderbookFp`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct MarketOrderbookFp {
@@ -4494,7 +4494,7 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///`MarketPosition`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct MarketPosition {
@@ -4633,7 +4633,7 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///`Milestone`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct Milestone {
@@ -4680,7 +4680,7 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///`MultivariateEventCollection`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct MultivariateEventCollection {
@@ -4726,7 +4726,7 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///`MveSelectedLeg`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct MveSelectedLeg {
@@ -4748,7 +4748,7 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///`Order`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct Order {
@@ -4845,7 +4845,7 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///`OrderGroup`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct OrderGroup {
@@ -4895,7 +4895,7 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///`OrderQueuePosition`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct OrderQueuePosition {
@@ -4991,7 +4991,7 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///Orderbook with fixed-point contract counts (fp) in all dollar price levels.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct OrderbookCountFp {
@@ -5030,7 +5030,7 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///`PercentilePoint`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct PercentilePoint {
@@ -5049,7 +5049,7 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///Play-by-play data organized by period.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct PlayByPlay {
@@ -5062,7 +5062,7 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///`PlayByPlayPeriodsItem`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct PlayByPlayPeriodsItem {
@@ -5077,7 +5077,7 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///`PriceDistribution`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct PriceDistribution {
@@ -5104,7 +5104,7 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///`PriceDistributionHistorical`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct PriceDistributionHistorical {
@@ -5133,7 +5133,7 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///`PriceRange`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct PriceRange {
@@ -5150,7 +5150,7 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///`ProposeBlockTradeRequest`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct ProposeBlockTradeRequest {
@@ -5214,7 +5214,7 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///`ProposeBlockTradeResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct ProposeBlockTradeResponse {
@@ -5227,7 +5227,7 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///`Quote`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct Quote {
@@ -5401,7 +5401,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
         }
     }
     ///`Rfq`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct Rfq {
@@ -5454,7 +5454,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
         }
     }
     ///`RfqBatch`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct RfqBatch {
@@ -5497,7 +5497,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
         }
     }
     ///`RfqBatchAcceptLimit`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct RfqBatchAcceptLimit {
@@ -5511,7 +5511,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
         }
     }
     ///`RfqBatchBestQuote`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct RfqBatchBestQuote {
@@ -5534,7 +5534,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
         }
     }
     ///`RfqBatchBestQuotes`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct RfqBatchBestQuotes {
@@ -5559,7 +5559,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
         }
     }
     ///One maker's quote on an RFQ batch. Once the batch is accepted, quotes lists only the children this maker won.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct RfqBatchQuote {
@@ -5642,7 +5642,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
         }
     }
     ///`RfqBatchQuoteEntry`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct RfqBatchQuoteEntry {
@@ -5740,7 +5740,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
         }
     }
     ///`Schedule`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct Schedule {
@@ -5755,7 +5755,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
         }
     }
     ///`ScopeList`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct ScopeList {
@@ -5795,7 +5795,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
         }
     }
     ///`Series`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct Series {
@@ -5849,7 +5849,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
         }
     }
     ///`SeriesFeeChange`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct SeriesFeeChange {
@@ -5870,7 +5870,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
         }
     }
     ///`SetTargetBalanceAllocationRequest`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct SetTargetBalanceAllocationRequest {
@@ -5885,7 +5885,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
         }
     }
     ///`Settlement`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct Settlement {
@@ -5942,7 +5942,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
         }
     }
     ///`SettlementSource`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct SettlementSource {
@@ -5959,7 +5959,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
         }
     }
     ///`SportFilterDetails`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct SportFilterDetails {
@@ -5974,7 +5974,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
         }
     }
     ///`StructuredTarget`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct StructuredTarget {
@@ -6014,7 +6014,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
         }
     }
     ///`SubaccountBalance`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct SubaccountBalance {
@@ -6032,7 +6032,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
         }
     }
     ///`SubaccountNettingConfig`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct SubaccountNettingConfig {
@@ -6049,7 +6049,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
         }
     }
     ///`SubaccountTransfer`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct SubaccountTransfer {
@@ -6072,7 +6072,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
         }
     }
     ///`TargetBalanceAllocation`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct TargetBalanceAllocation {
@@ -6087,7 +6087,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
         }
     }
     ///`TargetBalanceAllocationInput`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct TargetBalanceAllocationInput {
@@ -6102,7 +6102,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
         }
     }
     ///`TickerPair`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct TickerPair {
@@ -6145,7 +6145,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
         }
     }
     ///`Trade`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct Trade {
@@ -6237,7 +6237,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
         }
     }
     ///`UpdateFcmEventContractDailyCapRequest`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct UpdateFcmEventContractDailyCapRequest {
@@ -6251,7 +6251,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
         }
     }
     ///`UpdateFcmSubtraderBlockedCategoriesRequest`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct UpdateFcmSubtraderBlockedCategoriesRequest {
@@ -6268,7 +6268,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
         }
     }
     ///`UpdateFcmSubtraderBlockedCategoriesResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct UpdateFcmSubtraderBlockedCategoriesResponse {
@@ -6281,7 +6281,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
         }
     }
     ///`UpdateOrderGroupLimitRequest`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct UpdateOrderGroupLimitRequest {
@@ -6297,7 +6297,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
         }
     }
     ///`UpdateSubaccountNettingRequest`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct UpdateSubaccountNettingRequest {
@@ -6337,7 +6337,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
         }
     }
     ///`WeatherIndexCalibration`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct WeatherIndexCalibration {
@@ -6368,7 +6368,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
         }
     }
     ///`WeatherIndexCalibrationStation`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct WeatherIndexCalibrationStation {
@@ -6388,7 +6388,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
         }
     }
     ///`WeatherIndexPoint`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct WeatherIndexPoint {
@@ -6415,7 +6415,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
         }
     }
     ///`WeatherIndexStationReading`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct WeatherIndexStationReading {
@@ -6445,7 +6445,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
         }
     }
     ///`WeeklySchedule`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct WeeklySchedule {
@@ -6474,7 +6474,7 @@ largest single market-side commitment. `sum` reserves the summed margin of every
         }
     }
     ///`Withdrawal`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct Withdrawal {

@@ -294,6 +294,9 @@ fn settings() -> GenerationSettings {
         // Users can derive JSON schemas for anything they store or log;
         // postprocess::schemars_behind_feature makes it opt-in.
         .with_derive("schemars::JsonSchema")
+        // Responses compare like the stream's messages do (a stream event
+        // can carry REST fills).
+        .with_derive("PartialEq")
         // Money and counts are decimals, never strings or floats.
         .with_replacement(
             "FixedPointDollars",

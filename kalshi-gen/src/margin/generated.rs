@@ -14,7 +14,7 @@ use progenitor_client::{encode_path, ClientHooks, OperationInfo, RequestBuilderE
 #[allow(clippy::all)]
 pub mod types {
     ///`AmendMarginOrderRequest`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct AmendMarginOrderRequest {
@@ -43,7 +43,7 @@ pub mod types {
         }
     }
     ///`AmendMarginOrderResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct AmendMarginOrderResponse {
@@ -65,7 +65,7 @@ pub mod types {
         }
     }
     ///`ApiUsageLevelGrant`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct ApiUsageLevelGrant {
@@ -84,7 +84,7 @@ pub mod types {
         }
     }
     ///`ApplySubaccountTransferRequest`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct ApplySubaccountTransferRequest {
@@ -106,7 +106,7 @@ pub mod types {
         }
     }
     ///Empty response indicating successful transfer.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(transparent)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ApplySubaccountTransferResponse(
@@ -136,7 +136,7 @@ pub mod types {
         }
     }
     ///OHLC data for quoted prices on one side of the orderbook during the candlestick period. These values reflect bid or ask quotes, not executed trade prices.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct BidAskDistributionHistorical {
@@ -182,7 +182,7 @@ tokens per second up to bucket_capacity. A request is allowed if the
 bucket holds enough tokens to cover its cost; otherwise the request
 is rejected with HTTP 429.
 */
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct BucketLimit {
@@ -202,7 +202,7 @@ budget).
         }
     }
     ///`CancelMarginOrderResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct CancelMarginOrderResponse {
@@ -217,7 +217,7 @@ budget).
         }
     }
     ///`CreateMarginFcmSubtraderRequest`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct CreateMarginFcmSubtraderRequest {
@@ -293,7 +293,7 @@ budget).
         }
     }
     ///`CreateMarginFcmSubtraderResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct CreateMarginFcmSubtraderResponse {
@@ -306,7 +306,7 @@ budget).
         }
     }
     ///`CreateMarginOrderRequest`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct CreateMarginOrderRequest {
@@ -376,7 +376,7 @@ budget).
         }
     }
     ///`CreateMarginOrderResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct CreateMarginOrderResponse {
@@ -396,7 +396,7 @@ budget).
         }
     }
     ///`CreateOrderGroupRequest`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct CreateOrderGroupRequest {
@@ -428,7 +428,7 @@ budget).
         }
     }
     ///`CreateOrderGroupResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct CreateOrderGroupResponse {
@@ -445,7 +445,7 @@ budget).
         }
     }
     ///`CreateSubaccountResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct CreateSubaccountResponse {
@@ -458,7 +458,7 @@ budget).
         }
     }
     ///`DecreaseMarginOrderRequest`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct DecreaseMarginOrderRequest {
@@ -473,7 +473,7 @@ budget).
         }
     }
     ///`DecreaseMarginOrderResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct DecreaseMarginOrderResponse {
@@ -516,7 +516,7 @@ budget).
         }
     }
     ///An empty response body
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(transparent)]
     #[derive(Default)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
@@ -547,7 +547,7 @@ budget).
         }
     }
     ///`ErrorResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct ErrorResponse {
@@ -567,7 +567,7 @@ budget).
         }
     }
     ///Identifier for an exchange shard. Defaults to 0 if unspecified.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(transparent)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ExchangeIndex(pub i64);
@@ -611,7 +611,7 @@ budget).
         }
     }
     ///`ExchangeIndexStatus`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct ExchangeIndexStatus {
@@ -657,7 +657,7 @@ budget).
         }
     }
     ///`ExchangeStatus`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct ExchangeStatus {
@@ -683,7 +683,7 @@ budget).
         }
     }
     ///`ExitTrigger`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct ExitTrigger {
@@ -841,7 +841,7 @@ budget).
         }
     }
     ///`FcmSubtraderNotionalRiskLimit`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct FcmSubtraderNotionalRiskLimit {
@@ -861,7 +861,7 @@ budget).
         }
     }
     ///`FcmSubtraderRiskControls`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct FcmSubtraderRiskControls {
@@ -912,7 +912,7 @@ budget).
         }
     }
     ///`GetAccountApiLimitsResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetAccountApiLimitsResponse {
@@ -929,7 +929,7 @@ budget).
         }
     }
     ///`GetExitTriggersResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetExitTriggersResponse {
@@ -970,7 +970,7 @@ budget).
         }
     }
     ///`GetFcmSubtraderRiskControlsResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetFcmSubtraderRiskControlsResponse {
@@ -985,7 +985,7 @@ budget).
         }
     }
     ///`GetMarginBalanceResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetMarginBalanceResponse {
@@ -999,7 +999,7 @@ budget).
         }
     }
     ///`GetMarginCorporateActionsResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetMarginCorporateActionsResponse {
@@ -1011,7 +1011,7 @@ budget).
         }
     }
     ///`GetMarginFeeTierRatesResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetMarginFeeTierRatesResponse {
@@ -1023,7 +1023,7 @@ budget).
         }
     }
     ///`GetMarginFeeTiersResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetMarginFeeTiersResponse {
@@ -1044,7 +1044,7 @@ budget).
         }
     }
     ///`GetMarginFillsResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetMarginFillsResponse {
@@ -1057,7 +1057,7 @@ budget).
         }
     }
     ///`GetMarginFundingHistoryResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetMarginFundingHistoryResponse {
@@ -1070,7 +1070,7 @@ budget).
         }
     }
     ///`GetMarginFundingRateEstimateResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetMarginFundingRateEstimateResponse {
@@ -1103,7 +1103,7 @@ budget).
         }
     }
     ///`GetMarginHistoricalFundingRatesResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetMarginHistoricalFundingRatesResponse {
@@ -1116,7 +1116,7 @@ budget).
         }
     }
     ///`GetMarginMarketCandlesticksPeriodInterval`
-    #[derive(::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(transparent)]
     pub struct GetMarginMarketCandlesticksPeriodInterval(i64);
     impl ::std::ops::Deref for GetMarginMarketCandlesticksPeriodInterval {
@@ -1174,7 +1174,7 @@ budget).
         }
     }
     ///`GetMarginMarketCandlesticksResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetMarginMarketCandlesticksResponse {
@@ -1189,7 +1189,7 @@ budget).
         }
     }
     ///`GetMarginMarketOrderbooksResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetMarginMarketOrderbooksResponse {
@@ -1259,7 +1259,7 @@ budget).
         }
     }
     ///`GetMarginMarketsResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetMarginMarketsResponse {
@@ -1271,7 +1271,7 @@ budget).
         }
     }
     ///`GetMarginOrderResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetMarginOrderResponse {
@@ -1283,7 +1283,7 @@ budget).
         }
     }
     ///`GetMarginOrdersResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetMarginOrdersResponse {
@@ -1296,7 +1296,7 @@ budget).
         }
     }
     ///`GetMarginPositionsResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetMarginPositionsResponse {
@@ -1308,7 +1308,7 @@ budget).
         }
     }
     ///`GetMarginPremiumIndexResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetMarginPremiumIndexResponse {
@@ -1321,7 +1321,7 @@ budget).
         }
     }
     ///`GetMarginRiskParametersResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetMarginRiskParametersResponse {
@@ -1339,7 +1339,7 @@ budget).
         }
     }
     ///`GetMarginRiskResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetMarginRiskResponse {
@@ -1356,7 +1356,7 @@ budget).
         }
     }
     ///`GetMarginTradesResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetMarginTradesResponse {
@@ -1369,7 +1369,7 @@ budget).
         }
     }
     ///`GetOrderGroupResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetOrderGroupResponse {
@@ -1388,7 +1388,7 @@ budget).
         }
     }
     ///`GetOrderGroupsResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct GetOrderGroupsResponse {
@@ -1401,7 +1401,7 @@ budget).
         }
     }
     ///`IntraExchangeInstanceTransferRequest`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct IntraExchangeInstanceTransferRequest {
@@ -1433,7 +1433,7 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///`IntraExchangeInstanceTransferResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct IntraExchangeInstanceTransferResponse {
@@ -1479,7 +1479,7 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///A margin corporate action notice. Scheduled, applied and lapsed notices have exactly one terms object matching type: cash for cash_dividend, special_dividend or spin_off, split for stock_split, final_settlement for final_settlement, or ticker_change for ticker_change. Cancelled notices omit all four terms objects and execution_time.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct MarginCorporateAction {
@@ -1518,7 +1518,7 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///Terms for cash_dividend, special_dividend or spin_off. Omitted for other types and cancelled notices.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(transparent)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct MarginCorporateActionCashTerms(
@@ -1545,7 +1545,7 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///Terms for cash_dividend, special_dividend or spin_off. Omitted for other types and cancelled notices.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct MarginCorporateActionCashTermsInner {
@@ -1563,7 +1563,7 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///Terms for final_settlement. Omitted for other types and cancelled notices.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(transparent)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct MarginCorporateActionFinalSettlementTerms(
@@ -1595,7 +1595,7 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///Terms for final_settlement. Omitted for other types and cancelled notices.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct MarginCorporateActionFinalSettlementTermsInner {
@@ -1612,7 +1612,7 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///Terms for stock_split. Omitted for other types and cancelled notices.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(transparent)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct MarginCorporateActionSplitTerms(
@@ -1640,7 +1640,7 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///Terms for stock_split. Omitted for other types and cancelled notices.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct MarginCorporateActionSplitTermsInner {
@@ -1688,7 +1688,7 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///Terms for ticker_change. Omitted for other types and cancelled notices.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(transparent)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct MarginCorporateActionTickerChangeTerms(
@@ -1718,7 +1718,7 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///Terms for ticker_change. Omitted for other types and cancelled notices.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct MarginCorporateActionTickerChangeTermsInner {
@@ -1763,7 +1763,7 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///`MarginEnabledResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct MarginEnabledResponse {
@@ -1776,7 +1776,7 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///`MarginFeeTierRate`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct MarginFeeTierRate {
@@ -1821,7 +1821,7 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///`MarginFill`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct MarginFill {
@@ -1850,7 +1850,7 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///`MarginFundingHistoryEntry`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct MarginFundingHistoryEntry {
@@ -1872,7 +1872,7 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///`MarginFundingRate`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct MarginFundingRate {
@@ -1889,7 +1889,7 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///`MarginMarket`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct MarginMarket {
@@ -1999,7 +1999,7 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///`MarginMarketCandlestick`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct MarginMarketCandlestick {
@@ -2073,7 +2073,7 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///`MarginMarketOrderbook`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct MarginMarketOrderbook {
@@ -2087,7 +2087,7 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///`MarginMarketResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct MarginMarketResponse {
@@ -2099,7 +2099,7 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///Current market trading schedule. Null for markets that trade 24/7.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(transparent)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct MarginMarketSchedule(
@@ -2124,7 +2124,7 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///Current market trading schedule. Null for markets that trade 24/7.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct MarginMarketScheduleInner {
@@ -2170,7 +2170,7 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///`MarginOrder`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct MarginOrder {
@@ -2216,7 +2216,7 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///`MarginOrderbookCount`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct MarginOrderbookCount {
@@ -2231,7 +2231,7 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///`MarginOrderbookResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct MarginOrderbookResponse {
@@ -2243,7 +2243,7 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///`MarginPosition`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct MarginPosition {
@@ -2268,7 +2268,7 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///`MarginPremiumIndexPoint`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct MarginPremiumIndexPoint {
@@ -2283,7 +2283,7 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///`MarginRiskPosition`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct MarginRiskPosition {
@@ -2309,7 +2309,7 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///`MarginSubaccountBalance`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct MarginSubaccountBalance {
@@ -2328,7 +2328,7 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///`MarginTrade`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct MarginTrade {
@@ -2348,7 +2348,7 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///`NotionalRiskLimitResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct NotionalRiskLimitResponse {
@@ -2380,7 +2380,7 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///`OrderGroup`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct OrderGroup {
@@ -2451,7 +2451,7 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///`PriceDistributionHistorical`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct PriceDistributionHistorical {
@@ -2507,7 +2507,7 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///For `bracket`, supply `stop_loss_price` and/or `take_profit_price`. For `trailing`, supply exactly one of `trail_amount` or `trail_bps`. Fields belonging to the other kind are rejected, as is a body that sets neither — cancel with `DELETE`. A leg you omit is cleared.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct SetCrossExitTriggerRequest {
@@ -2611,7 +2611,7 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///For `bracket`, supply `stop_loss_price` and/or `take_profit_price`. For `trailing`, supply exactly one of `trail_amount` or `trail_bps`. Fields belonging to the other kind are rejected, as is a body that sets neither — cancel with `DELETE`. A leg you omit is cleared.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct SetIsolatedExitTriggerRequest {
@@ -2645,7 +2645,7 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///`TickerPrice`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct TickerPrice {
@@ -2659,7 +2659,7 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///At least one leg is required and a leg you omit is cleared; cancel with `DELETE`.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct UpdateExitTriggerRequest {
@@ -2674,7 +2674,7 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///`UpdateFcmNotionalRiskLimitRequest`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct UpdateFcmNotionalRiskLimitRequest {
@@ -2687,7 +2687,7 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///`UpdateFcmSubtraderRiskControlsRequest`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct UpdateFcmSubtraderRiskControlsRequest {
@@ -2739,7 +2739,7 @@ Only supported for primary accounts. Transfers involving numbered subaccounts re
         }
     }
     ///`UpdateOrderGroupLimitRequest`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[non_exhaustive]
     pub struct UpdateOrderGroupLimitRequest {
