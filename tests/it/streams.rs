@@ -151,7 +151,14 @@ struct Seen {
 }
 
 impl Seen {
+    /// Every fill delivered, streamed or recovered over REST.
     fn fills(&self) -> Vec<(String, String, Decimal, Decimal, bool)> {
+        let mut fills = self.streamed_fills();
+        fills.extend(self.recovered_fills());
+        fills
+    }
+
+    fn streamed_fills(&self) -> Vec<(String, String, Decimal, Decimal, bool)> {
         self.events
             .iter()
             .filter_map(|e| match e {
@@ -166,6 +173,26 @@ impl Seen {
                     fill.msg.is_taker,
                 )),
                 _ => None,
+            })
+            .collect()
+    }
+
+    fn recovered_fills(&self) -> Vec<(String, String, Decimal, Decimal, bool)> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::FillsRecovered { fills, .. } => Some(fills),
+                _ => None,
+            })
+            .flatten()
+            .map(|f| {
+                (
+                    f.trade_id.clone(),
+                    f.order_id.clone(),
+                    f.yes_price_dollars.value(),
+                    f.count_fp.value(),
+                    f.is_taker,
+                )
             })
             .collect()
     }
@@ -893,6 +920,64 @@ async fn a_silent_connection_is_declared_dead_and_replaced() {
         "the heartbeat timeout fired"
     );
     assert_eq!(session.stats().reconnects, 1);
+    assert_eq!(
+        seen.count(|e| matches!(e, Event::FillsRecovered { .. })),
+        0,
+        "fill recovery is off by default"
+    );
+    session.close().await;
+    assert_frames_follow_the_document(&stack.sim);
+}
+
+/// Fills made while the only connection was silent never reach it; with
+/// fill recovery on, they come over REST once the connection is back, and
+/// every fill reaches the consumer once, from one source or the other.
+#[tokio::test]
+async fn fills_of_an_outage_are_recovered_over_rest_once() {
+    let stack = stack().await;
+    // Long enough for the next flow to trade before the link is declared dead.
+    let mut session = streams(&stack.alice)
+        .heartbeat_timeout(Duration::from_millis(1500))
+        .recover_fills(true)
+        .connect()
+        .await
+        .unwrap();
+    subscribe_books_and_fills(&session).await;
+    random_flow(&stack, 7, 60).await;
+    let mut seen = Seen::default();
+    wait_for_fills(&mut session, &mut seen, &stack.alice).await;
+
+    assert!(stack.sim.inject_stream(StreamFault::Silence) > 0);
+    random_flow(&stack, 8, 120).await;
+    wait_for(
+        &mut session,
+        &mut seen,
+        "the recovered fills",
+        async |_, seen| seen.count(|e| matches!(e, Event::FillsRecovered { .. })) == 1,
+    )
+    .await;
+    let recovered = seen.recovered_fills();
+    assert!(!recovered.is_empty(), "alice traded during the outage");
+    assert_eq!(session.stats().fills_recovered, recovered.len() as u64);
+
+    // Trading goes on over the new connection; REST lists each fill once,
+    // and so does the stream with its recovery.
+    random_flow(&stack, 9, 60).await;
+    wait_for_books(&mut session, &mut seen, &stack.alice, &MARKETS).await;
+    wait_for_fills(&mut session, &mut seen, &stack.alice).await;
+    let order = |e: &Event| match e {
+        Event::Disconnected { .. } => Some(0),
+        Event::Resubscribed { .. } => Some(1),
+        Event::FillsRecovered { .. } => Some(2),
+        _ => None,
+    };
+    let sequence: Vec<u8> = seen.events.iter().filter_map(order).collect();
+    assert_eq!(sequence.first(), Some(&0), "{sequence:?}");
+    assert_eq!(
+        sequence.last(),
+        Some(&2),
+        "recovered after resubscribing: {sequence:?}"
+    );
     session.close().await;
     assert_frames_follow_the_document(&stack.sim);
 }

@@ -185,6 +185,11 @@ pub(crate) trait Wire: Api {
     /// The change a delta makes (`None`: no delta).
     fn delta(message: &Self::Message) -> Option<BookDelta>;
     fn apply_delta(book: &mut Self::Book, delta: &BookDelta);
+    /// A fill's trade and order ids (`None`: not a fill, or an API
+    /// without fill recovery).
+    fn fill_ids(_message: &Self::Message) -> Option<(String, String)> {
+        None
+    }
 }
 
 /// What both APIs' `Wire` impls share: the envelope readers of their
@@ -277,6 +282,12 @@ impl Wire for EventContracts {
             delta: d.msg.delta_fp.value(),
             clock: d.msg.clock.get(),
         })
+    }
+    fn fill_ids(message: &Self::Message) -> Option<(String, String)> {
+        let trade_wire::ServerMessage::Fill(fill) = message else {
+            return None;
+        };
+        Some((fill.msg.trade_id.to_string(), fill.msg.order_id.to_string()))
     }
 }
 

@@ -9,13 +9,14 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
 
 use super::api::{Api, BookDelta, Role, Wire};
 use super::connection::{self, Outgoing, Report};
+use super::recovery::{DeliveredFills, Recover};
 use super::{Channel, Config, Event, StreamError, StreamStats, Subscription, SubscriptionId};
 use crate::auth::Credentials;
 
@@ -64,6 +65,8 @@ pub(crate) struct Setup<A: Api> {
     pub requests: mpsc::Receiver<Request>,
     pub events: mpsc::Sender<Event<A::Message>>,
     pub first_up: oneshot::Sender<Result<(), StreamError>>,
+    /// Fill recovery, when on.
+    pub recover: Option<Recover>,
 }
 
 /// Every market's book, one copy per connection.
@@ -138,6 +141,28 @@ struct Sub {
     spec: Subscription,
     markets: BTreeSet<String>,
     on: Vec<ConnSub>,
+    /// A fill subscription to recover from this time once it is made again
+    /// (every connection was down since).
+    recover_since: Option<SystemTime>,
+}
+
+/// Fills recovered over REST for a subscription, or why not.
+struct Recovered {
+    subscription: SubscriptionId,
+    since: SystemTime,
+    fills: Result<Vec<kalshi_gen::types::Fill>, String>,
+}
+
+/// Fill recovery's state in the hub.
+struct Recovery {
+    recover: Recover,
+    /// When the last frame arrived, on any connection.
+    last_heard: Option<SystemTime>,
+    /// Every connection has been down since (the last frame heard then).
+    outage_since: Option<SystemTime>,
+    delivered: DeliveredFills,
+    results: mpsc::UnboundedSender<Recovered>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 /// What a command sent on a connection waits for.
@@ -246,6 +271,7 @@ struct Hub<A: Wire> {
     /// Deltas kept until their stale book's snapshot arrives.
     pending: HashMap<(usize, String), Vec<BookDelta>>,
     dedupe: Dedupe,
+    recovery: Option<Recovery>,
     lagged: u64,
     /// Connections whose first dial failed.
     first_failures: usize,
@@ -265,7 +291,17 @@ pub(crate) async fn run<A: Wire>(setup: Setup<A>) {
         mut requests,
         events,
         first_up,
+        recover,
     } = setup;
+    let (results, mut recovered) = mpsc::unbounded_channel();
+    let recovery = recover.map(|recover| Recovery {
+        recover,
+        last_heard: None,
+        outage_since: None,
+        delivered: DeliveredFills::default(),
+        results,
+        tasks: Vec::new(),
+    });
     let (reports, mut reports_rx) = mpsc::unbounded_channel();
     let conns = (0..config.connections)
         .map(|index| {
@@ -304,6 +340,7 @@ pub(crate) async fn run<A: Wire>(setup: Setup<A>) {
         next_request: 0,
         pending: HashMap::new(),
         dedupe: Dedupe::default(),
+        recovery,
         lagged: 0,
         first_failures: 0,
         ended: false,
@@ -324,6 +361,7 @@ pub(crate) async fn run<A: Wire>(setup: Setup<A>) {
                 Some(report) => hub.report(report).await,
                 None => break,
             },
+            Some(result) = recovered.recv() => hub.recovered(result).await,
             _ = tick.tick() => hub.expire(),
         }
     }
@@ -338,6 +376,9 @@ impl<A: Wire> Hub<A> {
     /// Ends every connection: politely (a close frame, awaited briefly)
     /// when the user asked, at once otherwise.
     async fn shut(self, closing: Option<oneshot::Sender<()>>) {
+        for task in self.recovery.iter().flat_map(|r| &r.tasks) {
+            task.abort();
+        }
         let Some(reply) = closing else {
             for conn in &self.conns {
                 conn.task.abort();
@@ -439,6 +480,7 @@ impl<A: Wire> Hub<A> {
                 spec,
                 markets,
                 on: vec![ConnSub::default(); self.conns.len()],
+                recover_since: None,
             },
         );
         let live = self.live();
@@ -703,6 +745,13 @@ impl<A: Wire> Hub<A> {
             let _ = first_up.send(Ok(()));
         }
         self.control(Event::Connected { connection }).await;
+        if let Some(since) = self.recovery.as_mut().and_then(|r| r.outage_since.take()) {
+            for sub in self.subs.values_mut() {
+                if sub.spec.channel == Channel::Fill {
+                    sub.recover_since = Some(since);
+                }
+            }
+        }
         let subs: Vec<(SubscriptionId, Value)> = self
             .subs
             .iter()
@@ -751,6 +800,13 @@ impl<A: Wire> Hub<A> {
             .unwrap_or_else(|p| p.into_inner())
             .mark_stale(connection, None);
         self.pending.retain(|(c, _), _| *c != connection);
+        if self.live().is_empty()
+            && let Some(recovery) = self.recovery.as_mut()
+            && recovery.outage_since.is_none()
+        {
+            // Whatever was sent after the last frame heard may be lost.
+            recovery.outage_since = Some(recovery.last_heard.unwrap_or_else(SystemTime::now));
+        }
         let lost: Vec<Waiting> = self
             .waiting
             .extract_if(|(c, _), _| *c == connection)
@@ -775,6 +831,9 @@ impl<A: Wire> Hub<A> {
 
     async fn frame(&mut self, connection: usize, text: &str) {
         self.update_stats(|s| s.frames += 1);
+        if let Some(recovery) = self.recovery.as_mut() {
+            recovery.last_heard = Some(SystemTime::now());
+        }
         let message = match A::decode(text) {
             Ok(message) => message,
             Err(error) => {
@@ -857,6 +916,7 @@ impl<A: Wire> Hub<A> {
                                 down_for,
                             };
                             self.control(event).await;
+                            self.start_recovery(sub_id);
                         }
                         Ok(())
                     }
@@ -944,6 +1004,14 @@ impl<A: Wire> Hub<A> {
             && let Some(fingerprint) = fingerprint(text)
             && self.dedupe.repeated(fingerprint, connection)
         {
+            self.update_stats(|s| s.deduplicated += 1);
+            return;
+        }
+        if let Some(recovery) = self.recovery.as_mut()
+            && let Some((trade_id, order_id)) = A::fill_ids(&message)
+            && !recovery.delivered.first(&trade_id, &order_id)
+        {
+            // Recovered over REST already (or repeated by the server).
             self.update_stats(|s| s.deduplicated += 1);
             return;
         }
@@ -1074,6 +1142,64 @@ impl<A: Wire> Hub<A> {
     // -----------------------------------------------------------------------
     // Delivery
     // -----------------------------------------------------------------------
+
+    /// Reads the fills of `id`'s outage over REST, when it has one to
+    /// recover; the result comes back through [`Hub::recovered`].
+    fn start_recovery(&mut self, id: SubscriptionId) {
+        let (Some(recovery), Some(sub)) = (self.recovery.as_mut(), self.subs.get_mut(&id)) else {
+            return;
+        };
+        let Some(since) = sub.recover_since.take() else {
+            return;
+        };
+        let read = (recovery.recover)(sub.markets.iter().cloned().collect(), since);
+        let results = recovery.results.clone();
+        recovery.tasks.retain(|t| !t.is_finished());
+        recovery.tasks.push(tokio::spawn(async move {
+            let fills = read.await;
+            let _ = results.send(Recovered {
+                subscription: id,
+                since,
+                fills,
+            });
+        }));
+    }
+
+    /// Delivers recovered fills the stream did not deliver, or the failure.
+    async fn recovered(&mut self, result: Recovered) {
+        let Recovered {
+            subscription,
+            since,
+            fills,
+        } = result;
+        let (Some(recovery), true) = (
+            self.recovery.as_mut(),
+            self.subs.contains_key(&subscription),
+        ) else {
+            return;
+        };
+        let event = match fills {
+            Ok(fills) => {
+                let fills: Vec<_> = fills
+                    .into_iter()
+                    .filter(|f| recovery.delivered.first(&f.trade_id, &f.order_id))
+                    .collect();
+                let count = fills.len() as u64;
+                self.update_stats(|s| s.fills_recovered += count);
+                Event::FillsRecovered {
+                    subscription,
+                    since,
+                    fills,
+                }
+            }
+            Err(error) => Event::FillRecoveryFailed {
+                subscription,
+                since,
+                error,
+            },
+        };
+        self.control(event).await;
+    }
 
     /// Delivers an event that must not be lost: waits for the consumer up
     /// to the consumer timeout, then ends the session with `Overflow`.

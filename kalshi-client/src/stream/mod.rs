@@ -74,8 +74,12 @@
 //!
 //! While a connection is down, Kalshi keeps nothing for it: messages of
 //! that window are not replayed. Books are resynchronized by their
-//! snapshots; for the other channels [`Event::Resubscribed`] carries the
-//! window so it can be reconciled over REST (fills, orders, positions).
+//! snapshots. Fills are recovered over REST when
+//! [`StreamBuilder::recover_fills`] is on: after every connection was down,
+//! the fills of the outage the stream did not deliver come as one
+//! [`Event::FillsRecovered`], each fill once from either source. For the
+//! other channels (orders, positions) [`Event::Resubscribed`] carries the
+//! window so they can be reconciled over REST.
 
 mod api;
 pub mod book;
@@ -83,6 +87,7 @@ mod connection;
 mod hub;
 mod ladder;
 mod margin_book;
+mod recovery;
 mod replay;
 mod splice;
 
@@ -90,7 +95,7 @@ use std::fmt;
 use std::pin::Pin;
 use std::sync::{Arc, RwLock};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use futures_util::Stream;
 use kalshi_gen::stream::ServerMessage;
@@ -443,6 +448,29 @@ pub enum Event<M = ServerMessage> {
         /// How many.
         skipped: u64,
     },
+    /// The fills of an outage, read over REST once the stream was back
+    /// ([`StreamBuilder::recover_fills`]): every fill of the subscription's
+    /// markets since the last frame heard before every connection was down,
+    /// except those the stream had delivered. Empty when nothing was missed;
+    /// a stream copy of one of them arriving later is dropped.
+    FillsRecovered {
+        /// The fill subscription.
+        subscription: SubscriptionId,
+        /// The start of the outage: the last frame heard before it.
+        since: SystemTime,
+        /// The fills, as `GET /portfolio/fills` lists them.
+        fills: Vec<kalshi_gen::types::Fill>,
+    },
+    /// Reading an outage's fills over REST failed; reconcile them from
+    /// `since` (`client.portfolio().fills().min_ts(..)`).
+    FillRecoveryFailed {
+        /// The fill subscription.
+        subscription: SubscriptionId,
+        /// The start of the outage.
+        since: SystemTime,
+        /// Why.
+        error: String,
+    },
     /// The consumer did not take an account-state message within
     /// [`StreamBuilder::consumer_timeout`]; the stream ends here rather than
     /// lose it silently. Reconcile over REST.
@@ -463,7 +491,8 @@ pub struct StreamStats {
     pub frames: u64,
     /// Messages delivered as [`Event::Message`].
     pub delivered: u64,
-    /// Messages dropped because another connection delivered them first.
+    /// Messages dropped because another connection delivered them first
+    /// (or, for fills, [`Event::FillsRecovered`] did).
     pub deduplicated: u64,
     /// Messages dropped because their `seq` repeated one already seen.
     pub duplicates: u64,
@@ -477,6 +506,8 @@ pub struct StreamStats {
     pub undecodable: u64,
     /// Reconnects, over all connections.
     pub reconnects: u64,
+    /// Fills delivered by [`Event::FillsRecovered`].
+    pub fills_recovered: u64,
 }
 
 /// Why a stream operation failed.
@@ -578,6 +609,7 @@ pub(crate) struct Config {
     pub consumer_timeout: Duration,
     pub command_timeout: Duration,
     pub connect_timeout: Duration,
+    pub recover_fills: bool,
 }
 
 impl Default for Config {
@@ -591,6 +623,7 @@ impl Default for Config {
             consumer_timeout: Duration::from_secs(60),
             command_timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(10),
+            recover_fills: false,
         }
     }
 }
@@ -608,6 +641,22 @@ impl StreamBuilder<EventContracts> {
     /// credentials this fails before dialling.
     pub async fn connect(self) -> Result<StreamSession, StreamError> {
         self.open().await
+    }
+
+    /// Recovers the fills of an outage over REST (default off). Kalshi does
+    /// not replay what a connection missed, so when every connection was
+    /// down, fills of that window would reach no one. With this on, once a
+    /// fill subscription is made again the session waits until Kalshi's
+    /// read side includes the reconnect (`GET /exchange/user_data_timestamp`),
+    /// lists the subscription's fills since the last frame heard before the
+    /// outage (`GET /portfolio/fills`, every page), and delivers those the
+    /// stream had not as [`Event::FillsRecovered`]; a failure is
+    /// [`Event::FillRecoveryFailed`]. Each fill reaches the consumer once,
+    /// from either source (by trade and order id, over the last 65,536).
+    /// The REST calls use the client's rate limits and retries.
+    pub fn recover_fills(mut self, on: bool) -> Self {
+        self.config.recover_fills = on;
+        self
     }
 }
 
@@ -684,6 +733,10 @@ impl<A: Api> StreamBuilder<A> {
         let (requests, requests_rx) = mpsc::channel(64);
         let (events_tx, events) = mpsc::channel(self.config.buffer);
         let (first_up_tx, first_up) = oneshot::channel();
+        let recover = self
+            .config
+            .recover_fills
+            .then(|| recovery::through(self.client.clone()));
         let task = tokio::spawn(hub::run::<A>(hub::Setup {
             config: self.config,
             credentials,
@@ -694,6 +747,7 @@ impl<A: Api> StreamBuilder<A> {
             requests: requests_rx,
             events: events_tx,
             first_up: first_up_tx,
+            recover,
         }));
         match first_up.await {
             Ok(Ok(())) => Ok(StreamSession {
