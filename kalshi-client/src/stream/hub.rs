@@ -748,7 +748,9 @@ impl<A: Wire> Hub<A> {
         if let Some(since) = self.recovery.as_mut().and_then(|r| r.outage_since.take()) {
             for sub in self.subs.values_mut() {
                 if sub.spec.channel == Channel::Fill {
-                    sub.recover_since = Some(since);
+                    // A recovery still pending (its resubscription failed
+                    // or was cut short) keeps its earlier start.
+                    sub.recover_since = Some(sub.recover_since.map_or(since, |s| s.min(since)));
                 }
             }
         }
