@@ -142,10 +142,18 @@ pub(crate) enum Role<'a> {
     Data,
 }
 
-/// One change to one side of a book, whichever API it came from.
-#[derive(Debug, Clone)]
-pub(crate) struct BookDelta {
-    pub market: String,
+/// One change to one side of a market's book, whichever API it came from,
+/// borrowing the market from its message (no allocation per delta).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BookDelta<'m> {
+    pub market: &'m str,
+    pub change: Change,
+}
+
+/// The change itself: what waits, keyed by its market, while a book is
+/// stale.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Change {
     /// The YES side (event contracts) or the bid side (margin).
     pub first_side: bool,
     pub price: Decimal,
@@ -183,8 +191,8 @@ pub(crate) trait Wire: Api {
     /// Replaces `book` with the snapshot `message`.
     fn apply_snapshot(book: &mut Self::Book, message: &Self::Message);
     /// The change a delta makes (`None`: no delta).
-    fn delta(message: &Self::Message) -> Option<BookDelta>;
-    fn apply_delta(book: &mut Self::Book, delta: &BookDelta);
+    fn delta(message: &Self::Message) -> Option<BookDelta<'_>>;
+    fn apply_delta(book: &mut Self::Book, change: &Change);
     /// A fill's trade and order ids (`None`: not a fill, or an API
     /// without fill recovery).
     fn fill_ids(_message: &Self::Message) -> Option<(String, String)> {
@@ -218,8 +226,8 @@ macro_rules! shared_wire {
         fn mark_stale(book: &mut Self::Book) {
             book.mark_stale();
         }
-        fn apply_delta(book: &mut Self::Book, delta: &BookDelta) {
-            book.apply_delta(delta.first_side, delta.price, delta.delta, delta.clock);
+        fn apply_delta(book: &mut Self::Book, change: &Change) {
+            book.apply_delta(change.first_side, change.price, change.delta, change.clock);
         }
     };
 }
@@ -271,16 +279,18 @@ impl Wire for EventContracts {
             book.apply_snapshot(&s.msg);
         }
     }
-    fn delta(message: &Self::Message) -> Option<BookDelta> {
+    fn delta(message: &Self::Message) -> Option<BookDelta<'_>> {
         let trade_wire::ServerMessage::OrderbookDelta(d) = message else {
             return None;
         };
         Some(BookDelta {
-            market: d.msg.market_ticker.to_string(),
-            first_side: d.msg.side == trade_wire::types::MarketSide::Yes,
-            price: d.msg.price_dollars.value(),
-            delta: d.msg.delta_fp.value(),
-            clock: d.msg.clock.get(),
+            market: d.msg.market_ticker.as_str(),
+            change: Change {
+                first_side: d.msg.side == trade_wire::types::MarketSide::Yes,
+                price: d.msg.price_dollars.value(),
+                delta: d.msg.delta_fp.value(),
+                clock: d.msg.clock.get(),
+            },
         })
     }
     fn fill_ids(message: &Self::Message) -> Option<(String, String)> {
@@ -353,7 +363,7 @@ impl Wire for Margin {
             book.apply_snapshot(&s.msg, margin_snapshot_ms(s));
         }
     }
-    fn delta(message: &Self::Message) -> Option<BookDelta> {
+    fn delta(message: &Self::Message) -> Option<BookDelta<'_>> {
         let margin_wire::ServerMessage::OrderbookDelta(d) = message else {
             return None;
         };
@@ -364,11 +374,13 @@ impl Wire for Margin {
             .or(d.sending_ts_ms.as_ref().map(|t| t.0))
             .unwrap_or(0);
         Some(BookDelta {
-            market: d.msg.market_ticker.to_string(),
-            first_side: d.msg.side == margin_wire::types::BookSide::Bid,
-            price: d.msg.price.value(),
-            delta: d.msg.delta.value(),
-            clock: u64::try_from(ms).unwrap_or(0),
+            market: d.msg.market_ticker.as_str(),
+            change: Change {
+                first_side: d.msg.side == margin_wire::types::BookSide::Bid,
+                price: d.msg.price.value(),
+                delta: d.msg.delta.value(),
+                clock: u64::try_from(ms).unwrap_or(0),
+            },
         })
     }
 }

@@ -39,6 +39,9 @@ pub(crate) enum Report {
         connection: usize,
         epoch: u64,
         reason: String,
+        /// When it last received anything (a ping included), by this
+        /// machine's clock: whatever was sent after may be lost.
+        heard: SystemTime,
     },
     /// Dialling again after `delay`.
     Redialing {
@@ -156,7 +159,17 @@ pub(crate) async fn run(
         {
             return;
         }
-        let reason = serve(index, epoch, &mut socket, &config, &hub, &mut outbox).await;
+        let mut heard = SystemTime::now();
+        let reason = serve(
+            index,
+            epoch,
+            &mut socket,
+            &config,
+            &hub,
+            &mut outbox,
+            &mut heard,
+        )
+        .await;
         let Some(reason) = reason else {
             let _ = socket.close(None).await;
             return; // the hub is gone: the session ended
@@ -167,6 +180,7 @@ pub(crate) async fn run(
                 connection: index,
                 epoch,
                 reason,
+                heard,
             })
             .is_err()
         {
@@ -182,7 +196,8 @@ pub(crate) async fn run(
 type Socket = tokio_tungstenite::WebSocketStream<Splice>;
 
 /// Reads and writes until the connection ends; the reason it ended, or
-/// `None` when the hub went away.
+/// `None` when the hub went away. `heard` is kept at the wall-clock time of
+/// the last frame received.
 async fn serve(
     index: usize,
     epoch: u64,
@@ -190,6 +205,7 @@ async fn serve(
     config: &Config,
     hub: &mpsc::UnboundedSender<Report>,
     outbox: &mut mpsc::UnboundedReceiver<Outgoing>,
+    heard: &mut SystemTime,
 ) -> Option<String> {
     let mut last_heard = Instant::now();
     loop {
@@ -197,6 +213,7 @@ async fn serve(
         tokio::select! {
             frame = socket.next() => {
                 last_heard = Instant::now();
+                *heard = SystemTime::now();
                 match frame {
                     Some(Ok(Message::Text(text))) => {
                         let report = Report::Frame { connection: index, epoch, text: text.as_str().to_owned() };

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime};
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
 
-use super::api::{Api, BookDelta, Role, Wire};
+use super::api::{Api, BookDelta, Change, Role, Wire};
 use super::connection::{self, Outgoing, Report};
 use super::recovery::{DeliveredFills, Recover};
 use super::{Channel, Config, Event, StreamError, StreamStats, Subscription, SubscriptionId};
@@ -141,9 +141,10 @@ struct Sub {
     spec: Subscription,
     markets: BTreeSet<String>,
     on: Vec<ConnSub>,
-    /// A fill subscription to recover from this time once it is made again
-    /// (every connection was down since).
-    recover_since: Option<SystemTime>,
+    /// Per connection, for a fill subscription with recovery on: the time
+    /// to recover fills from once it is made again there (the connection
+    /// was lost after last hearing anything then).
+    recover_from: Vec<Option<SystemTime>>,
 }
 
 /// Fills recovered over REST for a subscription, or why not.
@@ -156,10 +157,6 @@ struct Recovered {
 /// Fill recovery's state in the hub.
 struct Recovery {
     recover: Recover,
-    /// When the last frame arrived, on any connection.
-    last_heard: Option<SystemTime>,
-    /// Every connection has been down since (the last frame heard then).
-    outage_since: Option<SystemTime>,
     delivered: DeliveredFills,
     results: mpsc::UnboundedSender<Recovered>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -269,7 +266,7 @@ struct Hub<A: Wire> {
     fanouts: HashMap<u64, Fanout>,
     next_request: u64,
     /// Deltas kept until their stale book's snapshot arrives.
-    pending: HashMap<(usize, String), Vec<BookDelta>>,
+    pending: HashMap<(usize, String), VecDeque<Change>>,
     dedupe: Dedupe,
     recovery: Option<Recovery>,
     lagged: u64,
@@ -296,8 +293,6 @@ pub(crate) async fn run<A: Wire>(setup: Setup<A>) {
     let (results, mut recovered) = mpsc::unbounded_channel();
     let recovery = recover.map(|recover| Recovery {
         recover,
-        last_heard: None,
-        outage_since: None,
         delivered: DeliveredFills::default(),
         results,
         tasks: Vec::new(),
@@ -480,7 +475,7 @@ impl<A: Wire> Hub<A> {
                 spec,
                 markets,
                 on: vec![ConnSub::default(); self.conns.len()],
-                recover_since: None,
+                recover_from: vec![None; self.conns.len()],
             },
         );
         let live = self.live();
@@ -695,7 +690,8 @@ impl<A: Wire> Hub<A> {
                 connection,
                 epoch,
                 reason,
-            } => self.down(connection, epoch, reason).await,
+                heard,
+            } => self.down(connection, epoch, reason, heard).await,
             Report::Redialing {
                 connection,
                 attempt,
@@ -745,15 +741,6 @@ impl<A: Wire> Hub<A> {
             let _ = first_up.send(Ok(()));
         }
         self.control(Event::Connected { connection }).await;
-        if let Some(since) = self.recovery.as_mut().and_then(|r| r.outage_since.take()) {
-            for sub in self.subs.values_mut() {
-                if sub.spec.channel == Channel::Fill {
-                    // A recovery still pending (its resubscription failed
-                    // or was cut short) keeps its earlier start.
-                    sub.recover_since = Some(sub.recover_since.map_or(since, |s| s.min(since)));
-                }
-            }
-        }
         let subs: Vec<(SubscriptionId, Value)> = self
             .subs
             .iter()
@@ -785,7 +772,7 @@ impl<A: Wire> Hub<A> {
         }
     }
 
-    async fn down(&mut self, connection: usize, epoch: u64, reason: String) {
+    async fn down(&mut self, connection: usize, epoch: u64, reason: String, heard: SystemTime) {
         if self.conns[connection].epoch != epoch {
             return;
         }
@@ -802,12 +789,18 @@ impl<A: Wire> Hub<A> {
             .unwrap_or_else(|p| p.into_inner())
             .mark_stale(connection, None);
         self.pending.retain(|(c, _), _| *c != connection);
-        if self.live().is_empty()
-            && let Some(recovery) = self.recovery.as_mut()
-            && recovery.outage_since.is_none()
-        {
-            // Whatever was sent after the last frame heard may be lost.
-            recovery.outage_since = Some(recovery.last_heard.unwrap_or_else(SystemTime::now));
+        if self.recovery.is_some() {
+            // Fills sent on it after the last frame heard may be lost; a
+            // recovery still pending (its resubscription failed or was cut
+            // short) keeps its earlier start. Each connection recovers its
+            // own window: with redundant connections the others' fills are
+            // already delivered and are not delivered again.
+            for sub in self.subs.values_mut() {
+                if sub.spec.channel == Channel::Fill {
+                    let from = &mut sub.recover_from[connection];
+                    *from = Some(from.map_or(heard, |f| f.min(heard)));
+                }
+            }
         }
         let lost: Vec<Waiting> = self
             .waiting
@@ -833,9 +826,6 @@ impl<A: Wire> Hub<A> {
 
     async fn frame(&mut self, connection: usize, text: &str) {
         self.update_stats(|s| s.frames += 1);
-        if let Some(recovery) = self.recovery.as_mut() {
-            recovery.last_heard = Some(SystemTime::now());
-        }
         let message = match A::decode(text) {
             Ok(message) => message,
             Err(error) => {
@@ -918,7 +908,7 @@ impl<A: Wire> Hub<A> {
                                 down_for,
                             };
                             self.control(event).await;
-                            self.start_recovery(sub_id);
+                            self.start_recovery(sub_id, connection);
                         }
                         Ok(())
                     }
@@ -937,6 +927,14 @@ impl<A: Wire> Hub<A> {
                         message: message.clone(),
                     };
                     self.control(event).await;
+                    self.abandon_recovery(
+                        sub_id,
+                        connection,
+                        &format!(
+                            "the fill subscription could not be made again: {message} (code {code})"
+                        ),
+                    )
+                    .await;
                 }
                 if let Some(request) = request {
                     self.finish(request, outcome);
@@ -1011,7 +1009,7 @@ impl<A: Wire> Hub<A> {
         }
         if let Some(recovery) = self.recovery.as_mut()
             && let Some((trade_id, order_id)) = A::fill_ids(&message)
-            && !recovery.delivered.first(&trade_id, &order_id)
+            && !recovery.delivered.first(sub_id, &trade_id, &order_id)
         {
             // Recovered over REST already (or repeated by the server).
             self.update_stats(|s| s.deduplicated += 1);
@@ -1105,8 +1103,8 @@ impl<A: Wire> Hub<A> {
             // clock. Without a clock (margin), it includes every one that
             // arrived before it.
             if A::SNAPSHOT_CLOCK {
-                for delta in pending.iter().filter(|d| d.clock > clock) {
-                    A::apply_delta(book, delta);
+                for change in pending.iter().filter(|c| c.clock > clock) {
+                    A::apply_delta(book, change);
                 }
             }
             was
@@ -1122,36 +1120,37 @@ impl<A: Wire> Hub<A> {
         }
     }
 
-    fn apply_delta(&mut self, connection: usize, delta: BookDelta) {
+    fn apply_delta(&mut self, connection: usize, delta: BookDelta<'_>) {
         let connections = self.conns.len();
         let mut books = self.books.write().unwrap_or_else(|p| p.into_inner());
-        let book = books.copy(&delta.market, connection, connections);
+        let book = books.copy(delta.market, connection, connections);
         if super::api::LocalBook::is_stale(book) {
             drop(books);
             let queue = self
                 .pending
-                .entry((connection, delta.market.clone()))
+                .entry((connection, delta.market.to_owned()))
                 .or_default();
             if queue.len() >= MAX_PENDING_DELTAS {
-                queue.remove(0);
+                queue.pop_front();
             }
-            queue.push(delta);
+            queue.push_back(delta.change);
             return;
         }
-        A::apply_delta(book, &delta);
+        A::apply_delta(book, &delta.change);
     }
 
     // -----------------------------------------------------------------------
     // Delivery
     // -----------------------------------------------------------------------
 
-    /// Reads the fills of `id`'s outage over REST, when it has one to
-    /// recover; the result comes back through [`Hub::recovered`].
-    fn start_recovery(&mut self, id: SubscriptionId) {
+    /// Reads the fills `id` may have missed on `connection` over REST, when
+    /// it has a window to recover there; the result comes back through
+    /// [`Hub::recovered`].
+    fn start_recovery(&mut self, id: SubscriptionId, connection: usize) {
         let (Some(recovery), Some(sub)) = (self.recovery.as_mut(), self.subs.get_mut(&id)) else {
             return;
         };
-        let Some(since) = sub.recover_since.take() else {
+        let Some(since) = sub.recover_from[connection].take() else {
             return;
         };
         let read = (recovery.recover)(sub.markets.iter().cloned().collect(), since);
@@ -1165,6 +1164,23 @@ impl<A: Wire> Hub<A> {
                 fills,
             });
         }));
+    }
+
+    /// Reports that `id`'s window on `connection` will not be recovered.
+    async fn abandon_recovery(&mut self, id: SubscriptionId, connection: usize, error: &str) {
+        let Some(since) = self
+            .subs
+            .get_mut(&id)
+            .and_then(|sub| sub.recover_from.get_mut(connection)?.take())
+        else {
+            return;
+        };
+        let event = Event::FillRecoveryFailed {
+            subscription: id,
+            since,
+            error: error.to_owned(),
+        };
+        self.control(event).await;
     }
 
     /// Delivers recovered fills the stream did not deliver, or the failure.
@@ -1184,7 +1200,11 @@ impl<A: Wire> Hub<A> {
             Ok(fills) => {
                 let fills: Vec<_> = fills
                     .into_iter()
-                    .filter(|f| recovery.delivered.first(&f.trade_id, &f.order_id))
+                    .filter(|f| {
+                        recovery
+                            .delivered
+                            .first(subscription, &f.trade_id, &f.order_id)
+                    })
                     .collect();
                 let count = fills.len() as u64;
                 self.update_stats(|s| s.fills_recovered += count);

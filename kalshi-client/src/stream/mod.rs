@@ -75,8 +75,8 @@
 //! While a connection is down, Kalshi keeps nothing for it: messages of
 //! that window are not replayed. Books are resynchronized by their
 //! snapshots. Fills are recovered over REST when
-//! [`StreamBuilder::recover_fills`] is on: after every connection was down,
-//! the fills of the outage the stream did not deliver come as one
+//! [`StreamBuilder::recover_fills`] is on: after a connection was lost, the
+//! fills of its outage no connection delivered come as one
 //! [`Event::FillsRecovered`], each fill once from either source. For the
 //! other channels (orders, positions) [`Event::Resubscribed`] carries the
 //! window so they can be reconciled over REST.
@@ -448,15 +448,16 @@ pub enum Event<M = ServerMessage> {
         /// How many.
         skipped: u64,
     },
-    /// The fills of an outage, read over REST once the stream was back
-    /// ([`StreamBuilder::recover_fills`]): every fill of the subscription's
-    /// markets since the last frame heard before every connection was down,
-    /// except those the stream had delivered. Empty when nothing was missed;
-    /// a stream copy of one of them arriving later is dropped.
+    /// The fills of an outage, read over REST once a lost connection was
+    /// back ([`StreamBuilder::recover_fills`]): every fill of the
+    /// subscription's markets since that connection last heard anything,
+    /// except those already delivered. Empty when nothing was missed; a
+    /// stream copy of one of them arriving later is dropped.
     FillsRecovered {
         /// The fill subscription.
         subscription: SubscriptionId,
-        /// The start of the outage: the last frame heard before it.
+        /// The start of the outage: when the connection last heard
+        /// anything, by this machine's clock.
         since: SystemTime,
         /// The fills, as `GET /portfolio/fills` lists them.
         fills: Vec<kalshi_gen::types::Fill>,
@@ -644,16 +645,25 @@ impl StreamBuilder<EventContracts> {
     }
 
     /// Recovers the fills of an outage over REST (default off). Kalshi does
-    /// not replay what a connection missed, so when every connection was
-    /// down, fills of that window would reach no one. With this on, once a
-    /// fill subscription is made again the session waits until Kalshi's
-    /// read side includes the reconnect (`GET /exchange/user_data_timestamp`),
-    /// lists the subscription's fills since the last frame heard before the
-    /// outage (`GET /portfolio/fills`, every page), and delivers those the
-    /// stream had not as [`Event::FillsRecovered`]; a failure is
-    /// [`Event::FillRecoveryFailed`]. Each fill reaches the consumer once,
-    /// from either source (by trade and order id, over the last 65,536).
-    /// The REST calls use the client's rate limits and retries.
+    /// not replay what a connection missed, so fills sent while a
+    /// connection was down are lost to it. With this on, each time a fill
+    /// subscription is made again on a connection that was lost, the
+    /// session waits until Kalshi's read side is past the reconnect
+    /// (`GET /exchange/user_data_timestamp`), lists the subscription's fills
+    /// since that connection last heard anything (`GET /portfolio/fills`,
+    /// every page), and delivers those no connection had delivered as one
+    /// [`Event::FillsRecovered`]; a failure (including a fill subscription
+    /// that could not be made again) is [`Event::FillRecoveryFailed`].
+    ///
+    /// Each fill reaches the consumer once per subscription, from either
+    /// source (by trade and order id, over the last 65,536 fills); recovered
+    /// fills come after newer fills the new connection may already have
+    /// delivered. With redundant connections a recovery usually finds
+    /// nothing new, at the cost of one listing per reconnect. Times are this
+    /// machine's clock, with a margin of 2 s either way for its difference
+    /// from Kalshi's (so a recovery takes at least 2 s); keep it synchronized
+    /// (signing needs that too). The REST calls use the client's rate
+    /// limits and retries.
     pub fn recover_fills(mut self, on: bool) -> Self {
         self.config.recover_fills = on;
         self

@@ -1,12 +1,12 @@
 //! Fill recovery: the fills of an outage, read over REST once the stream is
 //! back ([`StreamBuilder::recover_fills`](super::StreamBuilder::recover_fills)).
 //!
-//! Kalshi does not replay what a connection missed. When every connection
-//! of a session was down, the fills of that window reach no one; with
-//! recovery on, the session reads them over REST as soon as a fill
-//! subscription is made again, and delivers those the stream did not as one
-//! [`Event::FillsRecovered`](super::Event::FillsRecovered). Each fill
-//! reaches the consumer once, from either source.
+//! Kalshi does not replay what a connection missed. With recovery on, each
+//! time a fill subscription is made again on a connection that was lost,
+//! the session reads the fills since that connection last heard anything
+//! over REST and delivers those not delivered yet (by any connection) as
+//! one [`Event::FillsRecovered`](super::Event::FillsRecovered). Each fill
+//! reaches the consumer once per subscription, from either source.
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
@@ -16,6 +16,7 @@ use futures_util::TryStreamExt;
 use futures_util::future::BoxFuture;
 use kalshi_gen::types::Fill;
 
+use super::SubscriptionId;
 use crate::{Client, Execute, Paginate};
 
 /// Reads the fills of some markets (every market when none) since a time.
@@ -32,7 +33,12 @@ const READ_SIDE_POLL: Duration = Duration::from_millis(100);
 /// The most tickers one `GET /portfolio/fills` filters by.
 const MAX_TICKERS: usize = 100;
 /// How many delivered fills are remembered to deliver each once.
-const REMEMBERED_FILLS: usize = 65_536;
+pub(crate) const REMEMBERED_FILLS: usize = 65_536;
+/// How far before the last frame heard the listing starts, and how far
+/// past the reconnect the read side must be: the times are this machine's,
+/// Kalshi's are its own, and a fill listed twice costs nothing (it is
+/// delivered once).
+const CLOCK_MARGIN: Duration = Duration::from_secs(2);
 
 /// Recovery through `client`'s REST API.
 pub(crate) fn through(client: Client) -> Recover {
@@ -46,10 +52,13 @@ async fn fills_since(
     markets: Vec<String>,
     since: SystemTime,
 ) -> Result<Vec<Fill>, String> {
-    read_side_reaches(&client, SystemTime::now()).await?;
-    // `min_ts` is whole seconds: one more second back is certain to cover
-    // `since`; what the stream already delivered is told apart later.
-    let min_ts = unix_seconds(since).saturating_sub(1);
+    read_side_reaches(&client, SystemTime::now() + CLOCK_MARGIN).await?;
+    // `min_ts` is whole seconds, rounded down.
+    let min_ts = unix_seconds(
+        since
+            .checked_sub(CLOCK_MARGIN)
+            .unwrap_or(SystemTime::UNIX_EPOCH),
+    );
     if markets.is_empty() {
         return list(&client, min_ts, None).await;
     }
@@ -74,8 +83,6 @@ async fn list(client: &Client, min_ts: i64, tickers: Option<String>) -> Result<V
 
 /// Waits until `GET /exchange/user_data_timestamp` is at or past `moment`.
 async fn read_side_reaches(client: &Client, moment: SystemTime) -> Result<(), String> {
-    // The answer is in milliseconds; the moment may not be.
-    let moment = moment - Duration::from_millis(1);
     let deadline = tokio::time::Instant::now() + READ_SIDE_WAIT;
     loop {
         let as_of = client
@@ -108,20 +115,28 @@ fn canonical(id: &str) -> String {
     uuid::Uuid::parse_str(id).map_or_else(|_| id.to_owned(), |u| u.to_string())
 }
 
-/// The fills delivered lately, by trade and order (one trade fills two
-/// orders, both of them yours when you traded with yourself), so that each
-/// reaches the consumer once whether the stream or REST brought it.
+/// A delivered fill: its subscription, trade and order (one trade fills
+/// two orders, both of them yours when you traded with yourself).
+type FillKey = (SubscriptionId, String, String);
+
+/// The fills delivered lately, so that each reaches the consumer once per
+/// fill subscription, whether the stream or REST brought it.
 #[derive(Default)]
 pub(crate) struct DeliveredFills {
-    keys: HashSet<(String, String)>,
-    order: VecDeque<(String, String)>,
+    keys: HashSet<FillKey>,
+    order: VecDeque<FillKey>,
 }
 
 impl DeliveredFills {
-    /// Records the fill of `order_id` in `trade_id`; `false` when it was
-    /// delivered already.
-    pub(crate) fn first(&mut self, trade_id: &str, order_id: &str) -> bool {
-        let key = (canonical(trade_id), canonical(order_id));
+    /// Records the fill of `order_id` in `trade_id` on `subscription`;
+    /// `false` when it was delivered there already.
+    pub(crate) fn first(
+        &mut self,
+        subscription: SubscriptionId,
+        trade_id: &str,
+        order_id: &str,
+    ) -> bool {
+        let key = (subscription, canonical(trade_id), canonical(order_id));
         if self.keys.contains(&key) {
             return false;
         }
@@ -139,30 +154,35 @@ impl DeliveredFills {
 #[cfg(test)]
 mod tests {
     use super::{DeliveredFills, REMEMBERED_FILLS, unix_seconds};
+    use crate::stream::SubscriptionId;
     use std::time::{Duration, SystemTime};
 
+    const FILLS: SubscriptionId = SubscriptionId(1);
+
     #[test]
-    fn each_fill_is_delivered_once_by_trade_and_order() {
+    fn each_fill_is_delivered_once_per_subscription_by_trade_and_order() {
         let mut delivered = DeliveredFills::default();
-        assert!(delivered.first("t1", "o1"));
-        assert!(!delivered.first("t1", "o1"));
+        assert!(delivered.first(FILLS, "t1", "o1"));
+        assert!(!delivered.first(FILLS, "t1", "o1"));
         // The other side of the same trade, also yours.
-        assert!(delivered.first("t1", "o2"));
-        assert!(delivered.first("t2", "o1"));
+        assert!(delivered.first(FILLS, "t1", "o2"));
+        assert!(delivered.first(FILLS, "t2", "o1"));
+        // Another fill subscription gets its own copy.
+        assert!(delivered.first(SubscriptionId(2), "t1", "o1"));
         // The stream's UUIDs and REST's strings are the same ids.
         let id = "7A0343EA-019B-4880-A27A-A73E4B463DB1";
-        assert!(delivered.first(id, "o1"));
-        assert!(!delivered.first(&id.to_ascii_lowercase(), "o1"));
+        assert!(delivered.first(FILLS, id, "o1"));
+        assert!(!delivered.first(FILLS, &id.to_ascii_lowercase(), "o1"));
     }
 
     #[test]
     fn only_the_latest_fills_are_remembered() {
         let mut delivered = DeliveredFills::default();
         for i in 0..=REMEMBERED_FILLS {
-            assert!(delivered.first(&i.to_string(), "o"));
+            assert!(delivered.first(FILLS, &i.to_string(), "o"));
         }
-        assert!(delivered.first("0", "o"), "the oldest was forgotten");
-        assert!(!delivered.first(&REMEMBERED_FILLS.to_string(), "o"));
+        assert!(delivered.first(FILLS, "0", "o"), "the oldest was forgotten");
+        assert!(!delivered.first(FILLS, &REMEMBERED_FILLS.to_string(), "o"));
         assert_eq!(delivered.keys.len(), REMEMBERED_FILLS);
     }
 
