@@ -459,7 +459,14 @@ fn whole_cents(value: Decimal) -> i64 {
 
 fn fills(state: &State, call: &Call) -> Answer {
     let subaccount = call.query_subaccount()?;
-    let ticker = call.query("ticker");
+    // A comma-separated list of markets (at most 100).
+    let tickers: Option<Vec<&str>> = call.query("ticker").map(|t| t.split(',').collect());
+    if tickers.as_ref().is_some_and(|t| t.len() > 100) {
+        return Err(ApiErr::bad_request(
+            "invalid_parameters",
+            "ticker takes at most 100 markets",
+        ));
+    }
     let order_id = call.query("order_id");
     let in_range = in_time_range(call)?;
     let shard = exchange_filter(call)?;
@@ -471,7 +478,11 @@ fn fills(state: &State, call: &Call) -> Answer {
         .filter(|f| !crate::market_data::history::is_archived_fill(f, call.now_ms))
         .filter(|_| shard)
         .filter(|f| subaccount.is_none_or(|s| s == f.owner.subaccount))
-        .filter(|f| ticker.is_none_or(|t| t == f.ticker))
+        .filter(|f| {
+            tickers
+                .as_ref()
+                .is_none_or(|t| t.contains(&f.ticker.as_str()))
+        })
         .filter(|f| order_id.is_none_or(|o| o == f.order_id))
         .filter(|f| in_range(f.ts_ms))
         .map(fill_json)

@@ -931,8 +931,10 @@ async fn a_silent_connection_is_declared_dead_and_replaced() {
 
 /// Fills made while every link was silent never reach the session; with
 /// fill recovery on, they come over REST once the links are back, and every
-/// fill reaches the consumer once, from one source or the other.
-async fn fills_of_silenced_links_are_recovered(connections: usize) {
+/// fill reaches the consumer once, from one source or the other. `fills` is
+/// the fill subscription (every market, or limited to some: recovery then
+/// lists those markets only).
+async fn fills_of_silenced_links_are_recovered(connections: usize, fills: Subscription) {
     let stack = stack().await;
     // Long enough for the next flow to trade before the links are declared
     // dead.
@@ -943,7 +945,11 @@ async fn fills_of_silenced_links_are_recovered(connections: usize) {
         .connect()
         .await
         .unwrap();
-    subscribe_books_and_fills(&session).await;
+    session
+        .subscribe(Subscription::orderbook(MARKETS))
+        .await
+        .unwrap();
+    session.subscribe(fills).await.unwrap();
     let mut seen = Seen::default();
     wait_for(&mut session, &mut seen, "every connection", async |s, _| {
         s.list_subscriptions().await.is_ok()
@@ -991,12 +997,14 @@ async fn fills_of_silenced_links_are_recovered(connections: usize) {
 
 #[tokio::test]
 async fn fills_of_an_outage_are_recovered_over_rest_once() {
-    fills_of_silenced_links_are_recovered(1).await;
+    fills_of_silenced_links_are_recovered(1, Subscription::fills()).await;
 }
 
+/// Two links, and a fill subscription limited to the traded markets (the
+/// listing filters by them).
 #[tokio::test]
 async fn with_two_silenced_connections_fills_are_recovered_once() {
-    fills_of_silenced_links_are_recovered(2).await;
+    fills_of_silenced_links_are_recovered(2, Subscription::fills().markets(MARKETS)).await;
 }
 
 #[tokio::test]
