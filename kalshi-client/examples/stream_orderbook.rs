@@ -39,7 +39,8 @@ async fn main() -> Result<(), Report> {
     };
     let seconds: u64 = flag("--seconds").map_or(Ok(15), |s| s.parse())?;
 
-    let mut session = venue.client.stream().connect().await?;
+    // Fills missed while the link was down come over REST once it is back.
+    let mut session = venue.client.stream().recover_fills(true).connect().await?;
     session
         .subscribe(Subscription::orderbook([market.as_str()]))
         .await?;
@@ -214,6 +215,15 @@ impl Screen {
                     f.market_ticker.as_str(),
                     f.post_position_fp
                 ));
+                return;
+            }
+            Event::FillsRecovered { fills, .. } => {
+                for f in fills {
+                    self.fills.push(format!(
+                        "recovered {} {} at {} ({}) over REST",
+                        f.count_fp, f.outcome_side, f.yes_price_dollars, f.ticker
+                    ));
+                }
                 return;
             }
             Event::Message { .. } | Event::Lagged { .. } => return,
