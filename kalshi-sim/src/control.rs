@@ -15,7 +15,7 @@
 //! | `POST /_sim/markets` | `{"ticker", "event_ticker", "title"}` | lists a market and opens its book |
 //! | `POST /_sim/market_state` | `{"ticker", "state": "open" \| "closed" \| "settled_yes" \| "settled_no"}` | opens, closes or settles a market |
 //! | `POST /_sim/clock/advance` | `{"ms"}` | moves the exchange clock forward |
-//! | `POST /_sim/faults` | `{"fault", "times"?, "status"?, "delay_ms"?}` | queues a fault for the next requests |
+//! | `POST /_sim/faults` | `{"fault", "times"?, "status"?, "delay_ms"?, "path"?}` | queues a fault for the next requests (only those whose path ends with `path`, when given) |
 //! | `DELETE /_sim/faults` | | drops the faults not yet applied (`{"cleared": n}`) |
 //! | `GET /_sim/journal` | | every request received, in order |
 //! | `GET /_sim/audit` | | the money (`deposited`, `cash`, `open_interest`, `fees`, dollars), 429s of the rate limits by key, and every `(user_id, client_order_id)` with its number of orders |
@@ -112,7 +112,9 @@ pub(crate) fn handle(
         ("POST", "faults") => {
             let times = body["times"].as_u64().unwrap_or(1);
             let times = usize::try_from(times.min(10_000)).unwrap_or(1);
-            shared.faults.push(fault(&body)?, times);
+            shared
+                .faults
+                .push(fault(&body)?, times, body["path"].as_str());
             Ok(json!({"ok": true}))
         }
         ("GET", "audit") => Ok(audit(shared)),

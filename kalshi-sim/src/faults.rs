@@ -55,16 +55,27 @@ pub struct JournalEntry {
     pub fault: Option<Fault>,
 }
 
+/// A fault waiting for a request, maybe only one whose path ends so.
+struct Queued {
+    fault: Fault,
+    path: Option<String>,
+}
+
 #[derive(Default)]
 pub(crate) struct Faults {
-    queue: Mutex<VecDeque<Fault>>,
+    queue: Mutex<VecDeque<Queued>>,
     journal: Mutex<Vec<JournalEntry>>,
 }
 
 impl Faults {
-    pub fn push(&self, fault: Fault, times: usize) {
+    /// Queues `fault` for the next `times` requests whose path ends with
+    /// `path` (every request when `None`).
+    pub fn push(&self, fault: Fault, times: usize, path: Option<&str>) {
         let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-        queue.extend(std::iter::repeat_n(fault, times));
+        queue.extend(std::iter::repeat_n(fault, times).map(|fault| Queued {
+            fault,
+            path: path.map(str::to_owned),
+        }));
     }
 
     /// Drops every fault not yet applied; returns how many.
@@ -75,11 +86,13 @@ impl Faults {
         cleared
     }
 
-    pub fn next(&self) -> Option<Fault> {
-        self.queue
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .pop_front()
+    /// The first queued fault that applies to a request at `path`.
+    pub fn next(&self, path: &str) -> Option<Fault> {
+        let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        let at = queue
+            .iter()
+            .position(|q| q.path.as_deref().is_none_or(|p| path.ends_with(p)))?;
+        queue.remove(at).map(|q| q.fault)
     }
 
     /// Adds an entry; returns its index for [`Faults::set_status`].
@@ -227,5 +240,32 @@ impl Sessions {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Fault, Faults};
+
+    #[test]
+    fn a_fault_scoped_to_a_path_waits_for_a_request_there() {
+        let faults = Faults::default();
+        faults.push(Fault::Status(500), 2, Some("/portfolio/fills"));
+        faults.push(Fault::RateLimited, 1, None);
+        // Another path takes the unscoped fault and leaves the scoped ones.
+        assert_eq!(
+            faults.next("/trade-api/v2/portfolio/balance"),
+            Some(Fault::RateLimited)
+        );
+        assert_eq!(faults.next("/trade-api/v2/portfolio/balance"), None);
+        assert_eq!(
+            faults.next("/trade-api/v2/portfolio/fills"),
+            Some(Fault::Status(500))
+        );
+        assert_eq!(
+            faults.next("/trade-api/v2/portfolio/fills"),
+            Some(Fault::Status(500))
+        );
+        assert_eq!(faults.next("/trade-api/v2/portfolio/fills"), None);
     }
 }

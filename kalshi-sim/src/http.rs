@@ -132,7 +132,7 @@ async fn handle(
             },
         );
     }
-    let fault = shared.faults.next();
+    let fault = shared.faults.next(&path);
     // Journaled on arrival: a request the client abandons still arrived.
     let entry = JournalEntry {
         method: method.clone(),

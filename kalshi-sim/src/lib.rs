@@ -424,7 +424,13 @@ impl Simulator {
     /// Applies `fault` to each of the next `times` requests (after any
     /// faults already queued).
     pub fn inject(&self, fault: Fault, times: usize) {
-        self.shared.faults.push(fault, times);
+        self.shared.faults.push(fault, times, None);
+    }
+
+    /// Applies `fault` to each of the next `times` requests whose path ends
+    /// with `path` (`"/portfolio/fills"`); other requests pass untouched.
+    pub fn inject_at(&self, path: &str, fault: Fault, times: usize) {
+        self.shared.faults.push(fault, times, Some(path));
     }
 
     /// Every request received so far, in order.

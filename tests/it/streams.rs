@@ -17,7 +17,9 @@ use kalshi_client::stream::{
 };
 use kalshi_client::{Client, Credentials, Execute, Paginate, RetryPolicy};
 use kalshi_gen::stream::ServerMessage;
-use kalshi_sim::{Account, Direction, MarketState, Outcome, SimConfig, Simulator, StreamFault};
+use kalshi_sim::{
+    Account, Direction, Fault, MarketState, Outcome, SimConfig, Simulator, StreamFault,
+};
 use kalshi_tests::keys::TestKey;
 use kalshi_tests::stream_schema::FrameValidator;
 use rust_decimal::Decimal;
@@ -1005,6 +1007,64 @@ async fn fills_of_an_outage_are_recovered_over_rest_once() {
 #[tokio::test]
 async fn with_two_silenced_connections_fills_are_recovered_once() {
     fills_of_silenced_links_are_recovered(2, Subscription::fills().markets(MARKETS)).await;
+}
+
+/// When the fills cannot be listed, the consumer is told which window to
+/// reconcile instead of being left with a silent gap.
+#[tokio::test]
+async fn a_recovery_that_cannot_list_the_fills_reports_its_window() {
+    let stack = stack().await;
+    let mut session = streams(&stack.alice)
+        .heartbeat_timeout(Duration::from_millis(1500))
+        .recover_fills(true)
+        .connect()
+        .await
+        .unwrap();
+    session.subscribe(Subscription::fills()).await.unwrap();
+    // Every listing fails, through the client's retries; nothing else does.
+    stack
+        .sim
+        .inject_at("/portfolio/fills", Fault::Status(500), 1_000);
+    let silenced = std::time::SystemTime::now();
+    assert!(stack.sim.inject_stream(StreamFault::Silence) > 0);
+    let mut seen = Seen::default();
+    wait_for(
+        &mut session,
+        &mut seen,
+        "the recovery to fail",
+        async |_, seen| seen.count(|e| matches!(e, Event::FillRecoveryFailed { .. })) > 0,
+    )
+    .await;
+    let (since, error) = seen
+        .events
+        .iter()
+        .find_map(|e| match e {
+            Event::FillRecoveryFailed { since, error, .. } => Some((*since, error.clone())),
+            _ => None,
+        })
+        .unwrap();
+    assert!(error.contains("listing the fills failed"), "{error}");
+    // The window starts when the link last heard anything (the
+    // subscription's answer, just before the silence), not when the silence
+    // was noticed 1.5 s later.
+    assert!(since < silenced + Duration::from_millis(500));
+    assert!(
+        silenced
+            .duration_since(since)
+            .is_ok_and(|d| d < Duration::from_secs(5))
+    );
+    assert_eq!(seen.count(|e| matches!(e, Event::FillsRecovered { .. })), 0);
+    let listings = stack
+        .sim
+        .journal()
+        .iter()
+        .filter(|e| e.path.ends_with("/portfolio/fills"))
+        .count();
+    assert!(
+        listings >= 2,
+        "the listing was retried ({listings} requests)"
+    );
+    session.close().await;
 }
 
 #[tokio::test]
