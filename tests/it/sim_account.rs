@@ -622,3 +622,35 @@ async fn enforced_rate_limits_are_the_ones_reported() {
     );
     prism.assert_clean();
 }
+
+/// A fault queued through the control API for one path fails only requests
+/// there; requests elsewhere pass, and the fault waits for its path.
+#[tokio::test]
+async fn a_control_api_fault_scoped_to_a_path_fails_only_that_path() {
+    let config = SimConfig::new()
+        .control_api(true)
+        .account(Account::with_public_key(
+            "alice",
+            "alice-key",
+            TestKey::rsa().public_key(),
+        ));
+    let sim = Simulator::start(config).await.unwrap();
+    let alice = client_with_pem(&sim.base_url(), "alice-key", &TestKey::rsa().pem);
+    let queued = reqwest::Client::new()
+        .post(format!("{}/_sim/faults", sim.origin()))
+        .json(&serde_json::json!({
+            "fault": "status", "status": 500, "times": 4, "path": "/portfolio/balance"
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert!(queued.status().is_success());
+    // Elsewhere: untouched (`netting` unwraps its answer), and the faults
+    // stay queued.
+    netting(&alice).await;
+    // There: every attempt of the client's retries meets the fault.
+    let error = balance(&alice).await.unwrap_err();
+    assert_eq!(status(&error), Some(500), "{error}");
+    // The four are used up.
+    assert!(balance(&alice).await.is_ok());
+}
