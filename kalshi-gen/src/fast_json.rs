@@ -341,10 +341,11 @@ macro_rules! numbers {
 }
 
 /// Refused outright: serde_json does something else for these (128-bit
-/// integers, bytes, chars, compound values), left to it.
+/// integers, bytes, chars, compound values), left to it. Each method is
+/// listed with the argument types it takes before the visitor.
 macro_rules! refused {
-    ($($method:ident)*) => {$(
-        fn $method<V: Visitor<'a>>(self, _: V) -> Result<V::Value, Refused> {
+    ($($method:ident($($arg:ty),*))*) => {$(
+        fn $method<V: Visitor<'a>>(self, $(_: $arg,)* _: V) -> Result<V::Value, Refused> {
             Err(Refused)
         }
     )*};
@@ -369,8 +370,13 @@ impl<'a> de::Deserializer<'a> for Leaf<'a> {
         deserialize_u8 deserialize_u16 deserialize_u32 deserialize_u64
         deserialize_f32 deserialize_f64);
 
-    refused!(deserialize_i128 deserialize_u128 deserialize_char deserialize_bytes
-        deserialize_byte_buf deserialize_seq deserialize_map);
+    refused!(deserialize_i128() deserialize_u128() deserialize_char() deserialize_bytes()
+        deserialize_byte_buf() deserialize_seq() deserialize_map()
+        deserialize_unit_struct(&'static str)
+        deserialize_tuple(usize)
+        deserialize_tuple_struct(&'static str, usize)
+        deserialize_struct(&'static str, &'static [&'static str])
+        deserialize_enum(&'static str, &'static [&'static str]));
 
     fn deserialize_bool<V: Visitor<'a>>(self, visitor: V) -> Result<V::Value, Refused> {
         match self {
@@ -408,14 +414,6 @@ impl<'a> de::Deserializer<'a> for Leaf<'a> {
         }
     }
 
-    fn deserialize_unit_struct<V: Visitor<'a>>(
-        self,
-        _: &'static str,
-        _: V,
-    ) -> Result<V::Value, Refused> {
-        Err(Refused)
-    }
-
     fn deserialize_newtype_struct<V: Visitor<'a>>(
         self,
         name: &'static str,
@@ -426,37 +424,6 @@ impl<'a> de::Deserializer<'a> for Leaf<'a> {
             return Err(Refused);
         }
         visitor.visit_newtype_struct(self)
-    }
-
-    fn deserialize_tuple<V: Visitor<'a>>(self, _: usize, _: V) -> Result<V::Value, Refused> {
-        Err(Refused)
-    }
-
-    fn deserialize_tuple_struct<V: Visitor<'a>>(
-        self,
-        _: &'static str,
-        _: usize,
-        _: V,
-    ) -> Result<V::Value, Refused> {
-        Err(Refused)
-    }
-
-    fn deserialize_struct<V: Visitor<'a>>(
-        self,
-        _: &'static str,
-        _: &'static [&'static str],
-        _: V,
-    ) -> Result<V::Value, Refused> {
-        Err(Refused)
-    }
-
-    fn deserialize_enum<V: Visitor<'a>>(
-        self,
-        _: &'static str,
-        _: &'static [&'static str],
-        _: V,
-    ) -> Result<V::Value, Refused> {
-        Err(Refused)
     }
 
     fn deserialize_ignored_any<V: Visitor<'a>>(self, visitor: V) -> Result<V::Value, Refused> {

@@ -146,6 +146,17 @@ fn local_book(session: &StreamSession, market: &str) -> Option<(Ladder, Ladder, 
     ))
 }
 
+/// A fill as REST lists it, in the shape [`Seen::fills`] compares.
+fn rest_fill(f: &kalshi_gen::types::Fill) -> (String, String, Decimal, Decimal, bool) {
+    (
+        f.trade_id.clone(),
+        f.order_id.clone(),
+        f.yes_price_dollars.value(),
+        f.count_fp.value(),
+        f.is_taker,
+    )
+}
+
 /// What the stream delivered, collected while waiting.
 #[derive(Default)]
 struct Seen {
@@ -187,15 +198,7 @@ impl Seen {
                 _ => None,
             })
             .flatten()
-            .map(|f| {
-                (
-                    f.trade_id.clone(),
-                    f.order_id.clone(),
-                    f.yes_price_dollars.value(),
-                    f.count_fp.value(),
-                    f.is_taker,
-                )
-            })
+            .map(rest_fill)
             .collect()
     }
 
@@ -267,18 +270,7 @@ async fn wait_for_fills(session: &mut StreamSession, seen: &mut Seen, client: &C
         .try_collect()
         .await
         .unwrap();
-    let mut rest: Vec<_> = listed
-        .iter()
-        .map(|f| {
-            (
-                f.trade_id.clone(),
-                f.order_id.clone(),
-                f.yes_price_dollars.value(),
-                f.count_fp.value(),
-                f.is_taker,
-            )
-        })
-        .collect();
+    let mut rest: Vec<_> = listed.iter().map(rest_fill).collect();
     rest.sort();
     wait_for(session, seen, "the fills to match REST", async |_, seen| {
         let mut streamed = seen.fills();

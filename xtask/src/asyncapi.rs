@@ -570,30 +570,20 @@ fn lit(text: &str) -> LitStr {
 /// Writes the fast decoders (`fast_decode`) of the server messages that
 /// qualify into the `types` module; returns the message `type`s that use them.
 fn fast_decoders(file: &mut syn::File, messages: &[Message]) -> Result<BTreeSet<String>, String> {
-    let mut by_tag: BTreeMap<&str, Vec<&Message>> = BTreeMap::new();
-    for m in messages.iter().filter(|m| !m.command) {
-        by_tag.entry(m.tag.as_str()).or_default().push(m);
-    }
     // A `type` with several payloads is told apart on a parsed value.
-    let single: Vec<(&str, String)> = by_tag
-        .iter()
+    let single: Vec<(&str, String)> = server_by_tag(messages)
+        .into_iter()
         .filter_map(|(tag, ms)| match ms.as_slice() {
-            [m] => Some((*tag, pascal(&m.schema).to_string())),
+            [m] => Some((tag, pascal(&m.schema).to_string())),
             _ => None,
         })
         .collect();
     let planned = crate::fast_decode::plan(file, single.iter().map(|(_, ty)| ty.as_str()))?;
     let impls: syn::File =
         syn::parse2(planned.impls).map_err(|e| format!("the fast decoders do not parse: {e}"))?;
-    let types = file
-        .items
-        .iter_mut()
-        .find_map(|item| match item {
-            syn::Item::Mod(m) if m.ident == "types" => m.content.as_mut().map(|(_, items)| items),
-            _ => None,
-        })
-        .ok_or("the generated file has no `types` module")?;
-    types.extend(impls.items);
+    postprocess::types_module(file)
+        .ok_or("the generated file has no `types` module")?
+        .extend(impls.items);
     Ok(single
         .into_iter()
         .filter(|(_, ty)| planned.types.contains(ty))
@@ -608,16 +598,22 @@ fn message_code(
     fast: &BTreeSet<String>,
 ) -> Result<TokenStream, String> {
     let server: Vec<&Message> = messages.iter().filter(|m| !m.command).collect();
-    let mut by_tag: BTreeMap<&str, Vec<&Message>> = BTreeMap::new();
-    for m in &server {
-        by_tag.entry(m.tag.as_str()).or_default().push(m);
-    }
+    let by_tag = server_by_tag(messages);
     check_shapes(stream.shapes(), &by_tag)?;
     let server_enum = server_enum(stream.shapes(), &server, &by_tag, fast);
     let commands = command_enum(messages)?;
     let channels = channel_table(doc, messages)?;
     let errors = error_codes(doc)?;
     Ok(quote! { #server_enum #commands #channels #errors })
+}
+
+/// The server messages by their `type` (several payloads may share one).
+fn server_by_tag(messages: &[Message]) -> BTreeMap<&str, Vec<&Message>> {
+    let mut by_tag: BTreeMap<&str, Vec<&Message>> = BTreeMap::new();
+    for m in messages.iter().filter(|m| !m.command) {
+        by_tag.entry(m.tag.as_str()).or_default().push(m);
+    }
+    by_tag
 }
 
 /// The shape table covers exactly the `type`s with several payloads.

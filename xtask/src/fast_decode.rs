@@ -84,10 +84,9 @@ struct Shape {
 /// The generated types, and which of them qualify.
 struct Space<'f> {
     structs: BTreeMap<String, &'f ItemStruct>,
-    /// Enums whose `Deserialize` is the open-enum one (a single string).
-    open_enums: BTreeSet<String>,
-    /// Every other enum: derived, not one token.
-    other_enums: BTreeSet<String>,
+    /// Enums that are not open (derived `Deserialize`): not one token.
+    /// Open enums read one string and count as tokens.
+    closed_enums: BTreeSet<String>,
     shapes: BTreeMap<String, Option<Shape>>,
 }
 
@@ -95,8 +94,7 @@ impl<'f> Space<'f> {
     fn new(items: &'f [Item]) -> Self {
         let mut space = Space {
             structs: BTreeMap::new(),
-            open_enums: BTreeSet::new(),
-            other_enums: BTreeSet::new(),
+            closed_enums: BTreeSet::new(),
             shapes: BTreeMap::new(),
         };
         for item in items {
@@ -109,12 +107,9 @@ impl<'f> Space<'f> {
                         .iter()
                         .any(|p| path_ends_with(p, "Deserialize"));
                     let open = e.variants.iter().any(|v| v.ident == "Unknown");
-                    let set = if open && !derived {
-                        &mut space.open_enums
-                    } else {
-                        &mut space.other_enums
-                    };
-                    set.insert(e.ident.to_string());
+                    if derived || !open {
+                        space.closed_enums.insert(e.ident.to_string());
+                    }
                 }
                 _ => {}
             }
@@ -201,7 +196,7 @@ impl<'f> Space<'f> {
                 return None;
             }
             Field::Nested { name, optional }
-        } else if self.other_enums.contains(&name) || COMPOUND.contains(&name.as_str()) {
+        } else if self.closed_enums.contains(&name) || COMPOUND.contains(&name.as_str()) {
             return None;
         } else {
             Field::Token {

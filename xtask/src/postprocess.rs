@@ -158,7 +158,8 @@ pub fn open_enums(file: &mut syn::File) -> Result<usize, String> {
     Ok(opened.len())
 }
 
-fn types_module(file: &mut syn::File) -> Option<&mut Vec<Item>> {
+/// The items of the generated `types` module.
+pub(crate) fn types_module(file: &mut syn::File) -> Option<&mut Vec<Item>> {
     file.items.iter_mut().find_map(|item| match item {
         Item::Mod(m) if m.ident == "types" => m.content.as_mut().map(|(_, items)| items),
         _ => None,
