@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! load_bench run --base-url URL --key-id ID --key PEM [--seconds 10] [--concurrency 64]
+//!                [--transport client|hyper]
 //! load_bench sign --key PEM [--seconds 3]
 //! ```
 //!
@@ -10,9 +11,11 @@
 //! exchange must authenticate) from `--concurrency` tasks on a multi-thread
 //! runtime with one worker per core this process may use, for `--seconds`
 //! after a one-second warm-up, and prints one JSON line: requests completed,
-//! errors, seconds, and the process's CPU time. `sign` computes signatures
-//! over that request's message on one thread for `--seconds` and prints the
-//! rate: the most one core can sign, from which the physical limit of a run
+//! errors, seconds, and the process's CPU time. `--transport hyper` sends
+//! the same signed requests through hyper's HTTP/1 connection API alone
+//! (the floor under this client's HTTP stack, see `floor`). `sign`
+//! computes signatures over that request's message on one thread for
+//! `--seconds` and prints the rate: the most one core can sign, from which the physical limit of a run
 //! is cores x rate.
 
 use std::error::Error;
@@ -23,7 +26,7 @@ use std::time::{Duration, Instant};
 use kalshi_client::{Client, Credentials, Execute};
 use serde_json::json;
 
-type Result<T> = std::result::Result<T, Box<dyn Error>>;
+type Result<T> = std::result::Result<T, Box<dyn Error + Send + Sync>>;
 
 const BALANCE_PATH: &str = "/trade-api/v2/portfolio/balance";
 
@@ -53,6 +56,7 @@ fn main() -> Result<()> {
                 .block_on(run(
                     &base_url,
                     credentials,
+                    flag("--transport").unwrap_or("client"),
                     number("--seconds", 10)?,
                     number("--concurrency", 64)? as usize,
                     cores,
@@ -84,65 +88,157 @@ fn sign(pem: &str, seconds: u64) -> Result<()> {
 async fn run(
     base_url: &str,
     credentials: Credentials,
+    transport: &str,
     seconds: u64,
     concurrency: usize,
     cores: usize,
 ) -> Result<()> {
-    let client = Client::builder()
-        .base_url(base_url)
-        .credentials(credentials)
-        .build()?;
-    let counting = Arc::new(AtomicBool::new(false));
-    let stop = Arc::new(AtomicBool::new(false));
-    let (done, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
-    let reported = Arc::new(AtomicBool::new(false));
-    let mut tasks = Vec::new();
-    for _ in 0..concurrency {
-        let (client, counting, stop) = (client.clone(), counting.clone(), stop.clone());
-        let (done, failed, reported) = (done.clone(), failed.clone(), reported.clone());
-        tasks.push(tokio::spawn(async move {
-            while !stop.load(Ordering::Relaxed) {
-                let result = client.portfolio().balance().send().await;
-                if let Err(error) = &result {
-                    // The first failure says why a run has errors; later ones repeat it.
-                    if !reported.swap(true, Ordering::Relaxed) {
-                        eprintln!("first error: {error}");
+    let run = Run::default();
+    match transport {
+        "client" => {
+            let client = Client::builder()
+                .base_url(base_url)
+                .credentials(credentials)
+                .build()?;
+            for _ in 0..concurrency {
+                let (client, run) = (client.clone(), run.clone());
+                tokio::spawn(async move {
+                    while !run.stopped() {
+                        run.record(client.portfolio().balance().send().await.map(drop));
                     }
-                }
-                let ok = result.is_ok();
-                if counting.load(Ordering::Relaxed) {
-                    let counter = if ok { &done } else { &failed };
-                    counter.fetch_add(1, Ordering::Relaxed);
-                }
+                });
             }
-        }));
+        }
+        "hyper" => {
+            let authority = base_url
+                .strip_prefix("http://")
+                .and_then(|rest| rest.split('/').next())
+                .ok_or("--transport hyper needs an http:// base URL")?
+                .to_owned();
+            for _ in 0..concurrency {
+                let mut connection = floor::Connection::open(&authority).await?;
+                let (credentials, run) = (credentials.clone(), run.clone());
+                tokio::spawn(async move {
+                    while !run.stopped() {
+                        run.record(connection.balance(&credentials).await);
+                    }
+                });
+            }
+        }
+        other => return Err(format!("--transport {other}: client or hyper").into()),
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
     let cpu_before = process_cpu_ns();
     let started = Instant::now();
-    counting.store(true, Ordering::Relaxed);
+    run.counting.store(true, Ordering::Relaxed);
     tokio::time::sleep(Duration::from_secs(seconds)).await;
-    counting.store(false, Ordering::Relaxed);
+    run.counting.store(false, Ordering::Relaxed);
     let elapsed = started.elapsed().as_secs_f64();
     let cpu = process_cpu_ns() - cpu_before;
-    stop.store(true, Ordering::Relaxed);
-    for task in tasks {
-        task.await?;
-    }
-    let requests = done.load(Ordering::Relaxed);
+    run.stop.store(true, Ordering::Relaxed);
+    let requests = run.done.load(Ordering::Relaxed);
     println!(
         "{}",
         json!({
             "requests": requests,
-            "errors": failed.load(Ordering::Relaxed),
+            "errors": run.failed.load(Ordering::Relaxed),
             "seconds": elapsed,
             "per_second": requests as f64 / elapsed,
             "cpu_seconds": cpu as f64 / 1e9,
             "cores": cores,
             "concurrency": concurrency,
+            "transport": transport,
         })
     );
     Ok(())
+}
+
+/// What the request tasks share: when to count, when to stop, the counts.
+#[derive(Clone, Default)]
+struct Run {
+    counting: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+    done: Arc<AtomicU64>,
+    failed: Arc<AtomicU64>,
+    reported: Arc<AtomicBool>,
+}
+
+impl Run {
+    fn stopped(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+
+    fn record<E: std::fmt::Display>(&self, result: std::result::Result<(), E>) {
+        if let Err(error) = &result {
+            // The first failure says why a run has errors; later ones repeat it.
+            if !self.reported.swap(true, Ordering::Relaxed) {
+                eprintln!("first error: {error}");
+            }
+        }
+        if self.counting.load(Ordering::Relaxed) {
+            let counter = if result.is_ok() {
+                &self.done
+            } else {
+                &self.failed
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// The floor under this client on the same requests: hyper's HTTP/1
+/// connection API alone, one connection per task, no pool, no reqwest, no
+/// retries, limiter or tracing; the same signature and the same decoding
+/// of the answer into the generated type.
+mod floor {
+    use bytes::Bytes;
+    use http_body_util::{BodyExt, Empty};
+    use hyper::client::conn::http1::{SendRequest, handshake};
+    use hyper_util::rt::TokioIo;
+    use kalshi_client::Credentials;
+    use kalshi_gen::types::GetBalanceResponse;
+    use std::time::{SystemTime, UNIX_EPOCH};
+
+    use super::{BALANCE_PATH, Result};
+
+    pub struct Connection {
+        authority: String,
+        sender: SendRequest<Empty<Bytes>>,
+    }
+
+    impl Connection {
+        pub async fn open(authority: &str) -> Result<Self> {
+            let stream = tokio::net::TcpStream::connect(authority).await?;
+            stream.set_nodelay(true)?;
+            let (sender, connection) = handshake(TokioIo::new(stream)).await?;
+            tokio::spawn(connection);
+            Ok(Self {
+                authority: authority.to_owned(),
+                sender,
+            })
+        }
+
+        /// One signed `GET /portfolio/balance`, its answer decoded.
+        pub async fn balance(&mut self, credentials: &Credentials) -> Result<()> {
+            let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis();
+            let signed = credentials.sign(u64::try_from(now)?, "GET", BALANCE_PATH)?;
+            let request = hyper::Request::get(BALANCE_PATH)
+                .header(hyper::header::HOST, &self.authority)
+                .header("KALSHI-ACCESS-KEY", signed.key_id)
+                .header("KALSHI-ACCESS-TIMESTAMP", signed.timestamp)
+                .header("KALSHI-ACCESS-SIGNATURE", signed.signature)
+                .body(Empty::new())?;
+            self.sender.ready().await?;
+            let response = self.sender.send_request(request).await?;
+            let status = response.status();
+            let body = response.into_body().collect().await?.to_bytes();
+            if !status.is_success() {
+                return Err(format!("{status}: {}", String::from_utf8_lossy(&body)).into());
+            }
+            serde_json::from_slice::<GetBalanceResponse>(&body)?;
+            Ok(())
+        }
+    }
 }
 
 /// CPU time of this process, every thread, from `/proc` (the workspace

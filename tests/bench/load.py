@@ -5,8 +5,9 @@ process), measures how many signatures one core makes per second
 (``load_bench sign``, RSA-2048 and Ed25519), then drives concurrent signed
 ``GET /portfolio/balance`` requests from each client and key for
 ``--seconds``: this client (``load_bench run``, one runtime worker per core
-it may use), kalshi-sdk (asyncio) and kalshi-python-sync (threads). Two
-placements: ``split`` pins the simulator to CPU 1 and the client to CPU 0
+it may use), the same requests through hyper alone (``--transport hyper``,
+the floor under this client's HTTP stack), kalshi-sdk (asyncio) and
+kalshi-python-sync (threads). Two placements: ``split`` pins the simulator to CPU 1 and the client to CPU 0
 (the client has one core: its limit is 1 x the signing rate); ``shared``
 pins nothing (the client may use both cores, but the simulator takes its
 share of them). The machine's speed drifts, so each run is preceded by its
@@ -47,9 +48,11 @@ def measure(args, info, kind, client_cpus, cores, here):
     key: the machine's speed drifts between runs, so every share of the
     limit divides by the signing rate measured just before it."""
     key = info["keys"][kind]
-    clients = [("this client", lambda c: [args.load, "run", "--base-url", info["base_url"],
-                                          "--key-id", key["key_id"], "--key", key["pem"],
-                                          "--seconds", str(args.seconds), "--concurrency", str(c)])]
+    ours = lambda transport: lambda c: [args.load, "run", "--base-url", info["base_url"],
+                                        "--key-id", key["key_id"], "--key", key["pem"],
+                                        "--seconds", str(args.seconds), "--concurrency", str(c),
+                                        "--transport", transport]
+    clients = [("this client", ours("client")), ("hyper alone (floor)", ours("hyper"))]
     python = lambda sdk, exe: lambda c: [exe, str(here / "load_python.py"), "--sdk", sdk,
                                          "--base-url", info["base_url"], "--key-id", key["key_id"],
                                          "--key", key["pem"], "--seconds", str(args.seconds),
