@@ -15,8 +15,8 @@
 //! the same signed requests through hyper's HTTP/1 connection API alone
 //! (the floor under this client's HTTP stack, see `floor`). `sign`
 //! computes signatures over that request's message on one thread for
-//! `--seconds` and prints the rate: the most one core can sign, from which the physical limit of a run
-//! is cores x rate.
+//! `--seconds` and prints the rate: the most one core can sign, from which
+//! the physical limit of a run is cores x rate.
 
 use std::error::Error;
 use std::sync::Arc;
