@@ -21,6 +21,7 @@
 //! | `GET /_sim/audit` | | the money (`deposited`, `cash`, `open_interest`, `fees`, dollars), 429s of the rate limits by key, and every `(user_id, client_order_id)` with its number of orders |
 //! | `GET /_sim/stream_sessions` | | `{"sessions": [ids]}`, the open WebSocket sessions |
 //! | `POST /_sim/stream_faults` | `{"fault", "session"?, "ms"?}` | a stream fault for one session or all (`{"applied": n}`) |
+//! | `POST /_sim/subscription_refusals` | `{"times"}` | refuses the next `times` subscriptions with code 10, on sessions open now or later |
 //! | `POST /_sim/margin/mark` | `{"ticker", "price"}` | sets a margin market's mark price (exit triggers watch it) |
 //! | `POST /_sim/margin/funding` | `{"ticker", "rate"}` | applies one funding payment at the mark (`{"paid": n}` positions) |
 //!
@@ -108,6 +109,16 @@ pub(crate) fn handle(
             let session = body["session"].as_u64();
             let applied = shared.sessions.inject(session, &stream_fault(&body)?);
             Ok(json!({"applied": applied}))
+        }
+        ("POST", "subscription_refusals") => {
+            let times = body["times"]
+                .as_u64()
+                .filter(|times| *times <= 10_000)
+                .ok_or_else(|| invalid("`times` must be 0 to 10000"))?;
+            shared
+                .sessions
+                .refuse_next(usize::try_from(times).unwrap_or(0));
+            Ok(json!({"ok": true}))
         }
         ("POST", "faults") => {
             let times = body["times"].as_u64().unwrap_or(1);

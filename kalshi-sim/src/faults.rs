@@ -178,6 +178,9 @@ pub(crate) struct Sessions {
     last_id: std::sync::atomic::AtomicU64,
     pub record: bool,
     frames: Mutex<Vec<StreamFrame>>,
+    /// `subscribe` commands still to refuse, on whichever session sends
+    /// them (see [`crate::Simulator::refuse_subscriptions`]).
+    refusals: std::sync::atomic::AtomicUsize,
 }
 
 impl Sessions {
@@ -224,6 +227,23 @@ impl Sessions {
             .filter(|(id, _)| session.is_none_or(|s| s == **id))
             .filter(|(_, tx)| tx.send(fault.clone()).is_ok())
             .count()
+    }
+
+    /// Refuses the next `times` subscriptions, on sessions open now or later.
+    pub fn refuse_next(&self, times: usize) {
+        self.refusals
+            .fetch_add(times, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether this subscription is one to refuse (and counts it).
+    pub fn take_refusal(&self) -> bool {
+        self.refusals
+            .fetch_update(
+                std::sync::atomic::Ordering::Relaxed,
+                std::sync::atomic::Ordering::Relaxed,
+                |left| left.checked_sub(1),
+            )
+            .is_ok()
     }
 
     pub fn record(&self, frame: StreamFrame) {

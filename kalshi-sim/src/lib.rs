@@ -463,6 +463,15 @@ impl Simulator {
         self.shared.sessions.inject(Some(session), &fault) == 1
     }
 
+    /// Refuses the next `times` `subscribe` commands with code 10 (channel
+    /// error), on whichever sessions send them, including sessions not yet
+    /// open: how a test makes the subscriptions a client renews after a
+    /// reconnect fail ([`StreamFault::RefuseSubscription`] reaches open
+    /// sessions only).
+    pub fn refuse_subscriptions(&self, times: usize) {
+        self.shared.sessions.refuse_next(times);
+    }
+
     /// Every text frame of every WebSocket session so far, in order, when
     /// [`SimConfig::record_streams`] is on.
     pub fn stream_journal(&self) -> Vec<StreamFrame> {

@@ -569,7 +569,7 @@ impl Session {
                 format!("unknown market ticker {unknown}"),
             )));
         }
-        if std::mem::take(&mut self.pending.refuse) {
+        if std::mem::take(&mut self.pending.refuse) || self.shared.sessions.take_refusal() {
             return Ok(Err(CommandError(
                 code::CHANNEL_ERROR,
                 "subscription refused (injected by the test)".into(),

@@ -1060,6 +1060,69 @@ async fn a_recovery_that_cannot_list_the_fills_reports_its_window() {
 }
 
 #[tokio::test]
+async fn a_fill_subscription_refused_after_a_reconnect_reports_its_window() {
+    let stack = stack().await;
+    let mut session = streams(&stack.alice)
+        .heartbeat_timeout(Duration::from_millis(1500))
+        .recover_fills(true)
+        .connect()
+        .await
+        .unwrap();
+    let fills = session.subscribe(Subscription::fills()).await.unwrap();
+    // The next subscribe, sent on the session that replaces the silenced
+    // one, is refused.
+    stack.sim.refuse_subscriptions(1);
+    let silenced = std::time::SystemTime::now();
+    assert!(stack.sim.inject_stream(StreamFault::Silence) > 0);
+    let mut seen = Seen::default();
+    wait_for(
+        &mut session,
+        &mut seen,
+        "the recovery to be abandoned",
+        async |_, seen| seen.count(|e| matches!(e, Event::FillRecoveryFailed { .. })) > 0,
+    )
+    .await;
+    let (subscription, since, error) = seen
+        .events
+        .iter()
+        .find_map(|e| match e {
+            Event::FillRecoveryFailed {
+                subscription,
+                since,
+                error,
+            } => Some((*subscription, *since, error.clone())),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(subscription, fills);
+    assert!(error.contains("could not be made again"), "{error}");
+    assert!(since < silenced + Duration::from_millis(500));
+    assert!(
+        silenced
+            .duration_since(since)
+            .is_ok_and(|d| d < Duration::from_secs(5))
+    );
+    // The refusal itself reaches the consumer, tied to the subscription.
+    let refusals = seen.count(|e| {
+        matches!(
+            e,
+            Event::ServerError { subscription: Some(s), code: 10, .. } if *s == fills
+        )
+    });
+    assert_eq!(refusals, 1);
+    // With no subscription to hand the fills to, nothing was listed.
+    assert_eq!(seen.count(|e| matches!(e, Event::FillsRecovered { .. })), 0);
+    let listings = stack
+        .sim
+        .journal()
+        .iter()
+        .filter(|e| e.path.ends_with("/portfolio/fills"))
+        .count();
+    assert_eq!(listings, 0);
+    session.close().await;
+}
+
+#[tokio::test]
 async fn a_stalled_connection_catches_up_without_loss() {
     let stack = stack().await;
     let mut session = streams(&stack.alice).connect().await.unwrap();
@@ -1113,6 +1176,44 @@ async fn a_refused_subscription_is_a_typed_error() {
     match session.subscribe(Subscription::fills()).await.unwrap_err() {
         StreamError::Command { code, .. } => assert_eq!(code, 10),
         other => panic!("{other:?}"),
+    }
+    session.subscribe(Subscription::fills()).await.unwrap();
+    session.close().await;
+}
+
+#[tokio::test]
+async fn the_control_api_refuses_subscriptions_on_sessions_opened_later() {
+    let key = TestKey::rsa();
+    let config = SimConfig::new()
+        .control_api(true)
+        .account(Account::with_public_key(
+            "alice",
+            "alice-key",
+            key.public_key(),
+        ));
+    let sim = Simulator::start(config).await.unwrap();
+    let refusals = |body: serde_json::Value| {
+        reqwest::Client::new()
+            .post(format!("{}/_sim/subscription_refusals", sim.origin()))
+            .json(&body)
+            .send()
+    };
+    let bad = refusals(serde_json::json!({"times": -1})).await.unwrap();
+    assert_eq!(bad.status(), 400);
+    let queued = refusals(serde_json::json!({"times": 2})).await.unwrap();
+    assert!(queued.status().is_success());
+    // No session was open when they were queued.
+    let alice = Client::builder()
+        .base_url(sim.base_url())
+        .credentials(Credentials::from_pem("alice-key", &key.pem).unwrap())
+        .build()
+        .unwrap();
+    let session = streams(&alice).connect().await.unwrap();
+    for _ in 0..2 {
+        match session.subscribe(Subscription::fills()).await.unwrap_err() {
+            StreamError::Command { code, .. } => assert_eq!(code, 10),
+            other => panic!("{other:?}"),
+        }
     }
     session.subscribe(Subscription::fills()).await.unwrap();
     session.close().await;
