@@ -164,6 +164,45 @@ struct Seen {
 }
 
 impl Seen {
+    /// Each order's state after applying, in the order received, every
+    /// `user_order` message and every order recovered over REST.
+    fn order_states(&self) -> BTreeMap<String, OrderView> {
+        let mut states = BTreeMap::new();
+        for event in &self.events {
+            match event {
+                Event::Message {
+                    message: ServerMessage::UserOrder(update),
+                    ..
+                } => {
+                    let order = &update.msg;
+                    states.insert(
+                        order.order_id.to_string(),
+                        (
+                            order.status.to_string(),
+                            order.fill_count_fp.value(),
+                            order.remaining_count_fp.value(),
+                        ),
+                    );
+                }
+                Event::OrdersRecovered { orders, .. } => {
+                    states.extend(orders.iter().map(rest_order));
+                }
+                _ => {}
+            }
+        }
+        states
+    }
+
+    fn recovered_orders(&self) -> usize {
+        self.events
+            .iter()
+            .map(|e| match e {
+                Event::OrdersRecovered { orders, .. } => orders.len(),
+                _ => 0,
+            })
+            .sum()
+    }
+
     /// Every fill delivered, streamed or recovered over REST.
     fn fills(&self) -> Vec<(String, String, Decimal, Decimal, bool)> {
         let mut fills = self.streamed_fills();
@@ -262,6 +301,41 @@ async fn wait_for_books(
 }
 
 /// Waits until the fills delivered equal those REST lists for `client`.
+/// An order as the tests compare it: status, filled, remaining.
+type OrderView = (String, Decimal, Decimal);
+
+fn rest_order(order: &kalshi_gen::types::Order) -> (String, OrderView) {
+    let id =
+        uuid::Uuid::parse_str(&order.order_id).map_or(order.order_id.clone(), |u| u.to_string());
+    let view = (
+        order.status.to_string(),
+        order.fill_count_fp.value(),
+        order.remaining_count_fp.value(),
+    );
+    (id, view)
+}
+
+/// Waits until every order of `client` is, by the stream (and recoveries),
+/// as REST lists it.
+async fn wait_for_orders(session: &mut StreamSession, seen: &mut Seen, client: &Client) {
+    let listed: Vec<kalshi_gen::types::Order> = client
+        .orders()
+        .list()
+        .limit(1000)
+        .stream(None)
+        .try_collect()
+        .await
+        .unwrap();
+    let rest: BTreeMap<_, _> = listed.iter().map(rest_order).collect();
+    wait_for(
+        session,
+        seen,
+        "the orders to match REST",
+        async |_, seen| seen.order_states() == rest,
+    )
+    .await;
+}
+
 async fn wait_for_fills(session: &mut StreamSession, seen: &mut Seen, client: &Client) {
     let listed: Vec<_> = client
         .portfolio()
@@ -999,6 +1073,141 @@ async fn fills_of_an_outage_are_recovered_over_rest_once() {
 #[tokio::test]
 async fn with_two_silenced_connections_fills_are_recovered_once() {
     fills_of_silenced_links_are_recovered(2, Subscription::fills().markets(MARKETS)).await;
+}
+
+/// Orders placed, decreased, canceled and filled while the links were
+/// silent: once recovered, applying every streamed and recovered state in
+/// the order received leaves each order as REST has it.
+async fn orders_of_silenced_links_are_recovered(connections: usize, orders: Subscription) {
+    let stack = stack().await;
+    let mut session = streams(&stack.alice)
+        .connections(connections)
+        .heartbeat_timeout(Duration::from_millis(1500))
+        .recover_orders(true)
+        .connect()
+        .await
+        .unwrap();
+    session
+        .subscribe(Subscription::orderbook(MARKETS))
+        .await
+        .unwrap();
+    session.subscribe(orders).await.unwrap();
+    let mut seen = Seen::default();
+    wait_for(&mut session, &mut seen, "every connection", async |s, _| {
+        s.list_subscriptions().await.is_ok()
+            && s.stats().frames >= (connections * MARKETS.len()) as u64
+    })
+    .await;
+    random_flow(&stack, 7, 60).await;
+    // An order far from the others' prices, known resting and placed long
+    // before the outage: canceled during it, it is in neither listing
+    // (resting, created since), only in the read of the orders last seen
+    // resting.
+    let one = Quantity::contracts(1).unwrap();
+    let old = stack
+        .alice
+        .orders()
+        .create(&NewOrder::buy_yes(MARKETS[0], one, cents(10)))
+        .send()
+        .await
+        .unwrap()
+        .order_id;
+    wait_for_orders(&mut session, &mut seen, &stack.alice).await;
+    let before = seen.order_states();
+    // Over 3 s of other traffic (the links stay alive and keep hearing), so
+    // that the outage starts well after the order was placed.
+    for _ in 0..8 {
+        let frames = session.stats().frames;
+        stack
+            .bob
+            .orders()
+            .create(&NewOrder::buy_yes(MARKETS[1], one, cents(11)))
+            .send()
+            .await
+            .unwrap();
+        wait_for(&mut session, &mut seen, "a frame", async |s, _| {
+            s.stats().frames >= frames + connections as u64
+        })
+        .await;
+        tokio::time::sleep(Duration::from_millis(450)).await;
+    }
+    assert_eq!(session.stats().reconnects, 0);
+
+    assert_eq!(stack.sim.inject_stream(StreamFault::Silence), connections);
+    stack
+        .alice
+        .orders()
+        .cancel(CancelOrder::new(old.clone()))
+        .send()
+        .await
+        .unwrap();
+    random_flow(&stack, 8, 120).await;
+    wait_for(
+        &mut session,
+        &mut seen,
+        "recovered orders",
+        async |_, seen| seen.recovered_orders() > 0,
+    )
+    .await;
+    // The outage changed orders the stream had shown resting (not only new
+    // ones), and recovery brought them.
+    let recovered: BTreeMap<_, _> = seen
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::OrdersRecovered { orders, .. } => Some(orders),
+            _ => None,
+        })
+        .flatten()
+        .map(rest_order)
+        .collect();
+    assert!(
+        recovered
+            .iter()
+            .any(|(id, now)| before.get(id).is_some_and(|then| then != now)),
+        "no known order changed state during the outage"
+    );
+
+    random_flow(&stack, 9, 60).await;
+    wait_for_orders(&mut session, &mut seen, &stack.alice).await;
+    for e in &seen.events {
+        match e {
+            Event::Message {
+                message: ServerMessage::UserOrder(u),
+                ..
+            } if u.msg.order_id.to_string() == old => eprintln!("STREAM {:?}", u.msg.status),
+            Event::OrdersRecovered { orders, .. } => {
+                for o in orders {
+                    if o.order_id == old {
+                        eprintln!("RECOVERED {:?}", o.status)
+                    }
+                }
+                eprintln!("RECOVERY of {}", orders.len());
+            }
+            Event::Disconnected { .. } => eprintln!("DISCONNECTED"),
+            _ => {}
+        }
+    }
+    assert_eq!(seen.order_states()[&old].0, "canceled");
+    assert!(seen.count(|e| matches!(e, Event::OrdersRecovered { .. })) >= connections);
+    assert_eq!(
+        session.stats().orders_recovered,
+        seen.recovered_orders() as u64
+    );
+    session.close().await;
+    assert_frames_follow_the_document(&stack.sim);
+}
+
+#[tokio::test]
+async fn orders_of_an_outage_are_recovered_over_rest() {
+    orders_of_silenced_links_are_recovered(1, Subscription::user_orders()).await;
+}
+
+/// Two links: each recovers its own window, and what one delivered is not
+/// delivered again by the other's recovery unless it is news.
+#[tokio::test]
+async fn with_two_silenced_connections_orders_are_recovered() {
+    orders_of_silenced_links_are_recovered(2, Subscription::user_orders()).await;
 }
 
 /// When the fills cannot be listed, the consumer is told which window to

@@ -12,6 +12,7 @@ use rust_decimal::Decimal;
 
 use super::book::OrderBook;
 use super::margin_book::MarginBook;
+use super::recovery::OrderState;
 use super::{Channel, StreamError, connection};
 use crate::environment::Environment;
 
@@ -198,6 +199,11 @@ pub(crate) trait Wire: Api {
     fn fill_ids(_message: &Self::Message) -> Option<(String, String)> {
         None
     }
+    /// A `user_order` message's order id and state (`None`: not one, or an
+    /// API without order recovery).
+    fn order_state(_message: &Self::Message) -> Option<(String, OrderState)> {
+        None
+    }
 }
 
 /// What both APIs' `Wire` impls share: the envelope readers of their
@@ -298,6 +304,20 @@ impl Wire for EventContracts {
             return None;
         };
         Some((fill.msg.trade_id.to_string(), fill.msg.order_id.to_string()))
+    }
+
+    fn order_state(message: &Self::Message) -> Option<(String, OrderState)> {
+        let trade_wire::ServerMessage::UserOrder(update) = message else {
+            return None;
+        };
+        let order = &update.msg;
+        let state = OrderState {
+            updated_ms: order.last_updated_ts_ms,
+            status: order.status.to_string(),
+            filled: order.fill_count_fp,
+            remaining: order.remaining_count_fp,
+        };
+        Some((order.order_id.to_string(), state))
     }
 }
 

@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::api::{Api, BookDelta, Change, Role, Wire};
 use super::connection::{self, Outgoing, Report};
-use super::recovery::{DeliveredFills, Recover};
+use super::recovery::{self, DeliveredFills, DeliveredOrders, Listing, Recover, Window};
 use super::{Channel, Config, Event, StreamError, StreamStats, Subscription, SubscriptionId};
 use crate::auth::Credentials;
 
@@ -65,7 +65,7 @@ pub(crate) struct Setup<A: Api> {
     pub requests: mpsc::Receiver<Request>,
     pub events: mpsc::Sender<Event<A::Message>>,
     pub first_up: oneshot::Sender<Result<(), StreamError>>,
-    /// Fill recovery, when on.
+    /// Fill or order recovery, when on.
     pub recover: Option<Recover>,
 }
 
@@ -141,25 +141,61 @@ struct Sub {
     spec: Subscription,
     markets: BTreeSet<String>,
     on: Vec<ConnSub>,
-    /// Per connection, for a fill subscription with recovery on: the time
-    /// to recover fills from once it is made again there (the connection
-    /// was lost after last hearing anything then).
+    /// Per connection, for a fill or `user_orders` subscription with
+    /// recovery on: the time to recover from once it is made again there
+    /// (the connection was lost after last hearing anything then).
     recover_from: Vec<Option<SystemTime>>,
 }
 
-/// Fills recovered over REST for a subscription, or why not.
+/// What was recovered over REST for a subscription, or why not.
 struct Recovered {
     subscription: SubscriptionId,
     since: SystemTime,
-    fills: Result<Vec<kalshi_gen::types::Fill>, String>,
+    listing: Result<Listing, String>,
 }
 
-/// Fill recovery's state in the hub.
+/// Recovery's state in the hub.
 struct Recovery {
     recover: Recover,
+    /// Which channels recover.
+    fills: bool,
+    orders: bool,
     delivered: DeliveredFills,
+    delivered_orders: DeliveredOrders,
     results: mpsc::UnboundedSender<Recovered>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Recovery {
+    fn covers(&self, channel: Channel) -> bool {
+        match channel {
+            Channel::Fill => self.fills,
+            Channel::UserOrders => self.orders,
+            _ => false,
+        }
+    }
+
+    /// Whether a streamed message is to be delivered: `false` for a fill
+    /// delivered already and an order state older than one delivered.
+    fn first_delivery<A: Wire>(
+        &mut self,
+        subscription: SubscriptionId,
+        message: &A::Message,
+    ) -> bool {
+        if self.fills
+            && let Some((trade_id, order_id)) = A::fill_ids(message)
+        {
+            return self.delivered.first(subscription, &trade_id, &order_id);
+        }
+        if self.orders
+            && let Some((order_id, state)) = A::order_state(message)
+        {
+            return self
+                .delivered_orders
+                .streamed(subscription, &order_id, state);
+        }
+        true
+    }
 }
 
 /// What a command sent on a connection waits for.
@@ -293,7 +329,10 @@ pub(crate) async fn run<A: Wire>(setup: Setup<A>) {
     let (results, mut recovered) = mpsc::unbounded_channel();
     let recovery = recover.map(|recover| Recovery {
         recover,
+        fills: config.recover_fills,
+        orders: config.recover_orders,
         delivered: DeliveredFills::default(),
+        delivered_orders: DeliveredOrders::default(),
         results,
         tasks: Vec::new(),
     });
@@ -789,14 +828,14 @@ impl<A: Wire> Hub<A> {
             .unwrap_or_else(|p| p.into_inner())
             .mark_stale(connection, None);
         self.pending.retain(|(c, _), _| *c != connection);
-        if self.recovery.is_some() {
-            // Fills sent on it after the last frame heard may be lost; a
-            // recovery still pending (its resubscription failed or was cut
-            // short) keeps its earlier start. Each connection recovers its
-            // own window: with redundant connections the others' fills are
-            // already delivered and are not delivered again.
+        if let Some(recovery) = &self.recovery {
+            // Fills and order updates sent on it after the last frame heard
+            // may be lost; a recovery still pending (its resubscription
+            // failed or was cut short) keeps its earlier start. Each
+            // connection recovers its own window: with redundant
+            // connections what the others delivered is not delivered again.
             for sub in self.subs.values_mut() {
-                if sub.spec.channel == Channel::Fill {
+                if recovery.covers(sub.spec.channel) {
                     let from = &mut sub.recover_from[connection];
                     *from = Some(from.map_or(heard, |f| f.min(heard)));
                 }
@@ -927,14 +966,8 @@ impl<A: Wire> Hub<A> {
                         message: message.clone(),
                     };
                     self.control(event).await;
-                    self.abandon_recovery(
-                        sub_id,
-                        connection,
-                        &format!(
-                            "the fill subscription could not be made again: {message} (code {code})"
-                        ),
-                    )
-                    .await;
+                    self.abandon_recovery(sub_id, connection, &format!("{message} (code {code})"))
+                        .await;
                 }
                 if let Some(request) = request {
                     self.finish(request, outcome);
@@ -1008,8 +1041,7 @@ impl<A: Wire> Hub<A> {
             return;
         }
         if let Some(recovery) = self.recovery.as_mut()
-            && let Some((trade_id, order_id)) = A::fill_ids(&message)
-            && !recovery.delivered.first(sub_id, &trade_id, &order_id)
+            && !recovery.first_delivery::<A>(sub_id, &message)
         {
             // Recovered over REST already (or repeated by the server).
             self.update_stats(|s| s.deduplicated += 1);
@@ -1153,34 +1185,43 @@ impl<A: Wire> Hub<A> {
         let Some(since) = sub.recover_from[connection].take() else {
             return;
         };
-        let read = (recovery.recover)(sub.markets.iter().cloned().collect(), since);
+        let channel = sub.spec.channel;
+        let open_orders = if channel == Channel::UserOrders {
+            recovery.delivered_orders.resting(id)
+        } else {
+            Vec::new()
+        };
+        let read = (recovery.recover)(Window {
+            channel,
+            markets: sub.markets.iter().cloned().collect(),
+            since,
+            open_orders,
+        });
         let results = recovery.results.clone();
         recovery.tasks.retain(|t| !t.is_finished());
         recovery.tasks.push(tokio::spawn(async move {
-            let fills = read.await;
+            let listing = read.await;
             let _ = results.send(Recovered {
                 subscription: id,
                 since,
-                fills,
+                listing,
             });
         }));
     }
 
     /// Reports that `id`'s window on `connection` will not be recovered.
     async fn abandon_recovery(&mut self, id: SubscriptionId, connection: usize, error: &str) {
-        let Some(since) = self
-            .subs
-            .get_mut(&id)
-            .and_then(|sub| sub.recover_from.get_mut(connection)?.take())
-        else {
+        let Some((channel, since)) = self.subs.get_mut(&id).and_then(|sub| {
+            let since = sub.recover_from.get_mut(connection)?.take()?;
+            Some((sub.spec.channel, since))
+        }) else {
             return;
         };
-        let event = Event::FillRecoveryFailed {
-            subscription: id,
-            since,
-            error: error.to_owned(),
-        };
-        self.control(event).await;
+        let error = format!(
+            "the `{}` subscription could not be made again: {error}",
+            channel.name()
+        );
+        self.control(failed(channel, id, since, error)).await;
     }
 
     /// Delivers recovered fills the stream did not deliver, or the failure.
@@ -1188,16 +1229,33 @@ impl<A: Wire> Hub<A> {
         let Recovered {
             subscription,
             since,
-            fills,
+            listing,
         } = result;
-        let (Some(recovery), true) = (
-            self.recovery.as_mut(),
-            self.subs.contains_key(&subscription),
-        ) else {
+        let (Some(recovery), Some(sub)) = (self.recovery.as_mut(), self.subs.get(&subscription))
+        else {
             return;
         };
-        let event = match fills {
-            Ok(fills) => {
+        let event = match listing {
+            Ok(Listing::Orders(orders)) => {
+                let orders: Vec<_> = orders
+                    .into_iter()
+                    .filter(|order| {
+                        recovery.delivered_orders.recovered(
+                            subscription,
+                            &order.order_id,
+                            recovery::rest_state(order),
+                        )
+                    })
+                    .collect();
+                let count = orders.len() as u64;
+                self.update_stats(|s| s.orders_recovered += count);
+                Event::OrdersRecovered {
+                    subscription,
+                    since,
+                    orders,
+                }
+            }
+            Ok(Listing::Fills(fills)) => {
                 let fills: Vec<_> = fills
                     .into_iter()
                     .filter(|f| {
@@ -1214,11 +1272,7 @@ impl<A: Wire> Hub<A> {
                     fills,
                 }
             }
-            Err(error) => Event::FillRecoveryFailed {
-                subscription,
-                since,
-                error,
-            },
+            Err(error) => failed(sub.spec.channel, subscription, since, error),
         };
         self.control(event).await;
     }
@@ -1262,6 +1316,29 @@ impl<A: Wire> Hub<A> {
                 .is_ok()
         {
             self.lagged = 0;
+        }
+    }
+}
+
+/// The event saying that `subscription`'s window since `since` will not be
+/// recovered.
+fn failed<M>(
+    channel: Channel,
+    subscription: SubscriptionId,
+    since: SystemTime,
+    error: String,
+) -> Event<M> {
+    if channel == Channel::UserOrders {
+        Event::OrderRecoveryFailed {
+            subscription,
+            since,
+            error,
+        }
+    } else {
+        Event::FillRecoveryFailed {
+            subscription,
+            since,
+            error,
         }
     }
 }

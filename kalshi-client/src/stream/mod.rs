@@ -77,9 +77,12 @@
 //! snapshots. Fills are recovered over REST when
 //! [`StreamBuilder::recover_fills`] is on: after a connection was lost, the
 //! fills of its outage no connection delivered come as one
-//! [`Event::FillsRecovered`], each fill once from either source. For the
-//! other channels (orders, positions) [`Event::Resubscribed`] carries the
-//! window so they can be reconciled over REST.
+//! [`Event::FillsRecovered`], each fill once from either source. Orders
+//! are, with [`StreamBuilder::recover_orders`]: those whose state the
+//! outage hid come as one [`Event::OrdersRecovered`], never after a newer
+//! state of the same order. For the other channels (positions, order
+//! groups) [`Event::Resubscribed`] carries the window so they can be
+//! reconciled over REST.
 
 mod api;
 pub mod book;
@@ -472,6 +475,32 @@ pub enum Event<M = ServerMessage> {
         /// Why.
         error: String,
     },
+    /// The orders an outage may have changed, read over REST once a lost
+    /// connection was back ([`StreamBuilder::recover_orders`]): of every
+    /// resting order, every order created since the connection last heard
+    /// anything, and every order the stream last showed resting, those whose
+    /// state is news (never delivered, or changed since the state last
+    /// delivered). Empty when nothing was missed; a stream message older
+    /// than a state delivered here is dropped.
+    OrdersRecovered {
+        /// The `user_orders` subscription.
+        subscription: SubscriptionId,
+        /// The start of the outage: when the connection last heard
+        /// anything, by this machine's clock.
+        since: SystemTime,
+        /// The orders, as `GET /portfolio/orders` lists them.
+        orders: Vec<kalshi_gen::types::Order>,
+    },
+    /// Reading an outage's orders over REST failed; reconcile them
+    /// (`client.orders().list()`).
+    OrderRecoveryFailed {
+        /// The `user_orders` subscription.
+        subscription: SubscriptionId,
+        /// The start of the outage.
+        since: SystemTime,
+        /// Why.
+        error: String,
+    },
     /// The consumer did not take an account-state message within
     /// [`StreamBuilder::consumer_timeout`]; the stream ends here rather than
     /// lose it silently. Reconcile over REST.
@@ -509,6 +538,8 @@ pub struct StreamStats {
     pub reconnects: u64,
     /// Fills delivered by [`Event::FillsRecovered`].
     pub fills_recovered: u64,
+    /// Order states delivered by [`Event::OrdersRecovered`].
+    pub orders_recovered: u64,
 }
 
 /// Why a stream operation failed.
@@ -611,6 +642,7 @@ pub(crate) struct Config {
     pub command_timeout: Duration,
     pub connect_timeout: Duration,
     pub recover_fills: bool,
+    pub recover_orders: bool,
 }
 
 impl Default for Config {
@@ -625,6 +657,7 @@ impl Default for Config {
             command_timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(10),
             recover_fills: false,
+            recover_orders: false,
         }
     }
 }
@@ -666,6 +699,31 @@ impl StreamBuilder<EventContracts> {
     /// limits and retries.
     pub fn recover_fills(mut self, on: bool) -> Self {
         self.config.recover_fills = on;
+        self
+    }
+
+    /// Recovers the order updates of an outage over REST (default off),
+    /// the way [`recover_fills`](Self::recover_fills) recovers fills: each
+    /// time a `user_orders` subscription is made again on a connection that
+    /// was lost, the session waits for Kalshi's read side to pass the
+    /// reconnect, then reads every resting order and every order created
+    /// since that connection last heard anything (`GET /portfolio/orders`,
+    /// every page), and each order the stream last showed resting that is
+    /// in neither list (`GET /portfolio/orders/{order_id}`: it was canceled
+    /// or executed meanwhile). It delivers those whose state is news as one
+    /// [`Event::OrdersRecovered`]; a failure is
+    /// [`Event::OrderRecoveryFailed`].
+    ///
+    /// An order's state never reaches the consumer after a newer state of
+    /// the same order (by its last update time; states of the same
+    /// millisecond are compared by status and counts), whichever source
+    /// brought either, so applying every `user_order` message and every
+    /// recovered order in the order received leaves each order as Kalshi
+    /// has it. The last 65,536 orders per subscription are remembered. The
+    /// same clock margin as for fills applies; the REST calls use the
+    /// client's rate limits and retries.
+    pub fn recover_orders(mut self, on: bool) -> Self {
+        self.config.recover_orders = on;
         self
     }
 }
@@ -743,9 +801,7 @@ impl<A: Api> StreamBuilder<A> {
         let (requests, requests_rx) = mpsc::channel(64);
         let (events_tx, events) = mpsc::channel(self.config.buffer);
         let (first_up_tx, first_up) = oneshot::channel();
-        let recover = self
-            .config
-            .recover_fills
+        let recover = (self.config.recover_fills || self.config.recover_orders)
             .then(|| recovery::through(self.client.clone()));
         let task = tokio::spawn(hub::run::<A>(hub::Setup {
             config: self.config,

@@ -1,28 +1,51 @@
-//! Fill recovery: the fills of an outage, read over REST once the stream is
-//! back ([`StreamBuilder::recover_fills`](super::StreamBuilder::recover_fills)).
+//! Recovery of account state an outage hid: the fills
+//! ([`StreamBuilder::recover_fills`](super::StreamBuilder::recover_fills))
+//! and the orders
+//! ([`StreamBuilder::recover_orders`](super::StreamBuilder::recover_orders))
+//! a lost connection missed, read over REST once the stream is back.
 //!
 //! Kalshi does not replay what a connection missed. With recovery on, each
-//! time a fill subscription is made again on a connection that was lost,
-//! the session reads the fills since that connection last heard anything
-//! over REST and delivers those not delivered yet (by any connection) as
-//! one [`Event::FillsRecovered`](super::Event::FillsRecovered). Each fill
-//! reaches the consumer once per subscription, from either source.
+//! time a fill or `user_orders` subscription is made again on a connection
+//! that was lost, the session reads over REST what may have happened since
+//! that connection last heard anything, and delivers what the consumer has
+//! not seen as one [`Event::FillsRecovered`](super::Event::FillsRecovered)
+//! or [`Event::OrdersRecovered`](super::Event::OrdersRecovered). Each fill
+//! reaches the consumer once per subscription, from either source; an
+//! order's state never reaches it after a newer state of the same order.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use futures_util::TryStreamExt;
 use futures_util::future::BoxFuture;
-use kalshi_gen::types::Fill;
+use kalshi_gen::num::Count;
+use kalshi_gen::types::{Fill, Order};
 
-use super::SubscriptionId;
+use super::{Channel, SubscriptionId};
 use crate::{Client, Execute, Paginate};
 
-/// Reads the fills of some markets (every market when none) since a time.
-pub(crate) type Recover = Arc<
-    dyn Fn(Vec<String>, SystemTime) -> BoxFuture<'static, Result<Vec<Fill>, String>> + Send + Sync,
->;
+/// What to recover for one subscription on one lost connection.
+pub(crate) struct Window {
+    /// [`Channel::Fill`] or [`Channel::UserOrders`].
+    pub channel: Channel,
+    /// The subscription's markets; every market when empty.
+    pub markets: Vec<String>,
+    /// When the connection last heard anything.
+    pub since: SystemTime,
+    /// Orders the stream last showed resting (for `user_orders`).
+    pub open_orders: Vec<String>,
+}
+
+/// What a recovery read.
+pub(crate) enum Listing {
+    Fills(Vec<Fill>),
+    Orders(Vec<Order>),
+}
+
+/// Reads what a window may have missed.
+pub(crate) type Recover =
+    Arc<dyn Fn(Window) -> BoxFuture<'static, Result<Listing, String>> + Send + Sync>;
 
 /// How long the read side may lag the reconnect before recovery gives up:
 /// Kalshi's reads trail its writes slightly, and a listing taken before they
@@ -40,9 +63,68 @@ pub(crate) const REMEMBERED_FILLS: usize = 65_536;
 /// delivered once).
 const CLOCK_MARGIN: Duration = Duration::from_secs(2);
 
+/// The most orders remembered per subscription to deliver each state once.
+pub(crate) const REMEMBERED_ORDERS: usize = 65_536;
+
 /// Recovery through `client`'s REST API.
 pub(crate) fn through(client: Client) -> Recover {
-    Arc::new(move |markets, since| Box::pin(fills_since(client.clone(), markets, since)))
+    Arc::new(move |window| Box::pin(read(client.clone(), window)))
+}
+
+async fn read(client: Client, window: Window) -> Result<Listing, String> {
+    match window.channel {
+        Channel::Fill => fills_since(client, window.markets, window.since)
+            .await
+            .map(Listing::Fills),
+        Channel::UserOrders => orders_since(client, window).await.map(Listing::Orders),
+        other => Err(format!("nothing to recover on `{}`", other.name())),
+    }
+}
+
+/// The orders that may have changed since `window.since`, once the read
+/// side includes the moment this was called: every resting order, every
+/// order created since then, and each order the stream last showed resting
+/// that is in neither list (it was canceled or executed meanwhile).
+async fn orders_since(client: Client, window: Window) -> Result<Vec<Order>, String> {
+    read_side_reaches(&client, SystemTime::now() + CLOCK_MARGIN).await?;
+    let min_ts = unix_seconds(
+        window
+            .since
+            .checked_sub(CLOCK_MARGIN)
+            .unwrap_or(SystemTime::UNIX_EPOCH),
+    );
+    let mut orders = HashMap::new();
+    let resting = client.orders().list().status("resting");
+    let created = client.orders().list().min_ts(min_ts);
+    for request in [resting, created] {
+        let listed: Vec<Order> = request
+            .limit(1000)
+            .stream(None)
+            .try_collect()
+            .await
+            .map_err(|e| format!("listing the orders failed: {e}"))?;
+        for order in listed {
+            orders.insert(canonical(&order.order_id), order);
+        }
+    }
+    for id in window.open_orders {
+        if orders.contains_key(&canonical(&id)) {
+            continue;
+        }
+        let order = client
+            .orders()
+            .get(&id)
+            .send()
+            .await
+            .map_err(|e| format!("reading order {id} failed: {e}"))?
+            .order;
+        orders.insert(canonical(&order.order_id), order);
+    }
+    let wanted: HashSet<&str> = window.markets.iter().map(String::as_str).collect();
+    Ok(orders
+        .into_values()
+        .filter(|order| wanted.is_empty() || wanted.contains(order.ticker.as_str()))
+        .collect())
 }
 
 /// The fills of `markets` since `since`, once the read side includes the
@@ -109,6 +191,112 @@ fn unix_seconds(time: SystemTime) -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
+/// An order's state as far as delivery is concerned: when it last changed,
+/// and what it was then (two changes can share a millisecond).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct OrderState {
+    pub updated_ms: Option<i64>,
+    pub status: String,
+    pub filled: Count,
+    pub remaining: Count,
+}
+
+impl OrderState {
+    /// Whether this state, read over REST, is news next to `seen`: newer,
+    /// or different at the same moment. A state without a time is news only
+    /// when it differs.
+    fn is_news_after(&self, seen: &Self) -> bool {
+        match (self.updated_ms, seen.updated_ms) {
+            (Some(ours), Some(theirs)) if ours != theirs => ours > theirs,
+            _ => self != seen,
+        }
+    }
+
+    /// Whether the order still rests on the book.
+    pub fn is_resting(&self) -> bool {
+        self.status == "resting"
+    }
+}
+
+/// The last state of each order delivered per `user_orders` subscription,
+/// so that recovered states are delivered only when they are news and a
+/// stream message older than a delivered state is dropped.
+#[derive(Default)]
+pub(crate) struct DeliveredOrders {
+    states: HashMap<(SubscriptionId, String), OrderState>,
+    order: VecDeque<(SubscriptionId, String)>,
+}
+
+impl DeliveredOrders {
+    /// Records a state the stream brought; `false` when a newer state of
+    /// the order was delivered already (the message is stale).
+    pub(crate) fn streamed(
+        &mut self,
+        subscription: SubscriptionId,
+        order_id: &str,
+        state: OrderState,
+    ) -> bool {
+        let key = (subscription, canonical(order_id));
+        if let Some(seen) = self.states.get(&key)
+            && let (Some(ours), Some(theirs)) = (state.updated_ms, seen.updated_ms)
+            && ours < theirs
+        {
+            return false;
+        }
+        self.remember(key, state);
+        true
+    }
+
+    /// Records a state read over REST; `false` when it is no news.
+    pub(crate) fn recovered(
+        &mut self,
+        subscription: SubscriptionId,
+        order_id: &str,
+        state: OrderState,
+    ) -> bool {
+        let key = (subscription, canonical(order_id));
+        if self
+            .states
+            .get(&key)
+            .is_some_and(|seen| !state.is_news_after(seen))
+        {
+            return false;
+        }
+        self.remember(key, state);
+        true
+    }
+
+    /// The orders of `subscription` last delivered as resting.
+    pub(crate) fn resting(&self, subscription: SubscriptionId) -> Vec<String> {
+        self.states
+            .iter()
+            .filter(|((sub, _), state)| *sub == subscription && state.is_resting())
+            .map(|((_, id), _)| id.clone())
+            .collect()
+    }
+
+    fn remember(&mut self, key: (SubscriptionId, String), state: OrderState) {
+        if self.states.insert(key.clone(), state).is_none() {
+            self.order.push_back(key);
+            if self.order.len() > REMEMBERED_ORDERS
+                && let Some(old) = self.order.pop_front()
+            {
+                self.states.remove(&old);
+            }
+        }
+    }
+}
+
+/// An order's REST state for [`DeliveredOrders`].
+pub(crate) fn rest_state(order: &Order) -> OrderState {
+    OrderState {
+        updated_ms: order.last_update_time.map(|t| t.timestamp_millis()),
+        status: order.status.to_string(),
+        filled: order.fill_count_fp,
+        remaining: order.remaining_count_fp,
+    }
+}
+
 /// An id as one spelling: a UUID hyphenated in lower case (the stream's
 /// ids are UUIDs, REST's are strings), anything else as it is.
 fn canonical(id: &str) -> String {
@@ -153,11 +341,79 @@ impl DeliveredFills {
 
 #[cfg(test)]
 mod tests {
-    use super::{DeliveredFills, REMEMBERED_FILLS, unix_seconds};
+    use super::{
+        DeliveredFills, DeliveredOrders, OrderState, REMEMBERED_FILLS, REMEMBERED_ORDERS,
+        unix_seconds,
+    };
     use crate::stream::SubscriptionId;
+    use kalshi_gen::num::Count;
+    use rust_decimal::Decimal;
     use std::time::{Duration, SystemTime};
 
     const FILLS: SubscriptionId = SubscriptionId(1);
+    const ORDERS: SubscriptionId = SubscriptionId(2);
+
+    fn state(updated_ms: i64, status: &str, remaining: u32) -> OrderState {
+        OrderState {
+            updated_ms: Some(updated_ms),
+            status: status.to_owned(),
+            filled: Count::new(Decimal::from(5 - remaining)).unwrap(),
+            remaining: Count::new(Decimal::from(remaining)).unwrap(),
+        }
+    }
+
+    #[test]
+    fn a_recovered_order_state_is_delivered_only_when_it_is_news() {
+        let mut delivered = DeliveredOrders::default();
+        assert!(delivered.streamed(ORDERS, "o1", state(100, "resting", 5)));
+        // The same state over REST is no news; a newer one is.
+        assert!(!delivered.recovered(ORDERS, "o1", state(100, "resting", 5)));
+        assert!(delivered.recovered(ORDERS, "o1", state(200, "resting", 3)));
+        // An older one is not, even when it differs.
+        assert!(!delivered.recovered(ORDERS, "o1", state(150, "resting", 4)));
+        // Two changes in one millisecond: the state that differs is news.
+        assert!(delivered.recovered(ORDERS, "o1", state(200, "canceled", 0)));
+        // Never seen: news, in every subscription of its own.
+        assert!(delivered.recovered(ORDERS, "o2", state(50, "executed", 0)));
+        assert!(delivered.recovered(SubscriptionId(3), "o1", state(100, "resting", 5)));
+    }
+
+    #[test]
+    fn a_streamed_order_state_older_than_a_delivered_one_is_dropped() {
+        let mut delivered = DeliveredOrders::default();
+        assert!(delivered.recovered(ORDERS, "o1", state(200, "canceled", 0)));
+        assert!(!delivered.streamed(ORDERS, "o1", state(150, "resting", 5)));
+        // The stream's own order is kept within a millisecond.
+        assert!(delivered.streamed(ORDERS, "o1", state(200, "canceled", 0)));
+        assert!(delivered.streamed(ORDERS, "o1", state(300, "canceled", 0)));
+        // The stream's UUIDs and REST's strings are the same ids.
+        let id = "7A0343EA-019B-4880-A27A-A73E4B463DB1";
+        assert!(delivered.streamed(ORDERS, id, state(500, "resting", 5)));
+        assert!(!delivered.recovered(ORDERS, &id.to_ascii_lowercase(), state(400, "resting", 5)));
+    }
+
+    #[test]
+    fn the_orders_last_delivered_resting_are_the_ones_to_read_again() {
+        let mut delivered = DeliveredOrders::default();
+        assert!(delivered.streamed(ORDERS, "o1", state(1, "resting", 5)));
+        assert!(delivered.streamed(ORDERS, "o2", state(1, "resting", 5)));
+        assert!(delivered.streamed(ORDERS, "o2", state(2, "executed", 0)));
+        assert!(delivered.streamed(SubscriptionId(3), "o3", state(1, "resting", 5)));
+        assert_eq!(delivered.resting(ORDERS), vec!["o1".to_owned()]);
+    }
+
+    #[test]
+    fn only_the_latest_orders_are_remembered() {
+        let mut delivered = DeliveredOrders::default();
+        for i in 0..=REMEMBERED_ORDERS {
+            assert!(delivered.streamed(ORDERS, &i.to_string(), state(1, "resting", 5)));
+        }
+        assert_eq!(delivered.states.len(), REMEMBERED_ORDERS);
+        // Updating a remembered order does not make room.
+        assert!(delivered.streamed(ORDERS, "1", state(2, "canceled", 0)));
+        assert_eq!(delivered.states.len(), REMEMBERED_ORDERS);
+        assert!(!delivered.states.contains_key(&(ORDERS, "0".to_owned())));
+    }
 
     #[test]
     fn each_fill_is_delivered_once_per_subscription_by_trade_and_order() {
