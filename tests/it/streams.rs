@@ -174,15 +174,7 @@ impl Seen {
                     message: ServerMessage::UserOrder(update),
                     ..
                 } => {
-                    let order = &update.msg;
-                    states.insert(
-                        order.order_id.to_string(),
-                        (
-                            order.status.to_string(),
-                            order.fill_count_fp.value(),
-                            order.remaining_count_fp.value(),
-                        ),
-                    );
+                    states.extend([streamed_order(update)]);
                 }
                 Event::OrdersRecovered { orders, .. } => {
                     states.extend(orders.iter().map(rest_order));
@@ -300,9 +292,18 @@ async fn wait_for_books(
     .await;
 }
 
-/// Waits until the fills delivered equal those REST lists for `client`.
 /// An order as the tests compare it: status, filled, remaining.
 type OrderView = (String, Decimal, Decimal);
+
+fn streamed_order(update: &kalshi_gen::stream::types::UserOrderPayload) -> (String, OrderView) {
+    let order = &update.msg;
+    let view = (
+        order.status.to_string(),
+        order.fill_count_fp.value(),
+        order.remaining_count_fp.value(),
+    );
+    (order.order_id.to_string(), view)
+}
 
 fn rest_order(order: &kalshi_gen::types::Order) -> (String, OrderView) {
     let id =
@@ -315,9 +316,14 @@ fn rest_order(order: &kalshi_gen::types::Order) -> (String, OrderView) {
     (id, view)
 }
 
-/// Waits until every order of `client` is, by the stream (and recoveries),
-/// as REST lists it.
-async fn wait_for_orders(session: &mut StreamSession, seen: &mut Seen, client: &Client) {
+/// Waits until every order of `client` but `unheard` is, by the stream (and
+/// recoveries), as REST lists it.
+async fn wait_for_orders(
+    session: &mut StreamSession,
+    seen: &mut Seen,
+    client: &Client,
+    unheard: Option<&str>,
+) {
     let listed: Vec<kalshi_gen::types::Order> = client
         .orders()
         .list()
@@ -326,7 +332,11 @@ async fn wait_for_orders(session: &mut StreamSession, seen: &mut Seen, client: &
         .try_collect()
         .await
         .unwrap();
-    let rest: BTreeMap<_, _> = listed.iter().map(rest_order).collect();
+    let rest: BTreeMap<_, _> = listed
+        .iter()
+        .map(rest_order)
+        .filter(|(id, _)| Some(id.as_str()) != unheard)
+        .collect();
     wait_for(
         session,
         seen,
@@ -336,6 +346,7 @@ async fn wait_for_orders(session: &mut StreamSession, seen: &mut Seen, client: &
     .await;
 }
 
+/// Waits until the fills delivered equal those REST lists for `client`.
 async fn wait_for_fills(session: &mut StreamSession, seen: &mut Seen, client: &Client) {
     let listed: Vec<_> = client
         .portfolio()
@@ -1087,6 +1098,17 @@ async fn orders_of_silenced_links_are_recovered(connections: usize, orders: Subs
         .connect()
         .await
         .unwrap();
+    // Resting before the subscription, so never streamed: the baseline read
+    // when the subscription is made is what knows of it.
+    let one = Quantity::contracts(1).unwrap();
+    let unheard = stack
+        .alice
+        .orders()
+        .create(&NewOrder::buy_yes(MARKETS[2], one, cents(9)))
+        .send()
+        .await
+        .unwrap()
+        .order_id;
     session
         .subscribe(Subscription::orderbook(MARKETS))
         .await
@@ -1103,7 +1125,6 @@ async fn orders_of_silenced_links_are_recovered(connections: usize, orders: Subs
     // before the outage: canceled during it, it is in neither listing
     // (resting, created since), only in the read of the orders last seen
     // resting.
-    let one = Quantity::contracts(1).unwrap();
     let old = stack
         .alice
         .orders()
@@ -1112,7 +1133,7 @@ async fn orders_of_silenced_links_are_recovered(connections: usize, orders: Subs
         .await
         .unwrap()
         .order_id;
-    wait_for_orders(&mut session, &mut seen, &stack.alice).await;
+    wait_for_orders(&mut session, &mut seen, &stack.alice, Some(&unheard)).await;
     let before = seen.order_states();
     // Over 3 s of other traffic (the links stay alive and keep hearing), so
     // that the outage starts well after the order was placed.
@@ -1132,15 +1153,21 @@ async fn orders_of_silenced_links_are_recovered(connections: usize, orders: Subs
         tokio::time::sleep(Duration::from_millis(450)).await;
     }
     assert_eq!(session.stats().reconnects, 0);
+    let baseline_read = stack.sim.journal().iter().any(|e| {
+        e.path.ends_with("/portfolio/orders")
+            && e.query.contains("status=resting")
+            && e.status == 200
+    });
+    assert!(
+        baseline_read,
+        "the resting orders were read at subscription"
+    );
 
     assert_eq!(stack.sim.inject_stream(StreamFault::Silence), connections);
-    stack
-        .alice
-        .orders()
-        .cancel(CancelOrder::new(old.clone()))
-        .send()
-        .await
-        .unwrap();
+    for id in [&old, &unheard] {
+        let cancel = CancelOrder::new(id.clone());
+        stack.alice.orders().cancel(cancel).send().await.unwrap();
+    }
     random_flow(&stack, 8, 120).await;
     wait_for(
         &mut session,
@@ -1169,26 +1196,28 @@ async fn orders_of_silenced_links_are_recovered(connections: usize, orders: Subs
     );
 
     random_flow(&stack, 9, 60).await;
-    wait_for_orders(&mut session, &mut seen, &stack.alice).await;
-    for e in &seen.events {
-        match e {
+    wait_for_orders(&mut session, &mut seen, &stack.alice, None).await;
+    assert_eq!(seen.order_states()[&old].0, "canceled");
+    assert_eq!(seen.order_states()[&unheard].0, "canceled");
+    // A recovered order is news: not the state last delivered for it.
+    let mut delivered = BTreeMap::new();
+    for event in &seen.events {
+        match event {
             Event::Message {
-                message: ServerMessage::UserOrder(u),
+                message: ServerMessage::UserOrder(update),
                 ..
-            } if u.msg.order_id.to_string() == old => eprintln!("STREAM {:?}", u.msg.status),
-            Event::OrdersRecovered { orders, .. } => {
-                for o in orders {
-                    if o.order_id == old {
-                        eprintln!("RECOVERED {:?}", o.status)
-                    }
-                }
-                eprintln!("RECOVERY of {}", orders.len());
+            } => {
+                delivered.extend([streamed_order(update)]);
             }
-            Event::Disconnected { .. } => eprintln!("DISCONNECTED"),
+            Event::OrdersRecovered { orders, .. } => {
+                for (id, view) in orders.iter().map(rest_order) {
+                    assert_ne!(delivered.get(&id), Some(&view), "{id} recovered unchanged");
+                    delivered.insert(id, view);
+                }
+            }
             _ => {}
         }
     }
-    assert_eq!(seen.order_states()[&old].0, "canceled");
     assert!(seen.count(|e| matches!(e, Event::OrdersRecovered { .. })) >= connections);
     assert_eq!(
         session.stats().orders_recovered,

@@ -145,6 +145,8 @@ struct Sub {
     /// recovery on: the time to recover from once it is made again there
     /// (the connection was lost after last hearing anything then).
     recover_from: Vec<Option<SystemTime>>,
+    /// Whether the resting orders were read as order recovery's baseline.
+    baseline_read: bool,
 }
 
 /// What was recovered over REST for a subscription, or why not.
@@ -173,6 +175,23 @@ impl Recovery {
             Channel::UserOrders => self.orders,
             _ => false,
         }
+    }
+
+    /// Reads `window` over REST in a task of its own; the result comes back
+    /// through [`Hub::recovered`].
+    fn read(&mut self, subscription: SubscriptionId, window: Window) {
+        let since = window.since;
+        let read = (self.recover)(window);
+        let results = self.results.clone();
+        self.tasks.retain(|t| !t.is_finished());
+        self.tasks.push(tokio::spawn(async move {
+            let listing = read.await;
+            let _ = results.send(Recovered {
+                subscription,
+                since,
+                listing,
+            });
+        }));
     }
 
     /// Whether a streamed message is to be delivered: `false` for a fill
@@ -515,6 +534,7 @@ impl<A: Wire> Hub<A> {
                 markets,
                 on: vec![ConnSub::default(); self.conns.len()],
                 recover_from: vec![None; self.conns.len()],
+                baseline_read: false,
             },
         );
         let live = self.live();
@@ -948,6 +968,8 @@ impl<A: Wire> Hub<A> {
                             };
                             self.control(event).await;
                             self.start_recovery(sub_id, connection);
+                        } else {
+                            self.read_baseline(sub_id);
                         }
                         Ok(())
                     }
@@ -1175,9 +1197,8 @@ impl<A: Wire> Hub<A> {
     // Delivery
     // -----------------------------------------------------------------------
 
-    /// Reads the fills `id` may have missed on `connection` over REST, when
-    /// it has a window to recover there; the result comes back through
-    /// [`Hub::recovered`].
+    /// Reads the fills or orders `id` may have missed on `connection` over
+    /// REST, when it has a window to recover there.
     fn start_recovery(&mut self, id: SubscriptionId, connection: usize) {
         let (Some(recovery), Some(sub)) = (self.recovery.as_mut(), self.subs.get_mut(&id)) else {
             return;
@@ -1191,22 +1212,39 @@ impl<A: Wire> Hub<A> {
         } else {
             Vec::new()
         };
-        let read = (recovery.recover)(Window {
-            channel,
-            markets: sub.markets.iter().cloned().collect(),
-            since,
-            open_orders,
-        });
-        let results = recovery.results.clone();
-        recovery.tasks.retain(|t| !t.is_finished());
-        recovery.tasks.push(tokio::spawn(async move {
-            let listing = read.await;
-            let _ = results.send(Recovered {
-                subscription: id,
+        recovery.read(
+            id,
+            Window {
+                channel,
+                markets: sub.markets.iter().cloned().collect(),
                 since,
-                listing,
-            });
-        }));
+                open_orders,
+                baseline: false,
+            },
+        );
+    }
+
+    /// Reads the resting orders once when a `user_orders` subscription with
+    /// order recovery is first made, so that a later recovery knows to read
+    /// the ones the stream has not mentioned yet.
+    fn read_baseline(&mut self, id: SubscriptionId) {
+        let (Some(recovery), Some(sub)) = (self.recovery.as_mut(), self.subs.get_mut(&id)) else {
+            return;
+        };
+        if !recovery.orders || sub.spec.channel != Channel::UserOrders || sub.baseline_read {
+            return;
+        }
+        sub.baseline_read = true;
+        recovery.read(
+            id,
+            Window {
+                channel: Channel::UserOrders,
+                markets: sub.markets.iter().cloned().collect(),
+                since: SystemTime::now(),
+                open_orders: Vec::new(),
+                baseline: true,
+            },
+        );
     }
 
     /// Reports that `id`'s window on `connection` will not be recovered.
@@ -1236,7 +1274,19 @@ impl<A: Wire> Hub<A> {
             return;
         };
         let event = match listing {
-            Ok(Listing::Orders(orders)) => {
+            Ok(Listing::Baseline(orders)) => {
+                for order in &orders {
+                    let state = recovery::rest_state(order);
+                    recovery
+                        .delivered_orders
+                        .note(subscription, &order.order_id, state);
+                }
+                return;
+            }
+            Ok(Listing::Orders { orders, gone }) => {
+                for id in &gone {
+                    recovery.delivered_orders.forget(subscription, id);
+                }
                 let orders: Vec<_> = orders
                     .into_iter()
                     .filter(|order| {

@@ -479,9 +479,9 @@ pub enum Event<M = ServerMessage> {
     /// connection was back ([`StreamBuilder::recover_orders`]): of every
     /// resting order, every order created since the connection last heard
     /// anything, and every order the stream last showed resting, those whose
-    /// state is news (never delivered, or changed since the state last
-    /// delivered). Empty when nothing was missed; a stream message older
-    /// than a state delivered here is dropped.
+    /// state is news (never delivered, or later than the state last
+    /// delivered). Empty when nothing was missed; a stream message with a
+    /// state before one delivered here is dropped.
     OrdersRecovered {
         /// The `user_orders` subscription.
         subscription: SubscriptionId,
@@ -491,7 +491,10 @@ pub enum Event<M = ServerMessage> {
         /// The orders, as `GET /portfolio/orders` lists them.
         orders: Vec<kalshi_gen::types::Order>,
     },
-    /// Reading an outage's orders over REST failed; reconcile them
+    /// Reading an outage's orders over REST failed, or reading the resting
+    /// orders when the subscription was made (then `since` is that moment,
+    /// and a later recovery may miss the cancel of an order resting then
+    /// that the stream never mentioned); reconcile them
     /// (`client.orders().list()`).
     OrderRecoveryFailed {
         /// The `user_orders` subscription.
@@ -522,7 +525,8 @@ pub struct StreamStats {
     /// Messages delivered as [`Event::Message`].
     pub delivered: u64,
     /// Messages dropped because another connection delivered them first
-    /// (or, for fills, [`Event::FillsRecovered`] did).
+    /// (or, for fills, [`Event::FillsRecovered`] did), and order updates
+    /// dropped as older than a state already delivered.
     pub deduplicated: u64,
     /// Messages dropped because their `seq` repeated one already seen.
     pub duplicates: u64,
@@ -708,18 +712,26 @@ impl StreamBuilder<EventContracts> {
     /// was lost, the session waits for Kalshi's read side to pass the
     /// reconnect, then reads every resting order and every order created
     /// since that connection last heard anything (`GET /portfolio/orders`,
-    /// every page), and each order the stream last showed resting that is
-    /// in neither list (`GET /portfolio/orders/{order_id}`: it was canceled
-    /// or executed meanwhile). It delivers those whose state is news as one
+    /// every page), and each order last known resting that is in neither
+    /// list (`GET /portfolio/orders/{order_id}`: it was canceled or executed
+    /// meanwhile). It delivers those whose state is news as one
     /// [`Event::OrdersRecovered`]; a failure is
-    /// [`Event::OrderRecoveryFailed`].
+    /// [`Event::OrderRecoveryFailed`]. "Last known resting" covers the
+    /// orders the stream showed resting and those resting when the
+    /// subscription was first made, which the session reads then (once,
+    /// delivering nothing: your own listing at start-up is the baseline).
+    /// An order Kalshi answers 404 for is forgotten.
     ///
-    /// An order's state never reaches the consumer after a newer state of
-    /// the same order (by its last update time; states of the same
-    /// millisecond are compared by status and counts), whichever source
-    /// brought either, so applying every `user_order` message and every
-    /// recovered order in the order received leaves each order as Kalshi
-    /// has it. The last 65,536 orders per subscription are remembered. The
+    /// An order's state never reaches the consumer after a later state of
+    /// the same order, whichever source brought either: later by its last
+    /// update time, or, within a millisecond or without times, further
+    /// along (its filled count only grows; canceled and executed are
+    /// final). Two changes of one millisecond that leave an order as far
+    /// along (a decrease and an amendment) cannot be told apart; the state
+    /// delivered first stands. Applying every `user_order` message and
+    /// every recovered order in the order received therefore leaves each
+    /// order as Kalshi has it. The session remembers every resting order
+    /// and the last 65,536 finished ones (all subscriptions together). The
     /// same clock margin as for fills applies; the REST calls use the
     /// client's rate limits and retries.
     pub fn recover_orders(mut self, on: bool) -> Self {

@@ -35,12 +35,21 @@ pub(crate) struct Window {
     pub since: SystemTime,
     /// Orders the stream last showed resting (for `user_orders`).
     pub open_orders: Vec<String>,
+    /// For `user_orders`: read only the resting orders, as the baseline of
+    /// later recoveries, when the subscription is first made.
+    pub baseline: bool,
 }
 
 /// What a recovery read.
 pub(crate) enum Listing {
     Fills(Vec<Fill>),
-    Orders(Vec<Order>),
+    Orders {
+        orders: Vec<Order>,
+        /// Orders last shown resting that Kalshi no longer has (404).
+        gone: Vec<String>,
+    },
+    /// The resting orders when a `user_orders` subscription was made.
+    Baseline(Vec<Order>),
 }
 
 /// Reads what a window may have missed.
@@ -63,7 +72,8 @@ pub(crate) const REMEMBERED_FILLS: usize = 65_536;
 /// delivered once).
 const CLOCK_MARGIN: Duration = Duration::from_secs(2);
 
-/// The most orders remembered per subscription to deliver each state once.
+/// How many finished (canceled or executed) orders are remembered to
+/// deliver their states in order; resting ones are all remembered.
 pub(crate) const REMEMBERED_ORDERS: usize = 65_536;
 
 /// Recovery through `client`'s REST API.
@@ -76,7 +86,10 @@ async fn read(client: Client, window: Window) -> Result<Listing, String> {
         Channel::Fill => fills_since(client, window.markets, window.since)
             .await
             .map(Listing::Fills),
-        Channel::UserOrders => orders_since(client, window).await.map(Listing::Orders),
+        Channel::UserOrders if window.baseline => baseline(client, window.markets)
+            .await
+            .map(Listing::Baseline),
+        Channel::UserOrders => orders_since(client, window).await,
         other => Err(format!("nothing to recover on `{}`", other.name())),
     }
 }
@@ -85,7 +98,7 @@ async fn read(client: Client, window: Window) -> Result<Listing, String> {
 /// side includes the moment this was called: every resting order, every
 /// order created since then, and each order the stream last showed resting
 /// that is in neither list (it was canceled or executed meanwhile).
-async fn orders_since(client: Client, window: Window) -> Result<Vec<Order>, String> {
+async fn orders_since(client: Client, window: Window) -> Result<Listing, String> {
     read_side_reaches(&client, SystemTime::now() + CLOCK_MARGIN).await?;
     let min_ts = unix_seconds(
         window
@@ -107,24 +120,46 @@ async fn orders_since(client: Client, window: Window) -> Result<Vec<Order>, Stri
             orders.insert(canonical(&order.order_id), order);
         }
     }
+    let mut gone = Vec::new();
     for id in window.open_orders {
         if orders.contains_key(&canonical(&id)) {
             continue;
         }
-        let order = client
-            .orders()
-            .get(&id)
-            .send()
-            .await
-            .map_err(|e| format!("reading order {id} failed: {e}"))?
-            .order;
-        orders.insert(canonical(&order.order_id), order);
+        match client.orders().get(&id).send().await {
+            Ok(found) => {
+                orders.insert(canonical(&found.order.order_id), found.order);
+            }
+            // Archived or never Kalshi's: nothing more will be heard of it.
+            Err(crate::Error::NotFound(_)) => gone.push(id),
+            Err(e) => return Err(format!("reading order {id} failed: {e}")),
+        }
     }
-    let wanted: HashSet<&str> = window.markets.iter().map(String::as_str).collect();
-    Ok(orders
-        .into_values()
+    let orders = in_markets(orders.into_values().collect(), &window.markets);
+    Ok(Listing::Orders { orders, gone })
+}
+
+/// The resting orders of `markets` (all when empty), once the read side
+/// includes the moment this was called.
+async fn baseline(client: Client, markets: Vec<String>) -> Result<Vec<Order>, String> {
+    read_side_reaches(&client, SystemTime::now() + CLOCK_MARGIN).await?;
+    let resting: Vec<Order> = client
+        .orders()
+        .list()
+        .status("resting")
+        .limit(1000)
+        .stream(None)
+        .try_collect()
+        .await
+        .map_err(|e| format!("listing the resting orders failed: {e}"))?;
+    Ok(in_markets(resting, &markets))
+}
+
+fn in_markets(orders: Vec<Order>, markets: &[String]) -> Vec<Order> {
+    let wanted: HashSet<&str> = markets.iter().map(String::as_str).collect();
+    orders
+        .into_iter()
         .filter(|order| wanted.is_empty() || wanted.contains(order.ticker.as_str()))
-        .collect())
+        .collect()
 }
 
 /// The fills of `markets` since `since`, once the read side includes the
@@ -202,14 +237,36 @@ pub(crate) struct OrderState {
 }
 
 impl OrderState {
-    /// Whether this state, read over REST, is news next to `seen`: newer,
-    /// or different at the same moment. A state without a time is news only
-    /// when it differs.
+    /// Whether this state comes before `seen` in the order's life: it was
+    /// updated earlier, or it is less far along. How far along an order is
+    /// never goes back (its filled count only grows, and canceled or
+    /// executed is final), which orders two states of the same millisecond
+    /// or without times.
+    fn precedes(&self, seen: &Self) -> bool {
+        let earlier = matches!(
+            (self.updated_ms, seen.updated_ms),
+            (Some(ours), Some(theirs)) if ours < theirs
+        );
+        earlier || self.progress() < seen.progress()
+    }
+
+    /// Whether this state, read over REST, is news next to `seen`: updated
+    /// later, or, within a millisecond or without times, further along.
+    /// (Two changes of one millisecond that leave the order as far along,
+    /// a decrease and an amendment, cannot be ordered; the one delivered
+    /// stands.)
     fn is_news_after(&self, seen: &Self) -> bool {
+        if self.precedes(seen) {
+            return false;
+        }
         match (self.updated_ms, seen.updated_ms) {
             (Some(ours), Some(theirs)) if ours != theirs => ours > theirs,
-            _ => self != seen,
+            _ => self.progress() > seen.progress(),
         }
+    }
+
+    fn progress(&self) -> (bool, Count) {
+        (!self.is_resting(), self.filled)
     }
 
     /// Whether the order still rests on the book.
@@ -220,15 +277,16 @@ impl OrderState {
 
 /// The last state of each order delivered per `user_orders` subscription,
 /// so that recovered states are delivered only when they are news and a
-/// stream message older than a delivered state is dropped.
+/// stream message with a state before a delivered one is dropped.
 #[derive(Default)]
 pub(crate) struct DeliveredOrders {
     states: HashMap<(SubscriptionId, String), OrderState>,
-    order: VecDeque<(SubscriptionId, String)>,
+    /// The finished orders, oldest first: the ones forgotten first.
+    finished: VecDeque<(SubscriptionId, String)>,
 }
 
 impl DeliveredOrders {
-    /// Records a state the stream brought; `false` when a newer state of
+    /// Records a state the stream brought; `false` when a later state of
     /// the order was delivered already (the message is stale).
     pub(crate) fn streamed(
         &mut self,
@@ -237,9 +295,10 @@ impl DeliveredOrders {
         state: OrderState,
     ) -> bool {
         let key = (subscription, canonical(order_id));
-        if let Some(seen) = self.states.get(&key)
-            && let (Some(ours), Some(theirs)) = (state.updated_ms, seen.updated_ms)
-            && ours < theirs
+        if self
+            .states
+            .get(&key)
+            .is_some_and(|seen| state.precedes(seen))
         {
             return false;
         }
@@ -247,7 +306,8 @@ impl DeliveredOrders {
         true
     }
 
-    /// Records a state read over REST; `false` when it is no news.
+    /// Records a state read over REST; `false` when it is no news: the
+    /// state delivered last, or one before it.
     pub(crate) fn recovered(
         &mut self,
         subscription: SubscriptionId,
@@ -266,6 +326,23 @@ impl DeliveredOrders {
         true
     }
 
+    /// Records a resting order read when the subscription was made, unless
+    /// the stream told of it already, so that a later recovery reads it
+    /// again; nothing is delivered.
+    pub(crate) fn note(&mut self, subscription: SubscriptionId, order_id: &str, state: OrderState) {
+        let key = (subscription, canonical(order_id));
+        if !self.states.contains_key(&key) {
+            self.remember(key, state);
+        }
+    }
+
+    /// Forgets an order Kalshi no longer has.
+    pub(crate) fn forget(&mut self, subscription: SubscriptionId, order_id: &str) {
+        let key = (subscription, canonical(order_id));
+        self.states.remove(&key);
+        self.finished.retain(|k| *k != key);
+    }
+
     /// The orders of `subscription` last delivered as resting.
     pub(crate) fn resting(&self, subscription: SubscriptionId) -> Vec<String> {
         self.states
@@ -275,11 +352,18 @@ impl DeliveredOrders {
             .collect()
     }
 
+    /// Keeps `state`; resting orders are kept until they finish, finished
+    /// ones until `REMEMBERED_ORDERS` newer ones have finished.
     fn remember(&mut self, key: (SubscriptionId, String), state: OrderState) {
-        if self.states.insert(key.clone(), state).is_none() {
-            self.order.push_back(key);
-            if self.order.len() > REMEMBERED_ORDERS
-                && let Some(old) = self.order.pop_front()
+        let finishes = !state.is_resting();
+        let was_finished = self
+            .states
+            .insert(key.clone(), state)
+            .is_some_and(|before| !before.is_resting());
+        if finishes && !was_finished {
+            self.finished.push_back(key);
+            if self.finished.len() > REMEMBERED_ORDERS
+                && let Some(old) = self.finished.pop_front()
             {
                 self.states.remove(&old);
             }
@@ -371,8 +455,23 @@ mod tests {
         assert!(delivered.recovered(ORDERS, "o1", state(200, "resting", 3)));
         // An older one is not, even when it differs.
         assert!(!delivered.recovered(ORDERS, "o1", state(150, "resting", 4)));
-        // Two changes in one millisecond: the state that differs is news.
-        assert!(delivered.recovered(ORDERS, "o1", state(200, "canceled", 0)));
+        // Two changes in one millisecond: the one further along is news, the
+        // one before it is not, nor one as far along.
+        assert!(!delivered.recovered(ORDERS, "o1", state(200, "resting", 4)));
+        assert!(delivered.recovered(ORDERS, "o1", state(200, "canceled", 3)));
+        assert!(!delivered.recovered(ORDERS, "o1", state(200, "resting", 3)));
+        // Without times, the same.
+        let untimed = |status: &str, remaining| OrderState {
+            updated_ms: None,
+            ..state(0, status, remaining)
+        };
+        assert!(delivered.recovered(ORDERS, "o3", untimed("resting", 5)));
+        assert!(delivered.recovered(ORDERS, "o3", untimed("resting", 2)));
+        assert!(!delivered.recovered(ORDERS, "o3", untimed("resting", 4)));
+        assert!(!delivered.recovered(ORDERS, "o3", untimed("resting", 2)));
+        // An untimed state next to a timed one: only when further along.
+        assert!(!delivered.recovered(ORDERS, "o1", untimed("resting", 5)));
+        assert!(delivered.recovered(ORDERS, "o1", untimed("executed", 0)));
         // Never seen: news, in every subscription of its own.
         assert!(delivered.recovered(ORDERS, "o2", state(50, "executed", 0)));
         assert!(delivered.recovered(SubscriptionId(3), "o1", state(100, "resting", 5)));
@@ -383,7 +482,8 @@ mod tests {
         let mut delivered = DeliveredOrders::default();
         assert!(delivered.recovered(ORDERS, "o1", state(200, "canceled", 0)));
         assert!(!delivered.streamed(ORDERS, "o1", state(150, "resting", 5)));
-        // The stream's own order is kept within a millisecond.
+        // In the same millisecond, by how far along the order is.
+        assert!(!delivered.streamed(ORDERS, "o1", state(200, "resting", 0)));
         assert!(delivered.streamed(ORDERS, "o1", state(200, "canceled", 0)));
         assert!(delivered.streamed(ORDERS, "o1", state(300, "canceled", 0)));
         // The stream's UUIDs and REST's strings are the same ids.
@@ -403,16 +503,28 @@ mod tests {
     }
 
     #[test]
-    fn only_the_latest_orders_are_remembered() {
+    fn resting_orders_are_remembered_and_the_latest_finished_ones() {
         let mut delivered = DeliveredOrders::default();
+        assert!(delivered.streamed(ORDERS, "long-lived", state(1, "resting", 5)));
         for i in 0..=REMEMBERED_ORDERS {
             assert!(delivered.streamed(ORDERS, &i.to_string(), state(1, "resting", 5)));
+            assert!(delivered.streamed(ORDERS, &i.to_string(), state(2, "canceled", 5)));
         }
-        assert_eq!(delivered.states.len(), REMEMBERED_ORDERS);
-        // Updating a remembered order does not make room.
-        assert!(delivered.streamed(ORDERS, "1", state(2, "canceled", 0)));
-        assert_eq!(delivered.states.len(), REMEMBERED_ORDERS);
+        assert_eq!(delivered.finished.len(), REMEMBERED_ORDERS);
+        assert_eq!(delivered.states.len(), REMEMBERED_ORDERS + 1);
         assert!(!delivered.states.contains_key(&(ORDERS, "0".to_owned())));
+        assert_eq!(delivered.resting(ORDERS), vec!["long-lived".to_owned()]);
+        // Noted at subscription: kept, not over what the stream told.
+        delivered.note(ORDERS, "noted", state(1, "resting", 5));
+        delivered.note(ORDERS, "1", state(1, "resting", 5));
+        assert_eq!(
+            delivered.states[&(ORDERS, "1".to_owned())].status,
+            "canceled"
+        );
+        delivered.forget(ORDERS, "noted");
+        delivered.forget(ORDERS, "1");
+        assert_eq!(delivered.resting(ORDERS), vec!["long-lived".to_owned()]);
+        assert_eq!(delivered.finished.len(), REMEMBERED_ORDERS - 1);
     }
 
     #[test]
