@@ -573,6 +573,9 @@ impl<A: Wire> Hub<A> {
         if sub.spec.channel == Channel::Orderbook {
             self.forget_books(&sub.markets);
         }
+        if let Some(recovery) = self.recovery.as_mut() {
+            recovery.delivered_orders.forget_subscription(id);
+        }
         let request = self.fanout(Reply::Done(reply), on.len());
         if on.is_empty() {
             self.finish(request, Ok(()));
@@ -968,9 +971,8 @@ impl<A: Wire> Hub<A> {
                             };
                             self.control(event).await;
                             self.start_recovery(sub_id, connection);
-                        } else {
-                            self.read_baseline(sub_id);
                         }
+                        self.read_baseline(sub_id);
                         Ok(())
                     }
                     (None, Some(error)) => Err(error),
@@ -1208,7 +1210,7 @@ impl<A: Wire> Hub<A> {
         };
         let channel = sub.spec.channel;
         let open_orders = if channel == Channel::UserOrders {
-            recovery.delivered_orders.resting(id)
+            recovery.delivered_orders.open(id)
         } else {
             Vec::new()
         };
@@ -1276,10 +1278,9 @@ impl<A: Wire> Hub<A> {
         let event = match listing {
             Ok(Listing::Baseline(orders)) => {
                 for order in &orders {
-                    let state = recovery::rest_state(order);
                     recovery
                         .delivered_orders
-                        .note(subscription, &order.order_id, state);
+                        .note(subscription, &order.order_id);
                 }
                 return;
             }
@@ -1303,6 +1304,7 @@ impl<A: Wire> Hub<A> {
                     subscription,
                     since,
                     orders,
+                    gone,
                 }
             }
             Ok(Listing::Fills(fills)) => {

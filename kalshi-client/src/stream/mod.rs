@@ -490,6 +490,10 @@ pub enum Event<M = ServerMessage> {
         since: SystemTime,
         /// The orders, as `GET /portfolio/orders` lists them.
         orders: Vec<kalshi_gen::types::Order>,
+        /// Ids of orders last known open that Kalshi answered 404 for
+        /// (archived, or gone): their final state is not known here; the
+        /// historical orders (`client.historical()`) may have it.
+        gone: Vec<String>,
     },
     /// Reading an outage's orders over REST failed, or reading the resting
     /// orders when the subscription was made (then `since` is that moment,
@@ -717,23 +721,25 @@ impl StreamBuilder<EventContracts> {
     /// meanwhile). It delivers those whose state is news as one
     /// [`Event::OrdersRecovered`]; a failure is
     /// [`Event::OrderRecoveryFailed`]. "Last known resting" covers the
-    /// orders the stream showed resting and those resting when the
+    /// orders the stream last showed open and those resting when the
     /// subscription was first made, which the session reads then (once,
-    /// delivering nothing: your own listing at start-up is the baseline).
-    /// An order Kalshi answers 404 for is forgotten.
+    /// delivering nothing: your own listing at start-up is the baseline;
+    /// markets added to the subscription later are not read). An order
+    /// Kalshi answers 404 for is forgotten and named in the event's
+    /// `gone`.
     ///
     /// An order's state never reaches the consumer after a later state of
-    /// the same order, whichever source brought either: later by its last
-    /// update time, or, within a millisecond or without times, further
-    /// along (its filled count only grows; canceled and executed are
-    /// final). Two changes of one millisecond that leave an order as far
-    /// along (a decrease and an amendment) cannot be told apart; the state
-    /// delivered first stands. Applying every `user_order` message and
-    /// every recovered order in the order received therefore leaves each
-    /// order as Kalshi has it. The session remembers every resting order
-    /// and the last 65,536 finished ones (all subscriptions together). The
-    /// same clock margin as for fills applies; the REST calls use the
-    /// client's rate limits and retries.
+    /// the same order, whichever source brought either. How far along an
+    /// order is decides first (its filled count only grows; canceled and
+    /// executed are final), then its last update time. Two changes that
+    /// leave an order as far along (a decrease, an amendment) in one
+    /// millisecond, or without times, cannot be told apart; the state
+    /// delivered first stands. Otherwise applying every `user_order`
+    /// message and every recovered order in the order received leaves each
+    /// order as Kalshi has it. The session remembers every open order and
+    /// the last 65,536 finished ones (all subscriptions together). The same
+    /// clock margin as for fills applies; the REST calls use the client's
+    /// rate limits and retries.
     pub fn recover_orders(mut self, on: bool) -> Self {
         self.config.recover_orders = on;
         self

@@ -33,7 +33,7 @@ pub(crate) struct Window {
     pub markets: Vec<String>,
     /// When the connection last heard anything.
     pub since: SystemTime,
-    /// Orders the stream last showed resting (for `user_orders`).
+    /// Orders last known open (for `user_orders`).
     pub open_orders: Vec<String>,
     /// For `user_orders`: read only the resting orders, as the baseline of
     /// later recoveries, when the subscription is first made.
@@ -237,41 +237,44 @@ pub(crate) struct OrderState {
 }
 
 impl OrderState {
-    /// Whether this state comes before `seen` in the order's life: it was
-    /// updated earlier, or it is less far along. How far along an order is
-    /// never goes back (its filled count only grows, and canceled or
-    /// executed is final), which orders two states of the same millisecond
-    /// or without times.
+    /// Whether this state comes before `seen` in the order's life. How far
+    /// along an order is never goes back (its filled count only grows, and
+    /// canceled or executed is final), so that decides first; between
+    /// states as far along, the earlier update time (when both have one).
     fn precedes(&self, seen: &Self) -> bool {
-        let earlier = matches!(
-            (self.updated_ms, seen.updated_ms),
-            (Some(ours), Some(theirs)) if ours < theirs
-        );
-        earlier || self.progress() < seen.progress()
+        match self.progress().cmp(&seen.progress()) {
+            std::cmp::Ordering::Less => true,
+            std::cmp::Ordering::Greater => false,
+            std::cmp::Ordering::Equal => matches!(
+                (self.updated_ms, seen.updated_ms),
+                (Some(ours), Some(theirs)) if ours < theirs
+            ),
+        }
     }
 
-    /// Whether this state, read over REST, is news next to `seen`: updated
-    /// later, or, within a millisecond or without times, further along.
-    /// (Two changes of one millisecond that leave the order as far along,
-    /// a decrease and an amendment, cannot be ordered; the one delivered
-    /// stands.)
+    /// Whether this state, read over REST, is news next to `seen`: further
+    /// along, or as far along and updated later. (Two changes of one
+    /// millisecond that leave the order as far along, a decrease and an
+    /// amendment, cannot be ordered; the one delivered stands.)
     fn is_news_after(&self, seen: &Self) -> bool {
-        if self.precedes(seen) {
-            return false;
-        }
-        match (self.updated_ms, seen.updated_ms) {
-            (Some(ours), Some(theirs)) if ours != theirs => ours > theirs,
-            _ => self.progress() > seen.progress(),
+        match self.progress().cmp(&seen.progress()) {
+            std::cmp::Ordering::Less => false,
+            std::cmp::Ordering::Greater => true,
+            std::cmp::Ordering::Equal => matches!(
+                (self.updated_ms, seen.updated_ms),
+                (Some(ours), Some(theirs)) if ours > theirs
+            ),
         }
     }
 
     fn progress(&self) -> (bool, Count) {
-        (!self.is_resting(), self.filled)
+        (self.is_finished(), self.filled)
     }
 
-    /// Whether the order still rests on the book.
-    pub fn is_resting(&self) -> bool {
-        self.status == "resting"
+    /// Whether the order is done: canceled or executed. Any other status
+    /// (resting, or one this SDK does not know) may still change.
+    pub fn is_finished(&self) -> bool {
+        matches!(self.status.as_str(), "canceled" | "executed")
     }
 }
 
@@ -283,6 +286,9 @@ pub(crate) struct DeliveredOrders {
     states: HashMap<(SubscriptionId, String), OrderState>,
     /// The finished orders, oldest first: the ones forgotten first.
     finished: VecDeque<(SubscriptionId, String)>,
+    /// Orders open when the subscription was made that nothing was
+    /// delivered of yet: to be read again, with no state to compare.
+    known_open: HashSet<(SubscriptionId, String)>,
 }
 
 impl DeliveredOrders {
@@ -326,40 +332,55 @@ impl DeliveredOrders {
         true
     }
 
-    /// Records a resting order read when the subscription was made, unless
-    /// the stream told of it already, so that a later recovery reads it
-    /// again; nothing is delivered.
-    pub(crate) fn note(&mut self, subscription: SubscriptionId, order_id: &str, state: OrderState) {
+    /// Notes an order open when the subscription was made, so that a later
+    /// recovery reads it again; its state is not recorded (the consumer was
+    /// given none), and nothing is delivered.
+    pub(crate) fn note(&mut self, subscription: SubscriptionId, order_id: &str) {
         let key = (subscription, canonical(order_id));
         if !self.states.contains_key(&key) {
-            self.remember(key, state);
+            self.known_open.insert(key);
         }
     }
 
     /// Forgets an order Kalshi no longer has.
     pub(crate) fn forget(&mut self, subscription: SubscriptionId, order_id: &str) {
         let key = (subscription, canonical(order_id));
-        self.states.remove(&key);
-        self.finished.retain(|k| *k != key);
+        self.known_open.remove(&key);
+        if self.states.remove(&key).is_some_and(|s| s.is_finished()) {
+            self.finished.retain(|k| *k != key);
+        }
     }
 
-    /// The orders of `subscription` last delivered as resting.
-    pub(crate) fn resting(&self, subscription: SubscriptionId) -> Vec<String> {
-        self.states
+    /// Forgets everything of a subscription that ended.
+    pub(crate) fn forget_subscription(&mut self, subscription: SubscriptionId) {
+        self.states.retain(|(sub, _), _| *sub != subscription);
+        self.finished.retain(|(sub, _)| *sub != subscription);
+        self.known_open.retain(|(sub, _)| *sub != subscription);
+    }
+
+    /// The orders of `subscription` last known open (not finished).
+    pub(crate) fn open(&self, subscription: SubscriptionId) -> Vec<String> {
+        let delivered = self
+            .states
             .iter()
-            .filter(|((sub, _), state)| *sub == subscription && state.is_resting())
-            .map(|((_, id), _)| id.clone())
+            .filter(|(_, state)| !state.is_finished())
+            .map(|(key, _)| key);
+        delivered
+            .chain(&self.known_open)
+            .filter(|(sub, _)| *sub == subscription)
+            .map(|(_, id)| id.clone())
             .collect()
     }
 
     /// Keeps `state`; resting orders are kept until they finish, finished
     /// ones until `REMEMBERED_ORDERS` newer ones have finished.
     fn remember(&mut self, key: (SubscriptionId, String), state: OrderState) {
-        let finishes = !state.is_resting();
+        self.known_open.remove(&key);
+        let finishes = state.is_finished();
         let was_finished = self
             .states
             .insert(key.clone(), state)
-            .is_some_and(|before| !before.is_resting());
+            .is_some_and(|before| before.is_finished());
         if finishes && !was_finished {
             self.finished.push_back(key);
             if self.finished.len() > REMEMBERED_ORDERS
@@ -469,6 +490,11 @@ mod tests {
         assert!(delivered.recovered(ORDERS, "o3", untimed("resting", 2)));
         assert!(!delivered.recovered(ORDERS, "o3", untimed("resting", 4)));
         assert!(!delivered.recovered(ORDERS, "o3", untimed("resting", 2)));
+        // Further along wins over an earlier time (REST's clock and the
+        // stream's need not agree).
+        assert!(delivered.recovered(ORDERS, "o4", state(300, "resting", 3)));
+        assert!(delivered.recovered(ORDERS, "o4", state(250, "resting", 2)));
+        assert!(!delivered.streamed(ORDERS, "o4", state(400, "resting", 3)));
         // An untimed state next to a timed one: only when further along.
         assert!(!delivered.recovered(ORDERS, "o1", untimed("resting", 5)));
         assert!(delivered.recovered(ORDERS, "o1", untimed("executed", 0)));
@@ -493,13 +519,19 @@ mod tests {
     }
 
     #[test]
-    fn the_orders_last_delivered_resting_are_the_ones_to_read_again() {
+    fn the_orders_last_known_open_are_the_ones_to_read_again() {
         let mut delivered = DeliveredOrders::default();
         assert!(delivered.streamed(ORDERS, "o1", state(1, "resting", 5)));
         assert!(delivered.streamed(ORDERS, "o2", state(1, "resting", 5)));
         assert!(delivered.streamed(ORDERS, "o2", state(2, "executed", 0)));
         assert!(delivered.streamed(SubscriptionId(3), "o3", state(1, "resting", 5)));
-        assert_eq!(delivered.resting(ORDERS), vec!["o1".to_owned()]);
+        // A status this SDK does not know is not final: what follows it
+        // is delivered, and the order may change still.
+        assert!(delivered.streamed(ORDERS, "o4", state(1, "pending", 5)));
+        assert!(delivered.streamed(ORDERS, "o4", state(1, "resting", 5)));
+        let mut open = delivered.open(ORDERS);
+        open.sort();
+        assert_eq!(open, ["o1", "o4"]);
     }
 
     #[test]
@@ -513,18 +545,25 @@ mod tests {
         assert_eq!(delivered.finished.len(), REMEMBERED_ORDERS);
         assert_eq!(delivered.states.len(), REMEMBERED_ORDERS + 1);
         assert!(!delivered.states.contains_key(&(ORDERS, "0".to_owned())));
-        assert_eq!(delivered.resting(ORDERS), vec!["long-lived".to_owned()]);
-        // Noted at subscription: kept, not over what the stream told.
-        delivered.note(ORDERS, "noted", state(1, "resting", 5));
-        delivered.note(ORDERS, "1", state(1, "resting", 5));
+        assert_eq!(delivered.open(ORDERS), vec!["long-lived".to_owned()]);
+        // Noted at subscription: open, not over what the stream told.
+        delivered.note(ORDERS, "noted");
+        delivered.note(ORDERS, "1");
         assert_eq!(
             delivered.states[&(ORDERS, "1".to_owned())].status,
             "canceled"
         );
+        let mut open = delivered.open(ORDERS);
+        open.sort();
+        assert_eq!(open, ["long-lived", "noted"]);
+        // With no state recorded, whatever is read of it is news.
+        assert!(delivered.recovered(ORDERS, "noted", state(1, "resting", 5)));
         delivered.forget(ORDERS, "noted");
         delivered.forget(ORDERS, "1");
-        assert_eq!(delivered.resting(ORDERS), vec!["long-lived".to_owned()]);
+        assert_eq!(delivered.open(ORDERS), vec!["long-lived".to_owned()]);
         assert_eq!(delivered.finished.len(), REMEMBERED_ORDERS - 1);
+        delivered.forget_subscription(ORDERS);
+        assert!(delivered.states.is_empty() && delivered.finished.is_empty());
     }
 
     #[test]
