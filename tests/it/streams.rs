@@ -1219,9 +1219,12 @@ async fn orders_of_silenced_links_are_recovered(connections: usize, orders: Subs
         }
     }
     // One recovery per lost connection (the later ones may find no news).
-    wait_for(&mut session, &mut seen, "every recovery", async |_, seen| {
-        seen.count(|e| matches!(e, Event::OrdersRecovered { .. })) >= connections
-    })
+    wait_for(
+        &mut session,
+        &mut seen,
+        "every recovery",
+        async |_, seen| seen.count(|e| matches!(e, Event::OrdersRecovered { .. })) >= connections,
+    )
     .await;
     assert_eq!(
         session.stats().orders_recovered,
