@@ -1264,7 +1264,9 @@ impl<A: Wire> Hub<A> {
         self.control(failed(channel, id, since, error)).await;
     }
 
-    /// Delivers recovered fills the stream did not deliver, or the failure.
+    /// Delivers what a recovery read that is news (fills not delivered yet,
+    /// order states later than those delivered), or the failure; records
+    /// the ids of a subscription-time read.
     async fn recovered(&mut self, result: Recovered) {
         let Recovered {
             subscription,
