@@ -1135,8 +1135,8 @@ async fn orders_of_silenced_links_are_recovered(connections: usize, orders: Subs
         .order_id;
     wait_for_orders(&mut session, &mut seen, &stack.alice, Some(&unheard)).await;
     let before = seen.order_states();
-    // Over 3 s of other traffic (the links stay alive and keep hearing), so
-    // that the outage starts well after the order was placed.
+    // Over 3 s of other traffic, so that the outage (from the last frame
+    // heard) starts well after the order was placed.
     for _ in 0..8 {
         let frames = session.stats().frames;
         stack
@@ -1152,7 +1152,6 @@ async fn orders_of_silenced_links_are_recovered(connections: usize, orders: Subs
         .await;
         tokio::time::sleep(Duration::from_millis(450)).await;
     }
-    assert_eq!(session.stats().reconnects, 0);
     let baseline_read = stack.sim.journal().iter().any(|e| {
         e.path.ends_with("/portfolio/orders")
             && e.query.contains("status=resting")
