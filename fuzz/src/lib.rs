@@ -534,7 +534,7 @@ fn decode_round_trip<T: DeserializeOwned + Serialize>(operation: &str, body: &[u
     );
 }
 
-/// JSON equality, except that two floating-point numbers within [`ULPS`]
+/// JSON equality, except that two floating-point numbers within `ULPS`
 /// of each other count as equal.
 ///
 /// serde_json's default float parser (without its `float_roundtrip`

@@ -7,13 +7,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use futures_util::{SinkExt, StreamExt, TryStreamExt};
 use kalshi_client::order::{CancelOrder, Decrease, DecreaseOrder, NewOrder, Price, Quantity};
 use kalshi_client::stream::{
     Api, Channel, Event, EventContracts, Margin, StreamBuilder, StreamError, StreamSession,
-    Subscription,
+    Subscription, SubscriptionId,
 };
 use kalshi_client::{Client, Credentials, Execute, Paginate, RetryPolicy};
 use kalshi_gen::stream::ServerMessage;
@@ -694,7 +694,7 @@ async fn the_simulator_answers_malformed_commands_with_kalshis_error_codes() {
         )
         .unwrap();
     let credentials = Credentials::from_pem("alice-key", &TestKey::rsa().pem).unwrap();
-    let now = std::time::SystemTime::now()
+    let now = SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_millis() as u64;
@@ -1024,17 +1024,7 @@ async fn fills_of_silenced_links_are_recovered(connections: usize, fills: Subscr
         .connect()
         .await
         .unwrap();
-    session
-        .subscribe(Subscription::orderbook(MARKETS))
-        .await
-        .unwrap();
-    session.subscribe(fills).await.unwrap();
-    let mut seen = Seen::default();
-    wait_for(&mut session, &mut seen, "every connection", async |s, _| {
-        s.list_subscriptions().await.is_ok()
-            && s.stats().frames >= (connections * MARKETS.len()) as u64
-    })
-    .await;
+    let mut seen = subscribe_beside_books(&mut session, fills, connections).await;
     random_flow(&stack, 7, 60).await;
     wait_for_fills(&mut session, &mut seen, &stack.alice).await;
 
@@ -1086,6 +1076,61 @@ async fn with_two_silenced_connections_fills_are_recovered_once() {
     fills_of_silenced_links_are_recovered(2, Subscription::fills().markets(MARKETS)).await;
 }
 
+/// Subscribes the books of `MARKETS` and `subscription`, and waits until
+/// every one of the `connections` has them.
+async fn subscribe_beside_books(
+    session: &mut StreamSession,
+    subscription: Subscription,
+    connections: usize,
+) -> Seen {
+    session
+        .subscribe(Subscription::orderbook(MARKETS))
+        .await
+        .unwrap();
+    session.subscribe(subscription).await.unwrap();
+    let mut seen = Seen::default();
+    wait_for(session, &mut seen, "every connection", async |s, _| {
+        s.list_subscriptions().await.is_ok()
+            && s.stats().frames >= (connections * MARKETS.len()) as u64
+    })
+    .await;
+    seen
+}
+
+/// The first `FillRecoveryFailed`: its subscription, window start and error.
+fn fill_recovery_failure(seen: &Seen) -> (SubscriptionId, SystemTime, String) {
+    seen.events
+        .iter()
+        .find_map(|e| match e {
+            Event::FillRecoveryFailed {
+                subscription,
+                since,
+                error,
+            } => Some((*subscription, *since, error.clone())),
+            _ => None,
+        })
+        .unwrap()
+}
+
+/// A recovery window starts when the link last heard anything (just before
+/// the silence at `silenced`), not when the silence was noticed later.
+fn assert_window_starts_at_the_silence(since: SystemTime, silenced: SystemTime) {
+    assert!(since < silenced + Duration::from_millis(500));
+    assert!(
+        silenced
+            .duration_since(since)
+            .is_ok_and(|d| d < Duration::from_secs(5))
+    );
+}
+
+/// How many fill listings the simulator answered.
+fn fill_listings(sim: &Simulator) -> usize {
+    sim.journal()
+        .iter()
+        .filter(|e| e.path.ends_with("/portfolio/fills"))
+        .count()
+}
+
 /// Orders placed, decreased, canceled and filled while the links were
 /// silent: once recovered, applying every streamed and recovered state in
 /// the order received leaves each order as REST has it.
@@ -1109,17 +1154,7 @@ async fn orders_of_silenced_links_are_recovered(connections: usize, orders: Subs
         .await
         .unwrap()
         .order_id;
-    session
-        .subscribe(Subscription::orderbook(MARKETS))
-        .await
-        .unwrap();
-    session.subscribe(orders).await.unwrap();
-    let mut seen = Seen::default();
-    wait_for(&mut session, &mut seen, "every connection", async |s, _| {
-        s.list_subscriptions().await.is_ok()
-            && s.stats().frames >= (connections * MARKETS.len()) as u64
-    })
-    .await;
+    let mut seen = subscribe_beside_books(&mut session, orders, connections).await;
     random_flow(&stack, 7, 60).await;
     // An order far from the others' prices, known resting and placed long
     // before the outage: canceled during it, it is in neither listing
@@ -1261,7 +1296,7 @@ async fn a_recovery_that_cannot_list_the_fills_reports_its_window() {
     stack
         .sim
         .inject_at("/portfolio/fills", Fault::Status(500), 1_000);
-    let silenced = std::time::SystemTime::now();
+    let silenced = SystemTime::now();
     assert!(stack.sim.inject_stream(StreamFault::Silence) > 0);
     let mut seen = Seen::default();
     wait_for(
@@ -1271,31 +1306,13 @@ async fn a_recovery_that_cannot_list_the_fills_reports_its_window() {
         async |_, seen| seen.count(|e| matches!(e, Event::FillRecoveryFailed { .. })) > 0,
     )
     .await;
-    let (since, error) = seen
-        .events
-        .iter()
-        .find_map(|e| match e {
-            Event::FillRecoveryFailed { since, error, .. } => Some((*since, error.clone())),
-            _ => None,
-        })
-        .unwrap();
+    let (_, since, error) = fill_recovery_failure(&seen);
     assert!(error.contains("listing the fills failed"), "{error}");
-    // The window starts when the link last heard anything (the
-    // subscription's answer, just before the silence), not when the silence
-    // was noticed 1.5 s later.
-    assert!(since < silenced + Duration::from_millis(500));
-    assert!(
-        silenced
-            .duration_since(since)
-            .is_ok_and(|d| d < Duration::from_secs(5))
-    );
+    // The subscription's answer was the last frame heard, noticed 1.5 s
+    // after the silence.
+    assert_window_starts_at_the_silence(since, silenced);
     assert_eq!(seen.count(|e| matches!(e, Event::FillsRecovered { .. })), 0);
-    let listings = stack
-        .sim
-        .journal()
-        .iter()
-        .filter(|e| e.path.ends_with("/portfolio/fills"))
-        .count();
+    let listings = fill_listings(&stack.sim);
     assert!(
         listings >= 2,
         "the listing was retried ({listings} requests)"
@@ -1316,7 +1333,7 @@ async fn a_fill_subscription_refused_after_a_reconnect_reports_its_window() {
     // The next subscribe, sent on the session that replaces the silenced
     // one, is refused.
     stack.sim.refuse_subscriptions(1);
-    let silenced = std::time::SystemTime::now();
+    let silenced = SystemTime::now();
     assert!(stack.sim.inject_stream(StreamFault::Silence) > 0);
     let mut seen = Seen::default();
     wait_for(
@@ -1326,26 +1343,10 @@ async fn a_fill_subscription_refused_after_a_reconnect_reports_its_window() {
         async |_, seen| seen.count(|e| matches!(e, Event::FillRecoveryFailed { .. })) > 0,
     )
     .await;
-    let (subscription, since, error) = seen
-        .events
-        .iter()
-        .find_map(|e| match e {
-            Event::FillRecoveryFailed {
-                subscription,
-                since,
-                error,
-            } => Some((*subscription, *since, error.clone())),
-            _ => None,
-        })
-        .unwrap();
+    let (subscription, since, error) = fill_recovery_failure(&seen);
     assert_eq!(subscription, fills);
     assert!(error.contains("could not be made again"), "{error}");
-    assert!(since < silenced + Duration::from_millis(500));
-    assert!(
-        silenced
-            .duration_since(since)
-            .is_ok_and(|d| d < Duration::from_secs(5))
-    );
+    assert_window_starts_at_the_silence(since, silenced);
     // The refusal itself reaches the consumer, tied to the subscription.
     let refusals = seen.count(|e| {
         matches!(
@@ -1356,13 +1357,7 @@ async fn a_fill_subscription_refused_after_a_reconnect_reports_its_window() {
     assert_eq!(refusals, 1);
     // With no subscription to hand the fills to, nothing was listed.
     assert_eq!(seen.count(|e| matches!(e, Event::FillsRecovered { .. })), 0);
-    let listings = stack
-        .sim
-        .journal()
-        .iter()
-        .filter(|e| e.path.ends_with("/portfolio/fills"))
-        .count();
-    assert_eq!(listings, 0);
+    assert_eq!(fill_listings(&stack.sim), 0);
     session.close().await;
 }
 

@@ -1,8 +1,8 @@
 //! `cargo xtask regen [--check]`: the vendored spec in, `kalshi-gen/src/generated.rs` out.
 //!
-//! The pipeline: parse the spec, apply the named [`patches`](crate::patches),
+//! The pipeline: parse the spec, apply the named [`crate::patches`],
 //! run progenitor as a library, rewrite what no setting covers
-//! ([`postprocess`](crate::postprocess)), append the operation table, and
+//! ([`crate::postprocess`]), append the operation table, and
 //! format with prettyplease (a pinned library, so every machine writes the
 //! same bytes; rustfmt versions differ between toolchains).
 

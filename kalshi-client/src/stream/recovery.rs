@@ -100,23 +100,11 @@ async fn read(client: Client, window: Window) -> Result<Listing, String> {
 /// that is in neither list (it was canceled or executed meanwhile).
 async fn orders_since(client: Client, window: Window) -> Result<Listing, String> {
     read_side_reaches(&client, SystemTime::now() + CLOCK_MARGIN).await?;
-    let min_ts = unix_seconds(
-        window
-            .since
-            .checked_sub(CLOCK_MARGIN)
-            .unwrap_or(SystemTime::UNIX_EPOCH),
-    );
     let mut orders = HashMap::new();
     let resting = client.orders().list().status("resting");
-    let created = client.orders().list().min_ts(min_ts);
+    let created = client.orders().list().min_ts(min_ts(window.since));
     for request in [resting, created] {
-        let listed: Vec<Order> = request
-            .limit(1000)
-            .stream(None)
-            .try_collect()
-            .await
-            .map_err(|e| format!("listing the orders failed: {e}"))?;
-        for order in listed {
+        for order in every_order(request).await? {
             orders.insert(canonical(&order.order_id), order);
         }
     }
@@ -142,16 +130,18 @@ async fn orders_since(client: Client, window: Window) -> Result<Listing, String>
 /// includes the moment this was called.
 async fn baseline(client: Client, markets: Vec<String>) -> Result<Vec<Order>, String> {
     read_side_reaches(&client, SystemTime::now() + CLOCK_MARGIN).await?;
-    let resting: Vec<Order> = client
-        .orders()
-        .list()
-        .status("resting")
+    let resting = every_order(client.orders().list().status("resting")).await?;
+    Ok(in_markets(resting, &markets))
+}
+
+/// Every page of an order listing.
+async fn every_order(request: kalshi_gen::builder::GetOrders<'_>) -> Result<Vec<Order>, String> {
+    request
         .limit(1000)
         .stream(None)
         .try_collect()
         .await
-        .map_err(|e| format!("listing the resting orders failed: {e}"))?;
-    Ok(in_markets(resting, &markets))
+        .map_err(|e| format!("listing the orders failed: {e}"))
 }
 
 fn in_markets(orders: Vec<Order>, markets: &[String]) -> Vec<Order> {
@@ -170,12 +160,7 @@ async fn fills_since(
     since: SystemTime,
 ) -> Result<Vec<Fill>, String> {
     read_side_reaches(&client, SystemTime::now() + CLOCK_MARGIN).await?;
-    // `min_ts` is whole seconds, rounded down.
-    let min_ts = unix_seconds(
-        since
-            .checked_sub(CLOCK_MARGIN)
-            .unwrap_or(SystemTime::UNIX_EPOCH),
-    );
+    let min_ts = min_ts(since);
     if markets.is_empty() {
         return list(&client, min_ts, None).await;
     }
@@ -219,6 +204,16 @@ async fn read_side_reaches(client: &Client, moment: SystemTime) -> Result<(), St
         }
         tokio::time::sleep(READ_SIDE_POLL).await;
     }
+}
+
+/// The `min_ts` of a listing that covers what happened since `since`:
+/// the clock margin earlier, in whole seconds rounded down.
+fn min_ts(since: SystemTime) -> i64 {
+    unix_seconds(
+        since
+            .checked_sub(CLOCK_MARGIN)
+            .unwrap_or(SystemTime::UNIX_EPOCH),
+    )
 }
 
 fn unix_seconds(time: SystemTime) -> i64 {
@@ -300,16 +295,9 @@ impl DeliveredOrders {
         order_id: &str,
         state: OrderState,
     ) -> bool {
-        let key = (subscription, canonical(order_id));
-        if self
-            .states
-            .get(&key)
-            .is_some_and(|seen| state.precedes(seen))
-        {
-            return false;
-        }
-        self.remember(key, state);
-        true
+        self.admit(subscription, order_id, state, |state, seen| {
+            !state.precedes(seen)
+        })
     }
 
     /// Records a state read over REST; `false` when it is no news: the
@@ -320,11 +308,23 @@ impl DeliveredOrders {
         order_id: &str,
         state: OrderState,
     ) -> bool {
+        self.admit(subscription, order_id, state, OrderState::is_news_after)
+    }
+
+    /// Records `state` unless a state is recorded for the order and `after`
+    /// says `state` does not go after it.
+    fn admit(
+        &mut self,
+        subscription: SubscriptionId,
+        order_id: &str,
+        state: OrderState,
+        after: fn(&OrderState, &OrderState) -> bool,
+    ) -> bool {
         let key = (subscription, canonical(order_id));
         if self
             .states
             .get(&key)
-            .is_some_and(|seen| !state.is_news_after(seen))
+            .is_some_and(|seen| !after(&state, seen))
         {
             return false;
         }
