@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! load_bench run --base-url URL --key-id ID --key PEM [--seconds 10] [--concurrency 64]
-//!                [--transport client|hyper]
+//!                [--transport client|hyper|raw]
 //! load_bench sign --key PEM [--seconds 3]
 //! ```
 //!
@@ -13,7 +13,9 @@
 //! after a one-second warm-up, and prints one JSON line: requests completed,
 //! errors, seconds, and the process's CPU time. `--transport hyper` sends
 //! the same signed requests through hyper's HTTP/1 connection API alone
-//! (the floor under this client's HTTP stack, see `floor`). `sign`
+//! (the floor under this client's HTTP stack, see `floor`); `--transport
+//! raw` writes them as bytes on a kept-alive socket and parses the answer
+//! with `httparse` (the floor under any HTTP library, see `raw`). `sign`
 //! computes signatures over that request's message on one thread for
 //! `--seconds` and prints the rate: the most one core can sign, from which
 //! the physical limit of a run is cores x rate.
@@ -125,7 +127,23 @@ async fn run(
                 });
             }
         }
-        other => return Err(format!("--transport {other}: client or hyper").into()),
+        "raw" => {
+            let authority = base_url
+                .strip_prefix("http://")
+                .and_then(|rest| rest.split('/').next())
+                .ok_or("--transport raw needs an http:// base URL")?
+                .to_owned();
+            for _ in 0..concurrency {
+                let mut connection = raw::Connection::open(&authority).await?;
+                let (credentials, run) = (credentials.clone(), run.clone());
+                tokio::spawn(async move {
+                    while !run.stopped() {
+                        run.record(connection.balance(&credentials).await);
+                    }
+                });
+            }
+        }
+        other => return Err(format!("--transport {other}: client, hyper or raw").into()),
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
     let cpu_before = process_cpu_ns();
@@ -236,6 +254,113 @@ mod floor {
                 return Err(format!("{status}: {}", String::from_utf8_lossy(&body)).into());
             }
             serde_json::from_slice::<GetBalanceResponse>(&body)?;
+            Ok(())
+        }
+    }
+}
+
+/// Below every HTTP library: the request written as bytes on a kept-alive
+/// socket, the answer's head parsed with `httparse` (hyper's parser) and
+/// its `Content-Length` body read; the same signature and decoding.
+mod raw {
+    use kalshi_client::Credentials;
+    use kalshi_gen::types::GetBalanceResponse;
+    use std::fmt::Write as _;
+    use std::time::{SystemTime, UNIX_EPOCH};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    use super::{BALANCE_PATH, Result};
+
+    pub struct Connection {
+        authority: String,
+        stream: TcpStream,
+        request: String,
+        buffer: Vec<u8>,
+    }
+
+    impl Connection {
+        pub async fn open(authority: &str) -> Result<Self> {
+            let stream = TcpStream::connect(authority).await?;
+            stream.set_nodelay(true)?;
+            Ok(Self {
+                authority: authority.to_owned(),
+                stream,
+                request: String::with_capacity(1024),
+                buffer: Vec::with_capacity(4096),
+            })
+        }
+
+        pub async fn balance(&mut self, credentials: &Credentials) -> Result<()> {
+            let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis();
+            let signed = credentials.sign(u64::try_from(now)?, "GET", BALANCE_PATH)?;
+            self.request.clear();
+            write!(
+                self.request,
+                "GET {BALANCE_PATH} HTTP/1.1\r\nhost: {}\r\nkalshi-access-key: {}\r\nkalshi-access-timestamp: {}\r\nkalshi-access-signature: {}\r\n\r\n",
+                self.authority, signed.key_id, signed.timestamp, signed.signature
+            )?;
+            self.stream.write_all(self.request.as_bytes()).await?;
+            self.buffer.clear();
+            loop {
+                let mut headers = [httparse::EMPTY_HEADER; 32];
+                let mut response = httparse::Response::new(&mut headers);
+                if let httparse::Status::Complete(head) = response.parse(&self.buffer)? {
+                    let status = response.code.unwrap_or(0);
+                    let chunked = response.headers.iter().any(|h| {
+                        h.name.eq_ignore_ascii_case("transfer-encoding") && h.value == b"chunked"
+                    });
+                    let body = if chunked {
+                        self.chunked_body(head).await?
+                    } else {
+                        let length: usize = response
+                            .headers
+                            .iter()
+                            .find(|h| h.name.eq_ignore_ascii_case("content-length"))
+                            .ok_or("no content-length")
+                            .and_then(|h| std::str::from_utf8(h.value).map_err(|_| "bad length"))?
+                            .parse()?;
+                        while self.buffer.len() < head + length {
+                            self.read().await?;
+                        }
+                        self.buffer[head..head + length].to_vec()
+                    };
+                    if !(200..300).contains(&status) {
+                        return Err(format!("{status}: {}", String::from_utf8_lossy(&body)).into());
+                    }
+                    serde_json::from_slice::<GetBalanceResponse>(&body)?;
+                    return Ok(());
+                }
+                self.read().await?;
+            }
+        }
+
+        /// The chunks from `at` to the last (empty) one, joined.
+        async fn chunked_body(&mut self, mut at: usize) -> Result<Vec<u8>> {
+            let mut body = Vec::new();
+            loop {
+                match httparse::parse_chunk_size(&self.buffer[at..]) {
+                    Ok(httparse::Status::Complete((line, size))) => {
+                        let size = usize::try_from(size)?;
+                        while self.buffer.len() < at + line + size + 2 {
+                            self.read().await?;
+                        }
+                        if size == 0 {
+                            return Ok(body);
+                        }
+                        body.extend_from_slice(&self.buffer[at + line..at + line + size]);
+                        at += line + size + 2;
+                    }
+                    Ok(httparse::Status::Partial) => self.read().await?,
+                    Err(_) => return Err("bad chunk size".into()),
+                }
+            }
+        }
+
+        async fn read(&mut self) -> Result<()> {
+            if self.stream.read_buf(&mut self.buffer).await? == 0 {
+                return Err("connection closed".into());
+            }
             Ok(())
         }
     }

@@ -6,7 +6,8 @@ process), measures how many signatures one core makes per second
 ``GET /portfolio/balance`` requests from each client and key for
 ``--seconds``: this client (``load_bench run``, one runtime worker per core
 it may use), the same requests through hyper alone (``--transport hyper``,
-the floor under this client's HTTP stack), kalshi-sdk (asyncio) and
+the floor under this client's HTTP stack), the same requests as bytes on a
+raw socket (``--transport raw``, the floor under any HTTP library), kalshi-sdk (asyncio) and
 kalshi-python-sync (threads). Two placements: ``split`` pins the simulator to CPU 1 and the client to CPU 0
 (the client has one core: its limit is 1 x the signing rate); ``shared``
 pins nothing (the client may use both cores, but the simulator takes its
@@ -52,7 +53,8 @@ def measure(args, info, kind, client_cpus, cores, here):
                                         "--key-id", key["key_id"], "--key", key["pem"],
                                         "--seconds", str(args.seconds), "--concurrency", str(c),
                                         "--transport", transport]
-    clients = [("this client", ours("client")), ("hyper alone (floor)", ours("hyper"))]
+    clients = [("this client", ours("client")), ("hyper alone (floor)", ours("hyper")),
+               ("raw socket (no HTTP library)", ours("raw"))]
     python = lambda sdk, exe: lambda c: [exe, str(here / "load_python.py"), "--sdk", sdk,
                                          "--base-url", info["base_url"], "--key-id", key["key_id"],
                                          "--key", key["pem"], "--seconds", str(args.seconds),
