@@ -21,7 +21,7 @@
 //! | `GET /_sim/audit` | | the money (`deposited`, `cash`, `open_interest`, `fees`, dollars), 429s of the rate limits by key, and every `(user_id, client_order_id)` with its number of orders |
 //! | `GET /_sim/stream_sessions` | | `{"sessions": [ids]}`, the open WebSocket sessions |
 //! | `POST /_sim/stream_faults` | `{"fault", "session"?, "ms"?}` | a stream fault for one session or all (`{"applied": n}`) |
-//! | `POST /_sim/subscription_refusals` | `{"times"}` | refuses the next `times` subscriptions with code 10, on sessions open now or later |
+//! | `POST /_sim/subscription_refusals` | `{"times", "code"}` | refuses the next `times` subscriptions with error `code` (default 10), on sessions open now or later |
 //! | `POST /_sim/margin/mark` | `{"ticker", "price"}` | sets a margin market's mark price (exit triggers watch it) |
 //! | `POST /_sim/margin/funding` | `{"ticker", "rate"}` | applies one funding payment at the mark (`{"paid": n}` positions) |
 //!
@@ -115,9 +115,16 @@ pub(crate) fn handle(
                 .as_u64()
                 .filter(|times| *times <= 10_000)
                 .ok_or_else(|| invalid("`times` must be 0 to 10000"))?;
+            let code = match &body["code"] {
+                Value::Null => 10,
+                code => code
+                    .as_i64()
+                    .filter(|code| (1..=1_000).contains(code))
+                    .ok_or_else(|| invalid("`code` must be 1 to 1000"))?,
+            };
             shared
                 .sessions
-                .refuse_next(usize::try_from(times).unwrap_or(0));
+                .refuse_next(usize::try_from(times).unwrap_or(0), code);
             Ok(json!({"ok": true}))
         }
         ("POST", "faults") => {

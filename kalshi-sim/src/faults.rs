@@ -178,9 +178,10 @@ pub(crate) struct Sessions {
     last_id: std::sync::atomic::AtomicU64,
     pub record: bool,
     frames: Mutex<Vec<StreamFrame>>,
-    /// `subscribe` commands still to refuse, on whichever session sends
-    /// them (see [`crate::Simulator::refuse_subscriptions`]).
-    refusals: std::sync::atomic::AtomicUsize,
+    /// The error codes of the `subscribe` commands still to refuse, first
+    /// first, on whichever session sends them (see
+    /// [`crate::Simulator::refuse_subscriptions`]).
+    refusals: Mutex<std::collections::VecDeque<i64>>,
 }
 
 impl Sessions {
@@ -229,21 +230,22 @@ impl Sessions {
             .count()
     }
 
-    /// Refuses the next `times` subscriptions, on sessions open now or later.
-    pub fn refuse_next(&self, times: usize) {
+    /// Refuses the next `times` subscriptions with error `code`, on
+    /// sessions open now or later (after those already queued).
+    pub fn refuse_next(&self, times: usize, code: i64) {
         self.refusals
-            .fetch_add(times, std::sync::atomic::Ordering::Relaxed);
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(std::iter::repeat_n(code, times));
     }
 
-    /// Whether this subscription is one to refuse (and counts it).
-    pub fn take_refusal(&self) -> bool {
+    /// The error code to refuse this subscription with, if it is one to
+    /// refuse (and counts it).
+    pub fn take_refusal(&self) -> Option<i64> {
         self.refusals
-            .fetch_update(
-                std::sync::atomic::Ordering::Relaxed,
-                std::sync::atomic::Ordering::Relaxed,
-                |left| left.checked_sub(1),
-            )
-            .is_ok()
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop_front()
     }
 
     pub fn record(&self, frame: StreamFrame) {

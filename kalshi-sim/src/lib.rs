@@ -433,6 +433,12 @@ impl Simulator {
         self.shared.faults.push(fault, times, Some(path));
     }
 
+    /// Drops every fault not yet applied (as `DELETE /_sim/faults` does);
+    /// returns how many.
+    pub fn clear_faults(&self) -> usize {
+        self.shared.faults.clear()
+    }
+
     /// Every request received so far, in order.
     pub fn journal(&self) -> Vec<JournalEntry> {
         self.shared.faults.journal()
@@ -469,7 +475,14 @@ impl Simulator {
     /// reconnect fail ([`StreamFault::RefuseSubscription`] reaches open
     /// sessions only).
     pub fn refuse_subscriptions(&self, times: usize) {
-        self.shared.sessions.refuse_next(times);
+        self.refuse_subscriptions_with(times, 10);
+    }
+
+    /// As [`refuse_subscriptions`](Self::refuse_subscriptions), with Kalshi's
+    /// error `code` of choice (say 11, invalid parameter, for a refusal
+    /// that sending again cannot pass).
+    pub fn refuse_subscriptions_with(&self, times: usize, code: i64) {
+        self.shared.sessions.refuse_next(times, code);
     }
 
     /// Every text frame of every WebSocket session so far, in order, when

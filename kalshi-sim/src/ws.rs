@@ -569,9 +569,14 @@ impl Session {
                 format!("unknown market ticker {unknown}"),
             )));
         }
-        if std::mem::take(&mut self.pending.refuse) || self.shared.sessions.take_refusal() {
+        let refusal = if std::mem::take(&mut self.pending.refuse) {
+            Some(code::CHANNEL_ERROR)
+        } else {
+            self.shared.sessions.take_refusal()
+        };
+        if let Some(code) = refusal {
             return Ok(Err(CommandError(
-                code::CHANNEL_ERROR,
+                code,
                 "subscription refused (injected by the test)".into(),
             )));
         }

@@ -10,7 +10,9 @@ use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
 use futures_util::{SinkExt, StreamExt, TryStreamExt};
-use kalshi_client::order::{CancelOrder, Decrease, DecreaseOrder, NewOrder, Price, Quantity};
+use kalshi_client::order::{
+    CancelOrder, Decrease, DecreaseOrder, NewOrder, Price, Quantity, Subaccount,
+};
 use kalshi_client::stream::{
     Api, Channel, Event, EventContracts, Margin, StreamBuilder, StreamError, StreamSession,
     Subscription, SubscriptionId,
@@ -43,6 +45,8 @@ fn validator() -> &'static FrameValidator {
 struct Stack {
     sim: Simulator,
     alice: Client,
+    /// Alice's key, with subaccount 2 as the client's default.
+    alice_on_two: Client,
     bob: Client,
     carol: Client,
 }
@@ -59,7 +63,7 @@ async fn stack() -> Stack {
         config = config.account(Account::with_public_key(user, &key_id, key.public_key()));
     }
     let sim = Simulator::start(config).await.unwrap();
-    let client = |user: &str, key: &TestKey| {
+    let builder = |user: &str, key: &TestKey| {
         Client::builder()
             .base_url(sim.base_url())
             .credentials(Credentials::from_pem(format!("{user}-key"), &key.pem).unwrap())
@@ -67,11 +71,14 @@ async fn stack() -> Stack {
                 RetryPolicy::default()
                     .with_backoff(Duration::from_millis(1), Duration::from_millis(10)),
             )
-            .build()
-            .unwrap()
     };
+    let client = |user: &str, key: &TestKey| builder(user, key).build().unwrap();
     Stack {
         alice: client("alice", keys[0].1),
+        alice_on_two: builder("alice", keys[0].1)
+            .default_subaccount(Subaccount::new(2).unwrap())
+            .build()
+            .unwrap(),
         bob: client("bob", keys[1].1),
         carol: client("carol", keys[2].1),
         sim,
@@ -1187,13 +1194,8 @@ async fn orders_of_silenced_links_are_recovered(connections: usize, orders: Subs
         .await;
         tokio::time::sleep(Duration::from_millis(450)).await;
     }
-    let baseline_read = stack.sim.journal().iter().any(|e| {
-        e.path.ends_with("/portfolio/orders")
-            && e.query.contains("status=resting")
-            && e.status == 200
-    });
     assert!(
-        baseline_read,
+        resting_listings(&stack.sim) > 0,
         "the resting orders were read at subscription"
     );
 
@@ -1280,6 +1282,265 @@ async fn with_two_silenced_connections_orders_are_recovered() {
     orders_of_silenced_links_are_recovered(2, Subscription::user_orders()).await;
 }
 
+/// Bob rests and cancels an order on `market` over and over until aborted,
+/// so that a session subscribed to that book hears a frame far more often
+/// than its heartbeat timeout: no connection is declared dead but the one a
+/// test silences (an unplanned outage's recovery would read what the test
+/// means a planned one to find).
+fn keep_busy(bob: &Client, market: &'static str) -> tokio::task::JoinHandle<()> {
+    let bob = bob.clone();
+    tokio::spawn(async move {
+        let one = Quantity::contracts(1).unwrap();
+        loop {
+            let order = NewOrder::buy_yes(market, one, cents(2));
+            let placed = bob.orders().create(&order).send().await.unwrap();
+            let cancel = CancelOrder::new(placed.order_id);
+            bob.orders().cancel(cancel).send().await.unwrap();
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+}
+
+/// The successful listings of the resting orders so far.
+fn resting_listings(sim: &Simulator) -> usize {
+    sim.journal()
+        .iter()
+        .filter(|e| {
+            e.path.ends_with("/portfolio/orders")
+                && e.query.contains("status=resting")
+                && e.status == 200
+        })
+        .count()
+}
+
+/// Waits until the stream (and recoveries) show `order_id` canceled.
+async fn wait_for_cancel(session: &mut StreamSession, seen: &mut Seen, order_id: &str) {
+    wait_for(session, seen, "the cancel", async |_, seen| {
+        seen.order_states()
+            .get(order_id)
+            .is_some_and(|state| state.0 == "canceled")
+    })
+    .await;
+}
+
+/// An order resting in a market added to a `user_orders` subscription was
+/// never streamed; read when the market is added, its cancel during a later
+/// outage is recovered like that of an order the stream had shown.
+#[tokio::test]
+async fn an_order_resting_in_a_market_added_later_is_recovered() {
+    let stack = stack().await;
+    let one = Quantity::contracts(1).unwrap();
+    let elsewhere = NewOrder::buy_yes(MARKETS[1], one, cents(9));
+    let elsewhere = stack
+        .alice
+        .orders()
+        .create(&elsewhere)
+        .send()
+        .await
+        .unwrap();
+    // Listed among the orders created since an outage only if it began
+    // within about 3 s of this.
+    let old_enough = tokio::time::Instant::now() + Duration::from_millis(3500);
+    let mut session = streams(&stack.alice)
+        .heartbeat_timeout(Duration::from_millis(1500))
+        .recover_orders(true)
+        .connect()
+        .await
+        .unwrap();
+    session
+        .subscribe(Subscription::orderbook([MARKETS[1]]))
+        .await
+        .unwrap();
+    let busy = keep_busy(&stack.bob, MARKETS[1]);
+    let orders = session
+        .subscribe(Subscription::user_orders().markets([MARKETS[0]]))
+        .await
+        .unwrap();
+    let mut seen = Seen::default();
+    wait_for(
+        &mut session,
+        &mut seen,
+        "the subscription-time read",
+        async |_, _| resting_listings(&stack.sim) == 1,
+    )
+    .await;
+    session.add_markets(orders, [MARKETS[1]]).await.unwrap();
+    wait_for(
+        &mut session,
+        &mut seen,
+        "the added market's read",
+        async |_, _| resting_listings(&stack.sim) == 2,
+    )
+    .await;
+    tokio::time::sleep_until(old_enough).await;
+    assert!(stack.sim.inject_stream(StreamFault::Silence) > 0);
+    let cancel = CancelOrder::new(elsewhere.order_id.clone());
+    stack.alice.orders().cancel(cancel).send().await.unwrap();
+    wait_for_cancel(&mut session, &mut seen, &elsewhere.order_id).await;
+    busy.abort();
+    let outages = seen.count(|e| matches!(e, Event::Disconnected { .. }));
+    assert_eq!(outages, 1, "only the silenced connection was lost");
+    session.close().await;
+}
+
+/// When the subscription-time read of the resting orders fails, it is
+/// reported once and made again after a backoff until it succeeds: an order
+/// resting then, never streamed, and canceled during a later outage is
+/// still recovered.
+#[tokio::test]
+async fn a_failed_subscription_time_read_is_made_again() {
+    let stack = stack().await;
+    let one = Quantity::contracts(1).unwrap();
+    let before = NewOrder::buy_yes(MARKETS[2], one, cents(9));
+    let before = stack.alice.orders().create(&before).send().await.unwrap();
+    let old_enough = tokio::time::Instant::now() + Duration::from_millis(3500);
+    let mut session = streams(&stack.alice)
+        .heartbeat_timeout(Duration::from_millis(1500))
+        .recover_orders(true)
+        .connect()
+        .await
+        .unwrap();
+    session
+        .subscribe(Subscription::orderbook([MARKETS[1]]))
+        .await
+        .unwrap();
+    let busy = keep_busy(&stack.bob, MARKETS[1]);
+    // Every listing fails, through the client's retries, until cleared.
+    stack
+        .sim
+        .inject_at("/portfolio/orders", Fault::Status(500), 1_000);
+    session
+        .subscribe(Subscription::user_orders())
+        .await
+        .unwrap();
+    let mut seen = Seen::default();
+    wait_for(
+        &mut session,
+        &mut seen,
+        "the read to fail",
+        async |_, seen| seen.count(|e| matches!(e, Event::OrderRecoveryFailed { .. })) > 0,
+    )
+    .await;
+    // Long enough for several more attempts (the test backoff is 5-50 ms).
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    stack.sim.clear_faults();
+    wait_for(
+        &mut session,
+        &mut seen,
+        "the read to be made again",
+        async |_, _| resting_listings(&stack.sim) == 1,
+    )
+    .await;
+    tokio::time::sleep_until(old_enough).await;
+    assert!(stack.sim.inject_stream(StreamFault::Silence) > 0);
+    let cancel = CancelOrder::new(before.order_id.clone());
+    stack.alice.orders().cancel(cancel).send().await.unwrap();
+    wait_for_cancel(&mut session, &mut seen, &before.order_id).await;
+    busy.abort();
+    let failures = seen.count(|e| matches!(e, Event::OrderRecoveryFailed { .. }));
+    assert_eq!(failures, 1, "the failed read is reported once");
+    let outages = seen.count(|e| matches!(e, Event::Disconnected { .. }));
+    assert_eq!(outages, 1, "only the silenced connection was lost");
+    session.close().await;
+}
+
+/// A client whose default subaccount is 2 gets every subaccount's fills and
+/// orders from the stream, so recovery lists them all too: what the primary
+/// account traded during an outage is recovered beside subaccount 2's.
+#[tokio::test]
+async fn recovery_lists_every_subaccount_not_only_the_clients_default() {
+    let stack = stack().await;
+    let two = kalshi_sim::engine::Owner {
+        user_id: "alice".into(),
+        subaccount: 2,
+    };
+    stack.sim.with_engine(|e| e.deposit(&two, dec("100")));
+    let mut session = streams(&stack.alice_on_two)
+        .heartbeat_timeout(Duration::from_millis(1500))
+        .recover_fills(true)
+        .recover_orders(true)
+        .connect()
+        .await
+        .unwrap();
+    let fills = session.subscribe(Subscription::fills()).await.unwrap();
+    let orders = session
+        .subscribe(Subscription::user_orders())
+        .await
+        .unwrap();
+    assert!(stack.sim.inject_stream(StreamFault::Silence) > 0);
+    // During the outage: the primary account (alice's client names no
+    // subaccount) rests one order and takes bob's offer with another;
+    // subaccount 2 rests one.
+    let one = Quantity::contracts(1).unwrap();
+    let place = async |client: &Client, order: NewOrder| {
+        client
+            .orders()
+            .create(&order)
+            .send()
+            .await
+            .unwrap()
+            .order_id
+    };
+    let primary_resting = place(&stack.alice, NewOrder::buy_yes(MARKETS[0], one, cents(7))).await;
+    place(&stack.bob, NewOrder::sell_yes(MARKETS[1], one, cents(60))).await;
+    let primary_taker = place(&stack.alice, NewOrder::buy_yes(MARKETS[1], one, cents(60))).await;
+    let on_two = place(
+        &stack.alice_on_two,
+        NewOrder::buy_yes(MARKETS[0], one, cents(8)),
+    )
+    .await;
+    let mut seen = Seen::default();
+    wait_for(
+        &mut session,
+        &mut seen,
+        "both recoveries",
+        async |_, seen| {
+            seen.count(|e| matches!(e, Event::FillsRecovered { .. })) > 0
+                && seen.count(|e| matches!(e, Event::OrdersRecovered { .. })) > 0
+        },
+    )
+    .await;
+    let recovered_orders: BTreeSet<String> = seen
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::OrdersRecovered {
+                subscription,
+                orders: listed,
+                ..
+            } if *subscription == orders => Some(listed),
+            _ => None,
+        })
+        .flatten()
+        .map(|order| rest_order(order).0)
+        .collect();
+    for id in [&primary_resting, &primary_taker, &on_two] {
+        assert!(
+            recovered_orders.contains(id),
+            "{id} not recovered: {recovered_orders:?}"
+        );
+    }
+    let recovered_fills: BTreeSet<String> = seen
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::FillsRecovered {
+                subscription,
+                fills: listed,
+                ..
+            } if *subscription == fills => Some(listed),
+            _ => None,
+        })
+        .flatten()
+        .map(|fill| rest_fill(fill).1)
+        .collect();
+    assert!(
+        recovered_fills.contains(&primary_taker),
+        "the primary account's fill was not recovered: {recovered_fills:?}"
+    );
+    session.close().await;
+}
+
 /// When the fills cannot be listed, the consumer is told which window to
 /// reconcile instead of being left with a silent gap.
 #[tokio::test]
@@ -1331,8 +1592,9 @@ async fn a_fill_subscription_refused_after_a_reconnect_reports_its_window() {
         .unwrap();
     let fills = session.subscribe(Subscription::fills()).await.unwrap();
     // The next subscribe, sent on the session that replaces the silenced
-    // one, is refused.
-    stack.sim.refuse_subscriptions(1);
+    // one, is refused with a code sending again cannot pass (invalid
+    // parameter).
+    stack.sim.refuse_subscriptions_with(1, 11);
     let silenced = SystemTime::now();
     assert!(stack.sim.inject_stream(StreamFault::Silence) > 0);
     let mut seen = Seen::default();
@@ -1351,13 +1613,70 @@ async fn a_fill_subscription_refused_after_a_reconnect_reports_its_window() {
     let refusals = seen.count(|e| {
         matches!(
             e,
-            Event::ServerError { subscription: Some(s), code: 10, .. } if *s == fills
+            Event::ServerError { subscription: Some(s), code: 11, .. } if *s == fills
         )
     });
     assert_eq!(refusals, 1);
     // With no subscription to hand the fills to, nothing was listed.
     assert_eq!(seen.count(|e| matches!(e, Event::FillsRecovered { .. })), 0);
     assert_eq!(fill_listings(&stack.sim), 0);
+    session.close().await;
+}
+
+/// A resubscription refused with a code that may pass (a channel error) is
+/// sent again until it is accepted; the subscription then works as before
+/// and the fills of its outage are recovered.
+#[tokio::test]
+async fn a_resubscription_refused_for_a_while_is_made_again() {
+    let stack = stack().await;
+    let mut session = streams(&stack.alice)
+        .heartbeat_timeout(Duration::from_millis(1500))
+        .recover_fills(true)
+        .connect()
+        .await
+        .unwrap();
+    let fills = session.subscribe(Subscription::fills()).await.unwrap();
+    stack.sim.refuse_subscriptions(3);
+    assert!(stack.sim.inject_stream(StreamFault::Silence) > 0);
+    // Traded during the outage: only recovery can bring it.
+    let one = Quantity::contracts(1).unwrap();
+    let trade = async || {
+        let sell = NewOrder::sell_yes(MARKETS[1], one, cents(61));
+        stack.bob.orders().create(&sell).send().await.unwrap();
+        let buy = NewOrder::buy_yes(MARKETS[1], one, cents(61));
+        stack.alice.orders().create(&buy).send().await.unwrap()
+    };
+    let during = trade().await;
+    let mut seen = Seen::default();
+    wait_for(&mut session, &mut seen, "the recovery", async |_, seen| {
+        seen.count(|e| matches!(e, Event::FillsRecovered { .. })) > 0
+    })
+    .await;
+    let refused = |e: &Event| matches!(e, Event::ServerError { subscription: Some(s), code: 10, .. } if *s == fills);
+    assert_eq!(seen.count(refused), 3, "each refusal is reported");
+    assert_eq!(
+        seen.count(|e| matches!(e, Event::FillRecoveryFailed { .. })),
+        0
+    );
+    assert!(
+        seen.recovered_fills()
+            .iter()
+            .any(|fill| fill.1 == during.order_id),
+        "the outage's fill was recovered"
+    );
+    // The subscription streams again.
+    let after = trade().await;
+    wait_for(
+        &mut session,
+        &mut seen,
+        "a streamed fill",
+        async |_, seen| {
+            seen.streamed_fills()
+                .iter()
+                .any(|fill| fill.1 == after.order_id)
+        },
+    )
+    .await;
     session.close().await;
 }
 
@@ -1437,9 +1756,19 @@ async fn the_control_api_refuses_subscriptions_on_sessions_opened_later() {
             .json(&body)
             .send()
     };
-    let bad = refusals(serde_json::json!({"times": -1})).await.unwrap();
-    assert_eq!(bad.status(), 400);
+    for bad in [
+        serde_json::json!({"times": -1}),
+        serde_json::json!({"times": 1, "code": 0}),
+        serde_json::json!({"times": 1, "code": "11"}),
+    ] {
+        let answer = refusals(bad.clone()).await.unwrap();
+        assert_eq!(answer.status(), 400, "{bad}");
+    }
     let queued = refusals(serde_json::json!({"times": 2})).await.unwrap();
+    assert!(queued.status().is_success());
+    let queued = refusals(serde_json::json!({"times": 1, "code": 11}))
+        .await
+        .unwrap();
     assert!(queued.status().is_success());
     // No session was open when they were queued.
     let alice = Client::builder()
@@ -1448,9 +1777,10 @@ async fn the_control_api_refuses_subscriptions_on_sessions_opened_later() {
         .build()
         .unwrap();
     let session = streams(&alice).connect().await.unwrap();
-    for _ in 0..2 {
+    // In the order queued: twice the default code, then the one named.
+    for expected in [10, 10, 11] {
         match session.subscribe(Subscription::fills()).await.unwrap_err() {
-            StreamError::Command { code, .. } => assert_eq!(code, 10),
+            StreamError::Command { code, .. } => assert_eq!(code, expected),
             other => panic!("{other:?}"),
         }
     }

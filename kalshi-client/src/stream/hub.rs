@@ -145,14 +145,52 @@ struct Sub {
     /// recovery on: the time to recover from once it is made again there
     /// (the connection was lost after last hearing anything then).
     recover_from: Vec<Option<SystemTime>>,
-    /// Whether the resting orders were read as order recovery's baseline.
+    /// Whether the resting orders were read (or asked for) as order
+    /// recovery's baseline.
     baseline_read: bool,
+    /// After that read failed: when to read again (`None` while the read is
+    /// under way), and its failures in a row.
+    baseline_retry: Option<(Option<Instant>, u32)>,
+    /// Per connection: a resubscription refused with a code that may pass,
+    /// to be sent again.
+    retry: Vec<Option<Retry>>,
+}
+
+impl Sub {
+    /// The `subscribe` command that makes this subscription, with its
+    /// markets as they are now.
+    fn command(&self) -> Value {
+        let mut spec = self.spec.clone();
+        spec.markets = self.markets.iter().cloned().collect();
+        json!({"cmd": "subscribe", "params": spec.params()})
+    }
+}
+
+/// A refused resubscription waiting for its next attempt.
+#[derive(Debug, Clone, Copy)]
+struct Retry {
+    /// When to send it again; `None` once sent, while its answer is awaited.
+    at: Option<Instant>,
+    /// Refusals in a row on this connection.
+    refusals: u32,
+    /// How long the connection had been down (for [`Event::Resubscribed`]).
+    down_for: Option<Duration>,
+}
+
+/// Whether a refusal (Kalshi's error code) may pass when the command is
+/// sent again: a processing error (1), a channel error (10), a command
+/// timeout (18), a buffer overflow (25) or too many commands (27). The
+/// others say the command itself is wrong and would be refused again.
+fn may_pass(code: i64) -> bool {
+    matches!(code, 1 | 10 | 18 | 25 | 27)
 }
 
 /// What was recovered over REST for a subscription, or why not.
 struct Recovered {
     subscription: SubscriptionId,
     since: SystemTime,
+    /// Whether it was a read of the resting orders as the baseline.
+    baseline: bool,
     listing: Result<Listing, String>,
 }
 
@@ -180,7 +218,7 @@ impl Recovery {
     /// Reads `window` over REST in a task of its own; the result comes back
     /// through [`Hub::recovered`].
     fn read(&mut self, subscription: SubscriptionId, window: Window) {
-        let since = window.since;
+        let (since, baseline) = (window.since, window.baseline);
         let read = (self.recover)(window);
         let results = self.results.clone();
         self.tasks.retain(|t| !t.is_finished());
@@ -189,6 +227,7 @@ impl Recovery {
             let _ = results.send(Recovered {
                 subscription,
                 since,
+                baseline,
                 listing,
             });
         }));
@@ -415,7 +454,10 @@ pub(crate) async fn run<A: Wire>(setup: Setup<A>) {
                 None => break,
             },
             Some(result) = recovered.recv() => hub.recovered(result).await,
-            _ = tick.tick() => hub.expire(),
+            _ = tick.tick() => {
+                hub.expire();
+                hub.retry_due();
+            }
         }
     }
     hub.shut(closing).await;
@@ -535,6 +577,8 @@ impl<A: Wire> Hub<A> {
                 on: vec![ConnSub::default(); self.conns.len()],
                 recover_from: vec![None; self.conns.len()],
                 baseline_read: false,
+                baseline_retry: None,
+                retry: vec![None; self.conns.len()],
             },
         );
         let live = self.live();
@@ -633,7 +677,9 @@ impl<A: Wire> Hub<A> {
             .filter_map(|(i, c)| Some((i, c.sid?)))
             .collect();
         let is_book = sub.spec.channel == Channel::Orderbook;
-        if !add && is_book {
+        if add {
+            self.read_added_baseline(id, &changed);
+        } else if is_book {
             self.forget_books(&changed);
         }
         let request = self.fanout(Reply::Done(reply), on.len());
@@ -741,6 +787,73 @@ impl<A: Wire> Hub<A> {
             .retain(|_, f| !(matches!(f.reply, Reply::Gone) && f.deadline <= now));
     }
 
+    /// Schedules `id`'s resubscription on `connection` again, after a
+    /// backoff that grows with its refusals in a row; `false` when the
+    /// connection or the subscription is gone.
+    fn retry_later(
+        &mut self,
+        id: SubscriptionId,
+        connection: usize,
+        down_for: Option<Duration>,
+    ) -> bool {
+        let live = self.conns[connection].epoch != 0;
+        let Some(sub) = self.subs.get_mut(&id).filter(|_| live) else {
+            return false;
+        };
+        let refusals = sub.retry[connection].map_or(0, |r| r.refusals) + 1;
+        let delay = super::connection::full_jitter(
+            self.config.backoff_base,
+            self.config.backoff_max,
+            refusals,
+        );
+        sub.retry[connection] = Some(Retry {
+            at: Some(Instant::now() + delay),
+            refusals,
+            down_for,
+        });
+        true
+    }
+
+    /// Sends the refused resubscriptions, and makes the failed reads of the
+    /// resting orders, whose time has come.
+    fn retry_due(&mut self) {
+        let now = Instant::now();
+        let mut due = Vec::new();
+        let mut baselines = Vec::new();
+        for (id, sub) in &mut self.subs {
+            if let Some((at, _)) = &mut sub.baseline_retry
+                && at.is_some_and(|at| at <= now)
+            {
+                *at = None;
+                baselines.push(*id);
+            }
+            let mut ready = Vec::new();
+            for (connection, slot) in sub.retry.iter_mut().enumerate() {
+                // Kept while its answer is awaited, to count refusals.
+                if let Some(retry) = slot
+                    && retry.at.is_some_and(|at| at <= now)
+                {
+                    retry.at = None;
+                    ready.push((connection, retry.down_for));
+                }
+            }
+            for (connection, down_for) in ready {
+                due.push((*id, connection, down_for, sub.command()));
+            }
+        }
+        for (id, connection, down_for, command) in due {
+            let waiting = Waiting::Subscribe {
+                id,
+                request: None,
+                resubscribe: down_for,
+            };
+            self.send(connection, command, waiting);
+        }
+        for id in baselines {
+            self.read_resting(id);
+        }
+    }
+
     // -----------------------------------------------------------------------
     // Reports from the connections
     // -----------------------------------------------------------------------
@@ -806,11 +919,7 @@ impl<A: Wire> Hub<A> {
         let subs: Vec<(SubscriptionId, Value)> = self
             .subs
             .iter()
-            .map(|(id, sub)| {
-                let mut spec = sub.spec.clone();
-                spec.markets = sub.markets.iter().cloned().collect();
-                (*id, json!({"cmd": "subscribe", "params": spec.params()}))
-            })
+            .map(|(id, sub)| (*id, sub.command()))
             .collect();
         for (id, command) in subs {
             // A subscribe made while every connection was down still waits
@@ -845,6 +954,8 @@ impl<A: Wire> Hub<A> {
                 self.by_sid.remove(&(connection, sid));
             }
             sub.on[connection].next_seq = None;
+            // Everything is made again when the connection is back.
+            sub.retry[connection] = None;
         }
         self.books
             .write()
@@ -954,6 +1065,7 @@ impl<A: Wire> Hub<A> {
                                     sid: Some(sid),
                                     next_seq: None,
                                 };
+                                sub.retry[connection] = None;
                                 self.by_sid.insert((connection, sid), sub_id);
                             }
                             None => {
@@ -983,15 +1095,18 @@ impl<A: Wire> Hub<A> {
                 };
                 if let (Err(StreamError::Command { code, message }), None) = (&outcome, request) {
                     // A resubscription after a reconnect failed: nobody
-                    // waits for it, so it is reported as an event.
+                    // waits for it, so it is reported as an event, and it
+                    // is sent again when the refusal may pass.
                     let event = Event::ServerError {
                         subscription: Some(sub_id),
                         code: *code,
                         message: message.clone(),
                     };
                     self.control(event).await;
-                    self.abandon_recovery(sub_id, connection, &format!("{message} (code {code})"))
-                        .await;
+                    if !(may_pass(*code) && self.retry_later(sub_id, connection, resubscribe)) {
+                        let error = format!("{message} (code {code})");
+                        self.abandon_recovery(sub_id, connection, &error).await;
+                    }
                 }
                 if let Some(request) = request {
                     self.finish(request, outcome);
@@ -1228,7 +1343,8 @@ impl<A: Wire> Hub<A> {
 
     /// Reads the resting orders once when a `user_orders` subscription with
     /// order recovery is first made, so that a later recovery knows to read
-    /// the ones the stream has not mentioned yet.
+    /// the ones the stream has not mentioned yet (again, after a backoff,
+    /// until it succeeds).
     fn read_baseline(&mut self, id: SubscriptionId) {
         let (Some(recovery), Some(sub)) = (self.recovery.as_mut(), self.subs.get_mut(&id)) else {
             return;
@@ -1237,11 +1353,43 @@ impl<A: Wire> Hub<A> {
             return;
         }
         sub.baseline_read = true;
+        self.read_resting(id);
+    }
+
+    /// Reads the resting orders of `id`'s markets as recovery's baseline.
+    fn read_resting(&mut self, id: SubscriptionId) {
+        let (Some(recovery), Some(sub)) = (self.recovery.as_mut(), self.subs.get(&id)) else {
+            return;
+        };
         recovery.read(
             id,
             Window {
                 channel: Channel::UserOrders,
                 markets: sub.markets.iter().cloned().collect(),
+                since: SystemTime::now(),
+                open_orders: Vec::new(),
+                baseline: true,
+            },
+        );
+    }
+
+    /// Reads the resting orders of markets added to a `user_orders`
+    /// subscription whose baseline was read already: the stream never
+    /// mentioned them, and a later recovery must know to read them again.
+    /// (The read waits for the read side to pass the moment the markets were
+    /// added, so it sees every order the stream will not.)
+    fn read_added_baseline(&mut self, id: SubscriptionId, added: &BTreeSet<String>) {
+        let (Some(recovery), Some(sub)) = (self.recovery.as_mut(), self.subs.get(&id)) else {
+            return;
+        };
+        if !recovery.orders || sub.spec.channel != Channel::UserOrders || !sub.baseline_read {
+            return;
+        }
+        recovery.read(
+            id,
+            Window {
+                channel: Channel::UserOrders,
+                markets: added.iter().cloned().collect(),
                 since: SystemTime::now(),
                 open_orders: Vec::new(),
                 baseline: true,
@@ -1271,12 +1419,33 @@ impl<A: Wire> Hub<A> {
         let Recovered {
             subscription,
             since,
+            baseline,
             listing,
         } = result;
-        let (Some(recovery), Some(sub)) = (self.recovery.as_mut(), self.subs.get(&subscription))
+        let (Some(recovery), Some(sub)) =
+            (self.recovery.as_mut(), self.subs.get_mut(&subscription))
         else {
             return;
         };
+        if baseline {
+            // A failed read is made again after a growing backoff, reported
+            // the first time only.
+            let failures = match &listing {
+                Ok(_) => 0,
+                Err(_) => sub.baseline_retry.map_or(0, |(_, n)| n) + 1,
+            };
+            sub.baseline_retry = (failures > 0).then(|| {
+                let delay = super::connection::full_jitter(
+                    self.config.backoff_base,
+                    self.config.backoff_max,
+                    failures,
+                );
+                (Some(Instant::now() + delay), failures)
+            });
+            if failures > 1 {
+                return;
+            }
+        }
         let event = match listing {
             Ok(Listing::Baseline(orders)) => {
                 for order in &orders {

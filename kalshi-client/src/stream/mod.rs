@@ -32,7 +32,9 @@
 //! * **Reconnect.** A dead or dropped connection is dialled again, signed
 //!   afresh, after a full-jitter exponential backoff, and every subscription
 //!   is made again on it ([`Event::Disconnected`], [`Event::Reconnecting`],
-//!   [`Event::Connected`], [`Event::Resubscribed`]).
+//!   [`Event::Connected`], [`Event::Resubscribed`]). A subscription Kalshi
+//!   refuses then with an error that may pass is asked for again, with the
+//!   same backoff, until it is accepted ([`Event::ServerError`]).
 //! * **Sequence numbers.** Each subscription's `seq` is tracked per
 //!   connection. A repeat is dropped ([`StreamStats::duplicates`]); a gap is
 //!   an [`Event::Gap`], and on the order book channel it marks the
@@ -418,7 +420,13 @@ pub enum Event<M = ServerMessage> {
         clock: u64,
     },
     /// Kalshi reported an error not tied to a command of this session (for
-    /// example code 10, a channel error ending a subscription).
+    /// example code 10, a channel error ending a subscription), or refused
+    /// to make a subscription again after a reconnect. A refusal that may
+    /// pass (codes 1, 10, 18, 25 and 27) is followed by another attempt on
+    /// that connection after the reconnect backoff, until one is accepted
+    /// ([`Event::Resubscribed`]) or the connection drops; after any other
+    /// code the subscription stays off that connection (and with recovery
+    /// on, its window is reported as not recovered).
     ServerError {
         /// The subscription it concerns, if any.
         subscription: Option<SubscriptionId>,
@@ -496,10 +504,11 @@ pub enum Event<M = ServerMessage> {
         gone: Vec<String>,
     },
     /// Reading an outage's orders over REST failed, or reading the resting
-    /// orders when the subscription was made (then `since` is that moment,
-    /// and a later recovery may miss the cancel of an order resting then
-    /// that the stream never mentioned); reconcile them
-    /// (`client.orders().list()`).
+    /// orders when the subscription was made or markets were added to it
+    /// (then `since` is that moment, and until that read succeeds, which
+    /// it is tried again for with the reconnect backoff, reported this once,
+    /// a recovery may miss the cancel of an order resting then that the
+    /// stream never mentioned); reconcile them (`client.orders().list()`).
     OrderRecoveryFailed {
         /// The `user_orders` subscription.
         subscription: SubscriptionId,
@@ -691,6 +700,8 @@ impl StreamBuilder<EventContracts> {
     /// subscription is made again on a connection that was lost, the
     /// session waits until Kalshi's read side is past the reconnect
     /// (`GET /exchange/user_data_timestamp`), lists the subscription's fills
+    /// of every subaccount (the stream carries them all, whatever the
+    /// client's default subaccount)
     /// since that connection last heard anything (`GET /portfolio/fills`,
     /// every page), and delivers those no connection had delivered as one
     /// [`Event::FillsRecovered`]; a failure (including a fill subscription
@@ -716,7 +727,7 @@ impl StreamBuilder<EventContracts> {
     /// was lost, the session waits for Kalshi's read side to pass the
     /// reconnect, then reads every resting order and every order created
     /// since that connection last heard anything (`GET /portfolio/orders`,
-    /// every page), and each order last known resting that is in neither
+    /// every page, every subaccount), and each order last known resting that is in neither
     /// list (`GET /portfolio/orders/{order_id}`: it was canceled or executed
     /// meanwhile). It delivers those whose state is news as one
     /// [`Event::OrdersRecovered`]; a failure is
@@ -724,7 +735,9 @@ impl StreamBuilder<EventContracts> {
     /// orders the stream last showed open and those resting when the
     /// subscription was first made, which the session reads then (once,
     /// delivering nothing: your own listing at start-up is the baseline;
-    /// markets added to the subscription later are not read). An order
+    /// a failed read is reported once and made again after a growing
+    /// backoff until it succeeds),
+    /// and of markets added to it later, read when they are added. An order
     /// Kalshi answers 404 for is forgotten and named in the event's
     /// `gone`.
     ///

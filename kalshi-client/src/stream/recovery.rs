@@ -21,6 +21,7 @@ use futures_util::TryStreamExt;
 use futures_util::future::BoxFuture;
 use kalshi_gen::num::Count;
 use kalshi_gen::types::{Fill, Order};
+use kalshi_gen::{ClientOrdersExt, ClientPortfolioExt};
 
 use super::{Channel, SubscriptionId};
 use crate::{Client, Execute, Paginate};
@@ -101,8 +102,10 @@ async fn read(client: Client, window: Window) -> Result<Listing, String> {
 async fn orders_since(client: Client, window: Window) -> Result<Listing, String> {
     read_side_reaches(&client, SystemTime::now() + CLOCK_MARGIN).await?;
     let mut orders = HashMap::new();
-    let resting = client.orders().list().status("resting");
-    let created = client.orders().list().min_ts(min_ts(window.since));
+    let resting = all_subaccounts(&client).get_orders().status("resting");
+    let created = all_subaccounts(&client)
+        .get_orders()
+        .min_ts(min_ts(window.since));
     for request in [resting, created] {
         for order in every_order(request).await? {
             orders.insert(canonical(&order.order_id), order);
@@ -130,8 +133,16 @@ async fn orders_since(client: Client, window: Window) -> Result<Listing, String>
 /// includes the moment this was called.
 async fn baseline(client: Client, markets: Vec<String>) -> Result<Vec<Order>, String> {
     read_side_reaches(&client, SystemTime::now() + CLOCK_MARGIN).await?;
-    let resting = every_order(client.orders().list().status("resting")).await?;
+    let resting = every_order(all_subaccounts(&client).get_orders().status("resting")).await?;
     Ok(in_markets(resting, &markets))
+}
+
+/// The listings' client, which sends no subaccount: the stream carries
+/// every subaccount's fills and orders whatever the client's default
+/// subaccount (a key restricted to one is answered for that one), so
+/// listings scoped to the default would miss the others'.
+fn all_subaccounts(client: &Client) -> &kalshi_gen::Client {
+    client.raw()
 }
 
 /// Every page of an order listing.
@@ -172,7 +183,10 @@ async fn fills_since(
 }
 
 async fn list(client: &Client, min_ts: i64, tickers: Option<String>) -> Result<Vec<Fill>, String> {
-    let mut request = client.portfolio().fills().min_ts(min_ts).limit(1000);
+    let mut request = all_subaccounts(client)
+        .get_fills()
+        .min_ts(min_ts)
+        .limit(1000);
     if let Some(tickers) = tickers {
         request = request.ticker(tickers);
     }
