@@ -1421,8 +1421,22 @@ async fn a_failed_subscription_time_read_is_made_again() {
         async |_, seen| seen.count(|e| matches!(e, Event::OrderRecoveryFailed { .. })) > 0,
     )
     .await;
-    // Long enough for several more attempts (the test backoff is 5-50 ms).
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    // The requests one read made (the client retries each); then a second
+    // read fails as well before the listings work again.
+    let failed_listings = |sim: &Simulator| {
+        sim.journal()
+            .iter()
+            .filter(|e| e.path.ends_with("/portfolio/orders") && e.status == 500)
+            .count()
+    };
+    let one_read = failed_listings(&stack.sim);
+    wait_for(
+        &mut session,
+        &mut seen,
+        "a second failed read",
+        async |_, _| failed_listings(&stack.sim) >= 2 * one_read,
+    )
+    .await;
     stack.sim.clear_faults();
     wait_for(
         &mut session,
@@ -1635,7 +1649,14 @@ async fn a_resubscription_refused_for_a_while_is_made_again() {
         .connect()
         .await
         .unwrap();
+    session
+        .subscribe(Subscription::orderbook([MARKETS[0]]))
+        .await
+        .unwrap();
+    let busy = keep_busy(&stack.bob, MARKETS[0]);
     let fills = session.subscribe(Subscription::fills()).await.unwrap();
+    // Three of the subscribes sent after the reconnect (the book's, the
+    // fills' and their next attempts) are refused.
     stack.sim.refuse_subscriptions(3);
     assert!(stack.sim.inject_stream(StreamFault::Silence) > 0);
     // Traded during the outage: only recovery can bring it.
@@ -1653,7 +1674,12 @@ async fn a_resubscription_refused_for_a_while_is_made_again() {
     })
     .await;
     let refused = |e: &Event| matches!(e, Event::ServerError { subscription: Some(s), code: 10, .. } if *s == fills);
-    assert_eq!(seen.count(refused), 3, "each refusal is reported");
+    let refusals = seen.count(|e| matches!(e, Event::ServerError { code: 10, .. }));
+    assert_eq!(refusals, 3, "each refusal is reported");
+    assert!(
+        seen.count(refused) >= 1,
+        "the fill subscription was refused"
+    );
     assert_eq!(
         seen.count(|e| matches!(e, Event::FillRecoveryFailed { .. })),
         0
@@ -1677,6 +1703,9 @@ async fn a_resubscription_refused_for_a_while_is_made_again() {
         },
     )
     .await;
+    busy.abort();
+    let outages = seen.count(|e| matches!(e, Event::Disconnected { .. }));
+    assert_eq!(outages, 1, "only the silenced connection was lost");
     session.close().await;
 }
 
@@ -1736,6 +1765,41 @@ async fn a_refused_subscription_is_a_typed_error() {
         other => panic!("{other:?}"),
     }
     session.subscribe(Subscription::fills()).await.unwrap();
+    session.close().await;
+}
+
+/// A subscription its caller was told failed is gone: a reconnect makes
+/// only the accepted one again, and nothing is heard of the other.
+#[tokio::test]
+async fn a_refused_subscription_is_not_made_again_after_a_reconnect() {
+    let stack = stack().await;
+    let mut session = streams(&stack.alice).connect().await.unwrap();
+    stack.sim.refuse_subscriptions(1);
+    session
+        .subscribe(Subscription::user_orders())
+        .await
+        .unwrap_err();
+    let fills = session.subscribe(Subscription::fills()).await.unwrap();
+    assert_eq!(stack.sim.inject_stream(StreamFault::DropConnection), 1);
+    let mut seen = Seen::default();
+    wait_for(
+        &mut session,
+        &mut seen,
+        "the resubscription",
+        async |_, seen| seen.count(|e| matches!(e, Event::Resubscribed { .. })) > 0,
+    )
+    .await;
+    // Long enough for a lingering subscription's answer to arrive too.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    wait_for(&mut session, &mut seen, "quiet", async |_, _| true).await;
+    for event in &seen.events {
+        match event {
+            Event::Resubscribed { subscription, .. } => assert_eq!(*subscription, fills),
+            Event::ServerError { .. } => panic!("{event:?}"),
+            _ => {}
+        }
+    }
+    assert_eq!(session.list_subscriptions().await.unwrap().len(), 1);
     session.close().await;
 }
 

@@ -189,9 +189,19 @@ fn may_pass(code: i64) -> bool {
 struct Recovered {
     subscription: SubscriptionId,
     since: SystemTime,
-    /// Whether it was a read of the resting orders as the baseline.
-    baseline: bool,
+    read: Read,
     listing: Result<Listing, String>,
+}
+
+/// Why a recovery read was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Read {
+    /// What an outage hid.
+    Outage,
+    /// The resting orders of every market of a `user_orders` subscription.
+    Baseline,
+    /// The resting orders of markets just added to one.
+    AddedMarkets,
 }
 
 /// Recovery's state in the hub.
@@ -217,17 +227,17 @@ impl Recovery {
 
     /// Reads `window` over REST in a task of its own; the result comes back
     /// through [`Hub::recovered`].
-    fn read(&mut self, subscription: SubscriptionId, window: Window) {
-        let (since, baseline) = (window.since, window.baseline);
-        let read = (self.recover)(window);
+    fn read(&mut self, subscription: SubscriptionId, window: Window, read: Read) {
+        let since = window.since;
+        let listing = (self.recover)(window);
         let results = self.results.clone();
         self.tasks.retain(|t| !t.is_finished());
         self.tasks.push(tokio::spawn(async move {
-            let listing = read.await;
+            let listing = listing.await;
             let _ = results.send(Recovered {
                 subscription,
                 since,
-                baseline,
+                read,
                 listing,
             });
         }));
@@ -765,8 +775,18 @@ impl<A: Wire> Hub<A> {
             && let Some(fanout) = self.fanouts.remove(&request)
         {
             let error = fanout.error.unwrap_or(StreamError::Closed);
-            fanout.reply.fail(error);
+            self.fail(fanout.reply, error);
         }
+    }
+
+    /// Answers a request with `error`. A subscription whose caller is told
+    /// it failed is dropped: it is not made again after a reconnect, and a
+    /// grant that arrives later is ended at once.
+    fn fail(&mut self, reply: Reply, error: StreamError) {
+        if let Reply::Subscribed(_, id) = &reply {
+            self.subs.remove(id);
+        }
+        reply.fail(error);
     }
 
     /// Requests without an answer in time fail with [`StreamError::Timeout`].
@@ -780,11 +800,45 @@ impl<A: Wire> Hub<A> {
             .collect();
         for id in late {
             if let Some(fanout) = self.fanouts.remove(&id) {
-                fanout.reply.fail(StreamError::Timeout);
+                self.fail(fanout.reply, StreamError::Timeout);
             }
         }
         self.fanouts
             .retain(|_, f| !(matches!(f.reply, Reply::Gone) && f.deadline <= now));
+    }
+
+    /// A `subscribe` for `id` refused on `connection`: reported as an event
+    /// unless its caller hears of it, then sent again after a backoff when
+    /// the refusal may pass; otherwise the subscription stays off that
+    /// connection and its recovery window there is written off.
+    async fn refused(
+        &mut self,
+        id: SubscriptionId,
+        connection: usize,
+        down_for: Option<Duration>,
+        code: i64,
+        message: &str,
+        caller_waits: bool,
+    ) {
+        if !self.subs.contains_key(&id) {
+            return;
+        }
+        if !caller_waits {
+            let event = Event::ServerError {
+                subscription: Some(id),
+                code,
+                message: message.to_owned(),
+            };
+            self.control(event).await;
+        }
+        if may_pass(code) && self.retry_later(id, connection, down_for) {
+            return;
+        }
+        if let Some(sub) = self.subs.get_mut(&id) {
+            sub.retry[connection] = None;
+        }
+        let error = format!("{message} (code {code})");
+        self.abandon_recovery(id, connection, &error).await;
     }
 
     /// Schedules `id`'s resubscription on `connection` again, after a
@@ -1059,7 +1113,7 @@ impl<A: Wire> Hub<A> {
                 };
                 let outcome = match (sid, failure) {
                     (Some(sid), _) => {
-                        match self.subs.get_mut(&sub_id) {
+                        let kept = match self.subs.get_mut(&sub_id) {
                             Some(sub) => {
                                 sub.on[connection] = ConnSub {
                                     sid: Some(sid),
@@ -1067,24 +1121,28 @@ impl<A: Wire> Hub<A> {
                                 };
                                 sub.retry[connection] = None;
                                 self.by_sid.insert((connection, sid), sub_id);
+                                true
                             }
                             None => {
                                 // Unsubscribed meanwhile: end it on this connection too.
                                 let command =
                                     json!({"cmd": "unsubscribe", "params": {"sids": [sid]}});
                                 self.send(connection, command, Waiting::Snapshot { request: None });
+                                false
                             }
+                        };
+                        if kept {
+                            if let Some(down_for) = resubscribe {
+                                let event = Event::Resubscribed {
+                                    subscription: sub_id,
+                                    connection,
+                                    down_for,
+                                };
+                                self.control(event).await;
+                                self.start_recovery(sub_id, connection);
+                            }
+                            self.read_baseline(sub_id);
                         }
-                        if let Some(down_for) = resubscribe {
-                            let event = Event::Resubscribed {
-                                subscription: sub_id,
-                                connection,
-                                down_for,
-                            };
-                            self.control(event).await;
-                            self.start_recovery(sub_id, connection);
-                        }
-                        self.read_baseline(sub_id);
                         Ok(())
                     }
                     (None, Some(error)) => Err(error),
@@ -1093,23 +1151,31 @@ impl<A: Wire> Hub<A> {
                         message: format!("unexpected answer `{}` to subscribe", A::kind(message)),
                     }),
                 };
-                if let (Err(StreamError::Command { code, message }), None) = (&outcome, request) {
-                    // A resubscription after a reconnect failed: nobody
-                    // waits for it, so it is reported as an event, and it
-                    // is sent again when the refusal may pass.
-                    let event = Event::ServerError {
-                        subscription: Some(sub_id),
-                        code: *code,
-                        message: message.clone(),
-                    };
-                    self.control(event).await;
-                    if !(may_pass(*code) && self.retry_later(sub_id, connection, resubscribe)) {
-                        let error = format!("{message} (code {code})");
-                        self.abandon_recovery(sub_id, connection, &error).await;
-                    }
-                }
+                let refusal = match &outcome {
+                    Err(StreamError::Command { code, message }) => Some((*code, message.clone())),
+                    _ => None,
+                };
+                // Whether a caller still waits for this `subscribe` (not
+                // after a reconnect, nor once another connection accepted).
+                let caller_waits = request.is_some_and(|r| {
+                    self.fanouts
+                        .get(&r)
+                        .is_some_and(|f| !matches!(f.reply, Reply::Gone))
+                });
                 if let Some(request) = request {
+                    // A subscription refused everywhere is dropped here.
                     self.finish(request, outcome);
+                }
+                if let Some((code, message)) = refusal {
+                    self.refused(
+                        sub_id,
+                        connection,
+                        resubscribe,
+                        code,
+                        &message,
+                        caller_waits,
+                    )
+                    .await;
                 }
             }
             Waiting::Answer { request } => {
@@ -1338,6 +1404,7 @@ impl<A: Wire> Hub<A> {
                 open_orders,
                 baseline: false,
             },
+            Read::Outage,
         );
     }
 
@@ -1370,6 +1437,7 @@ impl<A: Wire> Hub<A> {
                 open_orders: Vec::new(),
                 baseline: true,
             },
+            Read::Baseline,
         );
     }
 
@@ -1394,6 +1462,7 @@ impl<A: Wire> Hub<A> {
                 open_orders: Vec::new(),
                 baseline: true,
             },
+            Read::AddedMarkets,
         );
     }
 
@@ -1419,7 +1488,7 @@ impl<A: Wire> Hub<A> {
         let Recovered {
             subscription,
             since,
-            baseline,
+            read,
             listing,
         } = result;
         let (Some(recovery), Some(sub)) =
@@ -1427,24 +1496,25 @@ impl<A: Wire> Hub<A> {
         else {
             return;
         };
-        if baseline {
-            // A failed read is made again after a growing backoff, reported
-            // the first time only.
-            let failures = match &listing {
-                Ok(_) => 0,
-                Err(_) => sub.baseline_retry.map_or(0, |(_, n)| n) + 1,
-            };
-            sub.baseline_retry = (failures > 0).then(|| {
+        match (read, &listing) {
+            // A failed read of resting orders (of every market, or of markets
+            // just added) is made again for every market after a growing
+            // backoff, reported the first time only; only a read of every
+            // market ends the retries.
+            (Read::Baseline | Read::AddedMarkets, Err(_)) => {
+                let failures = sub.baseline_retry.map_or(0, |(_, n)| n) + 1;
                 let delay = super::connection::full_jitter(
                     self.config.backoff_base,
                     self.config.backoff_max,
                     failures,
                 );
-                (Some(Instant::now() + delay), failures)
-            });
-            if failures > 1 {
-                return;
+                sub.baseline_retry = Some((Some(Instant::now() + delay), failures));
+                if failures > 1 {
+                    return;
+                }
             }
+            (Read::Baseline, Ok(_)) => sub.baseline_retry = None,
+            _ => {}
         }
         let event = match listing {
             Ok(Listing::Baseline(orders)) => {

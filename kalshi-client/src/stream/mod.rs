@@ -395,7 +395,9 @@ pub enum Event<M = ServerMessage> {
         /// On which connection.
         connection: usize,
         /// How long the connection was down: messages of this window are
-        /// not replayed by Kalshi (books resync by snapshot).
+        /// not replayed by Kalshi (books resync by snapshot). When Kalshi
+        /// refused the subscription first ([`Event::ServerError`]), the
+        /// time until it was accepted comes on top.
         down_for: Duration,
     },
     /// Messages of a subscription were lost on one connection (its `seq`
@@ -421,12 +423,16 @@ pub enum Event<M = ServerMessage> {
     },
     /// Kalshi reported an error not tied to a command of this session (for
     /// example code 10, a channel error ending a subscription), or refused
-    /// to make a subscription again after a reconnect. A refusal that may
-    /// pass (codes 1, 10, 18, 25 and 27) is followed by another attempt on
-    /// that connection after the reconnect backoff, until one is accepted
-    /// ([`Event::Resubscribed`]) or the connection drops; after any other
-    /// code the subscription stays off that connection (and with recovery
-    /// on, its window is reported as not recovered).
+    /// to make a subscription again after a reconnect (or on a further
+    /// connection, after another accepted it). A refusal that may pass
+    /// (codes 1, 10, 18, 25 and 27) is followed by another attempt on that
+    /// connection after the reconnect backoff (checked every 200 ms),
+    /// without limit, until one is accepted (then [`Event::Resubscribed`]
+    /// after a reconnect) or the connection drops; after any other code the
+    /// subscription stays off that connection (and with recovery on, its
+    /// window is reported as not recovered). A subscription refused on
+    /// every connection when it is first made is an error of
+    /// [`StreamSession::subscribe`] and is not made again.
     ServerError {
         /// The subscription it concerns, if any.
         subscription: Option<SubscriptionId>,
@@ -474,7 +480,9 @@ pub enum Event<M = ServerMessage> {
         fills: Vec<kalshi_gen::types::Fill>,
     },
     /// Reading an outage's fills over REST failed; reconcile them from
-    /// `since` (`client.portfolio().fills().min_ts(..)`).
+    /// `since` (`client.raw().get_fills().min_ts(..)`: every subaccount,
+    /// as the stream carries them; `client.portfolio().fills()` adds the
+    /// client's default subaccount).
     FillRecoveryFailed {
         /// The fill subscription.
         subscription: SubscriptionId,
@@ -508,7 +516,8 @@ pub enum Event<M = ServerMessage> {
     /// (then `since` is that moment, and until that read succeeds, which
     /// it is tried again for with the reconnect backoff, reported this once,
     /// a recovery may miss the cancel of an order resting then that the
-    /// stream never mentioned); reconcile them (`client.orders().list()`).
+    /// stream never mentioned); reconcile them (`client.raw().get_orders()`
+    /// for every subaccount, as the stream carries them).
     OrderRecoveryFailed {
         /// The `user_orders` subscription.
         subscription: SubscriptionId,
