@@ -1446,6 +1446,11 @@ async fn a_failed_subscription_time_read_is_made_again() {
     )
     .await;
     tokio::time::sleep_until(old_enough).await;
+    assert_eq!(
+        resting_listings(&stack.sim),
+        1,
+        "the retries stop once the read succeeds"
+    );
     assert!(stack.sim.inject_stream(StreamFault::Silence) > 0);
     let cancel = CancelOrder::new(before.order_id.clone());
     stack.alice.orders().cancel(cancel).send().await.unwrap();
@@ -1765,6 +1770,56 @@ async fn a_refused_subscription_is_a_typed_error() {
         other => panic!("{other:?}"),
     }
     session.subscribe(Subscription::fills()).await.unwrap();
+    session.close().await;
+}
+
+/// With two connections, a subscribe one of them refuses (with an error
+/// that may pass) succeeds on the other and is asked again on the first:
+/// both carry it, so each message arrives twice and is delivered once.
+#[tokio::test]
+async fn a_subscribe_refused_by_one_of_two_connections_is_made_again_there() {
+    let stack = stack().await;
+    let mut session = streams(&stack.alice)
+        .connections(2)
+        .connect()
+        .await
+        .unwrap();
+    let mut seen = Seen::default();
+    wait_for(
+        &mut session,
+        &mut seen,
+        "both connections",
+        async |_, seen| seen.count(|e| matches!(e, Event::Connected { .. })) == 2,
+    )
+    .await;
+    stack.sim.refuse_subscriptions(1);
+    let fills = session.subscribe(Subscription::fills()).await.unwrap();
+    // Trades until a fill arrives on both (the refused connection is asked
+    // again after a backoff).
+    let one = Quantity::contracts(1).unwrap();
+    let mut trades = 0;
+    while session.stats().deduplicated == 0 {
+        assert!(
+            trades < 30,
+            "the refused connection never carried the fills"
+        );
+        let sell = NewOrder::sell_yes(MARKETS[1], one, cents(62));
+        stack.bob.orders().create(&sell).send().await.unwrap();
+        let buy = NewOrder::buy_yes(MARKETS[1], one, cents(62));
+        stack.alice.orders().create(&buy).send().await.unwrap();
+        trades += 1;
+        let settle = tokio::time::Instant::now() + Duration::from_millis(300);
+        while let Ok(Some(event)) = tokio::time::timeout_at(settle, session.next_event()).await {
+            seen.events.push(event);
+        }
+    }
+    let streamed = seen.streamed_fills();
+    let trade_ids: BTreeSet<_> = streamed.iter().map(|fill| &fill.0).collect();
+    assert_eq!(trade_ids.len(), streamed.len(), "each fill delivered once");
+    assert!(seen.events.iter().all(|e| match e {
+        Event::Message { subscription, .. } => *subscription == fills,
+        _ => true,
+    }));
     session.close().await;
 }
 

@@ -198,8 +198,9 @@ struct Recovered {
 enum Read {
     /// What an outage hid.
     Outage,
-    /// The resting orders of every market of a `user_orders` subscription.
-    Baseline,
+    /// The resting orders of every market of a `user_orders` subscription,
+    /// asked for after `failures` failed ones in a row.
+    Baseline { failures: u32 },
     /// The resting orders of markets just added to one.
     AddedMarkets,
 }
@@ -612,24 +613,7 @@ impl<A: Wire> Hub<A> {
             let _ = reply.send(Err(StreamError::UnknownSubscription(id)));
             return;
         };
-        let on: Vec<(usize, u64)> = sub
-            .on
-            .iter()
-            .enumerate()
-            .filter_map(|(i, c)| Some((i, c.sid?)))
-            .filter(|(i, _)| self.conns[*i].epoch != 0)
-            .collect();
-        for (i, c) in sub.on.iter().enumerate() {
-            if let Some(sid) = c.sid {
-                self.by_sid.remove(&(i, sid));
-            }
-        }
-        if sub.spec.channel == Channel::Orderbook {
-            self.forget_books(&sub.markets);
-        }
-        if let Some(recovery) = self.recovery.as_mut() {
-            recovery.delivered_orders.forget_subscription(id);
-        }
+        let on = self.forget(id, &sub);
         let request = self.fanout(Reply::Done(reply), on.len());
         if on.is_empty() {
             self.finish(request, Ok(()));
@@ -783,10 +767,45 @@ impl<A: Wire> Hub<A> {
     /// it failed is dropped: it is not made again after a reconnect, and a
     /// grant that arrives later is ended at once.
     fn fail(&mut self, reply: Reply, error: StreamError) {
-        if let Reply::Subscribed(_, id) = &reply {
-            self.subs.remove(id);
+        if let Reply::Subscribed(_, id) = &reply
+            && let Some(sub) = self.subs.remove(id)
+        {
+            self.end_everywhere(*id, &sub);
         }
         reply.fail(error);
+    }
+
+    /// Ends a subscription taken out of `subs` on every live connection
+    /// that carries it, without waiting for the answers.
+    fn end_everywhere(&mut self, id: SubscriptionId, sub: &Sub) {
+        for (connection, sid) in self.forget(id, sub) {
+            let command = json!({"cmd": "unsubscribe", "params": {"sids": [sid]}});
+            self.send(connection, command, Waiting::Snapshot { request: None });
+        }
+    }
+
+    /// Forgets what the session kept for a subscription taken out of
+    /// `subs` (its sids, books no other subscription covers, delivered
+    /// order states); returns the live connections that carry it, with
+    /// its sid on each.
+    fn forget(&mut self, id: SubscriptionId, sub: &Sub) -> Vec<(usize, u64)> {
+        for (connection, on) in sub.on.iter().enumerate() {
+            if let Some(sid) = on.sid {
+                self.by_sid.remove(&(connection, sid));
+            }
+        }
+        if sub.spec.channel == Channel::Orderbook {
+            self.forget_books(&sub.markets);
+        }
+        if let Some(recovery) = self.recovery.as_mut() {
+            recovery.delivered_orders.forget_subscription(id);
+        }
+        sub.on
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| Some((i, c.sid?)))
+            .filter(|(i, _)| self.conns[*i].epoch != 0)
+            .collect()
     }
 
     /// Requests without an answer in time fail with [`StreamError::Timeout`].
@@ -807,10 +826,11 @@ impl<A: Wire> Hub<A> {
             .retain(|_, f| !(matches!(f.reply, Reply::Gone) && f.deadline <= now));
     }
 
-    /// A `subscribe` for `id` refused on `connection`: reported as an event
-    /// unless its caller hears of it, then sent again after a backoff when
-    /// the refusal may pass; otherwise the subscription stays off that
-    /// connection and its recovery window there is written off.
+    /// A `subscribe` for `id` refused on `connection`, the subscription still
+    /// standing: sent again after a backoff when the refusal may pass
+    /// (reported as an event unless its caller still waits); otherwise
+    /// reported, the subscription stays off that connection and its
+    /// recovery window there is written off.
     async fn refused(
         &mut self,
         id: SubscriptionId,
@@ -823,7 +843,8 @@ impl<A: Wire> Hub<A> {
         if !self.subs.contains_key(&id) {
             return;
         }
-        if !caller_waits {
+        let retried = may_pass(code);
+        if !caller_waits || !retried {
             let event = Event::ServerError {
                 subscription: Some(id),
                 code,
@@ -831,7 +852,7 @@ impl<A: Wire> Hub<A> {
             };
             self.control(event).await;
         }
-        if may_pass(code) && self.retry_later(id, connection, down_for) {
+        if retried && self.retry_later(id, connection, down_for) {
             return;
         }
         if let Some(sub) = self.subs.get_mut(&id) {
@@ -839,6 +860,19 @@ impl<A: Wire> Hub<A> {
         }
         let error = format!("{message} (code {code})");
         self.abandon_recovery(id, connection, &error).await;
+    }
+
+    /// The caller's `subscribe` for `id` still waiting for an answer, if
+    /// any, counting one more answer to wait for: a subscribe sent again
+    /// (after a reconnect, or a refusal) then answers it too, and the caller
+    /// is told of a grant on any connection.
+    fn join_pending_subscribe(&mut self, id: SubscriptionId) -> Option<u64> {
+        let (request, fanout) = self
+            .fanouts
+            .iter_mut()
+            .find(|(_, f)| matches!(&f.reply, Reply::Subscribed(_, s) if *s == id))?;
+        fanout.remaining += 1;
+        Some(*request)
     }
 
     /// Schedules `id`'s resubscription on `connection` again, after a
@@ -898,7 +932,7 @@ impl<A: Wire> Hub<A> {
         for (id, connection, down_for, command) in due {
             let waiting = Waiting::Subscribe {
                 id,
-                request: None,
+                request: self.join_pending_subscribe(id),
                 resubscribe: down_for,
             };
             self.send(connection, command, waiting);
@@ -978,19 +1012,9 @@ impl<A: Wire> Hub<A> {
         for (id, command) in subs {
             // A subscribe made while every connection was down still waits
             // for its first answer.
-            let request = self
-                .fanouts
-                .iter()
-                .find(|(_, f)| matches!(&f.reply, Reply::Subscribed(_, s) if *s == id))
-                .map(|(r, _)| *r);
-            if let Some(request) = request
-                && let Some(fanout) = self.fanouts.get_mut(&request)
-            {
-                fanout.remaining += 1;
-            }
             let waiting = Waiting::Subscribe {
                 id,
-                request,
+                request: self.join_pending_subscribe(id),
                 resubscribe: down_for,
             };
             self.send(connection, command, waiting);
@@ -1219,7 +1243,9 @@ impl<A: Wire> Hub<A> {
             }
             return;
         };
-        let channel = self.subs[&sub_id].spec.channel;
+        let Some(channel) = self.subs.get(&sub_id).map(|sub| sub.spec.channel) else {
+            return;
+        };
         let role = A::role(&message);
         let snapshot_of = A::snapshot_market(&message).map(|(market, _)| market.to_owned());
         if let Some(seq) = A::seq(&message)
@@ -1428,6 +1454,7 @@ impl<A: Wire> Hub<A> {
         let (Some(recovery), Some(sub)) = (self.recovery.as_mut(), self.subs.get(&id)) else {
             return;
         };
+        let failures = sub.baseline_retry.map_or(0, |(_, n)| n);
         recovery.read(
             id,
             Window {
@@ -1437,7 +1464,7 @@ impl<A: Wire> Hub<A> {
                 open_orders: Vec::new(),
                 baseline: true,
             },
-            Read::Baseline,
+            Read::Baseline { failures },
         );
     }
 
@@ -1500,8 +1527,8 @@ impl<A: Wire> Hub<A> {
             // A failed read of resting orders (of every market, or of markets
             // just added) is made again for every market after a growing
             // backoff, reported the first time only; only a read of every
-            // market ends the retries.
-            (Read::Baseline | Read::AddedMarkets, Err(_)) => {
+            // market asked for after the last failure ends the retries.
+            (Read::Baseline { .. } | Read::AddedMarkets, Err(_)) => {
                 let failures = sub.baseline_retry.map_or(0, |(_, n)| n) + 1;
                 let delay = super::connection::full_jitter(
                     self.config.backoff_base,
@@ -1513,7 +1540,11 @@ impl<A: Wire> Hub<A> {
                     return;
                 }
             }
-            (Read::Baseline, Ok(_)) => sub.baseline_retry = None,
+            (Read::Baseline { failures }, Ok(_))
+                if sub.baseline_retry.map_or(0, |(_, n)| n) == failures =>
+            {
+                sub.baseline_retry = None;
+            }
             _ => {}
         }
         let event = match listing {

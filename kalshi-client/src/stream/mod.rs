@@ -397,7 +397,8 @@ pub enum Event<M = ServerMessage> {
         /// How long the connection was down: messages of this window are
         /// not replayed by Kalshi (books resync by snapshot). When Kalshi
         /// refused the subscription first ([`Event::ServerError`]), the
-        /// time until it was accepted comes on top.
+        /// time until it was accepted is not included (the subscription
+        /// was off that connection for that long as well).
         down_for: Duration,
     },
     /// Messages of a subscription were lost on one connection (its `seq`
@@ -430,9 +431,9 @@ pub enum Event<M = ServerMessage> {
     /// without limit, until one is accepted (then [`Event::Resubscribed`]
     /// after a reconnect) or the connection drops; after any other code the
     /// subscription stays off that connection (and with recovery on, its
-    /// window is reported as not recovered). A subscription refused on
-    /// every connection when it is first made is an error of
-    /// [`StreamSession::subscribe`] and is not made again.
+    /// window is reported as not recovered). A subscription whose
+    /// [`StreamSession::subscribe`] failed (refused on every connection,
+    /// timed out) does not exist and is not made again.
     ServerError {
         /// The subscription it concerns, if any.
         subscription: Option<SubscriptionId>,
@@ -905,7 +906,10 @@ impl<A: Api> StreamSession<A> {
         answer.await.map_err(|_| StreamError::Closed)?
     }
 
-    /// Subscribes (on every connection) and returns once Kalshi confirms.
+    /// Subscribes (on every connection) and returns once Kalshi confirms on
+    /// one. A connection that refuses with an error that may pass is asked
+    /// again (see [`Event::ServerError`]). Any error means the subscription
+    /// does not exist: nothing of it is kept or made again later.
     pub async fn subscribe(
         &self,
         subscription: Subscription,
