@@ -1823,6 +1823,39 @@ async fn a_subscribe_refused_by_one_of_two_connections_is_made_again_there() {
     session.close().await;
 }
 
+/// With two connections, a subscribe one of them refuses for good (invalid
+/// parameter) succeeds on the other, and the lost redundancy is reported
+/// once, under the id the caller got.
+#[tokio::test]
+async fn a_subscribe_refused_for_good_by_one_of_two_connections_is_reported() {
+    let stack = stack().await;
+    let mut session = streams(&stack.alice)
+        .connections(2)
+        .connect()
+        .await
+        .unwrap();
+    let mut seen = Seen::default();
+    wait_for(
+        &mut session,
+        &mut seen,
+        "both connections",
+        async |_, seen| seen.count(|e| matches!(e, Event::Connected { .. })) == 2,
+    )
+    .await;
+    stack.sim.refuse_subscriptions_with(1, 11);
+    let fills = session.subscribe(Subscription::fills()).await.unwrap();
+    let reported = |e: &Event| matches!(e, Event::ServerError { subscription: Some(s), code: 11, .. } if *s == fills);
+    wait_for(&mut session, &mut seen, "the report", async |_, seen| {
+        seen.count(reported) > 0
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    wait_for(&mut session, &mut seen, "quiet", async |_, _| true).await;
+    assert_eq!(seen.count(reported), 1);
+    assert_eq!(seen.count(|e| matches!(e, Event::ServerError { .. })), 1);
+    session.close().await;
+}
+
 /// A subscription its caller was told failed is gone: a reconnect makes
 /// only the accepted one again, and nothing is heard of the other.
 #[tokio::test]

@@ -288,6 +288,10 @@ struct Fanout {
     reply: Reply,
     error: Option<StreamError>,
     deadline: Instant,
+    /// Refusals (code, message) on connections that will not carry the
+    /// subscription: reported once the caller learns the subscription
+    /// exists, dropped if it fails (its error says enough).
+    held: Vec<(i64, String)>,
 }
 
 enum Reply {
@@ -379,6 +383,9 @@ struct Hub<A: Wire> {
     first_failures: usize,
     /// Set when the consumer stopped taking events: the session ends.
     ended: bool,
+    /// Refusals held back until their subscription's caller was answered,
+    /// to report now.
+    released: Vec<(SubscriptionId, i64, String)>,
 }
 
 /// Runs the session until the handle is dropped or the consumer gives up.
@@ -447,6 +454,7 @@ pub(crate) async fn run<A: Wire>(setup: Setup<A>) {
         lagged: 0,
         first_failures: 0,
         ended: false,
+        released: Vec::new(),
     };
     let mut tick = tokio::time::interval(Duration::from_millis(200));
     let mut closing = None;
@@ -535,6 +543,7 @@ impl<A: Wire> Hub<A> {
                 reply,
                 error: None,
                 deadline,
+                held: Vec::new(),
             },
         );
         self.next_request
@@ -745,7 +754,11 @@ impl<A: Wire> Hub<A> {
             Ok(()) => {
                 let reply = std::mem::replace(&mut fanout.reply, Reply::Gone);
                 match reply {
-                    Reply::Subscribed(reply, id) => drop(reply.send(Ok(id))),
+                    Reply::Subscribed(reply, id) => {
+                        let _ = reply.send(Ok(id));
+                        let held = fanout.held.drain(..).map(|(code, m)| (id, code, m));
+                        self.released.extend(held);
+                    }
                     Reply::Done(reply) => drop(reply.send(Ok(()))),
                     Reply::Listed(reply) => drop(reply.send(Ok(Vec::new()))),
                     Reply::Gone => {}
@@ -828,29 +841,33 @@ impl<A: Wire> Hub<A> {
 
     /// A `subscribe` for `id` refused on `connection`, the subscription still
     /// standing: sent again after a backoff when the refusal may pass
-    /// (reported as an event unless its caller still waits); otherwise
-    /// reported, the subscription stays off that connection and its
-    /// recovery window there is written off.
+    /// (reported as an event unless its caller still waits, `waiting`);
+    /// otherwise reported (once the caller knows the subscription), the
+    /// subscription stays off that connection and its recovery window there
+    /// is written off.
     async fn refused(
         &mut self,
         id: SubscriptionId,
         connection: usize,
         down_for: Option<Duration>,
-        code: i64,
-        message: &str,
-        caller_waits: bool,
+        (code, message): (i64, &str),
+        waiting: Option<u64>,
     ) {
         if !self.subs.contains_key(&id) {
             return;
         }
         let retried = may_pass(code);
-        if !caller_waits || !retried {
-            let event = Event::ServerError {
-                subscription: Some(id),
-                code,
-                message: message.to_owned(),
-            };
-            self.control(event).await;
+        match waiting.and_then(|request| self.fanouts.get_mut(&request)) {
+            Some(fanout) if !retried => fanout.held.push((code, message.to_owned())),
+            Some(_) => {}
+            None => {
+                let event = Event::ServerError {
+                    subscription: Some(id),
+                    code,
+                    message: message.to_owned(),
+                };
+                self.control(event).await;
+            }
         }
         if retried && self.retry_later(id, connection, down_for) {
             return;
@@ -1012,10 +1029,12 @@ impl<A: Wire> Hub<A> {
         for (id, command) in subs {
             // A subscribe made while every connection was down still waits
             // for its first answer.
+            // Not a resubscription if the caller still waits for it.
+            let request = self.join_pending_subscribe(id);
             let waiting = Waiting::Subscribe {
                 id,
-                request: self.join_pending_subscribe(id),
-                resubscribe: down_for,
+                request,
+                resubscribe: down_for.filter(|_| request.is_none()),
             };
             self.send(connection, command, waiting);
         }
@@ -1144,6 +1163,10 @@ impl<A: Wire> Hub<A> {
                                     next_seq: None,
                                 };
                                 sub.retry[connection] = None;
+                                if resubscribe.is_none() {
+                                    // New on this connection: it missed nothing.
+                                    sub.recover_from[connection] = None;
+                                }
                                 self.by_sid.insert((connection, sid), sub_id);
                                 true
                             }
@@ -1179,11 +1202,12 @@ impl<A: Wire> Hub<A> {
                     Err(StreamError::Command { code, message }) => Some((*code, message.clone())),
                     _ => None,
                 };
-                // Whether a caller still waits for this `subscribe` (not
-                // after a reconnect, nor once another connection accepted).
-                let caller_waits = request.is_some_and(|r| {
+                // The caller's request if it still waits for this
+                // `subscribe` (not after a reconnect, nor once another
+                // connection accepted).
+                let waiting = request.filter(|r| {
                     self.fanouts
-                        .get(&r)
+                        .get(r)
                         .is_some_and(|f| !matches!(f.reply, Reply::Gone))
                 });
                 if let Some(request) = request {
@@ -1191,15 +1215,18 @@ impl<A: Wire> Hub<A> {
                     self.finish(request, outcome);
                 }
                 if let Some((code, message)) = refusal {
-                    self.refused(
-                        sub_id,
-                        connection,
-                        resubscribe,
+                    let refusal = (code, message.as_str());
+                    self.refused(sub_id, connection, resubscribe, refusal, waiting)
+                        .await;
+                }
+                for (subscription, code, message) in std::mem::take(&mut self.released) {
+                    let subscription = Some(subscription);
+                    let event = Event::ServerError {
+                        subscription,
                         code,
-                        &message,
-                        caller_waits,
-                    )
-                    .await;
+                        message,
+                    };
+                    self.control(event).await;
                 }
             }
             Waiting::Answer { request } => {

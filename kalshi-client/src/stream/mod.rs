@@ -907,9 +907,11 @@ impl<A: Api> StreamSession<A> {
     }
 
     /// Subscribes (on every connection) and returns once Kalshi confirms on
-    /// one. A connection that refuses with an error that may pass is asked
-    /// again (see [`Event::ServerError`]). Any error means the subscription
-    /// does not exist: nothing of it is kept or made again later.
+    /// one. When one connection accepts and another refuses with an error
+    /// that may pass, the refusing one is asked again (see
+    /// [`Event::ServerError`]); refused everywhere, it is an error. Any
+    /// error means the subscription does not exist: nothing of it is kept
+    /// or made again later.
     pub async fn subscribe(
         &self,
         subscription: Subscription,
