@@ -1,0 +1,320 @@
+//! The hub's side of recovering what an outage hid: when to read over REST
+//! (after a resubscription, when a `user_orders` subscription is made or
+//! gains markets), and what of a read to deliver.
+
+use std::collections::BTreeSet;
+use std::time::{Instant, SystemTime};
+
+use tokio::sync::mpsc;
+
+use super::Hub;
+use crate::stream::api::Wire;
+use crate::stream::recovery::{self, DeliveredFills, DeliveredOrders, Listing, Recover, Window};
+use crate::stream::{Channel, Event, SubscriptionId};
+
+/// What was recovered over REST for a subscription, or why not.
+pub(super) struct Recovered {
+    subscription: SubscriptionId,
+    since: SystemTime,
+    read: Read,
+    listing: Result<Listing, String>,
+}
+
+/// Why a recovery read was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Read {
+    /// What an outage hid.
+    Outage,
+    /// The resting orders of every market of a `user_orders` subscription,
+    /// asked for after `failures` failed ones in a row.
+    Baseline { failures: u32 },
+    /// The resting orders of markets just added to one.
+    AddedMarkets,
+}
+
+/// Recovery's state in the hub.
+pub(super) struct Recovery {
+    pub(super) recover: Recover,
+    /// Which channels recover.
+    pub(super) fills: bool,
+    pub(super) orders: bool,
+    pub(super) delivered: DeliveredFills,
+    pub(super) delivered_orders: DeliveredOrders,
+    pub(super) results: mpsc::UnboundedSender<Recovered>,
+    pub(super) tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Recovery {
+    pub(super) fn covers(&self, channel: Channel) -> bool {
+        match channel {
+            Channel::Fill => self.fills,
+            Channel::UserOrders => self.orders,
+            _ => false,
+        }
+    }
+
+    /// Reads `window` over REST in a task of its own; the result comes back
+    /// through [`Hub::recovered`].
+    pub(super) fn read(&mut self, subscription: SubscriptionId, window: Window, read: Read) {
+        let since = window.since;
+        let listing = (self.recover)(window);
+        let results = self.results.clone();
+        self.tasks.retain(|t| !t.is_finished());
+        self.tasks.push(tokio::spawn(async move {
+            let listing = listing.await;
+            let _ = results.send(Recovered {
+                subscription,
+                since,
+                read,
+                listing,
+            });
+        }));
+    }
+
+    /// Whether a streamed message is to be delivered: `false` for a fill
+    /// delivered already and an order state older than one delivered.
+    pub(super) fn first_delivery<A: Wire>(
+        &mut self,
+        subscription: SubscriptionId,
+        message: &A::Message,
+    ) -> bool {
+        if self.fills
+            && let Some((trade_id, order_id)) = A::fill_ids(message)
+        {
+            return self.delivered.first(subscription, &trade_id, &order_id);
+        }
+        if self.orders
+            && let Some((order_id, state)) = A::order_state(message)
+        {
+            return self
+                .delivered_orders
+                .streamed(subscription, &order_id, state);
+        }
+        true
+    }
+}
+
+impl<A: Wire> Hub<A> {
+    /// Reads the fills or orders `id` may have missed on `connection` over
+    /// REST, when it has a window to recover there.
+    pub(super) fn start_recovery(&mut self, id: SubscriptionId, connection: usize) {
+        let (Some(recovery), Some(sub)) = (self.recovery.as_mut(), self.subs.get_mut(&id)) else {
+            return;
+        };
+        let Some(since) = sub.recover_from[connection].take() else {
+            return;
+        };
+        let channel = sub.spec.channel;
+        let open_orders = if channel == Channel::UserOrders {
+            recovery.delivered_orders.open(id)
+        } else {
+            Vec::new()
+        };
+        recovery.read(
+            id,
+            Window {
+                channel,
+                markets: sub.markets.iter().cloned().collect(),
+                since,
+                open_orders,
+                baseline: false,
+            },
+            Read::Outage,
+        );
+    }
+
+    /// Reads the resting orders once when a `user_orders` subscription with
+    /// order recovery is first made, so that a later recovery knows to read
+    /// the ones the stream has not mentioned yet (again, after a backoff,
+    /// until it succeeds).
+    pub(super) fn read_baseline(&mut self, id: SubscriptionId) {
+        let (Some(recovery), Some(sub)) = (self.recovery.as_mut(), self.subs.get_mut(&id)) else {
+            return;
+        };
+        if !recovery.orders || sub.spec.channel != Channel::UserOrders || sub.baseline_read {
+            return;
+        }
+        sub.baseline_read = true;
+        self.read_resting(id);
+    }
+
+    /// Reads the resting orders of `id`'s markets as recovery's baseline.
+    pub(super) fn read_resting(&mut self, id: SubscriptionId) {
+        let (Some(recovery), Some(sub)) = (self.recovery.as_mut(), self.subs.get(&id)) else {
+            return;
+        };
+        let failures = sub.baseline_retry.map_or(0, |(_, n)| n);
+        recovery.read(
+            id,
+            Window {
+                channel: Channel::UserOrders,
+                markets: sub.markets.iter().cloned().collect(),
+                since: SystemTime::now(),
+                open_orders: Vec::new(),
+                baseline: true,
+            },
+            Read::Baseline { failures },
+        );
+    }
+
+    /// Reads the resting orders of markets added to a `user_orders`
+    /// subscription whose baseline was read already: the stream never
+    /// mentioned them, and a later recovery must know to read them again.
+    /// (The read waits for the read side to pass the moment the markets were
+    /// added, so it sees every order the stream will not.)
+    pub(super) fn read_added_baseline(&mut self, id: SubscriptionId, added: &BTreeSet<String>) {
+        let (Some(recovery), Some(sub)) = (self.recovery.as_mut(), self.subs.get(&id)) else {
+            return;
+        };
+        if !recovery.orders || sub.spec.channel != Channel::UserOrders || !sub.baseline_read {
+            return;
+        }
+        recovery.read(
+            id,
+            Window {
+                channel: Channel::UserOrders,
+                markets: added.iter().cloned().collect(),
+                since: SystemTime::now(),
+                open_orders: Vec::new(),
+                baseline: true,
+            },
+            Read::AddedMarkets,
+        );
+    }
+
+    /// Reports that `id`'s window on `connection` will not be recovered.
+    pub(super) async fn abandon_recovery(
+        &mut self,
+        id: SubscriptionId,
+        connection: usize,
+        error: &str,
+    ) {
+        let Some((channel, since)) = self.subs.get_mut(&id).and_then(|sub| {
+            let since = sub.recover_from.get_mut(connection)?.take()?;
+            Some((sub.spec.channel, since))
+        }) else {
+            return;
+        };
+        let error = format!(
+            "the `{}` subscription could not be made again: {error}",
+            channel.name()
+        );
+        self.control(failed(channel, id, since, error)).await;
+    }
+
+    /// Delivers what a recovery read that is news (fills not delivered yet,
+    /// order states later than those delivered), or the failure; records
+    /// the ids of a subscription-time read.
+    pub(super) async fn recovered(&mut self, result: Recovered) {
+        let Recovered {
+            subscription,
+            since,
+            read,
+            listing,
+        } = result;
+        let (Some(recovery), Some(sub)) =
+            (self.recovery.as_mut(), self.subs.get_mut(&subscription))
+        else {
+            return;
+        };
+        match (read, &listing) {
+            // A failed read of resting orders (of every market, or of markets
+            // just added) is made again for every market after a growing
+            // backoff, reported the first time only; only a read of every
+            // market asked for after the last failure ends the retries.
+            (Read::Baseline { .. } | Read::AddedMarkets, Err(_)) => {
+                let failures = sub.baseline_retry.map_or(0, |(_, n)| n) + 1;
+                let delay = super::connection::full_jitter(
+                    self.config.backoff_base,
+                    self.config.backoff_max,
+                    failures,
+                );
+                sub.baseline_retry = Some((Some(Instant::now() + delay), failures));
+                if failures > 1 {
+                    return;
+                }
+            }
+            (Read::Baseline { failures }, Ok(_))
+                if sub.baseline_retry.map_or(0, |(_, n)| n) == failures =>
+            {
+                sub.baseline_retry = None;
+            }
+            _ => {}
+        }
+        let event = match listing {
+            Ok(Listing::Baseline(orders)) => {
+                for order in &orders {
+                    recovery
+                        .delivered_orders
+                        .note(subscription, &order.order_id);
+                }
+                return;
+            }
+            Ok(Listing::Orders { orders, gone }) => {
+                for id in &gone {
+                    recovery.delivered_orders.forget(subscription, id);
+                }
+                let orders: Vec<_> = orders
+                    .into_iter()
+                    .filter(|order| {
+                        recovery.delivered_orders.recovered(
+                            subscription,
+                            &order.order_id,
+                            recovery::rest_state(order),
+                        )
+                    })
+                    .collect();
+                let count = orders.len() as u64;
+                self.update_stats(|s| s.orders_recovered += count);
+                Event::OrdersRecovered {
+                    subscription,
+                    since,
+                    orders,
+                    gone,
+                }
+            }
+            Ok(Listing::Fills(fills)) => {
+                let fills: Vec<_> = fills
+                    .into_iter()
+                    .filter(|f| {
+                        recovery
+                            .delivered
+                            .first(subscription, &f.trade_id, &f.order_id)
+                    })
+                    .collect();
+                let count = fills.len() as u64;
+                self.update_stats(|s| s.fills_recovered += count);
+                Event::FillsRecovered {
+                    subscription,
+                    since,
+                    fills,
+                }
+            }
+            Err(error) => failed(sub.spec.channel, subscription, since, error),
+        };
+        self.control(event).await;
+    }
+}
+
+/// The event saying that `subscription`'s window since `since` will not be
+/// recovered.
+pub(super) fn failed<M>(
+    channel: Channel,
+    subscription: SubscriptionId,
+    since: SystemTime,
+    error: String,
+) -> Event<M> {
+    if channel == Channel::UserOrders {
+        Event::OrderRecoveryFailed {
+            subscription,
+            since,
+            error,
+        }
+    } else {
+        Event::FillRecoveryFailed {
+            subscription,
+            since,
+            error,
+        }
+    }
+}
