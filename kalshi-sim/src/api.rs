@@ -381,7 +381,7 @@ fn positions(state: &State, call: &Call) -> Answer {
                 "ticker": ticker, "exchange_index": 0, "total_traded_dollars": dollars(traded),
                 "position_fp": count(position), "market_exposure_dollars": dollars(exposure),
                 "realized_pnl_dollars": dollars(summary.realized), "fees_paid_dollars": dollars(summary.fees_paid),
-                "last_updated_ts": rfc3339(call.now_ms)
+                "last_updated_ts": rfc3339(summary.updated_ms)
             })
         })
         .collect();

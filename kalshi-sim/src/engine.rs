@@ -643,6 +643,8 @@ struct Holding {
     fees: Decimal,
     /// Fees paid for the contracts still held (average-cost, like `cost`).
     fee_cost: Decimal,
+    /// When a fill or a settlement last changed it (ms since epoch).
+    updated_ms: i64,
 }
 
 impl Holding {
@@ -772,6 +774,9 @@ pub struct PositionSummary {
     pub fees_paid: Decimal,
     /// Fees paid for the contracts still held.
     pub fee_cost: Decimal,
+    /// When a fill or a settlement last changed it (ms since epoch; 0 when
+    /// never traded).
+    pub updated_ms: i64,
 }
 
 /// Setup, clock and money.
@@ -884,6 +889,7 @@ impl Engine {
             holding.position = Decimal::ZERO;
             holding.cost = Decimal::ZERO;
             holding.fee_cost = Decimal::ZERO;
+            holding.updated_ms = now;
         }
         self.settlements.extend(paid.iter().cloned());
         Ok(paid)
@@ -1037,6 +1043,7 @@ impl Engine {
                 traded: h.traded,
                 fees_paid: h.fees,
                 fee_cost: h.fee_cost.round_dp(6).normalize(),
+                updated_ms: h.updated_ms,
             })
     }
 
@@ -1893,6 +1900,7 @@ impl Engine {
         let account = self.accounts.entry(fill.owner.clone()).or_default();
         let holding = account.holdings.entry(fill.ticker.clone()).or_default();
         let netted = holding.apply(fill.side, fill.price, fill.count, fill.fee);
+        holding.updated_ms = fill.ts_ms;
         let change = netted - fill.side.unit_cost(fill.price) * fill.count - fill.fee;
         account.cash = account.cash.saturating_add(change);
         self.fees_collected += fill.fee;

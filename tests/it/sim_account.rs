@@ -654,3 +654,50 @@ async fn a_control_api_fault_scoped_to_a_path_fails_only_that_path() {
     // The four are used up.
     assert!(balance(&alice).await.is_ok());
 }
+
+/// A position's `last_updated_ts` is when a fill or the settlement last
+/// changed it, not when it was listed.
+#[tokio::test]
+async fn a_position_says_when_it_last_changed() {
+    let Stack {
+        sim,
+        prism,
+        alice,
+        bob,
+    } = stack().await;
+    let market = "KXTEST-27JUN30-YES";
+    let before = sim.now_ms();
+    let sell = NewOrder::sell_yes(market, qty(2), price("0.40"));
+    bob.orders().create(&sell).send().await.unwrap();
+    let buy = NewOrder::buy_yes(market, qty(2), price("0.40"));
+    alice.orders().create(&buy).send().await.unwrap();
+    let traded = sim.now_ms();
+    let hour = Duration::from_secs(3600);
+    sim.advance_clock(hour);
+    let updated = async |status: &str| {
+        let listed = alice
+            .portfolio()
+            .positions()
+            .ticker(market)
+            .settlement_status(status)
+            .send()
+            .await
+            .unwrap();
+        let [position] = listed.market_positions.as_slice() else {
+            panic!("one position: {listed:?}");
+        };
+        position.last_updated_ts.timestamp_millis()
+    };
+    let at = updated("unsettled").await;
+    assert!(
+        (before..=traded).contains(&at),
+        "{before} <= {at} <= {traded}"
+    );
+    sim.settle(market, kalshi_sim::Outcome::Yes).unwrap();
+    let settled = updated("settled").await;
+    assert!(
+        settled >= traded + 3_600_000,
+        "{settled} is the settlement's time"
+    );
+    prism.assert_clean();
+}
