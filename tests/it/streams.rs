@@ -1823,6 +1823,50 @@ async fn a_subscribe_refused_by_one_of_two_connections_is_made_again_there() {
     session.close().await;
 }
 
+/// A subscribe one connection refuses while the other is slow to answer is
+/// asked again on the first, and that grant answers the caller: it need not
+/// wait for the slow connection.
+#[tokio::test]
+async fn a_retried_subscribe_answers_its_caller() {
+    let stack = stack().await;
+    let mut session = streams(&stack.alice)
+        .connections(2)
+        .connect()
+        .await
+        .unwrap();
+    let mut seen = Seen::default();
+    wait_for(
+        &mut session,
+        &mut seen,
+        "both connections",
+        async |_, seen| seen.count(|e| matches!(e, Event::Connected { .. })) == 2,
+    )
+    .await;
+    let sessions = stack.sim.stream_sessions();
+    assert_eq!(sessions.len(), 2);
+    let slow = sessions[1];
+    assert!(
+        stack
+            .sim
+            .inject_stream_on(slow, StreamFault::Delay(Duration::from_secs(5)))
+    );
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    // The other connection reads the subscribe first and refuses it.
+    stack.sim.refuse_subscriptions(1);
+    session.subscribe(Subscription::fills()).await.unwrap();
+    let slow_answered = stack.sim.stream_journal().iter().any(|frame| {
+        frame.session == slow
+            && frame.direction == Direction::Sent
+            && frame.text.contains("\"subscribed\"")
+    });
+    assert!(!slow_answered, "answered by the retried connection");
+    let refusals = stack.sim.stream_journal().into_iter().filter(|frame| {
+        frame.direction == Direction::Sent && frame.text.contains("injected by the test")
+    });
+    assert_eq!(refusals.count(), 1, "the first attempt was refused");
+    session.close().await;
+}
+
 /// With two connections, a subscribe one of them refuses for good (invalid
 /// parameter) succeeds on the other, and the lost redundancy is reported
 /// once, under the id the caller got.
