@@ -111,30 +111,14 @@ async fn run(
                 });
             }
         }
-        "hyper" => {
+        bare @ ("hyper" | "raw") => {
             let authority = base_url
                 .strip_prefix("http://")
                 .and_then(|rest| rest.split('/').next())
-                .ok_or("--transport hyper needs an http:// base URL")?
+                .ok_or_else(|| format!("--transport {bare} needs an http:// base URL"))?
                 .to_owned();
             for _ in 0..concurrency {
-                let mut connection = floor::Connection::open(&authority).await?;
-                let (credentials, run) = (credentials.clone(), run.clone());
-                tokio::spawn(async move {
-                    while !run.stopped() {
-                        run.record(connection.balance(&credentials).await);
-                    }
-                });
-            }
-        }
-        "raw" => {
-            let authority = base_url
-                .strip_prefix("http://")
-                .and_then(|rest| rest.split('/').next())
-                .ok_or("--transport raw needs an http:// base URL")?
-                .to_owned();
-            for _ in 0..concurrency {
-                let mut connection = raw::Connection::open(&authority).await?;
+                let mut connection = Bare::open(bare, &authority).await?;
                 let (credentials, run) = (credentials.clone(), run.clone());
                 tokio::spawn(async move {
                     while !run.stopped() {
@@ -200,6 +184,29 @@ impl Run {
                 &self.failed
             };
             counter.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// One connection of a floor: hyper alone, or the raw socket.
+enum Bare {
+    Hyper(floor::Connection),
+    Raw(raw::Connection),
+}
+
+impl Bare {
+    async fn open(transport: &str, authority: &str) -> Result<Self> {
+        Ok(match transport {
+            "hyper" => Self::Hyper(floor::Connection::open(authority).await?),
+            _ => Self::Raw(raw::Connection::open(authority).await?),
+        })
+    }
+
+    /// One signed `GET /portfolio/balance`, its answer decoded.
+    async fn balance(&mut self, credentials: &Credentials) -> Result<()> {
+        match self {
+            Self::Hyper(connection) => connection.balance(credentials).await,
+            Self::Raw(connection) => connection.balance(credentials).await,
         }
     }
 }

@@ -1301,6 +1301,38 @@ fn keep_busy(bob: &Client, market: &'static str) -> tokio::task::JoinHandle<()> 
     })
 }
 
+/// A session of `client` on two connections, once both are up.
+async fn two_connections(client: &Client) -> (StreamSession, Seen) {
+    let mut session = streams(client).connections(2).connect().await.unwrap();
+    let mut seen = Seen::default();
+    wait_for(
+        &mut session,
+        &mut seen,
+        "both connections",
+        async |_, seen| seen.count(|e| matches!(e, Event::Connected { .. })) == 2,
+    )
+    .await;
+    (session, seen)
+}
+
+/// With [`keep_busy`] running, no connection was lost but the one the test
+/// silenced.
+fn assert_only_the_silenced_link_was_lost(seen: &Seen) {
+    let outages = seen.count(|e| matches!(e, Event::Disconnected { .. }));
+    assert_eq!(outages, 1, "only the silenced connection was lost");
+}
+
+/// Bob offers one contract of `market` at `price` and alice takes it;
+/// alice's order id.
+async fn cross(stack: &Stack, market: &str, price: u32) -> String {
+    let one = Quantity::contracts(1).unwrap();
+    let sell = NewOrder::sell_yes(market, one, cents(price));
+    stack.bob.orders().create(&sell).send().await.unwrap();
+    let buy = NewOrder::buy_yes(market, one, cents(price));
+    let bought = stack.alice.orders().create(&buy).send().await.unwrap();
+    bought.order_id
+}
+
 /// The successful listings of the resting orders so far.
 fn resting_listings(sim: &Simulator) -> usize {
     sim.journal()
@@ -1378,8 +1410,7 @@ async fn an_order_resting_in_a_market_added_later_is_recovered() {
     stack.alice.orders().cancel(cancel).send().await.unwrap();
     wait_for_cancel(&mut session, &mut seen, &elsewhere.order_id).await;
     busy.abort();
-    let outages = seen.count(|e| matches!(e, Event::Disconnected { .. }));
-    assert_eq!(outages, 1, "only the silenced connection was lost");
+    assert_only_the_silenced_link_was_lost(&seen);
     session.close().await;
 }
 
@@ -1458,8 +1489,7 @@ async fn a_failed_subscription_time_read_is_made_again() {
     busy.abort();
     let failures = seen.count(|e| matches!(e, Event::OrderRecoveryFailed { .. }));
     assert_eq!(failures, 1, "the failed read is reported once");
-    let outages = seen.count(|e| matches!(e, Event::Disconnected { .. }));
-    assert_eq!(outages, 1, "only the silenced connection was lost");
+    assert_only_the_silenced_link_was_lost(&seen);
     session.close().await;
 }
 
@@ -1501,8 +1531,7 @@ async fn recovery_lists_every_subaccount_not_only_the_clients_default() {
             .order_id
     };
     let primary_resting = place(&stack.alice, NewOrder::buy_yes(MARKETS[0], one, cents(7))).await;
-    place(&stack.bob, NewOrder::sell_yes(MARKETS[1], one, cents(60))).await;
-    let primary_taker = place(&stack.alice, NewOrder::buy_yes(MARKETS[1], one, cents(60))).await;
+    let primary_taker = cross(&stack, MARKETS[1], 60).await;
     let on_two = place(
         &stack.alice_on_two,
         NewOrder::buy_yes(MARKETS[0], one, cents(8)),
@@ -1665,14 +1694,7 @@ async fn a_resubscription_refused_for_a_while_is_made_again() {
     stack.sim.refuse_subscriptions(3);
     assert!(stack.sim.inject_stream(StreamFault::Silence) > 0);
     // Traded during the outage: only recovery can bring it.
-    let one = Quantity::contracts(1).unwrap();
-    let trade = async || {
-        let sell = NewOrder::sell_yes(MARKETS[1], one, cents(61));
-        stack.bob.orders().create(&sell).send().await.unwrap();
-        let buy = NewOrder::buy_yes(MARKETS[1], one, cents(61));
-        stack.alice.orders().create(&buy).send().await.unwrap()
-    };
-    let during = trade().await;
+    let during = cross(&stack, MARKETS[1], 61).await;
     let mut seen = Seen::default();
     wait_for(&mut session, &mut seen, "the recovery", async |_, seen| {
         seen.count(|e| matches!(e, Event::FillsRecovered { .. })) > 0
@@ -1690,27 +1712,20 @@ async fn a_resubscription_refused_for_a_while_is_made_again() {
         0
     );
     assert!(
-        seen.recovered_fills()
-            .iter()
-            .any(|fill| fill.1 == during.order_id),
+        seen.recovered_fills().iter().any(|fill| fill.1 == during),
         "the outage's fill was recovered"
     );
     // The subscription streams again.
-    let after = trade().await;
+    let after = cross(&stack, MARKETS[1], 61).await;
     wait_for(
         &mut session,
         &mut seen,
         "a streamed fill",
-        async |_, seen| {
-            seen.streamed_fills()
-                .iter()
-                .any(|fill| fill.1 == after.order_id)
-        },
+        async |_, seen| seen.streamed_fills().iter().any(|fill| fill.1 == after),
     )
     .await;
     busy.abort();
-    let outages = seen.count(|e| matches!(e, Event::Disconnected { .. }));
-    assert_eq!(outages, 1, "only the silenced connection was lost");
+    assert_only_the_silenced_link_was_lost(&seen);
     session.close().await;
 }
 
@@ -1779,34 +1794,18 @@ async fn a_refused_subscription_is_a_typed_error() {
 #[tokio::test]
 async fn a_subscribe_refused_by_one_of_two_connections_is_made_again_there() {
     let stack = stack().await;
-    let mut session = streams(&stack.alice)
-        .connections(2)
-        .connect()
-        .await
-        .unwrap();
-    let mut seen = Seen::default();
-    wait_for(
-        &mut session,
-        &mut seen,
-        "both connections",
-        async |_, seen| seen.count(|e| matches!(e, Event::Connected { .. })) == 2,
-    )
-    .await;
+    let (mut session, mut seen) = two_connections(&stack.alice).await;
     stack.sim.refuse_subscriptions(1);
     let fills = session.subscribe(Subscription::fills()).await.unwrap();
     // Trades until a fill arrives on both (the refused connection is asked
     // again after a backoff).
-    let one = Quantity::contracts(1).unwrap();
     let mut trades = 0;
     while session.stats().deduplicated == 0 {
         assert!(
             trades < 30,
             "the refused connection never carried the fills"
         );
-        let sell = NewOrder::sell_yes(MARKETS[1], one, cents(62));
-        stack.bob.orders().create(&sell).send().await.unwrap();
-        let buy = NewOrder::buy_yes(MARKETS[1], one, cents(62));
-        stack.alice.orders().create(&buy).send().await.unwrap();
+        cross(&stack, MARKETS[1], 62).await;
         trades += 1;
         let settle = tokio::time::Instant::now() + Duration::from_millis(300);
         while let Ok(Some(event)) = tokio::time::timeout_at(settle, session.next_event()).await {
@@ -1829,19 +1828,7 @@ async fn a_subscribe_refused_by_one_of_two_connections_is_made_again_there() {
 #[tokio::test]
 async fn a_retried_subscribe_answers_its_caller() {
     let stack = stack().await;
-    let mut session = streams(&stack.alice)
-        .connections(2)
-        .connect()
-        .await
-        .unwrap();
-    let mut seen = Seen::default();
-    wait_for(
-        &mut session,
-        &mut seen,
-        "both connections",
-        async |_, seen| seen.count(|e| matches!(e, Event::Connected { .. })) == 2,
-    )
-    .await;
+    let (session, _) = two_connections(&stack.alice).await;
     let sessions = stack.sim.stream_sessions();
     assert_eq!(sessions.len(), 2);
     let slow = sessions[1];
@@ -1873,19 +1860,7 @@ async fn a_retried_subscribe_answers_its_caller() {
 #[tokio::test]
 async fn a_subscribe_refused_for_good_by_one_of_two_connections_is_reported() {
     let stack = stack().await;
-    let mut session = streams(&stack.alice)
-        .connections(2)
-        .connect()
-        .await
-        .unwrap();
-    let mut seen = Seen::default();
-    wait_for(
-        &mut session,
-        &mut seen,
-        "both connections",
-        async |_, seen| seen.count(|e| matches!(e, Event::Connected { .. })) == 2,
-    )
-    .await;
+    let (mut session, mut seen) = two_connections(&stack.alice).await;
     stack.sim.refuse_subscriptions_with(1, 11);
     let fills = session.subscribe(Subscription::fills()).await.unwrap();
     let reported = |e: &Event| matches!(e, Event::ServerError { subscription: Some(s), code: 11, .. } if *s == fills);

@@ -24,7 +24,7 @@ mod recovering;
 mod retry;
 
 use recovering::Recovery;
-use retry::Retry;
+use retry::{Again, Retry};
 
 /// How many deltas wait for a stale book's snapshot, per market and
 /// connection; older ones go (the snapshot covers them).
@@ -154,9 +154,9 @@ struct Sub {
     /// Whether the resting orders were read (or asked for) as order
     /// recovery's baseline.
     baseline_read: bool,
-    /// After that read failed: when to read again (`None` while the read is
-    /// under way), and its failures in a row.
-    baseline_retry: Option<(Option<Instant>, u32)>,
+    /// After that read failed: its failures in a row, and when to read
+    /// again.
+    baseline_retry: Option<Again>,
     /// Per connection: a resubscription refused with a code that may pass,
     /// to be sent again.
     retry: Vec<Option<Retry>>,
@@ -534,7 +534,7 @@ impl<A: Wire> Hub<A> {
             return;
         }
         for (connection, sid) in on {
-            let command = json!({"cmd": "unsubscribe", "params": {"sids": [sid]}});
+            let command = unsubscribe_command(sid);
             self.send(connection, command, Waiting::Answer { request });
         }
     }
@@ -697,7 +697,7 @@ impl<A: Wire> Hub<A> {
     /// that carries it, without waiting for the answers.
     fn end_everywhere(&mut self, id: SubscriptionId, sub: &Sub) {
         for (connection, sid) in self.forget(id, sub) {
-            let command = json!({"cmd": "unsubscribe", "params": {"sids": [sid]}});
+            let command = unsubscribe_command(sid);
             self.send(connection, command, Waiting::Snapshot { request: None });
         }
     }
@@ -957,8 +957,7 @@ impl<A: Wire> Hub<A> {
                             }
                             None => {
                                 // Unsubscribed meanwhile: end it on this connection too.
-                                let command =
-                                    json!({"cmd": "unsubscribe", "params": {"sids": [sid]}});
+                                let command = unsubscribe_command(sid);
                                 self.send(connection, command, Waiting::Snapshot { request: None });
                                 false
                             }
@@ -1259,4 +1258,9 @@ impl<A: Wire> Hub<A> {
             self.lagged = 0;
         }
     }
+}
+
+/// The `unsubscribe` command that ends `sid` on a connection.
+fn unsubscribe_command(sid: u64) -> Value {
+    json!({"cmd": "unsubscribe", "params": {"sids": [sid]}})
 }

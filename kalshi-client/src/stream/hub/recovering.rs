@@ -3,11 +3,11 @@
 //! gains markets), and what of a read to deliver.
 
 use std::collections::BTreeSet;
-use std::time::{Instant, SystemTime};
+use std::time::SystemTime;
 
 use tokio::sync::mpsc;
 
-use super::Hub;
+use super::{Again, Hub};
 use crate::stream::api::Wire;
 use crate::stream::recovery::{self, DeliveredFills, DeliveredOrders, Listing, Recover, Window};
 use crate::stream::{Channel, Event, SubscriptionId};
@@ -140,21 +140,27 @@ impl<A: Wire> Hub<A> {
 
     /// Reads the resting orders of `id`'s markets as recovery's baseline.
     pub(super) fn read_resting(&mut self, id: SubscriptionId) {
-        let (Some(recovery), Some(sub)) = (self.recovery.as_mut(), self.subs.get(&id)) else {
+        let Some(sub) = self.subs.get(&id) else {
             return;
         };
-        let failures = sub.baseline_retry.map_or(0, |(_, n)| n);
-        recovery.read(
-            id,
-            Window {
-                channel: Channel::UserOrders,
-                markets: sub.markets.iter().cloned().collect(),
-                since: SystemTime::now(),
-                open_orders: Vec::new(),
-                baseline: true,
-            },
-            Read::Baseline { failures },
-        );
+        let failures = Again::failures_of(sub.baseline_retry);
+        let markets = sub.markets.iter().cloned().collect();
+        self.read_resting_in(id, markets, Read::Baseline { failures });
+    }
+
+    /// Reads the resting orders of `markets` for `id` (`read` says why).
+    fn read_resting_in(&mut self, id: SubscriptionId, markets: Vec<String>, read: Read) {
+        let Some(recovery) = self.recovery.as_mut() else {
+            return;
+        };
+        let window = Window {
+            channel: Channel::UserOrders,
+            markets,
+            since: SystemTime::now(),
+            open_orders: Vec::new(),
+            baseline: true,
+        };
+        recovery.read(id, window, read);
     }
 
     /// Reads the resting orders of markets added to a `user_orders`
@@ -169,17 +175,8 @@ impl<A: Wire> Hub<A> {
         if !recovery.orders || sub.spec.channel != Channel::UserOrders || !sub.baseline_read {
             return;
         }
-        recovery.read(
-            id,
-            Window {
-                channel: Channel::UserOrders,
-                markets: added.iter().cloned().collect(),
-                since: SystemTime::now(),
-                open_orders: Vec::new(),
-                baseline: true,
-            },
-            Read::AddedMarkets,
-        );
+        let markets = added.iter().cloned().collect();
+        self.read_resting_in(id, markets, Read::AddedMarkets);
     }
 
     /// Reports that `id`'s window on `connection` will not be recovered.
@@ -223,19 +220,14 @@ impl<A: Wire> Hub<A> {
             // backoff, reported the first time only; only a read of every
             // market asked for after the last failure ends the retries.
             (Read::Baseline { .. } | Read::AddedMarkets, Err(_)) => {
-                let failures = sub.baseline_retry.map_or(0, |(_, n)| n) + 1;
-                let delay = super::connection::full_jitter(
-                    self.config.backoff_base,
-                    self.config.backoff_max,
-                    failures,
-                );
-                sub.baseline_retry = Some((Some(Instant::now() + delay), failures));
-                if failures > 1 {
+                let again = Again::after_failure(sub.baseline_retry, &self.config);
+                sub.baseline_retry = Some(again);
+                if Again::failures_of(Some(again)) > 1 {
                     return;
                 }
             }
             (Read::Baseline { failures }, Ok(_))
-                if sub.baseline_retry.map_or(0, |(_, n)| n) == failures =>
+                if Again::failures_of(sub.baseline_retry) == failures =>
             {
                 sub.baseline_retry = None;
             }

@@ -5,17 +5,51 @@ use std::time::{Duration, Instant};
 
 use super::{Hub, Reply, Waiting};
 use crate::stream::api::Wire;
-use crate::stream::{Event, SubscriptionId};
+use crate::stream::connection::full_jitter;
+use crate::stream::{Config, Event, SubscriptionId};
+
+/// Attempts that failed in a row, and when to make the next one.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Again {
+    /// When; `None` while that attempt is under way.
+    at: Option<Instant>,
+    failures: u32,
+}
+
+impl Again {
+    /// After `previous` (none: the first failure), one more failure: the
+    /// next attempt after a full-jitter backoff that grows with them.
+    pub(super) fn after_failure(previous: Option<Self>, config: &Config) -> Self {
+        let failures = Self::failures_of(previous) + 1;
+        let delay = full_jitter(config.backoff_base, config.backoff_max, failures);
+        Self {
+            at: Some(Instant::now() + delay),
+            failures,
+        }
+    }
+
+    /// The failures in a row so far (0 with none).
+    pub(super) fn failures_of(again: Option<Self>) -> u32 {
+        again.map_or(0, |a| a.failures)
+    }
+
+    /// Whether the next attempt is due at `now`; it is then under way.
+    fn start_if_due(&mut self, now: Instant) -> bool {
+        let due = self.at.is_some_and(|at| at <= now);
+        if due {
+            self.at = None;
+        }
+        due
+    }
+}
 
 /// A refused resubscription waiting for its next attempt.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Retry {
-    /// When to send it again; `None` once sent, while its answer is awaited.
-    pub(super) at: Option<Instant>,
-    /// Refusals in a row on this connection.
-    pub(super) refusals: u32,
+    /// Refusals in a row on this connection, and when to send it again.
+    again: Again,
     /// How long the connection had been down (for [`Event::Resubscribed`]).
-    pub(super) down_for: Option<Duration>,
+    down_for: Option<Duration>,
 }
 
 /// Whether a refusal (Kalshi's error code) may pass when the command is
@@ -93,15 +127,9 @@ impl<A: Wire> Hub<A> {
         let Some(sub) = self.subs.get_mut(&id).filter(|_| live) else {
             return false;
         };
-        let refusals = sub.retry[connection].map_or(0, |r| r.refusals) + 1;
-        let delay = super::connection::full_jitter(
-            self.config.backoff_base,
-            self.config.backoff_max,
-            refusals,
-        );
+        let previous = sub.retry[connection].map(|r| r.again);
         sub.retry[connection] = Some(Retry {
-            at: Some(Instant::now() + delay),
-            refusals,
+            again: Again::after_failure(previous, &self.config),
             down_for,
         });
         true
@@ -114,19 +142,17 @@ impl<A: Wire> Hub<A> {
         let mut due = Vec::new();
         let mut baselines = Vec::new();
         for (id, sub) in &mut self.subs {
-            if let Some((at, _)) = &mut sub.baseline_retry
-                && at.is_some_and(|at| at <= now)
+            if let Some(again) = &mut sub.baseline_retry
+                && again.start_if_due(now)
             {
-                *at = None;
                 baselines.push(*id);
             }
             let mut ready = Vec::new();
             for (connection, slot) in sub.retry.iter_mut().enumerate() {
                 // Kept while its answer is awaited, to count refusals.
                 if let Some(retry) = slot
-                    && retry.at.is_some_and(|at| at <= now)
+                    && retry.again.start_if_due(now)
                 {
-                    retry.at = None;
                     ready.push((connection, retry.down_for));
                 }
             }
