@@ -14,10 +14,11 @@ use kalshi_client::order::{
     CancelOrder, Decrease, DecreaseOrder, NewOrder, Price, Quantity, Subaccount,
 };
 use kalshi_client::stream::{
-    Api, Channel, Event, EventContracts, Margin, StreamBuilder, StreamError, StreamSession,
-    Subscription, SubscriptionId,
+    Api, Channel, Event, EventContracts, Margin, RecoveredPosition, StreamBuilder, StreamError,
+    StreamSession, Subscription, SubscriptionId,
 };
 use kalshi_client::{Client, Credentials, Execute, Paginate, RetryPolicy};
+use kalshi_gen::ClientPortfolioExt;
 use kalshi_gen::stream::ServerMessage;
 use kalshi_sim::{
     Account, Direction, Fault, MarketState, Outcome, SimConfig, Simulator, StreamFault,
@@ -1280,6 +1281,276 @@ async fn orders_of_an_outage_are_recovered_over_rest() {
 #[tokio::test]
 async fn with_two_silenced_connections_orders_are_recovered() {
     orders_of_silenced_links_are_recovered(2, Subscription::user_orders()).await;
+}
+
+/// A position as delivery is concerned: its subaccount and market, and its
+/// size, realized P&L and fees paid (normalized).
+type PositionView = ((u32, String), (Decimal, Decimal, Decimal));
+
+fn streamed_position(update: &kalshi_gen::stream::types::MarketPositionPayload) -> PositionView {
+    let p = &update.msg;
+    let subaccount = u32::try_from(p.subaccount.unwrap_or(0)).unwrap();
+    let state = (
+        p.position_fp.value().normalize(),
+        p.realized_pnl_dollars.value().normalize(),
+        p.fees_paid_dollars.value().normalize(),
+    );
+    ((subaccount, p.market_ticker.to_string()), state)
+}
+
+fn rest_position(subaccount: u32, p: &kalshi_gen::types::MarketPosition) -> PositionView {
+    let state = (
+        p.position_fp.value().normalize(),
+        p.realized_pnl_dollars.value().normalize(),
+        p.fees_paid_dollars.value().normalize(),
+    );
+    ((subaccount, p.ticker.clone()), state)
+}
+
+fn recovered_position(p: &RecoveredPosition) -> PositionView {
+    rest_position(p.subaccount, &p.position)
+}
+
+impl Seen {
+    /// Each position after applying, in the order received, every
+    /// `market_position` message and every position recovered over REST.
+    fn position_states(&self) -> BTreeMap<(u32, String), (Decimal, Decimal, Decimal)> {
+        let mut states = BTreeMap::new();
+        for event in &self.events {
+            match event {
+                Event::Message {
+                    message: ServerMessage::MarketPosition(update),
+                    ..
+                } => {
+                    states.extend([streamed_position(update)]);
+                }
+                Event::PositionsRecovered { positions, .. } => {
+                    states.extend(positions.iter().map(recovered_position));
+                }
+                _ => {}
+            }
+        }
+        states
+    }
+
+    fn recovered_positions(&self) -> Vec<PositionView> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::PositionsRecovered { positions, .. } => Some(positions),
+                _ => None,
+            })
+            .flatten()
+            .map(recovered_position)
+            .collect()
+    }
+}
+
+/// Every position of `subaccounts`, settled or not, as REST lists them.
+async fn rest_positions(
+    client: &Client,
+    subaccounts: &[u32],
+) -> BTreeMap<(u32, String), (Decimal, Decimal, Decimal)> {
+    let mut positions = BTreeMap::new();
+    for &subaccount in subaccounts {
+        let listed: Vec<kalshi_gen::types::MarketPosition> = client
+            .raw()
+            .get_positions()
+            .subaccount(subaccount)
+            .settlement_status(kalshi_gen::types::GetPositionsSettlementStatus::All)
+            .stream(None)
+            .try_collect()
+            .await
+            .unwrap();
+        positions.extend(listed.iter().map(|p| rest_position(subaccount, p)));
+    }
+    positions
+}
+
+/// The successful listings of positions so far.
+fn position_listings(sim: &Simulator) -> usize {
+    sim.journal()
+        .iter()
+        .filter(|e| e.path.ends_with("/portfolio/positions") && e.status == 200)
+        .count()
+}
+
+/// Alice's subaccounts 1 and 2, with money in 2.
+async fn open_subaccount_two(stack: &Stack) {
+    for _ in 0..2 {
+        stack.alice.subaccounts().create().send().await.unwrap();
+    }
+    let two = kalshi_sim::engine::Owner {
+        user_id: "alice".into(),
+        subaccount: 2,
+    };
+    stack.sim.with_engine(|e| e.deposit(&two, dec("100")));
+}
+
+/// Positions changed while the links were silent (a trade of the primary
+/// account, one of subaccount 2, a settlement): once recovered, applying
+/// every streamed and recovered position in the order received leaves each
+/// as REST has it, and a position the outage did not change is not
+/// delivered.
+async fn positions_of_silenced_links_are_recovered(connections: usize, positions: Subscription) {
+    let stack = stack().await;
+    open_subaccount_two(&stack).await;
+    // Held before the subscription: one the outage leaves alone, one it
+    // settles.
+    cross(&stack, MARKETS[2], 40).await;
+    cross(&stack, MARKETS[0], 30).await;
+    let mut session = streams(&stack.alice)
+        .connections(connections)
+        .heartbeat_timeout(Duration::from_millis(1500))
+        .recover_positions(true)
+        .connect()
+        .await
+        .unwrap();
+    let mut seen = subscribe_beside_books(&mut session, positions, connections).await;
+    wait_for(&mut session, &mut seen, "the baseline", async |_, _| {
+        position_listings(&stack.sim) > 0
+    })
+    .await;
+
+    assert_eq!(stack.sim.inject_stream(StreamFault::Silence), connections);
+    cross(&stack, MARKETS[1], 50).await;
+    let one = Quantity::contracts(1).unwrap();
+    let sell = NewOrder::sell_yes(MARKETS[1], one, cents(55));
+    stack.bob.orders().create(&sell).send().await.unwrap();
+    let buy = NewOrder::buy_yes(MARKETS[1], one, cents(55));
+    stack
+        .alice_on_two
+        .orders()
+        .create(&buy)
+        .send()
+        .await
+        .unwrap();
+    stack.sim.settle(MARKETS[0], Outcome::Yes).unwrap();
+    wait_for(
+        &mut session,
+        &mut seen,
+        "every recovery",
+        async |_, seen| {
+            seen.count(|e| matches!(e, Event::PositionsRecovered { .. })) >= connections
+        },
+    )
+    .await;
+    let recovered: BTreeMap<_, _> = seen.recovered_positions().into_iter().collect();
+    let changed = [
+        (0, MARKETS[1].to_owned()),
+        (2, MARKETS[1].to_owned()),
+        (0, MARKETS[0].to_owned()),
+    ];
+    for key in &changed {
+        assert!(
+            recovered.contains_key(key),
+            "{key:?} not recovered: {recovered:?}"
+        );
+    }
+    assert!(
+        recovered[&(0, MARKETS[0].to_owned())].0.is_zero(),
+        "the settled position is closed"
+    );
+    assert!(
+        !recovered.contains_key(&(0, MARKETS[2].to_owned())),
+        "a position the outage did not change was delivered"
+    );
+
+    // Trading goes on over the new connections: stream and recoveries
+    // together leave every position as REST has it.
+    cross(&stack, MARKETS[1], 45).await;
+    let rest = rest_positions(&stack.alice, &[0, 1, 2]).await;
+    wait_for(
+        &mut session,
+        &mut seen,
+        "REST's positions",
+        async |_, seen| {
+            let now = seen.position_states();
+            changed.iter().all(|key| now.contains_key(key))
+                && now.iter().all(|(key, state)| rest.get(key) == Some(state))
+        },
+    )
+    .await;
+    assert_eq!(
+        session.stats().positions_recovered,
+        seen.recovered_positions().len() as u64
+    );
+    session.close().await;
+    assert_frames_follow_the_document(&stack.sim);
+}
+
+#[tokio::test]
+async fn positions_of_an_outage_are_recovered_over_rest() {
+    positions_of_silenced_links_are_recovered(1, Subscription::market_positions()).await;
+}
+
+/// Two links, each recovering its own window, and a subscription limited to
+/// the markets the outage changed.
+#[tokio::test]
+async fn with_two_silenced_connections_positions_are_recovered() {
+    let positions = Subscription::market_positions().markets(MARKETS[..2].iter().copied());
+    positions_of_silenced_links_are_recovered(2, positions).await;
+}
+
+/// A failed subscription-time listing of the positions is reported once and
+/// made again until it succeeds, so that a later recovery still leaves out
+/// what the outage did not change.
+#[tokio::test]
+async fn a_failed_position_baseline_is_reported_once_and_made_again() {
+    let stack = stack().await;
+    cross(&stack, MARKETS[2], 40).await;
+    let mut session = streams(&stack.alice)
+        .heartbeat_timeout(Duration::from_millis(1500))
+        .recover_positions(true)
+        .connect()
+        .await
+        .unwrap();
+    session
+        .subscribe(Subscription::orderbook([MARKETS[1]]))
+        .await
+        .unwrap();
+    let busy = keep_busy(&stack.bob, MARKETS[1]);
+    // Every listing fails, through the client's retries, until cleared.
+    stack
+        .sim
+        .inject_at("/portfolio/positions", Fault::Status(500), 1_000);
+    session
+        .subscribe(Subscription::market_positions())
+        .await
+        .unwrap();
+    let mut seen = Seen::default();
+    wait_for(
+        &mut session,
+        &mut seen,
+        "the read to fail",
+        async |_, seen| seen.count(|e| matches!(e, Event::PositionRecoveryFailed { .. })) > 0,
+    )
+    .await;
+    stack.sim.clear_faults();
+    wait_for(
+        &mut session,
+        &mut seen,
+        "the read to be made again",
+        async |_, _| position_listings(&stack.sim) > 0,
+    )
+    .await;
+    assert!(stack.sim.inject_stream(StreamFault::Silence) > 0);
+    cross(&stack, MARKETS[0], 30).await;
+    wait_for(&mut session, &mut seen, "the recovery", async |_, seen| {
+        seen.count(|e| matches!(e, Event::PositionsRecovered { .. })) > 0
+    })
+    .await;
+    busy.abort();
+    let recovered: BTreeMap<_, _> = seen.recovered_positions().into_iter().collect();
+    assert!(recovered.contains_key(&(0, MARKETS[0].to_owned())));
+    assert!(
+        !recovered.contains_key(&(0, MARKETS[2].to_owned())),
+        "the position held before was delivered: the baseline was not read"
+    );
+    let failures = seen.count(|e| matches!(e, Event::PositionRecoveryFailed { .. }));
+    assert_eq!(failures, 1, "the failed read is reported once");
+    assert_only_the_silenced_link_was_lost(&seen);
+    session.close().await;
 }
 
 /// Bob rests and cancels an order on `market` over and over until aborted,

@@ -12,7 +12,7 @@ use rust_decimal::Decimal;
 
 use super::book::OrderBook;
 use super::margin_book::MarginBook;
-use super::recovery::OrderState;
+use super::recovery::{OrderState, PositionState};
 use super::{Channel, StreamError, connection};
 use crate::environment::Environment;
 
@@ -204,6 +204,11 @@ pub(crate) trait Wire: Api {
     fn order_state(_message: &Self::Message) -> Option<(String, OrderState)> {
         None
     }
+    /// A `market_position` message's subaccount, market and state (`None`:
+    /// not one, or an API without position recovery).
+    fn position_state(_message: &Self::Message) -> Option<(u32, &str, PositionState)> {
+        None
+    }
 }
 
 /// What both APIs' `Wire` impls share: the envelope readers of their
@@ -318,6 +323,21 @@ impl Wire for EventContracts {
             remaining: order.remaining_count_fp,
         };
         Some((order.order_id.to_string(), state))
+    }
+
+    fn position_state(message: &Self::Message) -> Option<(u32, &str, PositionState)> {
+        let trade_wire::ServerMessage::MarketPosition(update) = message else {
+            return None;
+        };
+        let position = &update.msg;
+        // Absent for the primary account; Kalshi's numbers are 0 to 63.
+        let subaccount = u32::try_from(position.subaccount.unwrap_or(0)).ok()?;
+        let state = PositionState {
+            position: position.position_fp,
+            realized_pnl: position.realized_pnl_dollars,
+            fees_paid: position.fees_paid_dollars,
+        };
+        Some((subaccount, position.market_ticker.as_str(), state))
     }
 }
 

@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::api::{Api, BookDelta, Change, Role, Wire};
 use super::connection::{self, Outgoing, Report};
-use super::recovery::{DeliveredFills, DeliveredOrders, Recover};
+use super::recovery::{DeliveredFills, DeliveredOrders, DeliveredPositions, Recover};
 use super::{Channel, Config, Event, StreamError, StreamStats, Subscription, SubscriptionId};
 use crate::auth::Credentials;
 
@@ -147,12 +147,13 @@ struct Sub {
     spec: Subscription,
     markets: BTreeSet<String>,
     on: Vec<ConnSub>,
-    /// Per connection, for a fill or `user_orders` subscription with
-    /// recovery on: the time to recover from once it is made again there
-    /// (the connection was lost after last hearing anything then).
+    /// Per connection, for a fill, `user_orders` or `market_positions`
+    /// subscription with recovery on: the time to recover from once it is
+    /// made again there (the connection was lost after last hearing
+    /// anything then).
     recover_from: Vec<Option<SystemTime>>,
-    /// Whether the resting orders were read (or asked for) as order
-    /// recovery's baseline.
+    /// Whether the resting orders (or the positions) were read, or asked
+    /// for, as recovery's baseline.
     baseline_read: bool,
     /// After that read failed: its failures in a row, and when to read
     /// again.
@@ -312,8 +313,10 @@ pub(crate) async fn run<A: Wire>(setup: Setup<A>) {
         recover,
         fills: config.recover_fills,
         orders: config.recover_orders,
+        positions: config.recover_positions,
         delivered: DeliveredFills::default(),
         delivered_orders: DeliveredOrders::default(),
+        delivered_positions: DeliveredPositions::default(),
         results,
         tasks: Vec::new(),
     });
@@ -717,6 +720,7 @@ impl<A: Wire> Hub<A> {
         }
         if let Some(recovery) = self.recovery.as_mut() {
             recovery.delivered_orders.forget_subscription(id);
+            recovery.delivered_positions.forget_subscription(id);
         }
         sub.on
             .iter()

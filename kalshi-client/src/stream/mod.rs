@@ -82,8 +82,10 @@
 //! [`Event::FillsRecovered`], each fill once from either source. Orders
 //! are, with [`StreamBuilder::recover_orders`]: those whose state the
 //! outage hid come as one [`Event::OrdersRecovered`], never after a newer
-//! state of the same order. For the other channels (positions, order
-//! groups) [`Event::Resubscribed`] carries the window so they can be
+//! state of the same order. Positions are, with
+//! [`StreamBuilder::recover_positions`]: those the outage changed come as
+//! one [`Event::PositionsRecovered`]. For the other channels (order groups,
+//! public data) [`Event::Resubscribed`] carries the window so they can be
 //! reconciled over REST.
 
 mod api;
@@ -527,10 +529,53 @@ pub enum Event<M = ServerMessage> {
         /// Why.
         error: String,
     },
+    /// The positions an outage changed, read over REST once a lost
+    /// connection was back ([`StreamBuilder::recover_positions`]): of every
+    /// position of every subaccount in the subscription's markets (settled
+    /// ones included), those whose position, realized P&L or fees paid
+    /// differ from the state last delivered (or read when the subscription
+    /// was made), and of which no `market_position` message arrived since
+    /// the listing started. Empty when nothing was missed.
+    PositionsRecovered {
+        /// The `market_positions` subscription.
+        subscription: SubscriptionId,
+        /// The start of the outage: when the connection last heard
+        /// anything, by this machine's clock.
+        since: SystemTime,
+        /// The positions, as `GET /portfolio/positions` lists them.
+        positions: Vec<RecoveredPosition>,
+    },
+    /// Reading an outage's positions over REST failed, or reading them when
+    /// the subscription was made (then `since` is that moment; that read is
+    /// tried again with the reconnect backoff until it succeeds, reported
+    /// this once, and until then a recovery delivers every position it
+    /// lists); reconcile them (`client.raw().get_positions()` with each
+    /// subaccount of `client.subaccounts().balances()`).
+    PositionRecoveryFailed {
+        /// The `market_positions` subscription.
+        subscription: SubscriptionId,
+        /// The start of the outage.
+        since: SystemTime,
+        /// Why.
+        error: String,
+    },
     /// The consumer did not take an account-state message within
     /// [`StreamBuilder::consumer_timeout`]; the stream ends here rather than
     /// lose it silently. Reconcile over REST.
     Overflow,
+}
+
+/// A position read over REST by position recovery
+/// ([`Event::PositionsRecovered`]).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct RecoveredPosition {
+    /// Its subaccount (0: the primary account), the `subaccount` of the
+    /// stream's `market_position` messages; REST's position does not carry
+    /// it.
+    pub subaccount: u32,
+    /// The position, as `GET /portfolio/positions` lists it.
+    pub position: kalshi_gen::types::MarketPosition,
 }
 
 /// An event of a margin stream.
@@ -567,6 +612,8 @@ pub struct StreamStats {
     pub fills_recovered: u64,
     /// Order states delivered by [`Event::OrdersRecovered`].
     pub orders_recovered: u64,
+    /// Positions delivered by [`Event::PositionsRecovered`].
+    pub positions_recovered: u64,
 }
 
 /// Why a stream operation failed.
@@ -670,6 +717,7 @@ pub(crate) struct Config {
     pub connect_timeout: Duration,
     pub recover_fills: bool,
     pub recover_orders: bool,
+    pub recover_positions: bool,
 }
 
 impl Default for Config {
@@ -685,6 +733,7 @@ impl Default for Config {
             connect_timeout: Duration::from_secs(10),
             recover_fills: false,
             recover_orders: false,
+            recover_positions: false,
         }
     }
 }
@@ -767,6 +816,36 @@ impl StreamBuilder<EventContracts> {
         self.config.recover_orders = on;
         self
     }
+
+    /// Recovers the positions an outage changed over REST (default off),
+    /// the way [`recover_fills`](Self::recover_fills) recovers fills: each
+    /// time a `market_positions` subscription is made again on a connection
+    /// that was lost, the session waits for Kalshi's read side to pass the
+    /// reconnect, then lists every position, settled or not, of every
+    /// subaccount (`GET /portfolio/subaccounts/balances` names them;
+    /// `GET /portfolio/positions?settlement_status=all`, every page, for
+    /// each), and delivers as one [`Event::PositionsRecovered`] those of
+    /// the subscription's markets whose position, realized P&L or fees paid
+    /// differ from the state last delivered; a failure is
+    /// [`Event::PositionRecoveryFailed`]. "Last delivered" starts from a
+    /// listing the session makes when the subscription is first made (once,
+    /// delivering nothing: your own listing at start-up is the baseline; a
+    /// failed one is reported once and made again after a growing backoff
+    /// until it succeeds).
+    ///
+    /// A position message is a full state and the stream is live again
+    /// before the listing starts, so a listed position of which a message
+    /// arrived after the listing started is not delivered: that message is
+    /// at least as new. Applying every `market_position` message and every
+    /// recovered position in the order received leaves each position as
+    /// Kalshi has it. The session remembers the last state of every
+    /// position Kalshi lists (its live data set; archived positions drop
+    /// out of it) per subscription. The same clock margin as for fills
+    /// applies; the REST calls use the client's rate limits and retries.
+    pub fn recover_positions(mut self, on: bool) -> Self {
+        self.config.recover_positions = on;
+        self
+    }
 }
 
 impl StreamBuilder<Margin> {
@@ -842,7 +921,8 @@ impl<A: Api> StreamBuilder<A> {
         let (requests, requests_rx) = mpsc::channel(64);
         let (events_tx, events) = mpsc::channel(self.config.buffer);
         let (first_up_tx, first_up) = oneshot::channel();
-        let recover = (self.config.recover_fills || self.config.recover_orders)
+        let config = &self.config;
+        let recover = (config.recover_fills || config.recover_orders || config.recover_positions)
             .then(|| recovery::through(self.client.clone()));
         let task = tokio::spawn(hub::run::<A>(hub::Setup {
             config: self.config,

@@ -1,29 +1,35 @@
 //! Recovery of account state an outage hid: the fills
-//! ([`StreamBuilder::recover_fills`](super::StreamBuilder::recover_fills))
-//! and the orders
+//! ([`StreamBuilder::recover_fills`](super::StreamBuilder::recover_fills)),
+//! the orders
 //! ([`StreamBuilder::recover_orders`](super::StreamBuilder::recover_orders))
+//! and the positions
+//! ([`StreamBuilder::recover_positions`](super::StreamBuilder::recover_positions))
 //! a lost connection missed, read over REST once the stream is back.
 //!
 //! Kalshi does not replay what a connection missed. With recovery on, each
-//! time a fill or `user_orders` subscription is made again on a connection
-//! that was lost, the session reads over REST what may have happened since
-//! that connection last heard anything, and delivers what the consumer has
-//! not seen as one [`Event::FillsRecovered`](super::Event::FillsRecovered)
-//! or [`Event::OrdersRecovered`](super::Event::OrdersRecovered). Each fill
-//! reaches the consumer once per subscription, from either source; an
-//! order's state never reaches it after a newer state of the same order.
+//! time a fill, `user_orders` or `market_positions` subscription is made
+//! again on a connection that was lost, the session reads over REST what
+//! may have happened since that connection last heard anything, and
+//! delivers what the consumer has not seen as one
+//! [`Event::FillsRecovered`](super::Event::FillsRecovered),
+//! [`Event::OrdersRecovered`](super::Event::OrdersRecovered) or
+//! [`Event::PositionsRecovered`](super::Event::PositionsRecovered). Each
+//! fill reaches the consumer once per subscription, from either source; an
+//! order's state never reaches it after a newer state of the same order,
+//! nor a position's listed state after the stream brought a newer one.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use futures_util::TryStreamExt;
 use futures_util::future::BoxFuture;
-use kalshi_gen::num::Count;
-use kalshi_gen::types::{Fill, Order};
+use kalshi_gen::num::{Count, Dollars};
+use kalshi_gen::types::{Fill, MarketPosition, Order};
 use kalshi_gen::{ClientOrdersExt, ClientPortfolioExt};
+use tokio::time::Instant;
 
-use super::{Channel, SubscriptionId};
+use super::{Channel, RecoveredPosition, SubscriptionId};
 use crate::{Client, Execute, Paginate};
 
 /// What to recover for one subscription on one lost connection.
@@ -36,8 +42,9 @@ pub(crate) struct Window {
     pub since: SystemTime,
     /// Orders last known open (for `user_orders`).
     pub open_orders: Vec<String>,
-    /// For `user_orders`: read only the resting orders, as the baseline of
-    /// later recoveries, when the subscription is first made.
+    /// Read what later recoveries compare with, when the subscription is
+    /// first made: the resting orders (`user_orders`), or every position
+    /// (`market_positions`).
     pub baseline: bool,
 }
 
@@ -51,6 +58,14 @@ pub(crate) enum Listing {
     },
     /// The resting orders when a `user_orders` subscription was made.
     Baseline(Vec<Order>),
+    Positions {
+        positions: Vec<RecoveredPosition>,
+        /// When the listing started: a state the stream delivered later is
+        /// at least as new as the listed one.
+        listed_from: Instant,
+        /// Whether this is the subscription-time read (nothing delivered).
+        baseline: bool,
+    },
 }
 
 /// Reads what a window may have missed.
@@ -91,6 +106,14 @@ async fn read(client: Client, window: Window) -> Result<Listing, String> {
             .await
             .map(Listing::Baseline),
         Channel::UserOrders => orders_since(client, window).await,
+        Channel::MarketPositions => {
+            let (positions, listed_from) = positions(client, &window.markets).await?;
+            Ok(Listing::Positions {
+                positions,
+                listed_from,
+                baseline: window.baseline,
+            })
+        }
         other => Err(format!("nothing to recover on `{}`", other.name())),
     }
 }
@@ -161,6 +184,60 @@ fn in_markets(orders: Vec<Order>, markets: &[String]) -> Vec<Order> {
         .into_iter()
         .filter(|order| wanted.is_empty() || wanted.contains(order.ticker.as_str()))
         .collect()
+}
+
+/// Every position of every subaccount in `markets` (all when empty),
+/// settled or not, once the read side includes the moment this was
+/// called; with the moment the listing started.
+///
+/// The subaccounts are those `GET /portfolio/subaccounts/balances` names
+/// (only its own for a key restricted to one); each is listed with
+/// `GET /portfolio/positions?subaccount=N&settlement_status=all`, as the
+/// stream carries every subaccount's positions and a listing without a
+/// subaccount is the primary account's. Settled positions are included: a
+/// market may have settled during the outage.
+async fn positions(
+    client: Client,
+    markets: &[String],
+) -> Result<(Vec<RecoveredPosition>, Instant), String> {
+    read_side_reaches(&client, SystemTime::now() + CLOCK_MARGIN).await?;
+    let listed_from = Instant::now();
+    let balances = client
+        .subaccounts()
+        .balances()
+        .send()
+        .await
+        .map_err(|e| format!("listing the subaccounts failed: {e}"))?;
+    let numbers: BTreeSet<i64> = balances
+        .subaccount_balances
+        .iter()
+        .map(|b| b.subaccount_number)
+        .collect();
+    let wanted: HashSet<&str> = markets.iter().map(String::as_str).collect();
+    let mut positions = Vec::new();
+    for number in numbers {
+        let subaccount = u32::try_from(number)
+            .map_err(|_| format!("Kalshi named subaccount {number}, not one of 0 to 63"))?;
+        let listed: Vec<MarketPosition> = all_subaccounts(&client)
+            .get_positions()
+            .subaccount(u64::from(subaccount))
+            .settlement_status(kalshi_gen::types::GetPositionsSettlementStatus::All)
+            .limit(1000)
+            .stream(None)
+            .try_collect()
+            .await
+            .map_err(|e| format!("listing the positions of subaccount {subaccount} failed: {e}"))?;
+        positions.extend(
+            listed
+                .into_iter()
+                .filter(|p| wanted.is_empty() || wanted.contains(p.ticker.as_str()))
+                .map(|position| RecoveredPosition {
+                    subaccount,
+                    position,
+                }),
+        );
+    }
+    Ok((positions, listed_from))
 }
 
 /// The fills of `markets` since `since`, once the read side includes the
@@ -422,6 +499,101 @@ fn canonical(id: &str) -> String {
     uuid::Uuid::parse_str(id).map_or_else(|_| id.to_owned(), |u| u.to_string())
 }
 
+/// A position's state as far as delivery is concerned: what both the
+/// stream's `market_position` messages and REST's listing carry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PositionState {
+    pub position: Count,
+    pub realized_pnl: Dollars,
+    pub fees_paid: Dollars,
+}
+
+impl PositionState {
+    /// A listed position's state.
+    pub(crate) fn listed(position: &MarketPosition) -> Self {
+        Self {
+            position: position.position_fp,
+            realized_pnl: position.realized_pnl_dollars,
+            fees_paid: position.fees_paid_dollars,
+        }
+    }
+}
+
+/// A position: its subscription, subaccount and market.
+type PositionKey = (SubscriptionId, u32, String);
+
+/// What is known of a position.
+struct KnownPosition {
+    state: PositionState,
+    /// When the stream last delivered it (`None`: read over REST).
+    streamed_at: Option<Instant>,
+}
+
+/// The last state of each position per `market_positions` subscription,
+/// delivered or read when the subscription was made, so that a recovery
+/// delivers only the positions the outage changed.
+///
+/// A position message is a full state, and the stream is live on the new
+/// connection before a recovery's listing starts: a state the stream
+/// delivered after that is at least as new as the listed one (a change it
+/// does not show yet is on its way), so the listed one is dropped.
+#[derive(Default)]
+pub(crate) struct DeliveredPositions {
+    known: HashMap<PositionKey, KnownPosition>,
+}
+
+impl DeliveredPositions {
+    /// Records a state the stream delivered at `now`.
+    pub(crate) fn streamed(
+        &mut self,
+        subscription: SubscriptionId,
+        subaccount: u32,
+        market: &str,
+        state: PositionState,
+        now: Instant,
+    ) {
+        let known = KnownPosition {
+            state,
+            streamed_at: Some(now),
+        };
+        self.known
+            .insert((subscription, subaccount, market.to_owned()), known);
+    }
+
+    /// Records a state listed over REST by a listing that started at
+    /// `listed_from`; `false` when it is no news: the stream delivered a
+    /// state of the position since, or the state known is this one.
+    pub(crate) fn listed(
+        &mut self,
+        subscription: SubscriptionId,
+        listed: &RecoveredPosition,
+        listed_from: Instant,
+    ) -> bool {
+        let key = (
+            subscription,
+            listed.subaccount,
+            listed.position.ticker.clone(),
+        );
+        let state = PositionState::listed(&listed.position);
+        if let Some(known) = self.known.get(&key)
+            && (known.streamed_at.is_some_and(|at| at >= listed_from) || known.state == state)
+        {
+            return false;
+        }
+        let known = KnownPosition {
+            state,
+            streamed_at: None,
+        };
+        self.known.insert(key, known);
+        true
+    }
+
+    /// Forgets everything of a subscription that ended.
+    pub(crate) fn forget_subscription(&mut self, subscription: SubscriptionId) {
+        self.known.retain(|(sub, _, _), _| *sub != subscription);
+    }
+}
+
 /// A delivered fill: its subscription, trade and order (one trade fills
 /// two orders, both of them yours when you traded with yourself).
 type FillKey = (SubscriptionId, String, String);
@@ -461,13 +633,14 @@ impl DeliveredFills {
 #[cfg(test)]
 mod tests {
     use super::{
-        DeliveredFills, DeliveredOrders, OrderState, REMEMBERED_FILLS, REMEMBERED_ORDERS,
-        unix_seconds,
+        DeliveredFills, DeliveredOrders, DeliveredPositions, OrderState, PositionState,
+        REMEMBERED_FILLS, REMEMBERED_ORDERS, unix_seconds,
     };
-    use crate::stream::SubscriptionId;
+    use crate::stream::{RecoveredPosition, SubscriptionId};
     use kalshi_gen::num::Count;
     use rust_decimal::Decimal;
     use std::time::{Duration, SystemTime};
+    use tokio::time::Instant;
 
     const FILLS: SubscriptionId = SubscriptionId(1);
     const ORDERS: SubscriptionId = SubscriptionId(2);
@@ -578,6 +751,58 @@ mod tests {
         assert_eq!(delivered.finished.len(), REMEMBERED_ORDERS - 1);
         delivered.forget_subscription(ORDERS);
         assert!(delivered.states.is_empty() && delivered.finished.is_empty());
+    }
+
+    fn listed(subaccount: u32, market: &str, position: i64, pnl: &str) -> RecoveredPosition {
+        let position = serde_json::from_value(serde_json::json!({
+            "ticker": market, "exchange_index": 0, "position_fp": format!("{position}.00"),
+            "realized_pnl_dollars": pnl, "fees_paid_dollars": "0.0100",
+            "market_exposure_dollars": "0.5000", "total_traded_dollars": "1.0000",
+            "last_updated_ts": "2026-12-03T10:00:00Z"
+        }))
+        .unwrap();
+        RecoveredPosition {
+            subaccount,
+            position,
+        }
+    }
+
+    const POSITIONS: SubscriptionId = SubscriptionId(4);
+
+    #[test]
+    fn a_listed_position_is_news_when_it_changed_and_nothing_newer_was_streamed() {
+        let mut known = DeliveredPositions::default();
+        let start = Instant::now();
+        let later = |ms| start + Duration::from_millis(ms);
+        // The subscription-time read: recorded (its answer is not delivered).
+        let _ = known.listed(POSITIONS, &listed(0, "M", 3, "0.0000"), start);
+        // Listed unchanged: no news; changed: news, once.
+        assert!(!known.listed(POSITIONS, &listed(0, "M", 3, "0.0000"), later(10)));
+        assert!(known.listed(POSITIONS, &listed(0, "M", 5, "0.0000"), later(20)));
+        assert!(!known.listed(POSITIONS, &listed(0, "M", 5, "0.0000"), later(30)));
+        // Only the realized P&L changed (closed at the same size elsewhere).
+        assert!(known.listed(POSITIONS, &listed(0, "M", 5, "0.2500"), later(40)));
+        // The stream delivered a state after the listing started: it is as
+        // new, so the listed one is dropped even though it differs...
+        let state = |n: i64| PositionState {
+            position: Count::new(Decimal::from(n)).unwrap(),
+            realized_pnl: "0.2500".parse().unwrap(),
+            fees_paid: "0.0100".parse().unwrap(),
+        };
+        known.streamed(POSITIONS, 0, "M", state(7), later(60));
+        assert!(!known.listed(POSITIONS, &listed(0, "M", 6, "0.2500"), later(50)));
+        // ...but one delivered before the listing started is older than it.
+        assert!(known.listed(POSITIONS, &listed(0, "M", 8, "0.2500"), later(70)));
+        known.streamed(POSITIONS, 0, "M", state(8), later(80));
+        assert!(!known.listed(POSITIONS, &listed(0, "M", 8, "0.2500"), later(90)));
+        // Trailing zeros do not make a state differ.
+        assert!(!known.listed(POSITIONS, &listed(0, "M", 8, "0.25"), later(90)));
+        // Never known: news. Subaccounts and subscriptions are apart.
+        assert!(known.listed(POSITIONS, &listed(2, "M", 8, "0.2500"), later(90)));
+        assert!(known.listed(SubscriptionId(5), &listed(0, "M", 8, "0.2500"), later(90)));
+        known.forget_subscription(POSITIONS);
+        assert!(known.listed(POSITIONS, &listed(0, "M", 8, "0.2500"), later(90)));
+        assert_eq!(known.known.len(), 2);
     }
 
     #[test]

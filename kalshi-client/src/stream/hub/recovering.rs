@@ -1,15 +1,19 @@
 //! The hub's side of recovering what an outage hid: when to read over REST
-//! (after a resubscription, when a `user_orders` subscription is made or
-//! gains markets), and what of a read to deliver.
+//! (after a resubscription, when a `user_orders` or `market_positions`
+//! subscription is made, when a `user_orders` one gains markets), and what
+//! of a read to deliver.
 
 use std::collections::BTreeSet;
 use std::time::SystemTime;
 
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 
 use super::{Again, Hub};
 use crate::stream::api::Wire;
-use crate::stream::recovery::{self, DeliveredFills, DeliveredOrders, Listing, Recover, Window};
+use crate::stream::recovery::{
+    self, DeliveredFills, DeliveredOrders, DeliveredPositions, Listing, Recover, Window,
+};
 use crate::stream::{Channel, Event, SubscriptionId};
 
 /// What was recovered over REST for a subscription, or why not.
@@ -25,8 +29,10 @@ pub(super) struct Recovered {
 pub(super) enum Read {
     /// What an outage hid.
     Outage,
-    /// The resting orders of every market of a `user_orders` subscription,
-    /// asked for after `failures` failed ones in a row.
+    /// What later recoveries compare with (the resting orders of every
+    /// market of a `user_orders` subscription, every position for a
+    /// `market_positions` one), asked for after `failures` failed reads in
+    /// a row.
     Baseline { failures: u32 },
     /// The resting orders of markets just added to one.
     AddedMarkets,
@@ -38,8 +44,10 @@ pub(super) struct Recovery {
     /// Which channels recover.
     pub(super) fills: bool,
     pub(super) orders: bool,
+    pub(super) positions: bool,
     pub(super) delivered: DeliveredFills,
     pub(super) delivered_orders: DeliveredOrders,
+    pub(super) delivered_positions: DeliveredPositions,
     pub(super) results: mpsc::UnboundedSender<Recovered>,
     pub(super) tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -49,8 +57,15 @@ impl Recovery {
         match channel {
             Channel::Fill => self.fills,
             Channel::UserOrders => self.orders,
+            Channel::MarketPositions => self.positions,
             _ => false,
         }
+    }
+
+    /// Whether recovery on `channel` compares with a read made when the
+    /// subscription is made (fills need none: each is delivered once).
+    fn needs_baseline(&self, channel: Channel) -> bool {
+        channel != Channel::Fill && self.covers(channel)
     }
 
     /// Reads `window` over REST in a task of its own; the result comes back
@@ -73,6 +88,7 @@ impl Recovery {
 
     /// Whether a streamed message is to be delivered: `false` for a fill
     /// delivered already and an order state older than one delivered.
+    /// (A position message, a full state, is always delivered, and noted.)
     pub(super) fn first_delivery<A: Wire>(
         &mut self,
         subscription: SubscriptionId,
@@ -89,6 +105,13 @@ impl Recovery {
             return self
                 .delivered_orders
                 .streamed(subscription, &order_id, state);
+        }
+        if self.positions
+            && let Some((subaccount, market, state)) = A::position_state(message)
+        {
+            let now = Instant::now();
+            self.delivered_positions
+                .streamed(subscription, subaccount, market, state, now);
         }
         true
     }
@@ -123,38 +146,51 @@ impl<A: Wire> Hub<A> {
         );
     }
 
-    /// Reads the resting orders once when a `user_orders` subscription with
-    /// order recovery is first made, so that a later recovery knows to read
-    /// the ones the stream has not mentioned yet (again, after a backoff,
-    /// until it succeeds).
+    /// Reads recovery's baseline once when a `user_orders` or
+    /// `market_positions` subscription with recovery is first made: the
+    /// resting orders, so that a later recovery knows to read the ones the
+    /// stream has not mentioned yet, or every position, so that it delivers
+    /// only those the outage changed (again, after a backoff, until it
+    /// succeeds).
     pub(super) fn read_baseline(&mut self, id: SubscriptionId) {
         let (Some(recovery), Some(sub)) = (self.recovery.as_mut(), self.subs.get_mut(&id)) else {
             return;
         };
-        if !recovery.orders || sub.spec.channel != Channel::UserOrders || sub.baseline_read {
+        if !recovery.needs_baseline(sub.spec.channel) || sub.baseline_read {
             return;
         }
         sub.baseline_read = true;
-        self.read_resting(id);
+        self.read_baseline_now(id);
     }
 
-    /// Reads the resting orders of `id`'s markets as recovery's baseline.
-    pub(super) fn read_resting(&mut self, id: SubscriptionId) {
+    /// Reads `id`'s baseline: the resting orders of its markets, or the
+    /// positions of every market (so that markets added later are known).
+    pub(super) fn read_baseline_now(&mut self, id: SubscriptionId) {
         let Some(sub) = self.subs.get(&id) else {
             return;
         };
         let failures = Again::failures_of(sub.baseline_retry);
-        let markets = sub.markets.iter().cloned().collect();
-        self.read_resting_in(id, markets, Read::Baseline { failures });
+        let markets = match sub.spec.channel {
+            Channel::UserOrders => sub.markets.iter().cloned().collect(),
+            _ => Vec::new(),
+        };
+        let channel = sub.spec.channel;
+        self.read_baseline_in(id, channel, markets, Read::Baseline { failures });
     }
 
-    /// Reads the resting orders of `markets` for `id` (`read` says why).
-    fn read_resting_in(&mut self, id: SubscriptionId, markets: Vec<String>, read: Read) {
+    /// Reads the baseline of `markets` for `id` (`read` says why).
+    fn read_baseline_in(
+        &mut self,
+        id: SubscriptionId,
+        channel: Channel,
+        markets: Vec<String>,
+        read: Read,
+    ) {
         let Some(recovery) = self.recovery.as_mut() else {
             return;
         };
         let window = Window {
-            channel: Channel::UserOrders,
+            channel,
             markets,
             since: SystemTime::now(),
             open_orders: Vec::new(),
@@ -176,7 +212,7 @@ impl<A: Wire> Hub<A> {
             return;
         }
         let markets = added.iter().cloned().collect();
-        self.read_resting_in(id, markets, Read::AddedMarkets);
+        self.read_baseline_in(id, Channel::UserOrders, markets, Read::AddedMarkets);
     }
 
     /// Reports that `id`'s window on `connection` will not be recovered.
@@ -200,8 +236,8 @@ impl<A: Wire> Hub<A> {
     }
 
     /// Delivers what a recovery read that is news (fills not delivered yet,
-    /// order states later than those delivered), or the failure; records
-    /// the ids of a subscription-time read.
+    /// order states later than those delivered, positions that changed), or
+    /// the failure; records what a subscription-time read found.
     pub(super) async fn recovered(&mut self, result: Recovered) {
         let Recovered {
             subscription,
@@ -265,6 +301,27 @@ impl<A: Wire> Hub<A> {
                     gone,
                 }
             }
+            Ok(Listing::Positions {
+                positions,
+                listed_from,
+                baseline,
+            }) => {
+                let known = &mut recovery.delivered_positions;
+                let positions: Vec<_> = positions
+                    .into_iter()
+                    .filter(|position| known.listed(subscription, position, listed_from))
+                    .collect();
+                if baseline {
+                    return;
+                }
+                let count = positions.len() as u64;
+                self.update_stats(|s| s.positions_recovered += count);
+                Event::PositionsRecovered {
+                    subscription,
+                    since,
+                    positions,
+                }
+            }
             Ok(Listing::Fills(fills)) => {
                 let fills: Vec<_> = fills
                     .into_iter()
@@ -296,17 +353,21 @@ pub(super) fn failed<M>(
     since: SystemTime,
     error: String,
 ) -> Event<M> {
-    if channel == Channel::UserOrders {
-        Event::OrderRecoveryFailed {
+    match channel {
+        Channel::UserOrders => Event::OrderRecoveryFailed {
             subscription,
             since,
             error,
-        }
-    } else {
-        Event::FillRecoveryFailed {
+        },
+        Channel::MarketPositions => Event::PositionRecoveryFailed {
             subscription,
             since,
             error,
-        }
+        },
+        _ => Event::FillRecoveryFailed {
+            subscription,
+            since,
+            error,
+        },
     }
 }

@@ -135,8 +135,8 @@ impl<A: Wire> Hub<A> {
         true
     }
 
-    /// Sends the refused resubscriptions, and makes the failed reads of the
-    /// resting orders, whose time has come.
+    /// Sends the refused resubscriptions, and makes the failed baseline
+    /// reads (resting orders, positions), whose time has come.
     pub(super) fn retry_due(&mut self) {
         let now = Instant::now();
         let mut due = Vec::new();
@@ -169,7 +169,7 @@ impl<A: Wire> Hub<A> {
             self.send(connection, command, waiting);
         }
         for id in baselines {
-            self.read_resting(id);
+            self.read_baseline_now(id);
         }
     }
 }
