@@ -33,6 +33,9 @@ pub(crate) enum Report {
         connection: usize,
         epoch: u64,
         text: String,
+        /// When it was read off the socket (position recovery orders
+        /// stream messages and REST reads by it).
+        received: Instant,
     },
     /// Lost; it will redial.
     Down {
@@ -216,7 +219,7 @@ async fn serve(
                 *heard = SystemTime::now();
                 match frame {
                     Some(Ok(Message::Text(text))) => {
-                        let report = Report::Frame { connection: index, epoch, text: text.as_str().to_owned() };
+                        let report = Report::Frame { connection: index, epoch, text: text.as_str().to_owned(), received: last_heard };
                         if hub.send(report).is_err() {
                             return None;
                         }

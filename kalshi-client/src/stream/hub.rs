@@ -789,9 +789,10 @@ impl<A: Wire> Hub<A> {
                 connection,
                 epoch,
                 text,
+                received,
             } => {
                 if self.conns[connection].epoch == epoch {
-                    self.frame(connection, &text).await;
+                    self.frame(connection, &text, received).await;
                 }
             }
         }
@@ -883,7 +884,7 @@ impl<A: Wire> Hub<A> {
             .await;
     }
 
-    async fn frame(&mut self, connection: usize, text: &str) {
+    async fn frame(&mut self, connection: usize, text: &str, received: Instant) {
         self.update_stats(|s| s.frames += 1);
         let message = match A::decode(text) {
             Ok(message) => message,
@@ -917,7 +918,7 @@ impl<A: Wire> Hub<A> {
                 self.control(event).await;
             }
             Role::Subscribed { .. } | Role::Listed(_) | Role::Answer => {}
-            _ => self.data(connection, message, text).await,
+            _ => self.data(connection, message, text, received).await,
         }
     }
 
@@ -1043,7 +1044,13 @@ impl<A: Wire> Hub<A> {
     }
 
     /// A message of a subscription.
-    async fn data(&mut self, connection: usize, message: A::Message, text: &str) {
+    async fn data(
+        &mut self,
+        connection: usize,
+        message: A::Message,
+        text: &str,
+        received: Instant,
+    ) {
         let sub_id =
             A::sid(&message).and_then(|sid| Some((sid, *self.by_sid.get(&(connection, sid))?)));
         let Some((sid, sub_id)) = sub_id else {
@@ -1087,7 +1094,7 @@ impl<A: Wire> Hub<A> {
             return;
         }
         if let Some(recovery) = self.recovery.as_mut()
-            && !recovery.first_delivery::<A>(sub_id, &message)
+            && !recovery.first_delivery::<A>(sub_id, &message, received)
         {
             // Recovered over REST already (or repeated by the server).
             self.update_stats(|s| s.deduplicated += 1);

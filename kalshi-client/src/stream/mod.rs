@@ -530,27 +530,32 @@ pub enum Event<M = ServerMessage> {
         error: String,
     },
     /// The positions an outage changed, read over REST once a lost
-    /// connection was back ([`StreamBuilder::recover_positions`]): of every
-    /// position of every subaccount in the subscription's markets (settled
-    /// ones included), those whose position, realized P&L or fees paid
-    /// differ from the state last delivered (or read when the subscription
-    /// was made), and of which no `market_position` message arrived since
-    /// the listing started. Empty when nothing was missed.
+    /// connection was back ([`StreamBuilder::recover_positions`]): of the
+    /// unsettled positions of every subaccount, and the settled positions
+    /// of markets settled since the outage began, those in the
+    /// subscription's markets whose size, realized P&L or fees paid differ
+    /// from the newest state known (delivered, or read when the
+    /// subscription was made) and of which no `market_position` message
+    /// arrived since the read started. Empty when nothing was missed; a
+    /// stream message received before the read started and handled after
+    /// it is dropped (it is older).
     PositionsRecovered {
         /// The `market_positions` subscription.
         subscription: SubscriptionId,
         /// The start of the outage: when the connection last heard
         /// anything, by this machine's clock.
         since: SystemTime,
-        /// The positions, as `GET /portfolio/positions` lists them.
+        /// The positions, in the order read (a market that settled during
+        /// the read can come twice: unsettled, then settled).
         positions: Vec<RecoveredPosition>,
     },
-    /// Reading an outage's positions over REST failed, or reading them when
-    /// the subscription was made (then `since` is that moment; that read is
-    /// tried again with the reconnect backoff until it succeeds, reported
-    /// this once, and until then a recovery delivers every position it
-    /// lists); reconcile them (`client.raw().get_positions()` with each
-    /// subaccount of `client.subaccounts().balances()`).
+    /// Reading an outage's positions over REST failed, or reading the
+    /// unsettled positions when the subscription was made (then `since` is
+    /// that moment; that read is tried again with the reconnect backoff
+    /// until it succeeds, reported this once, and until it has, a recovery
+    /// delivers every position it reads); reconcile them
+    /// (`client.raw().get_positions()` with each subaccount of
+    /// `client.subaccounts().balances()`).
     PositionRecoveryFailed {
         /// The `market_positions` subscription.
         subscription: SubscriptionId,
@@ -593,8 +598,8 @@ pub struct StreamStats {
     /// Messages delivered as [`Event::Message`].
     pub delivered: u64,
     /// Messages dropped because another connection delivered them first
-    /// (or, for fills, [`Event::FillsRecovered`] did), and order updates
-    /// dropped as older than a state already delivered.
+    /// (or, for fills, [`Event::FillsRecovered`] did), and order and
+    /// position updates dropped as older than a state already delivered.
     pub deduplicated: u64,
     /// Messages dropped because their `seq` repeated one already seen.
     pub duplicates: u64,
@@ -821,27 +826,36 @@ impl StreamBuilder<EventContracts> {
     /// the way [`recover_fills`](Self::recover_fills) recovers fills: each
     /// time a `market_positions` subscription is made again on a connection
     /// that was lost, the session waits for Kalshi's read side to pass the
-    /// reconnect, then lists every position, settled or not, of every
-    /// subaccount (`GET /portfolio/subaccounts/balances` names them;
-    /// `GET /portfolio/positions?settlement_status=all`, every page, for
-    /// each), and delivers as one [`Event::PositionsRecovered`] those of
-    /// the subscription's markets whose position, realized P&L or fees paid
-    /// differ from the state last delivered; a failure is
-    /// [`Event::PositionRecoveryFailed`]. "Last delivered" starts from a
-    /// listing the session makes when the subscription is first made (once,
-    /// delivering nothing: your own listing at start-up is the baseline; a
-    /// failed one is reported once and made again after a growing backoff
-    /// until it succeeds).
+    /// moment it starts reading, then reads, for every subaccount
+    /// (`GET /portfolio/subaccounts/balances` names them; a key restricted
+    /// to one sees its own), the unsettled positions
+    /// (`GET /portfolio/positions`, every page) and the settled positions
+    /// of the markets settled since that connection last heard anything
+    /// (`GET /portfolio/settlements?min_ts=`, then
+    /// `settlement_status=settled&ticker=` for each). It delivers as one
+    /// [`Event::PositionsRecovered`] those of the subscription's markets
+    /// whose size, realized P&L or fees paid differ from the newest state
+    /// known; a failure is [`Event::PositionRecoveryFailed`]. The states
+    /// known start from a read of the unsettled positions the session makes
+    /// when the subscription is first made (once, delivering nothing: you
+    /// are expected to read your positions at start-up yourself; a failed
+    /// read is reported once and made again after a growing backoff until
+    /// it succeeds).
     ///
-    /// A position message is a full state and the stream is live again
-    /// before the listing starts, so a listed position of which a message
-    /// arrived after the listing started is not delivered: that message is
-    /// at least as new. Applying every `market_position` message and every
-    /// recovered position in the order received leaves each position as
-    /// Kalshi has it. The session remembers the last state of every
-    /// position Kalshi lists (its live data set; archived positions drop
-    /// out of it) per subscription. The same clock margin as for fills
-    /// applies; the REST calls use the client's rate limits and retries.
+    /// A position message is a full state with no time of its own, so
+    /// states are ordered by when they were received against when a read
+    /// started: a message received after a read started is at least as
+    /// new as what it read (the stream was live again), and the read's
+    /// state of that position is not delivered; a message received before
+    /// a read whose state was delivered is older, and is dropped. Two reads
+    /// are ordered by the position's `last_updated_ts`. So applying every
+    /// `market_position` message and every recovered position in the order
+    /// received leaves each position as Kalshi has it, provided this
+    /// machine's clock is within 2 s of Kalshi's (the margin fills use too).
+    /// The session remembers every open
+    /// position and the last 65,536 flat ones per subscription (a
+    /// forgotten one that a later read finds is delivered again, as it
+    /// is). The REST calls use the client's rate limits and retries.
     pub fn recover_positions(mut self, on: bool) -> Self {
         self.config.recover_positions = on;
         self

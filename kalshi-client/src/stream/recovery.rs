@@ -15,19 +15,18 @@
 //! [`Event::OrdersRecovered`](super::Event::OrdersRecovered) or
 //! [`Event::PositionsRecovered`](super::Event::PositionsRecovered). Each
 //! fill reaches the consumer once per subscription, from either source; an
-//! order's state never reaches it after a newer state of the same order,
-//! nor a position's listed state after the stream brought a newer one.
+//! order's or a position's state never reaches it after a newer state of
+//! the same order or position.
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use futures_util::TryStreamExt;
 use futures_util::future::BoxFuture;
 use kalshi_gen::num::{Count, Dollars};
-use kalshi_gen::types::{Fill, MarketPosition, Order};
+use kalshi_gen::types::{Fill, GetPositionsSettlementStatus, MarketPosition, Order};
 use kalshi_gen::{ClientOrdersExt, ClientPortfolioExt};
-use tokio::time::Instant;
 
 use super::{Channel, RecoveredPosition, SubscriptionId};
 use crate::{Client, Execute, Paginate};
@@ -60,8 +59,9 @@ pub(crate) enum Listing {
     Baseline(Vec<Order>),
     Positions {
         positions: Vec<RecoveredPosition>,
-        /// When the listing started: a state the stream delivered later is
-        /// at least as new as the listed one.
+        /// When the listing started (before waiting for the read side to
+        /// pass that moment): a state the stream received later is at least
+        /// as new as the listed one, and one received earlier is older.
         listed_from: Instant,
         /// Whether this is the subscription-time read (nothing delivered).
         baseline: bool,
@@ -107,7 +107,7 @@ async fn read(client: Client, window: Window) -> Result<Listing, String> {
             .map(Listing::Baseline),
         Channel::UserOrders => orders_since(client, window).await,
         Channel::MarketPositions => {
-            let (positions, listed_from) = positions(client, &window.markets).await?;
+            let (positions, listed_from) = positions(client, &window).await?;
             Ok(Listing::Positions {
                 positions,
                 listed_from,
@@ -186,47 +186,35 @@ fn in_markets(orders: Vec<Order>, markets: &[String]) -> Vec<Order> {
         .collect()
 }
 
-/// Every position of every subaccount in `markets` (all when empty),
-/// settled or not, once the read side includes the moment this was
-/// called; with the moment the listing started.
+/// The positions of every subaccount in `window.markets` (all when empty)
+/// that may have changed since `window.since`, once the read side includes
+/// the moment this was called; with that moment. They are the unsettled
+/// positions, and, unless this is the subscription-time read, the settled
+/// positions of the markets settled since `window.since` (a settled
+/// position no longer changes, and is out of the unsettled listing).
 ///
 /// The subaccounts are those `GET /portfolio/subaccounts/balances` names
-/// (only its own for a key restricted to one); each is listed with
-/// `GET /portfolio/positions?subaccount=N&settlement_status=all`, as the
-/// stream carries every subaccount's positions and a listing without a
-/// subaccount is the primary account's. Settled positions are included: a
-/// market may have settled during the outage.
+/// (only its own for a key restricted to one); each is read with its
+/// `subaccount`, as the stream carries every subaccount's positions and a
+/// read without one is the primary account's.
 async fn positions(
     client: Client,
-    markets: &[String],
+    window: &Window,
 ) -> Result<(Vec<RecoveredPosition>, Instant), String> {
-    read_side_reaches(&client, SystemTime::now() + CLOCK_MARGIN).await?;
     let listed_from = Instant::now();
-    let balances = client
-        .subaccounts()
-        .balances()
-        .send()
-        .await
-        .map_err(|e| format!("listing the subaccounts failed: {e}"))?;
-    let numbers: BTreeSet<i64> = balances
-        .subaccount_balances
-        .iter()
-        .map(|b| b.subaccount_number)
-        .collect();
-    let wanted: HashSet<&str> = markets.iter().map(String::as_str).collect();
+    read_side_reaches(&client, SystemTime::now() + CLOCK_MARGIN).await?;
+    let wanted: HashSet<&str> = window.markets.iter().map(String::as_str).collect();
     let mut positions = Vec::new();
-    for number in numbers {
-        let subaccount = u32::try_from(number)
-            .map_err(|_| format!("Kalshi named subaccount {number}, not one of 0 to 63"))?;
-        let listed: Vec<MarketPosition> = all_subaccounts(&client)
-            .get_positions()
-            .subaccount(u64::from(subaccount))
-            .settlement_status(kalshi_gen::types::GetPositionsSettlementStatus::All)
-            .limit(1000)
-            .stream(None)
-            .try_collect()
-            .await
-            .map_err(|e| format!("listing the positions of subaccount {subaccount} failed: {e}"))?;
+    for subaccount in subaccounts(&client).await? {
+        let mut listed = every_position(position_reads(&client, subaccount)).await?;
+        if !window.baseline {
+            for ticker in settled_since(&client, subaccount, window.since).await? {
+                let settled = position_reads(&client, subaccount)
+                    .settlement_status(GetPositionsSettlementStatus::Settled)
+                    .ticker(ticker);
+                listed.extend(every_position(settled).await?);
+            }
+        }
         positions.extend(
             listed
                 .into_iter()
@@ -238,6 +226,66 @@ async fn positions(
         );
     }
     Ok((positions, listed_from))
+}
+
+/// The numbers of the subaccounts the key may read.
+async fn subaccounts(client: &Client) -> Result<BTreeSet<u32>, String> {
+    let balances = client
+        .subaccounts()
+        .balances()
+        .send()
+        .await
+        .map_err(|e| format!("listing the subaccounts failed: {e}"))?;
+    balances
+        .subaccount_balances
+        .iter()
+        .map(|b| {
+            u32::try_from(b.subaccount_number).map_err(|_| {
+                format!(
+                    "Kalshi named subaccount {}, not one of 0 to 63",
+                    b.subaccount_number
+                )
+            })
+        })
+        .collect()
+}
+
+/// A positions read of `subaccount`.
+fn position_reads(client: &Client, subaccount: u32) -> kalshi_gen::builder::GetPositions<'_> {
+    all_subaccounts(client)
+        .get_positions()
+        .subaccount(u64::from(subaccount))
+}
+
+/// Every page of a positions read.
+async fn every_position(
+    request: kalshi_gen::builder::GetPositions<'_>,
+) -> Result<Vec<MarketPosition>, String> {
+    request
+        .limit(1000)
+        .stream(None)
+        .try_collect()
+        .await
+        .map_err(|e| format!("listing the positions failed: {e}"))
+}
+
+/// The markets of `subaccount` settled since `since` (with the clock
+/// margin), each once.
+async fn settled_since(
+    client: &Client,
+    subaccount: u32,
+    since: SystemTime,
+) -> Result<BTreeSet<String>, String> {
+    let settlements: Vec<kalshi_gen::types::Settlement> = all_subaccounts(client)
+        .get_settlements()
+        .subaccount(u64::from(subaccount))
+        .min_ts(min_ts(since))
+        .limit(1000)
+        .stream(None)
+        .try_collect()
+        .await
+        .map_err(|e| format!("listing the settlements failed: {e}"))?;
+    Ok(settlements.into_iter().map(|s| s.ticker).collect())
 }
 
 /// The fills of `markets` since `since`, once the read side includes the
@@ -522,52 +570,91 @@ impl PositionState {
 /// A position: its subscription, subaccount and market.
 type PositionKey = (SubscriptionId, u32, String);
 
+/// How many flat positions (size zero) are remembered; open ones are all
+/// remembered.
+pub(crate) const REMEMBERED_FLAT_POSITIONS: usize = 65_536;
+
 /// What is known of a position.
 struct KnownPosition {
     state: PositionState,
-    /// When the stream last delivered it (`None`: read over REST).
-    streamed_at: Option<Instant>,
+    source: Source,
+}
+
+/// Where a known state came from, and how new it is.
+#[derive(Clone, Copy)]
+enum Source {
+    /// A stream message received then.
+    Streamed { received: Instant },
+    /// A REST read that started at `listed_from`, of a position Kalshi last
+    /// updated at `updated_ms`; `delivered` is false for the subscription-time
+    /// read, which the consumer was not given.
+    Listed {
+        listed_from: Instant,
+        updated_ms: i64,
+        delivered: bool,
+    },
 }
 
 /// The last state of each position per `market_positions` subscription,
 /// delivered or read when the subscription was made, so that a recovery
-/// delivers only the positions the outage changed.
+/// delivers only the positions the outage changed, and never a state older
+/// than one delivered.
 ///
-/// A position message is a full state, and the stream is live on the new
-/// connection before a recovery's listing starts: a state the stream
-/// delivered after that is at least as new as the listed one (a change it
-/// does not show yet is on its way), so the listed one is dropped.
+/// A REST read waits until Kalshi's read side passes the moment it started,
+/// so its states include every change the stream sent before then. A
+/// position message is a full state: one received after the read started
+/// is at least as new as the read (the stream was live again by then; a
+/// change it does not show yet is on its way), and one received before is
+/// no newer. Two reads are ordered by the position's `last_updated_ts`.
 #[derive(Default)]
 pub(crate) struct DeliveredPositions {
     known: HashMap<PositionKey, KnownPosition>,
+    /// The flat positions, oldest first: the ones forgotten first.
+    flat: VecDeque<PositionKey>,
 }
 
 impl DeliveredPositions {
-    /// Records a state the stream delivered at `now`.
+    /// Records a state the stream brought, received at `received`; `false`
+    /// when a REST read that started later was delivered already (the
+    /// message is older than that read's state).
     pub(crate) fn streamed(
         &mut self,
         subscription: SubscriptionId,
         subaccount: u32,
         market: &str,
         state: PositionState,
-        now: Instant,
-    ) {
-        let known = KnownPosition {
-            state,
-            streamed_at: Some(now),
-        };
-        self.known
-            .insert((subscription, subaccount, market.to_owned()), known);
+        received: Instant,
+    ) -> bool {
+        let key = (subscription, subaccount, market.to_owned());
+        if let Some(KnownPosition {
+            source:
+                Source::Listed {
+                    listed_from,
+                    delivered: true,
+                    ..
+                },
+            ..
+        }) = self.known.get(&key)
+            && received < *listed_from
+        {
+            return false;
+        }
+        let source = Source::Streamed { received };
+        self.remember(key, KnownPosition { state, source });
+        true
     }
 
-    /// Records a state listed over REST by a listing that started at
-    /// `listed_from`; `false` when it is no news: the stream delivered a
-    /// state of the position since, or the state known is this one.
+    /// Records a state read over REST by a read that started at
+    /// `listed_from` (`delivered`: unless it is the subscription-time
+    /// read); `false` when it is no news: the state known is this one, or
+    /// newer (streamed after the read started, or read with a later update
+    /// time).
     pub(crate) fn listed(
         &mut self,
         subscription: SubscriptionId,
         listed: &RecoveredPosition,
         listed_from: Instant,
+        delivered: bool,
     ) -> bool {
         let key = (
             subscription,
@@ -575,22 +662,55 @@ impl DeliveredPositions {
             listed.position.ticker.clone(),
         );
         let state = PositionState::listed(&listed.position);
-        if let Some(known) = self.known.get(&key)
-            && (known.streamed_at.is_some_and(|at| at >= listed_from) || known.state == state)
-        {
-            return false;
+        let updated_ms = listed.position.last_updated_ts.timestamp_millis();
+        if let Some(known) = self.known.get(&key) {
+            let newer_known = match known.source {
+                Source::Streamed { received } => received >= listed_from,
+                Source::Listed {
+                    updated_ms: known_updated,
+                    ..
+                } => known_updated > updated_ms,
+            };
+            if newer_known || known.state == state {
+                return false;
+            }
         }
-        let known = KnownPosition {
-            state,
-            streamed_at: None,
+        let source = Source::Listed {
+            listed_from,
+            updated_ms,
+            delivered,
         };
-        self.known.insert(key, known);
+        self.remember(key, KnownPosition { state, source });
         true
+    }
+
+    /// Keeps `known`; open positions are kept, flat ones until
+    /// `REMEMBERED_FLAT_POSITIONS` newer ones are flat. (A forgotten one
+    /// read again is delivered again: a full state, true when read.)
+    fn remember(&mut self, key: PositionKey, known: KnownPosition) {
+        let flat = known.state.position.value().is_zero();
+        let was_flat = self
+            .known
+            .insert(key.clone(), known)
+            .map(|before| before.state.position.value().is_zero());
+        match (was_flat, flat) {
+            (Some(true), true) | (None | Some(false), false) => {}
+            (Some(true), false) => self.flat.retain(|k| *k != key),
+            (None | Some(false), true) => {
+                self.flat.push_back(key);
+                if self.flat.len() > REMEMBERED_FLAT_POSITIONS
+                    && let Some(old) = self.flat.pop_front()
+                {
+                    self.known.remove(&old);
+                }
+            }
+        }
     }
 
     /// Forgets everything of a subscription that ended.
     pub(crate) fn forget_subscription(&mut self, subscription: SubscriptionId) {
         self.known.retain(|(sub, _, _), _| *sub != subscription);
+        self.flat.retain(|(sub, _, _)| *sub != subscription);
     }
 }
 
@@ -634,13 +754,12 @@ impl DeliveredFills {
 mod tests {
     use super::{
         DeliveredFills, DeliveredOrders, DeliveredPositions, OrderState, PositionState,
-        REMEMBERED_FILLS, REMEMBERED_ORDERS, unix_seconds,
+        REMEMBERED_FILLS, REMEMBERED_FLAT_POSITIONS, REMEMBERED_ORDERS, unix_seconds,
     };
     use crate::stream::{RecoveredPosition, SubscriptionId};
     use kalshi_gen::num::Count;
     use rust_decimal::Decimal;
-    use std::time::{Duration, SystemTime};
-    use tokio::time::Instant;
+    use std::time::{Duration, Instant, SystemTime};
 
     const FILLS: SubscriptionId = SubscriptionId(1);
     const ORDERS: SubscriptionId = SubscriptionId(2);
@@ -753,12 +872,20 @@ mod tests {
         assert!(delivered.states.is_empty() && delivered.finished.is_empty());
     }
 
-    fn listed(subaccount: u32, market: &str, position: i64, pnl: &str) -> RecoveredPosition {
+    /// A listed position of `size` contracts, P&L `pnl`, last updated
+    /// `updated` seconds into the day.
+    fn listed(
+        subaccount: u32,
+        market: &str,
+        size: i64,
+        pnl: &str,
+        updated: u32,
+    ) -> RecoveredPosition {
         let position = serde_json::from_value(serde_json::json!({
-            "ticker": market, "exchange_index": 0, "position_fp": format!("{position}.00"),
+            "ticker": market, "exchange_index": 0, "position_fp": format!("{size}.00"),
             "realized_pnl_dollars": pnl, "fees_paid_dollars": "0.0100",
             "market_exposure_dollars": "0.5000", "total_traded_dollars": "1.0000",
-            "last_updated_ts": "2026-12-03T10:00:00Z"
+            "last_updated_ts": format!("2026-12-03T10:00:{:02}Z", updated % 60)
         }))
         .unwrap();
         RecoveredPosition {
@@ -767,42 +894,84 @@ mod tests {
         }
     }
 
+    fn position(size: i64) -> PositionState {
+        PositionState {
+            position: Count::new(Decimal::from(size)).unwrap(),
+            realized_pnl: "0.2500".parse().unwrap(),
+            fees_paid: "0.0100".parse().unwrap(),
+        }
+    }
+
     const POSITIONS: SubscriptionId = SubscriptionId(4);
 
     #[test]
-    fn a_listed_position_is_news_when_it_changed_and_nothing_newer_was_streamed() {
+    fn a_listed_position_is_news_when_it_changed_and_nothing_newer_is_known() {
         let mut known = DeliveredPositions::default();
         let start = Instant::now();
-        let later = |ms| start + Duration::from_millis(ms);
-        // The subscription-time read: recorded (its answer is not delivered).
-        let _ = known.listed(POSITIONS, &listed(0, "M", 3, "0.0000"), start);
+        let at = |ms| start + Duration::from_millis(ms);
+        // The subscription-time read: recorded, not delivered.
+        let _ = known.listed(POSITIONS, &listed(0, "M", 3, "0.2500", 1), start, false);
         // Listed unchanged: no news; changed: news, once.
-        assert!(!known.listed(POSITIONS, &listed(0, "M", 3, "0.0000"), later(10)));
-        assert!(known.listed(POSITIONS, &listed(0, "M", 5, "0.0000"), later(20)));
-        assert!(!known.listed(POSITIONS, &listed(0, "M", 5, "0.0000"), later(30)));
-        // Only the realized P&L changed (closed at the same size elsewhere).
-        assert!(known.listed(POSITIONS, &listed(0, "M", 5, "0.2500"), later(40)));
-        // The stream delivered a state after the listing started: it is as
-        // new, so the listed one is dropped even though it differs...
-        let state = |n: i64| PositionState {
-            position: Count::new(Decimal::from(n)).unwrap(),
-            realized_pnl: "0.2500".parse().unwrap(),
-            fees_paid: "0.0100".parse().unwrap(),
-        };
-        known.streamed(POSITIONS, 0, "M", state(7), later(60));
-        assert!(!known.listed(POSITIONS, &listed(0, "M", 6, "0.2500"), later(50)));
-        // ...but one delivered before the listing started is older than it.
-        assert!(known.listed(POSITIONS, &listed(0, "M", 8, "0.2500"), later(70)));
-        known.streamed(POSITIONS, 0, "M", state(8), later(80));
-        assert!(!known.listed(POSITIONS, &listed(0, "M", 8, "0.2500"), later(90)));
-        // Trailing zeros do not make a state differ.
-        assert!(!known.listed(POSITIONS, &listed(0, "M", 8, "0.25"), later(90)));
+        assert!(!known.listed(POSITIONS, &listed(0, "M", 3, "0.2500", 1), at(10), true));
+        assert!(known.listed(POSITIONS, &listed(0, "M", 5, "0.2500", 2), at(20), true));
+        assert!(!known.listed(POSITIONS, &listed(0, "M", 5, "0.2500", 2), at(30), true));
+        // Only the realized P&L changed; trailing zeros change nothing.
+        assert!(known.listed(POSITIONS, &listed(0, "M", 5, "0.5000", 3), at(40), true));
+        assert!(!known.listed(POSITIONS, &listed(0, "M", 5, "0.5", 3), at(40), true));
+        // A read finishing after a later one: its older state is not news.
+        assert!(!known.listed(POSITIONS, &listed(0, "M", 4, "0.5000", 2), at(45), true));
+        // The stream brought a state after the read started: it is as new,
+        // so the read's is dropped even though it differs...
+        assert!(known.streamed(POSITIONS, 0, "M", position(7), at(60)));
+        assert!(!known.listed(POSITIONS, &listed(0, "M", 6, "0.2500", 4), at(50), true));
+        // ...but one received before the read started is older than it.
+        assert!(known.listed(POSITIONS, &listed(0, "M", 8, "0.2500", 5), at(70), true));
+        // And a message received before that read, handled after it, is
+        // dropped; one received after it is delivered.
+        assert!(!known.streamed(POSITIONS, 0, "M", position(7), at(65)));
+        assert!(known.streamed(POSITIONS, 0, "M", position(9), at(75)));
         // Never known: news. Subaccounts and subscriptions are apart.
-        assert!(known.listed(POSITIONS, &listed(2, "M", 8, "0.2500"), later(90)));
-        assert!(known.listed(SubscriptionId(5), &listed(0, "M", 8, "0.2500"), later(90)));
+        assert!(known.listed(POSITIONS, &listed(2, "M", 8, "0.2500", 5), at(90), true));
+        assert!(known.listed(
+            SubscriptionId(5),
+            &listed(0, "M", 8, "0.2500", 5),
+            at(90),
+            true
+        ));
         known.forget_subscription(POSITIONS);
-        assert!(known.listed(POSITIONS, &listed(0, "M", 8, "0.2500"), later(90)));
+        assert!(known.listed(POSITIONS, &listed(0, "M", 8, "0.2500", 5), at(90), true));
         assert_eq!(known.known.len(), 2);
+    }
+
+    #[test]
+    fn a_message_older_than_the_subscription_time_read_is_still_delivered() {
+        // The consumer was not given that read's state: the message is how
+        // it learns of the change.
+        let mut known = DeliveredPositions::default();
+        let start = Instant::now();
+        let _ = known.listed(POSITIONS, &listed(0, "M", 3, "0.2500", 1), start, false);
+        let before = start.checked_sub(Duration::from_millis(5)).unwrap();
+        assert!(known.streamed(POSITIONS, 0, "M", position(3), before));
+    }
+
+    #[test]
+    fn open_positions_are_remembered_and_the_latest_flat_ones() {
+        let mut known = DeliveredPositions::default();
+        let now = Instant::now();
+        assert!(known.streamed(POSITIONS, 0, "open", position(2), now));
+        assert!(known.streamed(POSITIONS, 0, "reopened", position(0), now));
+        assert!(known.streamed(POSITIONS, 0, "reopened", position(1), now));
+        for i in 0..=REMEMBERED_FLAT_POSITIONS {
+            assert!(known.streamed(POSITIONS, 0, &i.to_string(), position(0), now));
+        }
+        assert_eq!(known.flat.len(), REMEMBERED_FLAT_POSITIONS);
+        assert_eq!(known.known.len(), REMEMBERED_FLAT_POSITIONS + 2);
+        assert!(!known.known.contains_key(&(POSITIONS, 0, "0".to_owned())));
+        for market in ["open", "reopened", "1"] {
+            assert!(known.known.contains_key(&(POSITIONS, 0, market.to_owned())));
+        }
+        known.forget_subscription(POSITIONS);
+        assert!(known.known.is_empty() && known.flat.is_empty());
     }
 
     #[test]

@@ -4,10 +4,9 @@
 //! of a read to deliver.
 
 use std::collections::BTreeSet;
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use tokio::sync::mpsc;
-use tokio::time::Instant;
 
 use super::{Again, Hub};
 use crate::stream::api::Wire;
@@ -86,13 +85,15 @@ impl Recovery {
         }));
     }
 
-    /// Whether a streamed message is to be delivered: `false` for a fill
-    /// delivered already and an order state older than one delivered.
-    /// (A position message, a full state, is always delivered, and noted.)
+    /// Whether a streamed message (`received` then) is to be delivered:
+    /// `false` for a fill delivered already, an order state older than one
+    /// delivered, and a position received before a REST read whose state
+    /// was delivered started.
     pub(super) fn first_delivery<A: Wire>(
         &mut self,
         subscription: SubscriptionId,
         message: &A::Message,
+        received: Instant,
     ) -> bool {
         if self.fills
             && let Some((trade_id, order_id)) = A::fill_ids(message)
@@ -109,9 +110,13 @@ impl Recovery {
         if self.positions
             && let Some((subaccount, market, state)) = A::position_state(message)
         {
-            let now = Instant::now();
-            self.delivered_positions
-                .streamed(subscription, subaccount, market, state, now);
+            return self.delivered_positions.streamed(
+                subscription,
+                subaccount,
+                market,
+                state,
+                received,
+            );
         }
         true
     }
@@ -309,7 +314,7 @@ impl<A: Wire> Hub<A> {
                 let known = &mut recovery.delivered_positions;
                 let positions: Vec<_> = positions
                     .into_iter()
-                    .filter(|position| known.listed(subscription, position, listed_from))
+                    .filter(|position| known.listed(subscription, position, listed_from, !baseline))
                     .collect();
                 if baseline {
                     return;
