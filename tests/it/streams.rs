@@ -1565,6 +1565,87 @@ async fn a_failed_position_baseline_is_reported_once_and_made_again() {
     session.close().await;
 }
 
+/// Random trading while every connection meets random faults (dropped,
+/// silenced, stalled, lost and repeated messages): with every recovery on,
+/// what the stream and its recoveries delivered is alice's account as REST
+/// has it: each fill once, and every order's and position's last state.
+async fn the_account_survives_random_stream_faults(connections: usize, seed: u64) {
+    let stack = stack().await;
+    let mut session = streams(&stack.alice)
+        .connections(connections)
+        .heartbeat_timeout(Duration::from_millis(1500))
+        .recover_fills(true)
+        .recover_orders(true)
+        .recover_positions(true)
+        .connect()
+        .await
+        .unwrap();
+    for channel in [
+        Subscription::fills(),
+        Subscription::user_orders(),
+        Subscription::market_positions(),
+    ] {
+        session.subscribe(channel).await.unwrap();
+    }
+    let mut seen =
+        subscribe_beside_books(&mut session, Subscription::ticker(MARKETS), connections).await;
+    wait_for(&mut session, &mut seen, "the baselines", async |_, _| {
+        position_listings(&stack.sim, "") > 0 && resting_listings(&stack.sim) > 0
+    })
+    .await;
+    let faults = [
+        StreamFault::DropConnection,
+        StreamFault::RepeatSeq,
+        StreamFault::Delay(Duration::from_millis(300)),
+        StreamFault::SkipSeq,
+        StreamFault::Silence,
+    ];
+    let rng = fastrand_like(seed);
+    for round in 0..10 {
+        random_flow(&stack, seed.wrapping_add(round), 12).await;
+        let fault = faults[(rng(round as usize) % faults.len() as u64) as usize].clone();
+        stack.sim.inject_stream(fault);
+        random_flow(&stack, seed.wrapping_add(100 + round), 12).await;
+    }
+    // Quiet: the last outages are over and recovered.
+    random_flow(&stack, seed.wrapping_add(1000), 20).await;
+    wait_for_fills(&mut session, &mut seen, &stack.alice).await;
+    wait_for_orders(&mut session, &mut seen, &stack.alice, None).await;
+    let rest = rest_positions(&stack.alice, &[0]).await;
+    wait_for(
+        &mut session,
+        &mut seen,
+        "the positions to match REST",
+        async |_, seen| seen.position_states() == rest,
+    )
+    .await;
+    let failures = seen.count(|e| {
+        matches!(
+            e,
+            Event::FillRecoveryFailed { .. }
+                | Event::OrderRecoveryFailed { .. }
+                | Event::PositionRecoveryFailed { .. }
+        )
+    });
+    assert_eq!(failures, 0, "no REST fault was injected");
+    assert!(
+        session.stats().reconnects > 0,
+        "the faults cost connections: {:?}",
+        session.stats()
+    );
+    session.close().await;
+}
+
+#[tokio::test]
+async fn the_account_survives_random_stream_faults_on_one_connection() {
+    the_account_survives_random_stream_faults(1, 0x5eed_0001).await;
+}
+
+#[tokio::test]
+async fn the_account_survives_random_stream_faults_on_two_connections() {
+    the_account_survives_random_stream_faults(2, 0x5eed_0002).await;
+}
+
 /// Bob rests and cancels an order on `market` over and over until aborted,
 /// so that a session subscribed to that book hears a frame far more often
 /// than its heartbeat timeout: no connection is declared dead but the one a
