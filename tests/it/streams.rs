@@ -1377,6 +1377,17 @@ fn position_listings(sim: &Simulator, query: &str) -> usize {
         .count()
 }
 
+/// Waits for a few more frames: the session has handled what REST
+/// answered just before (a subscription-time read of positions is set aside
+/// when the link last heard anything before it was kept).
+async fn hear_more(session: &mut StreamSession, seen: &mut Seen) {
+    let frames = session.stats().frames;
+    wait_for(session, seen, "more frames", async |s, _| {
+        s.stats().frames >= frames + 3
+    })
+    .await;
+}
+
 /// Alice's subaccounts 1 and 2, with money in 2.
 async fn open_subaccount_two(stack: &Stack) {
     for _ in 0..2 {
@@ -1417,6 +1428,7 @@ async fn positions_of_silenced_links_are_recovered(connections: usize, positions
         position_listings(&stack.sim, "subaccount=2") > 0
     })
     .await;
+    hear_more(&mut session, &mut seen).await;
 
     assert_eq!(stack.sim.inject_stream(StreamFault::Silence), connections);
     cross(&stack, MARKETS[1], 50).await;
@@ -1504,6 +1516,67 @@ async fn with_two_silenced_connections_positions_are_recovered() {
     positions_of_silenced_links_are_recovered(2, positions).await;
 }
 
+/// A position that changed while the link was silent and the
+/// subscription-time read was under way: that read may show the change the
+/// stream never delivered, so it is not kept, and the recovery delivers the
+/// position. With a short heartbeat timeout the outage is noticed before the
+/// read ends; with a longer one, after.
+async fn a_change_the_subscription_time_read_saw_during_an_outage_is_recovered(
+    heartbeat: Duration,
+) {
+    let stack = stack().await;
+    let mut session = streams(&stack.alice)
+        .heartbeat_timeout(heartbeat)
+        .recover_positions(true)
+        .connect()
+        .await
+        .unwrap();
+    session
+        .subscribe(Subscription::orderbook([MARKETS[0]]))
+        .await
+        .unwrap();
+    session
+        .subscribe(Subscription::market_positions())
+        .await
+        .unwrap();
+    // The read waits 2 s for the read side; the link goes silent first.
+    assert!(stack.sim.inject_stream(StreamFault::Silence) > 0);
+    let busy = keep_busy(&stack.bob, MARKETS[0]);
+    cross(&stack, MARKETS[1], 50).await;
+    let mut seen = Seen::default();
+    wait_for(&mut session, &mut seen, "the recovery", async |_, seen| {
+        seen.count(|e| matches!(e, Event::PositionsRecovered { .. })) > 0
+    })
+    .await;
+    busy.abort();
+    assert_only_the_silenced_link_was_lost(&seen);
+    assert!(
+        position_listings(&stack.sim, "") >= 2,
+        "the subscription-time read and the recovery's"
+    );
+    let recovered: BTreeMap<_, _> = seen.recovered_positions().into_iter().collect();
+    let rest = rest_positions(&stack.alice, &[0]).await;
+    let key = (0, MARKETS[1].to_owned());
+    assert_eq!(recovered.get(&key), rest.get(&key), "{recovered:?}");
+    session.close().await;
+}
+
+#[tokio::test]
+async fn a_change_the_subscription_time_read_saw_during_a_noticed_outage_is_recovered() {
+    a_change_the_subscription_time_read_saw_during_an_outage_is_recovered(Duration::from_millis(
+        1500,
+    ))
+    .await;
+}
+
+#[tokio::test]
+async fn a_change_the_subscription_time_read_saw_before_the_outage_was_noticed_is_recovered() {
+    a_change_the_subscription_time_read_saw_during_an_outage_is_recovered(Duration::from_millis(
+        3500,
+    ))
+    .await;
+}
+
 /// A failed subscription-time listing of the positions is reported once and
 /// made again until it succeeds, so that a later recovery still leaves out
 /// what the outage did not change.
@@ -1546,6 +1619,7 @@ async fn a_failed_position_baseline_is_reported_once_and_made_again() {
         async |_, _| position_listings(&stack.sim, "") > 0,
     )
     .await;
+    hear_more(&mut session, &mut seen).await;
     assert!(stack.sim.inject_stream(StreamFault::Silence) > 0);
     cross(&stack, MARKETS[0], 30).await;
     wait_for(&mut session, &mut seen, "the recovery", async |_, seen| {

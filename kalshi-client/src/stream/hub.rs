@@ -158,6 +158,8 @@ struct Sub {
     /// After that read failed: its failures in a row, and when to read
     /// again.
     baseline_retry: Option<Again>,
+    /// When a positions baseline was kept.
+    positions_baseline_at: Option<SystemTime>,
     /// Per connection: a resubscription refused with a code that may pass,
     /// to be sent again.
     retry: Vec<Option<Retry>>,
@@ -317,6 +319,7 @@ pub(crate) async fn run<A: Wire>(setup: Setup<A>) {
         delivered: DeliveredFills::default(),
         delivered_orders: DeliveredOrders::default(),
         delivered_positions: DeliveredPositions::default(),
+        outages: 0,
         results,
         tasks: Vec::new(),
     });
@@ -380,7 +383,15 @@ pub(crate) async fn run<A: Wire>(setup: Setup<A>) {
                 Some(report) => hub.report(report).await,
                 None => break,
             },
-            Some(result) = recovered.recv() => hub.recovered(result).await,
+            Some(result) = recovered.recv() => {
+                // Frames already read off the sockets go first: a position
+                // message received before the read's result is then judged
+                // by when it was received, not overtaken by the result.
+                while let Ok(report) = reports_rx.try_recv() {
+                    hub.report(report).await;
+                }
+                hub.recovered(result).await;
+            }
             _ = tick.tick() => {
                 hub.expire();
                 hub.retry_due();
@@ -506,6 +517,7 @@ impl<A: Wire> Hub<A> {
                 recover_from: vec![None; self.conns.len()],
                 baseline_read: false,
                 baseline_retry: None,
+                positions_baseline_at: None,
                 retry: vec![None; self.conns.len()],
             },
         );
@@ -849,16 +861,23 @@ impl<A: Wire> Hub<A> {
             .unwrap_or_else(|p| p.into_inner())
             .mark_stale(connection, None);
         self.pending.retain(|(c, _), _| *c != connection);
-        if let Some(recovery) = &self.recovery {
+        if let Some(recovery) = self.recovery.as_mut() {
+            recovery.outages += 1;
             // Fills and order updates sent on it after the last frame heard
             // may be lost; a recovery still pending (its resubscription
             // failed or was cut short) keeps its earlier start. Each
             // connection recovers its own window: with redundant
             // connections what the others delivered is not delivered again.
-            for sub in self.subs.values_mut() {
+            for (id, sub) in &mut self.subs {
                 if recovery.covers(sub.spec.channel) {
                     let from = &mut sub.recover_from[connection];
                     *from = Some(from.map_or(heard, |f| f.min(heard)));
+                }
+                // A positions baseline kept after the connection last heard
+                // anything may show changes the stream never delivered.
+                if sub.positions_baseline_at.is_some_and(|at| at > heard) {
+                    sub.positions_baseline_at = None;
+                    recovery.delivered_positions.forget_baseline(*id);
                 }
             }
         }

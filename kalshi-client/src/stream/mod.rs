@@ -532,7 +532,8 @@ pub enum Event<M = ServerMessage> {
     /// The positions an outage changed, read over REST once a lost
     /// connection was back ([`StreamBuilder::recover_positions`]): of the
     /// unsettled positions of every subaccount, and the settled positions
-    /// of markets settled since the outage began, those in the
+    /// of markets settled since the outage began (or last known open and
+    /// no longer unsettled), those in the
     /// subscription's markets whose size, realized P&L or fees paid differ
     /// from the newest state known (delivered, or read when the
     /// subscription was made) and of which no `market_position` message
@@ -553,7 +554,8 @@ pub enum Event<M = ServerMessage> {
     /// unsettled positions when the subscription was made (then `since` is
     /// that moment; that read is tried again with the reconnect backoff
     /// until it succeeds, reported this once, and until it has, a recovery
-    /// delivers every position it reads); reconcile them
+    /// delivers every position it reads that the stream has not delivered
+    /// as it is); reconcile them
     /// (`client.raw().get_positions()` with each subaccount of
     /// `client.subaccounts().balances()`).
     PositionRecoveryFailed {
@@ -831,31 +833,42 @@ impl StreamBuilder<EventContracts> {
     /// to one sees its own), the unsettled positions
     /// (`GET /portfolio/positions`, every page) and the settled positions
     /// of the markets settled since that connection last heard anything
-    /// (`GET /portfolio/settlements?min_ts=`, then
-    /// `settlement_status=settled&ticker=` for each). It delivers as one
-    /// [`Event::PositionsRecovered`] those of the subscription's markets
-    /// whose size, realized P&L or fees paid differ from the newest state
-    /// known; a failure is [`Event::PositionRecoveryFailed`]. The states
-    /// known start from a read of the unsettled positions the session makes
-    /// when the subscription is first made (once, delivering nothing: you
-    /// are expected to read your positions at start-up yourself; a failed
-    /// read is reported once and made again after a growing backoff until
-    /// it succeeds).
+    /// (`GET /portfolio/settlements?min_ts=`) or last known open and no
+    /// longer unsettled (`settlement_status=settled&ticker=` for each). It
+    /// delivers as one [`Event::PositionsRecovered`] those of the
+    /// subscription's markets whose size, realized P&L or fees paid differ
+    /// from the newest state known; a failure is
+    /// [`Event::PositionRecoveryFailed`]. The states known start from a read
+    /// of the unsettled positions the session makes when the subscription
+    /// is first made (once, delivering nothing: you are expected to read
+    /// your positions at start-up yourself; a failed read is reported once
+    /// and made again after a growing backoff until it succeeds). That read
+    /// only fills in positions the stream has said nothing of, and it is
+    /// set aside when an outage overlapped it (a connection was down while
+    /// it ran, or is found later to have gone silent before it ended): the
+    /// next recovery then delivers every position it reads that the stream
+    /// has not delivered as it is.
     ///
     /// A position message is a full state with no time of its own, so
     /// states are ordered by when they were received against when a read
     /// started: a message received after a read started is at least as
     /// new as what it read (the stream was live again), and the read's
     /// state of that position is not delivered; a message received before
-    /// a read whose state was delivered is older, and is dropped. Two reads
-    /// are ordered by the position's `last_updated_ts`. So applying every
-    /// `market_position` message and every recovered position in the order
-    /// received leaves each position as Kalshi has it, provided this
-    /// machine's clock is within 2 s of Kalshi's (the margin fills use too).
-    /// The session remembers every open
-    /// position and the last 65,536 flat ones per subscription (a
-    /// forgotten one that a later read finds is delivered again, as it
-    /// is). The REST calls use the client's rate limits and retries.
+    /// a read whose state was delivered is older, and is dropped (frames
+    /// already received are handled before a read's result). Two reads are
+    /// ordered by the position's `last_updated_ts`, then by when they
+    /// started. So, provided this machine's clock is within 2 s of Kalshi's
+    /// (the margin fills use too), applying every `market_position` message
+    /// and every recovered position in the order received leaves each
+    /// position as Kalshi has it. One case is left: a message Kalshi sent
+    /// before a read's state, reaching this machine after the read started
+    /// (delayed over 2 s in transit, or the stream that far behind the read
+    /// side), shows its older state after the recovered one; the message of
+    /// the change that followed it comes next and ends it. The session
+    /// remembers every open position and the last 65,536 flat ones, all
+    /// subscriptions together (a forgotten one that a later read finds is
+    /// delivered again, as it is). The REST calls use the client's rate
+    /// limits and retries.
     pub fn recover_positions(mut self, on: bool) -> Self {
         self.config.recover_positions = on;
         self

@@ -15,8 +15,9 @@
 //! [`Event::OrdersRecovered`](super::Event::OrdersRecovered) or
 //! [`Event::PositionsRecovered`](super::Event::PositionsRecovered). Each
 //! fill reaches the consumer once per subscription, from either source; an
-//! order's or a position's state never reaches it after a newer state of
-//! the same order or position.
+//! order's state never reaches it after a newer state of the same order,
+//! nor a position's, short of a message delayed past a read (see
+//! [`StreamBuilder::recover_positions`](super::StreamBuilder::recover_positions)).
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -41,6 +42,9 @@ pub(crate) struct Window {
     pub since: SystemTime,
     /// Orders last known open (for `user_orders`).
     pub open_orders: Vec<String>,
+    /// Positions last known open, by subaccount and market (for
+    /// `market_positions`).
+    pub open_positions: Vec<(u32, String)>,
     /// Read what later recoveries compare with, when the subscription is
     /// first made: the resting orders (`user_orders`), or every position
     /// (`market_positions`).
@@ -189,9 +193,10 @@ fn in_markets(orders: Vec<Order>, markets: &[String]) -> Vec<Order> {
 /// The positions of every subaccount in `window.markets` (all when empty)
 /// that may have changed since `window.since`, once the read side includes
 /// the moment this was called; with that moment. They are the unsettled
-/// positions, and, unless this is the subscription-time read, the settled
-/// positions of the markets settled since `window.since` (a settled
-/// position no longer changes, and is out of the unsettled listing).
+/// positions and, unless this is the subscription-time read, the settled
+/// positions of the markets settled since `window.since` and of those last
+/// known open that the unsettled ones leave out (a settled position no
+/// longer changes, and is out of the unsettled listing).
 ///
 /// The subaccounts are those `GET /portfolio/subaccounts/balances` names
 /// (only its own for a key restricted to one); each is read with its
@@ -203,22 +208,34 @@ async fn positions(
 ) -> Result<(Vec<RecoveredPosition>, Instant), String> {
     let listed_from = Instant::now();
     read_side_reaches(&client, SystemTime::now() + CLOCK_MARGIN).await?;
-    let wanted: HashSet<&str> = window.markets.iter().map(String::as_str).collect();
+    let wanted =
+        |ticker: &str| window.markets.is_empty() || window.markets.iter().any(|m| m == ticker);
     let mut positions = Vec::new();
     for subaccount in subaccounts(&client).await? {
         let mut listed = every_position(position_reads(&client, subaccount)).await?;
         if !window.baseline {
-            for ticker in settled_since(&client, subaccount, window.since).await? {
-                let settled = position_reads(&client, subaccount)
+            let mut settled = settled_since(&client, subaccount, window.since).await?;
+            let unsettled: HashSet<&str> = listed.iter().map(|p| p.ticker.as_str()).collect();
+            settled.extend(
+                window
+                    .open_positions
+                    .iter()
+                    .filter(|(number, ticker)| {
+                        *number == subaccount && !unsettled.contains(ticker.as_str())
+                    })
+                    .map(|(_, ticker)| ticker.clone()),
+            );
+            for ticker in settled.into_iter().filter(|t| wanted(t)) {
+                let read = position_reads(&client, subaccount)
                     .settlement_status(GetPositionsSettlementStatus::Settled)
                     .ticker(ticker);
-                listed.extend(every_position(settled).await?);
+                listed.extend(every_position(read).await?);
             }
         }
         positions.extend(
             listed
                 .into_iter()
-                .filter(|p| wanted.is_empty() || wanted.contains(p.ticker.as_str()))
+                .filter(|p| wanted(&p.ticker))
                 .map(|position| RecoveredPosition {
                     subaccount,
                     position,
@@ -570,14 +587,17 @@ impl PositionState {
 /// A position: its subscription, subaccount and market.
 type PositionKey = (SubscriptionId, u32, String);
 
-/// How many flat positions (size zero) are remembered; open ones are all
-/// remembered.
+/// How many flat positions (size zero) are remembered, all subscriptions
+/// together; open ones are all remembered.
 pub(crate) const REMEMBERED_FLAT_POSITIONS: usize = 65_536;
 
 /// What is known of a position.
 struct KnownPosition {
     state: PositionState,
     source: Source,
+    /// While flat: the number it was given when it went flat (its place in
+    /// the order of forgetting).
+    flat: Option<u64>,
 }
 
 /// Where a known state came from, and how new it is.
@@ -586,8 +606,8 @@ enum Source {
     /// A stream message received then.
     Streamed { received: Instant },
     /// A REST read that started at `listed_from`, of a position Kalshi last
-    /// updated at `updated_ms`; `delivered` is false for the subscription-time
-    /// read, which the consumer was not given.
+    /// updated at `updated_ms`; `delivered` is false for the
+    /// subscription-time read, which the consumer was not given.
     Listed {
         listed_from: Instant,
         updated_ms: i64,
@@ -605,12 +625,18 @@ enum Source {
 /// position message is a full state: one received after the read started
 /// is at least as new as the read (the stream was live again by then; a
 /// change it does not show yet is on its way), and one received before is
-/// no newer. Two reads are ordered by the position's `last_updated_ts`.
+/// no newer. Two reads are ordered by the position's `last_updated_ts`,
+/// then by when they started.
 #[derive(Default)]
 pub(crate) struct DeliveredPositions {
     known: HashMap<PositionKey, KnownPosition>,
-    /// The flat positions, oldest first: the ones forgotten first.
-    flat: VecDeque<PositionKey>,
+    /// The positions that went flat, oldest first, with the number each
+    /// was given then; an entry whose position has reopened (or gone flat
+    /// again since) no longer matches and is skipped.
+    flat: VecDeque<(PositionKey, u64)>,
+    /// How many known positions are flat.
+    flat_known: usize,
+    next_flat: u64,
 }
 
 impl DeliveredPositions {
@@ -639,8 +665,7 @@ impl DeliveredPositions {
         {
             return false;
         }
-        let source = Source::Streamed { received };
-        self.remember(key, KnownPosition { state, source });
+        self.remember(key, state, Source::Streamed { received });
         true
     }
 
@@ -648,7 +673,9 @@ impl DeliveredPositions {
     /// `listed_from` (`delivered`: unless it is the subscription-time
     /// read); `false` when it is no news: the state known is this one, or
     /// newer (streamed after the read started, or read with a later update
-    /// time).
+    /// time, or as late by a read that started later). The
+    /// subscription-time read only fills in positions nothing is known of:
+    /// the consumer has what the stream delivered.
     pub(crate) fn listed(
         &mut self,
         subscription: SubscriptionId,
@@ -664,13 +691,15 @@ impl DeliveredPositions {
         let state = PositionState::listed(&listed.position);
         let updated_ms = listed.position.last_updated_ts.timestamp_millis();
         if let Some(known) = self.known.get(&key) {
-            let newer_known = match known.source {
-                Source::Streamed { received } => received >= listed_from,
-                Source::Listed {
-                    updated_ms: known_updated,
-                    ..
-                } => known_updated > updated_ms,
-            };
+            let newer_known = !delivered
+                || match known.source {
+                    Source::Streamed { received } => received >= listed_from,
+                    Source::Listed {
+                        updated_ms: known_ms,
+                        listed_from: known_from,
+                        ..
+                    } => (known_ms, known_from) > (updated_ms, listed_from),
+                };
             if newer_known || known.state == state {
                 return false;
             }
@@ -680,37 +709,92 @@ impl DeliveredPositions {
             updated_ms,
             delivered,
         };
-        self.remember(key, KnownPosition { state, source });
+        self.remember(key, state, source);
         true
     }
 
-    /// Keeps `known`; open positions are kept, flat ones until
-    /// `REMEMBERED_FLAT_POSITIONS` newer ones are flat. (A forgotten one
-    /// read again is delivered again: a full state, true when read.)
-    fn remember(&mut self, key: PositionKey, known: KnownPosition) {
-        let flat = known.state.position.value().is_zero();
-        let was_flat = self
-            .known
-            .insert(key.clone(), known)
-            .map(|before| before.state.position.value().is_zero());
-        match (was_flat, flat) {
-            (Some(true), true) | (None | Some(false), false) => {}
-            (Some(true), false) => self.flat.retain(|k| *k != key),
-            (None | Some(false), true) => {
-                self.flat.push_back(key);
-                if self.flat.len() > REMEMBERED_FLAT_POSITIONS
-                    && let Some(old) = self.flat.pop_front()
-                {
-                    self.known.remove(&old);
-                }
+    /// The positions of `subscription` last known open.
+    pub(crate) fn open(&self, subscription: SubscriptionId) -> Vec<(u32, String)> {
+        self.known
+            .iter()
+            .filter(|((sub, _, _), known)| *sub == subscription && known.flat.is_none())
+            .map(|((_, subaccount, market), _)| (*subaccount, market.clone()))
+            .collect()
+    }
+
+    /// Keeps `state`; open positions are kept, flat ones until
+    /// `REMEMBERED_FLAT_POSITIONS` others have gone flat since. (A
+    /// forgotten one read again is delivered again: a full state, true when
+    /// read.)
+    fn remember(&mut self, key: PositionKey, state: PositionState, source: Source) {
+        let was_flat = self.known.get(&key).and_then(|k| k.flat);
+        let flat = match (state.position.value().is_zero(), was_flat) {
+            (false, _) => None,
+            (true, Some(number)) => Some(number),
+            (true, None) => {
+                self.next_flat += 1;
+                self.flat.push_back((key.clone(), self.next_flat));
+                Some(self.next_flat)
+            }
+        };
+        match (was_flat.is_some(), flat.is_some()) {
+            (false, true) => self.flat_known += 1,
+            (true, false) => self.flat_known -= 1,
+            _ => {}
+        }
+        self.known.insert(
+            key,
+            KnownPosition {
+                state,
+                source,
+                flat,
+            },
+        );
+        while self.flat_known > REMEMBERED_FLAT_POSITIONS {
+            let Some((old, number)) = self.flat.pop_front() else {
+                break;
+            };
+            if self.known.get(&old).and_then(|k| k.flat) == Some(number) {
+                self.known.remove(&old);
+                self.flat_known -= 1;
             }
         }
+        // Entries of positions that reopened are dropped once they are
+        // most of the queue, so it stays within twice the flat ones.
+        if self.flat.len() > 2 * self.flat_known.max(1024) {
+            let known = &self.known;
+            self.flat
+                .retain(|(key, number)| known.get(key).and_then(|k| k.flat) == Some(*number));
+        }
+    }
+
+    /// Forgets the states of `subscription` that only its subscription-time
+    /// read told (an outage may have overlapped it): a recovery then
+    /// delivers those positions as it reads them.
+    pub(crate) fn forget_baseline(&mut self, subscription: SubscriptionId) {
+        self.forget_where(|(sub, _, _), known| {
+            *sub == subscription
+                && matches!(
+                    known.source,
+                    Source::Listed {
+                        delivered: false,
+                        ..
+                    }
+                )
+        });
     }
 
     /// Forgets everything of a subscription that ended.
     pub(crate) fn forget_subscription(&mut self, subscription: SubscriptionId) {
-        self.known.retain(|(sub, _, _), _| *sub != subscription);
-        self.flat.retain(|(sub, _, _)| *sub != subscription);
+        self.forget_where(|(sub, _, _), _| *sub == subscription);
+    }
+
+    fn forget_where(&mut self, forget: impl Fn(&PositionKey, &KnownPosition) -> bool) {
+        self.known.retain(|key, known| !forget(key, known));
+        let known = &self.known;
+        self.flat
+            .retain(|(key, number)| known.get(key).and_then(|k| k.flat) == Some(*number));
+        self.flat_known = self.known.values().filter(|k| k.flat.is_some()).count();
     }
 }
 
@@ -918,8 +1002,12 @@ mod tests {
         // Only the realized P&L changed; trailing zeros change nothing.
         assert!(known.listed(POSITIONS, &listed(0, "M", 5, "0.5000", 3), at(40), true));
         assert!(!known.listed(POSITIONS, &listed(0, "M", 5, "0.5", 3), at(40), true));
-        // A read finishing after a later one: its older state is not news.
+        // A read finishing after a later one: its older state is not news;
+        // with the same update time, the read that started later wins.
         assert!(!known.listed(POSITIONS, &listed(0, "M", 4, "0.5000", 2), at(45), true));
+        assert!(!known.listed(POSITIONS, &listed(0, "M", 4, "0.5000", 3), at(35), true));
+        assert!(known.listed(POSITIONS, &listed(0, "M", 5, "0.7500", 3), at(45), true));
+        assert!(known.listed(POSITIONS, &listed(0, "M", 5, "0.5000", 3), at(47), true));
         // The stream brought a state after the read started: it is as new,
         // so the read's is dropped even though it differs...
         assert!(known.streamed(POSITIONS, 0, "M", position(7), at(60)));
@@ -944,14 +1032,32 @@ mod tests {
     }
 
     #[test]
-    fn a_message_older_than_the_subscription_time_read_is_still_delivered() {
-        // The consumer was not given that read's state: the message is how
-        // it learns of the change.
+    fn the_subscription_time_read_only_fills_in_what_nothing_told() {
+        // The consumer was not given that read's state: a message received
+        // before it started is how the consumer learns of the change...
         let mut known = DeliveredPositions::default();
         let start = Instant::now();
         let _ = known.listed(POSITIONS, &listed(0, "M", 3, "0.2500", 1), start, false);
         let before = start.checked_sub(Duration::from_millis(5)).unwrap();
         assert!(known.streamed(POSITIONS, 0, "M", position(3), before));
+        // ...and it never replaces what the stream delivered.
+        assert!(known.streamed(POSITIONS, 0, "N", position(1), before));
+        let _ = known.listed(POSITIONS, &listed(0, "N", 2, "0.2500", 1), start, false);
+        assert!(known.listed(POSITIONS, &listed(0, "N", 2, "0.2500", 1), start, true));
+        // The positions last known open are the ones a recovery reads
+        // again when they leave the unsettled listing.
+        let _ = known.listed(POSITIONS, &listed(1, "F", 0, "0.2500", 1), start, false);
+        let mut open = known.open(POSITIONS);
+        open.sort();
+        assert_eq!(open, [(0, "M".to_owned()), (0, "N".to_owned())]);
+        // An outage overlapping that read: what only it told is forgotten,
+        // what the stream or a recovery delivered stays.
+        let _ = known.listed(POSITIONS, &listed(0, "O", 4, "0.2500", 1), start, false);
+        known.forget_baseline(POSITIONS);
+        let mut left: Vec<_> = known.known.keys().map(|(_, _, m)| m.clone()).collect();
+        left.sort();
+        assert_eq!(left, ["M", "N"]);
+        assert_eq!(known.flat_known, 0);
     }
 
     #[test]
@@ -964,14 +1070,29 @@ mod tests {
         for i in 0..=REMEMBERED_FLAT_POSITIONS {
             assert!(known.streamed(POSITIONS, 0, &i.to_string(), position(0), now));
         }
-        assert_eq!(known.flat.len(), REMEMBERED_FLAT_POSITIONS);
+        assert_eq!(known.flat_known, REMEMBERED_FLAT_POSITIONS);
         assert_eq!(known.known.len(), REMEMBERED_FLAT_POSITIONS + 2);
         assert!(!known.known.contains_key(&(POSITIONS, 0, "0".to_owned())));
         for market in ["open", "reopened", "1"] {
             assert!(known.known.contains_key(&(POSITIONS, 0, market.to_owned())));
         }
+        // Flat again and again: counted once, and it goes first from then.
+        assert!(known.streamed(POSITIONS, 0, "reopened", position(0), now));
+        assert!(known.streamed(POSITIONS, 0, "reopened", position(0), now));
+        assert!(!known.known.contains_key(&(POSITIONS, 0, "1".to_owned())));
+        assert_eq!(known.flat_known, REMEMBERED_FLAT_POSITIONS);
+        // Positions that keep reopening leave no trail in the queue.
+        for _ in 0..10_000 {
+            assert!(known.streamed(POSITIONS, 0, "open", position(0), now));
+            assert!(known.streamed(POSITIONS, 0, "open", position(1), now));
+        }
+        assert!(known.flat.len() <= 2 * REMEMBERED_FLAT_POSITIONS);
+        // (Its first time flat pushed out one more flat position.)
+        assert_eq!(known.flat_known, REMEMBERED_FLAT_POSITIONS - 1);
+        let flat = known.known.values().filter(|k| k.flat.is_some()).count();
+        assert_eq!(flat, known.flat_known);
         known.forget_subscription(POSITIONS);
-        assert!(known.known.is_empty() && known.flat.is_empty());
+        assert!(known.known.is_empty() && known.flat.is_empty() && known.flat_known == 0);
     }
 
     #[test]

@@ -29,10 +29,11 @@ pub(super) enum Read {
     /// What an outage hid.
     Outage,
     /// What later recoveries compare with (the resting orders of every
-    /// market of a `user_orders` subscription, every position for a
-    /// `market_positions` one), asked for after `failures` failed reads in
-    /// a row.
-    Baseline { failures: u32 },
+    /// market of a `user_orders` subscription, every unsettled position for
+    /// a `market_positions` one), asked for after `failures` failed reads in
+    /// a row; `outages` is [`Recovery::outages`] then (`None`: a connection
+    /// was down).
+    Baseline { failures: u32, outages: Option<u64> },
     /// The resting orders of markets just added to one.
     AddedMarkets,
 }
@@ -47,6 +48,10 @@ pub(super) struct Recovery {
     pub(super) delivered: DeliveredFills,
     pub(super) delivered_orders: DeliveredOrders,
     pub(super) delivered_positions: DeliveredPositions,
+    /// Connections lost so far: a positions baseline read while one was
+    /// down (or lost) may show changes the stream never delivered, so it is
+    /// not kept.
+    pub(super) outages: u64,
     pub(super) results: mpsc::UnboundedSender<Recovered>,
     pub(super) tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -138,6 +143,11 @@ impl<A: Wire> Hub<A> {
         } else {
             Vec::new()
         };
+        let open_positions = if channel == Channel::MarketPositions {
+            recovery.delivered_positions.open(id)
+        } else {
+            Vec::new()
+        };
         recovery.read(
             id,
             Window {
@@ -145,6 +155,7 @@ impl<A: Wire> Hub<A> {
                 markets: sub.markets.iter().cloned().collect(),
                 since,
                 open_orders,
+                open_positions,
                 baseline: false,
             },
             Read::Outage,
@@ -180,7 +191,10 @@ impl<A: Wire> Hub<A> {
             _ => Vec::new(),
         };
         let channel = sub.spec.channel;
-        self.read_baseline_in(id, channel, markets, Read::Baseline { failures });
+        let all_up = self.conns.iter().all(|c| c.epoch != 0);
+        let outages = self.recovery.as_ref().filter(|_| all_up).map(|r| r.outages);
+        let read = Read::Baseline { failures, outages };
+        self.read_baseline_in(id, channel, markets, read);
     }
 
     /// Reads the baseline of `markets` for `id` (`read` says why).
@@ -199,6 +213,7 @@ impl<A: Wire> Hub<A> {
             markets,
             since: SystemTime::now(),
             open_orders: Vec::new(),
+            open_positions: Vec::new(),
             baseline: true,
         };
         recovery.read(id, window, read);
@@ -267,7 +282,7 @@ impl<A: Wire> Hub<A> {
                     return;
                 }
             }
-            (Read::Baseline { failures }, Ok(_))
+            (Read::Baseline { failures, .. }, Ok(_))
                 if Again::failures_of(sub.baseline_retry) == failures =>
             {
                 sub.baseline_retry = None;
@@ -311,6 +326,17 @@ impl<A: Wire> Hub<A> {
                 listed_from,
                 baseline,
             }) => {
+                if baseline
+                    && !matches!(read, Read::Baseline { outages: Some(n), .. } if n == recovery.outages)
+                {
+                    // An outage overlapped the read: what it shows may be
+                    // news to the consumer. Without it, the recovery after
+                    // the outage delivers every position it reads.
+                    return;
+                }
+                if baseline {
+                    sub.positions_baseline_at = Some(SystemTime::now());
+                }
                 let known = &mut recovery.delivered_positions;
                 let positions: Vec<_> = positions
                     .into_iter()
