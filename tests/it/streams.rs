@@ -1377,15 +1377,26 @@ fn position_listings(sim: &Simulator, query: &str) -> usize {
         .count()
 }
 
-/// Waits for a few more frames: the session has handled what REST
-/// answered just before (a subscription-time read of positions is set aside
-/// when the link last heard anything before it was kept).
-async fn hear_more(session: &mut StreamSession, seen: &mut Seen) {
-    let frames = session.stats().frames;
-    wait_for(session, seen, "more frames", async |s, _| {
-        s.stats().frames >= frames + 3
-    })
+/// Waits until the session has heard a frame Kalshi sent after every REST
+/// answer so far: bob rests a bid at 3 cents in `market` (a book the session
+/// keeps), the local book shows it, and bob cancels it. A subscription-time
+/// read of positions answered before then is kept by the session (it is set
+/// aside when the link last heard anything before the read ended).
+async fn hear_after_now(session: &mut StreamSession, seen: &mut Seen, bob: &Client, market: &str) {
+    let one = Quantity::contracts(1).unwrap();
+    let bid = NewOrder::buy_yes(market, one, cents(3));
+    let placed = bob.orders().create(&bid).send().await.unwrap();
+    wait_for(
+        session,
+        seen,
+        "bob's bid in the local book",
+        async |s, _| {
+            local_book(s, market).is_some_and(|(bids, _, _)| bids.contains_key(&dec("0.03")))
+        },
+    )
     .await;
+    let cancel = CancelOrder::new(placed.order_id);
+    bob.orders().cancel(cancel).send().await.unwrap();
 }
 
 /// Alice's subaccounts 1 and 2, with money in 2.
@@ -1428,7 +1439,7 @@ async fn positions_of_silenced_links_are_recovered(connections: usize, positions
         position_listings(&stack.sim, "subaccount=2") > 0
     })
     .await;
-    hear_more(&mut session, &mut seen).await;
+    hear_after_now(&mut session, &mut seen, &stack.bob, MARKETS[2]).await;
 
     assert_eq!(stack.sim.inject_stream(StreamFault::Silence), connections);
     cross(&stack, MARKETS[1], 50).await;
@@ -1619,7 +1630,7 @@ async fn a_failed_position_baseline_is_reported_once_and_made_again() {
         async |_, _| position_listings(&stack.sim, "") > 0,
     )
     .await;
-    hear_more(&mut session, &mut seen).await;
+    hear_after_now(&mut session, &mut seen, &stack.bob, MARKETS[1]).await;
     assert!(stack.sim.inject_stream(StreamFault::Silence) > 0);
     cross(&stack, MARKETS[0], 30).await;
     wait_for(&mut session, &mut seen, "the recovery", async |_, seen| {

@@ -158,8 +158,10 @@ struct Sub {
     /// After that read failed: its failures in a row, and when to read
     /// again.
     baseline_retry: Option<Again>,
-    /// When a positions baseline was kept.
+    /// When a positions baseline that was kept had been read.
     positions_baseline_at: Option<SystemTime>,
+    /// Outage reads under way.
+    recovering: u32,
     /// Per connection: a resubscription refused with a code that may pass,
     /// to be sent again.
     retry: Vec<Option<Retry>>,
@@ -384,13 +386,20 @@ pub(crate) async fn run<A: Wire>(setup: Setup<A>) {
                 None => break,
             },
             Some(result) = recovered.recv() => {
-                // Frames already read off the sockets go first: a position
-                // message received before the read's result is then judged
-                // by when it was received, not overtaken by the result.
-                while let Ok(report) = reports_rx.try_recv() {
+                // Frames already read off the sockets go first (those queued
+                // now, not the ones that keep coming): a position message
+                // received before the read's result is then judged by when
+                // it was received, not overtaken by the result.
+                for _ in 0..reports_rx.len() {
+                    let Ok(report) = reports_rx.try_recv() else { break };
                     hub.report(report).await;
+                    if hub.ended {
+                        break;
+                    }
                 }
-                hub.recovered(result).await;
+                if !hub.ended {
+                    hub.recovered(result).await;
+                }
             }
             _ = tick.tick() => {
                 hub.expire();
@@ -518,6 +527,7 @@ impl<A: Wire> Hub<A> {
                 baseline_read: false,
                 baseline_retry: None,
                 positions_baseline_at: None,
+                recovering: 0,
                 retry: vec![None; self.conns.len()],
             },
         );

@@ -844,10 +844,12 @@ impl StreamBuilder<EventContracts> {
     /// your positions at start-up yourself; a failed read is reported once
     /// and made again after a growing backoff until it succeeds). That read
     /// only fills in positions the stream has said nothing of, and it is
-    /// set aside when an outage overlapped it (a connection was down while
-    /// it ran, or is found later to have gone silent before it ended): the
-    /// next recovery then delivers every position it reads that the stream
-    /// has not delivered as it is.
+    /// set aside when an outage may have overlapped it (when it began, no
+    /// connection carried the subscription or one still owed an outage's
+    /// recovery; a connection was lost while it ran; or one is found later
+    /// to have gone silent before it ended): the next recovery then
+    /// delivers every position it reads that the stream has not delivered
+    /// as it is.
     ///
     /// A position message is a full state with no time of its own, so
     /// states are ordered by when they were received against when a read

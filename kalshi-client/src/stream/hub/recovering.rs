@@ -31,8 +31,8 @@ pub(super) enum Read {
     /// What later recoveries compare with (the resting orders of every
     /// market of a `user_orders` subscription, every unsettled position for
     /// a `market_positions` one), asked for after `failures` failed reads in
-    /// a row; `outages` is [`Recovery::outages`] then (`None`: a connection
-    /// was down).
+    /// a row; `outages` is [`Recovery::outages`] then (`None`: the stream
+    /// did not carry the subscription, or owed an outage's recovery).
     Baseline { failures: u32, outages: Option<u64> },
     /// The resting orders of markets just added to one.
     AddedMarkets,
@@ -137,6 +137,7 @@ impl<A: Wire> Hub<A> {
         let Some(since) = sub.recover_from[connection].take() else {
             return;
         };
+        sub.recovering += 1;
         let channel = sub.spec.channel;
         let open_orders = if channel == Channel::UserOrders {
             recovery.delivered_orders.open(id)
@@ -191,8 +192,12 @@ impl<A: Wire> Hub<A> {
             _ => Vec::new(),
         };
         let channel = sub.spec.channel;
-        let all_up = self.conns.iter().all(|c| c.epoch != 0);
-        let outages = self.recovery.as_ref().filter(|_| all_up).map(|r| r.outages);
+        // The stream must carry the subscription and owe no outage's
+        // recovery, or the read may show what it never delivered.
+        let clean = sub.on.iter().any(|c| c.sid.is_some())
+            && sub.recover_from.iter().all(Option::is_none)
+            && sub.recovering == 0;
+        let outages = self.recovery.as_ref().filter(|_| clean).map(|r| r.outages);
         let read = Read::Baseline { failures, outages };
         self.read_baseline_in(id, channel, markets, read);
     }
@@ -270,6 +275,9 @@ impl<A: Wire> Hub<A> {
         else {
             return;
         };
+        if read == Read::Outage {
+            sub.recovering = sub.recovering.saturating_sub(1);
+        }
         match (read, &listing) {
             // A failed read of resting orders (of every market, or of markets
             // just added) is made again for every market after a growing
@@ -325,6 +333,7 @@ impl<A: Wire> Hub<A> {
                 positions,
                 listed_from,
                 baseline,
+                read_at,
             }) => {
                 if baseline
                     && !matches!(read, Read::Baseline { outages: Some(n), .. } if n == recovery.outages)
@@ -335,7 +344,7 @@ impl<A: Wire> Hub<A> {
                     return;
                 }
                 if baseline {
-                    sub.positions_baseline_at = Some(SystemTime::now());
+                    sub.positions_baseline_at = Some(read_at);
                 }
                 let known = &mut recovery.delivered_positions;
                 let positions: Vec<_> = positions
