@@ -1588,6 +1588,58 @@ async fn a_change_the_subscription_time_read_saw_before_the_outage_was_noticed_i
     .await;
 }
 
+/// A subscription-time read retried while the subscription is off the
+/// stream (its resubscription refused after a reconnect) may show a change
+/// the stream never delivered: it is set aside, and the recovery once the
+/// subscription is back delivers the position.
+#[tokio::test]
+async fn a_subscription_time_read_made_while_the_stream_lacks_the_subscription_is_set_aside() {
+    let stack = stack().await;
+    let mut session = streams(&stack.alice)
+        .recover_positions(true)
+        .connect()
+        .await
+        .unwrap();
+    stack
+        .sim
+        .inject_at("/portfolio/positions", Fault::Status(500), 1_000);
+    session
+        .subscribe(Subscription::market_positions())
+        .await
+        .unwrap();
+    let mut seen = Seen::default();
+    wait_for(
+        &mut session,
+        &mut seen,
+        "the read to fail",
+        async |_, seen| seen.count(|e| matches!(e, Event::PositionRecoveryFailed { .. })) > 0,
+    )
+    .await;
+    // About 3 s of refused resubscriptions (one every 200 ms tick).
+    stack.sim.refuse_subscriptions_with(15, 10);
+    assert!(stack.sim.inject_stream(StreamFault::DropConnection) > 0);
+    wait_for(
+        &mut session,
+        &mut seen,
+        "a refused resubscription",
+        async |_, seen| seen.count(|e| matches!(e, Event::ServerError { code: 10, .. })) > 0,
+    )
+    .await;
+    cross(&stack, MARKETS[1], 50).await;
+    // The read is made again now, while the subscription is still refused.
+    stack.sim.clear_faults();
+    wait_for(&mut session, &mut seen, "the recovery", async |_, seen| {
+        seen.count(|e| matches!(e, Event::PositionsRecovered { .. })) > 0
+    })
+    .await;
+    let recovered: BTreeMap<_, _> = seen.recovered_positions().into_iter().collect();
+    let rest = rest_positions(&stack.alice, &[0]).await;
+    let key = (0, MARKETS[1].to_owned());
+    assert!(rest.contains_key(&key));
+    assert_eq!(recovered.get(&key), rest.get(&key), "{recovered:?}");
+    session.close().await;
+}
+
 /// A failed subscription-time listing of the positions is reported once and
 /// made again until it succeeds, so that a later recovery still leaves out
 /// what the outage did not change.
