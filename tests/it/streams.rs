@@ -1377,11 +1377,13 @@ fn position_listings(sim: &Simulator, query: &str) -> usize {
         .count()
 }
 
-/// Waits until the session has heard a frame Kalshi sent after every REST
-/// answer so far: bob rests a bid at 3 cents in `market` (a book the session
-/// keeps), the local book shows it, and bob cancels it. A subscription-time
-/// read of positions answered before then is kept by the session (it is set
-/// aside when the link last heard anything before the read ended).
+/// Waits until the session shows a frame the simulator sent after every
+/// REST answer so far: bob rests a bid at 3 cents in `market` (a book the
+/// session keeps), a local book shows it, and bob cancels it. The links
+/// keep hearing frames after that (the tests keep them busy), so a
+/// subscription-time read of positions answered before is not taken for
+/// one an outage overlapped (that is judged by the last frame a link
+/// heard).
 async fn hear_after_now(session: &mut StreamSession, seen: &mut Seen, bob: &Client, market: &str) {
     let one = Quantity::contracts(1).unwrap();
     let bid = NewOrder::buy_yes(market, one, cents(3));
@@ -1591,9 +1593,11 @@ async fn a_change_the_subscription_time_read_saw_before_the_outage_was_noticed_i
 /// A subscription-time read retried while the subscription is off the
 /// stream (its resubscription refused after a reconnect) may show a change
 /// the stream never delivered: it is set aside, and the recovery once the
-/// subscription is back delivers the position.
-#[tokio::test]
-async fn a_subscription_time_read_made_while_the_stream_lacks_the_subscription_is_set_aside() {
+/// subscription is back delivers the position. `code` is the refusal: 10
+/// may pass (asked for again every 200 ms, 15 times), 11 does not (the
+/// subscription stays off until the next reconnect, which the test makes
+/// once the read has succeeded).
+async fn a_read_made_while_the_stream_lacks_the_subscription_is_set_aside(code: i64) {
     let stack = stack().await;
     let mut session = streams(&stack.alice)
         .recover_positions(true)
@@ -1615,19 +1619,37 @@ async fn a_subscription_time_read_made_while_the_stream_lacks_the_subscription_i
         async |_, seen| seen.count(|e| matches!(e, Event::PositionRecoveryFailed { .. })) > 0,
     )
     .await;
-    // About 3 s of refused resubscriptions (one every 200 ms tick).
-    stack.sim.refuse_subscriptions_with(15, 10);
+    let refusals = if code == 10 { 15 } else { 1 };
+    stack.sim.refuse_subscriptions_with(refusals, code);
     assert!(stack.sim.inject_stream(StreamFault::DropConnection) > 0);
     wait_for(
         &mut session,
         &mut seen,
         "a refused resubscription",
-        async |_, seen| seen.count(|e| matches!(e, Event::ServerError { code: 10, .. })) > 0,
+        async |_, seen| {
+            seen.count(|e| matches!(e, Event::ServerError { code: c, .. } if *c == code)) > 0
+        },
     )
     .await;
     cross(&stack, MARKETS[1], 50).await;
-    // The read is made again now, while the subscription is still refused.
+    // The read under way (or the next) now succeeds, while the subscription
+    // is still refused.
     stack.sim.clear_faults();
+    wait_for(
+        &mut session,
+        &mut seen,
+        "a read to succeed",
+        async |_, _| position_listings(&stack.sim, "") > 0,
+    )
+    .await;
+    assert_eq!(
+        seen.count(|e| matches!(e, Event::Resubscribed { .. })),
+        0,
+        "the read succeeded after the subscription was back"
+    );
+    if code != 10 {
+        assert!(stack.sim.inject_stream(StreamFault::DropConnection) > 0);
+    }
     wait_for(&mut session, &mut seen, "the recovery", async |_, seen| {
         seen.count(|e| matches!(e, Event::PositionsRecovered { .. })) > 0
     })
@@ -1638,6 +1660,16 @@ async fn a_subscription_time_read_made_while_the_stream_lacks_the_subscription_i
     assert!(rest.contains_key(&key));
     assert_eq!(recovered.get(&key), rest.get(&key), "{recovered:?}");
     session.close().await;
+}
+
+#[tokio::test]
+async fn a_read_made_while_a_resubscription_is_refused_for_a_while_is_set_aside() {
+    a_read_made_while_the_stream_lacks_the_subscription_is_set_aside(10).await;
+}
+
+#[tokio::test]
+async fn a_read_made_while_a_resubscription_is_refused_for_good_is_set_aside() {
+    a_read_made_while_the_stream_lacks_the_subscription_is_set_aside(11).await;
 }
 
 /// A failed subscription-time listing of the positions is reported once and

@@ -845,8 +845,8 @@ impl StreamBuilder<EventContracts> {
     /// and made again after a growing backoff until it succeeds). That read
     /// only fills in positions the stream has said nothing of, and it is
     /// set aside when an outage may have overlapped it (when it began, no
-    /// connection carried the subscription or one still owed an outage's
-    /// recovery; a connection was lost while it ran; or one is found later
+    /// connection carried the subscription or an outage's recovery was
+    /// under way; a connection was lost while it ran; or one is found later
     /// to have gone silent before it ended): the next recovery then
     /// delivers every position it reads that the stream has not delivered
     /// as it is.

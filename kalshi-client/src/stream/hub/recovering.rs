@@ -31,8 +31,9 @@ pub(super) enum Read {
     /// What later recoveries compare with (the resting orders of every
     /// market of a `user_orders` subscription, every unsettled position for
     /// a `market_positions` one), asked for after `failures` failed reads in
-    /// a row; `outages` is [`Recovery::outages`] then (`None`: the stream
-    /// did not carry the subscription, or owed an outage's recovery).
+    /// a row; `outages` is [`Recovery::outages`] then (`None`: no
+    /// connection carried the subscription, or an outage's recovery was
+    /// under way).
     Baseline { failures: u32, outages: Option<u64> },
     /// The resting orders of markets just added to one.
     AddedMarkets,
@@ -192,11 +193,11 @@ impl<A: Wire> Hub<A> {
             _ => Vec::new(),
         };
         let channel = sub.spec.channel;
-        // The stream must carry the subscription and owe no outage's
-        // recovery, or the read may show what it never delivered.
-        let clean = sub.on.iter().any(|c| c.sid.is_some())
-            && sub.recover_from.iter().all(Option::is_none)
-            && sub.recovering == 0;
+        // A connection must carry the subscription (it then streams every
+        // change from now on) and no outage's recovery may be under way
+        // (what that one missed is not delivered yet), or the read may show
+        // what the consumer was never given.
+        let clean = sub.on.iter().any(|c| c.sid.is_some()) && sub.recovering == 0;
         let outages = self.recovery.as_ref().filter(|_| clean).map(|r| r.outages);
         let read = Read::Baseline { failures, outages };
         self.read_baseline_in(id, channel, markets, read);
@@ -276,6 +277,7 @@ impl<A: Wire> Hub<A> {
             return;
         };
         if read == Read::Outage {
+            debug_assert!(sub.recovering > 0, "an outage read ended that never began");
             sub.recovering = sub.recovering.saturating_sub(1);
         }
         match (read, &listing) {
