@@ -1672,16 +1672,19 @@ async fn a_read_made_while_a_resubscription_is_refused_for_good_is_set_aside() {
     a_read_made_while_the_stream_lacks_the_subscription_is_set_aside(11).await;
 }
 
-/// A failed subscription-time listing of the positions is reported once and
-/// made again until it succeeds, so that a later recovery still leaves out
-/// what the outage did not change.
-#[tokio::test]
-async fn a_failed_position_baseline_is_reported_once_and_made_again() {
-    let stack = stack().await;
-    cross(&stack, MARKETS[2], 40).await;
-    let mut session = streams(&stack.alice)
+/// A session (from `builder`, with a 1.5 s heartbeat) whose `subscription`
+/// is made while every request to `path` fails, through the client's
+/// retries, until the faults are cleared; returned once it reported the
+/// subscription-time read failed, with bob keeping one of its books busy
+/// (abort the handle when done).
+async fn with_a_failing_baseline(
+    stack: &Stack,
+    builder: StreamBuilder,
+    subscription: Subscription,
+    path: &str,
+) -> (StreamSession, Seen, tokio::task::JoinHandle<()>) {
+    let mut session = builder
         .heartbeat_timeout(Duration::from_millis(1500))
-        .recover_positions(true)
         .connect()
         .await
         .unwrap();
@@ -1690,20 +1693,39 @@ async fn a_failed_position_baseline_is_reported_once_and_made_again() {
         .await
         .unwrap();
     let busy = keep_busy(&stack.bob, MARKETS[1]);
-    // Every listing fails, through the client's retries, until cleared.
-    stack
-        .sim
-        .inject_at("/portfolio/positions", Fault::Status(500), 1_000);
-    session
-        .subscribe(Subscription::market_positions())
-        .await
-        .unwrap();
+    stack.sim.inject_at(path, Fault::Status(500), 1_000);
+    session.subscribe(subscription).await.unwrap();
     let mut seen = Seen::default();
     wait_for(
         &mut session,
         &mut seen,
         "the read to fail",
-        async |_, seen| seen.count(|e| matches!(e, Event::PositionRecoveryFailed { .. })) > 0,
+        async |_, seen| {
+            seen.count(|e| {
+                matches!(
+                    e,
+                    Event::OrderRecoveryFailed { .. } | Event::PositionRecoveryFailed { .. }
+                )
+            }) > 0
+        },
+    )
+    .await;
+    (session, seen, busy)
+}
+
+/// A failed subscription-time listing of the positions is reported once and
+/// made again until it succeeds, so that a later recovery still leaves out
+/// what the outage did not change.
+#[tokio::test]
+async fn a_failed_position_baseline_is_reported_once_and_made_again() {
+    let stack = stack().await;
+    cross(&stack, MARKETS[2], 40).await;
+    let builder = streams(&stack.alice).recover_positions(true);
+    let (mut session, mut seen, busy) = with_a_failing_baseline(
+        &stack,
+        builder,
+        Subscription::market_positions(),
+        "/portfolio/positions",
     )
     .await;
     stack.sim.clear_faults();
@@ -1958,31 +1980,12 @@ async fn a_failed_subscription_time_read_is_made_again() {
     let before = NewOrder::buy_yes(MARKETS[2], one, cents(9));
     let before = stack.alice.orders().create(&before).send().await.unwrap();
     let old_enough = tokio::time::Instant::now() + Duration::from_millis(3500);
-    let mut session = streams(&stack.alice)
-        .heartbeat_timeout(Duration::from_millis(1500))
-        .recover_orders(true)
-        .connect()
-        .await
-        .unwrap();
-    session
-        .subscribe(Subscription::orderbook([MARKETS[1]]))
-        .await
-        .unwrap();
-    let busy = keep_busy(&stack.bob, MARKETS[1]);
-    // Every listing fails, through the client's retries, until cleared.
-    stack
-        .sim
-        .inject_at("/portfolio/orders", Fault::Status(500), 1_000);
-    session
-        .subscribe(Subscription::user_orders())
-        .await
-        .unwrap();
-    let mut seen = Seen::default();
-    wait_for(
-        &mut session,
-        &mut seen,
-        "the read to fail",
-        async |_, seen| seen.count(|e| matches!(e, Event::OrderRecoveryFailed { .. })) > 0,
+    let builder = streams(&stack.alice).recover_orders(true);
+    let (mut session, mut seen, busy) = with_a_failing_baseline(
+        &stack,
+        builder,
+        Subscription::user_orders(),
+        "/portfolio/orders",
     )
     .await;
     // The requests one read made (the client retries each); then a second
