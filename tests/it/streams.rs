@@ -175,20 +175,22 @@ impl Seen {
     /// Each order's state after applying, in the order received, every
     /// `user_order` message and every order recovered over REST.
     fn order_states(&self) -> BTreeMap<String, OrderView> {
+        self.states(|event| match event {
+            Event::Message {
+                message: ServerMessage::UserOrder(update),
+                ..
+            } => vec![streamed_order(update)],
+            Event::OrdersRecovered { orders, .. } => orders.iter().map(rest_order).collect(),
+            _ => Vec::new(),
+        })
+    }
+
+    /// Each state after applying, in the order received, the states `view`
+    /// reads of every event (a message, a recovery's list).
+    fn states<K: Ord, V>(&self, view: impl Fn(&Event) -> Vec<(K, V)>) -> BTreeMap<K, V> {
         let mut states = BTreeMap::new();
         for event in &self.events {
-            match event {
-                Event::Message {
-                    message: ServerMessage::UserOrder(update),
-                    ..
-                } => {
-                    states.extend([streamed_order(update)]);
-                }
-                Event::OrdersRecovered { orders, .. } => {
-                    states.extend(orders.iter().map(rest_order));
-                }
-                _ => {}
-            }
+            states.extend(view(event));
         }
         states
     }
@@ -1315,22 +1317,16 @@ impl Seen {
     /// Each position after applying, in the order received, every
     /// `market_position` message and every position recovered over REST.
     fn position_states(&self) -> BTreeMap<(u32, String), (Decimal, Decimal, Decimal)> {
-        let mut states = BTreeMap::new();
-        for event in &self.events {
-            match event {
-                Event::Message {
-                    message: ServerMessage::MarketPosition(update),
-                    ..
-                } => {
-                    states.extend([streamed_position(update)]);
-                }
-                Event::PositionsRecovered { positions, .. } => {
-                    states.extend(positions.iter().map(recovered_position));
-                }
-                _ => {}
+        self.states(|event| match event {
+            Event::Message {
+                message: ServerMessage::MarketPosition(update),
+                ..
+            } => vec![streamed_position(update)],
+            Event::PositionsRecovered { positions, .. } => {
+                positions.iter().map(recovered_position).collect()
             }
-        }
-        states
+            _ => Vec::new(),
+        })
     }
 
     fn recovered_positions(&self) -> Vec<PositionView> {
