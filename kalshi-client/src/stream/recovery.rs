@@ -30,6 +30,7 @@ use kalshi_gen::types::{Fill, GetPositionsSettlementStatus, MarketPosition, Orde
 use kalshi_gen::{ClientOrdersExt, ClientPortfolioExt};
 
 use super::{Channel, RecoveredPosition, SubscriptionId};
+use crate::pagination::CursorResponse;
 use crate::{Client, Execute, Paginate};
 
 /// What to recover for one subscription on one lost connection.
@@ -177,12 +178,23 @@ fn all_subaccounts(client: &Client) -> &kalshi_gen::Client {
 
 /// Every page of an order listing.
 async fn every_order(request: kalshi_gen::builder::GetOrders<'_>) -> Result<Vec<Order>, String> {
+    every(request.limit(1000), "orders").await
+}
+
+/// Every item of every page of `request` (`what` names them in the error).
+async fn every<R>(
+    request: R,
+    what: &str,
+) -> Result<Vec<<R::Response as CursorResponse>::Item>, String>
+where
+    R: Paginate,
+    <R::Response as CursorResponse>::Item: Send,
+{
     request
-        .limit(1000)
         .stream(None)
         .try_collect()
         .await
-        .map_err(|e| format!("listing the orders failed: {e}"))
+        .map_err(|e| format!("listing the {what} failed: {e}"))
 }
 
 fn in_markets(orders: Vec<Order>, markets: &[String]) -> Vec<Order> {
@@ -281,12 +293,7 @@ fn position_reads(client: &Client, subaccount: u32) -> kalshi_gen::builder::GetP
 async fn every_position(
     request: kalshi_gen::builder::GetPositions<'_>,
 ) -> Result<Vec<MarketPosition>, String> {
-    request
-        .limit(1000)
-        .stream(None)
-        .try_collect()
-        .await
-        .map_err(|e| format!("listing the positions failed: {e}"))
+    every(request.limit(1000), "positions").await
 }
 
 /// The markets of `subaccount` settled since `since` (with the clock
@@ -296,15 +303,12 @@ async fn settled_since(
     subaccount: u32,
     since: SystemTime,
 ) -> Result<BTreeSet<String>, String> {
-    let settlements: Vec<kalshi_gen::types::Settlement> = all_subaccounts(client)
+    let settlements = all_subaccounts(client)
         .get_settlements()
         .subaccount(u64::from(subaccount))
         .min_ts(min_ts(since))
-        .limit(1000)
-        .stream(None)
-        .try_collect()
-        .await
-        .map_err(|e| format!("listing the settlements failed: {e}"))?;
+        .limit(1000);
+    let settlements = every(settlements, "settlements").await?;
     Ok(settlements.into_iter().map(|s| s.ticker).collect())
 }
 
@@ -335,11 +339,7 @@ async fn list(client: &Client, min_ts: i64, tickers: Option<String>) -> Result<V
     if let Some(tickers) = tickers {
         request = request.ticker(tickers);
     }
-    request
-        .stream(None)
-        .try_collect()
-        .await
-        .map_err(|e| format!("listing the fills failed: {e}"))
+    every(request, "fills").await
 }
 
 /// Waits until `GET /exchange/user_data_timestamp` is at or past `moment`.

@@ -334,28 +334,32 @@ impl<A: Wire> Hub<A> {
             Ok(Listing::Positions {
                 positions,
                 listed_from,
-                baseline,
+                baseline: true,
                 read_at,
             }) => {
-                if baseline
-                    && !matches!(read, Read::Baseline { outages: Some(n), .. } if n == recovery.outages)
+                // Kept unless an outage overlapped the read: then what it
+                // shows may be news to the consumer, and the recovery after
+                // the outage delivers every position it reads instead.
+                if matches!(read, Read::Baseline { outages: Some(n), .. } if n == recovery.outages)
                 {
-                    // An outage overlapped the read: what it shows may be
-                    // news to the consumer. Without it, the recovery after
-                    // the outage delivers every position it reads.
-                    return;
-                }
-                if baseline {
                     sub.positions_baseline_at = Some(read_at);
+                    for position in &positions {
+                        let known = &mut recovery.delivered_positions;
+                        known.listed(subscription, position, listed_from, false);
+                    }
                 }
+                return;
+            }
+            Ok(Listing::Positions {
+                positions,
+                listed_from,
+                ..
+            }) => {
                 let known = &mut recovery.delivered_positions;
                 let positions: Vec<_> = positions
                     .into_iter()
-                    .filter(|position| known.listed(subscription, position, listed_from, !baseline))
+                    .filter(|position| known.listed(subscription, position, listed_from, true))
                     .collect();
-                if baseline {
-                    return;
-                }
                 let count = positions.len() as u64;
                 self.update_stats(|s| s.positions_recovered += count);
                 Event::PositionsRecovered {
