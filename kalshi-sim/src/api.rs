@@ -555,11 +555,16 @@ fn create_subaccount(state: &mut State, call: &Call) -> Answer {
 }
 
 fn subaccount_balances(state: &State, call: &Call) -> Answer {
-    let numbers = state
+    // Set only for a key restricted to one subaccount (see `authorize`).
+    let locked = call.query_subaccount()?;
+    let numbers: Vec<u32> = state
         .subaccounts
         .get(call.user())
         .cloned()
-        .unwrap_or_else(|| vec![0]);
+        .unwrap_or_else(|| vec![0])
+        .into_iter()
+        .filter(|n| locked.is_none_or(|locked| locked == *n))
+        .collect();
     let balances: Vec<Value> = numbers
         .iter()
         .map(|n| {

@@ -2121,6 +2121,86 @@ async fn recovery_lists_every_subaccount_not_only_the_clients_default() {
     session.close().await;
 }
 
+/// A key restricted to one subaccount may read only that one: recovery
+/// reads the subaccounts the balances name (its own, for such a key) and
+/// recovers the positions it changed during an outage.
+#[tokio::test]
+async fn a_key_locked_to_a_subaccount_recovers_its_positions() {
+    let stack = stack().await;
+    let sub = stack
+        .alice
+        .subaccounts()
+        .create()
+        .send()
+        .await
+        .unwrap()
+        .subaccount_number;
+    let owner = kalshi_sim::engine::Owner {
+        user_id: "alice".into(),
+        subaccount: u32::try_from(sub).unwrap(),
+    };
+    stack.sim.with_engine(|e| e.deposit(&owner, dec("100")));
+    let generated = stack
+        .alice
+        .api_keys()
+        .generate()
+        .body(
+            kalshi_gen::types::GenerateApiKeyRequest::builder()
+                .name("sub bot")
+                .key_type(Some(kalshi_gen::types::ApiKeyType::Ed25519))
+                .subaccount(Some(sub)),
+        )
+        .send()
+        .await
+        .unwrap();
+    let locked = Client::builder()
+        .base_url(stack.sim.base_url())
+        .credentials(Credentials::from_pem(&generated.api_key_id, &generated.private_key).unwrap())
+        .build()
+        .unwrap();
+    let mut session = streams(&locked)
+        .heartbeat_timeout(Duration::from_millis(1500))
+        .recover_positions(true)
+        .connect()
+        .await
+        .unwrap();
+    session
+        .subscribe(Subscription::market_positions())
+        .await
+        .unwrap();
+    let mut seen = Seen::default();
+    wait_for(
+        &mut session,
+        &mut seen,
+        "the subscription-time read",
+        async |_, _| position_listings(&stack.sim, "") > 0,
+    )
+    .await;
+    assert!(stack.sim.inject_stream(StreamFault::Silence) > 0);
+    let one = Quantity::contracts(1).unwrap();
+    let sell = NewOrder::sell_yes(MARKETS[1], one, cents(50));
+    stack.bob.orders().create(&sell).send().await.unwrap();
+    let buy = NewOrder::buy_yes(MARKETS[1], one, cents(50));
+    locked.orders().create(&buy).send().await.unwrap();
+    wait_for(&mut session, &mut seen, "the recovery", async |_, seen| {
+        seen.count(|e| {
+            matches!(
+                e,
+                Event::PositionsRecovered { .. } | Event::PositionRecoveryFailed { .. }
+            )
+        }) > 0
+    })
+    .await;
+    let failures = seen.count(|e| matches!(e, Event::PositionRecoveryFailed { .. }));
+    assert_eq!(failures, 0, "{:?}", seen.events);
+    let recovered: BTreeMap<_, _> = seen.recovered_positions().into_iter().collect();
+    let key = (owner.subaccount, MARKETS[1].to_owned());
+    let rest = rest_positions(&locked, &[owner.subaccount]).await;
+    assert!(rest.contains_key(&key));
+    assert_eq!(recovered.get(&key), rest.get(&key), "{recovered:?}");
+    session.close().await;
+}
+
 /// When the fills cannot be listed, the consumer is told which window to
 /// reconcile instead of being left with a silent gap.
 #[tokio::test]

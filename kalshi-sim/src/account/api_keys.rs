@@ -15,7 +15,8 @@
 //! * a subaccount: every subaccount parameter of the request must name
 //!   it, and one left out is set to it (Kalshi: "restricted keys default to
 //!   their locked subaccount"); creating subaccounts and moving cash
-//!   between them is refused with 403.
+//!   between them is refused with 403; the subaccount balances list only
+//!   its own.
 
 use std::collections::HashMap;
 
@@ -309,6 +310,12 @@ pub(crate) fn authorize(
         return Err(forbidden());
     }
     lock_query(operation, query, locked).map_err(|()| forbidden())?;
+    // Kalshi answers a restricted key's balances listing with its own
+    // subaccount only; the listing takes no subaccount, so the lock is
+    // handed to it as one (strict mode has checked the caller's query).
+    if operation.name == "get_subaccount_balances" {
+        query.push(("subaccount".to_owned(), locked.to_string()));
+    }
     if let Some(Value::Object(fields)) = body {
         lock_object(fields, operation.body, locked).map_err(|()| forbidden())?;
         for (array, item_fields) in operation.body_items {
