@@ -1,5 +1,6 @@
 //! The workspace's one integration-test binary (one link, not one per file).
 
+mod account_views;
 mod client;
 mod codegen;
 mod e2e;

@@ -14,8 +14,8 @@ use kalshi_client::order::{
     CancelOrder, Decrease, DecreaseOrder, NewOrder, Price, Quantity, Subaccount,
 };
 use kalshi_client::stream::{
-    Api, Channel, Event, EventContracts, Margin, RecoveredPosition, StreamBuilder, StreamError,
-    StreamSession, Subscription, SubscriptionId,
+    Api, Channel, Event, EventContracts, Margin, StreamBuilder, StreamError, StreamSession,
+    Subscription, SubscriptionId,
 };
 use kalshi_client::{Client, Credentials, Execute, Paginate, RetryPolicy};
 use kalshi_gen::ClientPortfolioExt;
@@ -27,6 +27,10 @@ use kalshi_tests::keys::TestKey;
 use kalshi_tests::stream_schema::FrameValidator;
 use rust_decimal::Decimal;
 
+use crate::account_views::{
+    FillView, OrderView, PositionState, PositionView, recovered_position, rest_fill, rest_order,
+    rest_position, streamed_fill, streamed_order, streamed_position,
+};
 use crate::support::dec;
 
 const MARKETS: [&str; 3] = [
@@ -154,17 +158,6 @@ fn local_book(session: &StreamSession, market: &str) -> Option<(Ladder, Ladder, 
     ))
 }
 
-/// A fill as REST lists it, in the shape [`Seen::fills`] compares.
-fn rest_fill(f: &kalshi_gen::types::Fill) -> (String, String, Decimal, Decimal, bool) {
-    (
-        f.trade_id.clone(),
-        f.order_id.clone(),
-        f.yes_price_dollars.value(),
-        f.count_fp.value(),
-        f.is_taker,
-    )
-}
-
 /// What the stream delivered, collected while waiting.
 #[derive(Default)]
 struct Seen {
@@ -206,32 +199,26 @@ impl Seen {
     }
 
     /// Every fill delivered, streamed or recovered over REST.
-    fn fills(&self) -> Vec<(String, String, Decimal, Decimal, bool)> {
+    fn fills(&self) -> Vec<FillView> {
         let mut fills = self.streamed_fills();
         fills.extend(self.recovered_fills());
         fills
     }
 
-    fn streamed_fills(&self) -> Vec<(String, String, Decimal, Decimal, bool)> {
+    fn streamed_fills(&self) -> Vec<FillView> {
         self.events
             .iter()
             .filter_map(|e| match e {
                 Event::Message {
                     message: ServerMessage::Fill(fill),
                     ..
-                } => Some((
-                    fill.msg.trade_id.to_string(),
-                    fill.msg.order_id.to_string(),
-                    fill.msg.yes_price_dollars.value(),
-                    fill.msg.count_fp.value(),
-                    fill.msg.is_taker,
-                )),
+                } => Some(streamed_fill(fill)),
                 _ => None,
             })
             .collect()
     }
 
-    fn recovered_fills(&self) -> Vec<(String, String, Decimal, Decimal, bool)> {
+    fn recovered_fills(&self) -> Vec<FillView> {
         self.events
             .iter()
             .filter_map(|e| match e {
@@ -300,30 +287,6 @@ async fn wait_for_books(
         },
     )
     .await;
-}
-
-/// An order as the tests compare it: status, filled, remaining.
-type OrderView = (String, Decimal, Decimal);
-
-fn streamed_order(update: &kalshi_gen::stream::types::UserOrderPayload) -> (String, OrderView) {
-    let order = &update.msg;
-    let view = (
-        order.status.to_string(),
-        order.fill_count_fp.value(),
-        order.remaining_count_fp.value(),
-    );
-    (order.order_id.to_string(), view)
-}
-
-fn rest_order(order: &kalshi_gen::types::Order) -> (String, OrderView) {
-    let id =
-        uuid::Uuid::parse_str(&order.order_id).map_or(order.order_id.clone(), |u| u.to_string());
-    let view = (
-        order.status.to_string(),
-        order.fill_count_fp.value(),
-        order.remaining_count_fp.value(),
-    );
-    (id, view)
 }
 
 /// Waits until every order of `client` but `unheard` is, by the stream (and
@@ -1074,6 +1037,53 @@ async fn fills_of_silenced_links_are_recovered(connections: usize, fills: Subscr
     assert_frames_follow_the_document(&stack.sim);
 }
 
+/// An answer that does not decode, which the client's retries leave
+/// alone (they go by status and failed connections), costs an outage's
+/// recovery a second read, not its window: the fills still come, each once.
+#[tokio::test]
+async fn a_recovery_reads_again_after_an_answer_that_does_not_decode() {
+    let stack = stack().await;
+    let mut session = streams(&stack.alice)
+        .heartbeat_timeout(Duration::from_millis(1500))
+        .recover_fills(true)
+        .connect()
+        .await
+        .unwrap();
+    let mut seen = subscribe_beside_books(&mut session, Subscription::fills(), 1).await;
+    random_flow(&stack, 7, 60).await;
+    wait_for_fills(&mut session, &mut seen, &stack.alice).await;
+    let listed = fill_listings(&stack.sim);
+
+    assert_eq!(stack.sim.inject_stream(StreamFault::Silence), 1);
+    // The recovery's listing is the next one.
+    stack
+        .sim
+        .inject_at("/portfolio/fills", Fault::MalformedJson, 1);
+    random_flow(&stack, 8, 120).await;
+    wait_for(
+        &mut session,
+        &mut seen,
+        "recovered fills",
+        async |_, seen| !seen.recovered_fills().is_empty(),
+    )
+    .await;
+    wait_for_fills(&mut session, &mut seen, &stack.alice).await;
+    assert_eq!(
+        seen.count(|e| matches!(e, Event::FillRecoveryFailed { .. })),
+        0
+    );
+    let malformed = stack
+        .sim
+        .journal()
+        .iter()
+        .skip_while(|e| !e.path.ends_with("/portfolio/fills"))
+        .filter(|e| e.fault == Some(Fault::MalformedJson))
+        .count();
+    assert_eq!(malformed, 1, "the recovery's first listing met the fault");
+    assert!(fill_listings(&stack.sim) >= listed + 2);
+    session.close().await;
+}
+
 #[tokio::test]
 async fn fills_of_an_outage_are_recovered_over_rest_once() {
     fills_of_silenced_links_are_recovered(1, Subscription::fills()).await;
@@ -1285,38 +1295,10 @@ async fn with_two_silenced_connections_orders_are_recovered() {
     orders_of_silenced_links_are_recovered(2, Subscription::user_orders()).await;
 }
 
-/// A position as delivery is concerned: its subaccount and market, and its
-/// size, realized P&L and fees paid (normalized).
-type PositionView = ((u32, String), (Decimal, Decimal, Decimal));
-
-fn streamed_position(update: &kalshi_gen::stream::types::MarketPositionPayload) -> PositionView {
-    let p = &update.msg;
-    let subaccount = u32::try_from(p.subaccount.unwrap_or(0)).unwrap();
-    let state = (
-        p.position_fp.value().normalize(),
-        p.realized_pnl_dollars.value().normalize(),
-        p.fees_paid_dollars.value().normalize(),
-    );
-    ((subaccount, p.market_ticker.to_string()), state)
-}
-
-fn rest_position(subaccount: u32, p: &kalshi_gen::types::MarketPosition) -> PositionView {
-    let state = (
-        p.position_fp.value().normalize(),
-        p.realized_pnl_dollars.value().normalize(),
-        p.fees_paid_dollars.value().normalize(),
-    );
-    ((subaccount, p.ticker.clone()), state)
-}
-
-fn recovered_position(p: &RecoveredPosition) -> PositionView {
-    rest_position(p.subaccount, &p.position)
-}
-
 impl Seen {
     /// Each position after applying, in the order received, every
     /// `market_position` message and every position recovered over REST.
-    fn position_states(&self) -> BTreeMap<(u32, String), (Decimal, Decimal, Decimal)> {
+    fn position_states(&self) -> BTreeMap<(u32, String), PositionState> {
         self.states(|event| match event {
             Event::Message {
                 message: ServerMessage::MarketPosition(update),
@@ -1346,7 +1328,7 @@ impl Seen {
 async fn rest_positions(
     client: &Client,
     subaccounts: &[u32],
-) -> BTreeMap<(u32, String), (Decimal, Decimal, Decimal)> {
+) -> BTreeMap<(u32, String), PositionState> {
     let mut positions = BTreeMap::new();
     for &subaccount in subaccounts {
         let listed: Vec<kalshi_gen::types::MarketPosition> = client
@@ -1831,6 +1813,63 @@ async fn the_account_survives_random_stream_faults_on_one_connection() {
 #[tokio::test]
 async fn the_account_survives_random_stream_faults_on_two_connections() {
     the_account_survives_random_stream_faults(2, 0x5eed_0002).await;
+}
+
+/// The recoveries of one reconnect wait for Kalshi's read side together:
+/// `GET /exchange/user_data_timestamp`, a public endpoint metered by
+/// address, is read a few times for the 2 s clock margin, not every 100 ms
+/// by each of the three (about 60 reads).
+#[tokio::test]
+async fn the_recoveries_of_a_reconnect_share_their_reads_of_the_read_side() {
+    let stack = stack().await;
+    let mut session = streams(&stack.alice)
+        .recover_fills(true)
+        .recover_orders(true)
+        .recover_positions(true)
+        .connect()
+        .await
+        .unwrap();
+    for channel in [
+        Subscription::fills(),
+        Subscription::user_orders(),
+        Subscription::market_positions(),
+    ] {
+        session.subscribe(channel).await.unwrap();
+    }
+    let mut seen = Seen::default();
+    wait_for(&mut session, &mut seen, "the baselines", async |_, _| {
+        position_listings(&stack.sim, "") > 0 && resting_listings(&stack.sim) > 0
+    })
+    .await;
+    let before = freshness_reads(&stack.sim);
+    stack.sim.inject_stream(StreamFault::DropConnection);
+    wait_for(
+        &mut session,
+        &mut seen,
+        "the three recoveries",
+        async |_, seen| {
+            seen.count(|e| matches!(e, Event::FillsRecovered { .. })) == 1
+                && seen.count(|e| matches!(e, Event::OrdersRecovered { .. })) == 1
+                && seen.count(|e| matches!(e, Event::PositionsRecovered { .. })) == 1
+        },
+    )
+    .await;
+    let reads = freshness_reads(&stack.sim) - before;
+    // About one read a second of the margin, and the first: the margin
+    // ends within 1 s of the third.
+    assert!(
+        (1..=5).contains(&reads),
+        "{reads} reads of the read side's freshness for one reconnect"
+    );
+    session.close().await;
+}
+
+/// The reads of `GET /exchange/user_data_timestamp` so far.
+fn freshness_reads(sim: &Simulator) -> usize {
+    sim.journal()
+        .iter()
+        .filter(|e| e.path.ends_with("/exchange/user_data_timestamp"))
+        .count()
 }
 
 /// Bob rests and cancels an order on `market` over and over until aborted,

@@ -781,7 +781,12 @@ impl StreamBuilder<EventContracts> {
     /// machine's clock, with a margin of 2 s either way for its difference
     /// from Kalshi's (so a recovery takes at least 2 s); keep it synchronized
     /// (signing needs that too). The REST calls use the client's rate
-    /// limits and retries.
+    /// limits and retries; a read that fails even so (an answer that does
+    /// not decode, say) is made again twice, after 0.5 s and 1 s, before
+    /// the failure is reported, as for orders and positions. The
+    /// recoveries of one reconnect share their reads of the read side's
+    /// freshness (a public endpoint, metered by address): a few a
+    /// reconnect, about one a second while it lags.
     pub fn recover_fills(mut self, on: bool) -> Self {
         self.config.recover_fills = on;
         self

@@ -34,6 +34,7 @@ use crate::pagination::CursorResponse;
 use crate::{Client, Execute, Paginate};
 
 /// What to recover for one subscription on one lost connection.
+#[derive(Clone)]
 pub(crate) struct Window {
     /// [`Channel::Fill`] or [`Channel::UserOrders`].
     pub channel: Channel,
@@ -83,8 +84,18 @@ pub(crate) type Recover =
 /// Kalshi's reads trail its writes slightly, and a listing taken before they
 /// caught up could miss the window's last fills.
 const READ_SIDE_WAIT: Duration = Duration::from_secs(10);
-/// How often the read side's freshness is asked while it lags.
+/// The shortest wait between two reads of the read side's freshness while
+/// it lags, and how long one read answers for every recovery of a session.
 const READ_SIDE_POLL: Duration = Duration::from_millis(100);
+/// The longest wait between two reads of the read side's freshness.
+const READ_SIDE_MAX_POLL: Duration = Duration::from_secs(1);
+/// How many times an outage's recovery reads before it reports a failure.
+/// Every read is idempotent and what it finds is delivered once, so a
+/// fault the client's own retries leave alone (an answer that does not
+/// decode, say) costs a moment, not the window.
+const RECOVERY_ATTEMPTS: u32 = 3;
+/// The wait before a recovery's second read; it doubles for the next.
+const RECOVERY_BACKOFF: Duration = Duration::from_millis(500);
 /// The most tickers one `GET /portfolio/fills` filters by.
 const MAX_TICKERS: usize = 100;
 /// How many delivered fills are remembered to deliver each once.
@@ -101,20 +112,47 @@ pub(crate) const REMEMBERED_ORDERS: usize = 65_536;
 
 /// Recovery through `client`'s REST API.
 pub(crate) fn through(client: Client) -> Recover {
-    Arc::new(move |window| Box::pin(read(client.clone(), window)))
+    let read_side = Arc::new(ReadSide::default());
+    Arc::new(move |window| Box::pin(read(client.clone(), read_side.clone(), window)))
 }
 
-async fn read(client: Client, window: Window) -> Result<Listing, String> {
+/// A recovery's read, made again on failure ([`RECOVERY_ATTEMPTS`]); the
+/// subscription-time read once (the hub makes a failed one again later).
+async fn read(client: Client, read_side: Arc<ReadSide>, window: Window) -> Result<Listing, String> {
+    if window.baseline {
+        return read_once(client, &read_side, window).await;
+    }
+    let mut backoff = RECOVERY_BACKOFF;
+    let mut attempt = 1;
+    loop {
+        match read_once(client.clone(), &read_side, window.clone()).await {
+            Err(error) if attempt < RECOVERY_ATTEMPTS => {
+                tracing::debug!(attempt, %error, "a recovery read failed; reading again");
+                tokio::time::sleep(backoff).await;
+                backoff *= 2;
+                attempt += 1;
+            }
+            Err(error) => return Err(format!("{error} (read {attempt} times)")),
+            Ok(listing) => return Ok(listing),
+        }
+    }
+}
+
+async fn read_once(
+    client: Client,
+    read_side: &ReadSide,
+    window: Window,
+) -> Result<Listing, String> {
     match window.channel {
-        Channel::Fill => fills_since(client, window.markets, window.since)
+        Channel::Fill => fills_since(client, read_side, window.markets, window.since)
             .await
             .map(Listing::Fills),
-        Channel::UserOrders if window.baseline => baseline(client, window.markets)
+        Channel::UserOrders if window.baseline => baseline(client, read_side, window.markets)
             .await
             .map(Listing::Baseline),
-        Channel::UserOrders => orders_since(client, window).await,
+        Channel::UserOrders => orders_since(client, read_side, window).await,
         Channel::MarketPositions => {
-            let (positions, listed_from) = positions(client, &window).await?;
+            let (positions, listed_from) = positions(client, read_side, &window).await?;
             Ok(Listing::Positions {
                 positions,
                 listed_from,
@@ -130,8 +168,14 @@ async fn read(client: Client, window: Window) -> Result<Listing, String> {
 /// side includes the moment this was called: every resting order, every
 /// order created since then, and each order the stream last showed resting
 /// that is in neither list (it was canceled or executed meanwhile).
-async fn orders_since(client: Client, window: Window) -> Result<Listing, String> {
-    read_side_reaches(&client, SystemTime::now() + CLOCK_MARGIN).await?;
+async fn orders_since(
+    client: Client,
+    read_side: &ReadSide,
+    window: Window,
+) -> Result<Listing, String> {
+    read_side
+        .reaches(&client, SystemTime::now() + CLOCK_MARGIN)
+        .await?;
     let mut orders = HashMap::new();
     let resting = all_subaccounts(&client).get_orders().status("resting");
     let created = all_subaccounts(&client)
@@ -162,8 +206,14 @@ async fn orders_since(client: Client, window: Window) -> Result<Listing, String>
 
 /// The resting orders of `markets` (all when empty), once the read side
 /// includes the moment this was called.
-async fn baseline(client: Client, markets: Vec<String>) -> Result<Vec<Order>, String> {
-    read_side_reaches(&client, SystemTime::now() + CLOCK_MARGIN).await?;
+async fn baseline(
+    client: Client,
+    read_side: &ReadSide,
+    markets: Vec<String>,
+) -> Result<Vec<Order>, String> {
+    read_side
+        .reaches(&client, SystemTime::now() + CLOCK_MARGIN)
+        .await?;
     let resting = every_order(all_subaccounts(&client).get_orders().status("resting")).await?;
     Ok(in_markets(resting, &markets))
 }
@@ -219,10 +269,13 @@ fn in_markets(orders: Vec<Order>, markets: &[String]) -> Vec<Order> {
 /// read without one is the primary account's.
 async fn positions(
     client: Client,
+    read_side: &ReadSide,
     window: &Window,
 ) -> Result<(Vec<RecoveredPosition>, Instant), String> {
     let listed_from = Instant::now();
-    read_side_reaches(&client, SystemTime::now() + CLOCK_MARGIN).await?;
+    read_side
+        .reaches(&client, SystemTime::now() + CLOCK_MARGIN)
+        .await?;
     let wanted =
         |ticker: &str| window.markets.is_empty() || window.markets.iter().any(|m| m == ticker);
     let mut positions = Vec::new();
@@ -316,10 +369,13 @@ async fn settled_since(
 /// moment this was called (the stream was back by then).
 async fn fills_since(
     client: Client,
+    read_side: &ReadSide,
     markets: Vec<String>,
     since: SystemTime,
 ) -> Result<Vec<Fill>, String> {
-    read_side_reaches(&client, SystemTime::now() + CLOCK_MARGIN).await?;
+    read_side
+        .reaches(&client, SystemTime::now() + CLOCK_MARGIN)
+        .await?;
     let min_ts = min_ts(since);
     if markets.is_empty() {
         return list(&client, min_ts, None).await;
@@ -342,26 +398,63 @@ async fn list(client: &Client, min_ts: i64, tickers: Option<String>) -> Result<V
     every(request, "fills").await
 }
 
-/// Waits until `GET /exchange/user_data_timestamp` is at or past `moment`.
-async fn read_side_reaches(client: &Client, moment: SystemTime) -> Result<(), String> {
-    let deadline = tokio::time::Instant::now() + READ_SIDE_WAIT;
-    loop {
-        let as_of = client
+type Freshness = kalshi_gen::types::GetUserDataTimestampResponse;
+
+/// How far Kalshi's read side has caught up, as last read, shared by the
+/// recoveries of a session. After a reconnect they all wait for about the
+/// same moment, and `GET /exchange/user_data_timestamp` is a public
+/// endpoint, metered by address rather than by key: each asking it every
+/// 100 ms for the clock margin would spend dozens of requests a reconnect
+/// (the fault soak met Kalshi's answer, 429, on the simulator).
+#[derive(Default)]
+pub(crate) struct ReadSide {
+    /// The freshness last read, and when it was read.
+    last: tokio::sync::Mutex<Option<(Freshness, tokio::time::Instant)>>,
+}
+
+impl ReadSide {
+    /// Waits until the read side includes `moment`, for at most
+    /// [`READ_SIDE_WAIT`]. The read side keeps pace with Kalshi's clock,
+    /// so it is read again after about the time it still lacks (within
+    /// [`READ_SIDE_POLL`] and [`READ_SIDE_MAX_POLL`]).
+    async fn reaches(&self, client: &Client, moment: SystemTime) -> Result<(), String> {
+        let deadline = tokio::time::Instant::now() + READ_SIDE_WAIT;
+        loop {
+            let freshness = self.freshness(client).await?;
+            let as_of = SystemTime::from(freshness.as_of_time);
+            if as_of >= moment {
+                return Ok(());
+            }
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
+                return Err(format!(
+                    "the read side stayed behind the reconnect for {READ_SIDE_WAIT:?} (at {})",
+                    freshness.as_of_time
+                ));
+            }
+            let lacking = moment.duration_since(as_of).unwrap_or_default();
+            let wait = lacking.clamp(READ_SIDE_POLL, READ_SIDE_MAX_POLL);
+            tokio::time::sleep(wait.min(deadline - now)).await;
+        }
+    }
+
+    /// The read side's freshness: as another recovery of the session read
+    /// it within the last [`READ_SIDE_POLL`], or read now (one at a time).
+    async fn freshness(&self, client: &Client) -> Result<Freshness, String> {
+        let mut last = self.last.lock().await;
+        if let Some((freshness, read)) = &*last
+            && read.elapsed() < READ_SIDE_POLL
+        {
+            return Ok(freshness.clone());
+        }
+        let freshness = client
             .exchange()
             .user_data_timestamp()
             .send()
             .await
-            .map_err(|e| format!("reading the read side's freshness failed: {e}"))?
-            .as_of_time;
-        if SystemTime::from(as_of) >= moment {
-            return Ok(());
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return Err(format!(
-                "the read side stayed behind the reconnect for {READ_SIDE_WAIT:?} (at {as_of})"
-            ));
-        }
-        tokio::time::sleep(READ_SIDE_POLL).await;
+            .map_err(|e| format!("reading the read side's freshness failed: {e}"))?;
+        *last = Some((freshness.clone(), tokio::time::Instant::now()));
+        Ok(freshness)
     }
 }
 
