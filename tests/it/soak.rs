@@ -1,7 +1,8 @@
 //! The fault soak: bots trade at random against the simulator, in its own
-//! process, while faults are injected at random into their requests and
-//! into a market-data stream, and the invariants a trading program relies
-//! on are checked continuously and at the end.
+//! process, while faults are injected at random into their requests, into
+//! a market-data stream and into their own account streams, and the
+//! invariants a trading program relies on are checked continuously and at
+//! the end.
 //!
 //! It is `#[ignore]`d in the normal run because it measures this process
 //! (memory, descriptors, tasks): `cargo xtask ci` runs it alone for a
@@ -24,7 +25,12 @@
 //! - memory, descriptors and live tasks are flat after warm-up;
 //! - the simulator's own rate limits refuse nothing: the client-side
 //!   limiter, loaded from `/account/limits`, keeps each key under budget;
-//! - the stream's local books equal the exchange's once the faults stop.
+//! - the stream's local books equal the exchange's once the faults stop;
+//! - each bot's own account stream (fills, orders and positions, with
+//!   recovery on: its REST reads meet the REST faults) then equals what
+//!   REST lists: every fill once, every order's and position's last state
+//!   (a kind whose recovery reported a failure is left out for that bot,
+//!   as the event tells a program to reconcile it; see `soak/account.rs`).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{BufRead, BufReader};
@@ -37,6 +43,8 @@ use kalshi_client::resources::Reconciled;
 use kalshi_client::stream::{Event, StreamSession, Subscription};
 use kalshi_client::{Client, Credentials, Error, Execute, Tier};
 use kalshi_tests::keys::TestKey;
+
+mod account;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
@@ -292,6 +300,8 @@ struct Report {
     ledger_checks: u64,
     samples: Vec<Sample>,
     stream: String,
+    /// What the account watchers saw.
+    accounts: String,
     violations: Vec<String>,
 }
 
@@ -301,8 +311,9 @@ struct Sample {
     rss_kb: u64,
     /// Bytes allocated and not freed (`heap`), in kB.
     heap_kb: u64,
-    /// Orders in the harness's record of placed orders (part of the heap).
-    records: u64,
+    /// Entries in the harness's records (part of the heap): placed orders,
+    /// and the fills, orders and positions the account watchers hold.
+    records: [u64; 2],
     fds: u64,
     tasks: u64,
 }
@@ -321,7 +332,12 @@ async fn run(settings: &Settings) -> Report {
     let deadline = Instant::now() + settings.duration;
 
     let monitor = start_monitor(&sim, monitor_key, &markets).await;
-    let sampler = tokio::spawn(sample_resources(deadline, log.clone()));
+    let watchers = account::start(&bots).await;
+    let sampler = tokio::spawn(sample_resources(
+        deadline,
+        log.clone(),
+        watchers.records.clone(),
+    ));
     let faults = tokio::spawn(inject_faults(sim.clone(), deadline, settings.seed));
     let stream_faults = tokio::spawn(inject_stream_faults(sim.clone(), deadline, settings.seed));
     let exchange = tokio::spawn(run_exchange(
@@ -358,15 +374,17 @@ async fn run(settings: &Settings) -> Report {
     }
     let mut log = std::mem::take(&mut *lock(&log));
     violations.append(&mut log.violations);
-    let record_bytes = log.record_bytes();
+    let (stream, stream_violations) = finish_monitor(monitor, &sim, &markets).await;
+    violations.extend(stream_violations);
+    let accounts = account::finish(watchers).await;
+    violations.extend(accounts.violations.iter().cloned());
+    let record_bytes = [log.record_bytes(), accounts.entry_bytes()];
     let audit = sim.control("GET", "audit", json!({})).await;
     violations.extend(check_orders(&audit, &log));
     violations.extend(check_ledger(&audit));
     violations.extend(check_rest_balances(&sim, &bots, &audit).await);
     violations.extend(check_rate_limits(&audit));
     violations.extend(check_flat(&samples, record_bytes));
-    let (stream, stream_violations) = finish_monitor(monitor, &sim, &markets).await;
-    violations.extend(stream_violations);
     Report {
         elapsed: started.elapsed(),
         log,
@@ -376,6 +394,7 @@ async fn run(settings: &Settings) -> Report {
         ledger_checks,
         samples,
         stream,
+        accounts: accounts.summary,
         violations,
     }
 }
@@ -690,11 +709,18 @@ async fn run_exchange(
 
 // --- resources ----------------------------------------------------------------
 
-async fn sample_resources(deadline: Instant, log: Shared<Log>) -> Vec<Sample> {
+async fn sample_resources(
+    deadline: Instant,
+    log: Shared<Log>,
+    watched: Arc<std::sync::atomic::AtomicU64>,
+) -> Vec<Sample> {
     let started = Instant::now();
     let mut samples = Vec::new();
     loop {
-        let records = lock(&log).placed.len() as u64;
+        let records = [
+            lock(&log).placed.len() as u64,
+            watched.load(std::sync::atomic::Ordering::Relaxed),
+        ];
         samples.push(sample(started.elapsed(), records));
         if Instant::now() >= deadline {
             return samples;
@@ -703,7 +729,7 @@ async fn sample_resources(deadline: Instant, log: Shared<Log>) -> Vec<Sample> {
     }
 }
 
-fn sample(at: Duration, records: u64) -> Sample {
+fn sample(at: Duration, records: [u64; 2]) -> Sample {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let rss_kb = status
         .lines()
@@ -726,11 +752,12 @@ fn sample(at: Duration, records: u64) -> Sample {
 
 /// After a warm-up (the first quarter), the last third of the samples may
 /// not exceed the highs of the middle part by more than noise. The live
-/// heap is checked without the harness's own record of placed orders
-/// (`record_bytes` each), which grows with every order by design: what is
-/// left is the clients' and the bots' memory, held to 1 MB of growth where
-/// resident memory, which includes what the allocator keeps, gets 16 MB.
-fn check_flat(samples: &[Sample], record_bytes: f64) -> Vec<String> {
+/// heap is checked without the harness's own records (`record_bytes` per
+/// entry of each), which grow with every order by design: what is left is
+/// the clients', the sessions' and the bots' memory, held to 1 MB of growth
+/// where resident memory, which includes what the allocator keeps, gets
+/// 16 MB.
+fn check_flat(samples: &[Sample], record_bytes: [f64; 2]) -> Vec<String> {
     if samples.len() < 8 {
         return Vec::new();
     }
@@ -741,7 +768,13 @@ fn check_flat(samples: &[Sample], record_bytes: f64) -> Vec<String> {
         &samples[samples.len() - (samples.len() - warm) / 3..],
     );
     let heap_kb = |s: &Sample| {
-        let record_kb = (s.records as f64 * record_bytes / 1024.0) as u64;
+        let record_bytes: f64 = s
+            .records
+            .iter()
+            .zip(record_bytes)
+            .map(|(&n, bytes)| n as f64 * bytes)
+            .sum();
+        let record_kb = (record_bytes / 1024.0) as u64;
         s.heap_kb.saturating_sub(record_kb)
     };
     type Measure<'a> = &'a dyn Fn(&Sample) -> u64;
@@ -1063,7 +1096,8 @@ impl Report {
             "- settlements: {}, ledger checks (cash + open interest + fees = deposits): {}",
             self.settlements, self.ledger_checks
         );
-        let _ = writeln!(out, "- stream: {}", self.stream);
+        let _ = writeln!(out, "- market-data stream: {}", self.stream);
+        let _ = writeln!(out, "- account streams:\n{}", self.accounts);
         let _ = writeln!(
             out,
             "- invariants broken: {}\n",
@@ -1111,17 +1145,17 @@ fn the_heap_check_tells_the_record_from_a_leak() {
                 rss_kb: 40_000,
                 // 10,000 orders a sample at 100 bytes each, and the leak.
                 heap_kb: 3_000 + i * 10_000 * 100 / 1024 + i * leak_kb,
-                records: i * 10_000,
+                records: [i * 10_000, 0],
                 fds: 30,
                 tasks: 50,
             })
             .collect()
     };
-    assert_eq!(check_flat(&series(0), 100.0), Vec::<String>::new());
+    assert_eq!(check_flat(&series(0), [100.0, 0.0]), Vec::<String>::new());
     // Counted as the clients' memory, the record alone would fail it.
-    let undiscounted = check_flat(&series(0), 0.0);
+    let undiscounted = check_flat(&series(0), [0.0, 0.0]);
     assert_eq!(undiscounted.len(), 1, "{undiscounted:?}");
-    let leak = check_flat(&series(200), 100.0);
+    let leak = check_flat(&series(200), [100.0, 0.0]);
     assert_eq!(leak.len(), 1, "{leak:?}");
     assert!(
         leak[0].starts_with("live heap less the harness's record"),
