@@ -1084,6 +1084,37 @@ async fn a_recovery_reads_again_after_an_answer_that_does_not_decode() {
     session.close().await;
 }
 
+/// `recovery_memory` bounds what the session remembers, at the cost its
+/// documentation gives: a fill from before an outage, forgotten since,
+/// that the recovery's listing reaches (it starts 2 s before the last
+/// frame heard) is delivered again. The one still remembered is not.
+#[tokio::test]
+async fn a_fill_forgotten_under_a_small_recovery_memory_is_delivered_again() {
+    let stack = stack().await;
+    let mut session = streams(&stack.alice)
+        .heartbeat_timeout(Duration::from_millis(1500))
+        .recover_fills(true)
+        .recovery_memory(1)
+        .connect()
+        .await
+        .unwrap();
+    let mut seen = subscribe_beside_books(&mut session, Subscription::fills(), 1).await;
+    cross(&stack, MARKETS[0], 40).await;
+    cross(&stack, MARKETS[0], 41).await;
+    wait_for(&mut session, &mut seen, "two fills", async |_, seen| {
+        seen.streamed_fills().len() == 2
+    })
+    .await;
+    assert_eq!(stack.sim.inject_stream(StreamFault::Silence), 1);
+    wait_for(&mut session, &mut seen, "the recovery", async |_, seen| {
+        seen.count(|e| matches!(e, Event::FillsRecovered { .. })) == 1
+    })
+    .await;
+    let streamed = seen.streamed_fills();
+    assert_eq!(seen.recovered_fills(), vec![streamed[0].clone()]);
+    session.close().await;
+}
+
 #[tokio::test]
 async fn fills_of_an_outage_are_recovered_over_rest_once() {
     fills_of_silenced_links_are_recovered(1, Subscription::fills()).await;

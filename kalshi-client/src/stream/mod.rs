@@ -725,6 +725,7 @@ pub(crate) struct Config {
     pub recover_fills: bool,
     pub recover_orders: bool,
     pub recover_positions: bool,
+    pub recovery_memory: usize,
 }
 
 impl Default for Config {
@@ -741,6 +742,7 @@ impl Default for Config {
             recover_fills: false,
             recover_orders: false,
             recover_positions: false,
+            recovery_memory: recovery::REMEMBERED,
         }
     }
 }
@@ -774,7 +776,8 @@ impl StreamBuilder<EventContracts> {
     /// that could not be made again) is [`Event::FillRecoveryFailed`].
     ///
     /// Each fill reaches the consumer once per subscription, from either
-    /// source (by trade and order id, over the last 65,536 fills); recovered
+    /// source (by trade and order id, over the last 65,536 fills by default:
+    /// [`recovery_memory`](Self::recovery_memory)); recovered
     /// fills come after newer fills the new connection may already have
     /// delivered. With redundant connections a recovery usually finds
     /// nothing new, at the cost of one listing per reconnect. Times are this
@@ -821,9 +824,10 @@ impl StreamBuilder<EventContracts> {
     /// delivered first stands. Otherwise applying every `user_order`
     /// message and every recovered order in the order received leaves each
     /// order as Kalshi has it. The session remembers every open order and
-    /// the last 65,536 finished ones (all subscriptions together). The same
-    /// clock margin as for fills applies; the REST calls use the client's
-    /// rate limits and retries.
+    /// the last 65,536 finished ones, all subscriptions together
+    /// ([`recovery_memory`](Self::recovery_memory)). The same clock margin
+    /// as for fills applies; the REST calls use the client's rate limits
+    /// and retries.
     pub fn recover_orders(mut self, on: bool) -> Self {
         self.config.recover_orders = on;
         self
@@ -873,11 +877,29 @@ impl StreamBuilder<EventContracts> {
     /// side), shows its older state after the recovered one; the message of
     /// the change that followed it comes next and ends it. The session
     /// remembers every open position and the last 65,536 flat ones, all
-    /// subscriptions together (a forgotten one that a later read finds is
-    /// delivered again, as it is). The REST calls use the client's rate
+    /// subscriptions together ([`recovery_memory`](Self::recovery_memory);
+    /// a forgotten one that a later read finds is delivered again, as it
+    /// is). The REST calls use the client's rate
     /// limits and retries.
     pub fn recover_positions(mut self, on: bool) -> Self {
         self.config.recover_positions = on;
+        self
+    }
+
+    /// How many delivered fills, finished orders and flat positions the
+    /// session remembers, of each kind, all subscriptions together, to
+    /// deliver each once across recoveries (default 65,536; at least 1).
+    /// Open orders and open positions are always remembered. The memory
+    /// fills up as the session runs and then stays the same: lower this to
+    /// hold a long-running session to less. The cost is only where a
+    /// recovery's listing reaches back past what is remembered: a fill
+    /// older than the last `entries` delivered could be delivered again,
+    /// and a forgotten order or position is delivered again as REST lists
+    /// it (a full state, true when read). Recoveries list back to the
+    /// start of an outage, so keep it above what your account does in an
+    /// outage you expect to recover from.
+    pub fn recovery_memory(mut self, entries: usize) -> Self {
+        self.config.recovery_memory = entries.max(1);
         self
     }
 }

@@ -98,17 +98,15 @@ const RECOVERY_ATTEMPTS: u32 = 3;
 const RECOVERY_BACKOFF: Duration = Duration::from_millis(500);
 /// The most tickers one `GET /portfolio/fills` filters by.
 const MAX_TICKERS: usize = 100;
-/// How many delivered fills are remembered to deliver each once.
-pub(crate) const REMEMBERED_FILLS: usize = 65_536;
+/// How many delivered fills, finished orders and flat positions a session
+/// remembers, of each, unless told otherwise
+/// ([`StreamBuilder::recovery_memory`](super::StreamBuilder::recovery_memory)).
+pub(crate) const REMEMBERED: usize = 65_536;
 /// How far before the last frame heard the listing starts, and how far
 /// past the reconnect the read side must be: the times are this machine's,
 /// Kalshi's are its own, and a fill listed twice costs nothing (it is
 /// delivered once).
 const CLOCK_MARGIN: Duration = Duration::from_secs(2);
-
-/// How many finished (canceled or executed) orders are remembered to
-/// deliver their states in order; resting ones are all remembered.
-pub(crate) const REMEMBERED_ORDERS: usize = 65_536;
 
 /// Recovery through `client`'s REST API.
 pub(crate) fn through(client: Client) -> Recover {
@@ -528,8 +526,9 @@ impl OrderState {
 /// The last state of each order delivered per `user_orders` subscription,
 /// so that recovered states are delivered only when they are news and a
 /// stream message with a state before a delivered one is dropped.
-#[derive(Default)]
 pub(crate) struct DeliveredOrders {
+    /// How many finished orders are remembered.
+    limit: usize,
     states: HashMap<(SubscriptionId, String), OrderState>,
     /// The finished orders, oldest first: the ones forgotten first.
     finished: VecDeque<(SubscriptionId, String)>,
@@ -538,7 +537,23 @@ pub(crate) struct DeliveredOrders {
     known_open: HashSet<(SubscriptionId, String)>,
 }
 
+impl Default for DeliveredOrders {
+    fn default() -> Self {
+        Self::new(REMEMBERED)
+    }
+}
+
 impl DeliveredOrders {
+    /// Remembers every open order and the last `limit` finished ones.
+    pub(crate) fn new(limit: usize) -> Self {
+        Self {
+            limit: limit.max(1),
+            states: HashMap::new(),
+            finished: VecDeque::new(),
+            known_open: HashSet::new(),
+        }
+    }
+
     /// Records a state the stream brought; `false` when a later state of
     /// the order was delivered already (the message is stale).
     pub(crate) fn streamed(
@@ -625,7 +640,7 @@ impl DeliveredOrders {
     }
 
     /// Keeps `state`; resting orders are kept until they finish, finished
-    /// ones until `REMEMBERED_ORDERS` newer ones have finished.
+    /// ones until `limit` newer ones have finished.
     fn remember(&mut self, key: (SubscriptionId, String), state: OrderState) {
         self.known_open.remove(&key);
         let finishes = state.is_finished();
@@ -635,7 +650,7 @@ impl DeliveredOrders {
             .is_some_and(|before| before.is_finished());
         if finishes && !was_finished {
             self.finished.push_back(key);
-            if self.finished.len() > REMEMBERED_ORDERS
+            if self.finished.len() > self.limit
                 && let Some(old) = self.finished.pop_front()
             {
                 self.states.remove(&old);
@@ -683,10 +698,6 @@ impl PositionState {
 /// A position: its subscription, subaccount and market.
 type PositionKey = (SubscriptionId, u32, String);
 
-/// How many flat positions (size zero) are remembered, all subscriptions
-/// together; open ones are all remembered.
-pub(crate) const REMEMBERED_FLAT_POSITIONS: usize = 65_536;
-
 /// What is known of a position.
 struct KnownPosition {
     state: PositionState,
@@ -723,8 +734,9 @@ enum Source {
 /// change it does not show yet is on its way), and one received before is
 /// no newer. Two reads are ordered by the position's `last_updated_ts`,
 /// then by when they started.
-#[derive(Default)]
 pub(crate) struct DeliveredPositions {
+    /// How many flat positions are remembered.
+    limit: usize,
     known: HashMap<PositionKey, KnownPosition>,
     /// The positions that went flat, oldest first, with the number each
     /// was given then; an entry whose position has reopened (or gone flat
@@ -735,7 +747,24 @@ pub(crate) struct DeliveredPositions {
     next_flat: u64,
 }
 
+impl Default for DeliveredPositions {
+    fn default() -> Self {
+        Self::new(REMEMBERED)
+    }
+}
+
 impl DeliveredPositions {
+    /// Remembers every open position and the last `limit` flat ones.
+    pub(crate) fn new(limit: usize) -> Self {
+        Self {
+            limit: limit.max(1),
+            known: HashMap::new(),
+            flat: VecDeque::new(),
+            flat_known: 0,
+            next_flat: 0,
+        }
+    }
+
     /// Records a state the stream brought, received at `received`; `false`
     /// when a REST read that started later was delivered already (the
     /// message is older than that read's state).
@@ -818,8 +847,8 @@ impl DeliveredPositions {
             .collect()
     }
 
-    /// Keeps `state`; open positions are kept, flat ones until
-    /// `REMEMBERED_FLAT_POSITIONS` others have gone flat since. (A
+    /// Keeps `state`; open positions are kept, flat ones until `limit`
+    /// others have gone flat since. (A
     /// forgotten one read again is delivered again: a full state, true when
     /// read.)
     fn remember(&mut self, key: PositionKey, state: PositionState, source: Source) {
@@ -846,7 +875,7 @@ impl DeliveredPositions {
                 flat,
             },
         );
-        while self.flat_known > REMEMBERED_FLAT_POSITIONS {
+        while self.flat_known > self.limit {
             let Some((old, number)) = self.flat.pop_front() else {
                 break;
             };
@@ -900,13 +929,29 @@ type FillKey = (SubscriptionId, String, String);
 
 /// The fills delivered lately, so that each reaches the consumer once per
 /// fill subscription, whether the stream or REST brought it.
-#[derive(Default)]
 pub(crate) struct DeliveredFills {
+    /// How many fills are remembered.
+    limit: usize,
     keys: HashSet<FillKey>,
     order: VecDeque<FillKey>,
 }
 
+impl Default for DeliveredFills {
+    fn default() -> Self {
+        Self::new(REMEMBERED)
+    }
+}
+
 impl DeliveredFills {
+    /// Remembers the last `limit` fills.
+    pub(crate) fn new(limit: usize) -> Self {
+        Self {
+            limit: limit.max(1),
+            keys: HashSet::new(),
+            order: VecDeque::new(),
+        }
+    }
+
     /// Records the fill of `order_id` in `trade_id` on `subscription`;
     /// `false` when it was delivered there already.
     pub(crate) fn first(
@@ -921,7 +966,7 @@ impl DeliveredFills {
         }
         self.keys.insert(key.clone());
         self.order.push_back(key);
-        if self.order.len() > REMEMBERED_FILLS
+        if self.order.len() > self.limit
             && let Some(old) = self.order.pop_front()
         {
             self.keys.remove(&old);
@@ -933,8 +978,8 @@ impl DeliveredFills {
 #[cfg(test)]
 mod tests {
     use super::{
-        DeliveredFills, DeliveredOrders, DeliveredPositions, OrderState, PositionState,
-        REMEMBERED_FILLS, REMEMBERED_FLAT_POSITIONS, REMEMBERED_ORDERS, unix_seconds,
+        DeliveredFills, DeliveredOrders, DeliveredPositions, OrderState, PositionState, REMEMBERED,
+        unix_seconds,
     };
     use crate::stream::{RecoveredPosition, SubscriptionId};
     use kalshi_gen::num::Count;
@@ -1024,12 +1069,12 @@ mod tests {
     fn resting_orders_are_remembered_and_the_latest_finished_ones() {
         let mut delivered = DeliveredOrders::default();
         assert!(delivered.streamed(ORDERS, "long-lived", state(1, "resting", 5)));
-        for i in 0..=REMEMBERED_ORDERS {
+        for i in 0..=REMEMBERED {
             assert!(delivered.streamed(ORDERS, &i.to_string(), state(1, "resting", 5)));
             assert!(delivered.streamed(ORDERS, &i.to_string(), state(2, "canceled", 5)));
         }
-        assert_eq!(delivered.finished.len(), REMEMBERED_ORDERS);
-        assert_eq!(delivered.states.len(), REMEMBERED_ORDERS + 1);
+        assert_eq!(delivered.finished.len(), REMEMBERED);
+        assert_eq!(delivered.states.len(), REMEMBERED + 1);
         assert!(!delivered.states.contains_key(&(ORDERS, "0".to_owned())));
         assert_eq!(delivered.open(ORDERS), vec!["long-lived".to_owned()]);
         // Noted at subscription: open, not over what the stream told.
@@ -1047,7 +1092,7 @@ mod tests {
         delivered.forget(ORDERS, "noted");
         delivered.forget(ORDERS, "1");
         assert_eq!(delivered.open(ORDERS), vec!["long-lived".to_owned()]);
-        assert_eq!(delivered.finished.len(), REMEMBERED_ORDERS - 1);
+        assert_eq!(delivered.finished.len(), REMEMBERED - 1);
         delivered.forget_subscription(ORDERS);
         assert!(delivered.states.is_empty() && delivered.finished.is_empty());
     }
@@ -1163,11 +1208,11 @@ mod tests {
         assert!(known.streamed(POSITIONS, 0, "open", position(2), now));
         assert!(known.streamed(POSITIONS, 0, "reopened", position(0), now));
         assert!(known.streamed(POSITIONS, 0, "reopened", position(1), now));
-        for i in 0..=REMEMBERED_FLAT_POSITIONS {
+        for i in 0..=REMEMBERED {
             assert!(known.streamed(POSITIONS, 0, &i.to_string(), position(0), now));
         }
-        assert_eq!(known.flat_known, REMEMBERED_FLAT_POSITIONS);
-        assert_eq!(known.known.len(), REMEMBERED_FLAT_POSITIONS + 2);
+        assert_eq!(known.flat_known, REMEMBERED);
+        assert_eq!(known.known.len(), REMEMBERED + 2);
         assert!(!known.known.contains_key(&(POSITIONS, 0, "0".to_owned())));
         for market in ["open", "reopened", "1"] {
             assert!(known.known.contains_key(&(POSITIONS, 0, market.to_owned())));
@@ -1176,16 +1221,16 @@ mod tests {
         assert!(known.streamed(POSITIONS, 0, "reopened", position(0), now));
         assert!(known.streamed(POSITIONS, 0, "reopened", position(0), now));
         assert!(!known.known.contains_key(&(POSITIONS, 0, "1".to_owned())));
-        assert_eq!(known.flat_known, REMEMBERED_FLAT_POSITIONS);
+        assert_eq!(known.flat_known, REMEMBERED);
         // Positions that keep reopening leave no trail in the queue (enough
         // times to need it compacted).
         for _ in 0..70_000 {
             assert!(known.streamed(POSITIONS, 0, "open", position(0), now));
             assert!(known.streamed(POSITIONS, 0, "open", position(1), now));
         }
-        assert!(known.flat.len() <= 2 * REMEMBERED_FLAT_POSITIONS);
+        assert!(known.flat.len() <= 2 * REMEMBERED);
         // (Its first time flat pushed out one more flat position.)
-        assert_eq!(known.flat_known, REMEMBERED_FLAT_POSITIONS - 1);
+        assert_eq!(known.flat_known, REMEMBERED - 1);
         let flat = known.known.values().filter(|k| k.flat.is_some()).count();
         assert_eq!(flat, known.flat_known);
         known.forget_subscription(POSITIONS);
@@ -1211,12 +1256,12 @@ mod tests {
     #[test]
     fn only_the_latest_fills_are_remembered() {
         let mut delivered = DeliveredFills::default();
-        for i in 0..=REMEMBERED_FILLS {
+        for i in 0..=REMEMBERED {
             assert!(delivered.first(FILLS, &i.to_string(), "o"));
         }
         assert!(delivered.first(FILLS, "0", "o"), "the oldest was forgotten");
-        assert!(!delivered.first(FILLS, &REMEMBERED_FILLS.to_string(), "o"));
-        assert_eq!(delivered.keys.len(), REMEMBERED_FILLS);
+        assert!(!delivered.first(FILLS, &REMEMBERED.to_string(), "o"));
+        assert_eq!(delivered.keys.len(), REMEMBERED);
     }
 
     #[test]
@@ -1227,5 +1272,41 @@ mod tests {
             unix_seconds(SystemTime::UNIX_EPOCH - Duration::from_secs(1)),
             0
         );
+    }
+
+    #[test]
+    fn a_smaller_memory_forgets_sooner_and_nothing_open() {
+        let mut fills = DeliveredFills::new(2);
+        for trade in ["t1", "t2", "t3"] {
+            assert!(fills.first(FILLS, trade, "o"));
+        }
+        assert!(
+            !fills.first(FILLS, "t3", "o"),
+            "the last two are remembered"
+        );
+        assert!(fills.first(FILLS, "t1", "o"), "the oldest is forgotten");
+
+        let mut orders = DeliveredOrders::new(1);
+        assert!(orders.streamed(ORDERS, "open", state(1, "resting", 5)));
+        for id in ["a", "b"] {
+            assert!(orders.streamed(ORDERS, id, state(2, "canceled", 0)));
+        }
+        assert_eq!(orders.finished.len(), 1, "one finished order is kept");
+        assert!(orders.states.contains_key(&(ORDERS, "b".to_owned())));
+        assert!(
+            orders.states.contains_key(&(ORDERS, "open".to_owned())),
+            "an open order is never forgotten"
+        );
+
+        let mut positions = DeliveredPositions::new(1);
+        let now = Instant::now();
+        assert!(positions.streamed(POSITIONS, 0, "open", position(2), now));
+        for market in ["a", "b"] {
+            assert!(positions.streamed(POSITIONS, 0, market, position(0), now));
+        }
+        assert_eq!(positions.flat_known, 1);
+        let mut left: Vec<_> = positions.known.keys().map(|(_, _, m)| m.clone()).collect();
+        left.sort();
+        assert_eq!(left, ["b", "open"]);
     }
 }
