@@ -30,6 +30,13 @@ use crate::account_views::{
 /// last outages' recoveries wait for the read side and a clock margin.
 const SETTLE: Duration = Duration::from_secs(60);
 
+/// What each session remembers of each kind to deliver it once
+/// (`recovery_memory`): far more than an outage's window holds here (a bot
+/// makes a few orders a second; an outage lasts seconds), and little
+/// enough to fill up within the warm-up, so that the memory check holds
+/// the sessions to it.
+const RECOVERY_MEMORY: usize = 256;
+
 /// The kinds of account state a watcher keeps.
 const KINDS: [&str; 3] = ["fills", "orders", "positions"];
 
@@ -165,6 +172,7 @@ pub(super) async fn start(bots: &[Bot]) -> Watchers {
             .recover_fills(true)
             .recover_orders(true)
             .recover_positions(true)
+            .recovery_memory(RECOVERY_MEMORY)
             .connect()
             .await
             .expect("a watcher connects");
