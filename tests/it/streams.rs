@@ -1072,14 +1072,18 @@ async fn a_recovery_reads_again_after_an_answer_that_does_not_decode() {
         seen.count(|e| matches!(e, Event::FillRecoveryFailed { .. })),
         0
     );
-    let malformed = stack
+    let after: Vec<_> = stack
         .sim
         .journal()
-        .iter()
-        .skip_while(|e| !e.path.ends_with("/portfolio/fills"))
-        .filter(|e| e.fault == Some(Fault::MalformedJson))
-        .count();
-    assert_eq!(malformed, 1, "the recovery's first listing met the fault");
+        .into_iter()
+        .filter(|e| e.path.ends_with("/portfolio/fills"))
+        .skip(listed)
+        .collect();
+    assert_eq!(
+        after[0].fault,
+        Some(Fault::MalformedJson),
+        "the recovery's first listing met the fault"
+    );
     assert!(fill_listings(&stack.sim) >= listed + 2);
     session.close().await;
 }
@@ -1886,11 +1890,67 @@ async fn the_recoveries_of_a_reconnect_share_their_reads_of_the_read_side() {
     )
     .await;
     let reads = freshness_reads(&stack.sim) - before;
-    // About one read a second of the margin, and the first: the margin
-    // ends within 1 s of the third.
+    // About one read a second of the margin, and the first (3); one or two
+    // more where a recovery began a moment after the others. Each reading
+    // on its own made 9, each every 100 ms about 60.
     assert!(
-        (1..=5).contains(&reads),
+        (1..=6).contains(&reads),
         "{reads} reads of the read side's freshness for one reconnect"
+    );
+    session.close().await;
+}
+
+/// A failing read of the read side's freshness is shared too: the three
+/// recoveries of a reconnect fail together, each after its three tries, on
+/// about a third of the requests they would make each on its own (36, with
+/// the client's four attempts a read).
+#[tokio::test]
+async fn recoveries_share_a_failing_read_of_the_read_side() {
+    let stack = stack().await;
+    let mut session = streams(&stack.alice)
+        .recover_fills(true)
+        .recover_orders(true)
+        .recover_positions(true)
+        .connect()
+        .await
+        .unwrap();
+    for channel in [
+        Subscription::fills(),
+        Subscription::user_orders(),
+        Subscription::market_positions(),
+    ] {
+        session.subscribe(channel).await.unwrap();
+    }
+    let mut seen = Seen::default();
+    wait_for(&mut session, &mut seen, "the baselines", async |_, _| {
+        position_listings(&stack.sim, "") > 0 && resting_listings(&stack.sim) > 0
+    })
+    .await;
+    let before = freshness_reads(&stack.sim);
+    stack
+        .sim
+        .inject_at("/exchange/user_data_timestamp", Fault::Status(500), 1_000);
+    stack.sim.inject_stream(StreamFault::DropConnection);
+    wait_for(
+        &mut session,
+        &mut seen,
+        "the three failures",
+        async |_, seen| {
+            seen.count(|e| {
+                matches!(
+                    e,
+                    Event::FillRecoveryFailed { .. }
+                        | Event::OrderRecoveryFailed { .. }
+                        | Event::PositionRecoveryFailed { .. }
+                )
+            }) == 3
+        },
+    )
+    .await;
+    let reads = freshness_reads(&stack.sim) - before;
+    assert!(
+        (12..=20).contains(&reads),
+        "{reads} reads of the read side's freshness"
     );
     session.close().await;
 }

@@ -827,7 +827,7 @@ impl StreamBuilder<EventContracts> {
     /// the last 65,536 finished ones, all subscriptions together
     /// ([`recovery_memory`](Self::recovery_memory)). The same clock margin
     /// as for fills applies; the REST calls use the client's rate limits
-    /// and retries.
+    /// and retries, and a failed read is made again twice, as for fills.
     pub fn recover_orders(mut self, on: bool) -> Self {
         self.config.recover_orders = on;
         self
@@ -879,8 +879,8 @@ impl StreamBuilder<EventContracts> {
     /// remembers every open position and the last 65,536 flat ones, all
     /// subscriptions together ([`recovery_memory`](Self::recovery_memory);
     /// a forgotten one that a later read finds is delivered again, as it
-    /// is). The REST calls use the client's rate
-    /// limits and retries.
+    /// is). The REST calls use the client's rate limits and retries, and a
+    /// failed read is made again twice, as for fills.
     pub fn recover_positions(mut self, on: bool) -> Self {
         self.config.recover_positions = on;
         self
@@ -897,7 +897,10 @@ impl StreamBuilder<EventContracts> {
     /// and a forgotten order or position is delivered again as REST lists
     /// it (a full state, true when read). Recoveries list back to the
     /// start of an outage, so keep it above what your account does in an
-    /// outage you expect to recover from.
+    /// outage you expect to recover from. (With several
+    /// [`connections`](Self::connections) the session also keeps the
+    /// fingerprints of the last 65,536 messages, to deliver each once,
+    /// whatever this says.)
     pub fn recovery_memory(mut self, entries: usize) -> Self {
         self.config.recovery_memory = entries.max(1);
         self

@@ -406,8 +406,9 @@ type Freshness = kalshi_gen::types::GetUserDataTimestampResponse;
 /// (the fault soak met Kalshi's answer, 429, on the simulator).
 #[derive(Default)]
 pub(crate) struct ReadSide {
-    /// The freshness last read, and when it was read.
-    last: tokio::sync::Mutex<Option<(Freshness, tokio::time::Instant)>>,
+    /// The last answer (a failure too: the recoveries waiting behind a
+    /// failed read share it rather than each sending its own), and when.
+    last: tokio::sync::Mutex<Option<(Result<Freshness, String>, tokio::time::Instant)>>,
 }
 
 impl ReadSide {
@@ -418,7 +419,7 @@ impl ReadSide {
     async fn reaches(&self, client: &Client, moment: SystemTime) -> Result<(), String> {
         let deadline = tokio::time::Instant::now() + READ_SIDE_WAIT;
         loop {
-            let freshness = self.freshness(client).await?;
+            let freshness = self.freshness(client, deadline).await?;
             let as_of = SystemTime::from(freshness.as_of_time);
             if as_of >= moment {
                 return Ok(());
@@ -437,22 +438,30 @@ impl ReadSide {
     }
 
     /// The read side's freshness: as another recovery of the session read
-    /// it within the last [`READ_SIDE_POLL`], or read now (one at a time).
-    async fn freshness(&self, client: &Client) -> Result<Freshness, String> {
+    /// it (or failed to) within the last [`READ_SIDE_POLL`], or read now,
+    /// one at a time and by `deadline` (the client's own retries may take
+    /// longer).
+    async fn freshness(
+        &self,
+        client: &Client,
+        deadline: tokio::time::Instant,
+    ) -> Result<Freshness, String> {
         let mut last = self.last.lock().await;
-        if let Some((freshness, read)) = &*last
+        if let Some((answer, read)) = &*last
             && read.elapsed() < READ_SIDE_POLL
         {
-            return Ok(freshness.clone());
+            return answer.clone();
         }
-        let freshness = client
-            .exchange()
-            .user_data_timestamp()
-            .send()
-            .await
-            .map_err(|e| format!("reading the read side's freshness failed: {e}"))?;
-        *last = Some((freshness.clone(), tokio::time::Instant::now()));
-        Ok(freshness)
+        let read = client.exchange().user_data_timestamp().send();
+        let answer = match tokio::time::timeout_at(deadline, read).await {
+            Ok(Ok(freshness)) => Ok(freshness),
+            Ok(Err(e)) => Err(format!("reading the read side's freshness failed: {e}")),
+            Err(_) => Err(format!(
+                "reading the read side's freshness took over {READ_SIDE_WAIT:?}"
+            )),
+        };
+        *last = Some((answer.clone(), tokio::time::Instant::now()));
+        answer
     }
 }
 
@@ -886,7 +895,7 @@ impl DeliveredPositions {
         }
         // Entries of positions that reopened are dropped once they are
         // most of the queue, so it stays within twice the flat ones.
-        if self.flat.len() > 2 * self.flat_known.max(1024) {
+        if self.flat.len() > 2 * self.flat_known.max(self.limit.min(1024)) {
             let known = &self.known;
             self.flat
                 .retain(|(key, number)| known.get(key).and_then(|k| k.flat) == Some(*number));

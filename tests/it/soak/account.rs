@@ -31,11 +31,13 @@ use crate::account_views::{
 const SETTLE: Duration = Duration::from_secs(60);
 
 /// What each session remembers of each kind to deliver it once
-/// (`recovery_memory`): far more than an outage's window holds here (a bot
-/// makes a few orders a second; an outage lasts seconds), and little
-/// enough to fill up within the warm-up, so that the memory check holds
-/// the sessions to it.
-const RECOVERY_MEMORY: usize = 256;
+/// (`recovery_memory`): some minutes of a bot's fills and orders (it makes
+/// a few a second), far more than a recovery's window reaches back (an
+/// outage, its reads and their retries last seconds), yet filled within
+/// the warm-up of a long run, so that the memory check holds the sessions
+/// to it. (The one-minute run never fills it; the sessions' growth there
+/// is that of a few hundred entries each.)
+const RECOVERY_MEMORY: usize = 1024;
 
 /// The kinds of account state a watcher keeps.
 const KINDS: [&str; 3] = ["fills", "orders", "positions"];
@@ -230,10 +232,13 @@ pub(super) async fn finish(watchers: Watchers) -> Outcome {
         let deadline = Instant::now() + SETTLE;
         let mut differences = rest.differences(&view);
         while !differences.is_empty() && Instant::now() < deadline {
-            if let Ok(Some(event)) =
-                tokio::time::timeout(Duration::from_millis(100), session.next_event()).await
-            {
-                view.apply(&event, &watchers.records);
+            match tokio::time::timeout(Duration::from_millis(100), session.next_event()).await {
+                Ok(Some(event)) => view.apply(&event, &watchers.records),
+                Ok(None) => {
+                    violations.push(format!("{}: the account stream ended", watcher.user));
+                    break;
+                }
+                Err(_) => {}
             }
             differences = rest.differences(&view);
         }
