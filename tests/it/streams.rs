@@ -1857,25 +1857,7 @@ async fn the_account_survives_random_stream_faults_on_two_connections() {
 #[tokio::test]
 async fn the_recoveries_of_a_reconnect_share_their_reads_of_the_read_side() {
     let stack = stack().await;
-    let mut session = streams(&stack.alice)
-        .recover_fills(true)
-        .recover_orders(true)
-        .recover_positions(true)
-        .connect()
-        .await
-        .unwrap();
-    for channel in [
-        Subscription::fills(),
-        Subscription::user_orders(),
-        Subscription::market_positions(),
-    ] {
-        session.subscribe(channel).await.unwrap();
-    }
-    let mut seen = Seen::default();
-    wait_for(&mut session, &mut seen, "the baselines", async |_, _| {
-        position_listings(&stack.sim, "") > 0 && resting_listings(&stack.sim) > 0
-    })
-    .await;
+    let (mut session, mut seen) = account_session(&stack).await;
     let before = freshness_reads(&stack.sim);
     stack.sim.inject_stream(StreamFault::DropConnection);
     wait_for(
@@ -1907,25 +1889,7 @@ async fn the_recoveries_of_a_reconnect_share_their_reads_of_the_read_side() {
 #[tokio::test]
 async fn recoveries_share_a_failing_read_of_the_read_side() {
     let stack = stack().await;
-    let mut session = streams(&stack.alice)
-        .recover_fills(true)
-        .recover_orders(true)
-        .recover_positions(true)
-        .connect()
-        .await
-        .unwrap();
-    for channel in [
-        Subscription::fills(),
-        Subscription::user_orders(),
-        Subscription::market_positions(),
-    ] {
-        session.subscribe(channel).await.unwrap();
-    }
-    let mut seen = Seen::default();
-    wait_for(&mut session, &mut seen, "the baselines", async |_, _| {
-        position_listings(&stack.sim, "") > 0 && resting_listings(&stack.sim) > 0
-    })
-    .await;
+    let (mut session, mut seen) = account_session(&stack).await;
     let before = freshness_reads(&stack.sim);
     stack
         .sim
@@ -1953,6 +1917,31 @@ async fn recoveries_share_a_failing_read_of_the_read_side() {
         "{reads} reads of the read side's freshness"
     );
     session.close().await;
+}
+
+/// A session of alice's with every recovery on, subscribed to her fills,
+/// orders and positions, once their subscription-time reads are made.
+async fn account_session(stack: &Stack) -> (StreamSession, Seen) {
+    let mut session = streams(&stack.alice)
+        .recover_fills(true)
+        .recover_orders(true)
+        .recover_positions(true)
+        .connect()
+        .await
+        .unwrap();
+    for channel in [
+        Subscription::fills(),
+        Subscription::user_orders(),
+        Subscription::market_positions(),
+    ] {
+        session.subscribe(channel).await.unwrap();
+    }
+    let mut seen = Seen::default();
+    wait_for(&mut session, &mut seen, "the baselines", async |_, _| {
+        position_listings(&stack.sim, "") > 0 && resting_listings(&stack.sim) > 0
+    })
+    .await;
+    (session, seen)
 }
 
 /// The reads of `GET /exchange/user_data_timestamp` so far.
