@@ -179,7 +179,8 @@ impl Account {
         }
     }
 
-    /// Prints how the delivered account compares with what REST lists.
+    /// Prints how the delivered account compares with what REST lists; an
+    /// error when they differ.
     async fn compare_with_rest(&self, client: &Client) -> Result<(), Report> {
         let fills: Vec<_> = client
             .portfolio()
@@ -212,6 +213,9 @@ impl Account {
                 "not as REST lists them"
             }
         );
+        if self.fills.len() != fills.len() || streamed != held {
+            return Err(Report::msg("the stream's account differs from REST's"));
+        }
         Ok(())
     }
 }
