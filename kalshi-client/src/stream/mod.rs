@@ -785,8 +785,8 @@ impl StreamBuilder<EventContracts> {
     /// from Kalshi's (so a recovery takes at least 2 s); keep it synchronized
     /// (signing needs that too). The REST calls use the client's rate
     /// limits and retries; a read that fails even so (an answer that does
-    /// not decode, say) is made again twice, after 0.5 s and 1 s, before
-    /// the failure is reported, as for orders and positions. The
+    /// not decode, say) is made again up to four times, after 0.5, 1, 2 and
+    /// 4 s, before the failure is reported, as for orders and positions. The
     /// recoveries of one reconnect share their reads of the read side's
     /// freshness (a public endpoint, metered by address): a few a
     /// reconnect, about one a second while it lags.
@@ -827,7 +827,7 @@ impl StreamBuilder<EventContracts> {
     /// the last 65,536 finished ones, all subscriptions together
     /// ([`recovery_memory`](Self::recovery_memory)). The same clock margin
     /// as for fills applies; the REST calls use the client's rate limits
-    /// and retries, and a failed read is made again twice, as for fills.
+    /// and retries, and a failed read is made again, as for fills.
     pub fn recover_orders(mut self, on: bool) -> Self {
         self.config.recover_orders = on;
         self
@@ -880,7 +880,7 @@ impl StreamBuilder<EventContracts> {
     /// subscriptions together ([`recovery_memory`](Self::recovery_memory);
     /// a forgotten one that a later read finds is delivered again, as it
     /// is). The REST calls use the client's rate limits and retries, and a
-    /// failed read is made again twice, as for fills.
+    /// failed read is made again, as for fills.
     pub fn recover_positions(mut self, on: bool) -> Self {
         self.config.recover_positions = on;
         self

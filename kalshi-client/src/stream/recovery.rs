@@ -93,8 +93,10 @@ const READ_SIDE_MAX_POLL: Duration = Duration::from_secs(1);
 /// Every read is idempotent and what it finds is delivered once, so a
 /// fault the client's own retries leave alone (an answer that does not
 /// decode, say) costs a moment, not the window.
-const RECOVERY_ATTEMPTS: u32 = 3;
-/// The wait before a recovery's second read; it doubles for the next.
+const RECOVERY_ATTEMPTS: u32 = 5;
+/// The wait before a recovery's second read; it doubles for each next
+/// (0.5, 1, 2 and 4 s: a burst of failures, such as the 429s of a public
+/// endpoint many sessions reconnecting at once read together, passes).
 const RECOVERY_BACKOFF: Duration = Duration::from_millis(500);
 /// The most tickers one `GET /portfolio/fills` filters by.
 const MAX_TICKERS: usize = 100;
