@@ -1876,7 +1876,7 @@ async fn the_recoveries_of_a_reconnect_share_their_reads_of_the_read_side() {
     // more where a recovery began a moment after the others. Each reading
     // on its own made 9, each every 100 ms about 60.
     assert!(
-        (1..=6).contains(&reads),
+        (1..=7).contains(&reads),
         "{reads} reads of the read side's freshness for one reconnect"
     );
     session.close().await;
@@ -1912,8 +1912,10 @@ async fn recoveries_share_a_failing_read_of_the_read_side() {
     )
     .await;
     let reads = freshness_reads(&stack.sim) - before;
+    // Each on its own: 60; shared, 20, and some more where a loaded
+    // machine starts the recoveries further apart.
     assert!(
-        (20..=32).contains(&reads),
+        (20..=40).contains(&reads),
         "{reads} reads of the read side's freshness"
     );
     session.close().await;

@@ -85,8 +85,14 @@ pub(crate) type Recover =
 /// caught up could miss the window's last fills.
 const READ_SIDE_WAIT: Duration = Duration::from_secs(10);
 /// The shortest wait between two reads of the read side's freshness while
-/// it lags, and how long one read answers for every recovery of a session.
+/// it lags.
 const READ_SIDE_POLL: Duration = Duration::from_millis(100);
+/// How long one read of the read side's freshness (or its failure) answers
+/// for every recovery of a session: they start within moments of each
+/// other after a reconnect, further apart on a loaded machine. Shorter
+/// than the first retry's wait, so a recovery never takes its own failure
+/// for a new one.
+const READ_SIDE_SHARED: Duration = Duration::from_millis(250);
 /// The longest wait between two reads of the read side's freshness.
 const READ_SIDE_MAX_POLL: Duration = Duration::from_secs(1);
 /// How many times an outage's recovery reads before it reports a failure.
@@ -440,7 +446,7 @@ impl ReadSide {
     }
 
     /// The read side's freshness: as another recovery of the session read
-    /// it (or failed to) within the last [`READ_SIDE_POLL`], or read now,
+    /// it (or failed to) within the last [`READ_SIDE_SHARED`], or read now,
     /// one at a time and by `deadline` (the client's own retries may take
     /// longer).
     async fn freshness(
@@ -450,7 +456,7 @@ impl ReadSide {
     ) -> Result<Freshness, String> {
         let mut last = self.last.lock().await;
         if let Some((answer, read)) = &*last
-            && read.elapsed() < READ_SIDE_POLL
+            && read.elapsed() < READ_SIDE_SHARED
         {
             return answer.clone();
         }
