@@ -902,7 +902,7 @@ impl StreamBuilder<EventContracts> {
     /// fingerprints of the last 65,536 messages, to deliver each once,
     /// whatever this says.)
     pub fn recovery_memory(mut self, entries: usize) -> Self {
-        self.config.recovery_memory = entries.max(1);
+        self.config.recovery_memory = entries;
         self
     }
 }

@@ -179,9 +179,7 @@ async fn orders_since(
     read_side: &ReadSide,
     window: Window,
 ) -> Result<Listing, String> {
-    read_side
-        .reaches(&client, SystemTime::now() + CLOCK_MARGIN)
-        .await?;
+    read_side.reaches_now(&client).await?;
     let mut orders = HashMap::new();
     let resting = all_subaccounts(&client).get_orders().status("resting");
     let created = all_subaccounts(&client)
@@ -217,9 +215,7 @@ async fn baseline(
     read_side: &ReadSide,
     markets: Vec<String>,
 ) -> Result<Vec<Order>, String> {
-    read_side
-        .reaches(&client, SystemTime::now() + CLOCK_MARGIN)
-        .await?;
+    read_side.reaches_now(&client).await?;
     let resting = every_order(all_subaccounts(&client).get_orders().status("resting")).await?;
     Ok(in_markets(resting, &markets))
 }
@@ -279,9 +275,7 @@ async fn positions(
     window: &Window,
 ) -> Result<(Vec<RecoveredPosition>, Instant), String> {
     let listed_from = Instant::now();
-    read_side
-        .reaches(&client, SystemTime::now() + CLOCK_MARGIN)
-        .await?;
+    read_side.reaches_now(&client).await?;
     let wanted =
         |ticker: &str| window.markets.is_empty() || window.markets.iter().any(|m| m == ticker);
     let mut positions = Vec::new();
@@ -379,9 +373,7 @@ async fn fills_since(
     markets: Vec<String>,
     since: SystemTime,
 ) -> Result<Vec<Fill>, String> {
-    read_side
-        .reaches(&client, SystemTime::now() + CLOCK_MARGIN)
-        .await?;
+    read_side.reaches_now(&client).await?;
     let min_ts = min_ts(since);
     if markets.is_empty() {
         return list(&client, min_ts, None).await;
@@ -420,11 +412,12 @@ pub(crate) struct ReadSide {
 }
 
 impl ReadSide {
-    /// Waits until the read side includes `moment`, for at most
-    /// [`READ_SIDE_WAIT`]. The read side keeps pace with Kalshi's clock,
-    /// so it is read again after about the time it still lacks (within
-    /// [`READ_SIDE_POLL`] and [`READ_SIDE_MAX_POLL`]).
-    async fn reaches(&self, client: &Client, moment: SystemTime) -> Result<(), String> {
+    /// Waits until the read side includes this moment (and the clock
+    /// margin), for at most [`READ_SIDE_WAIT`]. The read side keeps pace
+    /// with Kalshi's clock, so it is read again after about the time it
+    /// still lacks (within [`READ_SIDE_POLL`] and [`READ_SIDE_MAX_POLL`]).
+    async fn reaches_now(&self, client: &Client) -> Result<(), String> {
+        let moment = SystemTime::now() + CLOCK_MARGIN;
         let deadline = tokio::time::Instant::now() + READ_SIDE_WAIT;
         loop {
             let freshness = self.freshness(client, deadline).await?;
@@ -461,13 +454,14 @@ impl ReadSide {
             return answer.clone();
         }
         let read = client.exchange().user_data_timestamp().send();
-        let answer = match tokio::time::timeout_at(deadline, read).await {
-            Ok(Ok(freshness)) => Ok(freshness),
-            Ok(Err(e)) => Err(format!("reading the read side's freshness failed: {e}")),
-            Err(_) => Err(format!(
+        // A read cut off by this recovery's deadline is not shared: the
+        // others' deadlines may be later.
+        let Ok(answer) = tokio::time::timeout_at(deadline, read).await else {
+            return Err(format!(
                 "reading the read side's freshness took over {READ_SIDE_WAIT:?}"
-            )),
+            ));
         };
+        let answer = answer.map_err(|e| format!("reading the read side's freshness failed: {e}"));
         *last = Some((answer.clone(), tokio::time::Instant::now()));
         answer
     }
@@ -552,12 +546,6 @@ pub(crate) struct DeliveredOrders {
     /// Orders open when the subscription was made that nothing was
     /// delivered of yet: to be read again, with no state to compare.
     known_open: HashSet<(SubscriptionId, String)>,
-}
-
-impl Default for DeliveredOrders {
-    fn default() -> Self {
-        Self::new(REMEMBERED)
-    }
 }
 
 impl DeliveredOrders {
@@ -764,12 +752,6 @@ pub(crate) struct DeliveredPositions {
     next_flat: u64,
 }
 
-impl Default for DeliveredPositions {
-    fn default() -> Self {
-        Self::new(REMEMBERED)
-    }
-}
-
 impl DeliveredPositions {
     /// Remembers every open position and the last `limit` flat ones.
     pub(crate) fn new(limit: usize) -> Self {
@@ -953,12 +935,6 @@ pub(crate) struct DeliveredFills {
     order: VecDeque<FillKey>,
 }
 
-impl Default for DeliveredFills {
-    fn default() -> Self {
-        Self::new(REMEMBERED)
-    }
-}
-
 impl DeliveredFills {
     /// Remembers the last `limit` fills.
     pub(crate) fn new(limit: usize) -> Self {
@@ -1017,7 +993,7 @@ mod tests {
 
     #[test]
     fn a_recovered_order_state_is_delivered_only_when_it_is_news() {
-        let mut delivered = DeliveredOrders::default();
+        let mut delivered = DeliveredOrders::new(REMEMBERED);
         assert!(delivered.streamed(ORDERS, "o1", state(100, "resting", 5)));
         // The same state over REST is no news; a newer one is.
         assert!(!delivered.recovered(ORDERS, "o1", state(100, "resting", 5)));
@@ -1053,7 +1029,7 @@ mod tests {
 
     #[test]
     fn a_streamed_order_state_older_than_a_delivered_one_is_dropped() {
-        let mut delivered = DeliveredOrders::default();
+        let mut delivered = DeliveredOrders::new(REMEMBERED);
         assert!(delivered.recovered(ORDERS, "o1", state(200, "canceled", 0)));
         assert!(!delivered.streamed(ORDERS, "o1", state(150, "resting", 5)));
         // In the same millisecond, by how far along the order is.
@@ -1068,7 +1044,7 @@ mod tests {
 
     #[test]
     fn the_orders_last_known_open_are_the_ones_to_read_again() {
-        let mut delivered = DeliveredOrders::default();
+        let mut delivered = DeliveredOrders::new(REMEMBERED);
         assert!(delivered.streamed(ORDERS, "o1", state(1, "resting", 5)));
         assert!(delivered.streamed(ORDERS, "o2", state(1, "resting", 5)));
         assert!(delivered.streamed(ORDERS, "o2", state(2, "executed", 0)));
@@ -1084,7 +1060,7 @@ mod tests {
 
     #[test]
     fn resting_orders_are_remembered_and_the_latest_finished_ones() {
-        let mut delivered = DeliveredOrders::default();
+        let mut delivered = DeliveredOrders::new(REMEMBERED);
         assert!(delivered.streamed(ORDERS, "long-lived", state(1, "resting", 5)));
         for i in 0..=REMEMBERED {
             assert!(delivered.streamed(ORDERS, &i.to_string(), state(1, "resting", 5)));
@@ -1148,7 +1124,7 @@ mod tests {
 
     #[test]
     fn a_listed_position_is_news_when_it_changed_and_nothing_newer_is_known() {
-        let mut known = DeliveredPositions::default();
+        let mut known = DeliveredPositions::new(REMEMBERED);
         let start = Instant::now();
         let at = |ms| start + Duration::from_millis(ms);
         // The subscription-time read: recorded, not delivered.
@@ -1193,7 +1169,7 @@ mod tests {
     fn the_subscription_time_read_only_fills_in_what_nothing_told() {
         // The consumer was not given that read's state: a message received
         // before it started is how the consumer learns of the change...
-        let mut known = DeliveredPositions::default();
+        let mut known = DeliveredPositions::new(REMEMBERED);
         let start = Instant::now();
         let _ = known.listed(POSITIONS, &listed(0, "M", 3, "0.2500", 1), start, false);
         let before = start.checked_sub(Duration::from_millis(5)).unwrap();
@@ -1220,7 +1196,7 @@ mod tests {
 
     #[test]
     fn open_positions_are_remembered_and_the_latest_flat_ones() {
-        let mut known = DeliveredPositions::default();
+        let mut known = DeliveredPositions::new(REMEMBERED);
         let now = Instant::now();
         assert!(known.streamed(POSITIONS, 0, "open", position(2), now));
         assert!(known.streamed(POSITIONS, 0, "reopened", position(0), now));
@@ -1256,7 +1232,7 @@ mod tests {
 
     #[test]
     fn each_fill_is_delivered_once_per_subscription_by_trade_and_order() {
-        let mut delivered = DeliveredFills::default();
+        let mut delivered = DeliveredFills::new(REMEMBERED);
         assert!(delivered.first(FILLS, "t1", "o1"));
         assert!(!delivered.first(FILLS, "t1", "o1"));
         // The other side of the same trade, also yours.
@@ -1272,7 +1248,7 @@ mod tests {
 
     #[test]
     fn only_the_latest_fills_are_remembered() {
-        let mut delivered = DeliveredFills::default();
+        let mut delivered = DeliveredFills::new(REMEMBERED);
         for i in 0..=REMEMBERED {
             assert!(delivered.first(FILLS, &i.to_string(), "o"));
         }
