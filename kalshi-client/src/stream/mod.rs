@@ -786,10 +786,13 @@ impl StreamBuilder<EventContracts> {
     /// (signing needs that too). The REST calls use the client's rate
     /// limits and retries; a read that fails even so (an answer that does
     /// not decode, say) is made again up to four times, after 0.5, 1, 2 and
-    /// 4 s, before the failure is reported, as for orders and positions. The
-    /// recoveries of one reconnect share their reads of the read side's
-    /// freshness (a public endpoint, metered by address): a few a
-    /// reconnect, about one a second while it lags.
+    /// 4 s (each wait drawn between half and all of that, so sessions that
+    /// failed together do not read again together), before the failure is
+    /// reported, as for orders and positions. Every recovery of the process
+    /// on one exchange, whatever its session or client, shares the reads of
+    /// the read side's freshness (a public endpoint, the same for every
+    /// account, metered by address): a few a reconnect however many
+    /// sessions reconnect, about one a second while it lags.
     pub fn recover_fills(mut self, on: bool) -> Self {
         self.config.recover_fills = on;
         self

@@ -20,14 +20,14 @@
 //! [`StreamBuilder::recover_positions`](super::StreamBuilder::recover_positions)).
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant, SystemTime};
 
 use futures_util::TryStreamExt;
 use futures_util::future::BoxFuture;
 use kalshi_gen::num::{Count, Dollars};
 use kalshi_gen::types::{Fill, GetPositionsSettlementStatus, MarketPosition, Order};
-use kalshi_gen::{ClientOrdersExt, ClientPortfolioExt};
+use kalshi_gen::{ClientInfo, ClientOrdersExt, ClientPortfolioExt};
 
 use super::{Channel, RecoveredPosition, SubscriptionId};
 use crate::pagination::CursorResponse;
@@ -88,10 +88,10 @@ const READ_SIDE_WAIT: Duration = Duration::from_secs(10);
 /// it lags.
 const READ_SIDE_POLL: Duration = Duration::from_millis(100);
 /// How long one read of the read side's freshness (or its failure) answers
-/// for every recovery of a session: they start within moments of each
-/// other after a reconnect, further apart on a loaded machine. Shorter
-/// than the first retry's wait, so a recovery never takes its own failure
-/// for a new one.
+/// for every recovery of the process on the same exchange: they start
+/// within moments of each other after a reconnect, further apart on a
+/// loaded machine. Shorter than the first retry's shortest wait, so a
+/// recovery never takes its own failure for a new one.
 const READ_SIDE_SHARED: Duration = Duration::from_millis(250);
 /// The longest wait between two reads of the read side's freshness.
 const READ_SIDE_MAX_POLL: Duration = Duration::from_secs(1);
@@ -103,7 +103,10 @@ const RECOVERY_ATTEMPTS: u32 = 5;
 /// The wait before a recovery's second read; it doubles for each next
 /// (0.5, 1, 2 and 4 s: a burst of failures, such as the 429s of a public
 /// endpoint many sessions reconnecting at once read together, passes).
+/// Each wait is drawn between half of it and all of it, so the sessions a
+/// burst failed together do not all read again at the same moment.
 const RECOVERY_BACKOFF: Duration = Duration::from_millis(500);
+const _: () = assert!(READ_SIDE_SHARED.as_millis() <= RECOVERY_BACKOFF.as_millis() / 2);
 /// The most tickers one `GET /portfolio/fills` filters by.
 const MAX_TICKERS: usize = 100;
 /// How many delivered fills, finished orders and flat positions a session
@@ -118,7 +121,7 @@ const CLOCK_MARGIN: Duration = Duration::from_secs(2);
 
 /// Recovery through `client`'s REST API.
 pub(crate) fn through(client: Client) -> Recover {
-    let read_side = Arc::new(ReadSide::default());
+    let read_side = ReadSide::of(&client);
     Arc::new(move |window| Box::pin(read(client.clone(), read_side.clone(), window)))
 }
 
@@ -134,7 +137,7 @@ async fn read(client: Client, read_side: Arc<ReadSide>, window: Window) -> Resul
         match read_once(client.clone(), &read_side, window.clone()).await {
             Err(error) if attempt < RECOVERY_ATTEMPTS => {
                 tracing::debug!(attempt, %error, "a recovery read failed; reading again");
-                tokio::time::sleep(backoff).await;
+                tokio::time::sleep(backoff.mul_f64(0.5 + fastrand::f64() / 2.0)).await;
                 backoff *= 2;
                 attempt += 1;
             }
@@ -398,12 +401,15 @@ async fn list(client: &Client, min_ts: i64, tickers: Option<String>) -> Result<V
 
 type Freshness = kalshi_gen::types::GetUserDataTimestampResponse;
 
-/// How far Kalshi's read side has caught up, as last read, shared by the
-/// recoveries of a session. After a reconnect they all wait for about the
-/// same moment, and `GET /exchange/user_data_timestamp` is a public
-/// endpoint, metered by address rather than by key: each asking it every
-/// 100 ms for the clock margin would spend dozens of requests a reconnect
-/// (the fault soak met Kalshi's answer, 429, on the simulator).
+/// How far Kalshi's read side has caught up, as last read, shared by every
+/// recovery of the process on one exchange (one base URL), whichever
+/// session and client it serves. After a reconnect they all wait for about
+/// the same moment, and `GET /exchange/user_data_timestamp` is a public
+/// endpoint, the same for every account and metered by address rather than
+/// by key: each recovery asking it every 100 ms for the clock margin would
+/// spend dozens of requests a reconnect, and each session asking it on its
+/// own, a few times the sessions' number (the fault soak met Kalshi's
+/// answer to both, 429, on the simulator).
 #[derive(Default)]
 pub(crate) struct ReadSide {
     /// The last answer (a failure too: the recoveries waiting behind a
@@ -411,7 +417,25 @@ pub(crate) struct ReadSide {
     last: tokio::sync::Mutex<Option<(Result<Freshness, String>, tokio::time::Instant)>>,
 }
 
+/// The read sides in use, by base URL; an entry lives while a session
+/// holds it.
+static READ_SIDES: LazyLock<Mutex<HashMap<String, Weak<ReadSide>>>> = LazyLock::new(Mutex::default);
+
 impl ReadSide {
+    /// The read side of `client`'s exchange, shared with every other
+    /// session of the process on it.
+    fn of(client: &Client) -> Arc<Self> {
+        let url = client.raw().baseurl().trim_end_matches('/').to_owned();
+        let mut sides = READ_SIDES.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(side) = sides.get(&url).and_then(Weak::upgrade) {
+            return side;
+        }
+        sides.retain(|_, side| side.strong_count() > 0);
+        let side = Arc::new(Self::default());
+        sides.insert(url, Arc::downgrade(&side));
+        side
+    }
+
     /// Waits until the read side includes this moment (and the clock
     /// margin), for at most [`READ_SIDE_WAIT`]. The read side keeps pace
     /// with Kalshi's clock, so it is read again after about the time it
@@ -438,8 +462,8 @@ impl ReadSide {
         }
     }
 
-    /// The read side's freshness: as another recovery of the session read
-    /// it (or failed to) within the last [`READ_SIDE_SHARED`], or read now,
+    /// The read side's freshness: as another recovery read it (or failed
+    /// to) within the last [`READ_SIDE_SHARED`], or read now,
     /// one at a time and by `deadline` (the client's own retries may take
     /// longer).
     async fn freshness(
