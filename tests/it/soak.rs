@@ -35,6 +35,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -314,6 +315,9 @@ struct Sample {
     /// Entries in the harness's records (part of the heap): placed orders,
     /// and the fills, orders and positions the account watchers hold.
     records: [u64; 2],
+    /// What the account streams' sessions hold to deliver each fill, order
+    /// and position once, all together (bounded: not discounted).
+    remembered: u64,
     fds: u64,
     tasks: u64,
 }
@@ -337,6 +341,7 @@ async fn run(settings: &Settings) -> Report {
         deadline,
         log.clone(),
         watchers.records.clone(),
+        watchers.remembered.clone(),
     ));
     let faults = tokio::spawn(inject_faults(sim.clone(), deadline, settings.seed));
     let stream_faults = tokio::spawn(inject_stream_faults(sim.clone(), deadline, settings.seed));
@@ -712,16 +717,19 @@ async fn run_exchange(
 async fn sample_resources(
     deadline: Instant,
     log: Shared<Log>,
-    watched: Arc<std::sync::atomic::AtomicU64>,
+    watched: Arc<AtomicU64>,
+    remembered: Arc<Vec<AtomicU64>>,
 ) -> Vec<Sample> {
     let started = Instant::now();
     let mut samples = Vec::new();
     loop {
         let records = [
             lock(&log).placed.len() as u64,
-            watched.load(std::sync::atomic::Ordering::Relaxed),
+            watched.load(Ordering::Relaxed),
         ];
-        samples.push(sample(started.elapsed(), records));
+        let mut sample = sample(started.elapsed(), records);
+        sample.remembered = remembered.iter().map(|r| r.load(Ordering::Relaxed)).sum();
+        samples.push(sample);
         if Instant::now() >= deadline {
             return samples;
         }
@@ -745,6 +753,7 @@ fn sample(at: Duration, records: [u64; 2]) -> Sample {
         rss_kb,
         heap_kb: (crate::heap::live_bytes() / 1024) as u64,
         records,
+        remembered: 0,
         fds,
         tasks,
     }
@@ -1111,17 +1120,21 @@ impl Report {
         );
         let _ = writeln!(
             out,
-            "| at (s) | RSS (MB) | live heap (MB) | descriptors | live tasks |"
+            "| at (s) | RSS (MB) | live heap (MB) | orders placed | entries watched | \
+             sessions remember | descriptors | live tasks |"
         );
-        let _ = writeln!(out, "|---:|---:|---:|---:|---:|");
+        let _ = writeln!(out, "|---:|---:|---:|---:|---:|---:|---:|---:|");
         let step = (self.samples.len() / 12).max(1);
         for s in self.samples.iter().step_by(step) {
             let _ = writeln!(
                 out,
-                "| {:.0} | {:.1} | {:.1} | {} | {} |",
+                "| {:.0} | {:.1} | {:.1} | {} | {} | {} | {} | {} |",
                 s.at.as_secs_f64(),
                 s.rss_kb as f64 / 1024.0,
                 s.heap_kb as f64 / 1024.0,
+                s.records[0],
+                s.records[1],
+                s.remembered,
                 s.fds,
                 s.tasks
             );
@@ -1148,6 +1161,7 @@ fn the_heap_check_tells_the_record_from_a_leak() {
                 // 10,000 orders a sample at 100 bytes each, and the leak.
                 heap_kb: 3_000 + i * 10_000 * 100 / 1024 + i * leak_kb,
                 records: [i * 10_000, 0],
+                remembered: 0,
                 fds: 30,
                 tasks: 50,
             })

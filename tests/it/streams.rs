@@ -1116,6 +1116,11 @@ async fn a_fill_forgotten_under_a_small_recovery_memory_is_delivered_again() {
     .await;
     let streamed = seen.streamed_fills();
     assert_eq!(seen.recovered_fills(), vec![streamed[0].clone()]);
+    // Three fills delivered (one twice), one remembered: `stats` says so.
+    wait_for(&mut session, &mut seen, "the count", async |s, _| {
+        s.stats().remembered == 1
+    })
+    .await;
     session.close().await;
 }
 

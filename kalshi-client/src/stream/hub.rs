@@ -404,6 +404,7 @@ pub(crate) async fn run<A: Wire>(setup: Setup<A>) {
             _ = tick.tick() => {
                 hub.expire();
                 hub.retry_due();
+                hub.count_remembered();
             }
         }
     }
@@ -413,6 +414,14 @@ pub(crate) async fn run<A: Wire>(setup: Setup<A>) {
 impl<A: Wire> Hub<A> {
     fn update_stats(&self, f: impl FnOnce(&mut StreamStats)) {
         f(&mut self.stats.write().unwrap_or_else(|p| p.into_inner()));
+    }
+
+    /// Brings [`StreamStats::remembered`] up to date.
+    fn count_remembered(&self) {
+        if let Some(recovery) = &self.recovery {
+            let remembered = recovery.remembered() as u64;
+            self.update_stats(|s| s.remembered = remembered);
+        }
     }
 
     /// Ends every connection: politely (a close frame, awaited briefly)

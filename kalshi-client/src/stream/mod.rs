@@ -591,7 +591,7 @@ pub type MarginEvent = Event<kalshi_gen::margin::stream::ServerMessage>;
 /// A margin stream session (from `client.margin().stream()`).
 pub type MarginStreamSession = StreamSession<Margin>;
 
-/// Counters of what the session handled.
+/// Counters of what the session handled, and what it holds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct StreamStats {
@@ -621,6 +621,12 @@ pub struct StreamStats {
     pub orders_recovered: u64,
     /// Positions delivered by [`Event::PositionsRecovered`].
     pub positions_recovered: u64,
+    /// Fills, orders and positions the session holds to deliver each once
+    /// across recoveries, as counted at most 200 ms ago: up to
+    /// [`StreamBuilder::recovery_memory`] delivered fills, finished orders
+    /// and flat positions, plus every order and position last known open.
+    /// It grows until the memory is full and then follows the open ones.
+    pub remembered: u64,
 }
 
 /// Why a stream operation failed.

@@ -628,6 +628,11 @@ impl DeliveredOrders {
         true
     }
 
+    /// The orders remembered: open, known open, and finished.
+    pub(crate) fn len(&self) -> usize {
+        self.states.len() + self.known_open.len()
+    }
+
     /// Notes an order open when the subscription was made, so that a later
     /// recovery reads it again; its state is not recorded (the consumer was
     /// given none), and nothing is delivered.
@@ -937,6 +942,11 @@ impl DeliveredPositions {
         self.forget_where(|(sub, _, _), _| *sub == subscription);
     }
 
+    /// The positions remembered, open and flat.
+    pub(crate) fn len(&self) -> usize {
+        self.known.len()
+    }
+
     fn forget_where(&mut self, forget: impl Fn(&PositionKey, &KnownPosition) -> bool) {
         self.known.retain(|key, known| !forget(key, known));
         let known = &self.known;
@@ -967,6 +977,11 @@ impl DeliveredFills {
             keys: HashSet::new(),
             order: VecDeque::new(),
         }
+    }
+
+    /// The fills remembered.
+    pub(crate) fn len(&self) -> usize {
+        self.keys.len()
     }
 
     /// Records the fill of `order_id` in `trade_id` on `subscription`;
@@ -1302,6 +1317,7 @@ mod tests {
             "the last two are remembered"
         );
         assert!(fills.first(FILLS, "t1", "o"), "the oldest is forgotten");
+        assert_eq!(fills.len(), 2, "the memory stays at its limit");
 
         let mut orders = DeliveredOrders::new(1);
         assert!(orders.streamed(ORDERS, "open", state(1, "resting", 5)));
@@ -1314,6 +1330,7 @@ mod tests {
             orders.states.contains_key(&(ORDERS, "open".to_owned())),
             "an open order is never forgotten"
         );
+        assert_eq!(orders.len(), 2, "the open order and one finished one");
 
         let mut positions = DeliveredPositions::new(1);
         let now = Instant::now();
@@ -1325,5 +1342,6 @@ mod tests {
         let mut left: Vec<_> = positions.known.keys().map(|(_, _, m)| m.clone()).collect();
         left.sort();
         assert_eq!(left, ["b", "open"]);
+        assert_eq!(positions.len(), 2, "the open position and one flat one");
     }
 }

@@ -58,6 +58,12 @@ pub(super) struct Recovery {
 }
 
 impl Recovery {
+    /// The fills, orders and positions remembered, all subscriptions
+    /// together.
+    pub(super) fn remembered(&self) -> usize {
+        self.delivered.len() + self.delivered_orders.len() + self.delivered_positions.len()
+    }
+
     pub(super) fn covers(&self, channel: Channel) -> bool {
         match channel {
             Channel::Fill => self.fills,
