@@ -8,13 +8,38 @@
 //! same contract the caller upheld.
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 static LIVE: AtomicUsize = AtomicUsize::new(0);
 
+thread_local! {
+    /// Bytes this thread allocated less the bytes it freed (whoever had
+    /// allocated them). Const-initialized, with no destructor: the
+    /// allocator may use it at any point of a thread's life.
+    static THREAD_NET: Cell<isize> = const { Cell::new(0) };
+}
+
 /// Bytes allocated and not yet freed, over the whole process.
 pub fn live_bytes() -> usize {
     LIVE.load(Ordering::Relaxed)
+}
+
+/// Runs `f` and returns what it left allocated: the bytes it allocated and
+/// kept, less the bytes it freed. Exact for a structure `f` updates, as
+/// long as `f` neither frees what something else still counts nor keeps
+/// what something else allocated (run it on borrowed input, without
+/// awaiting: the count is this thread's).
+pub fn held_by<T>(f: impl FnOnce() -> T) -> (T, isize) {
+    let before = THREAD_NET.with(Cell::get);
+    let value = f();
+    (value, THREAD_NET.with(Cell::get) - before)
+}
+
+fn count(bytes: isize) {
+    // `try_with`: never fails for a const, destructor-less thread local,
+    // and an allocator must not panic.
+    let _ = THREAD_NET.try_with(|net| net.set(net.get() + bytes));
 }
 
 struct Counting;
@@ -31,6 +56,7 @@ unsafe impl GlobalAlloc for Counting {
         let ptr = unsafe { System.alloc(layout) };
         if !ptr.is_null() {
             LIVE.fetch_add(layout.size(), Ordering::Relaxed);
+            count(layout.size().cast_signed());
         }
         ptr
     }
@@ -40,6 +66,7 @@ unsafe impl GlobalAlloc for Counting {
         let ptr = unsafe { System.alloc_zeroed(layout) };
         if !ptr.is_null() {
             LIVE.fetch_add(layout.size(), Ordering::Relaxed);
+            count(layout.size().cast_signed());
         }
         ptr
     }
@@ -48,6 +75,7 @@ unsafe impl GlobalAlloc for Counting {
         // SAFETY: forwarded unchanged (see above).
         unsafe { System.dealloc(ptr, layout) };
         LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        count(-layout.size().cast_signed());
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
@@ -56,7 +84,21 @@ unsafe impl GlobalAlloc for Counting {
         if !new.is_null() {
             LIVE.fetch_add(new_size, Ordering::Relaxed);
             LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+            count(new_size.cast_signed() - layout.size().cast_signed());
         }
         new
     }
+}
+
+#[test]
+fn what_a_closure_keeps_is_counted_and_what_it_frees_is_taken_off() {
+    let outside = vec![0u8; 300];
+    let (kept, held) = held_by(|| {
+        let scratch = vec![0u8; 5_000];
+        drop(scratch);
+        drop(outside);
+        vec![0u8; 1_000]
+    });
+    assert_eq!(held, 1_000 - 300);
+    assert_eq!(kept.len(), 1_000);
 }

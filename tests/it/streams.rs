@@ -1865,17 +1865,7 @@ async fn the_recoveries_of_a_reconnect_share_their_reads_of_the_read_side() {
     let (mut session, mut seen) = account_session(&stack).await;
     let before = freshness_reads(&stack.sim);
     stack.sim.inject_stream(StreamFault::DropConnection);
-    wait_for(
-        &mut session,
-        &mut seen,
-        "the three recoveries",
-        async |_, seen| {
-            seen.count(|e| matches!(e, Event::FillsRecovered { .. })) == 1
-                && seen.count(|e| matches!(e, Event::OrdersRecovered { .. })) == 1
-                && seen.count(|e| matches!(e, Event::PositionsRecovered { .. })) == 1
-        },
-    )
-    .await;
+    wait_for_the_three_recoveries(&mut session, &mut seen).await;
     let reads = freshness_reads(&stack.sim) - before;
     // About one read a second of the margin, and the first (3); one or two
     // more where a recovery began a moment after the others. Each reading
@@ -1890,7 +1880,7 @@ async fn the_recoveries_of_a_reconnect_share_their_reads_of_the_read_side() {
 /// The read side's freshness is the same for every account, so sessions
 /// of different clients on one exchange share their reads of it too: four
 /// sessions of two keys reconnecting at once read it about as often as one
-/// session does (each reading on its own made 12 to 16).
+/// session does (each reading on its own, they made 15).
 #[tokio::test]
 async fn the_sessions_of_one_exchange_share_their_reads_of_the_read_side() {
     let stack = stack().await;
@@ -1903,17 +1893,7 @@ async fn the_sessions_of_one_exchange_share_their_reads_of_the_read_side() {
     let recovered = sessions
         .into_iter()
         .map(|(mut session, mut seen)| async move {
-            wait_for(
-                &mut session,
-                &mut seen,
-                "the three recoveries",
-                async |_, seen| {
-                    seen.count(|e| matches!(e, Event::FillsRecovered { .. })) == 1
-                        && seen.count(|e| matches!(e, Event::OrdersRecovered { .. })) == 1
-                        && seen.count(|e| matches!(e, Event::PositionsRecovered { .. })) == 1
-                },
-            )
-            .await;
+            wait_for_the_three_recoveries(&mut session, &mut seen).await;
             session
         });
     let sessions = futures_util::future::join_all(recovered).await;
@@ -1997,6 +1977,16 @@ async fn account_session_of(sim: &Simulator, client: &Client) -> (StreamSession,
     })
     .await;
     (session, seen)
+}
+
+/// Waits for one recovery each of fills, orders and positions.
+async fn wait_for_the_three_recoveries(session: &mut StreamSession, seen: &mut Seen) {
+    wait_for(session, seen, "the three recoveries", async |_, seen| {
+        seen.count(|e| matches!(e, Event::FillsRecovered { .. })) == 1
+            && seen.count(|e| matches!(e, Event::OrdersRecovered { .. })) == 1
+            && seen.count(|e| matches!(e, Event::PositionsRecovered { .. })) == 1
+    })
+    .await;
 }
 
 /// The reads of `GET /exchange/user_data_timestamp` so far.

@@ -482,10 +482,15 @@ pub enum Event<M = ServerMessage> {
         /// The fills, as `GET /portfolio/fills` lists them.
         fills: Vec<kalshi_gen::types::Fill>,
     },
-    /// Reading an outage's fills over REST failed; reconcile them from
-    /// `since` (`client.raw().get_fills().min_ts(..)`: every subaccount,
-    /// as the stream carries them; `client.portfolio().fills()` adds the
-    /// client's default subaccount).
+    /// Reading an outage's fills over REST failed; reconcile them from a
+    /// little before `since`, as the clocks differ (the session lists from
+    /// 2 s before): `client.raw().get_fills().min_ts(..)`, every
+    /// subaccount, as the stream carries them
+    /// (`client.portfolio().fills()` adds the client's default subaccount).
+    /// Kalshi's reads trail its writes: read once
+    /// `client.exchange().user_data_timestamp()` is past the moment you
+    /// start, as the session's own recoveries do. The stream goes on
+    /// meanwhile; a message newer than what you read updates it as usual.
     FillRecoveryFailed {
         /// The fill subscription.
         subscription: SubscriptionId,
@@ -521,6 +526,10 @@ pub enum Event<M = ServerMessage> {
     /// a recovery may miss the cancel of an order resting then that the
     /// stream never mentioned); reconcile them (`client.raw().get_orders()`
     /// for every subaccount, as the stream carries them).
+    /// Kalshi's reads trail its writes: read once
+    /// `client.exchange().user_data_timestamp()` is past the moment you
+    /// start, as the session's own recoveries do. The stream goes on
+    /// meanwhile; a message newer than what you read updates it as usual.
     OrderRecoveryFailed {
         /// The `user_orders` subscription.
         subscription: SubscriptionId,
@@ -558,6 +567,10 @@ pub enum Event<M = ServerMessage> {
     /// as it is); reconcile them
     /// (`client.raw().get_positions()` with each subaccount of
     /// `client.subaccounts().balances()`).
+    /// Kalshi's reads trail its writes: read once
+    /// `client.exchange().user_data_timestamp()` is past the moment you
+    /// start, as the session's own recoveries do. The stream goes on
+    /// meanwhile; a message newer than what you read updates it as usual.
     PositionRecoveryFailed {
         /// The `market_positions` subscription.
         subscription: SubscriptionId,
@@ -622,9 +635,10 @@ pub struct StreamStats {
     /// Positions delivered by [`Event::PositionsRecovered`].
     pub positions_recovered: u64,
     /// Fills, orders and positions the session holds to deliver each once
-    /// across recoveries, as counted at most 200 ms ago: up to
-    /// [`StreamBuilder::recovery_memory`] delivered fills, finished orders
-    /// and flat positions, plus every order and position last known open.
+    /// across recoveries, as counted at most 200 ms ago: of each kind, up
+    /// to [`StreamBuilder::recovery_memory`] delivered fills, finished
+    /// orders and flat positions, plus every order and position last known
+    /// open.
     /// It grows until the memory is full and then follows the open ones.
     pub remembered: u64,
 }
@@ -792,13 +806,15 @@ impl StreamBuilder<EventContracts> {
     /// (signing needs that too). The REST calls use the client's rate
     /// limits and retries; a read that fails even so (an answer that does
     /// not decode, say) is made again up to four times, after 0.5, 1, 2 and
-    /// 4 s (each wait drawn between half and all of that, so sessions that
-    /// failed together do not read again together), before the failure is
-    /// reported, as for orders and positions. Every recovery of the process
-    /// on one exchange, whatever its session or client, shares the reads of
-    /// the read side's freshness (a public endpoint, the same for every
-    /// account, metered by address): a few a reconnect however many
-    /// sessions reconnect, about one a second while it lags.
+    /// 4 s (each process waits its own share of that, between half and
+    /// all, so processes that failed together do not read again together),
+    /// before the failure is reported, as for orders and positions. Every
+    /// recovery of the process on one exchange, whatever its session or
+    /// client, shares the reads of the read side's freshness (a public
+    /// endpoint, the same for every account, metered by address): a few a
+    /// reconnect however many sessions reconnect, about one a second while
+    /// it lags. What the exchange answered is shared, a refusal too; a
+    /// client's own failure (its rate budget, its connection) is not.
     pub fn recover_fills(mut self, on: bool) -> Self {
         self.config.recover_fills = on;
         self

@@ -87,11 +87,11 @@ const READ_SIDE_WAIT: Duration = Duration::from_secs(10);
 /// The shortest wait between two reads of the read side's freshness while
 /// it lags.
 const READ_SIDE_POLL: Duration = Duration::from_millis(100);
-/// How long one read of the read side's freshness (or its failure) answers
-/// for every recovery of the process on the same exchange: they start
-/// within moments of each other after a reconnect, further apart on a
-/// loaded machine. Shorter than the first retry's shortest wait, so a
-/// recovery never takes its own failure for a new one.
+/// How long one read of the read side's freshness (or the exchange's
+/// refusal of it) answers for every recovery of the process on the same
+/// exchange: they start within moments of each other after a reconnect,
+/// further apart on a loaded machine. No longer than the first retry's
+/// shortest wait, so a recovery never takes its own failure for a new one.
 const READ_SIDE_SHARED: Duration = Duration::from_millis(250);
 /// The longest wait between two reads of the read side's freshness.
 const READ_SIDE_MAX_POLL: Duration = Duration::from_secs(1);
@@ -103,10 +103,14 @@ const RECOVERY_ATTEMPTS: u32 = 5;
 /// The wait before a recovery's second read; it doubles for each next
 /// (0.5, 1, 2 and 4 s: a burst of failures, such as the 429s of a public
 /// endpoint many sessions reconnecting at once read together, passes).
-/// Each wait is drawn between half of it and all of it, so the sessions a
-/// burst failed together do not all read again at the same moment.
+/// Each process takes its own share of it, between half and all (see
+/// [`ReadSide::jitter`]), so processes a burst failed together do not all
+/// read again at the same moment.
 const RECOVERY_BACKOFF: Duration = Duration::from_millis(500);
-const _: () = assert!(READ_SIDE_SHARED.as_millis() <= RECOVERY_BACKOFF.as_millis() / 2);
+const _: () = assert!(
+    READ_SIDE_SHARED.as_millis() <= RECOVERY_BACKOFF.as_millis() / 2,
+    "a recovery's retry must not reuse the failure it retries"
+);
 /// The most tickers one `GET /portfolio/fills` filters by.
 const MAX_TICKERS: usize = 100;
 /// How many delivered fills, finished orders and flat positions a session
@@ -137,7 +141,7 @@ async fn read(client: Client, read_side: Arc<ReadSide>, window: Window) -> Resul
         match read_once(client.clone(), &read_side, window.clone()).await {
             Err(error) if attempt < RECOVERY_ATTEMPTS => {
                 tracing::debug!(attempt, %error, "a recovery read failed; reading again");
-                tokio::time::sleep(backoff.mul_f64(0.5 + fastrand::f64() / 2.0)).await;
+                tokio::time::sleep(backoff.mul_f64(read_side.jitter)).await;
                 backoff *= 2;
                 attempt += 1;
             }
@@ -410,11 +414,16 @@ type Freshness = kalshi_gen::types::GetUserDataTimestampResponse;
 /// spend dozens of requests a reconnect, and each session asking it on its
 /// own, a few times the sessions' number (the fault soak met Kalshi's
 /// answer to both, 429, on the simulator).
-#[derive(Default)]
 pub(crate) struct ReadSide {
-    /// The last answer (a failure too: the recoveries waiting behind a
-    /// failed read share it rather than each sending its own), and when.
+    /// The last answer (the exchange's refusal too: the recoveries waiting
+    /// behind a refused read share it rather than each sending its own),
+    /// and when.
     last: tokio::sync::Mutex<Option<(Result<Freshness, String>, tokio::time::Instant)>>,
+    /// The share of [`RECOVERY_BACKOFF`] this process's recoveries wait,
+    /// drawn once between half and all: the recoveries of the process fail
+    /// and read again together (one read serves them all), those of other
+    /// processes a burst failed too, at other moments.
+    jitter: f64,
 }
 
 /// The read sides in use, by base URL; an entry lives while a session
@@ -425,15 +434,23 @@ impl ReadSide {
     /// The read side of `client`'s exchange, shared with every other
     /// session of the process on it.
     fn of(client: &Client) -> Arc<Self> {
-        let url = client.raw().baseurl().trim_end_matches('/').to_owned();
+        let url = Self::exchange(client);
         let mut sides = READ_SIDES.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(side) = sides.get(&url).and_then(Weak::upgrade) {
             return side;
         }
         sides.retain(|_, side| side.strong_count() > 0);
-        let side = Arc::new(Self::default());
+        let side = Arc::new(Self {
+            last: tokio::sync::Mutex::default(),
+            jitter: 0.5 + fastrand::f64() / 2.0,
+        });
         sides.insert(url, Arc::downgrade(&side));
         side
+    }
+
+    /// The key of `client`'s exchange in [`READ_SIDES`]: its base URL.
+    fn exchange(client: &Client) -> String {
+        client.raw().baseurl().trim_end_matches('/').to_owned()
     }
 
     /// Waits until the read side includes this moment (and the clock
@@ -462,16 +479,24 @@ impl ReadSide {
         }
     }
 
-    /// The read side's freshness: as another recovery read it (or failed
-    /// to) within the last [`READ_SIDE_SHARED`], or read now,
-    /// one at a time and by `deadline` (the client's own retries may take
-    /// longer).
+    /// The read side's freshness: as another recovery read it (or the
+    /// exchange refused it) within the last [`READ_SIDE_SHARED`], or read
+    /// now, one at a time and by `deadline` (the client's own retries, or
+    /// another's read, may take longer).
+    ///
+    /// The read goes through `client`: its rate limits, retries and
+    /// transport. So only what the exchange answered is shared; a failure
+    /// of this client's own (its rate budget unavailable, no connection, a
+    /// timeout) is this recovery's alone.
     async fn freshness(
         &self,
         client: &Client,
         deadline: tokio::time::Instant,
     ) -> Result<Freshness, String> {
-        let mut last = self.last.lock().await;
+        let late = || format!("reading the read side's freshness took over {READ_SIDE_WAIT:?}");
+        let Ok(mut last) = tokio::time::timeout_at(deadline, self.last.lock()).await else {
+            return Err(late());
+        };
         if let Some((answer, read)) = &*last
             && read.elapsed() < READ_SIDE_SHARED
         {
@@ -481,12 +506,15 @@ impl ReadSide {
         // A read cut off by this recovery's deadline is not shared: the
         // others' deadlines may be later.
         let Ok(answer) = tokio::time::timeout_at(deadline, read).await else {
-            return Err(format!(
-                "reading the read side's freshness took over {READ_SIDE_WAIT:?}"
-            ));
+            return Err(late());
         };
+        let answered = answer
+            .as_ref()
+            .map_or_else(|e| e.status().is_some(), |_| true);
         let answer = answer.map_err(|e| format!("reading the read side's freshness failed: {e}"));
-        *last = Some((answer.clone(), tokio::time::Instant::now()));
+        if answered {
+            *last = Some((answer.clone(), tokio::time::Instant::now()));
+        }
         answer
     }
 }
@@ -1010,8 +1038,8 @@ impl DeliveredFills {
 #[cfg(test)]
 mod tests {
     use super::{
-        DeliveredFills, DeliveredOrders, DeliveredPositions, OrderState, PositionState, REMEMBERED,
-        unix_seconds,
+        Arc, DeliveredFills, DeliveredOrders, DeliveredPositions, OrderState, PositionState,
+        READ_SIDES, REMEMBERED, ReadSide, unix_seconds,
     };
     use crate::stream::{RecoveredPosition, SubscriptionId};
     use kalshi_gen::num::Count;
@@ -1304,6 +1332,32 @@ mod tests {
             unix_seconds(SystemTime::UNIX_EPOCH - Duration::from_secs(1)),
             0
         );
+    }
+
+    fn client(host: &str) -> crate::Client {
+        let url = format!("http://{host}/trade-api/v2");
+        crate::Client::builder().base_url(url).build().unwrap()
+    }
+
+    #[test]
+    fn the_clients_of_one_exchange_share_a_read_side_while_a_session_holds_it() {
+        let side = ReadSide::of(&client("one.invalid"));
+        let again = ReadSide::of(&client("one.invalid"));
+        assert!(Arc::ptr_eq(&side, &again), "one exchange, two clients");
+        let other = ReadSide::of(&client("other.invalid"));
+        assert!(!Arc::ptr_eq(&side, &other), "another exchange");
+        assert!((0.5..=1.0).contains(&side.jitter));
+        drop((side, again));
+        drop(ReadSide::of(&client("third.invalid")));
+        let sides = READ_SIDES.lock().unwrap();
+        let url = |host: &str| ReadSide::exchange(&client(host));
+        assert!(
+            !sides.contains_key(&url("one.invalid")),
+            "an exchange no session reads is forgotten"
+        );
+        assert!(sides.contains_key(&url("other.invalid")), "one still read");
+        drop(sides);
+        drop(other);
     }
 
     #[test]

@@ -10,19 +10,19 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Debug;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use futures_util::TryStreamExt;
 use kalshi_client::stream::{Event, StreamSession, Subscription};
-use kalshi_client::{Client, Paginate};
+use kalshi_client::{Client, Error, Execute, Paginate};
 use kalshi_gen::stream::ServerMessage;
-use kalshi_gen::types::{Fill, GetPositionsSettlementStatus};
+use kalshi_gen::types::{Fill, GetPositionsSettlementStatus, MarketPosition, Order};
 use kalshi_gen::{ClientOrdersExt, ClientPortfolioExt};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use super::{Bot, SUBACCOUNTS, retry};
+use super::{Bot, SUBACCOUNTS, attempts};
 use crate::account_views::{
     FillView, OrderView, PositionState, recovered_position, rest_fill, rest_order, rest_position,
     streamed_fill, streamed_order, streamed_position,
@@ -80,14 +80,25 @@ pub(super) struct View {
     recoveries: BTreeMap<&'static str, u64>,
     /// Reconciliations over REST after a failed recovery, by kind.
     reconciles: BTreeMap<&'static str, u64>,
+    /// What the reconciliations changed, by kind: fills added, orders and
+    /// positions whose state differed. The window a failed recovery left
+    /// open explains them, but so would an earlier loss, which they repair
+    /// too: the report shows how much they did.
+    repaired: BTreeMap<&'static str, u64>,
+    /// Reconciliations that could not read REST (an invariant broken).
+    unreconciled: Vec<String>,
     /// Session events by kind.
     events: BTreeMap<&'static str, u64>,
 }
 
 impl View {
-    /// Applies one event; `records` counts the entries the view holds.
-    fn apply(&mut self, event: &Event, records: &AtomicU64) {
-        let before = self.entries();
+    /// Applies one event; `records` counts the bytes the views hold.
+    fn apply(&mut self, event: &Event, records: &AtomicI64) {
+        let ((), held) = crate::heap::held_by(|| self.take(event));
+        records.fetch_add(held as i64, Ordering::Relaxed);
+    }
+
+    fn take(&mut self, event: &Event) {
         *self.events.entry(super::event_kind(event)).or_insert(0) += 1;
         match event {
             Event::Message { message, .. } => match message {
@@ -120,8 +131,6 @@ impl View {
             Event::PositionRecoveryFailed { error, .. } => self.failed("positions", error),
             _ => {}
         }
-        let added = self.entries().saturating_sub(before);
-        records.fetch_add(added as u64, Ordering::Relaxed);
     }
 
     /// A fill the session delivered: a second delivery is a violation, a
@@ -146,43 +155,104 @@ impl View {
             .or_insert_with(|| error.to_owned());
     }
 
-    /// Fills, orders and positions held: the view's record, which grows
-    /// with the run by design.
-    pub(super) fn entries(&self) -> usize {
-        self.fills.len() + self.orders.len() + self.positions.len() + self.reconciled_fills.len()
-    }
-
-    /// What a trading program does on a failed recovery: reads the kind
-    /// over REST (fills since the outage, every order, every position) and
-    /// takes it as the state so far. Made at once, before the next event:
-    /// the events after it are newer, or, where older, followed by the
-    /// messages that update them (a later outage has its own recovery).
-    async fn reconcile(&mut self, client: &Client, event: &Event, records: &AtomicU64) {
-        let before = self.entries();
+    /// What a trading program does on a failed recovery, as the event's
+    /// documentation asks: once the read side has caught up, reads the kind
+    /// over REST (fills from a little before the outage, every order, every
+    /// position) and takes it as the state so far. Made at once, before the
+    /// next event: the events after it are newer, or, where older, followed
+    /// by the messages that update them (a later outage has its own
+    /// recovery).
+    async fn reconcile(&mut self, client: &Client, event: &Event, records: &AtomicI64) {
         let kind = match event {
-            Event::FillRecoveryFailed { since, .. } => {
-                for fill in rest_fills(client, Some(*since - RECONCILE_MARGIN)).await {
-                    let key = (fill.0.clone(), fill.1.clone());
-                    if !self.fills.contains_key(&key) {
-                        self.reconciled_fills.insert(key.clone());
-                        self.fills.insert(key, fill);
-                    }
-                }
-                "fills"
-            }
-            Event::OrderRecoveryFailed { .. } => {
-                self.orders.extend(rest_orders(client).await);
-                "orders"
-            }
-            Event::PositionRecoveryFailed { .. } => {
-                self.positions.extend(rest_positions(client).await);
-                "positions"
-            }
+            Event::FillRecoveryFailed { .. } => "fills",
+            Event::OrderRecoveryFailed { .. } => "orders",
+            Event::PositionRecoveryFailed { .. } => "positions",
             _ => return,
         };
+        let listed = match read_again(client, event).await {
+            Ok(listed) => listed,
+            Err(error) => {
+                self.unreconciled
+                    .push(format!("reconciling {kind} over REST failed: {error}"));
+                return;
+            }
+        };
+        // Merged from borrowed listings, so that only what the view keeps
+        // is counted.
+        let (changed, held) = crate::heap::held_by(|| match &listed {
+            Listed::Fills(fills) => self.reconciled(fills),
+            Listed::Orders(orders) => replace(&mut self.orders, orders.iter().map(rest_order)),
+            Listed::Positions(positions) => replace(
+                &mut self.positions,
+                positions.iter().map(|(n, p)| rest_position(*n, p)),
+            ),
+        });
         *self.reconciles.entry(kind).or_insert(0) += 1;
-        let added = self.entries().saturating_sub(before);
-        records.fetch_add(added as u64, Ordering::Relaxed);
+        *self.repaired.entry(kind).or_insert(0) += changed;
+        records.fetch_add(held as i64, Ordering::Relaxed);
+    }
+
+    /// Adds the listed fills the view lacks; how many.
+    fn reconciled(&mut self, fills: &[Fill]) -> u64 {
+        let mut added = 0;
+        for fill in fills.iter().map(rest_fill) {
+            let key = (fill.0.clone(), fill.1.clone());
+            if !self.fills.contains_key(&key) {
+                self.reconciled_fills.insert(key.clone());
+                self.fills.insert(key, fill);
+                added += 1;
+            }
+        }
+        added
+    }
+}
+
+/// A failed recovery's kind, as REST lists it.
+enum Listed {
+    Fills(Vec<Fill>),
+    Orders(Vec<Order>),
+    Positions(Vec<(u32, MarketPosition)>),
+}
+
+/// Once the read side has caught up, the kind of `event`'s failed
+/// recovery over REST: fills from a little before the outage, every order,
+/// every position.
+async fn read_again(client: &Client, event: &Event) -> Result<Listed, Error> {
+    read_side_reaches(client, SystemTime::now()).await?;
+    Ok(match event {
+        Event::FillRecoveryFailed { since, .. } => {
+            Listed::Fills(rest_fills(client, Some(*since - RECONCILE_MARGIN)).await?)
+        }
+        Event::OrderRecoveryFailed { .. } => Listed::Orders(rest_orders(client).await?),
+        _ => Listed::Positions(rest_positions(client).await?),
+    })
+}
+
+/// Takes every listed state into `view`; how many differed from what it
+/// held.
+fn replace<K: Ord, V: PartialEq>(
+    view: &mut BTreeMap<K, V>,
+    listed: impl Iterator<Item = (K, V)>,
+) -> u64 {
+    let mut changed = 0;
+    for (key, state) in listed {
+        if view.get(&key) != Some(&state) {
+            changed += 1;
+            view.insert(key, state);
+        }
+    }
+    changed
+}
+
+/// Waits until Kalshi's read side includes `moment` (the simulator's
+/// always does; Kalshi's trails its writes).
+async fn read_side_reaches(client: &Client, moment: SystemTime) -> Result<(), Error> {
+    loop {
+        let freshness = attempts(|| client.exchange().user_data_timestamp().send()).await?;
+        if SystemTime::from(freshness.as_of_time) >= moment {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
 
@@ -197,7 +267,8 @@ struct Watcher {
 /// (sampled with the soak's memory).
 pub(super) struct Watchers {
     watchers: Vec<Watcher>,
-    pub(super) records: Arc<AtomicU64>,
+    /// Bytes the views hold (measured as they change).
+    pub(super) records: Arc<AtomicI64>,
     /// What each session holds to deliver each fill, order and position
     /// once (`StreamStats::remembered`), as of its last event: bounded, so
     /// not discounted by the memory check.
@@ -207,30 +278,13 @@ pub(super) struct Watchers {
 /// What the watchers saw, for the report, and the invariants they broke.
 pub(super) struct Outcome {
     pub(super) summary: String,
-    pub(super) views: Vec<View>,
     pub(super) violations: Vec<String>,
-}
-
-impl Outcome {
-    /// Bytes of live heap the views hold per entry, measured by copying
-    /// them.
-    pub(super) fn entry_bytes(&self) -> f64 {
-        let entries: usize = self.views.iter().map(View::entries).sum();
-        if entries == 0 {
-            return 0.0;
-        }
-        let before = crate::heap::live_bytes();
-        let copy = self.views.clone();
-        let held = crate::heap::live_bytes().saturating_sub(before);
-        drop(copy);
-        held as f64 / entries as f64
-    }
 }
 
 /// Opens each bot's account stream (its own client: the recoveries share
 /// its rate budget and retries) and folds its events in the background.
 pub(super) async fn start(bots: &[Bot]) -> Watchers {
-    let records = Arc::new(AtomicU64::new(0));
+    let records = Arc::new(AtomicI64::new(0));
     let remembered: Arc<Vec<_>> = Arc::new(bots.iter().map(|_| AtomicU64::new(0)).collect());
     let mut watchers = Vec::new();
     for (n, bot) in bots.iter().enumerate() {
@@ -279,7 +333,7 @@ pub(super) async fn start(bots: &[Bot]) -> Watchers {
 
 /// Where a watcher counts what its view and its session hold.
 struct Gauges {
-    records: Arc<AtomicU64>,
+    records: Arc<AtomicI64>,
     remembered: Arc<Vec<AtomicU64>>,
     index: usize,
 }
@@ -352,7 +406,8 @@ pub(super) async fn finish(watchers: Watchers) -> Outcome {
         let stats = session.stats();
         lines.push(format!(
             "{}: {} fills, {} orders, {} positions; {} reconnects; recoveries {:?} \
-             (items {:?}); recovery failures {:?} (first: {:?}), each reconciled over REST",
+             (items {:?}); recovery failures {:?} (first: {:?}), each reconciled over REST, \
+             which changed {:?}",
             watcher.user,
             rest.fills.len(),
             rest.orders.len(),
@@ -362,20 +417,27 @@ pub(super) async fn finish(watchers: Watchers) -> Outcome {
             view.recovered,
             view.failures,
             view.first_failure,
+            view.repaired,
         ));
+        violations.extend(
+            view.unreconciled
+                .iter()
+                .map(|e| format!("{}: {e}", watcher.user)),
+        );
         session.close().await;
         views.push(view);
     }
     violations.extend(failed_shares(&views));
     Outcome {
         summary: lines.join("\n"),
-        views,
         violations,
     }
 }
 
-/// Each kind whose recoveries, over every bot, failed more often than
-/// [`MAX_FAILED_SHARE`].
+/// Each kind no recovery of which was made, or whose recoveries, over
+/// every bot, failed more often than [`MAX_FAILED_SHARE`] (and more than
+/// once). The share errs high: a failed subscription-time read counts as a
+/// failure, a successful one reports nothing to count.
 fn failed_shares(views: &[View]) -> Vec<String> {
     let total = |count: fn(&View) -> &BTreeMap<&'static str, u64>, kind| -> u64 {
         views.iter().filter_map(|v| count(v).get(kind)).sum()
@@ -385,7 +447,11 @@ fn failed_shares(views: &[View]) -> Vec<String> {
         .filter_map(|kind| {
             let failed = total(|v| &v.failures, kind);
             let made = failed + total(|v| &v.recoveries, kind);
-            (failed as f64 > MAX_FAILED_SHARE * made as f64).then(|| {
+            if made == 0 {
+                return Some(format!("no recovery of {kind} was made"));
+            }
+            let allowed = (MAX_FAILED_SHARE * made as f64).max(1.0);
+            (failed as f64 > allowed).then(|| {
                 format!(
                     "{failed} of {made} recoveries of {kind} failed (at most {:.0} % may)",
                     MAX_FAILED_SHARE * 100.0
@@ -404,14 +470,20 @@ struct Rest {
 
 impl Rest {
     async fn read(client: &Client) -> Self {
-        Self {
-            fills: rest_fills(client, None)
-                .await
-                .map(|f| ((f.0.clone(), f.1.clone()), f))
-                .collect(),
-            orders: rest_orders(client).await.collect(),
-            positions: rest_positions(client).await.collect(),
-        }
+        let read = async {
+            Ok::<_, Error>(Self {
+                fills: (rest_fills(client, None).await?.iter())
+                    .map(rest_fill)
+                    .map(|f| ((f.0.clone(), f.1.clone()), f))
+                    .collect(),
+                orders: rest_orders(client).await?.iter().map(rest_order).collect(),
+                positions: (rest_positions(client).await?.iter())
+                    .map(|(n, p)| rest_position(*n, p))
+                    .collect(),
+            })
+        };
+        read.await
+            .unwrap_or_else(|e| panic!("reading the account failed after the faults: {e:?}"))
     }
 
     /// Each kind in which `view` differs from REST, with a count of the
@@ -431,25 +503,24 @@ impl Rest {
 }
 
 /// Every subaccount's fills (since `since`, to the second, when given).
-async fn rest_fills(client: &Client, since: Option<SystemTime>) -> impl Iterator<Item = FillView> {
+async fn rest_fills(client: &Client, since: Option<SystemTime>) -> Result<Vec<Fill>, Error> {
     let min_ts = since.map(|t| {
         let seconds = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
         i64::try_from(seconds.as_secs()).expect("a time in range")
     });
-    let fills: Vec<Fill> = retry(|| {
+    attempts(|| {
         let mut request = client.raw().get_fills().limit(200);
         if let Some(min_ts) = min_ts {
             request = request.min_ts(min_ts);
         }
         request.stream(None).try_collect()
     })
-    .await;
-    fills.into_iter().map(|f| rest_fill(&f))
+    .await
 }
 
 /// Every subaccount's orders, each with its last state.
-async fn rest_orders(client: &Client) -> impl Iterator<Item = (String, OrderView)> {
-    let orders: Vec<_> = retry(|| {
+async fn rest_orders(client: &Client) -> Result<Vec<Order>, Error> {
+    attempts(|| {
         client
             .raw()
             .get_orders()
@@ -457,15 +528,14 @@ async fn rest_orders(client: &Client) -> impl Iterator<Item = (String, OrderView
             .stream(None)
             .try_collect()
     })
-    .await;
-    orders.into_iter().map(|o| rest_order(&o))
+    .await
 }
 
-/// Every subaccount's positions, settled ones too.
-async fn rest_positions(client: &Client) -> impl Iterator<Item = ((u32, String), PositionState)> {
+/// Every subaccount's positions, settled ones too, with its number.
+async fn rest_positions(client: &Client) -> Result<Vec<(u32, MarketPosition)>, Error> {
     let mut positions = Vec::new();
     for subaccount in 0..SUBACCOUNTS {
-        let listed: Vec<_> = retry(|| {
+        let listed: Vec<_> = attempts(|| {
             client
                 .raw()
                 .get_positions()
@@ -475,10 +545,10 @@ async fn rest_positions(client: &Client) -> impl Iterator<Item = ((u32, String),
                 .stream(None)
                 .try_collect()
         })
-        .await;
-        positions.extend(listed.iter().map(|p| rest_position(subaccount, p)));
+        .await?;
+        positions.extend(listed.into_iter().map(|p| (subaccount, p)));
     }
-    positions.into_iter()
+    Ok(positions)
 }
 
 /// How `seen` differs from `rest`, if it does.
