@@ -154,11 +154,6 @@ impl fmt::Display for Bucket {
     }
 }
 
-/// How much late arrival the default reserve absorbs: requests the
-/// limiter paced may reach the exchange this much closer together than it
-/// spaced them without a 429 (see [`RateLimiter`]).
-const JITTER_ABSORBED: Duration = Duration::from_millis(100);
-
 /// The size and speed of one token bucket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BucketSpec {
@@ -181,8 +176,8 @@ pub struct RateLimits {
     write: BucketSpec,
     default_cost: u32,
     costs: BTreeMap<String, u32>,
-    /// Capacity held back (see [`RateLimits::with_reserve`]); `None`:
-    /// [`JITTER_ABSORBED`] of refill, and at least one default-cost request.
+    /// Capacity held back (see [`RateLimits::with_reserve`]); `None`: one
+    /// default-cost request.
     reserve: Option<u32>,
 }
 
@@ -222,10 +217,9 @@ impl RateLimits {
     }
 
     /// Holds back `tokens` of each bucket's capacity (at most half of it);
-    /// by default, a tenth of a second of refill and at least one
-    /// default-cost request's worth. See why at [`RateLimiter`]: `0` spends
-    /// the published burst in full, at the risk of a 429 whenever requests
-    /// reach the exchange unevenly spaced.
+    /// by default, one default-cost request's worth. See why at
+    /// [`RateLimiter`]: `0` spends the published burst in full, at the risk
+    /// of a 429 whenever requests reach the exchange unevenly spaced.
     pub fn with_reserve(mut self, tokens: u32) -> Self {
         self.reserve = Some(tokens);
         self
@@ -319,22 +313,21 @@ impl RateLimits {
     }
 
     /// The bucket the limiter actually keeps: the published refill rate,
-    /// with [`JITTER_ABSORBED`] of refill (at least one default-cost
-    /// request) of the capacity held back, at most half of it.
+    /// with one default-cost request's worth of the capacity held back (at
+    /// most half of it).
     ///
     /// Why: the exchange meters requests when they arrive, not when they
     /// were admitted here, and the time in between varies. A client that
     /// spends its whole budget would, after any jitter, show the exchange
     /// two requests closer together than it paced them, and earn a 429.
-    /// With the reserve, the exchange's bucket stays that much fuller than
-    /// this one, which absorbs jitter up to the reserve's refill time. The
-    /// long-run rate is unchanged.
+    /// With the reserve, the exchange's bucket stays at least one request
+    /// fuller than this one, which absorbs jitter up to `cost / rate`
+    /// (50 ms for Basic reads). The long-run rate is unchanged.
     fn paced(&self, bucket: Bucket) -> BucketSpec {
         let spec = self.spec(bucket);
-        let absorbed = spec.refill_per_sec as f64 * JITTER_ABSORBED.as_secs_f64();
         let reserve = self
             .reserve
-            .unwrap_or_else(|| (absorbed.ceil() as u32).max(self.default_cost))
+            .unwrap_or(self.default_cost)
             .min(spec.capacity / 2);
         BucketSpec {
             refill_per_sec: spec.refill_per_sec,
@@ -751,18 +744,15 @@ struct Shared {
 /// small requests, and the two buckets are independent, so waiting writes
 /// never delay reads.
 ///
-/// Each bucket keeps the published refill rate but holds back a tenth of a
-/// second of refill, and at least one default-cost request, of its
-/// capacity ([`RateLimits::with_reserve`] changes that). The exchange
-/// meters a request when it arrives, not when it was admitted here, and the
-/// time in between varies; a client spending its whole budget would now
-/// and then show the exchange two requests closer together than it paced
-/// them, and earn a 429. With the reserve the exchange's bucket stays that
-/// much fuller than this one, which absorbs 100 ms of jitter (Basic reads:
-/// 20 of 200 tokens held back). One request's worth, as before, absorbed
-/// only 50 ms for Basic reads and less on faster tiers, and the fault soak
-/// (many clients, recoveries reading in bursts, two busy cores) met a few
-/// 429s with it. The long-run rate is unchanged.
+/// Each bucket keeps the published refill rate but holds back one
+/// default-cost request's worth of its capacity
+/// ([`RateLimits::with_reserve`] changes that). The exchange meters a
+/// request when it arrives, not when it was admitted here, and the time in
+/// between varies; a client spending its whole budget would now and then
+/// show the exchange two requests closer together than it paced them, and
+/// earn a 429. With the reserve the exchange's bucket stays a request
+/// fuller than this one, which absorbs jitter up to cost / rate (50 ms for
+/// Basic reads). The long-run rate is unchanged.
 #[derive(Clone)]
 pub struct RateLimiter {
     shared: Arc<Shared>,
@@ -948,10 +938,9 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_tenth_of_a_second_of_refill_is_held_back_by_default() {
+    async fn one_request_of_capacity_is_held_back_by_default() {
         let limiter = RateLimiter::new(RateLimits::for_tier(Tier::Basic));
-        assert_eq!(limiter.available(Bucket::Read), 180.0);
-        // A tenth of a second of writes is less than one request: one.
+        assert_eq!(limiter.available(Bucket::Read), 190.0);
         assert_eq!(limiter.available(Bucket::Write), 90.0);
         assert_eq!(
             limiter.limits().spec(Bucket::Read),
@@ -959,7 +948,7 @@ mod tests {
             "the published limits are still what it reports"
         );
         let start = Instant::now();
-        for _ in 0..18 {
+        for _ in 0..19 {
             limiter.acquire("get_markets", "GET", 1).await.unwrap();
         }
         assert_eq!(start.elapsed(), Duration::ZERO);
@@ -971,10 +960,6 @@ mod tests {
         // Never more than half: a tiny bucket keeps half its burst.
         let tiny = RateLimiter::new(RateLimits::new(spec(10, 4), spec(10, 4)));
         assert_eq!(tiny.available(Bucket::Read), 2.0);
-        // A faster tier holds back more tokens, the same tenth of a second.
-        let fast = RateLimiter::new(RateLimits::new(spec(1000, 1000), spec(1000, 2000)));
-        assert_eq!(fast.available(Bucket::Read), 900.0);
-        assert_eq!(fast.available(Bucket::Write), 1900.0);
     }
 
     const LIMITS_JSON: &str = r#"{
