@@ -9,7 +9,9 @@
 //! minute, `cargo xtask soak --minutes M --bots K` for longer. Settings come
 //! from the environment: `KALSHI_SOAK_SECONDS` (60), `KALSHI_SOAK_BOTS` (4),
 //! `KALSHI_SOAK_SEED` (the time), `KALSHI_SOAK_REPORT` (a file for the
-//! Markdown report; it is printed either way).
+//! Markdown report; it is printed either way), `KALSHI_SOAK_RESERVE` (the
+//! tokens each client's rate limiter holds back of its burst, to study the
+//! simulator's 429s; unset, the client's default).
 //!
 //! Invariants:
 //! - one order per `client_order_id` on the exchange, and every create whose
@@ -79,6 +81,7 @@ struct Settings {
     duration: Duration,
     bots: usize,
     seed: u64,
+    reserve: Option<u32>,
 }
 
 impl Settings {
@@ -96,6 +99,9 @@ impl Settings {
             duration: Duration::from_secs(number("KALSHI_SOAK_SECONDS", 60)),
             bots: number("KALSHI_SOAK_BOTS", 4).max(1) as usize,
             seed: number("KALSHI_SOAK_SEED", now),
+            reserve: std::env::var("KALSHI_SOAK_RESERVE")
+                .ok()
+                .and_then(|v| v.parse().ok()),
         }
     }
 }
@@ -331,7 +337,7 @@ async fn run(settings: &Settings) -> Report {
         let ticker = list_market(&sim, n).await;
         markets.write().unwrap().push(ticker);
     }
-    let bots = setup_bots(&sim, settings.bots).await;
+    let bots = setup_bots(&sim, settings.bots, settings.reserve).await;
     let log: Shared<Log> = Arc::default();
     let deadline = Instant::now() + settings.duration;
 
@@ -431,7 +437,7 @@ struct Bot {
 
 /// Accounts with both key types, funded subaccounts, and clients that
 /// hold themselves to the limits the exchange reports.
-async fn setup_bots(sim: &SimProcess, count: usize) -> Vec<Bot> {
+async fn setup_bots(sim: &SimProcess, count: usize, reserve: Option<u32>) -> Vec<Bot> {
     let mut bots = Vec::new();
     for n in 0..count {
         let key = if n % 2 == 0 {
@@ -464,7 +470,10 @@ async fn setup_bots(sim: &SimProcess, count: usize) -> Vec<Bot> {
             .build()
             .expect("a client");
         // Before any fault: the limits every request is then held to.
-        client.load_rate_limits().await.expect("limits load");
+        let limits = client.load_rate_limits().await.expect("limits load");
+        if let (Some(tokens), Some(limiter)) = (reserve, client.rate_limiter()) {
+            limiter.set_limits(limits.with_reserve(tokens));
+        }
         bots.push(Bot { user, client });
     }
     bots
@@ -762,8 +771,10 @@ fn sample(at: Duration, records: [u64; 2]) -> Sample {
 /// After a warm-up (the first quarter), the last third of the samples may
 /// not exceed the highs of the middle part by more than noise. The live
 /// heap is checked without the harness's own records (`record_bytes` per
-/// entry of each), which grow with every order by design: what is left is
-/// the clients', the sessions' and the bots' memory, held to 1 MB of growth
+/// unit of each: the placed orders' bytes per order, estimated by a copy;
+/// the account views' bytes, counted as they change), which grow with every
+/// order by design: what is left is the clients', the sessions' (their
+/// recovery memory included) and the bots' memory, held to 1 MB of growth
 /// where resident memory, which includes what the allocator keeps, gets
 /// 16 MB. Live tasks get 16 and `sessions` x 4 more: each account stream
 /// may have three recoveries (and their retries) in flight at a sample,
@@ -797,10 +808,26 @@ fn check_flat(samples: &[Sample], record_bytes: [f64; 2], sessions: u64) -> Vec<
     ];
     let mut violations = Vec::new();
     for (what, f, slack) in checks {
-        let high = |part: &[Sample]| part.iter().map(f).max().unwrap_or(0);
-        let (before, after) = (high(middle), high(last));
+        let high = |part: &[Sample]| {
+            part.iter()
+                .map(|s| (f(s), s.at.as_secs()))
+                .max()
+                .unwrap_or_default()
+        };
+        // The medians tell a trend from a spike.
+        let median = |part: &[Sample]| {
+            let mut values: Vec<u64> = part.iter().map(f).collect();
+            values.sort_unstable();
+            values.get(values.len() / 2).copied().unwrap_or(0)
+        };
+        let ((before, at_before), (after, at_after)) = (high(middle), high(last));
         if after > before + slack.max(before / 10) {
-            violations.push(format!("{what} grew after warm-up: {before} -> {after}"));
+            violations.push(format!(
+                "{what} grew after warm-up: {before} -> {after} (highs at {at_before} s and \
+                 {at_after} s; medians {} -> {})",
+                median(middle),
+                median(last)
+            ));
         }
     }
     violations
