@@ -736,9 +736,8 @@ async fn sample_resources(
             lock(&log).placed.len() as u64,
             watched.load(Ordering::Relaxed).max(0).cast_unsigned(),
         ];
-        let mut sample = sample(started.elapsed(), records);
-        sample.remembered = remembered.iter().map(|r| r.load(Ordering::Relaxed)).sum();
-        samples.push(sample);
+        let remembered = remembered.iter().map(|r| r.load(Ordering::Relaxed)).sum();
+        samples.push(sample(started.elapsed(), records, remembered));
         if Instant::now() >= deadline {
             return samples;
         }
@@ -746,7 +745,7 @@ async fn sample_resources(
     }
 }
 
-fn sample(at: Duration, records: [u64; 2]) -> Sample {
+fn sample(at: Duration, records: [u64; 2], remembered: u64) -> Sample {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let rss_kb = status
         .lines()
@@ -762,7 +761,7 @@ fn sample(at: Duration, records: [u64; 2]) -> Sample {
         rss_kb,
         heap_kb: (crate::heap::live_bytes() / 1024) as u64,
         records,
-        remembered: 0,
+        remembered,
         fds,
         tasks,
     }

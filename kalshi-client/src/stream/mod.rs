@@ -358,6 +358,15 @@ impl fmt::Display for SubscriptionId {
 /// Something that happened on the stream. `M` is the API's message type:
 /// [`ServerMessage`] for event contracts (the default),
 /// `kalshi_gen::margin::stream::ServerMessage` for margin ([`MarginEvent`]).
+///
+/// # Reconciling after a failed recovery
+///
+/// [`Event::FillRecoveryFailed`], [`Event::OrderRecoveryFailed`] and
+/// [`Event::PositionRecoveryFailed`] say what to read over REST. Kalshi's
+/// reads trail its writes: read once `client.exchange().user_data_timestamp()`
+/// is past the moment you start, as the session's own recoveries do. The
+/// stream goes on meanwhile; a message newer than what you read updates it
+/// as usual.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Event<M = ServerMessage> {
@@ -487,10 +496,7 @@ pub enum Event<M = ServerMessage> {
     /// 2 s before): `client.raw().get_fills().min_ts(..)`, every
     /// subaccount, as the stream carries them
     /// (`client.portfolio().fills()` adds the client's default subaccount).
-    /// Kalshi's reads trail its writes: read once
-    /// `client.exchange().user_data_timestamp()` is past the moment you
-    /// start, as the session's own recoveries do. The stream goes on
-    /// meanwhile; a message newer than what you read updates it as usual.
+    /// See [reconciling](Event#reconciling-after-a-failed-recovery).
     FillRecoveryFailed {
         /// The fill subscription.
         subscription: SubscriptionId,
@@ -526,10 +532,7 @@ pub enum Event<M = ServerMessage> {
     /// a recovery may miss the cancel of an order resting then that the
     /// stream never mentioned); reconcile them (`client.raw().get_orders()`
     /// for every subaccount, as the stream carries them).
-    /// Kalshi's reads trail its writes: read once
-    /// `client.exchange().user_data_timestamp()` is past the moment you
-    /// start, as the session's own recoveries do. The stream goes on
-    /// meanwhile; a message newer than what you read updates it as usual.
+    /// See [reconciling](Event#reconciling-after-a-failed-recovery).
     OrderRecoveryFailed {
         /// The `user_orders` subscription.
         subscription: SubscriptionId,
@@ -567,10 +570,7 @@ pub enum Event<M = ServerMessage> {
     /// as it is); reconcile them
     /// (`client.raw().get_positions()` with each subaccount of
     /// `client.subaccounts().balances()`).
-    /// Kalshi's reads trail its writes: read once
-    /// `client.exchange().user_data_timestamp()` is past the moment you
-    /// start, as the session's own recoveries do. The stream goes on
-    /// meanwhile; a message newer than what you read updates it as usual.
+    /// See [reconciling](Event#reconciling-after-a-failed-recovery).
     PositionRecoveryFailed {
         /// The `market_positions` subscription.
         subscription: SubscriptionId,

@@ -92,7 +92,13 @@ pub(super) struct View {
 }
 
 impl View {
-    /// Applies one event; `records` counts the bytes the views hold.
+    /// Applies one event, and reconciles over REST after a failed
+    /// recovery; `records` counts the bytes the views hold.
+    async fn handle(&mut self, client: &Client, event: &Event, records: &AtomicI64) {
+        self.apply(event, records);
+        self.reconcile(client, event, records).await;
+    }
+
     fn apply(&mut self, event: &Event, records: &AtomicI64) {
         let ((), held) = crate::heap::held_by(|| self.take(event));
         records.fetch_add(held as i64, Ordering::Relaxed);
@@ -224,6 +230,7 @@ async fn read_again(client: &Client, event: &Event) -> Result<Listed, Error> {
             Listed::Fills(rest_fills(client, Some(*since - RECONCILE_MARGIN)).await?)
         }
         Event::OrderRecoveryFailed { .. } => Listed::Orders(rest_orders(client).await?),
+        // `reconcile` calls this for the three failures only.
         _ => Listed::Positions(rest_positions(client).await?),
     })
 }
@@ -351,8 +358,7 @@ async fn fold(
             _ = &mut stopped => return (session, view),
             event = session.next_event() => match event {
                 Some(event) => {
-                    view.apply(&event, &gauges.records);
-                    view.reconcile(&client, &event, &gauges.records).await;
+                    view.handle(&client, &event, &gauges.records).await;
                     gauges.remembered[gauges.index]
                         .store(session.stats().remembered, Ordering::Relaxed);
                 }
@@ -377,8 +383,7 @@ pub(super) async fn finish(watchers: Watchers) -> Outcome {
         while !differences.is_empty() && Instant::now() < deadline {
             match tokio::time::timeout(Duration::from_millis(100), session.next_event()).await {
                 Ok(Some(event)) => {
-                    view.apply(&event, &watchers.records);
-                    view.reconcile(&watcher.client, &event, &watchers.records)
+                    view.handle(&watcher.client, &event, &watchers.records)
                         .await;
                 }
                 Ok(None) => {
