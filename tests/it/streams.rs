@@ -1946,6 +1946,47 @@ async fn recoveries_share_a_failing_read_of_the_read_side() {
     session.close().await;
 }
 
+/// An answer of the read side's freshness that does not decode fails only
+/// the recovery that read it: the others read again rather than share it.
+/// Shared, five undecodable answers would fail all five tries of all six
+/// recoveries of two sessions reconnecting together.
+#[tokio::test]
+async fn an_undecodable_read_of_the_read_side_fails_only_its_reader() {
+    let stack = stack().await;
+    let mut sessions = Vec::new();
+    for client in [&stack.alice, &stack.bob] {
+        sessions.push(account_session_of(&stack.sim, client).await);
+    }
+    let before = freshness_reads(&stack.sim);
+    stack
+        .sim
+        .inject_at("/exchange/user_data_timestamp", Fault::MalformedJson, 5);
+    assert_eq!(stack.sim.inject_stream(StreamFault::DropConnection), 2);
+    let recovered = sessions
+        .into_iter()
+        .map(|(mut session, mut seen)| async move {
+            wait_for_the_three_recoveries(&mut session, &mut seen).await;
+            let failed = seen.count(|e| {
+                matches!(
+                    e,
+                    Event::FillRecoveryFailed { .. }
+                        | Event::OrderRecoveryFailed { .. }
+                        | Event::PositionRecoveryFailed { .. }
+                )
+            });
+            (session, failed)
+        });
+    let sessions = futures_util::future::join_all(recovered).await;
+    assert!(
+        freshness_reads(&stack.sim) - before > 5,
+        "the five undecodable answers were read, and a good one after them"
+    );
+    for (session, failed) in sessions {
+        assert_eq!(failed, 0, "a recovery failed on another's bad answer");
+        session.close().await;
+    }
+}
+
 /// A session of alice's with every recovery on, subscribed to her fills,
 /// orders and positions, once their subscription-time reads are made.
 async fn account_session(stack: &Stack) -> (StreamSession, Seen) {

@@ -485,9 +485,13 @@ impl ReadSide {
     /// another's read, may take longer).
     ///
     /// The read goes through `client`: its rate limits, retries and
-    /// transport. So only what the exchange answered is shared; a failure
-    /// of this client's own (its rate budget unavailable, no connection, a
-    /// timeout) is this recovery's alone.
+    /// transport. So only what the exchange answered is shared: its
+    /// freshness, or its refusal with a status (a 429 or 5xx says the next
+    /// read would fare no better just now). A failure of this client's own
+    /// (its rate budget unavailable, no connection, a timeout) is this
+    /// recovery's alone, and so is an answer that does not decode: that is
+    /// one response gone wrong, and sharing it would fail every session's
+    /// attempt on one bad read.
     async fn freshness(
         &self,
         client: &Client,
@@ -510,7 +514,7 @@ impl ReadSide {
         };
         let answered = answer
             .as_ref()
-            .map_or_else(|e| e.status().is_some(), |_| true);
+            .map_or_else(|e| e.api_error().is_some(), |_| true);
         let answer = answer.map_err(|e| format!("reading the read side's freshness failed: {e}"));
         if answered {
             *last = Some((answer.clone(), tokio::time::Instant::now()));
