@@ -167,7 +167,7 @@ async fn handle(
                         // Metered on arrival, as an exchange meters: a slow
                         // answer does not move the request's tokens later.
                         let parsed = serde_json::from_slice::<Value>(&body).ok();
-                        meter(&shared, &method, &headers, parsed.as_ref())?;
+                        meter(&shared, &method, &path, &headers, parsed.as_ref())?;
                         tokio::time::sleep(delay).await;
                         return process_metered(
                             &shared, &method, &path, &query, &headers, &body, false,
@@ -223,6 +223,7 @@ pub(crate) fn process(
 fn meter(
     shared: &Shared,
     method: &str,
+    path: &str,
     headers: &HeaderMap,
     body: Option<&Value>,
 ) -> Result<(), ApiErr> {
@@ -234,7 +235,7 @@ fn meter(
         .get("kalshi-access-key")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("anonymous");
-    if limits.take(key, method == "GET", tokens) {
+    if limits.take(key, method, path, tokens) {
         Ok(())
     } else {
         Err(ApiErr {
@@ -292,7 +293,7 @@ fn process_metered(
     // Parsed once, then metered (a batch costs per item).
     let mut body = parse_body(body)?;
     if metered {
-        meter(shared, method, headers, body.as_ref())?;
+        meter(shared, method, path, headers, body.as_ref())?;
     }
     crate::strict::check(operation, &query, body.as_ref())?;
     let mut state = shared.state();

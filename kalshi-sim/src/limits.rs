@@ -1,11 +1,17 @@
 //! Kalshi-style token buckets per API key, returning 429 when empty.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::Instant;
 
+use serde_json::{Value, json};
+
 /// Tokens one request costs (batch items each cost this).
 pub(crate) const COST: f64 = 10.0;
+
+/// How many refusals the audit describes one by one (the latest); the
+/// counts by key cover all of them.
+const LOGGED: usize = 1_000;
 
 pub(crate) struct Limits {
     read: f64,
@@ -13,6 +19,20 @@ pub(crate) struct Limits {
     buckets: Mutex<HashMap<(String, bool), (f64, Instant)>>,
     /// Requests refused per key: what a client's own limiter should keep at 0.
     refused: Mutex<HashMap<String, u64>>,
+    /// The latest refusals, oldest first.
+    log: Mutex<VecDeque<Refusal>>,
+}
+
+/// One refused request, as the audit shows it: enough to tell a client's
+/// pacing error (how early the request came) from a burst.
+struct Refusal {
+    at_ms: i64,
+    key: String,
+    method: String,
+    path: String,
+    /// How much sooner the request arrived than the bucket could pay for
+    /// it: the refill time of the tokens it lacked.
+    early_ms: f64,
 }
 
 impl Limits {
@@ -22,12 +42,15 @@ impl Limits {
             write: f64::from(write),
             buckets: Mutex::new(HashMap::new()),
             refused: Mutex::new(HashMap::new()),
+            log: Mutex::new(VecDeque::new()),
         }
     }
 
-    /// Takes `tokens` from the key's read or write bucket; `false` when it
-    /// holds too few (the request must be refused, not executed).
-    pub fn take(&self, key: &str, is_read: bool, tokens: f64) -> bool {
+    /// Takes `tokens` from the key's read bucket (for a `GET`) or write
+    /// bucket; `false` when it holds too few (the request must be refused,
+    /// not executed).
+    pub fn take(&self, key: &str, method: &str, path: &str, tokens: f64) -> bool {
+        let is_read = method == "GET";
         let rate = if is_read { self.read } else { self.write };
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
@@ -38,22 +61,49 @@ impl Limits {
         *last = now;
         if *level >= tokens {
             *level -= tokens;
-            true
-        } else {
-            drop(buckets);
-            let mut refused = self.refused.lock().unwrap_or_else(|p| p.into_inner());
-            *refused.entry(key.to_owned()).or_insert(0) += 1;
-            false
+            return true;
         }
+        let early_ms = (tokens - *level) / rate * 1000.0;
+        drop(buckets);
+        let mut refused = self.refused.lock().unwrap_or_else(|p| p.into_inner());
+        *refused.entry(key.to_owned()).or_insert(0) += 1;
+        drop(refused);
+        let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        if log.len() == LOGGED {
+            log.pop_front();
+        }
+        log.push_back(Refusal {
+            at_ms: crate::clock::real_now_ms(),
+            key: key.to_owned(),
+            method: method.to_owned(),
+            path: path.to_owned(),
+            early_ms,
+        });
+        false
     }
-}
 
-impl Limits {
     /// Requests refused so far, by API key id.
     pub fn refusals(&self) -> HashMap<String, u64> {
         self.refused
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
+    }
+
+    /// The latest refusals (up to [`LOGGED`]), oldest first: when (Unix
+    /// milliseconds, the machine's clock), whose, what, and how early.
+    pub fn refusal_log(&self) -> Vec<Value> {
+        let log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        log.iter()
+            .map(|r| {
+                json!({
+                    "at_ms": r.at_ms,
+                    "key": r.key,
+                    "method": r.method,
+                    "path": r.path,
+                    "early_ms": (r.early_ms * 10.0).round() / 10.0,
+                })
+            })
+            .collect()
     }
 }

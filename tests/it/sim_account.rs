@@ -623,6 +623,42 @@ async fn enforced_rate_limits_are_the_ones_reported() {
     prism.assert_clean();
 }
 
+/// The audit names each request the rate limits refused, with how much
+/// sooner it came than its bucket could pay for it: what tells a client's
+/// pacing error from a burst.
+#[tokio::test]
+async fn the_audit_describes_each_refused_request() {
+    let key = ApiKey::ed25519("carol-key");
+    // One read a second, a burst of one.
+    let config = SimConfig::new()
+        .control_api(true)
+        .account(Account::new("carol", &key))
+        .rate_limit(10, 10);
+    let sim = Simulator::start(config).await.unwrap();
+    let carol = client_with_pem(&sim.base_url(), "carol-key", key.private_key_pem());
+    carol.portfolio().balance().send().await.unwrap();
+    let refused = carol.portfolio().balance().send().await;
+    assert!(matches!(refused, Err(Error::RateLimited(_))), "{refused:?}");
+    let audit: serde_json::Value = reqwest::get(format!("{}/_sim/audit", sim.origin()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let count = audit["rate_limited"]["carol-key"].as_u64().unwrap();
+    let refusals = audit["refusals"].as_array().unwrap();
+    assert!(count >= 1);
+    assert_eq!(refusals.len() as u64, count, "{audit}");
+    for refusal in refusals {
+        assert_eq!(refusal["key"], "carol-key");
+        assert_eq!(refusal["method"], "GET");
+        assert_eq!(refusal["path"], "/trade-api/v2/portfolio/balance");
+        let early = refusal["early_ms"].as_f64().unwrap();
+        assert!(early > 0.0 && early <= 1000.0, "{refusal}");
+        assert!(refusal["at_ms"].as_i64().unwrap() > 1_700_000_000_000);
+    }
+}
+
 /// A fault queued through the control API for one path fails only requests
 /// there; requests elsewhere pass, and the fault waits for its path.
 #[tokio::test]

@@ -330,6 +330,7 @@ struct Sample {
 
 async fn run(settings: &Settings) -> Report {
     let started = Instant::now();
+    let started_at = std::time::SystemTime::now();
     let monitor_key = TestKey::ed25519();
     let sim = Arc::new(SimProcess::start(monitor_key));
     let markets = Arc::new(RwLock::new(Vec::new()));
@@ -394,7 +395,7 @@ async fn run(settings: &Settings) -> Report {
     violations.extend(check_orders(&audit, &log));
     violations.extend(check_ledger(&audit));
     violations.extend(check_rest_balances(&sim, &bots, &audit).await);
-    violations.extend(check_rate_limits(&audit));
+    violations.extend(check_rate_limits(&audit, started_at));
     violations.extend(check_flat(&samples, record_bytes, bots.len() as u64));
     Report {
         elapsed: started.elapsed(),
@@ -949,16 +950,40 @@ where
     }
 }
 
-fn check_rate_limits(audit: &Value) -> Vec<String> {
+fn check_rate_limits(audit: &Value, started_at: std::time::SystemTime) -> Vec<String> {
     let refused: HashMap<String, u64> =
         serde_json::from_value(audit["rate_limited"].clone()).unwrap_or_default();
+    let started_ms = started_at
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let refusals = audit["refusals"].as_array().cloned().unwrap_or_default();
     // Only API keys: unsigned requests (public market data) share the
     // simulator's "anonymous" bucket, which Kalshi keys by address, not by
     // key, and no client's limiter is meant to govern across processes.
     refused
         .into_iter()
         .filter(|(key, n)| *n > 0 && key != "anonymous")
-        .map(|(key, n)| format!("the simulator's rate limit refused {n} requests of {key}"))
+        .map(|(key, n)| {
+            // When, what, and how early (more than the reserve's refill
+            // time: jitter the reserve did not absorb; far more: a burst).
+            let each: Vec<String> = refusals
+                .iter()
+                .filter(|r| r["key"] == key.as_str())
+                .map(|r| {
+                    let at = (r["at_ms"].as_i64().unwrap_or(0) - started_ms) as f64 / 1000.0;
+                    format!(
+                        "{at:.1} s {} {} {} ms early",
+                        r["method"].as_str().unwrap_or("?"),
+                        r["path"].as_str().unwrap_or("?"),
+                        r["early_ms"]
+                    )
+                })
+                .collect();
+            format!(
+                "the simulator's rate limit refused {n} requests of {key}: {}",
+                each.join("; ")
+            )
+        })
         .collect()
 }
 
