@@ -3,9 +3,10 @@
 //! allocator keeping freed pages (live bytes flat while RSS rises).
 //!
 //! The system allocator, wrapped to count what is allocated and not yet
-//! freed. This is the one `unsafe` in the workspace's tests: `GlobalAlloc`
-//! is an unsafe trait, and each method only forwards to `System` under the
-//! same contract the caller upheld.
+//! freed. This and `release_free_pages` are the only `unsafe` in the
+//! workspace's tests: `GlobalAlloc` is an unsafe trait, and each method
+//! only forwards to `System` under the same contract the caller upheld;
+//! `malloc_trim` is a foreign function.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -34,6 +35,26 @@ pub fn held_by<T>(f: impl FnOnce() -> T) -> (T, isize) {
     let before = THREAD_NET.with(Cell::get);
     let value = f();
     (value, THREAD_NET.with(Cell::get) - before)
+}
+
+/// Hands the pages the allocator holds free back to the system, so that
+/// resident memory shows what the program holds (glibc keeps freed memory
+/// in each thread's arena for reuse and returns it only when asked or at
+/// the top of a heap). Elsewhere a no-op.
+pub fn release_free_pages() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        unsafe extern "C" {
+            /// glibc's `malloc_trim(3)`: returns free memory of every arena
+            /// to the system; 0 keeps no padding.
+            fn malloc_trim(pad: usize) -> std::ffi::c_int;
+        }
+        // SAFETY: `malloc_trim` takes no pointers and may be called at any
+        // time from any thread; glibc locks each arena while trimming it.
+        unsafe {
+            malloc_trim(0);
+        }
+    }
 }
 
 fn count(bytes: isize) {

@@ -255,12 +255,21 @@ fn replace<K: Ord, V: PartialEq>(
 }
 
 /// Waits until Kalshi's read side includes `moment` (the simulator's
-/// always does; Kalshi's trails its writes).
+/// always does; Kalshi's trails its writes), for at most 30 s: a read side
+/// that stays behind fails the reconcile, as a timeout, instead of holding
+/// the watcher.
 async fn read_side_reaches(client: &Client, moment: SystemTime) -> Result<(), Error> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
         let freshness = attempts(|| client.exchange().user_data_timestamp().send()).await?;
         if SystemTime::from(freshness.as_of_time) >= moment {
             return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(Error::Timeout {
+                operation: "get_user_data_timestamp",
+                may_have_executed: false,
+            });
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
