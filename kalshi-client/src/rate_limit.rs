@@ -49,19 +49,6 @@ use tokio::time::Instant;
 /// The token cost Kalshi charges an endpoint it does not list otherwise.
 pub const DEFAULT_COST: u32 = 10;
 
-/// How much arrival jitter a limiter absorbs by default: each bucket holds
-/// back what it refills in this time (see [`RateLimiter`]). One request's
-/// worth (50 ms of Basic reads) was too little in the fault soak: a loaded
-/// two-core machine delayed requests between admission and arrival by up
-/// to about 140 ms, and one TCP retransmission alone takes 200 ms.
-pub const RESERVE_TIME: Duration = Duration::from_millis(250);
-
-/// Tokens `spec` refills in [`RESERVE_TIME`], rounded up.
-fn reserve_of(spec: BucketSpec) -> u32 {
-    let millis = u64::from(spec.refill_per_sec) * RESERVE_TIME.as_millis() as u64;
-    u32::try_from(millis.div_ceil(1000)).unwrap_or(u32::MAX)
-}
-
 /// A Kalshi API usage tier with a published budget.
 ///
 /// Kalshi also names tiers this crate has no numbers for (for example
@@ -189,8 +176,8 @@ pub struct RateLimits {
     write: BucketSpec,
     default_cost: u32,
     costs: BTreeMap<String, u32>,
-    /// Capacity held back (see [`RateLimits::with_reserve`]); `None`:
-    /// [`RESERVE_TIME`] of refill, at least one default-cost request.
+    /// Capacity held back (see [`RateLimits::with_reserve`]); `None`: one
+    /// default-cost request.
     reserve: Option<u32>,
 }
 
@@ -230,10 +217,9 @@ impl RateLimits {
     }
 
     /// Holds back `tokens` of each bucket's capacity (at most half of it);
-    /// by default, [`RESERVE_TIME`] of the bucket's refill, and at least
-    /// one default-cost request. See why at [`RateLimiter`]: `0` spends the
-    /// published burst in full, at the risk of a 429 whenever requests
-    /// reach the exchange unevenly spaced.
+    /// by default, one default-cost request's worth. See why at
+    /// [`RateLimiter`]: `0` spends the published burst in full, at the risk
+    /// of a 429 whenever requests reach the exchange unevenly spaced.
     pub fn with_reserve(mut self, tokens: u32) -> Self {
         self.reserve = Some(tokens);
         self
@@ -327,21 +313,21 @@ impl RateLimits {
     }
 
     /// The bucket the limiter actually keeps: the published refill rate,
-    /// with [`RESERVE_TIME`] of refill held back from the capacity (at
-    /// least one default-cost request, at most half the capacity).
+    /// with one default-cost request's worth of the capacity held back (at
+    /// most half of it).
     ///
     /// Why: the exchange meters requests when they arrive, not when they
     /// were admitted here, and the time in between varies. A client that
     /// spends its whole budget would, after any jitter, show the exchange
     /// two requests closer together than it paced them, and earn a 429.
-    /// With the reserve, the exchange's bucket stays fuller than this one
-    /// by what it refills in [`RESERVE_TIME`], which absorbs that much
-    /// jitter. The long-run rate is unchanged.
+    /// With the reserve, the exchange's bucket stays at least one request
+    /// fuller than this one, which absorbs jitter up to `cost / rate`
+    /// (50 ms for Basic reads). The long-run rate is unchanged.
     fn paced(&self, bucket: Bucket) -> BucketSpec {
         let spec = self.spec(bucket);
         let reserve = self
             .reserve
-            .unwrap_or_else(|| self.default_cost.max(reserve_of(spec)))
+            .unwrap_or(self.default_cost)
             .min(spec.capacity / 2);
         BucketSpec {
             refill_per_sec: spec.refill_per_sec,
@@ -758,16 +744,15 @@ struct Shared {
 /// small requests, and the two buckets are independent, so waiting writes
 /// never delay reads.
 ///
-/// Each bucket keeps the published refill rate but holds back what it
-/// refills in [`RESERVE_TIME`] (250 ms) of its capacity, at least one
-/// default-cost request and at most half ([`RateLimits::with_reserve`]
-/// changes that). The exchange meters a request when it arrives, not when
-/// it was admitted here, and the time in between varies; a client spending
-/// its whole budget would now and then show the exchange two requests
-/// closer together than it paced them, and earn a 429. With the reserve
-/// the exchange's bucket stays fuller than this one by 250 ms of refill,
-/// which absorbs that much jitter. The long-run rate is unchanged; a
-/// Basic key's first burst is 15 reads instead of 20.
+/// Each bucket keeps the published refill rate but holds back one
+/// default-cost request's worth of its capacity
+/// ([`RateLimits::with_reserve`] changes that). The exchange meters a
+/// request when it arrives, not when it was admitted here, and the time in
+/// between varies; a client spending its whole budget would now and then
+/// show the exchange two requests closer together than it paced them, and
+/// earn a 429. With the reserve the exchange's bucket stays a request
+/// fuller than this one, which absorbs jitter up to cost / rate (50 ms for
+/// Basic reads). The long-run rate is unchanged.
 #[derive(Clone)]
 pub struct RateLimiter {
     shared: Arc<Shared>,
@@ -953,17 +938,17 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_quarter_second_of_refill_is_held_back_by_default() {
+    async fn one_request_of_capacity_is_held_back_by_default() {
         let limiter = RateLimiter::new(RateLimits::for_tier(Tier::Basic));
-        assert_eq!(limiter.available(Bucket::Read), 150.0);
-        assert_eq!(limiter.available(Bucket::Write), 75.0);
+        assert_eq!(limiter.available(Bucket::Read), 190.0);
+        assert_eq!(limiter.available(Bucket::Write), 90.0);
         assert_eq!(
             limiter.limits().spec(Bucket::Read),
             spec(200, 200),
             "the published limits are still what it reports"
         );
         let start = Instant::now();
-        for _ in 0..15 {
+        for _ in 0..19 {
             limiter.acquire("get_markets", "GET", 1).await.unwrap();
         }
         assert_eq!(start.elapsed(), Duration::ZERO);
@@ -972,15 +957,9 @@ mod tests {
             limiter.acquire("get_markets", "GET", 1).await.unwrap();
         }
         assert_eq!(start.elapsed(), Duration::from_millis(200));
-        // At least one request: a slow bucket holds back a whole one.
-        let slow = RateLimiter::new(RateLimits::new(spec(20, 40), spec(20, 40)));
-        assert_eq!(slow.available(Bucket::Read), 30.0);
         // Never more than half: a tiny bucket keeps half its burst.
         let tiny = RateLimiter::new(RateLimits::new(spec(10, 4), spec(10, 4)));
         assert_eq!(tiny.available(Bucket::Read), 2.0);
-        // Rounded up: 50 tokens a second refill 12.5 in a quarter second.
-        let odd = RateLimiter::new(RateLimits::new(spec(50, 50), spec(50, 50)));
-        assert_eq!(odd.available(Bucket::Write), 37.0);
     }
 
     const LIMITS_JSON: &str = r#"{

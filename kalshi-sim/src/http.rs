@@ -124,6 +124,8 @@ async fn handle(
         // The client went away mid-body: there is no one to answer.
         Err(_) => return Err(Dropped),
     };
+    // Metered as of now, whenever it is processed (see `Limits::take`).
+    let arrived = std::time::Instant::now();
     if path.starts_with(crate::control::PREFIX) {
         return Ok(
             match crate::control::handle(&shared, peer, &method, &path, &body) {
@@ -167,13 +169,21 @@ async fn handle(
                         // Metered on arrival, as an exchange meters: a slow
                         // answer does not move the request's tokens later.
                         let parsed = serde_json::from_slice::<Value>(&body).ok();
-                        meter(&shared, &method, &path, &headers, parsed.as_ref())?;
+                        meter(&shared, &method, &path, &headers, parsed.as_ref(), arrived)?;
                         tokio::time::sleep(delay).await;
                         return process_metered(
-                            &shared, &method, &path, &query, &headers, &body, false,
+                            &shared, &method, &path, &query, &headers, &body, None,
                         );
                     }
-                    process(&shared, &method, &path, &query, &headers, &body)
+                    process_metered(
+                        &shared,
+                        &method,
+                        &path,
+                        &query,
+                        &headers,
+                        &body,
+                        Some(arrived),
+                    )
                 }
             });
             let answer = task
@@ -207,6 +217,8 @@ fn after_fault(fault: Option<&Fault>, answer: Answer) -> Option<Response<SimBody
     }
 }
 
+/// One request, metered as of now (the robustness tests' entry).
+#[cfg(test)]
 pub(crate) fn process(
     shared: &Shared,
     method: &str,
@@ -215,17 +227,26 @@ pub(crate) fn process(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Answer {
-    process_metered(shared, method, path, query, headers, body, true)
+    process_metered(
+        shared,
+        method,
+        path,
+        query,
+        headers,
+        body,
+        Some(std::time::Instant::now()),
+    )
 }
 
-/// Takes a request's tokens from its key's bucket (when the simulator
-/// enforces limits): 429 when too few are left.
+/// Takes a request's tokens from its key's bucket as of its arrival (when
+/// the simulator enforces limits): 429 when too few were left.
 fn meter(
     shared: &Shared,
     method: &str,
     path: &str,
     headers: &HeaderMap,
     body: Option<&Value>,
+    arrived: std::time::Instant,
 ) -> Result<(), ApiErr> {
     let Some(limits) = &shared.limits else {
         return Ok(());
@@ -235,7 +256,7 @@ fn meter(
         .get("kalshi-access-key")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("anonymous");
-    if limits.take(key, method, path, tokens) {
+    if limits.take(key, method, path, tokens, arrived) {
         Ok(())
     } else {
         Err(ApiErr {
@@ -253,7 +274,8 @@ fn process_metered(
     query: &str,
     headers: &HeaderMap,
     body: &[u8],
-    metered: bool,
+    // When the request arrived, to meter it; `None`: metered already.
+    metered: Option<std::time::Instant>,
 ) -> Answer {
     let rest = path
         .strip_prefix(crate::BASE_PATH)
@@ -292,8 +314,8 @@ fn process_metered(
     };
     // Parsed once, then metered (a batch costs per item).
     let mut body = parse_body(body)?;
-    if metered {
-        meter(shared, method, path, headers, body.as_ref())?;
+    if let Some(arrived) = metered {
+        meter(shared, method, path, headers, body.as_ref(), arrived)?;
     }
     crate::strict::check(operation, &query, body.as_ref())?;
     let mut state = shared.state();

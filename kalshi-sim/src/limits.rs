@@ -47,18 +47,26 @@ impl Limits {
     }
 
     /// Takes `tokens` from the key's read bucket (for a `GET`) or write
-    /// bucket; `false` when it holds too few (the request must be refused,
-    /// not executed).
-    pub fn take(&self, key: &str, method: &str, path: &str, tokens: f64) -> bool {
+    /// bucket as it was when the request `arrived`; `false` when it held
+    /// too few (the request must be refused, not executed).
+    ///
+    /// As of arrival, as an exchange's gateway meters, not as of the
+    /// moment the request is processed: requests that queue behind a busy
+    /// moment of the simulator (its state is locked while a market settles
+    /// or the audit is read) would otherwise all be metered at once, closer
+    /// together than they came. A request metered after a later arrival
+    /// gets no refill for the time between (a little strict, never lax).
+    pub fn take(&self, key: &str, method: &str, path: &str, tokens: f64, arrived: Instant) -> bool {
         let is_read = method == "GET";
         let rate = if is_read { self.read } else { self.write };
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        let now = Instant::now();
         let (level, last) = buckets
             .entry((key.to_owned(), is_read))
-            .or_insert((rate, now));
-        *level = (*level + rate * now.duration_since(*last).as_secs_f64()).min(rate);
-        *last = now;
+            .or_insert((rate, arrived));
+        if arrived > *last {
+            *level = (*level + rate * (arrived - *last).as_secs_f64()).min(rate);
+            *last = arrived;
+        }
         if *level >= tokens {
             *level -= tokens;
             return true;
@@ -105,5 +113,44 @@ impl Limits {
                 })
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    /// One 10-token read a second, a burst of one.
+    fn limits() -> Limits {
+        Limits::new(10, 10)
+    }
+
+    #[test]
+    fn requests_are_metered_as_of_their_arrival() {
+        let limits = limits();
+        let start = Instant::now();
+        let second = start + Duration::from_secs(1);
+        // A second apart on arrival, metered back to back (the second
+        // queued behind a busy moment): both within budget.
+        assert!(limits.take("k", "GET", "/a", COST, start));
+        assert!(limits.take("k", "GET", "/a", COST, second));
+        // A third arriving with the second is refused, 1 s early.
+        assert!(!limits.take("k", "GET", "/a", COST, second));
+        assert_eq!(limits.refusals()["k"], 1);
+        assert_eq!(limits.refusal_log()[0]["early_ms"], 1000.0);
+    }
+
+    #[test]
+    fn a_request_metered_after_a_later_arrival_gets_no_refill() {
+        let limits = limits();
+        let start = Instant::now();
+        assert!(limits.take("k", "GET", "/a", COST, start + Duration::from_secs(2)));
+        // Arrived earlier than the one just metered: the bucket is not
+        // refilled backwards, so it is refused.
+        assert!(!limits.take("k", "GET", "/a", COST, start + Duration::from_secs(1)));
+        // Writes are a bucket of their own.
+        assert!(limits.take("k", "POST", "/a", COST, start));
     }
 }

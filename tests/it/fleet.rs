@@ -274,11 +274,10 @@ async fn limits_loaded_from_the_account_apply_to_the_shared_budget() {
     let limits = client.load_rate_limits().await.unwrap();
     assert_eq!(limits.spec(Bucket::Read), spec(300, 300));
     client.portfolio().balance().send().await.unwrap();
-    // The account's 300-token bucket, less the reserve (a quarter second
-    // of refill: 75), less this read: the Prime tier's 4,000 no longer
-    // applies.
+    // The account's 300-token bucket, less the reserve (10), less this read:
+    // the Prime tier's 4,000 no longer applies.
     let level = level(&redis, &scope, "read").unwrap();
-    assert!((215.0..215.5).contains(&level), "{level}");
+    assert!((280.0..280.5).contains(&level), "{level}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
