@@ -625,7 +625,7 @@ async fn enforced_rate_limits_are_the_ones_reported() {
 
 /// The audit names each request the rate limits refused, with how much
 /// sooner it came than its bucket could pay for it: what tells a client's
-/// pacing error from a burst.
+/// pacing error from a burst. The ledger gives the audit's money alone.
 #[tokio::test]
 async fn the_audit_describes_each_refused_request() {
     let key = ApiKey::ed25519("carol-key");
@@ -657,6 +657,18 @@ async fn the_audit_describes_each_refused_request() {
         assert!(early > 0.0 && early <= 1000.0, "{refusal}");
         assert!(refusal["at_ms"].as_i64().unwrap() > 1_700_000_000_000);
     }
+    // The money alone, as the audit has it.
+    let ledger: serde_json::Value = reqwest::get(format!("{}/_sim/ledger", sim.origin()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for field in ["deposited", "cash", "open_interest", "fees"] {
+        assert!(ledger[field].is_string(), "{ledger}");
+        assert_eq!(ledger[field], audit[field], "{field}");
+    }
+    assert!(ledger.get("orders").is_none());
 }
 
 /// A fault queued through the control API for one path fails only requests
