@@ -51,11 +51,13 @@ impl Limits {
     /// too few (the request must be refused, not executed).
     ///
     /// As of arrival, as an exchange's gateway meters, not as of the
-    /// moment the request is processed: requests that queue behind a busy
-    /// moment of the simulator (its state is locked while a market settles
-    /// or the audit is read) would otherwise all be metered at once, closer
-    /// together than they came. A request metered after a later arrival
-    /// gets no refill for the time between (a little strict, never lax).
+    /// moment the request is processed: requests whose arrival was stamped
+    /// before a busy moment of the simulator (its state locked while a
+    /// market settles or the audit is read) would otherwise all be metered
+    /// at once, closer together than they came. (A stall of every worker
+    /// thread still delays the stamps themselves.) A request metered after
+    /// a later arrival gets no refill for the time between (a little
+    /// strict, never lax).
     pub fn take(&self, key: &str, method: &str, path: &str, tokens: f64, arrived: Instant) -> bool {
         let is_read = method == "GET";
         let rate = if is_read { self.read } else { self.write };
@@ -71,7 +73,10 @@ impl Limits {
             *level -= tokens;
             return true;
         }
-        let early_ms = (tokens - *level) / rate * 1000.0;
+        // The level is as of `last`, which a request metered out of order
+        // arrived before: it came that much earlier still.
+        let before_last = last.saturating_duration_since(arrived).as_secs_f64();
+        let early_ms = ((tokens - *level) / rate + before_last) * 1000.0;
         drop(buckets);
         let mut refused = self.refused.lock().unwrap_or_else(|p| p.into_inner());
         *refused.entry(key.to_owned()).or_insert(0) += 1;
@@ -98,8 +103,9 @@ impl Limits {
             .clone()
     }
 
-    /// The latest refusals (up to [`LOGGED`]), oldest first: when (Unix
-    /// milliseconds, the machine's clock), whose, what, and how early.
+    /// The latest refusals (up to [`LOGGED`]), oldest first: when each was
+    /// metered (Unix milliseconds, the machine's clock), whose, what, and
+    /// how early it arrived.
     pub fn refusal_log(&self) -> Vec<Value> {
         let log = self.log.lock().unwrap_or_else(|p| p.into_inner());
         log.iter()
@@ -148,8 +154,10 @@ mod tests {
         let start = Instant::now();
         assert!(limits.take("k", "GET", "/a", COST, start + Duration::from_secs(2)));
         // Arrived earlier than the one just metered: the bucket is not
-        // refilled backwards, so it is refused.
+        // refilled backwards, so it is refused, 2 s early (1 s before the
+        // other, which emptied the bucket for the next second).
         assert!(!limits.take("k", "GET", "/a", COST, start + Duration::from_secs(1)));
+        assert_eq!(limits.refusal_log()[0]["early_ms"], 2000.0);
         // Writes are a bucket of their own.
         assert!(limits.take("k", "POST", "/a", COST, start));
     }

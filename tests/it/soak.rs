@@ -783,9 +783,10 @@ fn sample(at: Duration, records: [u64; 2], remembered: u64) -> Sample {
 /// the sessions' (their recovery memory included) and the bots' memory,
 /// held to 1 MB of growth where resident memory, which also holds what the
 /// allocator keeps in use for its own reasons (freed pages it has not
-/// returned are returned before each sample), gets 16 MB. Live tasks get 16 and `sessions` x 4 more: each account stream
-/// may have three recoveries (and their retries) in flight at a sample,
-/// all of them at once after the reconnect a stream fault causes.
+/// returned are returned before each sample), gets 16 MB. Live tasks get
+/// 16 and `sessions` x 4 more: each account stream may have three
+/// recoveries (and their retries) in flight at a sample, all of them at
+/// once after the reconnect a stream fault causes.
 fn check_flat(samples: &[Sample], record_bytes: [f64; 2], sessions: u64) -> Vec<String> {
     if samples.len() < 8 {
         return Vec::new();
@@ -987,8 +988,14 @@ fn check_rate_limits(audit: &Value, started_at: std::time::SystemTime) -> Vec<St
                     )
                 })
                 .collect();
+            // The simulator describes only its latest 1,000 refusals.
+            let listed = if each.len() as u64 == n {
+                String::new()
+            } else {
+                format!(" ({} of them listed)", each.len())
+            };
             format!(
-                "the simulator's rate limit refused {n} requests of {key}: {}",
+                "the simulator's rate limit refused {n} requests of {key}{listed}: {}",
                 each.join("; ")
             )
         })
