@@ -599,12 +599,7 @@ async fn run_fleet(shared: bool, offsets: &[i64]) -> FleetRun {
     for worker in &mut workers {
         assert!(worker.wait().unwrap().success());
     }
-    let audit: Value = reqwest::get(format!("{}/_sim/audit", sim.origin()))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let audit = crate::support::sim_control(&sim, "audit").await;
     FleetRun {
         done: results
             .iter()

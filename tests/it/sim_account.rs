@@ -18,7 +18,7 @@ use kalshi_tests::keys::{TestKey, pem};
 use kalshi_tests::prism::Prism;
 use rust_decimal::Decimal;
 
-use crate::support::dec;
+use crate::support::{dec, sim_control};
 
 const MARKET: &str = "KXTEST-26DEC31-YES";
 
@@ -639,12 +639,7 @@ async fn the_audit_describes_each_refused_request() {
     carol.portfolio().balance().send().await.unwrap();
     let refused = carol.portfolio().balance().send().await;
     assert!(matches!(refused, Err(Error::RateLimited(_))), "{refused:?}");
-    let audit: serde_json::Value = reqwest::get(format!("{}/_sim/audit", sim.origin()))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let audit = sim_control(&sim, "audit").await;
     let count = audit["rate_limited"]["carol-key"].as_u64().unwrap();
     let refusals = audit["refusals"].as_array().unwrap();
     assert!(count >= 1);
@@ -658,12 +653,7 @@ async fn the_audit_describes_each_refused_request() {
         assert!(refusal["at_ms"].as_i64().unwrap() > 1_700_000_000_000);
     }
     // The money alone, as the audit has it.
-    let ledger: serde_json::Value = reqwest::get(format!("{}/_sim/ledger", sim.origin()))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let ledger = sim_control(&sim, "ledger").await;
     for field in ["deposited", "cash", "open_interest", "fees"] {
         assert!(ledger[field].is_string(), "{ledger}");
         assert_eq!(ledger[field], audit[field], "{field}");

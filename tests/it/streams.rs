@@ -1828,14 +1828,7 @@ async fn the_account_survives_random_stream_faults(connections: usize, seed: u64
         async |_, seen| seen.position_states() == rest,
     )
     .await;
-    let failures = seen.count(|e| {
-        matches!(
-            e,
-            Event::FillRecoveryFailed { .. }
-                | Event::OrderRecoveryFailed { .. }
-                | Event::PositionRecoveryFailed { .. }
-        )
-    });
+    let failures = seen.count(is_recovery_failure);
     assert_eq!(failures, 0, "no REST fault was injected");
     assert!(
         session.stats().reconnects > 0,
@@ -1924,16 +1917,7 @@ async fn recoveries_share_a_failing_read_of_the_read_side() {
         &mut session,
         &mut seen,
         "the three failures",
-        async |_, seen| {
-            seen.count(|e| {
-                matches!(
-                    e,
-                    Event::FillRecoveryFailed { .. }
-                        | Event::OrderRecoveryFailed { .. }
-                        | Event::PositionRecoveryFailed { .. }
-                )
-            }) == 3
-        },
+        async |_, seen| seen.count(is_recovery_failure) == 3,
     )
     .await;
     let reads = freshness_reads(&stack.sim) - before;
@@ -1966,14 +1950,7 @@ async fn an_undecodable_read_of_the_read_side_fails_only_its_reader() {
         .into_iter()
         .map(|(mut session, mut seen)| async move {
             wait_for_the_three_recoveries(&mut session, &mut seen).await;
-            let failed = seen.count(|e| {
-                matches!(
-                    e,
-                    Event::FillRecoveryFailed { .. }
-                        | Event::OrderRecoveryFailed { .. }
-                        | Event::PositionRecoveryFailed { .. }
-                )
-            });
+            let failed = seen.count(is_recovery_failure);
             (session, failed)
         });
     let sessions = futures_util::future::join_all(recovered).await;
@@ -2028,6 +2005,16 @@ async fn wait_for_the_three_recoveries(session: &mut StreamSession, seen: &mut S
             && seen.count(|e| matches!(e, Event::PositionsRecovered { .. })) == 1
     })
     .await;
+}
+
+/// Whether `e` reports a failed recovery, of any kind.
+fn is_recovery_failure(e: &Event) -> bool {
+    matches!(
+        e,
+        Event::FillRecoveryFailed { .. }
+            | Event::OrderRecoveryFailed { .. }
+            | Event::PositionRecoveryFailed { .. }
+    )
 }
 
 /// The reads of `GET /exchange/user_data_timestamp` so far.

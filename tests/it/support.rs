@@ -28,3 +28,14 @@ pub fn dec(text: &str) -> Decimal {
 pub fn json<T: serde::Serialize>(value: &T) -> serde_json::Value {
     serde_json::to_value(value).unwrap()
 }
+
+/// The answer of the simulator's control API at `GET /_sim/{path}` (e.g.
+/// `audit`, `ledger`).
+pub async fn sim_control(sim: &kalshi_sim::Simulator, path: &str) -> serde_json::Value {
+    reqwest::get(format!("{}/_sim/{path}", sim.origin()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
