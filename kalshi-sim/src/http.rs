@@ -127,12 +127,11 @@ async fn handle(
     // Metered as of now, whenever it is processed (see `Limits::take`).
     let arrived = std::time::Instant::now();
     if path.starts_with(crate::control::PREFIX) {
-        return Ok(
-            match crate::control::handle(&shared, peer, &method, &path, &body) {
-                Ok(body) => json_response(200, &body),
-                Err(error) => error_response(&error),
-            },
-        );
+        let answer = blocking(move || crate::control::handle(&shared, peer, &method, &path, &body));
+        return Ok(match answer.await {
+            Ok(body) => json_response(200, &body),
+            Err(error) => error_response(&error),
+        });
     }
     let fault = shared.faults.next(&path);
     // Journaled on arrival: a request the client abandons still arrived.
@@ -171,19 +170,12 @@ async fn handle(
                         let parsed = serde_json::from_slice::<Value>(&body).ok();
                         meter(&shared, &method, &path, &headers, parsed.as_ref(), arrived)?;
                         tokio::time::sleep(delay).await;
-                        return process_metered(
-                            &shared, &method, &path, &query, &headers, &body, None,
-                        );
                     }
-                    process_metered(
-                        &shared,
-                        &method,
-                        &path,
-                        &query,
-                        &headers,
-                        &body,
-                        Some(arrived),
-                    )
+                    let metered = delay.is_none().then_some(arrived);
+                    blocking(move || {
+                        process_metered(&shared, &method, &path, &query, &headers, &body, metered)
+                    })
+                    .await
                 }
             });
             let answer = task
@@ -196,6 +188,18 @@ async fn handle(
         .faults
         .set_status(index, response.as_ref().map_or(0, |r| r.status().as_u16()));
     response.ok_or(Dropped)
+}
+
+/// Runs `work`, which may wait for the exchange's lock, on a thread of its
+/// own: the runtime's threads stay free to read requests and stamp their
+/// arrival (the rate limits meter each as of then) however long the lock
+/// is held.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ApiErr> + Send + 'static,
+) -> Result<T, ApiErr> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .unwrap_or_else(|_| Err(ApiErr::new(500, "internal", "the simulator failed")))
 }
 
 /// Applies a fault that lets the request execute first.

@@ -2,7 +2,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
@@ -13,14 +13,81 @@ pub(crate) const COST: f64 = 10.0;
 /// counts by key cover all of them.
 const LOGGED: usize = 1_000;
 
+/// How long a bucket remembers each request it paid for, so that a
+/// request metered after a later one (requests are processed in parallel)
+/// is still metered in the order they arrived. Requests metered later
+/// than this after a newer one are metered as of the oldest remembered.
+const REORDER_WINDOW: Duration = Duration::from_secs(1);
+
 pub(crate) struct Limits {
     read: f64,
     write: f64,
-    buckets: Mutex<HashMap<(String, bool), (f64, Instant)>>,
+    buckets: Mutex<HashMap<(String, bool), Bucket>>,
     /// Requests refused per key: what a client's own limiter should keep at 0.
     refused: Mutex<HashMap<String, u64>>,
     /// The latest refusals, oldest first.
     log: Mutex<VecDeque<Refusal>>,
+}
+
+/// A token bucket that meters requests in the order they arrived,
+/// whatever the order they are metered in: its level as of `since`, and
+/// the requests it paid for that arrived after, in order of arrival.
+struct Bucket {
+    level: f64,
+    since: Instant,
+    paid: VecDeque<(Instant, f64)>,
+}
+
+impl Bucket {
+    /// Full as of one window before `at`, so that a request metered
+    /// second but arriving first is still metered in its place.
+    fn full(rate: f64, at: Instant) -> Self {
+        Self {
+            level: rate,
+            since: at.checked_sub(REORDER_WINDOW).unwrap_or(at),
+            paid: VecDeque::new(),
+        }
+    }
+
+    /// Pays `tokens` for a request that arrived at `arrived` if the bucket,
+    /// replayed in order of arrival with it, never runs short; otherwise
+    /// the refill time of the tokens it would lack (the request came that
+    /// much too early), and nothing changes.
+    fn pay(&mut self, rate: f64, tokens: f64, arrived: Instant) -> Result<(), f64> {
+        // Older than the bucket remembers: as of its oldest moment (strict).
+        let arrived = arrived.max(self.since);
+        let at = self.paid.partition_point(|&(t, _)| t <= arrived);
+        let (mut level, mut last) = (self.level, self.since);
+        let request = (arrived, tokens);
+        let with_it = self
+            .paid
+            .iter()
+            .take(at)
+            .chain(std::iter::once(&request))
+            .chain(self.paid.iter().skip(at));
+        for &(t, cost) in with_it {
+            level = (level + rate * (t - last).as_secs_f64()).min(rate) - cost;
+            last = t;
+            if level < 0.0 {
+                return Err(-level / rate * 1000.0);
+            }
+        }
+        self.paid.insert(at, (arrived, tokens));
+        self.forget_before(rate, last - REORDER_WINDOW.min(last - self.since));
+        Ok(())
+    }
+
+    /// Folds the requests that arrived before `horizon` into the level.
+    fn forget_before(&mut self, rate: f64, horizon: Instant) {
+        while let Some(&(t, cost)) = self.paid.front() {
+            if t >= horizon {
+                break;
+            }
+            self.level = (self.level + rate * (t - self.since).as_secs_f64()).min(rate) - cost;
+            self.since = t;
+            self.paid.pop_front();
+        }
+    }
 }
 
 /// One refused request, as the audit shows it: enough to tell a client's
@@ -51,33 +118,23 @@ impl Limits {
     /// too few (the request must be refused, not executed).
     ///
     /// As of arrival, as an exchange's gateway meters, not as of the
-    /// moment the request is processed: requests whose arrival was stamped
-    /// before a busy moment of the simulator (its state locked while a
-    /// market settles or the audit is read) would otherwise all be metered
-    /// at once, closer together than they came. (A stall of every worker
-    /// thread still delays the stamps themselves.) A request metered after
-    /// a later arrival gets no refill for the time between (a little
-    /// strict, never lax).
+    /// moment the request is processed: requests run in parallel and wait
+    /// for the exchange's lock in any order, so a bucket meters them in the
+    /// order they arrived (within [`REORDER_WINDOW`]), and a busy moment
+    /// of the simulator does not bring them to the bucket closer together
+    /// than they came.
     pub fn take(&self, key: &str, method: &str, path: &str, tokens: f64, arrived: Instant) -> bool {
         let is_read = method == "GET";
         let rate = if is_read { self.read } else { self.write };
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        let (level, last) = buckets
+        let paid = buckets
             .entry((key.to_owned(), is_read))
-            .or_insert((rate, arrived));
-        if arrived > *last {
-            *level = (*level + rate * (arrived - *last).as_secs_f64()).min(rate);
-            *last = arrived;
-        }
-        if *level >= tokens {
-            *level -= tokens;
-            return true;
-        }
-        // The level is as of `last`, which a request metered out of order
-        // arrived before: it came that much earlier still.
-        let before_last = last.saturating_duration_since(arrived).as_secs_f64();
-        let early_ms = ((tokens - *level) / rate + before_last) * 1000.0;
+            .or_insert_with(|| Bucket::full(rate, arrived))
+            .pay(rate, tokens, arrived);
         drop(buckets);
+        let Err(early_ms) = paid else {
+            return true;
+        };
         let mut refused = self.refused.lock().unwrap_or_else(|p| p.into_inner());
         *refused.entry(key.to_owned()).or_insert(0) += 1;
         drop(refused);
@@ -149,16 +206,52 @@ mod tests {
     }
 
     #[test]
-    fn a_request_metered_after_a_later_arrival_gets_no_refill() {
+    fn requests_metered_out_of_order_are_metered_in_the_order_they_arrived() {
         let limits = limits();
         let start = Instant::now();
-        assert!(limits.take("k", "GET", "/a", COST, start + Duration::from_secs(2)));
-        // Arrived earlier than the one just metered: the bucket is not
-        // refilled backwards, so it is refused, 2 s early (1 s before the
-        // other, which emptied the bucket for the next second).
-        assert!(!limits.take("k", "GET", "/a", COST, start + Duration::from_secs(1)));
-        assert_eq!(limits.refusal_log()[0]["early_ms"], 2000.0);
+        let ms = |n| start + Duration::from_millis(n);
+        // A second apart on arrival, metered the later first (both waited
+        // for the exchange's lock): both within budget.
+        assert!(limits.take("k", "GET", "/a", COST, ms(1_000)));
+        assert!(limits.take("k", "GET", "/a", COST, ms(0)));
+        // One arriving between them would leave the later one short by
+        // half a second: refused, as it would have been in order.
+        assert!(!limits.take("k", "GET", "/a", COST, ms(500)));
+        assert_eq!(limits.refusal_log()[0]["early_ms"], 500.0);
+        // Half a second after the later one, the bucket has half of a
+        // request: refused, half a second early; a second after, paid.
+        assert!(!limits.take("k", "GET", "/a", COST, ms(1_500)));
+        assert_eq!(limits.refusal_log()[1]["early_ms"], 500.0);
+        assert!(limits.take("k", "GET", "/a", COST, ms(2_000)));
         // Writes are a bucket of their own.
         assert!(limits.take("k", "POST", "/a", COST, start));
+        assert_eq!(limits.refusals()["k"], 2);
+    }
+
+    #[test]
+    fn a_request_paid_already_is_not_made_short_by_an_earlier_one() {
+        let limits = limits();
+        let start = Instant::now();
+        let ms = |n| start + Duration::from_millis(n);
+        assert!(limits.take("k", "GET", "/a", COST, ms(0)));
+        assert!(limits.take("k", "GET", "/a", COST, ms(1_500)));
+        // Arriving at 1 s it fits by itself, but the one at 1.5 s was paid
+        // already and would then lack half a second of refill: refused.
+        assert!(!limits.take("k", "GET", "/a", COST, ms(1_000)));
+        assert_eq!(limits.refusal_log()[0]["early_ms"], 500.0);
+    }
+
+    #[test]
+    fn a_request_older_than_the_window_is_metered_as_of_its_start() {
+        let limits = limits();
+        let start = Instant::now();
+        let ms = |n| start + Duration::from_millis(n);
+        for n in 0..5 {
+            assert!(limits.take("k", "GET", "/a", COST, ms(n * 1_000)));
+        }
+        // The bucket remembers the requests of the last second and its
+        // level before them (as of 2 s, spent): one arriving at 0.5 s is
+        // metered as of 2 s, and refused.
+        assert!(!limits.take("k", "GET", "/a", COST, ms(500)));
     }
 }
