@@ -84,7 +84,9 @@ pub(crate) struct Presented<'a> {
 
 /// The user a signed request comes from, or Kalshi's 401.
 pub(crate) fn authenticate(
-    keys: &std::collections::HashMap<String, (String, PublicKey)>,
+    // The key's user and public half, copied out of the exchange's state:
+    // the signature is checked without holding its lock.
+    key_of: impl FnOnce(&str) -> Option<(String, PublicKey)>,
     presented: &Presented<'_>,
     method: &str,
     path: &str,
@@ -99,7 +101,7 @@ pub(crate) fn authenticate(
             "KALSHI-ACCESS-KEY, -TIMESTAMP and -SIGNATURE are required",
         ));
     };
-    let Some((user_id, key)) = keys.get(key_id) else {
+    let Some((user_id, key)) = key_of(key_id) else {
         return Err(unauthorized("incorrect_api_key", "unknown API key"));
     };
     let Ok(ts) = timestamp.parse::<i64>() else {
@@ -122,5 +124,5 @@ pub(crate) fn authenticate(
             "the signature does not match",
         ));
     }
-    Ok(user_id.clone())
+    Ok(user_id)
 }

@@ -18,7 +18,7 @@
 //! | `POST /_sim/faults` | `{"fault", "times"?, "status"?, "delay_ms"?, "path"?}` | queues a fault for the next requests (only those whose path ends with `path`, when given) |
 //! | `DELETE /_sim/faults` | | drops the faults not yet applied (`{"cleared": n}`) |
 //! | `GET /_sim/journal` | | every request received, in order |
-//! | `GET /_sim/audit` | | the money (`deposited`, `cash`, `open_interest`, `fees`, dollars), 429s of the rate limits by key (`rate_limited`) and the latest 1,000 one by one (`refusals`: `at_ms`, `key`, `method`, `path`, and `early_ms`, how much sooner the request came than its bucket could pay for it), and every `(user_id, client_order_id)` with its number of orders |
+//! | `GET /_sim/audit` | | the money (`deposited`, `cash`, `open_interest`, `fees`, dollars), 429s of the rate limits by key (`rate_limited`) and the latest 1,000 one by one (`refusals`: `at_ms`, `key`, `method`, `path`, and `early_ms`, how early it came: the refill time of the tokens its bucket, replayed in order of arrival, lacked), and every `(user_id, client_order_id)` with its number of orders |
 //! | `GET /_sim/ledger` | | the money alone (`deposited`, `cash`, `open_interest`, `fees`), without the audit's list of every order |
 //! | `GET /_sim/stream_sessions` | | `{"sessions": [ids]}`, the open WebSocket sessions |
 //! | `POST /_sim/stream_faults` | `{"fault", "session"?, "ms"?}` | a stream fault for one session or all (`{"applied": n}`) |

@@ -305,9 +305,8 @@ fn process_metered(
             timestamp: header("kalshi-access-timestamp"),
             signature: header("kalshi-access-signature"),
         };
-        let state = shared.state();
         Some(auth::authenticate(
-            &state.keys,
+            |id| shared.state().keys.get(id).cloned(),
             &presented,
             method,
             path,

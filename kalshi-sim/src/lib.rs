@@ -243,6 +243,19 @@ impl Shared {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+
+    /// Reads the state on a blocking thread, for async code: waiting for
+    /// the lock there would hold one of the runtime's threads, which read
+    /// requests and stamp their arrival (the rate limits meter as of then).
+    async fn read_state<T: Send + 'static>(
+        self: &Arc<Self>,
+        read: impl FnOnce(&State) -> T + Send + 'static,
+    ) -> T {
+        let shared = Arc::clone(self);
+        tokio::task::spawn_blocking(move || read(&shared.state()))
+            .await
+            .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+    }
 }
 
 impl State {

@@ -14,10 +14,12 @@ pub(crate) const COST: f64 = 10.0;
 const LOGGED: usize = 1_000;
 
 /// How long a bucket remembers each request it paid for, so that a
-/// request metered after a later one (requests are processed in parallel)
-/// is still metered in the order they arrived. Requests metered later
-/// than this after a newer one are metered as of the oldest remembered.
-const REORDER_WINDOW: Duration = Duration::from_secs(1);
+/// request metered after a later one (requests are processed in parallel,
+/// and wait for the exchange's lock in any order) is still metered in the
+/// order they arrived. One that arrived before what the bucket remembers
+/// is metered as of the last moment it forgot: an approximation, for
+/// waits on the lock longer than any the soak has seen.
+const REORDER_WINDOW: Duration = Duration::from_secs(2);
 
 pub(crate) struct Limits {
     read: f64,
@@ -29,9 +31,10 @@ pub(crate) struct Limits {
     log: Mutex<VecDeque<Refusal>>,
 }
 
-/// A token bucket that meters requests in the order they arrived,
-/// whatever the order they are metered in: its level as of `since`, and
-/// the requests it paid for that arrived after, in order of arrival.
+/// A token bucket of `rate` tokens that refills `rate` a second, metering
+/// requests in the order they arrived whatever the order they are metered
+/// in: its level as of `since`, and the requests it paid for that arrived
+/// after (within [`REORDER_WINDOW`] of the newest), in order of arrival.
 struct Bucket {
     level: f64,
     since: Instant,
@@ -49,31 +52,33 @@ impl Bucket {
         }
     }
 
-    /// Pays `tokens` for a request that arrived at `arrived` if the bucket,
-    /// replayed in order of arrival with it, never runs short; otherwise
-    /// the refill time of the tokens it would lack (the request came that
-    /// much too early), and nothing changes.
+    /// Pays `tokens` for a request that arrived at `arrived` if the
+    /// bucket, replayed in order of arrival with it, never runs short.
+    /// Otherwise nothing changes, and the answer is how early it came, in
+    /// ms: the refill time of the tokens the replay lacked where it first
+    /// ran short (at this request, or at a later one it had paid for
+    /// already), plus how long before the bucket's memory it arrived.
     fn pay(&mut self, rate: f64, tokens: f64, arrived: Instant) -> Result<(), f64> {
-        // Older than the bucket remembers: as of its oldest moment (strict).
-        let arrived = arrived.max(self.since);
-        let at = self.paid.partition_point(|&(t, _)| t <= arrived);
-        let (mut level, mut last) = (self.level, self.since);
-        let request = (arrived, tokens);
-        let with_it = self
+        let at = arrived.max(self.since);
+        let position = self.paid.partition_point(|&(t, _)| t <= at);
+        let request = (at, tokens);
+        let replay = self
             .paid
             .iter()
-            .take(at)
+            .take(position)
             .chain(std::iter::once(&request))
-            .chain(self.paid.iter().skip(at));
-        for &(t, cost) in with_it {
+            .chain(self.paid.iter().skip(position));
+        let (mut level, mut last) = (self.level, self.since);
+        for &(t, cost) in replay {
             level = (level + rate * (t - last).as_secs_f64()).min(rate) - cost;
             last = t;
             if level < 0.0 {
-                return Err(-level / rate * 1000.0);
+                return Err((-level / rate + (at - arrived).as_secs_f64()) * 1000.0);
             }
         }
-        self.paid.insert(at, (arrived, tokens));
-        self.forget_before(rate, last - REORDER_WINDOW.min(last - self.since));
+        self.paid.insert(position, request);
+        let newest = last;
+        self.forget_before(rate, newest - REORDER_WINDOW.min(newest - self.since));
         Ok(())
     }
 
@@ -97,8 +102,9 @@ struct Refusal {
     key: String,
     method: String,
     path: String,
-    /// How much sooner the request arrived than the bucket could pay for
-    /// it: the refill time of the tokens it lacked.
+    /// How early it came: the refill time of the tokens its bucket lacked,
+    /// replayed in order of arrival, where it first ran short (see
+    /// `Bucket::pay`).
     early_ms: f64,
 }
 
@@ -214,8 +220,8 @@ mod tests {
         // for the exchange's lock): both within budget.
         assert!(limits.take("k", "GET", "/a", COST, ms(1_000)));
         assert!(limits.take("k", "GET", "/a", COST, ms(0)));
-        // One arriving between them would leave the later one short by
-        // half a second: refused, as it would have been in order.
+        // One arriving between them finds half a request in the bucket:
+        // refused, half a second early, as it would have been in order.
         assert!(!limits.take("k", "GET", "/a", COST, ms(500)));
         assert_eq!(limits.refusal_log()[0]["early_ms"], 500.0);
         // Half a second after the later one, the bucket has half of a
@@ -249,9 +255,26 @@ mod tests {
         for n in 0..5 {
             assert!(limits.take("k", "GET", "/a", COST, ms(n * 1_000)));
         }
-        // The bucket remembers the requests of the last second and its
-        // level before them (as of 2 s, spent): one arriving at 0.5 s is
-        // metered as of 2 s, and refused.
+        // The bucket remembers the requests of the last two seconds and
+        // its level before them (as of 1 s, spent): one arriving at 0.5 s
+        // is metered as of 1 s, refused, and counted 1.5 s early (a full
+        // request's refill, and the half second before 1 s).
         assert!(!limits.take("k", "GET", "/a", COST, ms(500)));
+        assert_eq!(limits.refusal_log()[0]["early_ms"], 1500.0);
+    }
+
+    #[test]
+    fn a_bucket_remembers_only_its_window() {
+        // 10 requests a second, paid one by one at that pace for ten
+        // minutes: the bucket holds the last two seconds' requests alone.
+        let (rate, start) = (100.0, Instant::now());
+        let mut bucket = Bucket::full(rate, start);
+        for n in 0..6_000 {
+            let at = start + Duration::from_millis(100 * n);
+            assert_eq!(bucket.pay(rate, COST, at), Ok(()), "request {n}");
+            assert!(bucket.paid.len() <= 21, "{} remembered", bucket.paid.len());
+        }
+        let newest = start + Duration::from_millis(100 * 5_999);
+        assert!(newest - bucket.since <= REORDER_WINDOW + Duration::from_millis(100));
     }
 }

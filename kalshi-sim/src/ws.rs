@@ -115,16 +115,13 @@ pub(crate) fn upgrade(
             .get("kalshi-access-signature")
             .and_then(|v| v.to_str().ok()),
     };
-    let user = {
-        let state = shared.state();
-        auth::authenticate(
-            &state.keys,
-            &presented,
-            "GET",
-            venue.path(),
-            crate::clock::real_now_ms(),
-        )?
-    };
+    let user = auth::authenticate(
+        |id| shared.state().keys.get(id).cloned(),
+        &presented,
+        "GET",
+        venue.path(),
+        crate::clock::real_now_ms(),
+    )?;
     let (id, faults) = shared.sessions.open();
     let updates = shared.state().feed.subscribe();
     let shared = Arc::clone(shared);
@@ -405,19 +402,23 @@ impl Session {
         self.write(text, false).await
     }
 
-    /// The clock the published book of `market` is current at.
-    fn book_clock(&self, market: &str) -> u64 {
-        match self.venue {
-            Venue::EventContracts => self.shared.state().feed.snapshot(market).0,
-            Venue::Margin => self.shared.state().margin.snapshot(market).0,
+    /// The clock the published book of `market` is current at, and the
+    /// book. (A future that does not borrow the session, which is not
+    /// `Sync`.)
+    fn published_book(&self, market: &str) -> impl Future<Output = (u64, String)> + Send + 'static {
+        let (venue, market, shared) = (self.venue, market.to_owned(), Arc::clone(&self.shared));
+        async move {
+            shared
+                .read_state(move |state| match venue {
+                    Venue::EventContracts => state.feed.snapshot(&market),
+                    Venue::Margin => state.margin.snapshot(&market),
+                })
+                .await
         }
     }
 
     async fn snapshot(&mut self, sid: u64, market: &str, id: Option<u64>) -> Result<(), End> {
-        let (clock, msg) = match self.venue {
-            Venue::EventContracts => self.shared.state().feed.snapshot(market),
-            Venue::Margin => self.shared.state().margin.snapshot(market),
-        };
+        let (clock, msg) = self.published_book(market).await;
         if let Some(sub) = self.subs.get_mut(&sid) {
             sub.snapshot_clock.insert(market.to_owned(), clock);
         }
@@ -563,7 +564,7 @@ impl Session {
                 "Market Ticker required".into(),
             )));
         }
-        if let Some(unknown) = markets.iter().flatten().find(|m| !self.market_exists(m)) {
+        if let Some(unknown) = self.unknown_market(markets.iter().flatten()).await {
             return Ok(Err(CommandError(
                 code::INVALID_PARAMETER,
                 format!("unknown market ticker {unknown}"),
@@ -605,7 +606,7 @@ impl Session {
                         self.snapshot(sid, &market, None).await?;
                     } else {
                         // No snapshot asked for: deltas from now on.
-                        let clock = self.book_clock(&market);
+                        let (clock, _) = self.published_book(&market).await;
                         if let Some(sub) = self.subs.get_mut(&sid) {
                             sub.snapshot_clock.insert(market, clock);
                         }
@@ -616,10 +617,22 @@ impl Session {
         Ok(Ok(()))
     }
 
-    fn market_exists(&self, ticker: &str) -> bool {
-        match self.venue {
-            Venue::EventContracts => self.shared.state().engine.market_state(ticker).is_some(),
-            Venue::Margin => self.shared.state().margin.has_market(ticker),
+    /// The first of `markets` the venue does not list.
+    fn unknown_market<'m>(
+        &self,
+        markets: impl IntoIterator<Item = &'m String>,
+    ) -> impl Future<Output = Option<String>> + Send + 'static {
+        let (venue, shared) = (self.venue, Arc::clone(&self.shared));
+        let markets: Vec<String> = markets.into_iter().cloned().collect();
+        async move {
+            shared
+                .read_state(move |state| {
+                    markets.into_iter().find(|ticker| match venue {
+                        Venue::EventContracts => state.engine.market_state(ticker).is_none(),
+                        Venue::Margin => !state.margin.has_market(ticker),
+                    })
+                })
+                .await
         }
     }
 
@@ -689,7 +702,7 @@ impl Session {
             }
             Err(error) => return Ok(Err(error)),
         };
-        if let Some(unknown) = markets.iter().find(|m| !self.market_exists(m)) {
+        if let Some(unknown) = self.unknown_market(&markets).await {
             return Ok(Err(CommandError(
                 code::INVALID_PARAMETER,
                 format!("unknown market ticker {unknown}"),
