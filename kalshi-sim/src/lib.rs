@@ -244,13 +244,26 @@ impl Shared {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Reads the state on a blocking thread, for async code: waiting for
-    /// the lock there would hold one of the runtime's threads, which read
-    /// requests and stamp their arrival (the rate limits meter as of then).
+    /// The state if its lock is free now; `None` while another holds it.
+    fn try_state(&self) -> Option<MutexGuard<'_, State>> {
+        match self.state.try_lock() {
+            Ok(state) => Some(state),
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
+    }
+
+    /// Reads the state, for async code: right away when the lock is free,
+    /// else on a blocking thread, since waiting for the lock here would
+    /// hold one of the runtime's threads, which read requests and stamp
+    /// their arrival (the rate limits meter as of then).
     async fn read_state<T: Send + 'static>(
         self: &Arc<Self>,
         read: impl FnOnce(&State) -> T + Send + 'static,
     ) -> T {
+        if let Some(state) = self.try_state() {
+            return read(&state);
+        }
         let shared = Arc::clone(self);
         tokio::task::spawn_blocking(move || read(&shared.state()))
             .await
