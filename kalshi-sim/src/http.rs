@@ -172,16 +172,6 @@ async fn handle(
                         tokio::time::sleep(delay).await;
                     }
                     let metered = delay.is_none().then_some(arrived);
-                    // Right here while the exchange's lock is free (no
-                    // thread hop: the common case), else on a blocking
-                    // thread. (The lock can still be taken between this
-                    // look and the request's own turn; then this runtime
-                    // thread waits, as all did before.)
-                    if shared.try_state().is_some() {
-                        return process_metered(
-                            &shared, &method, &path, &query, &headers, &body, metered,
-                        );
-                    }
                     blocking(move || {
                         process_metered(&shared, &method, &path, &query, &headers, &body, metered)
                     })
