@@ -196,70 +196,74 @@ mod tests {
         Limits::new(10, 10)
     }
 
+    /// Moments `n` ms after the first call.
+    fn clock() -> impl Fn(u64) -> Instant {
+        let start = Instant::now();
+        move |n| start + Duration::from_millis(n)
+    }
+
+    /// A read of key `k` that arrived `at`: whether it was paid for.
+    fn read(limits: &Limits, at: Instant) -> bool {
+        limits.take("k", "GET", "/a", COST, at)
+    }
+
     #[test]
     fn requests_are_metered_as_of_their_arrival() {
-        let limits = limits();
-        let start = Instant::now();
-        let second = start + Duration::from_secs(1);
+        let (limits, ms) = (limits(), clock());
+        let (start, second) = (ms(0), ms(1_000));
         // A second apart on arrival, metered back to back (the second
         // queued behind a busy moment): both within budget.
-        assert!(limits.take("k", "GET", "/a", COST, start));
-        assert!(limits.take("k", "GET", "/a", COST, second));
+        assert!(read(&limits, start));
+        assert!(read(&limits, second));
         // A third arriving with the second is refused, 1 s early.
-        assert!(!limits.take("k", "GET", "/a", COST, second));
+        assert!(!read(&limits, second));
         assert_eq!(limits.refusals()["k"], 1);
         assert_eq!(limits.refusal_log()[0]["early_ms"], 1000.0);
     }
 
     #[test]
     fn requests_metered_out_of_order_are_metered_in_the_order_they_arrived() {
-        let limits = limits();
-        let start = Instant::now();
-        let ms = |n| start + Duration::from_millis(n);
+        let (limits, ms) = (limits(), clock());
         // A second apart on arrival, metered the later first (both waited
         // for the exchange's lock): both within budget.
-        assert!(limits.take("k", "GET", "/a", COST, ms(1_000)));
-        assert!(limits.take("k", "GET", "/a", COST, ms(0)));
+        assert!(read(&limits, ms(1_000)));
+        assert!(read(&limits, ms(0)));
         // One arriving between them finds half a request in the bucket:
         // refused, half a second early, as it would have been in order.
-        assert!(!limits.take("k", "GET", "/a", COST, ms(500)));
+        assert!(!read(&limits, ms(500)));
         assert_eq!(limits.refusal_log()[0]["early_ms"], 500.0);
         // Half a second after the later one, the bucket has half of a
         // request: refused, half a second early; a second after, paid.
-        assert!(!limits.take("k", "GET", "/a", COST, ms(1_500)));
+        assert!(!read(&limits, ms(1_500)));
         assert_eq!(limits.refusal_log()[1]["early_ms"], 500.0);
-        assert!(limits.take("k", "GET", "/a", COST, ms(2_000)));
+        assert!(read(&limits, ms(2_000)));
         // Writes are a bucket of their own.
-        assert!(limits.take("k", "POST", "/a", COST, start));
+        assert!(limits.take("k", "POST", "/a", COST, ms(0)));
         assert_eq!(limits.refusals()["k"], 2);
     }
 
     #[test]
     fn a_request_paid_already_is_not_made_short_by_an_earlier_one() {
-        let limits = limits();
-        let start = Instant::now();
-        let ms = |n| start + Duration::from_millis(n);
-        assert!(limits.take("k", "GET", "/a", COST, ms(0)));
-        assert!(limits.take("k", "GET", "/a", COST, ms(1_500)));
+        let (limits, ms) = (limits(), clock());
+        assert!(read(&limits, ms(0)));
+        assert!(read(&limits, ms(1_500)));
         // Arriving at 1 s it fits by itself, but the one at 1.5 s was paid
         // already and would then lack half a second of refill: refused.
-        assert!(!limits.take("k", "GET", "/a", COST, ms(1_000)));
+        assert!(!read(&limits, ms(1_000)));
         assert_eq!(limits.refusal_log()[0]["early_ms"], 500.0);
     }
 
     #[test]
     fn a_request_older_than_the_window_is_metered_as_of_its_start() {
-        let limits = limits();
-        let start = Instant::now();
-        let ms = |n| start + Duration::from_millis(n);
+        let (limits, ms) = (limits(), clock());
         for n in 0..5 {
-            assert!(limits.take("k", "GET", "/a", COST, ms(n * 1_000)));
+            assert!(read(&limits, ms(n * 1_000)));
         }
         // The bucket remembers the requests of the last two seconds and
         // its level before them (as of 1 s, spent): one arriving at 0.5 s
         // is metered as of 1 s, refused, and counted 1.5 s early (a full
         // request's refill, and the half second before 1 s).
-        assert!(!limits.take("k", "GET", "/a", COST, ms(500)));
+        assert!(!read(&limits, ms(500)));
         assert_eq!(limits.refusal_log()[0]["early_ms"], 1500.0);
     }
 
@@ -267,14 +271,13 @@ mod tests {
     fn a_bucket_remembers_only_its_window() {
         // 10 requests a second, paid one by one at that pace for ten
         // minutes: the bucket holds the last two seconds' requests alone.
-        let (rate, start) = (100.0, Instant::now());
-        let mut bucket = Bucket::full(rate, start);
+        let (rate, ms) = (100.0, clock());
+        let mut bucket = Bucket::full(rate, ms(0));
         for n in 0..6_000 {
-            let at = start + Duration::from_millis(100 * n);
-            assert_eq!(bucket.pay(rate, COST, at), Ok(()), "request {n}");
+            assert_eq!(bucket.pay(rate, COST, ms(100 * n)), Ok(()), "request {n}");
             assert!(bucket.paid.len() <= 21, "{} remembered", bucket.paid.len());
         }
-        let newest = start + Duration::from_millis(100 * 5_999);
+        let newest = ms(100 * 5_999);
         assert!(newest - bucket.since <= REORDER_WINDOW + Duration::from_millis(100));
     }
 }
