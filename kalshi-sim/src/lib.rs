@@ -265,9 +265,13 @@ impl Shared {
             return read(&state);
         }
         let shared = Arc::clone(self);
-        tokio::task::spawn_blocking(move || read(&shared.state()))
-            .await
-            .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+        match tokio::task::spawn_blocking(move || read(&shared.state())).await {
+            Ok(value) => value,
+            Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+            // Cancelled: the runtime is shutting down and drops this session
+            // with it, so nothing is left to answer.
+            Err(_) => std::future::pending().await,
+        }
     }
 }
 
