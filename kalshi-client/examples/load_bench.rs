@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! load_bench run --base-url URL --key-id ID --key PEM [--seconds 10] [--concurrency 64]
-//!                [--transport client|hyper|raw]
+//!                [--transport client|reqwest|pool|hyper|raw]
 //! load_bench sign --key PEM [--seconds 3]
 //! ```
 //!
@@ -11,7 +11,9 @@
 //! exchange must authenticate) from `--concurrency` tasks on a multi-thread
 //! runtime with one worker per core this process may use, for `--seconds`
 //! after a one-second warm-up, and prints one JSON line: requests completed,
-//! errors, seconds, and the process's CPU time. `--transport hyper` sends
+//! errors, seconds, and the process's CPU time. `--transport reqwest` and
+//! `--transport pool` send them through the layers this client is built on
+//! (a default reqwest client; hyper-util's pool, see `layers`); `--transport hyper` sends
 //! the same signed requests through hyper's HTTP/1 connection API alone
 //! (the floor under this client's HTTP stack, see `floor`); `--transport
 //! raw` writes them as bytes on a kept-alive socket and parses the answer
@@ -70,6 +72,12 @@ fn main() -> Result<()> {
 
 fn sign(pem: &str, seconds: u64) -> Result<()> {
     let credentials = Credentials::from_pem("bench", pem)?;
+    // The first signatures on a thread seed its random generator (PSS salts)
+    // and warm its caches: a `run` pays that in its warm-up, so must this.
+    let warm_up = Instant::now();
+    while warm_up.elapsed() < Duration::from_millis(300) {
+        std::hint::black_box(credentials.sign(1_600_000_000_000, "GET", BALANCE_PATH)?);
+    }
     let started = Instant::now();
     let mut count = 0_u64;
     while started.elapsed() < Duration::from_secs(seconds) {
@@ -127,7 +135,20 @@ async fn run(
                 });
             }
         }
-        other => return Err(format!("--transport {other}: client, hyper or raw").into()),
+        layer @ ("reqwest" | "pool") => {
+            let stack = layers::Stack::new(layer, base_url, credentials);
+            for _ in 0..concurrency {
+                let (stack, run) = (stack.clone(), run.clone());
+                tokio::spawn(async move {
+                    while !run.stopped() {
+                        run.record(stack.balance().await);
+                    }
+                });
+            }
+        }
+        other => {
+            return Err(format!("--transport {other}: client, reqwest, pool, hyper or raw").into());
+        }
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
     let cpu_before = process_cpu_ns();
@@ -368,6 +389,84 @@ mod raw {
             if self.stream.read_buf(&mut self.buffer).await? == 0 {
                 return Err("connection closed".into());
             }
+            Ok(())
+        }
+    }
+}
+
+/// The layers between this client and hyper, each alone on the same signed
+/// requests, to tell where the client's CPU goes: `reqwest` is a default
+/// `reqwest::Client` (redirect and retry services, URL parsing, hyper-util's
+/// pool), `pool` is hyper-util's pooled client reqwest is built on, with a
+/// plain `HttpConnector`.
+mod layers {
+    use bytes::Bytes;
+    use http_body_util::{BodyExt, Empty};
+    use hyper_util::client::legacy::Client as Pool;
+    use hyper_util::client::legacy::connect::HttpConnector;
+    use hyper_util::rt::TokioExecutor;
+    use kalshi_client::Credentials;
+    use kalshi_gen::types::GetBalanceResponse;
+    use std::sync::Arc;
+    use std::time::{SystemTime, UNIX_EPOCH};
+
+    use super::{BALANCE_PATH, Result};
+
+    /// One client shared by every task, as a bot shares one.
+    #[derive(Clone)]
+    pub struct Stack {
+        url: Arc<str>,
+        credentials: Credentials,
+        /// `Some` for `reqwest`, `None` for `pool`.
+        reqwest: Option<reqwest::Client>,
+        pool: Pool<HttpConnector, Empty<Bytes>>,
+    }
+
+    impl Stack {
+        pub fn new(layer: &str, base_url: &str, credentials: Credentials) -> Self {
+            let origin = base_url.split("/trade-api").next().unwrap_or(base_url);
+            let mut connector = HttpConnector::new();
+            connector.set_nodelay(true);
+            Self {
+                url: format!("{origin}{BALANCE_PATH}").into(),
+                credentials,
+                reqwest: (layer == "reqwest").then(reqwest::Client::new),
+                pool: Pool::builder(TokioExecutor::new()).build(connector),
+            }
+        }
+
+        /// One signed `GET /portfolio/balance`, its answer decoded.
+        pub async fn balance(&self) -> Result<()> {
+            let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis();
+            let signed = self
+                .credentials
+                .sign(u64::try_from(now)?, "GET", BALANCE_PATH)?;
+            let body = if let Some(client) = &self.reqwest {
+                client
+                    .get(&*self.url)
+                    .header("KALSHI-ACCESS-KEY", signed.key_id)
+                    .header("KALSHI-ACCESS-TIMESTAMP", signed.timestamp)
+                    .header("KALSHI-ACCESS-SIGNATURE", signed.signature)
+                    .send()
+                    .await?
+                    .error_for_status()?
+                    .bytes()
+                    .await?
+            } else {
+                let request = hyper::Request::get(&*self.url)
+                    .header("KALSHI-ACCESS-KEY", signed.key_id)
+                    .header("KALSHI-ACCESS-TIMESTAMP", signed.timestamp)
+                    .header("KALSHI-ACCESS-SIGNATURE", signed.signature)
+                    .body(Empty::new())?;
+                let response = self.pool.request(request).await?;
+                let status = response.status();
+                let body = response.into_body().collect().await?.to_bytes();
+                if !status.is_success() {
+                    return Err(format!("{status}: {}", String::from_utf8_lossy(&body)).into());
+                }
+                body
+            };
+            serde_json::from_slice::<GetBalanceResponse>(&body)?;
             Ok(())
         }
     }

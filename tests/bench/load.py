@@ -5,14 +5,16 @@ process), measures how many signatures one core makes per second
 (``load_bench sign``, RSA-2048 and Ed25519), then drives concurrent signed
 ``GET /portfolio/balance`` requests from each client and key for
 ``--seconds``: this client (``load_bench run``, one runtime worker per core
-it may use), the same requests through hyper alone (``--transport hyper``,
+it may use), the same requests through the layers under it (``--transport
+reqwest``: a default reqwest client; ``--transport pool``: hyper-util's pooled
+client reqwest is built on), through hyper alone (``--transport hyper``,
 the floor under this client's HTTP stack), the same requests as bytes on a
 raw socket (``--transport raw``, the floor under any HTTP library), kalshi-sdk (asyncio) and
 kalshi-python-sync (threads). Two placements: ``split`` pins the simulator to CPU 1 and the client to CPU 0
 (the client has one core: its limit is 1 x the signing rate); ``shared``
 pins nothing (the client may use both cores, but the simulator takes its
-share of them). The machine's speed drifts, so each run is preceded by its
-own signing measurement and reported as a share of that; ``--rounds`` runs
+share of them). The machine's speed drifts, so each run is reported as a
+share of the mean of the signing measurements just before and after it; ``--rounds`` runs
 of each client and ``--concurrency`` level, the median shown. Writes
 ``load-results.md`` and ``load-results.json``.
 """
@@ -45,15 +47,17 @@ def median(values):
 
 
 def measure(args, info, kind, client_cpus, cores, here):
-    """Rounds of (signing rate, then each client at each concurrency) for one
-    key: the machine's speed drifts between runs, so every share of the
-    limit divides by the signing rate measured just before it."""
+    """Rounds of each client at each concurrency for one key, a signing
+    measurement between every two runs: the machine's speed drifts, so every
+    share of the limit divides by the mean of the signing rates measured just
+    before and just after it."""
     key = info["keys"][kind]
     ours = lambda transport: lambda c: [args.load, "run", "--base-url", info["base_url"],
                                         "--key-id", key["key_id"], "--key", key["pem"],
                                         "--seconds", str(args.seconds), "--concurrency", str(c),
                                         "--transport", transport]
-    clients = [("this client", ours("client")), ("hyper alone (floor)", ours("hyper")),
+    clients = [("this client", ours("client")), ("reqwest alone", ours("reqwest")),
+               ("hyper-util pool", ours("pool")), ("hyper alone (floor)", ours("hyper")),
                ("raw socket (no HTTP library)", ours("raw"))]
     python = lambda sdk, exe: lambda c: [exe, str(here / "load_python.py"), "--sdk", sdk,
                                          "--base-url", info["base_url"], "--key-id", key["key_id"],
@@ -62,12 +66,16 @@ def measure(args, info, kind, client_cpus, cores, here):
     if kind == "rsa":  # kalshi-sdk signs with RSA keys only
         clients.append(("kalshi-sdk 22.4.0 (asyncio)", python("kalshi-sdk", args.kalshi_sdk_python)))
     clients.append(("kalshi-python-sync 3.34.0 (threads)", python("official", args.official_python)))
+    sign = lambda: run_json([args.load, "sign", "--key", key["pem"], "--seconds", "2"],
+                            client_cpus)["per_second"]
     samples = {}
+    before = sign()
     for _ in range(args.rounds):
         for name, command in clients:
             for concurrency in args.concurrency:
-                signing = run_json([args.load, "sign", "--key", key["pem"]], client_cpus)["per_second"]
                 measured = run_json(command(concurrency), client_cpus)
+                after = sign()
+                signing, before = (before + after) / 2, after
                 measured["share_of_limit"] = measured["per_second"] / (cores * signing)
                 measured["signatures_per_core_second"] = signing
                 print(json.dumps({"client": name, "key": kind, **measured}), flush=True)

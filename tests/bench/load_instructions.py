@@ -1,0 +1,114 @@
+"""Instructions each HTTP stack spends per signed request besides signing it
+(system python3, standard library only; valgrind's callgrind); see ``load.sh``
+and BENCHMARKS.md.
+
+    python3 tests/bench/load_instructions.py --runner target/release/examples/bench_runner \\
+        --load target/release/examples/load_bench --out target/bench
+
+The load benchmark's shares of the signing limit drift with the machine by
+several points between runs minutes apart; instruction counts do not. For
+each stack (``load_bench run --transport``) two runs under callgrind, of
+``--short`` and ``--long`` seconds, 64 concurrent Ed25519-signed
+``GET /portfolio/balance`` requests each; the difference of the two runs'
+instructions outside ``Credentials::sign``, divided by the difference of
+their signature counts, is what one request costs besides its signature
+(start-up, key loading and the warm-up cancel out). Writes
+``load-instructions.md`` and ``load-instructions.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import tempfile
+from pathlib import Path
+
+STACKS = [
+    ("client", "this client"),
+    ("reqwest", "reqwest alone"),
+    ("pool", "hyper-util pool"),
+    ("hyper", "hyper alone (floor)"),
+    ("raw", "raw socket (no HTTP library)"),
+]
+SIGN = "kalshi_client::auth::credentials::Credentials::sign"
+
+
+def counts(profile: Path) -> tuple[int, int, int]:
+    """(all instructions, instructions inside signing, signatures) of one
+    callgrind profile: in the caller tree, the block of ``<`` lines above the
+    ``*`` line of ``Credentials::sign`` counts its calls."""
+    tree = subprocess.run(
+        ["callgrind_annotate", "--inclusive=yes", "--tree=caller", "--threshold=100", str(profile)],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    number = lambda line: int(line.split()[0].replace(",", ""))
+    total, callers = None, []
+    for line in tree.splitlines():
+        if line.rstrip().endswith("PROGRAM TOTALS"):
+            total = number(line)
+        elif re.match(r"\s*[\d,]+ \([\d.]+%\)\s+<", line):
+            callers.append(int(re.search(r"\((\d[\d,]*)x\)", line)[1].replace(",", "")))
+        elif re.match(rf"\s*[\d,]+ \([\d.]+%\)\s+\*\s+\?\?\?:{re.escape(SIGN)} \[", line):
+            return total, number(line), sum(callers)
+        elif not line.strip():
+            callers = []
+    raise SystemExit(f"{profile}: no {SIGN} in the profile")
+
+
+def profile(args, info, transport: str, seconds: int, work: Path) -> tuple[int, int, int]:
+    key = info["keys"]["ed25519"]
+    out = work / f"{transport}-{seconds}.callgrind"
+    subprocess.run(
+        ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", args.load, "run",
+         "--base-url", info["base_url"], "--key-id", key["key_id"], "--key", key["pem"],
+         "--seconds", str(seconds), "--concurrency", "64", "--transport", transport],
+        capture_output=True, text=True, check=True,
+    )
+    return counts(out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runner", required=True, help="bench_runner (serves the simulator)")
+    parser.add_argument("--load", required=True, help="load_bench")
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--short", type=int, default=2)
+    parser.add_argument("--long", type=int, default=6)
+    args = parser.parse_args()
+    out = Path(args.out)
+    server = subprocess.Popen(
+        [args.runner, "serve", "--dir", str(out / "load-instructions-run"), "--orders", "0"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    rows = []
+    try:
+        info = json.loads(server.stdout.readline())
+        with tempfile.TemporaryDirectory() as work:
+            for transport, name in STACKS:
+                short = profile(args, info, transport, args.short, Path(work))
+                long = profile(args, info, transport, args.long, Path(work))
+                requests = long[2] - short[2]
+                outside = (long[0] - long[1]) - (short[0] - short[1])
+                rows.append({"transport": transport, "stack": name, "requests": requests,
+                             "besides_signing": outside / requests,
+                             "signing": (long[1] - short[1]) / requests})
+                print(json.dumps(rows[-1]), flush=True)
+    finally:
+        server.stdin.close()
+        server.wait(timeout=10)
+    (out / "load-instructions.json").write_text(json.dumps(rows, indent=2))
+    client = rows[0]["besides_signing"]
+    lines = ["| stack | instructions per request besides signing | of this client's | requests compared |",
+             "|---|---:|---:|---:|"]
+    for r in rows:
+        lines.append(f"| {r['stack']} | {r['besides_signing'] / 1000:,.1f} k "
+                     f"| {100 * r['besides_signing'] / client:.0f} % | {r['requests']:,} |")
+    lines.append(f"\nAn Ed25519 signature: {rows[0]['signing'] / 1000:,.1f} k instructions.")
+    (out / "load-instructions.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
