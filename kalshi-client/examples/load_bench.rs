@@ -120,11 +120,7 @@ async fn run(
             }
         }
         bare @ ("hyper" | "raw") => {
-            let authority = base_url
-                .strip_prefix("http://")
-                .and_then(|rest| rest.split('/').next())
-                .ok_or_else(|| format!("--transport {bare} needs an http:// base URL"))?
-                .to_owned();
+            let authority = plain_authority(bare, base_url)?;
             for _ in 0..concurrency {
                 let mut connection = Bare::open(bare, &authority).await?;
                 let (credentials, run) = (credentials.clone(), run.clone());
@@ -136,7 +132,8 @@ async fn run(
             }
         }
         layer @ ("reqwest" | "pool") => {
-            let stack = layers::Stack::new(layer, base_url, credentials);
+            let origin = format!("http://{}", plain_authority(layer, base_url)?);
+            let stack = layers::Stack::new(layer, &origin, credentials);
             for _ in 0..concurrency {
                 let (stack, run) = (stack.clone(), run.clone());
                 tokio::spawn(async move {
@@ -174,6 +171,16 @@ async fn run(
         })
     );
     Ok(())
+}
+
+/// The `host:port` of a plain-HTTP base URL: the comparison stacks speak
+/// HTTP without TLS, as the simulator does.
+fn plain_authority(transport: &str, base_url: &str) -> Result<String> {
+    Ok(base_url
+        .strip_prefix("http://")
+        .and_then(|rest| rest.split('/').next())
+        .ok_or_else(|| format!("--transport {transport} needs an http:// base URL"))?
+        .to_owned())
 }
 
 /// What the request tasks share: when to count, when to stop, the counts.
@@ -417,21 +424,35 @@ mod layers {
     pub struct Stack {
         url: Arc<str>,
         credentials: Credentials,
-        /// `Some` for `reqwest`, `None` for `pool`.
-        reqwest: Option<reqwest::Client>,
-        pool: Pool<HttpConnector, Empty<Bytes>>,
+        client: Layer,
+    }
+
+    #[derive(Clone)]
+    enum Layer {
+        /// A default client: what reqwest does before this crate adds its
+        /// settings (no redirects, timeouts) and layers.
+        Reqwest(reqwest::Client),
+        /// Boxed: hyper-util's client is larger than reqwest's handle.
+        Pool(Box<Pool<HttpConnector, Empty<Bytes>>>),
     }
 
     impl Stack {
-        pub fn new(layer: &str, base_url: &str, credentials: Credentials) -> Self {
-            let origin = base_url.split("/trade-api").next().unwrap_or(base_url);
-            let mut connector = HttpConnector::new();
-            connector.set_nodelay(true);
+        /// `origin` is the scheme and authority (`http://host:port`).
+        pub fn new(layer: &str, origin: &str, credentials: Credentials) -> Self {
+            let client = if layer == "reqwest" {
+                Layer::Reqwest(reqwest::Client::new())
+            } else {
+                // As the hyper and raw floors do.
+                let mut connector = HttpConnector::new();
+                connector.set_nodelay(true);
+                Layer::Pool(Box::new(
+                    Pool::builder(TokioExecutor::new()).build(connector),
+                ))
+            };
             Self {
                 url: format!("{origin}{BALANCE_PATH}").into(),
                 credentials,
-                reqwest: (layer == "reqwest").then(reqwest::Client::new),
-                pool: Pool::builder(TokioExecutor::new()).build(connector),
+                client,
             }
         }
 
@@ -441,31 +462,31 @@ mod layers {
             let signed = self
                 .credentials
                 .sign(u64::try_from(now)?, "GET", BALANCE_PATH)?;
-            let body = if let Some(client) = &self.reqwest {
-                client
-                    .get(&*self.url)
-                    .header("KALSHI-ACCESS-KEY", signed.key_id)
-                    .header("KALSHI-ACCESS-TIMESTAMP", signed.timestamp)
-                    .header("KALSHI-ACCESS-SIGNATURE", signed.signature)
-                    .send()
-                    .await?
-                    .error_for_status()?
-                    .bytes()
-                    .await?
-            } else {
-                let request = hyper::Request::get(&*self.url)
-                    .header("KALSHI-ACCESS-KEY", signed.key_id)
-                    .header("KALSHI-ACCESS-TIMESTAMP", signed.timestamp)
-                    .header("KALSHI-ACCESS-SIGNATURE", signed.signature)
-                    .body(Empty::new())?;
-                let response = self.pool.request(request).await?;
-                let status = response.status();
-                let body = response.into_body().collect().await?.to_bytes();
-                if !status.is_success() {
-                    return Err(format!("{status}: {}", String::from_utf8_lossy(&body)).into());
+            let (status, body) = match &self.client {
+                Layer::Reqwest(client) => {
+                    let response = client
+                        .get(&*self.url)
+                        .header("KALSHI-ACCESS-KEY", signed.key_id)
+                        .header("KALSHI-ACCESS-TIMESTAMP", signed.timestamp)
+                        .header("KALSHI-ACCESS-SIGNATURE", signed.signature)
+                        .send()
+                        .await?;
+                    (response.status(), response.bytes().await?)
                 }
-                body
+                Layer::Pool(pool) => {
+                    let request = hyper::Request::get(&*self.url)
+                        .header("KALSHI-ACCESS-KEY", signed.key_id)
+                        .header("KALSHI-ACCESS-TIMESTAMP", signed.timestamp)
+                        .header("KALSHI-ACCESS-SIGNATURE", signed.signature)
+                        .body(Empty::new())?;
+                    let response = pool.request(request).await?;
+                    let status = response.status();
+                    (status, response.into_body().collect().await?.to_bytes())
+                }
             };
+            if !status.is_success() {
+                return Err(format!("{status}: {}", String::from_utf8_lossy(&body)).into());
+            }
             serde_json::from_slice::<GetBalanceResponse>(&body)?;
             Ok(())
         }

@@ -5,6 +5,10 @@ and BENCHMARKS.md.
     python3 tests/bench/load_instructions.py --runner target/release/examples/bench_runner \\
         --load target/release/examples/load_bench --out target/bench
 
+Needs valgrind and the release examples ``load.sh`` builds (``cargo build
+--release -p kalshi-client --example bench_runner --example load_bench
+--features rsa``).
+
 The load benchmark's shares of the signing limit drift with the machine by
 several points between runs minutes apart; instruction counts do not. For
 each stack (``load_bench run --transport``) two runs under callgrind, of
@@ -43,15 +47,20 @@ def counts(profile: Path) -> tuple[int, int, int]:
         ["callgrind_annotate", "--inclusive=yes", "--tree=caller", "--threshold=100", str(profile)],
         capture_output=True, text=True, check=True,
     ).stdout
-    number = lambda line: int(line.split()[0].replace(",", ""))
+    # `1,234 ( 5.12%)  <  file:caller (7x) [object]`; percentages below 10 are
+    # padded, and file is `???` without debug information.
+    cost = r"^\s*([\d,]+) \(\s*[\d.]+%\)\s+"
+    number = lambda text: int(text.replace(",", ""))
     total, callers = None, []
     for line in tree.splitlines():
-        if line.rstrip().endswith("PROGRAM TOTALS"):
-            total = number(line)
-        elif re.match(r"\s*[\d,]+ \([\d.]+%\)\s+<", line):
-            callers.append(int(re.search(r"\((\d[\d,]*)x\)", line)[1].replace(",", "")))
-        elif re.match(rf"\s*[\d,]+ \([\d.]+%\)\s+\*\s+\?\?\?:{re.escape(SIGN)} \[", line):
-            return total, number(line), sum(callers)
+        if "PROGRAM TOTALS" in line:
+            total = number(line.split()[0])
+        elif re.match(cost + "<", line):
+            callers.append(number(re.search(r"\((\d[\d,]*)x\)", line)[1]))
+        elif found := re.match(cost + rf"\*\s+\S*:{re.escape(SIGN)} \[", line):
+            if total is None or not callers:
+                raise SystemExit(f"{profile}: cannot read the totals or the calls of {SIGN}")
+            return total, number(found[1]), sum(callers)
         elif not line.strip():
             callers = []
     raise SystemExit(f"{profile}: no {SIGN} in the profile")
@@ -90,6 +99,9 @@ def main() -> None:
                 short = profile(args, info, transport, args.short, Path(work))
                 long = profile(args, info, transport, args.long, Path(work))
                 requests = long[2] - short[2]
+                if requests <= 0:
+                    raise SystemExit(f"{transport}: the {args.long} s run signed no more than the "
+                                     f"{args.short} s one")
                 outside = (long[0] - long[1]) - (short[0] - short[1])
                 rows.append({"transport": transport, "stack": name, "requests": requests,
                              "besides_signing": outside / requests,
