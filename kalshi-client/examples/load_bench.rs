@@ -183,6 +183,23 @@ fn plain_authority(transport: &str, base_url: &str) -> Result<String> {
         .to_owned())
 }
 
+/// The three Kalshi headers for `GET /portfolio/balance` as of now, as every
+/// comparison stack signs it.
+fn sign_now(credentials: &Credentials) -> Result<kalshi_client::auth::SignedHeaders> {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?;
+    Ok(credentials.sign(u64::try_from(now.as_millis())?, "GET", BALANCE_PATH)?)
+}
+
+/// A comparison stack's answer: a success decoded as this client decodes
+/// it, anything else an error carrying the body.
+fn accept(status: u16, body: &[u8]) -> Result<()> {
+    if !(200..300).contains(&status) {
+        return Err(format!("{status}: {}", String::from_utf8_lossy(body)).into());
+    }
+    serde_json::from_slice::<kalshi_gen::types::GetBalanceResponse>(body)?;
+    Ok(())
+}
+
 /// What the request tasks share: when to count, when to stop, the counts.
 #[derive(Clone, Default)]
 struct Run {
@@ -249,10 +266,8 @@ mod floor {
     use hyper::client::conn::http1::{SendRequest, handshake};
     use hyper_util::rt::TokioIo;
     use kalshi_client::Credentials;
-    use kalshi_gen::types::GetBalanceResponse;
-    use std::time::{SystemTime, UNIX_EPOCH};
 
-    use super::{BALANCE_PATH, Result};
+    use super::{BALANCE_PATH, Result, accept, sign_now};
 
     pub struct Connection {
         authority: String,
@@ -273,23 +288,18 @@ mod floor {
 
         /// One signed `GET /portfolio/balance`, its answer decoded.
         pub async fn balance(&mut self, credentials: &Credentials) -> Result<()> {
-            let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis();
-            let signed = credentials.sign(u64::try_from(now)?, "GET", BALANCE_PATH)?;
-            let request = hyper::Request::get(BALANCE_PATH)
-                .header(hyper::header::HOST, &self.authority)
-                .header("KALSHI-ACCESS-KEY", signed.key_id)
-                .header("KALSHI-ACCESS-TIMESTAMP", signed.timestamp)
-                .header("KALSHI-ACCESS-SIGNATURE", signed.signature)
-                .body(Empty::new())?;
+            let signed = sign_now(credentials)?;
+            let mut request =
+                hyper::Request::get(BALANCE_PATH).header(hyper::header::HOST, &self.authority);
+            for (name, value) in signed.pairs() {
+                request = request.header(name, value);
+            }
+            let request = request.body(Empty::new())?;
             self.sender.ready().await?;
             let response = self.sender.send_request(request).await?;
             let status = response.status();
             let body = response.into_body().collect().await?.to_bytes();
-            if !status.is_success() {
-                return Err(format!("{status}: {}", String::from_utf8_lossy(&body)).into());
-            }
-            serde_json::from_slice::<GetBalanceResponse>(&body)?;
-            Ok(())
+            accept(status.as_u16(), &body)
         }
     }
 }
@@ -299,13 +309,11 @@ mod floor {
 /// its `Content-Length` body read; the same signature and decoding.
 mod raw {
     use kalshi_client::Credentials;
-    use kalshi_gen::types::GetBalanceResponse;
     use std::fmt::Write as _;
-    use std::time::{SystemTime, UNIX_EPOCH};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpStream;
 
-    use super::{BALANCE_PATH, Result};
+    use super::{BALANCE_PATH, Result, accept, sign_now};
 
     pub struct Connection {
         authority: String,
@@ -327,8 +335,7 @@ mod raw {
         }
 
         pub async fn balance(&mut self, credentials: &Credentials) -> Result<()> {
-            let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis();
-            let signed = credentials.sign(u64::try_from(now)?, "GET", BALANCE_PATH)?;
+            let signed = sign_now(credentials)?;
             self.request.clear();
             write!(
                 self.request,
@@ -360,11 +367,7 @@ mod raw {
                         }
                         self.buffer[head..head + length].to_vec()
                     };
-                    if !(200..300).contains(&status) {
-                        return Err(format!("{status}: {}", String::from_utf8_lossy(&body)).into());
-                    }
-                    serde_json::from_slice::<GetBalanceResponse>(&body)?;
-                    return Ok(());
+                    return accept(status, &body);
                 }
                 self.read().await?;
             }
@@ -413,11 +416,9 @@ mod layers {
     use hyper_util::client::legacy::connect::HttpConnector;
     use hyper_util::rt::TokioExecutor;
     use kalshi_client::Credentials;
-    use kalshi_gen::types::GetBalanceResponse;
     use std::sync::Arc;
-    use std::time::{SystemTime, UNIX_EPOCH};
 
-    use super::{BALANCE_PATH, Result};
+    use super::{BALANCE_PATH, Result, accept, sign_now};
 
     /// One client shared by every task, as a bot shares one.
     #[derive(Clone)]
@@ -458,37 +459,27 @@ mod layers {
 
         /// One signed `GET /portfolio/balance`, its answer decoded.
         pub async fn balance(&self) -> Result<()> {
-            let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis();
-            let signed = self
-                .credentials
-                .sign(u64::try_from(now)?, "GET", BALANCE_PATH)?;
+            let signed = sign_now(&self.credentials)?;
             let (status, body) = match &self.client {
                 Layer::Reqwest(client) => {
-                    let response = client
-                        .get(&*self.url)
-                        .header("KALSHI-ACCESS-KEY", signed.key_id)
-                        .header("KALSHI-ACCESS-TIMESTAMP", signed.timestamp)
-                        .header("KALSHI-ACCESS-SIGNATURE", signed.signature)
-                        .send()
-                        .await?;
+                    let mut request = client.get(&*self.url);
+                    for (name, value) in signed.pairs() {
+                        request = request.header(name, value);
+                    }
+                    let response = request.send().await?;
                     (response.status(), response.bytes().await?)
                 }
                 Layer::Pool(pool) => {
-                    let request = hyper::Request::get(&*self.url)
-                        .header("KALSHI-ACCESS-KEY", signed.key_id)
-                        .header("KALSHI-ACCESS-TIMESTAMP", signed.timestamp)
-                        .header("KALSHI-ACCESS-SIGNATURE", signed.signature)
-                        .body(Empty::new())?;
-                    let response = pool.request(request).await?;
+                    let mut request = hyper::Request::get(&*self.url);
+                    for (name, value) in signed.pairs() {
+                        request = request.header(name, value);
+                    }
+                    let response = pool.request(request.body(Empty::new())?).await?;
                     let status = response.status();
                     (status, response.into_body().collect().await?.to_bytes())
                 }
             };
-            if !status.is_success() {
-                return Err(format!("{status}: {}", String::from_utf8_lossy(&body)).into());
-            }
-            serde_json::from_slice::<GetBalanceResponse>(&body)?;
-            Ok(())
+            accept(status.as_u16(), &body)
         }
     }
 }
