@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! load_bench run --base-url URL --key-id ID --key PEM [--seconds 10] [--concurrency 64]
-//!                [--transport client|reqwest|pool|hyper|raw]
+//!                [--transport client|reqwest|pool|hyper|raw] [--probe-ms 50 --probe-every-ms 250]
 //! load_bench sign --key PEM [--seconds 3]
 //! ```
 //!
@@ -21,6 +21,14 @@
 //! computes signatures over that request's message on one thread for
 //! `--seconds` and prints the rate: the most one core can sign, from which
 //! the physical limit of a run is cores x rate.
+//!
+//! A host's speed can drift by a fifth from one second to the next, so a
+//! limit measured before and after a run says little about the run itself.
+//! With `--probe-ms P` (one core only) `run` measures the limit inside the
+//! run: every `--probe-every-ms` one task signs on the runtime's only worker
+//! for `P` ms, which halts the requests meanwhile (their answers wait in the
+//! sockets), and the run reports its request rate over the time between
+//! probes next to the probes' signing rate: both at the same moments.
 
 use std::error::Error;
 use std::sync::Arc;
@@ -64,6 +72,10 @@ fn main() -> Result<()> {
                     number("--seconds", 10)?,
                     number("--concurrency", 64)? as usize,
                     cores,
+                    Probe {
+                        millis: number("--probe-ms", 0)?,
+                        every_millis: number("--probe-every-ms", 250)?,
+                    },
                 ))
         }
         _ => Err("usage: load_bench run --base-url URL --key-id ID --key PEM | load_bench sign --key PEM".into()),
@@ -74,20 +86,8 @@ fn sign(pem: &str, seconds: u64) -> Result<()> {
     let credentials = Credentials::from_pem("bench", pem)?;
     // The first signatures on a thread seed its random generator (PSS salts)
     // and warm its caches: a `run` pays that in its warm-up, so must this.
-    let warm_up = Instant::now();
-    while warm_up.elapsed() < Duration::from_millis(300) {
-        std::hint::black_box(credentials.sign(1_600_000_000_000, "GET", BALANCE_PATH)?);
-    }
-    let started = Instant::now();
-    let mut count = 0_u64;
-    while started.elapsed() < Duration::from_secs(seconds) {
-        for _ in 0..50 {
-            let timestamp = 1_700_000_000_000 + count;
-            std::hint::black_box(credentials.sign(timestamp, "GET", BALANCE_PATH)?);
-            count += 1;
-        }
-    }
-    let elapsed = started.elapsed().as_secs_f64();
+    sign_for(&credentials, Duration::from_millis(300))?;
+    let (count, elapsed) = sign_for(&credentials, Duration::from_secs(seconds))?;
     println!(
         "{}",
         json!({"signatures": count, "seconds": elapsed, "per_second": count as f64 / elapsed})
@@ -102,8 +102,13 @@ async fn run(
     seconds: u64,
     concurrency: usize,
     cores: usize,
+    probe: Probe,
 ) -> Result<()> {
+    if probe.millis > 0 && (cores != 1 || probe.millis >= probe.every_millis) {
+        return Err("--probe-ms needs one core and less than --probe-every-ms".into());
+    }
     let run = Run::default();
+    let prober = credentials.clone();
     match transport {
         "client" => {
             let client = Client::builder()
@@ -151,26 +156,92 @@ async fn run(
     let cpu_before = process_cpu_ns();
     let started = Instant::now();
     run.counting.store(true, Ordering::Relaxed);
-    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    let probed = probe.during(Duration::from_secs(seconds), prober).await?;
     run.counting.store(false, Ordering::Relaxed);
     let elapsed = started.elapsed().as_secs_f64();
     let cpu = process_cpu_ns() - cpu_before;
     run.stop.store(true, Ordering::Relaxed);
     let requests = run.done.load(Ordering::Relaxed);
+    // The probes' time is neither the requests' wall time nor their CPU.
+    let loaded = elapsed - probed.seconds;
     println!(
         "{}",
         json!({
             "requests": requests,
             "errors": run.failed.load(Ordering::Relaxed),
-            "seconds": elapsed,
-            "per_second": requests as f64 / elapsed,
-            "cpu_seconds": cpu as f64 / 1e9,
+            "seconds": loaded,
+            "per_second": requests as f64 / loaded,
+            "cpu_seconds": cpu.saturating_sub(probed.cpu_ns) as f64 / 1e9,
+            "probe": (probe.millis > 0).then(|| json!({
+                "signatures": probed.signatures,
+                "seconds": probed.seconds,
+                "per_second": probed.signatures as f64 / probed.seconds,
+            })),
             "cores": cores,
             "concurrency": concurrency,
             "transport": transport,
         })
     );
     Ok(())
+}
+
+/// The signing probes of a run on one core (`--probe-ms`).
+struct Probe {
+    millis: u64,
+    every_millis: u64,
+}
+
+/// What the probes of a run measured.
+#[derive(Default)]
+struct Probed {
+    signatures: u64,
+    seconds: f64,
+    cpu_ns: u64,
+}
+
+impl Probe {
+    /// Waits `length`, probing the signing rate every `every_millis` when
+    /// probing is on.
+    async fn during(&self, length: Duration, credentials: Credentials) -> Result<Probed> {
+        let mut probed = Probed::default();
+        if self.millis == 0 {
+            tokio::time::sleep(length).await;
+            return Ok(probed);
+        }
+        let end = Instant::now() + length;
+        let (window, gap) = (
+            Duration::from_millis(self.millis),
+            Duration::from_millis(self.every_millis - self.millis),
+        );
+        while Instant::now() + gap + window <= end {
+            tokio::time::sleep(gap).await;
+            // Spawned, so it runs on the only worker and blocks it: no
+            // request runs while it signs (`block_on`'s own thread would
+            // share the core with the worker instead).
+            let credentials = credentials.clone();
+            let cpu_before = process_cpu_ns();
+            let (signatures, seconds) =
+                tokio::spawn(async move { sign_for(&credentials, window) }).await??;
+            probed.signatures += signatures;
+            probed.seconds += seconds;
+            probed.cpu_ns += process_cpu_ns() - cpu_before;
+        }
+        tokio::time::sleep(end.saturating_duration_since(Instant::now())).await;
+        Ok(probed)
+    }
+}
+
+/// Signs the balance request's message for `window` on this thread: the
+/// signatures made and the seconds taken.
+fn sign_for(credentials: &Credentials, window: Duration) -> Result<(u64, f64)> {
+    let started = Instant::now();
+    let mut count = 0_u64;
+    while started.elapsed() < window {
+        let timestamp = 1_700_000_000_000 + count;
+        std::hint::black_box(credentials.sign(timestamp, "GET", BALANCE_PATH)?);
+        count += 1;
+    }
+    Ok((count, started.elapsed().as_secs_f64()))
 }
 
 /// The `host:port` of a plain-HTTP base URL: the comparison stacks speak

@@ -15,8 +15,13 @@ kalshi-python-sync (threads). Two placements: ``split`` pins the simulator to CP
 pins nothing (the client may use both cores, but the simulator takes its
 share of them). The machine's speed drifts, so each run is reported as a
 share of the mean of the signing measurements just before and after it; ``--rounds`` runs
-of each client and ``--concurrency`` level, the median shown. Writes
-``load-results.md`` and ``load-results.json``.
+of each client and ``--concurrency`` level, the median shown. That speed
+also drifts within a run, by up to a fifth from one second to the next, so
+where the client runs on one core (this client and the stacks under it,
+``split``) ``load_bench run --probe-ms`` measures the signing rate inside
+the run itself, 50 ms of every 250 on the client's only worker, and the
+share divides by that instead. Writes ``load-results.md`` and
+``load-results.json``.
 """
 
 from __future__ import annotations
@@ -52,10 +57,12 @@ def measure(args, info, kind, client_cpus, cores, here):
     share of the limit divides by the mean of the signing rates measured just
     before and just after it."""
     key = info["keys"][kind]
+    # One core: the signing rate is probed inside the run (see the module doc).
+    probe = ["--probe-ms", "50", "--probe-every-ms", "250"] if cores == 1 else []
     ours = lambda transport: lambda c: [args.load, "run", "--base-url", info["base_url"],
                                         "--key-id", key["key_id"], "--key", key["pem"],
                                         "--seconds", str(args.seconds), "--concurrency", str(c),
-                                        "--transport", transport]
+                                        "--transport", transport, *probe]
     clients = [("this client", ours("client")), ("reqwest alone", ours("reqwest")),
                ("hyper-util pool", ours("pool")), ("hyper alone (floor)", ours("hyper")),
                ("raw socket (no HTTP library)", ours("raw"))]
@@ -75,7 +82,11 @@ def measure(args, info, kind, client_cpus, cores, here):
             for concurrency in args.concurrency:
                 measured = run_json(command(concurrency), client_cpus)
                 after = sign()
-                signing, before = (before + after) / 2, after
+                around, before = (before + after) / 2, after
+                measured["share_before_after"] = measured["per_second"] / (cores * around)
+                inside = (measured.get("probe") or {}).get("per_second")
+                signing = inside or around
+                measured["limit_from"] = "in-run probes" if inside else "before and after"
                 measured["share_of_limit"] = measured["per_second"] / (cores * signing)
                 measured["signatures_per_core_second"] = signing
                 print(json.dumps({"client": name, "key": kind, **measured}), flush=True)
@@ -85,7 +96,10 @@ def measure(args, info, kind, client_cpus, cores, here):
         middle = sorted(runs, key=lambda r: r["share_of_limit"])[len(runs) // 2]
         rows.append({"client": name, "key": kind, "client_cores": cores, "concurrency": concurrency,
                      "rounds": len(runs), **{k: middle[k] for k in
-                     ["per_second", "share_of_limit", "signatures_per_core_second", "cpu_seconds", "requests"]},
+                     ["per_second", "share_of_limit", "signatures_per_core_second", "cpu_seconds", "requests",
+                      "limit_from"]},
+                     "share_range": [min(r["share_of_limit"] for r in runs),
+                                     max(r["share_of_limit"] for r in runs)],
                      "errors": sum(r["errors"] for r in runs),
                      "limit": cores * middle["signatures_per_core_second"]})
     return rows
@@ -124,14 +138,15 @@ def main() -> None:
             server.wait(timeout=10)
     (out / "load-results.json").write_text(json.dumps(results, indent=2))
     lines = [
-        "| placement | client | key | client cores | concurrency | signing limit (req/s) | requests/s | of the limit | errors | client CPU per request |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| placement | client | key | client cores | concurrency | signing limit (req/s) | limit measured | requests/s | of the limit | rounds' range | errors | client CPU per request |",
+        "|---|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         cpu_per = r["cpu_seconds"] / max(r["requests"], 1) * 1e6
         lines.append(
             f"| {r['placement']} | {r['client']} | {r['key']} | {r['client_cores']} | {r['concurrency']} "
-            f"| {r['limit']:,.0f} | {r['per_second']:,.0f} | {100 * r['share_of_limit']:.1f} % "
+            f"| {r['limit']:,.0f} | {r['limit_from']} | {r['per_second']:,.0f} | {100 * r['share_of_limit']:.1f} % "
+            f"| {100 * r['share_range'][0]:.1f}–{100 * r['share_range'][1]:.1f} % "
             f"| {r['errors']} | {cpu_per:,.0f} µs |"
         )
     (out / "load-results.md").write_text("\n".join(lines) + "\n")
