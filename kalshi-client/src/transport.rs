@@ -166,10 +166,12 @@ impl Transport {
     /// The budget an operation is charged to: the margin API's own when it
     /// has one and the operation is a margin one, the client's otherwise.
     fn limiter_for(&self, operation: &str) -> Option<&RateLimiter> {
-        let margin_only = Operation::find_in(kalshi_gen::OPERATIONS, operation).is_none()
-            && Operation::find_in(kalshi_gen::margin::OPERATIONS, operation).is_some();
-        match (&self.margin_limiter, margin_only) {
-            (Some(margin), true) => Some(margin),
+        let margin_only = || {
+            Operation::find_in(kalshi_gen::OPERATIONS, operation).is_none()
+                && Operation::find_in(kalshi_gen::margin::OPERATIONS, operation).is_some()
+        };
+        match &self.margin_limiter {
+            Some(margin) if margin_only() => Some(margin),
             _ => self.limiter.as_ref(),
         }
     }
@@ -285,8 +287,12 @@ async fn buffered(result: reqwest::Result<Response>) -> reqwest::Result<Response
     if let Some(slot) = builder.headers_mut() {
         *slot = headers;
     }
+    // Only a failure's body is read again (by `finish`); a success's
+    // extension would be an allocation per request for nothing.
+    if !status.is_success() {
+        builder = builder.extension(BufferedBody(body.clone()));
+    }
     let rebuilt = builder
-        .extension(BufferedBody(body.clone()))
         .body(body)
         .expect("status, version and headers come from a valid response");
     Ok(Response::from(rebuilt))
@@ -332,7 +338,8 @@ impl Signer {
                 auth::wire_path(request.url()),
             )
             .map_err(|e| Error::invalid(format!("signing failed: {e}")))?;
-        let mut signature = HeaderValue::from_str(&signed.signature)
+        // From the `String` itself: checked as `from_str` would, not copied.
+        let mut signature = HeaderValue::try_from(signed.signature)
             .map_err(|_| Error::invalid("the signature is not a valid HTTP header value"))?;
         signature.set_sensitive(true);
         let headers = request.headers_mut();

@@ -85,7 +85,12 @@ def main() -> None:
     parser.add_argument("--out", required=True)
     parser.add_argument("--short", type=int, default=2)
     parser.add_argument("--long", type=int, default=6)
+    parser.add_argument("--stacks", default=",".join(t for t, _ in STACKS),
+                        help="which stacks, by --transport name (this client first when listed)")
     args = parser.parse_args()
+    wanted = args.stacks.split(",")
+    if unknown := set(wanted) - {t for t, _ in STACKS}:
+        raise SystemExit(f"--stacks: unknown {', '.join(sorted(unknown))}")
     out = Path(args.out)
     server = subprocess.Popen(
         [args.runner, "serve", "--dir", str(out / "load-instructions-run"), "--orders", "0"],
@@ -95,7 +100,7 @@ def main() -> None:
     try:
         info = json.loads(server.stdout.readline())
         with tempfile.TemporaryDirectory() as work:
-            for transport, name in STACKS:
+            for transport, name in [s for s in STACKS if s[0] in wanted]:
                 short = profile(args, info, transport, args.short, Path(work))
                 long = profile(args, info, transport, args.long, Path(work))
                 requests = long[2] - short[2]
@@ -111,8 +116,9 @@ def main() -> None:
         server.stdin.close()
         server.wait(timeout=10)
     (out / "load-instructions.json").write_text(json.dumps(rows, indent=2))
+    # Relative to the first stack measured: this client, unless --stacks left it out.
     client = rows[0]["besides_signing"]
-    lines = ["| stack | instructions per request besides signing | of this client's | requests compared |",
+    lines = [f"| stack | instructions per request besides signing | of {rows[0]['stack']}'s | requests compared |",
              "|---|---:|---:|---:|"]
     for r in rows:
         lines.append(f"| {r['stack']} | {r['besides_signing'] / 1000:,.1f} k "
