@@ -397,8 +397,12 @@ pub fn margin_routes() -> impl Iterator<Item = &'static crate::resources::Route>
 impl Margin<'_> {
     /// The margin WebSocket streams of this client's environment (Kalshi's
     /// margin hosts, or the simulator's `/trade-api/ws/v2/margin`), with
-    /// the same recovery as [`crate::Client::stream`] and
-    /// [`crate::stream::MarginBook`]s.
+    /// the same reconnects, resubscription and `seq` gap repair as
+    /// [`crate::Client::stream`] and [`crate::stream::MarginBook`]s. An
+    /// outage's fills and orders are not read back over REST here
+    /// (`recover_fills` and `recover_orders` are event-contract streams'
+    /// only), so reconcile a margin account's fills and orders over
+    /// REST on [`Event::Resubscribed`](crate::stream::Event::Resubscribed).
     pub fn stream(&self) -> crate::stream::StreamBuilder<crate::stream::Margin> {
         crate::stream::StreamBuilder::new(self.client)
     }
