@@ -22,13 +22,15 @@
 //! `--seconds` and prints the rate: the most one core can sign, from which
 //! the physical limit of a run is cores x rate.
 //!
-//! A host's speed can drift by a fifth from one second to the next, so a
+//! A host's speed can drift by 30 % from one second to the next, so a
 //! limit measured before and after a run says little about the run itself.
 //! With `--probe-ms P` (one core only) `run` measures the limit inside the
 //! run: every `--probe-every-ms` one task signs on the runtime's only worker
 //! for `P` ms, which halts the requests meanwhile (their answers wait in the
 //! sockets), and the run reports its request rate over the time between
-//! probes next to the probes' signing rate: both at the same moments.
+//! probes next to the probes' signing rate: both at the same moments. The
+//! JSON line's `seconds`, `per_second` and `cpu_seconds` then leave the
+//! probes out, and `probe` gives their signatures, seconds and rate.
 
 use std::error::Error;
 use std::sync::Arc;
@@ -75,6 +77,7 @@ fn main() -> Result<()> {
                     Probe {
                         millis: number("--probe-ms", 0)?,
                         every_millis: number("--probe-every-ms", 250)?,
+                        asked_every: flag("--probe-every-ms").is_some(),
                     },
                 ))
         }
@@ -104,9 +107,7 @@ async fn run(
     cores: usize,
     probe: Probe,
 ) -> Result<()> {
-    if probe.millis > 0 && (cores != 1 || probe.millis >= probe.every_millis) {
-        return Err("--probe-ms needs one core and less than --probe-every-ms".into());
-    }
+    probe.check(cores, seconds)?;
     let run = Run::default();
     let prober = credentials.clone();
     match transport {
@@ -189,6 +190,8 @@ async fn run(
 struct Probe {
     millis: u64,
     every_millis: u64,
+    /// Whether `--probe-every-ms` was given (it means nothing alone).
+    asked_every: bool,
 }
 
 /// What the probes of a run measured.
@@ -200,6 +203,27 @@ struct Probed {
 }
 
 impl Probe {
+    /// Refuses what would measure nothing or the wrong thing: probes on more
+    /// than one worker (the others would keep sending), a probe as long as
+    /// its period, a run too short for one probe.
+    fn check(&self, cores: usize, seconds: u64) -> Result<()> {
+        if self.millis == 0 && self.asked_every {
+            return Err("--probe-every-ms needs --probe-ms".into());
+        }
+        if self.millis == 0 {
+            return Ok(());
+        }
+        if cores != 1 {
+            return Err("--probe-ms needs the run on one core".into());
+        }
+        if self.millis >= self.every_millis || seconds * 1000 < self.every_millis {
+            return Err(
+                "--probe-ms must be shorter than --probe-every-ms, and that than --seconds".into(),
+            );
+        }
+        Ok(())
+    }
+
     /// Waits `length`, probing the signing rate every `every_millis` when
     /// probing is on.
     async fn during(&self, length: Duration, credentials: Credentials) -> Result<Probed> {
@@ -219,12 +243,21 @@ impl Probe {
             // request runs while it signs (`block_on`'s own thread would
             // share the core with the worker instead).
             let credentials = credentials.clone();
-            let cpu_before = process_cpu_ns();
-            let (signatures, seconds) =
-                tokio::spawn(async move { sign_for(&credentials, window) }).await??;
+            let (signatures, seconds, cpu_ns) = tokio::spawn(async move {
+                // The worker's own CPU time: the main thread wakes later
+                // than the probe ends, and the worker runs requests by then.
+                let cpu_before = thread_cpu_ns();
+                let (signatures, seconds) = sign_for(&credentials, window)?;
+                Ok::<_, Box<dyn Error + Send + Sync>>((
+                    signatures,
+                    seconds,
+                    thread_cpu_ns().saturating_sub(cpu_before),
+                ))
+            })
+            .await??;
             probed.signatures += signatures;
             probed.seconds += seconds;
-            probed.cpu_ns += process_cpu_ns() - cpu_before;
+            probed.cpu_ns += cpu_ns;
         }
         tokio::time::sleep(end.saturating_duration_since(Instant::now())).await;
         Ok(probed)
@@ -568,6 +601,14 @@ mod layers {
             accept(status.as_u16(), &body)
         }
     }
+}
+
+/// CPU time of the calling thread, from `/proc` (see [`process_cpu_ns`]).
+fn thread_cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|line| line.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
 }
 
 /// CPU time of this process, every thread, from `/proc` (the workspace

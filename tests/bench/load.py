@@ -16,7 +16,7 @@ pins nothing (the client may use both cores, but the simulator takes its
 share of them). The machine's speed drifts, so each run is reported as a
 share of the mean of the signing measurements just before and after it; ``--rounds`` runs
 of each client and ``--concurrency`` level, the median shown. That speed
-also drifts within a run, by up to a fifth from one second to the next, so
+also drifts within a run, by up to 30 % from one second to the next, so
 where the client runs on one core (this client and the stacks under it,
 ``split``) ``load_bench run --probe-ms`` measures the signing rate inside
 the run itself, 50 ms of every 250 on the client's only worker, and the
@@ -53,9 +53,11 @@ def median(values):
 
 def measure(args, info, kind, client_cpus, cores, here):
     """Rounds of each client at each concurrency for one key, a signing
-    measurement between every two runs: the machine's speed drifts, so every
-    share of the limit divides by the mean of the signing rates measured just
-    before and just after it."""
+    measurement between every two runs: the machine's speed drifts, so a
+    share of the limit divides by the signing rate probed inside the run
+    where the client has one core (this client and the stacks under it), and
+    by the mean of the signing rates measured just before and just after it
+    otherwise (kept as ``share_before_after`` for every run)."""
     key = info["keys"][kind]
     # One core: the signing rate is probed inside the run (see the module doc).
     probe = ["--probe-ms", "50", "--probe-every-ms", "250"] if cores == 1 else []
@@ -100,6 +102,8 @@ def measure(args, info, kind, client_cpus, cores, here):
                       "limit_from"]},
                      "share_range": [min(r["share_of_limit"] for r in runs),
                                      max(r["share_of_limit"] for r in runs)],
+                     "round_shares": [{"share_of_limit": r["share_of_limit"],
+                                       "share_before_after": r["share_before_after"]} for r in runs],
                      "errors": sum(r["errors"] for r in runs),
                      "limit": cores * middle["signatures_per_core_second"]})
     return rows

@@ -110,10 +110,11 @@ pub fn run(root: &Path) -> Result<(), String> {
             PUBLISHED[3],
         ],
     )?;
-    // The dry run builds each packaged crate alone, so its dependencies
-    // with other features than the workspace's: nothing above is reused
-    // and about 250 crates compile again. Whether they compile does not
-    // depend on debug info, which is much of a debug build's time.
+    // The dry run builds the packaged crates outside this workspace, so
+    // without its `[profile.dev.package."*"] debug = false`: every
+    // dependency then compiled again with full debug info (245 crates, 4.5
+    // minutes on 2 cores). Without debug info the builds above serve most of
+    // them (100 compiled, 2.5 minutes); whether they compile is the same.
     let mut publish = cargo(
         root,
         &["publish", "--workspace", "--dry-run", "--allow-dirty"],
