@@ -10,7 +10,8 @@ Needs valgrind and the release examples ``load.sh`` builds (``cargo build
 --features rsa``).
 
 The load benchmark's shares of the signing limit drift with the machine by
-several points between runs minutes apart; instruction counts do not. For
+several points between runs minutes apart; instruction counts barely do
+(identical code: within 0.5 k a request between runs). For
 each stack (``load_bench run --transport``) two runs under callgrind, of
 ``--short`` and ``--long`` seconds, 64 concurrent Ed25519-signed
 ``GET /portfolio/balance`` requests each; the difference of the two runs'
@@ -88,7 +89,9 @@ def main() -> None:
     parser.add_argument("--stacks", default=",".join(t for t, _ in STACKS),
                         help="which stacks, by --transport name (this client first when listed)")
     args = parser.parse_args()
-    wanted = args.stacks.split(",")
+    wanted = [name for name in args.stacks.split(",") if name]
+    if not wanted:
+        raise SystemExit("--stacks: name at least one stack")
     if unknown := set(wanted) - {t for t, _ in STACKS}:
         raise SystemExit(f"--stacks: unknown {', '.join(sorted(unknown))}")
     out = Path(args.out)
