@@ -316,7 +316,10 @@ impl ClientBuilder {
 
     /// Use this `reqwest::Client` (its own timeouts then apply). Build it
     /// with `redirect(Policy::none())`: a followed redirect would carry the
-    /// signing headers to wherever it points.
+    /// signing headers to wherever it points. The client this crate builds
+    /// also has `retry(reqwest::retry::never().max_retries_per_request(0))`:
+    /// this crate retries HTTP/2 refusals itself, and reqwest's own retry
+    /// copies every request in case it needs one.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http = Some(client);
         self
@@ -375,8 +378,11 @@ impl ClientBuilder {
             Some(http) => http,
             // Kalshi's API does not redirect, and following one would carry
             // the signing headers to another host (or turn a POST into a GET).
+            // reqwest's own retry (of HTTP/2 refusals only) is off: it copies
+            // every request in case, and this crate's retry handles them.
             None => reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
+                .retry(reqwest::retry::never().max_retries_per_request(0))
                 .connect_timeout(self.connect_timeout)
                 .timeout(self.request_timeout)
                 .build()

@@ -206,7 +206,8 @@ pub enum Error {
     Transport {
         /// The operation.
         operation: &'static str,
-        /// False when the failure happened before any byte was sent.
+        /// False for reads, for a failure before any byte was sent, and
+        /// when an HTTP/2 server said it did not process the request.
         may_have_executed: bool,
         /// The underlying error.
         source: reqwest::Error,
@@ -386,13 +387,15 @@ impl fmt::Display for Error {
             Self::Transport {
                 operation,
                 may_have_executed,
-                ..
+                source,
             } => {
                 write!(f, "{operation}: connection failed")?;
                 if *may_have_executed {
                     f.write_str("; the exchange may have received it")?;
-                } else {
+                } else if source.is_connect() {
                     f.write_str("; nothing was sent")?;
+                } else if crate::retry::is_protocol_refusal(source) {
+                    f.write_str("; the server did not process it")?;
                 }
                 Ok(())
             }

@@ -47,8 +47,12 @@ impl<R: Request> Execute for R {
     }
 }
 
-async fn run<R: Request>(retry: Option<RetryPolicy>, request: R) -> Result<R::Response, Error> {
-    finish(transport::scoped(retry, request.send_request()).await)
+fn run<R: Request>(
+    retry: Option<RetryPolicy>,
+    request: R,
+) -> impl Future<Output = Result<R::Response, Error>> + Send {
+    use futures_util::FutureExt as _;
+    transport::scoped(retry, request.send_request()).map(finish)
 }
 
 /// Unwraps a scoped call's outcome into the body or the typed error.

@@ -102,7 +102,27 @@ pub(crate) fn is_retryable_status(is_read: bool, status: StatusCode) -> bool {
 /// Whether a connection error may be retried. `is_connect` means the
 /// connection was never established, so nothing reached the exchange.
 pub(crate) fn is_retryable_error(is_read: bool, error: &reqwest::Error) -> bool {
-    is_read || error.is_connect()
+    is_read || error.is_connect() || is_protocol_refusal(error)
+}
+
+/// Whether an HTTP/2 server said it did not process the request: it refused
+/// the stream (`REFUSED_STREAM`), or closed the connection gracefully
+/// (`GOAWAY` with `NO_ERROR`) before reaching it. RFC 9113, section 8.7,
+/// makes both safe to retry, writes included. The client this crate builds
+/// turns reqwest's own retry of these off (its spare copy of every request
+/// costs each request about 1 k instructions, and this crate keeps a spare
+/// already), so this crate's retry takes them over.
+pub(crate) fn is_protocol_refusal(error: &reqwest::Error) -> bool {
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        if let Some(h2) = cause.downcast_ref::<h2::Error>() {
+            return h2.is_remote()
+                && ((h2.is_reset() && h2.reason() == Some(h2::Reason::REFUSED_STREAM))
+                    || (h2.is_go_away() && h2.reason() == Some(h2::Reason::NO_ERROR)));
+        }
+        source = cause.source();
+    }
+    false
 }
 
 /// `Retry-After` as seconds or an HTTP date.

@@ -13,6 +13,7 @@ use std::cell::RefCell;
 use std::future::Future;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use futures_util::FutureExt as _;
 use kalshi_gen::Operation;
 use kalshi_gen::hooks::{BoxFuture, RequestHooks};
 use reqwest::header::{HeaderName, HeaderValue, USER_AGENT};
@@ -48,20 +49,26 @@ pub(crate) struct CallState {
 }
 
 /// Runs `call` with a fresh [`CallState`] and returns both.
-pub(crate) async fn scoped<F: Future>(
+///
+/// Not an `async fn`: that would keep `call` twice, as its argument and
+/// inside the scope's future, and a request moves its whole future.
+pub(crate) fn scoped<F: Future>(
     retry: Option<RetryPolicy>,
     call: F,
-) -> (F::Output, CallState) {
+) -> impl Future<Output = (F::Output, CallState)> {
     let state = RefCell::new(CallState {
         retry,
         ..CallState::default()
     });
-    CALL.scope(state, async move {
-        let output = call.await;
-        let state = CALL.with(|cell| std::mem::take(&mut *cell.borrow_mut()));
-        (output, state)
-    })
-    .await
+    // A combinator rather than an `async` block, which would also keep
+    // `call` twice; the closure runs inside the scope.
+    CALL.scope(
+        state,
+        call.map(|output| {
+            let state = CALL.with(|cell| std::mem::take(&mut *cell.borrow_mut()));
+            (output, state)
+        }),
+    )
 }
 
 /// Applies `f` to the current call's state; a no-op outside [`scoped`]
@@ -226,6 +233,8 @@ impl Transport {
                 Ok(response) if retry::is_retryable_status(is_read, response.status()) => {
                     retry::retry_after(response.headers())
                 }
+                // The server is closing or full, not failing: try again at once.
+                Err(error) if retry::is_protocol_refusal(error) => Some(Duration::ZERO),
                 Err(error) if retry::is_retryable_error(is_read, error) => None,
                 _ => return Self::finish(result, operation),
             };
@@ -458,8 +467,10 @@ fn invalid_before_sending<E>(error: progenitor_client::Error<E>) -> String {
 }
 
 fn transport_error(source: reqwest::Error, operation: &'static str, is_read: bool) -> Error {
-    // A write whose connection was established may have reached the exchange.
-    let may_have_executed = !is_read && !source.is_connect();
+    // A write whose connection was established may have reached the
+    // exchange, unless an HTTP/2 server said it did not process it.
+    let may_have_executed =
+        !is_read && !source.is_connect() && !retry::is_protocol_refusal(&source);
     if source.is_timeout() {
         Error::Timeout {
             operation,

@@ -10,6 +10,7 @@ use kalshi_client::rate_limit::{Bucket, BucketSpec};
 use kalshi_client::{
     Client, Credentials, Error, Execute, Paginate, RateLimits, RetryPolicy, RsaBackend,
 };
+use kalshi_tests::h2c::{H2Server, Refusal};
 use kalshi_tests::keys::TestKey;
 use kalshi_tests::recorder::{Recorded, Recorder, Reply};
 
@@ -610,6 +611,75 @@ mod retries {
         );
         assert!(error.to_string().contains("nothing was sent"), "{error}");
         assert!(!error.may_have_executed());
+    }
+
+    /// A client speaking HTTP/2 to `server` with reqwest's own retry off, as
+    /// the client this crate builds has it.
+    fn h2_client(server: &H2Server, retry: RetryPolicy) -> Client {
+        let http = reqwest::Client::builder()
+            .http2_prior_knowledge()
+            .retry(reqwest::retry::never().max_retries_per_request(0))
+            .build()
+            .unwrap();
+        Client::builder()
+            .base_url(server.base_url())
+            .credentials(Credentials::from_pem("key-123", &TestKey::ed25519().pem).unwrap())
+            .http_client(http)
+            .retry_policy(retry)
+            .build()
+            .unwrap()
+    }
+
+    const CREATED: &str = r#"{"order_id":"ord-1","client_order_id":"c","fill_count":"0.00","remaining_count":"10.00","ts_ms":1}"#;
+
+    #[tokio::test]
+    async fn a_write_an_http2_server_refused_is_retried_because_it_was_not_processed() {
+        for refusal in [Refusal::RefusedStream, Refusal::GoAway] {
+            let server = H2Server::start(refusal, 1, CREATED).await;
+            // A backoff far above the test's run time: a refusal is retried at once.
+            let patient = RetryPolicy::default()
+                .with_backoff(Duration::from_secs(60), Duration::from_secs(60));
+            let client = h2_client(&server, patient);
+            let order = tokio::time::timeout(
+                Duration::from_secs(10),
+                client.raw().create_order_v2().body(order_body()).send(),
+            )
+            .await
+            .expect("the retry did not wait for the backoff")
+            .unwrap_or_else(|e| panic!("{refusal:?}: {e:?}"));
+            assert_eq!(order.order_id, "ord-1");
+            assert_eq!(server.requests(), 2, "{refusal:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_write_an_http2_server_kept_refusing_says_it_was_not_executed() {
+        for refusal in [Refusal::RefusedStream, Refusal::GoAway] {
+            let server = H2Server::start(refusal, usize::MAX, CREATED).await;
+            let client = h2_client(&server, quick_retries().with_max_attempts(3));
+            let error = client
+                .raw()
+                .create_order_v2()
+                .body(order_body())
+                .send()
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(
+                    error,
+                    Error::Transport {
+                        may_have_executed: false,
+                        ..
+                    }
+                ),
+                "{refusal:?}: {error:?}"
+            );
+            assert!(
+                error.to_string().contains("the server did not process it"),
+                "{error}"
+            );
+            assert_eq!(server.requests(), 3, "{refusal:?}");
+        }
     }
 
     #[tokio::test]
