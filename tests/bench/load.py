@@ -20,7 +20,8 @@ also drifts within a run, by up to 30 % from one second to the next, so
 where the client runs on one core (this client and the stacks under it,
 ``split``) ``load_bench run --probe-ms`` measures the signing rate inside
 the run itself, 50 ms of every 250 on the client's only worker, and the
-share divides by that instead. Writes ``load-results.md`` and
+share divides by that instead. ``--stacks``, ``--keys`` and
+``--placements`` run a subset. Writes ``load-results.md`` and
 ``load-results.json``.
 """
 
@@ -31,6 +32,21 @@ import json
 import os
 import subprocess
 from pathlib import Path
+
+
+# (--stacks name, the row's name), in the table's order.
+STACKS = [
+    ("client", "this client"),
+    ("reqwest", "reqwest alone"),
+    ("pool", "hyper-util pool"),
+    ("hyper", "hyper alone (floor)"),
+    ("raw", "raw socket (no HTTP library)"),
+    ("kalshi-sdk", "kalshi-sdk 22.4.0 (asyncio)"),
+    ("official", "kalshi-python-sync 3.34.0 (threads)"),
+]
+RUST = {"client", "reqwest", "pool", "hyper", "raw"}
+# The option naming each Python SDK's interpreter.
+PYTHON = {"kalshi-sdk": "kalshi_sdk_python", "official": "official_python"}
 
 
 def pinned(cpus):
@@ -65,16 +81,14 @@ def measure(args, info, kind, client_cpus, cores, here):
                                         "--key-id", key["key_id"], "--key", key["pem"],
                                         "--seconds", str(args.seconds), "--concurrency", str(c),
                                         "--transport", transport, *probe]
-    clients = [("this client", ours("client")), ("reqwest alone", ours("reqwest")),
-               ("hyper-util pool", ours("pool")), ("hyper alone (floor)", ours("hyper")),
-               ("raw socket (no HTTP library)", ours("raw"))]
     python = lambda sdk, exe: lambda c: [exe, str(here / "load_python.py"), "--sdk", sdk,
                                          "--base-url", info["base_url"], "--key-id", key["key_id"],
                                          "--key", key["pem"], "--seconds", str(args.seconds),
                                          "--concurrency", str(c)]
-    if kind == "rsa":  # kalshi-sdk signs with RSA keys only
-        clients.append(("kalshi-sdk 22.4.0 (asyncio)", python("kalshi-sdk", args.kalshi_sdk_python)))
-    clients.append(("kalshi-python-sync 3.34.0 (threads)", python("official", args.official_python)))
+    clients = [(name, ours(stack) if stack in RUST else python(stack, getattr(args, PYTHON[stack])))
+               for stack, name in STACKS if stack in args.stacks
+               # kalshi-sdk signs with RSA keys only
+               and not (stack == "kalshi-sdk" and kind != "rsa")]
     sign = lambda: run_json([args.load, "sign", "--key", key["pem"], "--seconds", "2"],
                             client_cpus)["per_second"]
     samples = {}
@@ -113,14 +127,28 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runner", required=True, help="bench_runner (serves the simulator)")
     parser.add_argument("--load", required=True, help="load_bench")
-    parser.add_argument("--kalshi-sdk-python", required=True)
-    parser.add_argument("--official-python", required=True)
+    parser.add_argument("--kalshi-sdk-python", help="needed when --stacks has kalshi-sdk")
+    parser.add_argument("--official-python", help="needed when --stacks has official")
     parser.add_argument("--out", required=True)
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=lambda text: [int(c) for c in text.split(",")], default=[8, 64])
     parser.add_argument("--placements", default="split,shared")
+    parser.add_argument("--keys", default="rsa,ed25519")
+    parser.add_argument("--stacks", default=",".join(stack for stack, _ in STACKS),
+                        help="which clients, by name: " + ", ".join(stack for stack, _ in STACKS))
     args = parser.parse_args()
+    args.stacks = [stack for stack in args.stacks.split(",") if stack]
+    if not args.stacks:
+        raise SystemExit("--stacks: name at least one client")
+    if unknown := set(args.stacks) - {stack for stack, _ in STACKS}:
+        raise SystemExit(f"--stacks: unknown {', '.join(sorted(unknown))}")
+    for stack, option in PYTHON.items():
+        if stack in args.stacks and not getattr(args, option):
+            raise SystemExit(f"--stacks has {stack}: pass --{option.replace('_', '-')}")
+    keys = [kind for kind in args.keys.split(",") if kind]
+    if not keys or set(keys) - {"rsa", "ed25519"}:
+        raise SystemExit("--keys: rsa, ed25519 or both")
     out = Path(args.out)
     here = Path(__file__).parent
     placements = {"split": ({1}, {0}), "shared": (None, None)}
@@ -134,7 +162,7 @@ def main() -> None:
         try:
             info = json.loads(server.stdout.readline())
             cores = len(client_cpus) if client_cpus else os.cpu_count()
-            for kind in ["rsa", "ed25519"]:
+            for kind in keys:
                 for row in measure(args, info, kind, client_cpus, cores, here):
                     results.append({"placement": placement, **row})
         finally:
