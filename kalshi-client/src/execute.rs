@@ -67,3 +67,27 @@ pub(crate) fn finish<T, E>(
         Err(error) => Err(transport::into_error(error, state)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use kalshi_gen::Request as _;
+
+    use super::Execute as _;
+    use crate::Client;
+
+    /// `.send()` wraps the request's future without keeping a second copy of
+    /// it: a request moves its whole future, so every copy costs each one.
+    #[test]
+    fn the_send_future_holds_the_request_future_once() {
+        let client = Client::builder()
+            .base_url("http://127.0.0.1:1/trade-api/v2")
+            .build()
+            .expect("client");
+        let request = std::mem::size_of_val(&client.portfolio().balance().send_request());
+        let send = std::mem::size_of_val(&client.portfolio().balance().send());
+        assert!(
+            send < request + 512,
+            "`.send()`'s future is {send} bytes around a {request}-byte request future"
+        );
+    }
+}
