@@ -317,9 +317,10 @@ impl ClientBuilder {
     /// Use this `reqwest::Client` (its own timeouts then apply). Build it
     /// with `redirect(Policy::none())`: a followed redirect would carry the
     /// signing headers to wherever it points. The client this crate builds
-    /// also has `retry(reqwest::retry::never().max_retries_per_request(0))`:
-    /// this crate retries HTTP/2 refusals itself, and reqwest's own retry
-    /// copies every request in case it needs one.
+    /// also has `retry(reqwest::retry::never().max_retries_per_request(0))`,
+    /// and yours should too: this crate retries HTTP/2 refusals itself, and
+    /// reqwest's own retry copies every request in case it needs one (and
+    /// would retry refusals inside each of this crate's attempts).
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http = Some(client);
         self
@@ -380,6 +381,8 @@ impl ClientBuilder {
             // the signing headers to another host (or turn a POST into a GET).
             // reqwest's own retry (of HTTP/2 refusals only) is off: it copies
             // every request in case, and this crate's retry handles them.
+            // `never()` alone still makes the copy: reqwest checks the scope
+            // only from the first retry on; the zero maximum skips it.
             None => reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .retry(reqwest::retry::never().max_retries_per_request(0))

@@ -207,7 +207,7 @@ pub enum Error {
         /// The operation.
         operation: &'static str,
         /// False for reads, for a failure before any byte was sent, and
-        /// when an HTTP/2 server said it did not process the request.
+        /// when an HTTP/2 server refused the request's stream unprocessed.
         may_have_executed: bool,
         /// The underlying error.
         source: reqwest::Error,
@@ -305,8 +305,8 @@ impl Error {
     }
 
     /// Whether the exchange may have acted on the request. `false` means it
-    /// provably did not (caught locally, refused with a status, never sent)
-    /// or that the request was a read. A 5xx, an undecodable answer or a
+    /// provably did not (caught locally, refused with a status, never sent,
+    /// its HTTP/2 stream refused) or that the request was a read. A 5xx, an undecodable answer or a
     /// broken contract after a write counts as "may have": the exchange may
     /// have executed the order before failing.
     pub fn may_have_executed(&self) -> bool {

@@ -2,9 +2,10 @@
 //!
 //! Reads are retried on transient statuses and connection errors. Writes are
 //! retried only when the exchange provably did not execute them: after a 429
-//! (Kalshi documents that a rate-limited request was not executed) and after
-//! a connection that failed before any byte was sent. A write that timed out
-//! or got a 5xx is never resent: the order may exist.
+//! (Kalshi documents that a rate-limited request was not executed), after a
+//! connection that failed before any byte was sent, and after an HTTP/2
+//! server refused the request's stream before answering it. A write that
+//! timed out or got a 5xx is never resent: the order may exist.
 
 use std::time::Duration;
 
@@ -99,26 +100,36 @@ pub(crate) fn is_retryable_status(is_read: bool, status: StatusCode) -> bool {
     }
 }
 
-/// Whether a connection error may be retried. `is_connect` means the
-/// connection was never established, so nothing reached the exchange.
+/// Whether a failed request may be retried: any read; a write only when it
+/// provably did not reach the exchange (the connection was never
+/// established, or an HTTP/2 server refused its stream).
 pub(crate) fn is_retryable_error(is_read: bool, error: &reqwest::Error) -> bool {
     is_read || error.is_connect() || is_protocol_refusal(error)
 }
 
-/// Whether an HTTP/2 server said it did not process the request: it refused
-/// the stream (`REFUSED_STREAM`), or closed the connection gracefully
-/// (`GOAWAY` with `NO_ERROR`) before reaching it. RFC 9113, section 8.7,
-/// makes both safe to retry, writes included. The client this crate builds
-/// turns reqwest's own retry of these off (its spare copy of every request
-/// costs each request about 1 k instructions, and this crate keeps a spare
-/// already), so this crate's retry takes them over.
+/// Whether an HTTP/2 server refused the request's stream
+/// (`RST_STREAM` with `REFUSED_STREAM`) before answering it: RFC 9113,
+/// section 8.7, says such a request was not processed, so it is safe to
+/// retry, writes included. The client this crate builds turns reqwest's own
+/// retry of refusals off (its spare copy of every request cost each request
+/// about 1 k instructions, and this crate keeps a spare already), so this
+/// crate's retry takes them over.
+///
+/// A refusal while the answer's body is read (the headers came) is not
+/// one: the request was answered. Nor is a `GOAWAY` with `NO_ERROR`, which
+/// h2 reports only for streams above the server's last processed one, but
+/// which hyper can also hand a request whose headers it has already queued
+/// to be sent.
 pub(crate) fn is_protocol_refusal(error: &reqwest::Error) -> bool {
+    if error.is_body() || error.is_decode() {
+        return false;
+    }
     let mut source = std::error::Error::source(error);
     while let Some(cause) = source {
         if let Some(h2) = cause.downcast_ref::<h2::Error>() {
             return h2.is_remote()
-                && ((h2.is_reset() && h2.reason() == Some(h2::Reason::REFUSED_STREAM))
-                    || (h2.is_go_away() && h2.reason() == Some(h2::Reason::NO_ERROR)));
+                && h2.is_reset()
+                && h2.reason() == Some(h2::Reason::REFUSED_STREAM);
         }
         source = cause.source();
     }

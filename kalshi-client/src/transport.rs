@@ -233,8 +233,6 @@ impl Transport {
                 Ok(response) if retry::is_retryable_status(is_read, response.status()) => {
                     retry::retry_after(response.headers())
                 }
-                // The server is closing or full, not failing: try again at once.
-                Err(error) if retry::is_protocol_refusal(error) => Some(Duration::ZERO),
                 Err(error) if retry::is_retryable_error(is_read, error) => None,
                 _ => return Self::finish(result, operation),
             };
@@ -468,7 +466,7 @@ fn invalid_before_sending<E>(error: progenitor_client::Error<E>) -> String {
 
 fn transport_error(source: reqwest::Error, operation: &'static str, is_read: bool) -> Error {
     // A write whose connection was established may have reached the
-    // exchange, unless an HTTP/2 server said it did not process it.
+    // exchange, unless an HTTP/2 server refused it unprocessed.
     let may_have_executed =
         !is_read && !source.is_connect() && !retry::is_protocol_refusal(&source);
     if source.is_timeout() {

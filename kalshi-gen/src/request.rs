@@ -22,7 +22,9 @@ pub trait Request: Send + Sized {
 
     /// Sends the request through progenitor, without typed errors or retry
     /// policy: the seam `kalshi-client`'s `Execute::send` builds on, which
-    /// is what applications call.
+    /// is what applications call. It only builds the future (every
+    /// generated one is an `async fn`'s): `Execute::send` calls it at once,
+    /// and only the future runs inside the call's scope.
     fn send_request(
         self,
     ) -> impl Future<Output = Result<ResponseValue<Self::Response>, Error<Self::ErrorBody>>> + Send;

@@ -143,12 +143,14 @@ def main() -> None:
         raise SystemExit("--stacks: name at least one client")
     if unknown := set(args.stacks) - {stack for stack, _ in STACKS}:
         raise SystemExit(f"--stacks: unknown {', '.join(sorted(unknown))}")
-    for stack, option in PYTHON.items():
-        if stack in args.stacks and not getattr(args, option):
-            raise SystemExit(f"--stacks has {stack}: pass --{option.replace('_', '-')}")
     keys = [kind for kind in args.keys.split(",") if kind]
     if not keys or set(keys) - {"rsa", "ed25519"}:
         raise SystemExit("--keys: rsa, ed25519 or both")
+    for stack, option in PYTHON.items():
+        # kalshi-sdk runs with RSA keys only.
+        runs = stack in args.stacks and (stack != "kalshi-sdk" or "rsa" in keys)
+        if runs and not getattr(args, option):
+            raise SystemExit(f"--stacks has {stack}: pass --{option.replace('_', '-')}")
     out = Path(args.out)
     here = Path(__file__).parent
     placements = {"split": ({1}, {0}), "shared": (None, None)}

@@ -1,11 +1,12 @@
 //! A loopback HTTP/2 server (cleartext, prior knowledge) written frame by
-//! frame, to play the two ways an HTTP/2 server says it did not process a
-//! request: it refuses the request's stream (`RST_STREAM` with
-//! `REFUSED_STREAM`) or goes away below it (`GOAWAY` with `NO_ERROR` and a
-//! last stream id under the request's). HTTP/2 libraries' servers do not
-//! send either at a test's command, so this one speaks just enough of the
-//! protocol to do it: settings, requests' `HEADERS` and `DATA`, answers of
-//! one status and one JSON body.
+//! frame, to turn requests away the ways an HTTP/2 server can: it refuses
+//! the request's stream (`RST_STREAM` with `REFUSED_STREAM`), before or
+//! after the answer's headers, or goes away below it (`GOAWAY` with
+//! `NO_ERROR` and a last stream id under the request's). A library server
+//! such as h2's can refuse a stream it has accepted, but not send a
+//! `GOAWAY` below one, so this one speaks just enough of the protocol to
+//! do all three: settings, requests' `HEADERS` and `DATA`, answers of one
+//! status and one JSON body.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -30,23 +31,29 @@ const NO_ERROR: u32 = 0x0;
 /// How the server turns a request away.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
-    /// `RST_STREAM` with `REFUSED_STREAM` on the request's stream.
+    /// `RST_STREAM` with `REFUSED_STREAM` on the request's stream, before
+    /// any answer.
     RefusedStream,
-    /// `GOAWAY` with `NO_ERROR` and last stream id 0: the connection
-    /// closes without having processed any of its streams.
+    /// The answer's headers, then `RST_STREAM` with `REFUSED_STREAM`
+    /// instead of its body: the request was answered.
+    RefusedAfterHeaders,
+    /// `GOAWAY` with `NO_ERROR` and last stream id 0: the server will
+    /// process none of the connection's streams (the client stops using
+    /// it).
     GoAway,
 }
 
 /// The server: the first `refusals` requests are turned away, every later
-/// one is answered `201 Created` with the body.
+/// one is answered with the status and the body.
 pub struct H2Server {
     addr: SocketAddr,
     requests: Arc<AtomicUsize>,
 }
 
 impl H2Server {
-    /// Starts the server on a free loopback port.
-    pub async fn start(refusal: Refusal, refusals: usize, body: &'static str) -> Self {
+    /// Starts the server on a free loopback port. `status` has three digits.
+    pub async fn start(refusal: Refusal, refusals: usize, status: u16, body: &'static str) -> Self {
+        assert!((100..1000).contains(&status), "a status has three digits");
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("local addr");
         let requests = Arc::new(AtomicUsize::new(0));
@@ -57,6 +64,7 @@ impl H2Server {
                     socket,
                     refusal,
                     refusals,
+                    status,
                     body,
                     requests: counter.clone(),
                 };
@@ -81,6 +89,7 @@ struct Connection {
     socket: TcpStream,
     refusal: Refusal,
     refusals: usize,
+    status: u16,
     body: &'static str,
     requests: Arc<AtomicUsize>,
 }
@@ -131,6 +140,12 @@ impl Connection {
                 self.frame(RST_STREAM, 0, stream, &REFUSED_STREAM.to_be_bytes())
                     .await
             }
+            Refusal::RefusedAfterHeaders => {
+                let headers = self.headers();
+                self.frame(HEADERS, END_HEADERS, stream, &headers).await?;
+                self.frame(RST_STREAM, 0, stream, &REFUSED_STREAM.to_be_bytes())
+                    .await
+            }
             Refusal::GoAway => {
                 let mut payload = 0u32.to_be_bytes().to_vec();
                 payload.extend_from_slice(&NO_ERROR.to_be_bytes());
@@ -139,16 +154,22 @@ impl Connection {
         }
     }
 
-    /// `:status 201` and `content-type: application/json` (HPACK literals
-    /// naming the static table's entries 8 and 31), then the body.
+    /// The answer's headers, then its body.
     async fn answer(&mut self, stream: u32) -> std::io::Result<()> {
-        let mut headers = vec![0x08, 3];
-        headers.extend_from_slice(b"201");
-        headers.extend_from_slice(&[0x0f, 0x10, 16]);
-        headers.extend_from_slice(b"application/json");
+        let headers = self.headers();
         self.frame(HEADERS, END_HEADERS, stream, &headers).await?;
         self.frame(DATA, END_STREAM, stream, self.body.as_bytes())
             .await
+    }
+
+    /// `:status` and `content-type: application/json`, as HPACK literals
+    /// naming the static table's entries 8 and 31.
+    fn headers(&self) -> Vec<u8> {
+        let mut headers = vec![0x08, 3];
+        headers.extend_from_slice(self.status.to_string().as_bytes());
+        headers.extend_from_slice(&[0x0f, 0x10, 16]);
+        headers.extend_from_slice(b"application/json");
+        headers
     }
 
     async fn frame(
