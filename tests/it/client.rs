@@ -379,6 +379,27 @@ mod errors {
 mod retries {
     use super::*;
 
+    /// Places the test order through `client`.
+    async fn place(client: &Client) -> Result<types::CreateOrderV2Response, Error> {
+        client
+            .raw()
+            .create_order_v2()
+            .body(order_body())
+            .send()
+            .await
+    }
+
+    /// Asserts that `error` is a transport error saying whether the write
+    /// may have executed.
+    #[track_caller]
+    fn assert_transport(error: &Error, may_have_executed: bool) {
+        assert!(
+            matches!(error, Error::Transport { may_have_executed: m, .. } if *m == may_have_executed),
+            "{error:?}"
+        );
+        assert_eq!(error.may_have_executed(), may_have_executed, "{error:?}");
+    }
+
     #[tokio::test]
     async fn reads_are_retried_on_transient_statuses_until_they_succeed() {
         let server = Recorder::sequence(vec![
@@ -448,13 +469,7 @@ mod retries {
         ))
         .await;
         let client = client_for(&server, Some(TestKey::ed25519()));
-        let error = client
-            .raw()
-            .create_order_v2()
-            .body(order_body())
-            .send()
-            .await
-            .unwrap_err();
+        let error = place(&client).await.unwrap_err();
         assert!(matches!(error, Error::Server(_)), "{error:?}");
         assert!(error.may_have_executed());
         assert_eq!(server.requests().len(), 1, "a write was sent twice");
@@ -469,12 +484,7 @@ mod retries {
         .await;
         let key = TestKey::ed25519();
         let client = client_for(&server, Some(key));
-        let _ = client
-            .raw()
-            .create_order_v2()
-            .body(order_body())
-            .send()
-            .await;
+        let _ = place(&client).await;
         let requests = server.requests();
         assert_eq!(requests.len(), 2);
         assert_eq!(
@@ -488,23 +498,8 @@ mod retries {
     async fn a_write_whose_connection_dropped_is_not_resent_and_may_have_executed() {
         let server = Recorder::start(Reply::drop_connection()).await;
         let client = client_for(&server, Some(TestKey::ed25519()));
-        let error = client
-            .raw()
-            .create_order_v2()
-            .body(order_body())
-            .send()
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(
-                error,
-                Error::Transport {
-                    may_have_executed: true,
-                    ..
-                }
-            ),
-            "{error:?}"
-        );
+        let error = place(&client).await.unwrap_err();
+        assert_transport(&error, true);
         assert_eq!(server.requests().len(), 1);
     }
 
@@ -518,13 +513,7 @@ mod retries {
             .retry_policy(quick_retries())
             .build()
             .unwrap();
-        let error = client
-            .raw()
-            .create_order_v2()
-            .body(order_body())
-            .send()
-            .await
-            .unwrap_err();
+        let error = place(&client).await.unwrap_err();
         assert!(
             matches!(
                 error,
@@ -563,12 +552,7 @@ mod retries {
             tokio::time::sleep(Duration::from_millis(150)).await;
             Recorder::on_port(port, Reply::json(r#"{"order_id":"ord-1"}"#)).await
         });
-        let result = client
-            .raw()
-            .create_order_v2()
-            .body(order_body())
-            .send()
-            .await;
+        let result = place(&client).await;
         let server = late_server.await.unwrap();
         assert_eq!(
             server.requests().len(),
@@ -592,23 +576,8 @@ mod retries {
             .retry_policy(quick_retries().with_max_attempts(2))
             .build()
             .unwrap();
-        let error = client
-            .raw()
-            .create_order_v2()
-            .body(order_body())
-            .send()
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(
-                error,
-                Error::Transport {
-                    may_have_executed: false,
-                    ..
-                }
-            ),
-            "{error:?}"
-        );
+        let error = place(&client).await.unwrap_err();
+        assert_transport(&error, false);
         assert!(error.to_string().contains("nothing was sent"), "{error}");
         assert!(!error.may_have_executed());
     }
@@ -636,13 +605,7 @@ mod retries {
     async fn a_write_whose_http2_stream_was_refused_is_retried_because_it_was_not_processed() {
         let server = H2Server::start(Refusal::RefusedStream, 1, 201, CREATED).await;
         let client = h2_client(&server, quick_retries());
-        let order = client
-            .raw()
-            .create_order_v2()
-            .body(order_body())
-            .send()
-            .await
-            .unwrap();
+        let order = place(&client).await.unwrap();
         assert_eq!(order.order_id, "ord-1");
         assert_eq!(server.requests(), 2);
     }
@@ -651,23 +614,8 @@ mod retries {
     async fn a_write_whose_http2_stream_was_always_refused_says_it_was_not_executed() {
         let server = H2Server::start(Refusal::RefusedStream, usize::MAX, 201, CREATED).await;
         let client = h2_client(&server, quick_retries().with_max_attempts(3));
-        let error = client
-            .raw()
-            .create_order_v2()
-            .body(order_body())
-            .send()
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(
-                error,
-                Error::Transport {
-                    may_have_executed: false,
-                    ..
-                }
-            ),
-            "{error:?}"
-        );
+        let error = place(&client).await.unwrap_err();
+        assert_transport(&error, false);
         assert!(
             error.to_string().contains("the server did not process it"),
             "{error}"
@@ -679,13 +627,7 @@ mod retries {
     async fn a_write_refused_after_its_answer_began_is_not_resent_and_may_have_executed() {
         let server = H2Server::start(Refusal::RefusedAfterHeaders, 1, 201, CREATED).await;
         let client = h2_client(&server, quick_retries());
-        let error = client
-            .raw()
-            .create_order_v2()
-            .body(order_body())
-            .send()
-            .await
-            .unwrap_err();
+        let error = place(&client).await.unwrap_err();
         assert!(error.may_have_executed(), "{error:?}");
         assert_eq!(server.requests(), 1, "a write was sent twice");
     }
@@ -696,23 +638,8 @@ mod retries {
     async fn a_write_failed_by_an_http2_goaway_is_not_resent_and_may_have_executed() {
         let server = H2Server::start(Refusal::GoAway, 1, 201, CREATED).await;
         let client = h2_client(&server, quick_retries());
-        let error = client
-            .raw()
-            .create_order_v2()
-            .body(order_body())
-            .send()
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(
-                error,
-                Error::Transport {
-                    may_have_executed: true,
-                    ..
-                }
-            ),
-            "{error:?}"
-        );
+        let error = place(&client).await.unwrap_err();
+        assert_transport(&error, true);
         assert_eq!(server.requests(), 1, "a write was sent twice");
     }
 
