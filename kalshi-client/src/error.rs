@@ -306,9 +306,9 @@ impl Error {
 
     /// Whether the exchange may have acted on the request. `false` means it
     /// provably did not (caught locally, refused with a status, never sent,
-    /// its HTTP/2 stream refused) or that the request was a read. A 5xx, an undecodable answer or a
-    /// broken contract after a write counts as "may have": the exchange may
-    /// have executed the order before failing.
+    /// its HTTP/2 stream refused) or that the request was a read. A 5xx, an
+    /// undecodable answer or a broken contract after a write counts as "may
+    /// have": the exchange may have executed the order before failing.
     pub fn may_have_executed(&self) -> bool {
         match self {
             Self::Timeout {

@@ -2,6 +2,7 @@
 
 use std::future::Future;
 
+use futures_util::FutureExt as _;
 use kalshi_gen::Request;
 
 use crate::error::Error;
@@ -51,7 +52,6 @@ fn run<R: Request>(
     retry: Option<RetryPolicy>,
     request: R,
 ) -> impl Future<Output = Result<R::Response, Error>> + Send {
-    use futures_util::FutureExt as _;
     transport::scoped(retry, request.send_request()).map(finish)
 }
 

@@ -30,13 +30,10 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-STACKS = [
-    ("client", "this client"),
-    ("reqwest", "reqwest alone"),
-    ("pool", "hyper-util pool"),
-    ("hyper", "hyper alone (floor)"),
-    ("raw", "raw socket (no HTTP library)"),
-]
+import load
+
+# The Rust rows of the load benchmark, under the same names.
+STACKS = [stack for stack in load.STACKS if stack[0] in load.RUST]
 SIGN = "kalshi_client::auth::credentials::Credentials::sign"
 
 
